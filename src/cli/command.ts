@@ -1,0 +1,77 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { oneLine, UserError } from '../core/errors.js';
+import { log } from '../core/logger.js';
+
+/** Options every command has (the CLI contract in DESIGN.md). */
+export interface CommonOptions {
+  readonly json?: boolean;
+}
+
+/** What a command returns: the JSON object printed as the last line under --json. */
+export type CommandResult = Record<string, unknown>;
+
+/**
+ * Adds a subcommand whose action is `run`. The action's result is printed as one JSON line with
+ * --json (else `summarise` prints a human text, if given). Errors become one line on stderr
+ * (and `{"ok":false,"error":...}` under --json) with a non-zero exit; stack traces only with
+ * DAYDRIVE_DEBUG=1.
+ */
+export function addCommand<O extends CommonOptions>(
+  parent: Command,
+  spec: string,
+  description: string,
+  configure: (cmd: Command) => Command,
+  run: (args: string[], opts: O) => Promise<CommandResult>,
+  summarise?: (result: CommandResult) => string,
+): Command {
+  const cmd = parent.command(spec).description(description);
+  configure(cmd);
+  cmd.option('--json', 'print one machine-readable JSON object as the last line of stdout');
+  cmd.action(async (...actionArgs: unknown[]) => {
+    // commander passes positional args, then the options object, then the command.
+    const opts = actionArgs[actionArgs.length - 2] as O;
+    const positional = actionArgs.slice(0, -2).flatMap((a) => (Array.isArray(a) ? (a as string[]) : a === undefined ? [] : [String(a)]));
+    try {
+      const result = await run(positional, opts);
+      if (opts.json) process.stdout.write(JSON.stringify({ ok: true, ...result }) + '\n');
+      else if (summarise) process.stdout.write(summarise(result) + '\n');
+    } catch (err) {
+      reportFailure(err, opts.json === true);
+    }
+  });
+  return cmd;
+}
+
+export function reportFailure(err: unknown, json: boolean): never {
+  const message = oneLine(err);
+  if (!(err instanceof UserError)) log.debug({ err }, 'unexpected error');
+  if (process.env.DAYDRIVE_DEBUG === '1' && err instanceof Error) process.stderr.write(`${err.stack ?? ''}\n`);
+  process.stderr.write(`daydrive: error: ${message}\n`);
+  if (json) process.stdout.write(JSON.stringify({ ok: false, error: message }) + '\n');
+  process.exit(err instanceof UserError ? err.exitCode : 1);
+}
+
+// ---- option value parsers: a bad value is one clear line from commander ----
+
+export function parseIntArg(min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER): (v: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`'${value}' is not an integer.`);
+    if (n < min || n > max) throw new InvalidArgumentError(`${n} is outside [${min}, ${max}].`);
+    return n;
+  };
+}
+
+export function parseFloatArg(min = -Infinity, max = Infinity): (v: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`'${value}' is not a finite number.`);
+    if (n < min || n > max) throw new InvalidArgumentError(`${n} is outside [${min}, ${max}].`);
+    return n;
+  };
+}
+
+export function choiceOption<T extends string>(flags: string, description: string, choices: readonly T[], fallback?: T): Option {
+  const opt = new Option(flags, description).choices(choices);
+  return fallback === undefined ? opt : opt.default(fallback);
+}

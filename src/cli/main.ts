@@ -1,0 +1,24 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The package version, found by walking up from this file (works from src/ and dist/). */
+function packageVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/**
+ * The `daydrive` CLI. Each subcommand lives in its own file under src/cli/ and is added here;
+ * the contract (flags, --json, one-line errors) is in DESIGN.md and the README.
+ */
+const program = new Command('daydrive')
+  .description('learn to drive from a single front camera in a day (VAE + DDPG with prioritized replay)')
+  .version(packageVersion());
+
+// Subcommands, one module each:
+
+await program.parseAsync(process.argv);

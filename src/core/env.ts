@@ -1,0 +1,100 @@
+/**
+ * The environment API: the seam between the world (simulator or vehicle) and the agent.
+ * Gymnasium-shaped (reset / step with terminated and truncated), asynchronous because on the
+ * vehicle a step waits for the next camera frame.
+ */
+
+/** An 8-bit RGB image, row-major, interleaved channels (HWC), no row padding. */
+export interface RgbImage {
+  readonly width: number;
+  readonly height: number;
+  /** length = width * height * 3 */
+  readonly data: Uint8Array;
+}
+
+export interface ResetOptions {
+  /** New route / new random episode from this seed (simulator only). */
+  readonly seed?: number;
+  /**
+   * Continue on the same route from where the last episode ended, back at the lane centre
+   * (what the paper's safety driver did). Default false: start of a new route.
+   */
+  readonly continueRoute?: boolean;
+}
+
+export interface StepResult<Obs, Info> {
+  readonly observation: Obs;
+  readonly reward: number;
+  /** The episode ended inside the MDP (intervention, goal reached, ...). */
+  readonly terminated: boolean;
+  /** The episode was cut by a time or route limit; bootstrapping is still valid. */
+  readonly truncated: boolean;
+  readonly info: Info;
+}
+
+export interface Environment<Obs, Info> {
+  /** Number of action components; every component lies in [-1, 1]. */
+  readonly actionSize: number;
+  reset(options?: ResetOptions): Promise<Obs>;
+  step(action: ArrayLike<number>): Promise<StepResult<Obs, Info>>;
+  close?(): Promise<void>;
+}
+
+// ---- Driving: what both the simulator and the ROS node present ----
+
+/** One camera frame plus what the car measures about itself. */
+export interface DrivingObservation {
+  readonly image: RgbImage;
+  readonly speedMps: number;
+  readonly steeringRad: number;
+}
+
+/**
+ * Why the safety driver took over. 'driver' is a human on the vehicle (reason unknown);
+ * the others are the simulated driver's checks or the node's fail-safes.
+ */
+export type InterventionReason =
+  | 'off-lane'
+  | 'heading'
+  | 'overspeed'
+  | 'driver'
+  | 'stale-camera'
+  | 'bad-frames';
+
+export interface DrivingInfo {
+  readonly intervention: InterventionReason | null;
+  /** Distance along the road centre line since the route start, metres. */
+  readonly distanceAlongRouteM: number;
+  /** Fraction of the route completed, 0..1 (NaN on the vehicle when no route is known). */
+  readonly routeCompletion: number;
+  /** Signed lateral offset from the lane centre, metres (NaN where not measured). */
+  readonly crossTrackErrorM: number;
+  /** Car heading minus road heading, radians in (-pi, pi] (NaN where not measured). */
+  readonly headingErrorRad: number;
+}
+
+/**
+ * Driving action, both components in [-1, 1]:
+ *  [0] steering: +1 = the maximum steering angle to the left, -1 to the right
+ *      (ROS REP 103: a positive angle turns counter-clockwise, i.e. left).
+ *  [1] speed set-point: -1 -> 0 m/s, +1 -> the world's maximum set-point.
+ */
+export const DRIVING_ACTION_SIZE = 2;
+
+export type DrivingEnvironment = Environment<DrivingObservation, DrivingInfo>;
+
+// ---- Vector tasks (classic control) ----
+
+export type VectorEnvironment = Environment<Float32Array, Record<string, number>>;
+
+/** Checks an action before it touches any state: right length, finite values. */
+export function validateAction(action: ArrayLike<number>, actionSize: number): void {
+  if (action.length !== actionSize) {
+    throw new RangeError(`action has ${action.length} components, expected ${actionSize}`);
+  }
+  for (let i = 0; i < action.length; i++) {
+    if (!Number.isFinite(action[i])) {
+      throw new RangeError(`action[${i}] is ${action[i]}: actions must be finite numbers`);
+    }
+  }
+}
