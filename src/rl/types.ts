@@ -1,0 +1,62 @@
+/**
+ * The learner's interfaces: what the agent (src/agent) and the transports rely on. The learner
+ * knows transitions, not worlds: nothing here imports the simulator, ROS or vision.
+ */
+
+/** One step of experience. States are flat Float32Arrays (see LearnerConfig for the layout). */
+export interface Transition {
+  readonly state: Float32Array;
+  /** The action actually executed, each component in [-1, 1]. */
+  readonly action: Float32Array;
+  readonly reward: number;
+  readonly nextState: Float32Array;
+  /** The episode ended inside the MDP: the target does not bootstrap from nextState. */
+  readonly terminated: boolean;
+}
+
+/** Averages over the updates of one `update` call. */
+export interface UpdateStats {
+  readonly updates: number;
+  readonly criticLoss: number;
+  readonly actorLoss: number;
+  readonly meanQ: number;
+  /** Updates skipped because a loss or gradient was not finite (weights kept). */
+  readonly skipped: number;
+}
+
+/** An opaque in-memory copy of everything an `undo` must restore. */
+export interface LearnerSnapshot {
+  readonly kind: 'learner-snapshot';
+}
+
+export interface Learner {
+  readonly stateSize: number;
+  readonly actionSize: number;
+  /** The deterministic policy mu(s), each component in [-1, 1]. */
+  act(state: Float32Array): Float32Array;
+  /** Stores a transition (refuses non-finite values with a RangeError naming the field). */
+  observe(transition: Transition): void;
+  /** Marks the end of an episode (flushes n-step accumulators). */
+  endEpisode(): void;
+  /** Transitions currently in replay. */
+  replaySize(): number;
+  /** Runs `steps` gradient updates; `onProgress(done)` may be called along the way. */
+  update(steps: number, onProgress?: (done: number) => void): Promise<UpdateStats>;
+  /** Networks, targets, optimiser state and replay, for undoing an episode. */
+  snapshot(): LearnerSnapshot;
+  restore(snapshot: LearnerSnapshot): void;
+  /** Checkpoint in TF.js formats plus replay, to a directory (written atomically by the caller). */
+  save(dir: string): Promise<void>;
+  load(dir: string): Promise<void>;
+  dispose(): void;
+}
+
+/** Behaviour policy: how exploration turns the learner's policy into an executed action. */
+export interface Exploration {
+  /** A noisy action for `state`, each component clipped to [-1, 1]. */
+  action(learner: Learner, state: Float32Array): Float32Array;
+  /** Called at the end of every training episode (resets OU state, applies half-life decay). */
+  endEpisode(): void;
+  /** Serialisable state, so a resumed run continues the same noise schedule. */
+  toJSON(): Record<string, unknown>;
+}

@@ -1,0 +1,12 @@
+import type { RgbImage } from '../core/env.js';
+
+/** Turns a camera image into the agent's latent state (the VAE's mean). */
+export interface ImageEncoder {
+  readonly latentSize: number;
+  /** The model input after crop and resize. */
+  readonly inputWidth: number;
+  readonly inputHeight: number;
+  /** Preprocesses (crop, resize, normalise) and encodes one frame; returns the latent mean. */
+  encode(image: RgbImage): Promise<Float32Array>;
+  dispose(): void;
+}
