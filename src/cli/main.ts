@@ -20,5 +20,10 @@ const program = new Command('daydrive')
   .version(packageVersion());
 
 // Subcommands, one module each:
+import { registerSim } from './sim.js';
+registerSim(program);
+import { registerVae } from './vae.js'; registerVae(program);
+import { registerEncode } from './encode.js'; registerEncode(program);
+import { registerGym } from './gym.js'; registerGym(program);
 
 await program.parseAsync(process.argv);

@@ -1,3 +1,5 @@
+import type { Rng } from '../core/rng.js';
+
 /**
  * The learner's interfaces: what the agent (src/agent) and the transports rely on. The learner
  * knows transitions, not worlds: nothing here imports the simulator, ROS or vision.
@@ -34,10 +36,13 @@ export interface Learner {
   readonly actionSize: number;
   /** The deterministic policy mu(s), each component in [-1, 1]. */
   act(state: Float32Array): Float32Array;
-  /** Stores a transition (refuses non-finite values with a RangeError naming the field). */
-  observe(transition: Transition): void;
-  /** Marks the end of an episode (flushes n-step accumulators). */
-  endEpisode(): void;
+  /**
+   * Stores a transition (refuses non-finite values with a RangeError naming the field).
+   * `actorId` (default 0) keeps the n-step windows of concurrent actors (D4PG) apart.
+   */
+  observe(transition: Transition, actorId?: number): void;
+  /** Marks the end of an episode of `actorId` (all actors when omitted): flushes n-step windows. */
+  endEpisode(actorId?: number): void;
   /** Transitions currently in replay. */
   replaySize(): number;
   /** Runs `steps` gradient updates; `onProgress(done)` may be called along the way. */
@@ -59,4 +64,22 @@ export interface Exploration {
   endEpisode(): void;
   /** Serialisable state, so a resumed run continues the same noise schedule. */
   toJSON(): Record<string, unknown>;
+}
+
+/**
+ * Implemented by learners whose policy weights can be perturbed, for parameter-space noise
+ * (Plappert et al. 2018): the behaviour policy is mu with weights theta + N(0, stddev^2).
+ */
+export interface PerturbablePolicy {
+  /** Draws a new perturbed copy of the actor. */
+  perturbPolicy(stddev: number, rng: Rng): void;
+  /** The perturbed policy's action (the plain policy until `perturbPolicy` was called). */
+  actPerturbed(state: Float32Array): Float32Array;
+  /** RMS distance between perturbed and plain actions over `batchSize` replay states (NaN if empty). */
+  perturbationDistance(batchSize: number, rng: Rng): number;
+}
+
+export function isPerturbablePolicy(learner: Learner): learner is Learner & PerturbablePolicy {
+  const l = learner as Partial<PerturbablePolicy>;
+  return typeof l.perturbPolicy === 'function' && typeof l.actPerturbed === 'function' && typeof l.perturbationDistance === 'function';
 }

@@ -1,0 +1,335 @@
+import type { RgbImage } from '../src/core/env.js';
+import type { Appearance } from './appearance.js';
+import type { CameraConfig } from './config.js';
+import { newProjection, type Pose2D, type Road } from './road.js';
+
+/**
+ * Pinhole camera renderer. Each pixel's ray is intersected with the ground plane z = 0
+ * (t = h / -ray_up); the hit point is projected onto the road (a local walk seeded by the
+ * neighbouring pixel) to get road-local (s, lateral), which decides asphalt, markings, shoulder
+ * or verge. Markings and edges are box-filtered over the pixel's footprint on the ground, so thin
+ * lines stay visible (as grey) at low resolution instead of flickering. Texture noise is a hash
+ * of world coordinates (no stateful RNG), so a frame depends only on (road, appearance, pose).
+ */
+
+export interface CameraIntrinsics {
+  readonly widthPx: number;
+  readonly heightPx: number;
+  readonly heightM: number;
+  readonly forwardM: number;
+  readonly pitchDeg: number;
+  readonly hfovDeg: number;
+  readonly maxRoadRangeM: number;
+}
+
+/** Integer hash of a lattice point to [0, 1). */
+function hash2(ix: number, iy: number, seed: number): number {
+  let h = (Math.imul(ix, 374761393) + Math.imul(iy, 668265263) + seed) | 0;
+  h = Math.imul(h ^ (h >>> 13), 1274126177);
+  h ^= h >>> 16;
+  return (h >>> 0) / 4294967296;
+}
+
+/** Bilinear value noise in [0, 1) on a unit lattice, smoothstep-interpolated. */
+function valueNoise(x: number, y: number, seed: number): number {
+  const ix = Math.floor(x);
+  const iy = Math.floor(y);
+  let fx = x - ix;
+  let fy = y - iy;
+  fx = fx * fx * (3 - 2 * fx);
+  fy = fy * fy * (3 - 2 * fy);
+  const a = hash2(ix, iy, seed);
+  const b = hash2(ix + 1, iy, seed);
+  const c = hash2(ix, iy + 1, seed);
+  const d = hash2(ix + 1, iy + 1, seed);
+  return a + (b - a) * fx + (c - a) * fy + (a - b - c + d) * fx * fy;
+}
+
+/**
+ * Fine texture grain on a unit lattice: interpolated (smooth) where a pixel is smaller than a
+ * lattice cell (close to the camera, where blocks would show), a single hash elsewhere (cheap).
+ */
+function grain(x: number, y: number, footprintCells: number, seed: number): number {
+  return footprintCells < 1 ? valueNoise(x, y, seed) : hash2(Math.floor(x), Math.floor(y), seed);
+}
+
+/** 1-D value noise (for the tree line along the azimuth). */
+function valueNoise1(x: number, seed: number): number {
+  const ix = Math.floor(x);
+  let f = x - ix;
+  f = f * f * (3 - 2 * f);
+  const a = hash2(ix, 0, seed);
+  return a + (hash2(ix + 1, 0, seed) - a) * f;
+}
+
+/** Fraction of the interval [c - w/2, c + w/2] covered by [lo, hi] (a box filter). */
+function coverage(c: number, w: number, lo: number, hi: number): number {
+  const a = Math.max(c - 0.5 * w, lo);
+  const b = Math.min(c + 0.5 * w, hi);
+  return b > a ? (b - a) / w : 0;
+}
+
+/** Length of dash pattern (dash D every period P) painted in [0, x]. */
+function dashIntegral(x: number, dashM: number, periodM: number): number {
+  const k = Math.floor(x / periodM);
+  return k * dashM + Math.min(x - k * periodM, dashM);
+}
+
+export class Camera {
+  readonly widthPx: number;
+  readonly heightPx: number;
+  /** Per column: normalised image-plane x (right positive). */
+  private readonly colX: Float64Array;
+  /** Per row: ray forward and up components (camera pitched down). */
+  private readonly rowF: Float64Array;
+  private readonly rowU: Float64Array;
+  /** Per column: azimuth of the horizontal ray relative to the car heading (+ left). */
+  private readonly colAz: Float64Array;
+  private readonly pixelAngleRad: number;
+  private readonly treeHeight: Float64Array;
+  /** Per pixel: ray length (ground) or elevation angle (sky); fixed by the intrinsics. */
+  private readonly rayNorm: Float64Array;
+  private readonly skyElevation: Float64Array;
+  /** Per pixel haze fraction for `fogVisibilityM` (recomputed when the look changes). */
+  private readonly fog: Float64Array;
+  private fogVisibilityM = Number.NaN;
+  private readonly proj = newProjection();
+
+  constructor(readonly intrinsics: CameraIntrinsics) {
+    const w = intrinsics.widthPx;
+    const h = intrinsics.heightPx;
+    this.widthPx = w;
+    this.heightPx = h;
+    const f = w / 2 / Math.tan(((intrinsics.hfovDeg / 2) * Math.PI) / 180);
+    this.pixelAngleRad = 1 / f;
+    const pitch = (intrinsics.pitchDeg * Math.PI) / 180;
+    const cp = Math.cos(pitch);
+    const sp = Math.sin(pitch);
+    this.colX = new Float64Array(w);
+    this.colAz = new Float64Array(w);
+    this.treeHeight = new Float64Array(w);
+    for (let u = 0; u < w; u++) {
+      this.colX[u] = (u + 0.5 - w / 2) / f;
+      this.colAz[u] = Math.atan2(-this.colX[u]! * cp, 1);
+    }
+    this.rowF = new Float64Array(h);
+    this.rowU = new Float64Array(h);
+    for (let v = 0; v < h; v++) {
+      const y = (v + 0.5 - h / 2) / f; // image y, down positive
+      // Camera forward = F cos(p) - U sin(p); camera down = -U cos(p) - F sin(p).
+      this.rowF[v] = cp - y * sp;
+      this.rowU[v] = -sp - y * cp;
+    }
+    this.rayNorm = new Float64Array(w * h);
+    this.skyElevation = new Float64Array(w * h);
+    this.fog = new Float64Array(w * h);
+    for (let v = 0; v < h; v++) {
+      for (let u = 0; u < w; u++) {
+        const rf = this.rowF[v]!;
+        const ru = this.rowU[v]!;
+        const xr = this.colX[u]!;
+        this.rayNorm[v * w + u] = Math.sqrt(rf * rf + xr * xr + ru * ru);
+        this.skyElevation[v * w + u] = Math.atan2(ru, Math.sqrt(rf * rf + xr * xr));
+      }
+    }
+  }
+
+  /** Haze fraction per ground pixel, 1 - exp(-range / visibility), cached per visibility. */
+  private updateFog(visibilityM: number): void {
+    if (visibilityM === this.fogVisibilityM) return;
+    const { widthPx: w, heightPx: h } = this;
+    for (let v = 0; v < h; v++) {
+      const ru = this.rowU[v]!;
+      if (ru >= 0) continue;
+      const t = this.intrinsics.heightM / -ru;
+      for (let u = 0; u < w; u++) this.fog[v * w + u] = 1 - Math.exp((-t * this.rayNorm[v * w + u]!) / visibilityM);
+    }
+    this.fogVisibilityM = visibilityM;
+  }
+
+  static fromConfig(cfg: CameraConfig, widthPx = cfg.widthPx, heightPx = cfg.heightPx): Camera {
+    return new Camera({ ...cfg, widthPx, heightPx });
+  }
+
+  /** A buffer of the right size for render(). */
+  allocate(): RgbImage {
+    return { width: this.widthPx, height: this.heightPx, data: new Uint8Array(this.widthPx * this.heightPx * 3) };
+  }
+
+  /**
+   * Renders the view from a car at `pose` (rear axle) into `out` (allocated if absent).
+   * `hintIndex` is the road polyline index near the car (speeds up the first projection).
+   */
+  render(road: Road, look: Appearance, pose: Pose2D, hintIndex = -1, out?: RgbImage): RgbImage {
+    const img = out ?? this.allocate();
+    if (img.width !== this.widthPx || img.height !== this.heightPx) throw new RangeError('render buffer has the wrong size');
+    const data = img.data;
+    const W = this.widthPx;
+    const H = this.heightPx;
+    const K = this.intrinsics;
+    const cosY = Math.cos(pose.yawRad);
+    const sinY = Math.sin(pose.yawRad);
+    const camX = pose.xM + K.forwardM * cosY;
+    const camY = pose.yM + K.forwardM * sinY;
+    const seed = look.noiseSeed;
+    const bright = look.brightness;
+    const contrast = look.contrast;
+    const halfW = road.roadHalfWidthM;
+    const shoulderOut = halfW + look.shoulderWidthM;
+    const mw = look.markingWidthM;
+    const edgeHi = halfW - look.edgeInsetM;
+    const edgeLo = edgeHi - mw;
+    const pxA = this.pixelAngleRad;
+    const proj = this.proj;
+
+    // Sun direction (world) and how strongly a low sun glares.
+    const sunCe = Math.cos(look.sunElevationRad);
+    const sunX = sunCe * Math.cos(look.sunAzimuthRad);
+    const sunY = sunCe * Math.sin(look.sunAzimuthRad);
+    const sunZ = Math.sin(look.sunElevationRad);
+    const glare = Math.max(0, 1 - look.sunElevationRad / 0.3) * 0.9;
+    const sunLight = 0.8 + 0.3 * Math.min(1, sunZ / 0.5); // ground lit less by a low sun
+
+    // Tree line height per column (azimuth-fixed in the world, so it turns with the car).
+    if (look.treeline) {
+      for (let u = 0; u < W; u++) {
+        const az = pose.yawRad + this.colAz[u]!;
+        const coarse = valueNoise1(az * 6, seed + 11);
+        const fine = valueNoise1(az * 180, seed + 12);
+        this.treeHeight[u] = look.treelineHeightRad * (0.35 + 0.9 * coarse) * (0.8 + 0.4 * fine);
+      }
+    }
+
+    this.updateFog(look.hazeVisibilityM);
+    const fogTable = this.fog;
+    const normTable = this.rayNorm;
+    const elevTable = this.skyElevation;
+    let rowHint = hintIndex >= 0 ? hintIndex : road.projectGlobal(camX, camY, proj).index;
+    let r = 0;
+    let g = 0;
+    let b = 0;
+    for (let v = H - 1; v >= 0; v--) {
+      const rf = this.rowF[v]!;
+      const ru = this.rowU[v]!;
+      let hint = rowHint;
+      let firstInRow = true;
+      for (let u = 0; u < W; u++) {
+        const xr = this.colX[u]!;
+        // World direction of the ray (unnormalised): forward rf, left -xr, up ru.
+        const dirX = rf * cosY + xr * sinY;
+        const dirY = rf * sinY - xr * cosY;
+        const pix = v * W + u;
+        const norm = normTable[pix]!;
+        if (ru < 0) {
+          const t = K.heightM / -ru;
+          const rangeM = t * norm;
+          const gx = camX + t * dirX;
+          const gy = camY + t * dirY;
+          // Footprint of the pixel on the ground: lateral ~ range * angle; along the view
+          // direction stretched by 1 / sin(depression).
+          const fpL = rangeM * pxA;
+          const fpS = (fpL * norm) / -ru;
+          if (rangeM < K.maxRoadRangeM) {
+            road.project(gx, gy, hint, proj, 256);
+            hint = proj.index;
+            if (firstInRow) {
+              rowHint = hint;
+              firstInRow = false;
+            }
+          } else {
+            proj.lateralM = 1e9;
+            proj.sM = 0;
+          }
+          const d = proj.lateralM;
+          const a = d < 0 ? -d : d;
+          // Verge (grass / gravel / dirt) everywhere; asphalt and markings blended over it.
+          const grainFade = fpL < 0.08 ? 1 : 0.08 / fpL;
+          const vn = valueNoise(gx * 0.5, gy * 0.5, seed + 1) - 0.5;
+          const vg = (grain(gx * 12, gy * 12, fpL * 12, seed + 2) - 0.5) * grainFade;
+          const vk = look.vergeNoise * (1.2 * vn + vg);
+          r = look.vergeColour[0] + vk;
+          g = look.vergeColour[1] + vk * 1.1;
+          b = look.vergeColour[2] + vk * 0.8;
+          if (a < shoulderOut + fpL) {
+            const cs = coverage(a, fpL, -1e9, shoulderOut);
+            const sk = (grain(gx * 20, gy * 20, fpL * 20, seed + 3) - 0.5) * 30 * grainFade;
+            r += (look.shoulderColour[0] + sk - r) * cs;
+            g += (look.shoulderColour[1] + sk - g) * cs;
+            b += (look.shoulderColour[2] + sk - b) * cs;
+            const ca = coverage(a, fpL, -1e9, halfW);
+            if (ca > 0) {
+              const patch = (valueNoise(gx * 0.35, gy * 0.35, seed + 4) - 0.5) * 2 * look.asphaltPatch;
+              const fine = (grain(gx * 16, gy * 16, fpL * 16, seed + 5) - 0.5) * 2 * look.asphaltNoise * grainFade;
+              const k = patch + fine;
+              r += (look.asphalt[0] + k - r) * ca;
+              g += (look.asphalt[1] + k - g) * ca;
+              b += (look.asphalt[2] + k - b) * ca;
+              if (look.edgeLines) {
+                const ce = coverage(a, fpL, edgeLo, edgeHi);
+                if (ce > 0) {
+                  r += (look.markingColour[0] - r) * ce;
+                  g += (look.markingColour[1] - g) * ce;
+                  b += (look.markingColour[2] - b) * ce;
+                }
+              }
+              if (look.centreMarking !== 'none') {
+                let cc = coverage(d, fpL, -mw / 2, mw / 2);
+                if (cc > 0 && look.centreMarking === 'dashed') {
+                  const s = proj.sM;
+                  const span = Math.max(fpS, 1e-3);
+                  cc *= (dashIntegral(s + span / 2, look.dashLengthM, look.dashPeriodM) - dashIntegral(s - span / 2, look.dashLengthM, look.dashPeriodM)) / span;
+                }
+                if (cc > 0) {
+                  r += (look.centreColour[0] - r) * cc;
+                  g += (look.centreColour[1] - g) * cc;
+                  b += (look.centreColour[2] - b) * cc;
+                }
+              }
+            }
+          }
+          r *= sunLight;
+          g *= sunLight;
+          b *= sunLight;
+          // Haze: Beer-Lambert extinction towards the haze colour.
+          const fog = fogTable[pix]!;
+          r += (look.haze[0] - r) * fog;
+          g += (look.haze[1] - g) * fog;
+          b += (look.haze[2] - b) * fog;
+        } else {
+          // Sky: gradient by elevation, tree line at the horizon.
+          const elev = elevTable[pix]!;
+          const tz = Math.min(1, elev / 0.6);
+          const tzp = Math.sqrt(tz);
+          r = look.skyHorizon[0] + (look.skyZenith[0] - look.skyHorizon[0]) * tzp;
+          g = look.skyHorizon[1] + (look.skyZenith[1] - look.skyHorizon[1]) * tzp;
+          b = look.skyHorizon[2] + (look.skyZenith[2] - look.skyHorizon[2]) * tzp;
+          if (look.treeline && elev < this.treeHeight[u]!) {
+            const tn = (hash2(u, v, seed + 6) - 0.5) * 14;
+            r = look.treelineColour[0] + tn;
+            g = look.treelineColour[1] + tn;
+            b = look.treelineColour[2] + tn;
+          }
+        }
+        if (glare > 0) {
+          // Low sun: a glow around its direction (veiling glare), on sky and ground alike.
+          const cosAng = (dirX * sunX + dirY * sunY + ru * sunZ) / norm;
+          if (cosAng > 0.5) {
+            const gl = glare * (Math.exp((cosAng - 1) * 40) * 1.2 + Math.exp((cosAng - 1) * 6) * 0.35);
+            r += (look.sunColour[0] - r) * Math.min(1, gl);
+            g += (look.sunColour[1] - g) * Math.min(1, gl);
+            b += (look.sunColour[2] - b) * Math.min(1, gl);
+          }
+        }
+        // Exposure: brightness scales, contrast stretches about mid-grey.
+        r = (r * bright - 128) * contrast + 128;
+        g = (g * bright - 128) * contrast + 128;
+        b = (b * bright - 128) * contrast + 128;
+        const o = pix * 3;
+        data[o] = r < 0 ? 0 : r > 255 ? 255 : r + 0.5;
+        data[o + 1] = g < 0 ? 0 : g > 255 ? 255 : g + 0.5;
+        data[o + 2] = b < 0 ? 0 : b > 255 ? 255 : b + 0.5;
+      }
+    }
+    return img;
+  }
+}

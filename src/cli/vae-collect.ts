@@ -1,0 +1,116 @@
+import { DrivingSimEnv, purePursuitForEnv, type SimConfig, type SimDrivingInfo } from '../../sim/index.js';
+import type { DrivingInfo, RgbImage } from '../core/env.js';
+import { Rng } from '../core/rng.js';
+import type { FrameRecord } from '../vision/dataset.js';
+
+/**
+ * Frames for VAE pretraining from the simulator (`daydrive vae collect --episodes N --seed S`).
+ * Lives with the CLI because it composes the simulator and the vision dataset (src/vision does
+ * not import the simulator).
+ *
+ * The driver must show the VAE the poses an RL agent will visit, or the latent cannot carry
+ * cross-track and heading error there. Each episode is one new road; on it a pure-pursuit driver
+ * follows a line offset from the lane centre by a target that jumps every few seconds (covering
+ * the whole lane and a little beyond), with Ornstein-Uhlenbeck steering noise, and bursts of a
+ * uniformly random policy (the agent's first episodes) that swing the heading until the
+ * simulated safety driver intervenes; then the car is put back at the lane centre (the paper's
+ * reset) and driving goes on until the episode's step budget is spent.
+ */
+
+export interface SimCollectOptions {
+  readonly episodes: number;
+  readonly seed: number;
+  /** Policy steps (0.1 s) driven per episode (road). */
+  readonly stepsPerEpisode: number;
+  /** Keep one frame every this many steps. */
+  readonly frameEvery: number;
+  /** Probability per step of starting a burst of random actions. */
+  readonly randomBurstProbability: number;
+  /** Standard deviation of the OU steering noise, in action units. */
+  readonly steeringNoise: number;
+}
+
+export const DEFAULT_SIM_COLLECT: Omit<SimCollectOptions, 'episodes' | 'seed'> = {
+  stepsPerEpisode: 300,
+  frameEvery: 2,
+  randomBurstProbability: 0.03,
+  steeringNoise: 0.25,
+};
+
+export interface CollectedFrame {
+  readonly image: RgbImage;
+  readonly record: Omit<FrameRecord, 'file'>;
+}
+
+function recordOf(episode: number, step: number, info: DrivingInfo & Pick<SimDrivingInfo, 'roadSeed' | 'speedMps'>, steeringRad: number): Omit<FrameRecord, 'file'> {
+  return {
+    episode,
+    step,
+    roadSeed: info.roadSeed,
+    crossTrackErrorM: info.crossTrackErrorM,
+    headingErrorRad: info.headingErrorRad,
+    speedMps: info.speedMps,
+    steeringRad,
+  };
+}
+
+/**
+ * Drives `episodes` roads and calls `onFrame` for every kept frame (rendered with the config's
+ * camera). Road seeds come from `seed`, so a different seed gives unseen roads.
+ */
+export async function collectSimFrames(
+  config: SimConfig,
+  opts: SimCollectOptions,
+  onFrame: (frame: CollectedFrame) => Promise<void>,
+  onEpisode?: (episode: number) => void,
+): Promise<{ frames: number; interventions: number; roadSeeds: number[] }> {
+  const env = new DrivingSimEnv({ ...config, camera: { ...config.camera, render: false } });
+  const rng = Rng.fromSeed(opts.seed);
+  const width = config.camera.widthPx;
+  const height = config.camera.heightPx;
+  let frames = 0;
+  let interventions = 0;
+  const roadSeeds: number[] = [];
+  for (let episode = 0; episode < opts.episodes; episode++) {
+    const roadSeed = rng.int(0x7fffffff);
+    roadSeeds.push(roadSeed);
+    env.resetSync({ seed: roadSeed });
+    const halfLaneM = env.road.laneWidthM / 2;
+    let offsetM = 0;
+    let steerNoise = 0;
+    let speedAction = rng.range(0, 1);
+    let burstLeft = 0;
+    let burstSteer = 0;
+    const emit = async (step: number, info: ReturnType<DrivingSimEnv['currentInfo']>): Promise<void> => {
+      await onFrame({ image: env.renderAt(width, height), record: recordOf(episode, step, info, env.pose.steeringRad) });
+      frames++;
+    };
+    await emit(0, env.currentInfo());
+    for (let step = 1; step <= opts.stepsPerEpisode; step++) {
+      if (rng.uniform() < 0.04) offsetM = rng.range(-1.1, 1.1) * halfLaneM;
+      if (rng.uniform() < 0.03) speedAction = rng.range(-0.2, 1);
+      // OU steering noise, theta 0.3 per step: dx = -theta x + sigma sqrt(2 theta) N(0, 1).
+      steerNoise += -0.3 * steerNoise + opts.steeringNoise * Math.sqrt(0.6) * rng.normal();
+      if (burstLeft === 0 && rng.uniform() < opts.randomBurstProbability) burstLeft = 3 + rng.int(15);
+      let action: [number, number];
+      if (burstLeft > 0) {
+        if (rng.uniform() < 0.4 || burstSteer === 0) burstSteer = rng.range(-1, 1);
+        action = [burstSteer, rng.range(0, 1)];
+        burstLeft--;
+      } else {
+        const [steer] = purePursuitForEnv(env, { offsetM, speedAction });
+        action = [Math.max(-1, Math.min(1, steer + steerNoise)), speedAction];
+      }
+      const r = env.stepSync(action);
+      if (step % opts.frameEvery === 0) await emit(step, r.info);
+      if (r.terminated || r.truncated) {
+        if (r.terminated) interventions++;
+        burstLeft = 0;
+        steerNoise = 0;
+        env.resetSync({ continueRoute: true });
+      }
+    }
+    onEpisode?.(episode + 1);
+  }
+  return { frames, interventions, roadSeeds };
+}

@@ -1,0 +1,216 @@
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import cliProgress from 'cli-progress';
+import { simConfigSchema } from '../../sim/index.js';
+import { initBackend } from '../core/backend.js';
+import { parseWith, readConfigFile } from '../core/config.js';
+import { UserError } from '../core/errors.js';
+import { replaceDirectory } from '../core/files.js';
+import { log } from '../core/logger.js';
+import { FrameWriter } from '../vision/dataset.js';
+import { readMcapImages } from '../vision/mcap.js';
+import { trainVae } from '../vision/trainer.js';
+import { parseVaeConfig } from '../vision/vae.js';
+import { addCommand, parseFloatArg, parseIntArg, type CommonOptions } from './command.js';
+import { DEFAULT_SIM_COLLECT, collectSimFrames } from './vae-collect.js';
+
+interface CollectOptions extends CommonOptions {
+  out: string;
+  episodes?: number;
+  seed: number;
+  bag?: string;
+  topic?: string;
+  stepsPerEpisode: number;
+  frameEvery?: number;
+  maxFrames?: number;
+  config?: string;
+}
+
+interface TrainOptions extends CommonOptions {
+  data: string;
+  out: string;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  latent?: number;
+  width?: number;
+  height?: number;
+  crop?: number;
+  beta?: number;
+  klTolerance?: number;
+  validation: number;
+  patience: number;
+  seed: number;
+  resume?: boolean;
+  maxFrames?: number;
+  config?: string;
+}
+
+function counterBar(label: string, total: number): cliProgress.SingleBar | null {
+  if (!process.stderr.isTTY) return null;
+  const bar = new cliProgress.SingleBar({ format: `${label} [{bar}] {value}/{total} | ETA {eta}s`, stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
+  bar.start(total, 0);
+  return bar;
+}
+
+async function collectFromSim(opts: CollectOptions): Promise<Record<string, unknown>> {
+  const raw = opts.config ? await readConfigFile(opts.config) : {};
+  const config = parseWith(simConfigSchema, raw, opts.config ? `config ${opts.config}` : 'simulator config');
+  const episodes = opts.episodes!;
+  const bar = counterBar('episodes', episodes);
+  let result: { frames: number; interventions: number; roadSeeds: number[] } = { frames: 0, interventions: 0, roadSeeds: [] };
+  await replaceDirectory(opts.out, async (tmp) => {
+    const writer = new FrameWriter(tmp);
+    result = await collectSimFrames(
+      config,
+      { ...DEFAULT_SIM_COLLECT, episodes, seed: opts.seed, stepsPerEpisode: opts.stepsPerEpisode, frameEvery: opts.frameEvery ?? DEFAULT_SIM_COLLECT.frameEvery },
+      async (frame) => {
+        await writer.add(frame.image, frame.record);
+      },
+      (done) => {
+        bar?.update(done);
+        if (!bar) log.debug({ episode: done, frames: writer.count }, 'episode collected');
+      },
+    );
+    await writer.finish({
+      source: 'sim',
+      episodes,
+      camera: { widthPx: config.camera.widthPx, heightPx: config.camera.heightPx },
+      seed: opts.seed,
+      policy: `noisy pure pursuit (random lane offsets, OU steering noise) with random-action bursts; ${opts.stepsPerEpisode} steps per road, a frame every ${opts.frameEvery ?? DEFAULT_SIM_COLLECT.frameEvery}`,
+    });
+  });
+  bar?.stop();
+  return {
+    out: opts.out,
+    source: 'sim',
+    frames: result.frames,
+    episodes,
+    seed: opts.seed,
+    interventions: result.interventions,
+    camera: { widthPx: config.camera.widthPx, heightPx: config.camera.heightPx },
+  };
+}
+
+async function collectFromBag(opts: CollectOptions): Promise<Record<string, unknown>> {
+  const bag = opts.bag!;
+  const topic = opts.topic;
+  if (!topic) throw new UserError('--bag needs --topic (the camera topic, e.g. /camera/image_raw)');
+  let stats: Awaited<ReturnType<typeof readMcapImages>> | null = null;
+  let camera: { widthPx: number; heightPx: number } | undefined;
+  await replaceDirectory(opts.out, async (tmp) => {
+    const writer = new FrameWriter(tmp);
+    stats = await readMcapImages(
+      bag,
+      topic,
+      async (frame) => {
+        camera ??= { widthPx: frame.image.width, heightPx: frame.image.height };
+        // A recording is one episode; blocks of consecutive frames form the validation groups.
+        await writer.add(frame.image, { episode: 0, step: frame.messageIndex, timestampNs: frame.logTimeNs.toString() });
+        if (writer.count % 500 === 0) log.info({ frames: writer.count }, 'frames read from bag');
+      },
+      { every: opts.frameEvery ?? 1, ...(opts.maxFrames !== undefined ? { maxFrames: opts.maxFrames } : {}) },
+    );
+    if (writer.count === 0) throw new UserError(`no decodable images on ${topic} in ${bag} (${stats.skipped} skipped: ${JSON.stringify(stats.skippedByReason)})`);
+    await writer.finish({ source: 'bag', episodes: 1, bag: resolve(bag), topic, skippedMessages: stats.skipped, ...(camera ? { camera } : {}) });
+  });
+  const s = stats!;
+  if (s.skipped > 0) log.warn({ skipped: s.skipped, reasons: s.skippedByReason }, 'messages that did not decode were skipped');
+  if (!s.complete) log.warn({ bag }, 'the bag ends without an MCAP footer (recording cut short?): kept the frames before the cut');
+  return { out: opts.out, source: 'bag', bag, topic, schema: s.schema, messages: s.messages, frames: s.frames, skipped: s.skipped, skippedByReason: s.skippedByReason, complete: s.complete };
+}
+
+/** `daydrive vae collect` and `daydrive vae train` (see docs/vision.md). */
+export function registerVae(program: Command): void {
+  const vae = program.command('vae').description('VAE pretraining: collect camera frames, train the VAE');
+  addCommand<CollectOptions>(
+    vae,
+    'collect',
+    'save camera frames (PNG + index.jsonl) from the simulator (--episodes) or a ROS 2 MCAP bag (--bag --topic)',
+    (cmd) =>
+      cmd
+        .requiredOption('--out <dir>', 'output dataset directory (replaced atomically)')
+        .option('--episodes <n>', 'simulator: number of episodes (one new road each)', parseIntArg(1, 100_000))
+        .option('--seed <n>', 'simulator: seed of the road seeds and the driver noise', parseIntArg(0, 0x7fffffff), 0)
+        .option('--steps-per-episode <n>', 'simulator: policy steps (0.1 s) per episode', parseIntArg(1, 1_000_000), DEFAULT_SIM_COLLECT.stepsPerEpisode)
+        .option('--frame-every <n>', `keep one frame every n steps (simulator, default ${DEFAULT_SIM_COLLECT.frameEvery}) or messages (bag, default 1)`, parseIntArg(1, 100_000))
+        .option('--config <file>', 'simulator: config (YAML/JSON; the camera section sets the frame size)')
+        .option('--bag <file>', 'a ROS 2 bag in MCAP format (sensor_msgs/msg/Image or CompressedImage)')
+        .option('--topic <name>', 'bag: the camera topic')
+        .option('--max-frames <n>', 'bag: stop after this many frames', parseIntArg(1, 10_000_000)),
+    async (_args, opts) => {
+      if ((opts.episodes === undefined) === (opts.bag === undefined)) throw new UserError('give either --episodes N (simulator) or --bag FILE.mcap --topic TOPIC');
+      return opts.bag !== undefined ? collectFromBag(opts) : collectFromSim(opts);
+    },
+    (r) => `wrote ${String(r.frames)} frames to ${String(r.out)}${r.skipped ? ` (${String(r.skipped)} messages skipped)` : ''}`,
+  );
+
+  addCommand<TrainOptions>(
+    vae,
+    'train',
+    'train the VAE on a frame dataset; writes the TF.js model, MODEL_CARD.md and reconstructions.png',
+    (cmd) =>
+      cmd
+        .requiredOption('--data <dir>', 'dataset directory from `vae collect`')
+        .requiredOption('--out <dir>', 'model directory (checkpoints in OUT/checkpoint)')
+        .option('--epochs <n>', 'total epochs (a resumed run continues up to this number)', parseIntArg(1, 100_000), 20)
+        .option('--batch-size <n>', 'images per optimisation step', parseIntArg(1, 4096), 64)
+        .option('--lr <x>', 'Adam learning rate', parseFloatArg(1e-7, 1), 1e-3)
+        .option('--latent <n>', 'latent size (default 32)', parseIntArg(1, 1024))
+        .option('--width <px>', 'model input width (default 64)', parseIntArg(8, 1024))
+        .option('--height <px>', 'model input height (default 64)', parseIntArg(8, 1024))
+        .option('--crop <fraction>', 'fraction of the image height cropped off the top (sky; default 0.4)', parseFloatArg(0, 0.95))
+        .option('--beta <x>', 'weight of the KL term (default 1)', parseFloatArg(0, 100))
+        .option('--kl-tolerance <nats>', 'KL floor per latent dimension (default 0.5)', parseFloatArg(0, 100))
+        .option('--validation <fraction>', 'fraction of episodes held out for validation', parseFloatArg(0, 0.9), 0.15)
+        .option('--patience <n>', 'stop after n epochs without a better validation loss', parseIntArg(1, 1000), 4)
+        .option('--seed <n>', 'seed of the initial weights, the split and the batches', parseIntArg(0, 0x7fffffff), 0)
+        .option('--resume', 'continue from OUT/checkpoint (its settings win over the flags)')
+        .option('--max-frames <n>', 'use at most n frames (evenly spaced)', parseIntArg(1, 10_000_000))
+        .option('--config <file>', 'VAE config (YAML/JSON: inputWidth, inputHeight, skyCropFraction, latentSize, filters, beta, klToleranceNats); flags override it'),
+    async (_args, opts) => {
+      const fromFile = opts.config ? ((await readConfigFile(opts.config)) as Record<string, unknown>) : {};
+      const flags: Record<string, unknown> = {};
+      if (opts.latent !== undefined) flags.latentSize = opts.latent;
+      if (opts.width !== undefined) flags.inputWidth = opts.width;
+      if (opts.height !== undefined) flags.inputHeight = opts.height;
+      if (opts.crop !== undefined) flags.skyCropFraction = opts.crop;
+      if (opts.beta !== undefined) flags.beta = opts.beta;
+      if (opts.klTolerance !== undefined) flags.klToleranceNats = opts.klTolerance;
+      const config = parseVaeConfig({ ...fromFile, ...flags }, opts.config ? `VAE config ${opts.config} with flags` : 'VAE options');
+      const backend = await initBackend();
+      if (backend.name === 'cpu') log.warn('training on the cpu backend is ~100x slower than wasm');
+      const result = await trainVae({
+        dataDir: opts.data,
+        outDir: opts.out,
+        epochs: opts.epochs,
+        config,
+        batchSize: opts.batchSize,
+        learningRate: opts.lr,
+        validationFraction: opts.validation,
+        patience: opts.patience,
+        seed: opts.seed,
+        resume: opts.resume === true,
+        progress: true,
+        ...(opts.maxFrames !== undefined ? { maxFrames: opts.maxFrames } : {}),
+      });
+      const s = result.summary;
+      return {
+        out: result.outDir,
+        backend: backend.name,
+        resumedFromEpoch: result.resumedFromEpoch,
+        epochs: s.epochs,
+        bestEpoch: s.bestEpoch,
+        stoppedEarly: s.stoppedEarly,
+        frames: s.data.frames,
+        validationLoss: s.validation.loss,
+        validationReconstruction: s.validation.reconstruction,
+        validationKl: s.validation.kl,
+        imagesPerSecond: Math.round(s.imagesPerSecond),
+        probes: s.probes ?? {},
+      };
+    },
+    (r) =>
+      `trained to epoch ${String(r.epochs)} (best ${String(r.bestEpoch)}), validation loss ${Number(r.validationLoss).toFixed(2)}; R^2 ${JSON.stringify(r.probes)}; model in ${String(r.out)}`,
+  );
+}

@@ -1,0 +1,280 @@
+import * as tf from '@tensorflow/tfjs';
+import type { LearnerConfig } from './config.js';
+import type { Rng } from '../core/rng.js';
+import {
+  actorForward,
+  actorVariables,
+  allVariables,
+  cloneActorCritic,
+  createActorCritic,
+  critic,
+  criticVariables,
+  criticForward,
+  encoderBackward,
+  features,
+  mlpBackward,
+  mlpForwardTrace,
+  type ActorCritic,
+  type StateBatch,
+} from './networks.js';
+import { Adam, globalNorm, ParameterGroup, polyakUpdate } from './optimizer.js';
+import { categoricalCrossEntropy, categoricalProjection, categoricalSupport, smoothedTargetAction, td3Target, tdTarget } from './targets.js';
+
+/**
+ * One gradient update of the deterministic policy gradient family, written in the order of the
+ * pseudo-code of DDPG (Lillicrap et al. 2016, Algorithm 1) with the TD3 switches (Fujimoto et al.
+ * 2018, Algorithm 1: twin critics + min, delayed actor/target updates, target policy smoothing)
+ * and the D4PG ones (Barth-Maron et al. 2018, Algorithm 1: n-step returns arrive in the batch,
+ * categorical critic with the projected target and a cross-entropy loss, actor on its mean).
+ *
+ * Everything runs in one tf scope; the only reads back are one packed vector per network step
+ * (loss, gradient norm, ...), needed anyway to refuse a non-finite step before it touches weights.
+ */
+
+export interface DdpgModel {
+  readonly config: LearnerConfig;
+  readonly online: ActorCritic;
+  readonly target: ActorCritic;
+  /** Host copies of the online actor, the online critics + encoder, and all target networks. */
+  readonly actorParams: ParameterGroup;
+  readonly criticParams: ParameterGroup;
+  readonly targetParams: ParameterGroup;
+  readonly actorOptimizer: Adam;
+  readonly criticOptimizer: Adam;
+  /** Categorical support z as [1, atoms] (distributional critics only). */
+  readonly support: tf.Tensor2D | null;
+}
+
+/** Online and target networks (targets start as copies), their host parameters and optimisers. */
+export function createDdpgModel(config: LearnerConfig, stateSize: number, actionSize: number, rng: Rng): DdpgModel {
+  const online = createActorCritic(config, stateSize, actionSize, rng);
+  const target = cloneActorCritic(online);
+  const actorParams = new ParameterGroup(actorVariables(online));
+  const criticParams = new ParameterGroup(criticVariables(online));
+  return {
+    config,
+    online,
+    target,
+    actorParams,
+    criticParams,
+    targetParams: new ParameterGroup(allVariables(target)),
+    actorOptimizer: new Adam(actorParams, { learningRate: config.actorLearningRate, clipNorm: config.gradClipNorm }),
+    criticOptimizer: new Adam(criticParams, {
+      learningRate: config.criticLearningRate,
+      clipNorm: config.gradClipNorm,
+      weightDecay: config.criticWeightDecay,
+    }),
+    support: config.distributional ? tf.tensor2d(categoricalSupport(config.vMin, config.vMax, config.atoms), [1, config.atoms]) : null,
+  };
+}
+
+/** A minibatch as tensors. `targetNoise` is eps ~ N(0, sigma) for target policy smoothing. */
+export interface BatchTensors {
+  readonly states: StateBatch;
+  readonly actions: tf.Tensor2D;
+  readonly rewards: tf.Tensor1D;
+  /** gamma^m (1 - terminated) per transition. */
+  readonly discounts: tf.Tensor1D;
+  readonly nextStates: StateBatch;
+  /** Importance-sampling weights (ones for uniform replay). */
+  readonly weights: tf.Tensor1D;
+  readonly targetNoise: tf.Tensor2D | null;
+  /** Host copies of rewards and discounts (the categorical projection runs on the host). */
+  readonly host: { readonly rewards: Float32Array; readonly discounts: Float32Array };
+}
+
+export interface StepResult {
+  /** 'critic': nothing was changed; 'actor': critics changed, actor and targets kept. */
+  readonly skipped: 'critic' | 'actor' | null;
+  readonly criticLoss: number;
+  /** NaN when the actor was not updated this step (policy delay). */
+  readonly actorLoss: number;
+  readonly meanQ: number;
+  readonly criticGradNorm: number;
+  /** |TD error| per sample, for the priorities (for a categorical critic: of the means). */
+  readonly tdErrors: Float32Array;
+}
+
+function allFinite(values: ArrayLike<number>): boolean {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i] as number)) return false;
+  return true;
+}
+
+/** Runs `fn` in one tf scope (tf.tidy without result tracking: we return numbers, not tensors). */
+export function scoped<T>(fn: () => T): T {
+  const engine = tf.engine();
+  engine.startScope();
+  try {
+    return fn();
+  } finally {
+    engine.endScope();
+  }
+}
+
+/** Scalars, then vectors and gradients, flattened into one tensor: one read back per network step. */
+function packed(scalars: readonly tf.Tensor[], rest: readonly tf.Tensor[]): Float32Array {
+  return tf.concat([tf.stack([...scalars]), ...rest.map((t) => tf.reshape(t, [-1]))]).dataSync() as Float32Array;
+}
+
+/** The Bellman target: y (scalar critics) or the projected distribution m (categorical). */
+export interface BellmanTargets {
+  readonly y: tf.Tensor1D | null;
+  readonly distribution: tf.Tensor2D | null;
+  /** y, or the mean of m: what TD errors are measured against. */
+  readonly mean: tf.Tensor1D;
+}
+
+/**
+ * Targets from the target networks: y = r + d Q'(s', mu'(s')) (DDPG), with the min of twin
+ * critics and a smoothed target action (TD3), or Phi T Z'(s', mu'(s')) (D4PG).
+ */
+export function bellmanTargets(model: DdpgModel, batch: BatchTensors): BellmanTargets {
+  const { config, target, support } = model;
+  const batchSize = batch.rewards.shape[0];
+  const nextFeatures = features(target, batch.nextStates);
+  let nextActions = actorForward(target, nextFeatures);
+  if (batch.targetNoise) nextActions = smoothedTargetAction(nextActions, batch.targetNoise, config.targetNoiseClip);
+  if (support) {
+    const nextProbs = tf.softmax(criticForward(target, 0, nextFeatures, nextActions)).dataSync();
+    const projected = categoricalProjection(nextProbs, batch.host.rewards, batch.host.discounts, config.vMin, config.vMax, config.atoms);
+    const distribution = tf.tensor2d(projected, [batchSize, config.atoms]);
+    return { y: null, distribution, mean: tf.sum(tf.mul(distribution, support), 1) };
+  }
+  const nextQ = (k: number) => tf.reshape(criticForward(target, k, nextFeatures, nextActions), [batchSize]) as tf.Tensor1D;
+  const y = target.critics.length === 2 ? td3Target(batch.rewards, batch.discounts, nextQ(0), nextQ(1)) : tdTarget(batch.rewards, batch.discounts, nextQ(0));
+  return { y, distribution: null, mean: y };
+}
+
+export interface CriticGradients {
+  /** sum over critics of mean_i w_i (Q_k(s_i, a_i) - y_i)^2, or mean_i w_i CE(m_i, Z(s_i, a_i)). */
+  readonly loss: tf.Scalar;
+  /** Q_1(s, a) (the mean of Z for a categorical critic). */
+  readonly q1: tf.Tensor1D;
+  /** dL/dtheta for the critics then the encoder (criticVariables order). */
+  readonly grads: tf.Tensor[];
+}
+
+/** The critic loss and its gradient by backpropagation (networks.ts mlpBackward). */
+export function criticLossAndGradients(model: DdpgModel, batch: BatchTensors, targets: BellmanTargets): CriticGradients {
+  const { online, support } = model;
+  const batchSize = batch.rewards.shape[0];
+  const pixels = online.encoder !== null && batch.states.images !== null;
+  const feats = features(online, batch.states);
+  const weightsCol = tf.reshape(batch.weights, [batchSize, 1]);
+  const grads: tf.Tensor[] = [];
+  const losses: tf.Tensor[] = [];
+  let q1: tf.Tensor1D | null = null;
+  let dFeatures: tf.Tensor2D | null = null;
+  online.critics.forEach((net, k) => {
+    const trace = mlpForwardTrace(net, [feats, batch.actions]);
+    const out = trace.outputs[trace.outputs.length - 1] as tf.Tensor2D;
+    let dOut: tf.Tensor2D;
+    if (support && targets.distribution) {
+      // d CE / d logits = softmax(logits) - m  (m sums to 1)
+      const probs = tf.softmax(out);
+      if (k === 0) q1 = tf.sum(tf.mul(probs, support), 1);
+      losses.push(tf.mean(tf.mul(batch.weights, categoricalCrossEntropy(targets.distribution, out))));
+      dOut = tf.mul(tf.sub(probs, targets.distribution), tf.div(weightsCol, batchSize));
+    } else {
+      // d/dq of w (q - y)^2 / B = 2 w (q - y) / B
+      const q = tf.reshape(out, [batchSize]) as tf.Tensor1D;
+      if (k === 0) q1 = q;
+      const diff = tf.sub(q, targets.y as tf.Tensor1D);
+      losses.push(tf.mean(tf.mul(batch.weights, tf.square(diff))));
+      dOut = tf.reshape(tf.mul(diff, tf.mul(batch.weights, 2 / batchSize)), [batchSize, 1]);
+    }
+    const g = mlpBackward(net, trace, dOut, { params: true, inputs: [pixels, false] });
+    grads.push(...(g.params ?? []));
+    const dFeat = g.inputs[0];
+    if (dFeat) dFeatures = dFeatures ? tf.add(dFeatures, dFeat) : dFeat;
+  });
+  if (pixels && online.encoder && batch.states.images && dFeatures) {
+    // The encoder learns from the critic loss (SAC-AE / DrQ); its features lead the feature vector.
+    const size = online.encoder.head.layers[0]?.b.shape[0] ?? 0;
+    const dEncoded = tf.slice(dFeatures as tf.Tensor2D, [0, 0], [batchSize, size]);
+    grads.push(...encoderBackward(online.encoder, batch.states.images, dEncoded));
+  }
+  const loss = (losses.length === 1 ? losses[0] : tf.addN(losses)) as tf.Scalar;
+  return { loss, q1: q1 as unknown as tf.Tensor1D, grads };
+}
+
+/**
+ * The actor loss -mean_i Q_1(s_i, mu(s_i)) and its gradient, the deterministic policy gradient
+ * grad J = mean_i grad_a Q_1(s_i, a)|a=mu(s_i) grad_theta mu(s_i) (Silver et al. 2014, eq. 9).
+ * `feats` are constants: the actor's gradient stops at the encoder.
+ */
+export function actorLossAndGradients(model: DdpgModel, feats: tf.Tensor2D): { loss: tf.Scalar; grads: tf.Tensor[] } {
+  const { online, support } = model;
+  const batchSize = feats.shape[0];
+  const actorTrace = mlpForwardTrace(online.actor, [feats]);
+  const actions = actorTrace.outputs[actorTrace.outputs.length - 1] as tf.Tensor2D;
+  const critic1 = critic(online, 0);
+  const criticTrace = mlpForwardTrace(critic1, [feats, actions]);
+  const out = criticTrace.outputs[criticTrace.outputs.length - 1] as tf.Tensor2D;
+  let q: tf.Tensor1D;
+  let dOut: tf.Tensor2D;
+  if (support) {
+    // Q = sum_j p_j z_j, dQ/dlogit_j = p_j (z_j - Q)
+    const probs = tf.softmax(out);
+    q = tf.sum(tf.mul(probs, support), 1);
+    dOut = tf.mul(tf.mul(probs, tf.sub(support, tf.reshape(q, [batchSize, 1]))), -1 / batchSize);
+  } else {
+    q = tf.reshape(out, [batchSize]) as tf.Tensor1D;
+    dOut = tf.fill([batchSize, 1], -1 / batchSize) as tf.Tensor2D;
+  }
+  const dAction = mlpBackward(critic1, criticTrace, dOut, { params: false, inputs: [false, true] }).inputs[1] as tf.Tensor2D;
+  const grads = mlpBackward(online.actor, actorTrace, dAction, { params: true, inputs: [false] }).params ?? [];
+  return { loss: tf.neg(tf.mean(q)) as tf.Scalar, grads };
+}
+
+/**
+ * One update. `updateIndex` counts critic updates from 0 (the actor and the targets move when
+ * updateIndex % policyDelay === policyDelay - 1, as in TD3's "if t mod d then").
+ */
+export function ddpgStep(model: DdpgModel, batch: BatchTensors, updateIndex: number): StepResult {
+  const { config, online } = model;
+  const batchSize = batch.rewards.shape[0];
+  const pixels = online.encoder !== null && batch.states.images !== null;
+
+  return scoped(() => {
+    // 1. Bellman targets from the target networks.
+    const targets = bellmanTargets(model, batch);
+
+    // 2. Critic step on the (importance-weighted) TD loss; refuse it if anything is not finite.
+    const critic = criticLossAndGradients(model, batch, targets);
+    const criticRead = packed([critic.loss, tf.mean(critic.q1)], [tf.abs(tf.sub(targets.mean, critic.q1)), ...critic.grads]);
+    const criticLoss = criticRead[0] as number;
+    const meanQ = criticRead[1] as number;
+    const tdErrors = criticRead.slice(2, 2 + batchSize);
+    const criticGrad = criticRead.subarray(2 + batchSize);
+    const criticNorm = globalNorm(criticGrad);
+    if (!allFinite(criticRead) || !Number.isFinite(criticNorm)) {
+      return { skipped: 'critic', criticLoss, actorLoss: Number.NaN, meanQ, criticGradNorm: criticNorm, tdErrors };
+    }
+    model.criticOptimizer.apply(criticGrad, criticNorm);
+
+    // 3. Every d-th update: actor step by the deterministic policy gradient (on the updated critic) ...
+    if (updateIndex % config.policyDelay !== config.policyDelay - 1) {
+      return { skipped: null, criticLoss, actorLoss: Number.NaN, meanQ, criticGradNorm: criticNorm, tdErrors };
+    }
+    const feats = pixels ? features(online, batch.states) : batch.states.vectors;
+    const actor = actorLossAndGradients(model, feats);
+    const actorRead = packed([actor.loss], actor.grads);
+    const actorLoss = actorRead[0] as number;
+    const actorGrad = actorRead.subarray(1);
+    const actorNorm = globalNorm(actorGrad);
+    if (!allFinite(actorRead) || !Number.isFinite(actorNorm)) {
+      return { skipped: 'actor', criticLoss, actorLoss, meanQ, criticGradNorm: criticNorm, tdErrors };
+    }
+    model.actorOptimizer.apply(actorGrad, actorNorm);
+
+    // 4. ... and the targets: theta' <- tau theta + (1 - tau) theta' (actor, critics, encoder).
+    polyakUpdate(model.targetParams, [model.actorParams, model.criticParams], config.tau);
+    return { skipped: null, criticLoss, actorLoss, meanQ, criticGradNorm: criticNorm, tdErrors };
+  });
+}
+
+/** mu(s) for a batch of states, [B, actionSize]. */
+export function policy(net: ActorCritic, states: StateBatch): tf.Tensor2D {
+  return actorForward(net, features(net, states));
+}

@@ -1,0 +1,445 @@
+import * as tf from '@tensorflow/tfjs';
+import { join } from 'node:path';
+import { UserError } from '../core/errors.js';
+import { readJson, writeJsonSafely } from '../core/files.js';
+import { log } from '../core/logger.js';
+import { Rng } from '../core/rng.js';
+import { loadNamedTensors, saveNamedTensors } from '../core/tfjs-io.js';
+import { learnerConfigSchema, type LearnerConfig, type LearnerConfigInput } from './config.js';
+import { createDdpgModel, ddpgStep, policy, type BatchTensors, type DdpgModel, type StepResult } from './ddpg.js';
+import { NStepAccumulator } from './n-step.js';
+import {
+  disposeActorCritic,
+  mlpVariables,
+  namedVariables,
+  stateLayout,
+  variableFrom,
+  type ActorCritic,
+  type Mlp,
+  type StateBatch,
+} from './networks.js';
+import type { AdamState } from './optimizer.js';
+import { ReplayBuffer, type ReplayMark, type SampledBatch } from './replay.js';
+import type { Learner, LearnerSnapshot, PerturbablePolicy, Transition, UpdateStats } from './types.js';
+
+/**
+ * The learner: DDPG with the TD3 and D4PG switches (see ddpg.ts), replay, n-step windows per
+ * actor, snapshots for undo and checkpoints for resuming. Construct with createLearner.
+ */
+
+const FORMAT = 'daydrive-learner-v1';
+/** Updates between yields to the event loop inside `update` (keeps sockets and timers alive). */
+const YIELD_EVERY = 25;
+
+interface Snapshot extends LearnerSnapshot {
+  readonly owner: DeterministicPolicyGradientLearner;
+  /** Host copies of the online actor, online critics + encoder, and the targets. */
+  readonly actor: Float32Array;
+  readonly critic: Float32Array;
+  readonly target: Float32Array;
+  readonly actorOptimizer: AdamState;
+  readonly criticOptimizer: AdamState;
+  readonly replay: ReplayMark;
+  readonly updates: number;
+  readonly rng: number[];
+  disposed: boolean;
+}
+
+function checkFinite(values: ArrayLike<number>, field: string, expectedLength?: number): void {
+  if (expectedLength !== undefined && values.length !== expectedLength) {
+    throw new RangeError(`${field} has ${values.length} components, expected ${expectedLength}`);
+  }
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i] as number)) throw new RangeError(`${field}[${i}] is ${values[i]}: transitions must be finite`);
+  }
+}
+
+class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy {
+  readonly config: LearnerConfig;
+  private readonly online: ActorCritic;
+  private readonly target: ActorCritic;
+  private readonly model: DdpgModel;
+  private readonly replay: ReplayBuffer;
+  private readonly accumulators = new Map<number, NStepAccumulator>();
+  private readonly imageSize: number;
+  private readonly vectorSize: number;
+  private rng: Rng;
+  /** Critic updates so far (drives the policy delay). */
+  private updates = 0;
+  private perturbed: Mlp | null = null;
+  private latestSnapshot: Snapshot | null = null;
+  private disposed = false;
+
+  constructor(
+    config: LearnerConfig,
+    readonly stateSize: number,
+    readonly actionSize: number,
+    rng: Rng,
+  ) {
+    if (!Number.isInteger(stateSize) || stateSize < 1) throw new RangeError(`stateSize must be a positive integer, got ${stateSize}`);
+    if (!Number.isInteger(actionSize) || actionSize < 1) throw new RangeError(`actionSize must be a positive integer, got ${actionSize}`);
+    this.config = config;
+    this.rng = rng;
+    const layout = stateLayout(config, stateSize);
+    this.imageSize = layout.imageSize;
+    this.vectorSize = layout.vectorSize;
+    this.model = createDdpgModel(config, stateSize, actionSize, rng);
+    this.online = this.model.online;
+    this.target = this.model.target;
+    this.replay = new ReplayBuffer(config.replay, { stateSize, actionSize, imageSize: this.imageSize });
+  }
+
+  // ---- acting ----
+
+  act(state: Float32Array): Float32Array {
+    checkFinite(state, 'state', this.stateSize);
+    return this.actWith(this.online, state);
+  }
+
+  actPerturbed(state: Float32Array): Float32Array {
+    checkFinite(state, 'state', this.stateSize);
+    if (!this.perturbed) return this.actWith(this.online, state);
+    return this.actWith({ ...this.online, actor: this.perturbed }, state);
+  }
+
+  private actWith(net: ActorCritic, state: Float32Array): Float32Array {
+    const action = tf.tidy(() => policy(net, this.stateBatch(state, 1)));
+    try {
+      return action.dataSync() as Float32Array;
+    } finally {
+      action.dispose();
+    }
+  }
+
+  // ---- experience ----
+
+  observe(t: Transition, actorId = 0): void {
+    checkFinite(t.state, 'state', this.stateSize);
+    checkFinite(t.action, 'action', this.actionSize);
+    checkFinite([t.reward], 'reward');
+    checkFinite(t.nextState, 'nextState', this.stateSize);
+    if (this.imageSize > 0) {
+      for (const [field, s] of [['state', t.state], ['nextState', t.nextState]] as const) {
+        for (let i = 0; i < this.imageSize; i++) {
+          const v = s[i] as number;
+          if (v < 0 || v > 1) throw new RangeError(`${field}[${i}] is ${v}: image components must lie in [0, 1]`);
+        }
+      }
+    }
+    for (let i = 0; i < t.action.length; i++) {
+      const a = t.action[i] as number;
+      if (a < -1 || a > 1) throw new RangeError(`action[${i}] is ${a}: actions must lie in [-1, 1]`);
+    }
+    // Copies: callers may reuse their buffers.
+    const copy: Transition = {
+      state: Float32Array.from(t.state),
+      action: Float32Array.from(t.action),
+      reward: t.reward,
+      nextState: Float32Array.from(t.nextState),
+      terminated: t.terminated,
+    };
+    for (const stored of this.accumulator(actorId).push(copy)) this.replay.add(stored);
+  }
+
+  endEpisode(actorId?: number): void {
+    const ids = actorId === undefined ? [...this.accumulators.keys()] : [actorId];
+    for (const id of ids) {
+      const acc = this.accumulators.get(id);
+      if (acc) for (const stored of acc.flush()) this.replay.add(stored);
+    }
+  }
+
+  replaySize(): number {
+    return this.replay.size;
+  }
+
+  private accumulator(actorId: number): NStepAccumulator {
+    let acc = this.accumulators.get(actorId);
+    if (!acc) {
+      acc = new NStepAccumulator(this.config.nStep, this.config.discount);
+      this.accumulators.set(actorId, acc);
+    }
+    return acc;
+  }
+
+  // ---- learning ----
+
+  async update(steps: number, onProgress?: (done: number) => void): Promise<UpdateStats> {
+    this.assertAlive();
+    if (!Number.isInteger(steps) || steps < 0) throw new RangeError(`update steps must be a non-negative integer, got ${steps}`);
+    let done = 0;
+    let skipped = 0;
+    let criticLoss = 0;
+    let actorLoss = 0;
+    let actorUpdates = 0;
+    let meanQ = 0;
+    if (this.replay.size === 0) return { updates: 0, criticLoss: Number.NaN, actorLoss: Number.NaN, meanQ: Number.NaN, skipped: 0 };
+    for (let i = 0; i < steps; i++) {
+      const sample = this.replay.sample(this.config.batchSize, this.rng);
+      const engine = tf.engine();
+      engine.startScope();
+      let result: StepResult;
+      try {
+        result = ddpgStep(this.model, this.batchTensors(sample), this.updates);
+      } finally {
+        engine.endScope();
+      }
+      if (result.skipped !== 'critic') {
+        this.replay.updatePriorities(sample.indices, result.tdErrors);
+        this.updates += 1;
+      }
+      if (result.skipped !== null) {
+        skipped += 1;
+        log.warn(
+          { update: this.updates, criticLoss: result.criticLoss, actorLoss: result.actorLoss, criticGradNorm: result.criticGradNorm },
+          `non-finite ${result.skipped} loss or gradient: ${result.skipped === 'critic' ? 'update' : 'actor and target update'} skipped, last good weights kept`,
+        );
+      }
+      if (result.skipped !== 'critic') {
+        done += 1;
+        criticLoss += result.criticLoss;
+        meanQ += result.meanQ;
+        if (Number.isFinite(result.actorLoss)) {
+          actorLoss += result.actorLoss;
+          actorUpdates += 1;
+        }
+      }
+      if ((i + 1) % YIELD_EVERY === 0) {
+        onProgress?.(i + 1);
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    }
+    onProgress?.(steps);
+    return {
+      updates: done,
+      criticLoss: done > 0 ? criticLoss / done : Number.NaN,
+      actorLoss: actorUpdates > 0 ? actorLoss / actorUpdates : Number.NaN,
+      meanQ: done > 0 ? meanQ / done : Number.NaN,
+      skipped,
+    };
+  }
+
+  /** Critic updates applied so far. */
+  get updateCount(): number {
+    return this.updates;
+  }
+
+  private batchTensors(sample: SampledBatch): BatchTensors {
+    const b = sample.size;
+    const { actionSize, config } = this;
+    let targetNoise: tf.Tensor2D | null = null;
+    if (config.targetPolicyNoise > 0) {
+      const noise = new Float32Array(b * actionSize);
+      for (let i = 0; i < noise.length; i++) noise[i] = this.rng.normal() * config.targetPolicyNoise;
+      targetNoise = tf.tensor2d(noise, [b, actionSize]);
+    }
+    return {
+      states: this.stateBatch(sample.states, b),
+      actions: tf.tensor2d(sample.actions, [b, actionSize]),
+      rewards: tf.tensor1d(sample.rewards),
+      discounts: tf.tensor1d(sample.discounts),
+      nextStates: this.stateBatch(sample.nextStates, b),
+      weights: tf.tensor1d(sample.weights),
+      targetNoise,
+      host: { rewards: sample.rewards, discounts: sample.discounts },
+    };
+  }
+
+  /** Flat rows [b * stateSize] -> images [b, h, w, c] + vectors [b, vectorSize]. */
+  private stateBatch(flat: Float32Array, b: number): StateBatch {
+    const shape = this.config.imageShape;
+    if (!shape) return { images: null, vectors: tf.tensor2d(flat, [b, this.stateSize]) };
+    const { imageSize, vectorSize, stateSize } = this;
+    const images = new Float32Array(b * imageSize);
+    const vectors = new Float32Array(b * vectorSize);
+    for (let k = 0; k < b; k++) {
+      images.set(flat.subarray(k * stateSize, k * stateSize + imageSize), k * imageSize);
+      vectors.set(flat.subarray(k * stateSize + imageSize, (k + 1) * stateSize), k * vectorSize);
+    }
+    return { images: tf.tensor4d(images, [b, shape[0], shape[1], shape[2]]), vectors: tf.tensor2d(vectors, [b, vectorSize]) };
+  }
+
+  // ---- parameter-space noise ----
+
+  perturbPolicy(stddev: number, rng: Rng): void {
+    this.assertAlive();
+    if (!(stddev >= 0)) throw new RangeError(`perturbation stddev must be >= 0, got ${stddev}`);
+    const source = this.online.actor;
+    if (!this.perturbed) {
+      this.perturbed = {
+        outputActivation: source.outputActivation,
+        layers: source.layers.map((l) => ({ ws: l.ws.map((w) => variableFrom(w.clone(), false)), b: variableFrom(l.b.clone(), false) })),
+      };
+    }
+    const targets = mlpVariables(this.perturbed);
+    mlpVariables(source).forEach((v, i) => {
+      const noise = new Float32Array(v.size);
+      for (let k = 0; k < noise.length; k++) noise[k] = rng.normal() * stddev;
+      tf.tidy(() => (targets[i] as tf.Variable).assign(tf.add(v, tf.tensor(noise, v.shape))));
+    });
+  }
+
+  perturbationDistance(batchSize: number, rng: Rng): number {
+    if (this.replay.size === 0 || !this.perturbed) return Number.NaN;
+    const states = this.replay.sampleStates(batchSize, rng);
+    const perturbed = this.perturbed;
+    const distance = tf.tidy(() => {
+      const batch = this.stateBatch(states, batchSize);
+      const plain = policy(this.online, batch);
+      const noisy = policy({ ...this.online, actor: perturbed }, batch);
+      return tf.sqrt(tf.mean(tf.square(tf.sub(plain, noisy))));
+    });
+    try {
+      return distance.dataSync()[0] as number;
+    } finally {
+      distance.dispose();
+    }
+  }
+
+  // ---- undo ----
+
+  snapshot(): LearnerSnapshot {
+    this.assertAlive();
+    if (this.latestSnapshot) this.latestSnapshot.disposed = true;
+    const { actorParams, criticParams, targetParams } = this.model;
+    const snap: Snapshot = {
+      kind: 'learner-snapshot',
+      owner: this,
+      actor: actorParams.values.slice(),
+      critic: criticParams.values.slice(),
+      target: targetParams.values.slice(),
+      actorOptimizer: this.model.actorOptimizer.state(),
+      criticOptimizer: this.model.criticOptimizer.state(),
+      replay: this.replay.mark(),
+      updates: this.updates,
+      rng: this.rng.state(),
+      disposed: false,
+    };
+    this.latestSnapshot = snap;
+    return snap;
+  }
+
+  restore(snapshot: LearnerSnapshot): void {
+    this.assertAlive();
+    const snap = snapshot as Snapshot;
+    if (snap.owner !== this) throw new RangeError('this snapshot belongs to another learner');
+    if (snap.disposed || snap !== this.latestSnapshot) {
+      throw new RangeError('this snapshot is no longer current: only the most recent snapshot can be restored');
+    }
+    const { actorParams, criticParams, targetParams } = this.model;
+    for (const [group, values] of [[actorParams, snap.actor], [criticParams, snap.critic], [targetParams, snap.target]] as const) {
+      group.values.set(values);
+      group.push();
+    }
+    this.model.actorOptimizer.setState(snap.actorOptimizer);
+    this.model.criticOptimizer.setState(snap.criticOptimizer);
+    this.replay.restoreMark(snap.replay);
+    this.updates = snap.updates;
+    this.rng = Rng.fromState(snap.rng);
+    for (const acc of this.accumulators.values()) acc.flush(); // drop half-filled windows of the undone episode
+  }
+
+  // ---- checkpoints ----
+
+  async save(dir: string): Promise<void> {
+    this.assertAlive();
+    const tensors: Record<string, tf.Tensor> = { ...namedVariables(this.online, 'online/'), ...namedVariables(this.target, 'target/') };
+    await saveNamedTensors(dir, 'networks', tensors);
+    const actorOpt = this.model.actorOptimizer.state();
+    const criticOpt = this.model.criticOptimizer.state();
+    const moments: Record<string, tf.Tensor> = {
+      'actor/m': tf.tensor1d(actorOpt.m),
+      'actor/v': tf.tensor1d(actorOpt.v),
+      'critic/m': tf.tensor1d(criticOpt.m),
+      'critic/v': tf.tensor1d(criticOpt.v),
+    };
+    try {
+      await saveNamedTensors(dir, 'optimizer', moments);
+    } finally {
+      for (const t of Object.values(moments)) t.dispose();
+    }
+    await this.replay.save(dir);
+    await writeJsonSafely(join(dir, 'learner.json'), {
+      format: FORMAT,
+      stateSize: this.stateSize,
+      actionSize: this.actionSize,
+      config: this.config,
+      updates: this.updates,
+      actorOptimizerStep: actorOpt.step,
+      criticOptimizerStep: criticOpt.step,
+      rng: this.rng.state(),
+      pendingNStepTransitions: [...this.accumulators.values()].reduce((n, a) => n + a.pending, 0),
+    });
+  }
+
+  async load(dir: string): Promise<void> {
+    this.assertAlive();
+    const metaPath = join(dir, 'learner.json');
+    const meta = (await readJson(metaPath)) as Record<string, unknown>;
+    if (meta.format !== FORMAT) throw new UserError(`${metaPath}: not a daydrive learner checkpoint (format ${String(meta.format)})`);
+    if (meta.stateSize !== this.stateSize || meta.actionSize !== this.actionSize) {
+      throw new UserError(`${metaPath}: state/action sizes ${String(meta.stateSize)}/${String(meta.actionSize)}, this learner has ${this.stateSize}/${this.actionSize}`);
+    }
+    const ours: Record<string, tf.Variable> = { ...namedVariables(this.online, 'online/'), ...namedVariables(this.target, 'target/') };
+    const loaded = await loadNamedTensors(dir, 'networks');
+    const optimizer = await loadNamedTensors(dir, 'optimizer');
+    try {
+      for (const [name, v] of Object.entries(ours)) {
+        const t = loaded[name];
+        if (!t) throw new UserError(`${dir}: checkpoint has no tensor ${name} (different network configuration?)`);
+        if (t.shape.join('x') !== v.shape.join('x')) {
+          throw new UserError(`${dir}: ${name} has shape [${t.shape.join(', ')}], this learner needs [${v.shape.join(', ')}]`);
+        }
+      }
+      const extra = Object.keys(loaded).filter((k) => !(k in ours));
+      if (extra.length > 0) throw new UserError(`${dir}: checkpoint has tensors this learner lacks (${extra.slice(0, 3).join(', ')}): different network configuration`);
+      const get = (name: string, size: number): Float32Array => {
+        const t = optimizer[name];
+        if (!t) throw new UserError(`${dir}: optimizer state lacks ${name}`);
+        if (t.size !== size) throw new UserError(`${dir}: optimizer ${name} has ${t.size} values, the networks need ${size}`);
+        return t.dataSync() as Float32Array;
+      };
+      // Validate everything before changing anything.
+      const actorSize = this.model.actorParams.size;
+      const criticSize = this.model.criticParams.size;
+      const actorState = { m: get('actor/m', actorSize), v: get('actor/v', actorSize), step: Number(meta.actorOptimizerStep) };
+      const criticState = { m: get('critic/m', criticSize), v: get('critic/v', criticSize), step: Number(meta.criticOptimizerStep) };
+      await this.replay.load(dir);
+      for (const [name, v] of Object.entries(ours)) v.assign(loaded[name] as tf.Tensor);
+      for (const group of [this.model.actorParams, this.model.criticParams, this.model.targetParams]) group.pull();
+      this.model.actorOptimizer.setState(actorState);
+      this.model.criticOptimizer.setState(criticState);
+      this.updates = Number(meta.updates);
+      this.rng = Rng.fromState(meta.rng as number[]);
+      this.accumulators.clear();
+      if (this.latestSnapshot) this.latestSnapshot.disposed = true;
+      this.latestSnapshot = null;
+    } finally {
+      for (const t of [...Object.values(loaded), ...Object.values(optimizer)]) t.dispose();
+    }
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    disposeActorCritic(this.online);
+    disposeActorCritic(this.target);
+    if (this.perturbed) for (const v of mlpVariables(this.perturbed)) v.dispose();
+    this.model.support?.dispose();
+  }
+
+  private assertAlive(): void {
+    if (this.disposed) throw new Error('the learner was disposed');
+  }
+}
+
+export type DdpgLearner = Learner & PerturbablePolicy & { readonly config: LearnerConfig; readonly updateCount: number };
+
+/**
+ * A DDPG/TD3/D4PG learner for states of `stateSize` components and actions of `actionSize`
+ * components in [-1, 1]. `config` is parsed with learnerConfigSchema (defaults filled in; use
+ * learnerConfigFor(algo, overrides) for the algorithm presets). Call initBackend() first.
+ */
+export function createLearner(config: LearnerConfigInput | LearnerConfig, stateSize: number, actionSize: number, rng: Rng): DdpgLearner {
+  return new DeterministicPolicyGradientLearner(learnerConfigSchema.parse(config), stateSize, actionSize, rng);
+}

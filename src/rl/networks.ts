@@ -1,0 +1,336 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Rng } from '../core/rng.js';
+import type { EncoderConfig, LearnerConfig } from './config.js';
+
+/**
+ * Actor and critic networks as raw tf.Variables (no layers API): small networks are bound by op
+ * count, not FLOPs (DESIGN.md), so every layer is one fused matMul+bias(+relu) forward and its
+ * gradient is written by hand with explicit transposes. (On wasm a matMul with transposeA/B, what
+ * tfjs' own matMul gradient uses, costs ~10x an explicit transpose + matMul.)
+ *
+ * A layer may read several inputs with one weight block each, y = act(sum_i x_i W_i + b): the
+ * critic's first layer takes the state and the action this way instead of concatenating them.
+ */
+
+export type Activation = 'relu' | 'tanh' | 'linear';
+
+export interface LinearLayer {
+  /** One weight block per input part, [inputSize_i, outputSize]. */
+  readonly ws: readonly tf.Variable<tf.Rank.R2>[];
+  readonly b: tf.Variable<tf.Rank.R1>;
+}
+
+export interface Mlp {
+  readonly layers: readonly LinearLayer[];
+  readonly outputActivation: Activation;
+}
+
+/** Which gradients a backward pass computes. */
+export interface GradRequest {
+  /** Gradients of the parameters (in mlpVariables order). */
+  readonly params: boolean;
+  /** Per input part of the first layer: is dL/dx needed (e.g. dQ/da for the actor)? */
+  readonly inputs: readonly boolean[];
+}
+
+function activate(z: tf.Tensor2D, act: Activation): tf.Tensor2D {
+  if (act === 'relu') return tf.relu(z);
+  if (act === 'tanh') return tf.tanh(z);
+  return z;
+}
+
+/** y = act(sum_i x_i W_i + b), one fused matMul+bias(+relu) where the backend allows it. */
+export function linearForward(xs: readonly tf.Tensor2D[], layer: LinearLayer, act: Activation): tf.Tensor2D {
+  // wasm fuses relu and linear, not tanh; a second input part is added before the activation.
+  const fusedAct = act === 'relu' && xs.length === 1 ? 'relu' : 'linear';
+  let z: tf.Tensor2D = tf.fused.matMul({ a: xs[0] as tf.Tensor2D, b: layer.ws[0] as tf.Tensor2D, bias: layer.b, activation: fusedAct }) as tf.Tensor2D;
+  for (let i = 1; i < xs.length; i++) z = tf.add(z, tf.matMul(xs[i] as tf.Tensor2D, layer.ws[i] as tf.Tensor2D)) as tf.Tensor2D;
+  return fusedAct === act ? z : activate(z, act);
+}
+
+/** dL/dz from dL/dy for y = act(z), written with the output y (relu' = step(y), tanh' = 1 - y^2). */
+function activationGrad(dy: tf.Tensor2D, y: tf.Tensor2D, act: Activation): tf.Tensor2D {
+  if (act === 'relu') return tf.mul(dy, tf.step(y));
+  if (act === 'tanh') return tf.mul(dy, tf.sub(1, tf.square(y)));
+  return dy;
+}
+
+function layerActivation(mlp: Mlp, i: number): Activation {
+  return i === mlp.layers.length - 1 ? mlp.outputActivation : 'relu';
+}
+
+/** Forward pass of an MLP with relu hidden layers; the output is the last layer's activation. */
+export function mlpForward(mlp: Mlp, inputs: readonly tf.Tensor2D[]): tf.Tensor2D {
+  return mlpForwardTrace(mlp, inputs).outputs[mlp.layers.length - 1] as tf.Tensor2D;
+}
+
+/** What backpropagation needs from a forward pass: the inputs and every layer's output. */
+export interface MlpTrace {
+  readonly inputs: readonly tf.Tensor2D[];
+  readonly outputs: readonly tf.Tensor2D[];
+}
+
+export function mlpForwardTrace(mlp: Mlp, inputs: readonly tf.Tensor2D[]): MlpTrace {
+  const outputs: tf.Tensor2D[] = [];
+  let h: readonly tf.Tensor2D[] = inputs;
+  mlp.layers.forEach((layer, i) => {
+    const y = linearForward(h, layer, layerActivation(mlp, i));
+    outputs.push(y);
+    h = [y];
+  });
+  return { inputs, outputs };
+}
+
+export interface MlpGradients {
+  /** dL/dtheta in mlpVariables order, or null when not requested. */
+  readonly params: tf.Tensor[] | null;
+  /** dL/dx per first-layer input part, null where not requested. */
+  readonly inputs: (tf.Tensor2D | null)[];
+}
+
+/**
+ * Backpropagation through an MLP, layer by layer from dL/dy (the chain rule written out):
+ * dz = dy * act'(z); dW_i = x_i^T dz; db = sum_rows dz; dx_i = dz W_i^T. Explicit transposes:
+ * on wasm a matMul with transposeA/B (what tfjs' own matMul gradient uses) costs ~10x more.
+ */
+export function mlpBackward(mlp: Mlp, trace: MlpTrace, dy: tf.Tensor2D, want: GradRequest): MlpGradients {
+  const n = mlp.layers.length;
+  const paramGrads: tf.Tensor[][] = [];
+  let inputGrads: (tf.Tensor2D | null)[] = trace.inputs.map(() => null);
+  let dOut = dy;
+  for (let i = n - 1; i >= 0; i--) {
+    const layer = mlp.layers[i] as LinearLayer;
+    const dz = activationGrad(dOut, trace.outputs[i] as tf.Tensor2D, layerActivation(mlp, i));
+    const xs = i === 0 ? trace.inputs : [trace.outputs[i - 1] as tf.Tensor2D];
+    if (want.params) paramGrads[i] = [...xs.map((x) => tf.matMul(tf.transpose(x), dz)), tf.sum(dz, 0)];
+    if (i > 0) {
+      dOut = tf.matMul(dz, tf.transpose(layer.ws[0] as tf.Tensor2D));
+    } else {
+      inputGrads = xs.map((_, j) => (want.inputs[j] ? tf.matMul(dz, tf.transpose(layer.ws[j] as tf.Tensor2D)) : null));
+    }
+  }
+  return { params: want.params ? paramGrads.flat() : null, inputs: inputGrads };
+}
+
+/** A variable initialised from `t` (which is then disposed, so no stray tensor stays registered). */
+export function variableFrom<R extends tf.Rank>(t: tf.Tensor<R>, trainable = true): tf.Variable<R> {
+  const v = tf.variable(t, trainable);
+  t.dispose();
+  return v;
+}
+
+function uniformTensor(shape: number[], bound: number, rng: Rng): Float32Array {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = (2 * rng.uniform() - 1) * bound;
+  return out;
+}
+
+/**
+ * An MLP whose first layer reads `inputParts` (sizes of its input blocks). Hidden layers start
+ * in U(-1/sqrt(fanIn), 1/sqrt(fanIn)) (PyTorch's default, as in SB3); the output layer in
+ * U(-finalInit, finalInit) (DDPG paper, section 7).
+ */
+export function createMlp(
+  inputParts: readonly number[],
+  hidden: readonly number[],
+  outputSize: number,
+  outputActivation: Activation,
+  finalInit: number,
+  rng: Rng,
+): Mlp {
+  const sizes = [...hidden, outputSize];
+  const layers: LinearLayer[] = [];
+  let parts = [...inputParts];
+  sizes.forEach((out, i) => {
+    const fanIn = parts.reduce((a, b) => a + b, 0);
+    const bound = i === sizes.length - 1 ? finalInit : 1 / Math.sqrt(fanIn);
+    const ws = parts.map((inSize) => variableFrom(tf.tensor2d(uniformTensor([inSize, out], bound, rng), [inSize, out])));
+    const b = variableFrom(tf.tensor1d(uniformTensor([out], bound, rng)));
+    layers.push({ ws, b });
+    parts = [out];
+  });
+  return { layers, outputActivation };
+}
+
+export function mlpVariables(mlp: Mlp): tf.Variable[] {
+  return mlp.layers.flatMap((l) => [...l.ws, l.b]);
+}
+
+// ---- pixel encoder ----
+
+export interface ConvLayer {
+  readonly filter: tf.Variable<tf.Rank.R4>;
+  readonly bias: tf.Variable<tf.Rank.R1>;
+}
+
+/** Conv stack (3x3, stride 2, relu) + a tanh linear layer to `featureSize` features. */
+export interface Encoder {
+  readonly imageShape: readonly [number, number, number];
+  readonly convs: readonly ConvLayer[];
+  readonly head: Mlp;
+}
+
+export function createEncoder(imageShape: readonly [number, number, number], cfg: EncoderConfig, rng: Rng): Encoder {
+  let [h, w, c] = imageShape;
+  const convs: ConvLayer[] = [];
+  for (let i = 0; i < cfg.convLayers; i++) {
+    const bound = 1 / Math.sqrt(9 * c);
+    const shape: [number, number, number, number] = [3, 3, c, cfg.filters];
+    convs.push({
+      filter: variableFrom(tf.tensor4d(uniformTensor(shape, bound, rng), shape)),
+      bias: variableFrom(tf.tensor1d(uniformTensor([cfg.filters], bound, rng))),
+    });
+    h = Math.ceil(h / 2);
+    w = Math.ceil(w / 2);
+    c = cfg.filters;
+  }
+  const flat = h * w * c;
+  // The head is an ordinary layer (fan-in init), not an output layer: finalInit = 1/sqrt(fanIn).
+  const head = createMlp([flat], [], cfg.featureSize, 'tanh', 1 / Math.sqrt(flat), rng);
+  return { imageShape: [...imageShape], convs, head };
+}
+
+export function encoderVariables(enc: Encoder): tf.Variable[] {
+  return [...enc.convs.flatMap((c) => [c.filter, c.bias]), ...mlpVariables(enc.head)];
+}
+
+/** Image batch [B, h, w, c] -> features [B, featureSize], with the given parameter tensors. */
+function encodeWith(enc: Encoder, params: readonly tf.Tensor[], images: tf.Tensor4D): tf.Tensor2D {
+  let x: tf.Tensor4D = images;
+  enc.convs.forEach((_, i) => {
+    const filter = params[2 * i] as tf.Tensor4D;
+    const bias = params[2 * i + 1] as tf.Tensor1D;
+    x = tf.fused.conv2d({ x, filter, strides: 2, pad: 'same', bias, activation: 'relu' });
+  });
+  const flat = tf.reshape(x, [x.shape[0], -1]) as tf.Tensor2D;
+  const w = params[2 * enc.convs.length] as tf.Tensor2D;
+  const b = params[2 * enc.convs.length + 1] as tf.Tensor1D;
+  return tf.tanh(tf.fused.matMul({ a: flat, b: w, bias: b }) as tf.Tensor2D);
+}
+
+export function encode(enc: Encoder, images: tf.Tensor4D): tf.Tensor2D {
+  return encodeWith(enc, encoderVariables(enc), images);
+}
+
+/**
+ * dL/dtheta of the encoder (encoderVariables order) given dL/dfeatures, by tfjs' autodiff
+ * (conv gradients need Conv2DBackpropFilter/Input; see core/wasm-kernels.ts for wasm).
+ */
+export function encoderBackward(enc: Encoder, images: tf.Tensor4D, dFeatures: tf.Tensor2D): tf.Tensor[] {
+  return tf.grads((...params: tf.Tensor[]) => encodeWith(enc, params, images))(encoderVariables(enc), dFeatures);
+}
+
+// ---- actor-critic ----
+
+/** A batch of states as the networks read them: optional images plus vector features. */
+export interface StateBatch {
+  readonly images: tf.Tensor4D | null;
+  readonly vectors: tf.Tensor2D;
+}
+
+export interface ActorCritic {
+  readonly encoder: Encoder | null;
+  readonly actor: Mlp;
+  /** One critic, or two for TD3. Outputs 1 value, or `atoms` logits when distributional. */
+  readonly critics: readonly Mlp[];
+}
+
+/** Sizes of the state parts: image components and vector features. */
+export function stateLayout(config: LearnerConfig, stateSize: number): { imageSize: number; vectorSize: number } {
+  const imageSize = config.imageShape ? config.imageShape[0] * config.imageShape[1] * config.imageShape[2] : 0;
+  if (imageSize > stateSize) {
+    throw new RangeError(`imageShape ${config.imageShape?.join('x')} needs ${imageSize} state components, the state has ${stateSize}`);
+  }
+  return { imageSize, vectorSize: stateSize - imageSize };
+}
+
+export function createActorCritic(config: LearnerConfig, stateSize: number, actionSize: number, rng: Rng): ActorCritic {
+  const { vectorSize } = stateLayout(config, stateSize);
+  const encoder = config.imageShape ? createEncoder(config.imageShape, config.encoder, rng) : null;
+  const featureSize = (encoder ? config.encoder.featureSize : 0) + vectorSize;
+  if (featureSize === 0) throw new RangeError('the state has no components');
+  const actor = createMlp([featureSize], config.actorHidden, actionSize, 'tanh', config.finalLayerInit, rng);
+  const outputs = config.distributional ? config.atoms : 1;
+  const critics = Array.from({ length: config.twinCritics ? 2 : 1 }, () =>
+    createMlp([featureSize, actionSize], config.criticHidden, outputs, 'linear', config.finalLayerInit, rng),
+  );
+  return { encoder, actor, critics };
+}
+
+/** Actor variables; critic variables (all critics and the encoder, trained by the critic loss). */
+export function actorVariables(net: ActorCritic): tf.Variable[] {
+  return mlpVariables(net.actor);
+}
+
+export function criticVariables(net: ActorCritic): tf.Variable[] {
+  return [...net.critics.flatMap(mlpVariables), ...(net.encoder ? encoderVariables(net.encoder) : [])];
+}
+
+export function allVariables(net: ActorCritic): tf.Variable[] {
+  return [...actorVariables(net), ...criticVariables(net)];
+}
+
+/** The state features the MLPs read: encoder features (if any) followed by the vector part. */
+export function features(net: ActorCritic, states: StateBatch): tf.Tensor2D {
+  if (!net.encoder || !states.images) return states.vectors;
+  const encoded = encode(net.encoder, states.images);
+  return states.vectors.shape[1] === 0 ? encoded : tf.concat([encoded, states.vectors], 1);
+}
+
+/** mu(s) in [-1, 1] from state features. */
+export function actorForward(net: ActorCritic, feats: tf.Tensor2D): tf.Tensor2D {
+  return mlpForward(net.actor, [feats]);
+}
+
+/** The critic `index`, first layer split into a state part and an action part (no concat). */
+export function critic(net: ActorCritic, index: number): Mlp {
+  const c = net.critics[index];
+  if (!c) throw new RangeError(`no critic ${index}`);
+  return c;
+}
+
+/** Q_i(s, a), or its logits for a distributional critic. */
+export function criticForward(net: ActorCritic, index: number, feats: tf.Tensor2D, actions: tf.Tensor2D): tf.Tensor2D {
+  return mlpForward(critic(net, index), [feats, actions]);
+}
+
+/** A structural copy with fresh variables holding the same values (target networks). */
+export function cloneActorCritic(net: ActorCritic): ActorCritic {
+  const copyMlp = (m: Mlp): Mlp => ({
+    outputActivation: m.outputActivation,
+    layers: m.layers.map((l) => ({ ws: l.ws.map((w) => variableFrom(w.clone())), b: variableFrom(l.b.clone()) })),
+  });
+  const encoder = net.encoder
+    ? {
+        imageShape: net.encoder.imageShape,
+        convs: net.encoder.convs.map((c) => ({ filter: variableFrom(c.filter.clone()), bias: variableFrom(c.bias.clone()) })),
+        head: copyMlp(net.encoder.head),
+      }
+    : null;
+  return { encoder, actor: copyMlp(net.actor), critics: net.critics.map(copyMlp) };
+}
+
+/** Every variable under a stable name (for checkpoints): actor/l0/w0, critic1/l2/b, encoder/c0/filter ... */
+export function namedVariables(net: ActorCritic, prefix: string): Record<string, tf.Variable> {
+  const out: Record<string, tf.Variable> = {};
+  const addMlp = (m: Mlp, name: string) =>
+    m.layers.forEach((l, i) => {
+      l.ws.forEach((w, j) => (out[`${prefix}${name}/l${i}/w${j}`] = w));
+      out[`${prefix}${name}/l${i}/b`] = l.b;
+    });
+  addMlp(net.actor, 'actor');
+  net.critics.forEach((c, i) => addMlp(c, `critic${i}`));
+  if (net.encoder) {
+    net.encoder.convs.forEach((c, i) => {
+      out[`${prefix}encoder/c${i}/filter`] = c.filter;
+      out[`${prefix}encoder/c${i}/bias`] = c.bias;
+    });
+    addMlp(net.encoder.head, 'encoder/head');
+  }
+  return out;
+}
+
+export function disposeActorCritic(net: ActorCritic): void {
+  for (const v of allVariables(net)) v.dispose();
+}

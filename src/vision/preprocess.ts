@@ -1,0 +1,235 @@
+/**
+ * Camera frames -> VAE input, with sharp. ONE code path for every source: whatever arrives is
+ * first turned into an RgbImage (packed 8-bit RGB, src/core/env.ts), then `preprocessRgb`
+ * crops the sky, resizes to the model input and `normalise` maps bytes to [0, 1].
+ *
+ * For the ROS node (sensor_msgs/msg/Image and CompressedImage) and other callers:
+ *
+ *   rawImageToRgb({ encoding, width, height, step, data })   sensor_msgs/Image -> RgbImage
+ *       encodings rgb8, bgr8, mono8, rgba8, bgra8 (also 8UC1/8UC3/8UC4 as mono8/bgr8/bgra8);
+ *       `step` is the row stride in bytes (rows may be padded); data.length must be height*step.
+ *   decodeCompressedImage(bytes)                               JPEG/PNG bytes -> RgbImage
+ *   readImageFile(path)                                        a PNG/JPEG file -> RgbImage
+ *   preprocessRgb(image, options)                              RgbImage -> model-size RgbImage
+ *   preprocessRawImage(msg, options) / preprocessCompressedImage(bytes, options)
+ *       the same, straight to the model input (Float32Array HWC in [0, 1])
+ *
+ * Every bad frame (truncated or corrupt JPEG/PNG, data length not height*step, unknown
+ * encoding, zero size) throws a BadImageError whose `problem` says which; catch it to skip the
+ * frame. ImageEncoder.encode (src/vision/encoder.ts) runs preprocessRgb itself, so the ROS node
+ * only builds the RgbImage.
+ */
+import { readFile } from 'node:fs/promises';
+import sharp from 'sharp';
+import type { RgbImage } from '../core/env.js';
+import { UserError } from '../core/errors.js';
+
+/** What is wrong with a frame. */
+export type BadImageProblem = 'zero-size' | 'unknown-encoding' | 'size-mismatch' | 'corrupt' | 'truncated' | 'unreadable';
+
+/** A frame that cannot be used; the message names the problem. Catch it to skip the frame. */
+export class BadImageError extends UserError {
+  override name = 'BadImageError';
+  constructor(
+    readonly problem: BadImageProblem,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Crop and resize that turn a camera frame into the model input. */
+export interface PreprocessOptions {
+  /** Fraction of the image height removed from the top (the sky), in [0, 1). */
+  readonly skyCropFraction: number;
+  /** Model input size, pixels. */
+  readonly width: number;
+  readonly height: number;
+}
+
+/**
+ * Defaults, chosen by measurement (docs/vision.md): the sim camera's horizon sits at ~38% of
+ * the height, so 0.4 removes the sky and tree line; 64x64 kept cross-track and heading error
+ * recoverable from the latent (R^2 in the model card) at the paper's layer sizes.
+ */
+export const DEFAULT_PREPROCESS: PreprocessOptions = { skyCropFraction: 0.4, width: 64, height: 64 };
+
+/** A sensor_msgs/msg/Image (the fields that matter here). */
+export interface RawImageMessage {
+  readonly encoding: string;
+  readonly width: number;
+  readonly height: number;
+  /** Row stride, bytes. */
+  readonly step: number;
+  readonly data: Uint8Array;
+}
+
+/** Byte layout of the raw encodings we accept: bytes per pixel and where R, G, B sit. */
+const RAW_LAYOUTS: Readonly<Record<string, { bpp: number; r: number; g: number; b: number }>> = {
+  rgb8: { bpp: 3, r: 0, g: 1, b: 2 },
+  bgr8: { bpp: 3, r: 2, g: 1, b: 0 },
+  rgba8: { bpp: 4, r: 0, g: 1, b: 2 },
+  bgra8: { bpp: 4, r: 2, g: 1, b: 0 },
+  mono8: { bpp: 1, r: 0, g: 0, b: 0 },
+  // OpenCV type names (cv_bridge uses BGR order for 3/4 channels).
+  '8UC1': { bpp: 1, r: 0, g: 0, b: 0 },
+  '8UC3': { bpp: 3, r: 2, g: 1, b: 0 },
+  '8UC4': { bpp: 4, r: 2, g: 1, b: 0 },
+};
+
+/** The raw encodings rawImageToRgb accepts. */
+export const RAW_ENCODINGS: readonly string[] = Object.keys(RAW_LAYOUTS);
+
+function checkSize(width: number, height: number, what: string): void {
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 0 || height < 0) {
+    throw new BadImageError('zero-size', `${what}: width ${width} and height ${height} must be non-negative integers`);
+  }
+  if (width === 0 || height === 0) throw new BadImageError('zero-size', `${what} is empty (${width}x${height})`);
+}
+
+/** sensor_msgs/Image (any accepted encoding, any row stride) -> packed RGB. */
+export function rawImageToRgb(msg: RawImageMessage): RgbImage {
+  checkSize(msg.width, msg.height, 'image');
+  const layout = RAW_LAYOUTS[msg.encoding];
+  if (layout === undefined) {
+    throw new BadImageError('unknown-encoding', `unknown image encoding '${msg.encoding}': use one of ${RAW_ENCODINGS.join(', ')}`);
+  }
+  const { width, height, step, data } = msg;
+  const rowBytes = width * layout.bpp;
+  if (!Number.isInteger(step) || step < rowBytes) {
+    throw new BadImageError('size-mismatch', `image step ${step} is less than width*${layout.bpp} = ${rowBytes} bytes for ${msg.encoding}`);
+  }
+  if (data.length !== height * step) {
+    throw new BadImageError('size-mismatch', `image data has ${data.length} bytes, expected height*step = ${height}*${step} = ${height * step}`);
+  }
+  const out = new Uint8Array(width * height * 3);
+  if (msg.encoding === 'rgb8' && step === rowBytes) {
+    out.set(data);
+    return { width, height, data: out };
+  }
+  const { bpp, r, g, b } = layout;
+  let o = 0;
+  for (let y = 0; y < height; y++) {
+    let i = y * step;
+    for (let x = 0; x < width; x++, i += bpp, o += 3) {
+      out[o] = data[i + r]!;
+      out[o + 1] = data[i + g]!;
+      out[o + 2] = data[i + b]!;
+    }
+  }
+  return { width, height, data: out };
+}
+
+function sniffFormat(bytes: Uint8Array): 'jpeg' | 'png' | null {
+  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpeg';
+  if (bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) return 'png';
+  return null;
+}
+
+/**
+ * Whether the data ended early: the decoder says so, or the format's end marker is missing
+ * (JPEG EOI 0xFFD9; PNG's IEND chunk), which libpng reports only as a generic read error.
+ */
+function looksTruncated(bytes: Uint8Array, format: 'jpeg' | 'png', message: string): boolean {
+  if (/premature end|truncat|unexpected end|end of (file|stream)|not enough data/i.test(message)) return true;
+  const n = bytes.length;
+  if (format === 'jpeg') return !(bytes[n - 2] === 0xff && bytes[n - 1] === 0xd9);
+  const iend = [0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82];
+  return !iend.every((b, i) => bytes[n - 8 + i] === b);
+}
+
+/** JPEG or PNG bytes (a CompressedImage's data, a file's content) -> packed RGB. */
+export async function decodeCompressedImage(bytes: Uint8Array, what = 'compressed image'): Promise<RgbImage> {
+  if (bytes.length === 0) throw new BadImageError('zero-size', `${what} is empty (0 bytes)`);
+  const format = sniffFormat(bytes);
+  if (format === null) throw new BadImageError('unknown-encoding', `${what} is neither JPEG nor PNG (unrecognised header bytes)`);
+  try {
+    const { data, info } = await sharp(bytes, { failOn: 'warning' })
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    checkSize(info.width, info.height, what);
+    if (info.channels !== 3) throw new BadImageError('corrupt', `${what} decoded to ${info.channels} channels, expected 3`);
+    return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+  } catch (err) {
+    if (err instanceof BadImageError) throw err;
+    const message = (err as Error).message.split('\n')[0] ?? '';
+    const problem: BadImageProblem = looksTruncated(bytes, format, message) ? 'truncated' : 'corrupt';
+    throw new BadImageError(problem, `${what}: ${problem} ${format.toUpperCase()} (${message})`);
+  }
+}
+
+/** A PNG or JPEG file -> packed RGB; the error names the file. */
+export async function readImageFile(path: string): Promise<RgbImage> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (err) {
+    throw new BadImageError('unreadable', `cannot read image ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  return decodeCompressedImage(bytes, `image ${path}`);
+}
+
+/** Rows removed from the top of an image of this height. */
+export function skyCropRows(heightPx: number, skyCropFraction: number): number {
+  return Math.round(heightPx * skyCropFraction);
+}
+
+/** Checks options once; a bad value is a UserError naming it. */
+export function validatePreprocessOptions(opts: PreprocessOptions): void {
+  if (!(opts.skyCropFraction >= 0 && opts.skyCropFraction < 1)) throw new UserError(`skyCropFraction ${opts.skyCropFraction} must be in [0, 1)`);
+  if (!Number.isInteger(opts.width) || !Number.isInteger(opts.height) || opts.width < 1 || opts.height < 1) {
+    throw new UserError(`model input ${opts.width}x${opts.height} must be positive integers`);
+  }
+}
+
+/**
+ * Crops the sky off and resizes to the model input (sharp's default Lanczos-3 reduction, which
+ * averages thin lane markings into grey instead of dropping them). Returns packed RGB bytes.
+ */
+export async function preprocessRgb(image: RgbImage, opts: PreprocessOptions = DEFAULT_PREPROCESS): Promise<RgbImage> {
+  checkSize(image.width, image.height, 'image');
+  if (image.data.length !== image.width * image.height * 3) {
+    throw new BadImageError('size-mismatch', `RGB image data has ${image.data.length} bytes, expected width*height*3 = ${image.width * image.height * 3}`);
+  }
+  const top = skyCropRows(image.height, opts.skyCropFraction);
+  const keptRows = image.height - top;
+  if (keptRows < 1) throw new BadImageError('zero-size', `nothing left of a ${image.width}x${image.height} image after cropping ${top} sky rows`);
+  const input = Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength);
+  let pipeline = sharp(input, { raw: { width: image.width, height: image.height, channels: 3 } });
+  if (top > 0) pipeline = pipeline.extract({ left: 0, top, width: image.width, height: keptRows });
+  if (image.width !== opts.width || keptRows !== opts.height) pipeline = pipeline.resize(opts.width, opts.height, { fit: 'fill' });
+  const data = await pipeline.raw().toBuffer();
+  return { width: opts.width, height: opts.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+}
+
+/** Bytes -> floats in [0, 1] (x / 255), HWC order; written into `out` at `offset` if given. */
+export function normalise(image: RgbImage, out?: Float32Array, offset = 0): Float32Array {
+  const n = image.data.length;
+  const target = out ?? new Float32Array(n);
+  const scale = 1 / 255;
+  for (let i = 0; i < n; i++) target[offset + i] = image.data[i]! * scale;
+  return target;
+}
+
+/** A frame as the model sees it: HWC floats in [0, 1]. */
+export async function preprocessToInput(image: RgbImage, opts: PreprocessOptions = DEFAULT_PREPROCESS): Promise<Float32Array> {
+  return normalise(await preprocessRgb(image, opts));
+}
+
+/** sensor_msgs/Image -> model input (HWC floats in [0, 1]). */
+export async function preprocessRawImage(msg: RawImageMessage, opts: PreprocessOptions = DEFAULT_PREPROCESS): Promise<Float32Array> {
+  return preprocessToInput(rawImageToRgb(msg), opts);
+}
+
+/** JPEG/PNG bytes (sensor_msgs/CompressedImage data) -> model input (HWC floats in [0, 1]). */
+export async function preprocessCompressedImage(bytes: Uint8Array, opts: PreprocessOptions = DEFAULT_PREPROCESS): Promise<Float32Array> {
+  return preprocessToInput(await decodeCompressedImage(bytes), opts);
+}
+
+/** Packed RGB -> PNG bytes (for datasets and reconstruction grids). */
+export async function rgbToPngBytes(image: RgbImage): Promise<Buffer> {
+  const input = Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength);
+  return sharp(input, { raw: { width: image.width, height: image.height, channels: 3 } }).png().toBuffer();
+}

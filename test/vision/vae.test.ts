@@ -1,0 +1,116 @@
+import { strict as assert } from 'node:assert';
+import { mkdtemp, readFile, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { parseSimConfig } from '../../sim/index.js';
+import { collectSimFrames } from '../../src/cli/vae-collect.js';
+import { initBackend } from '../../src/core/backend.js';
+import { UserError } from '../../src/core/errors.js';
+import { FrameWriter, readFrameIndex } from '../../src/vision/dataset.js';
+import { loadVaeEncoder } from '../../src/vision/encoder.js';
+import { readVaeMeta } from '../../src/vision/model-files.js';
+import { normalise, preprocessRgb, readImageFile } from '../../src/vision/preprocess.js';
+import { fitLinear, predictLinear, rSquared } from '../../src/vision/regression.js';
+import { trainVae } from '../../src/vision/trainer.js';
+import { Vae, parseVaeConfig } from '../../src/vision/vae.js';
+
+test('one VAE training step on wasm (paper layer sizes, 64x64): finite losses, weights move, loss falls', async () => {
+  assert.equal((await initBackend('wasm')).name, 'wasm');
+  const config = parseVaeConfig({});
+  assert.deepEqual(config.filters, [16, 16, 16, 16]);
+  assert.equal(config.latentSize, 32);
+  const vae = new Vae(config, { seed: 3, learningRate: 5e-3 });
+  const batch = tf.tidy(() => {
+    // Smooth images (vertical gradient plus a stripe) that a few steps can start to fit.
+    const rows = tf.linspace(0, 1, 64).reshape([1, 64, 1, 1]);
+    return tf.mul(tf.ones([8, 64, 64, 3]), rows).add(tf.randomUniform([8, 1, 1, 3], 0, 0.3, 'float32', 1)).clipByValue(0, 1) as tf.Tensor4D;
+  });
+  const before = vae.encoder.getWeights().map((w) => w.dataSync().slice());
+  const first = vae.trainStep(batch, 1);
+  assert.ok(Number.isFinite(first.loss) && Number.isFinite(first.reconstruction) && Number.isFinite(first.kl));
+  const after = vae.encoder.getWeights().map((w) => w.dataSync());
+  assert.ok(before.some((w, i) => w.some((v, j) => v !== after[i]![j])), 'the encoder weights changed');
+  let last = first;
+  for (let i = 0; i < 20; i++) last = vae.trainStep(batch, 2 + i);
+  assert.ok(last.reconstruction < first.reconstruction * 0.8, `reconstruction ${first.reconstruction} -> ${last.reconstruction}`);
+  const tensorsBefore = tf.memory().numTensors;
+  vae.trainStep(batch, 99);
+  assert.equal(tf.memory().numTensors, tensorsBefore, 'a training step leaks no tensors');
+  batch.dispose();
+  vae.dispose();
+});
+
+test('VAE config: bad values name the field', () => {
+  assert.throws(() => parseVaeConfig({ inputWidth: 60 }), /divisible by 2\^/);
+  assert.throws(() => parseVaeConfig({ latentSize: 0 }), /field latentSize/);
+  assert.throws(() => parseVaeConfig({ skyCropFraction: 1 }), /field skyCropFraction/);
+  assert.equal(parseVaeConfig({ inputWidth: 96, inputHeight: 48 }).inputWidth, 96);
+});
+
+test('least squares recovers a linear map; R^2 is 1 for a perfect fit and ~0 for the mean', () => {
+  const xs = Array.from({ length: 50 }, (_, i) => [Math.sin(i), Math.cos(3 * i), i / 50]);
+  const ys = xs.map(([a, b, c]) => 2 * a! - b! + 0.5 * c! + 3);
+  const m = fitLinear(xs, ys);
+  assert.ok(Math.abs(m.bias - 3) < 1e-4 && Math.abs(m.weights[0]! - 2) < 1e-4 && Math.abs(m.weights[1]! + 1) < 1e-4);
+  assert.ok(rSquared(ys, xs.map((x) => predictLinear(m, x))) > 0.999999);
+  const mean = ys.reduce((a, b) => a + b, 0) / ys.length;
+  assert.ok(Math.abs(rSquared(ys, ys.map(() => mean))) < 1e-12);
+});
+
+async function tinyDataset(dir: string): Promise<void> {
+  const writer = new FrameWriter(dir);
+  const config = parseSimConfig({});
+  await collectSimFrames(config, { episodes: 3, seed: 5, stepsPerEpisode: 24, frameEvery: 2, randomBurstProbability: 0.05, steeringNoise: 0.25 }, async (f) => {
+    await writer.add(f.image, f.record);
+  });
+  await writer.finish({ source: 'sim', episodes: 3, camera: { widthPx: 160, heightPx: 120 }, seed: 5 });
+}
+
+test('vae train: checkpoint and resume, TF.js model + card + grid; the loader checks sizes and says what differs', async () => {
+  await initBackend('wasm');
+  const root = await mkdtemp(join(tmpdir(), 'vision-vae-'));
+  const data = join(root, 'data');
+  await tinyDataset(data);
+  const index = await readFrameIndex(data);
+  assert.equal(index.records.length, 3 * 13);
+  assert.ok(index.records.every((r) => Number.isFinite(r.crossTrackErrorM) && Number.isFinite(r.headingErrorRad)));
+
+  const out = join(root, 'model');
+  const config = parseVaeConfig({ inputWidth: 32, inputHeight: 32, latentSize: 8, filters: [8, 8] });
+  const first = await trainVae({ dataDir: data, outDir: out, epochs: 1, config, batchSize: 16, seed: 1, validationFraction: 0.34 });
+  assert.equal(first.summary.epochs, 1);
+  assert.equal(first.summary.data.validationFrames, 13, 'one whole episode (road) held out');
+  const resumed = await trainVae({ dataDir: data, outDir: out, epochs: 2, config, resume: true });
+  assert.equal(resumed.resumedFromEpoch, 1);
+  assert.equal(resumed.summary.history.length, 2);
+  assert.deepEqual(resumed.summary.history[0], first.summary.history[0], 'the resumed run keeps the first epoch');
+  await assert.rejects(trainVae({ dataDir: data, outDir: out, epochs: 2, config, resume: true }), /already at epoch 2 of --epochs 2/);
+
+  for (const f of ['vae.json', 'MODEL_CARD.md', 'reconstructions.png', 'encoder/model.json', 'encoder/weights.bin', 'decoder/model.json']) {
+    assert.ok((await stat(join(out, f))).size > 0, f);
+  }
+  const card = await readFile(join(out, 'MODEL_CARD.md'), 'utf8');
+  assert.match(card, /32x32/);
+  assert.match(card, /epochs/);
+  const meta = await readVaeMeta(out);
+  assert.equal(meta.config.latentSize, 8);
+
+  const encoder = await loadVaeEncoder(out, { latentSize: 8, inputWidth: 32, inputHeight: 32 });
+  const image = await readImageFile(join(data, index.records[0]!.file));
+  const z = await encoder.encode(image);
+  assert.equal(z.length, 8);
+  assert.ok(z.every(Number.isFinite));
+  const again = await encoder.encodeInputs(normalise(await preprocessRgb(image, encoder.preprocess)), 1);
+  assert.deepEqual(Array.from(again[0]!), Array.from(z), 'encode = preprocess + encodeInputs');
+  encoder.dispose();
+
+  await assert.rejects(loadVaeEncoder(out, { latentSize: 32, inputWidth: 64, inputHeight: 64 }), (err: unknown) => {
+    assert.ok(err instanceof UserError);
+    assert.match(err.message, /latent size 8 \(model\) vs 32 \(configuration\)/);
+    assert.match(err.message, /input 32x32 \(model\) vs 64x64 \(configuration\)/);
+    return true;
+  });
+  await assert.rejects(loadVaeEncoder(join(root, 'nowhere')), /no VAE model in .*vae\.json is missing/);
+});
