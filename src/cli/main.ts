@@ -25,5 +25,7 @@ registerSim(program);
 import { registerVae } from './vae.js'; registerVae(program);
 import { registerEncode } from './encode.js'; registerEncode(program);
 import { registerGym } from './gym.js'; registerGym(program);
+import { registerTrain } from './train.js'; registerTrain(program);
+import { registerEval } from './eval.js'; registerEval(program);
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,55 @@
+import { z } from 'zod';
+import { parseWith } from '../core/config.js';
+
+/**
+ * The agent's settings (state, action shaping, the task schedule). Defaults follow Kendall et
+ * al. 2019 where the paper gives them (250 optimisation steps between episodes; random actions
+ * first; the driver's train / test / undo / done tasks); the rest were measured in the
+ * simulator (see docs/agent.md).
+ */
+export const agentConfigSchema = z
+  .object({
+    /** 'vae': latent mean of the pretrained VAE; 'pixels': the image itself (the paper's baseline). */
+    state: z.enum(['vae', 'pixels']).default('vae'),
+    /** The last k executed commands appended to the state (Raffin's reproduction); 0 = none. */
+    commandHistory: z.number().int().min(0).max(20).default(0),
+    /** Largest steering change per policy step, in action units (the range is 2: -1..1). */
+    maxSteeringChangePerStep: z.number().positive().max(2).default(0.3),
+    /**
+     * The policy's speed output [-1, 1] maps linearly onto this part of the world's set-point
+     * range (0 = stop, 1 = the world's maximum set-point, 10 km/h on the paper's car).
+     */
+    speedFractionRange: z
+      .tuple([z.number().min(0).max(1), z.number().min(0).max(1)])
+      .default([0.3, 1])
+      .refine(([lo, hi]) => lo < hi, { message: 'the lower bound must be below the upper bound' }),
+    /** Episodes of uniformly random actions before the first training episode. */
+    exploreEpisodes: z.number().int().min(0).max(1000).default(1),
+    /** Optimisation steps after every explore/train episode, while the car is reset. */
+    optimisationSteps: z.number().int().min(0).max(100_000).default(250),
+    /** Pixel state: the model input after the sky crop (square images keep the conv encoder simple). */
+    pixels: z
+      .object({
+        widthPx: z.number().int().min(8).max(256).default(32),
+        heightPx: z.number().int().min(8).max(256).default(32),
+        skyCropFraction: z.number().min(0).max(0.9).default(0.4),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type AgentConfig = z.output<typeof agentConfigSchema>;
+export type AgentConfigInput = z.input<typeof agentConfigSchema>;
+
+export function parseAgentConfig(raw: unknown = {}, source = 'agent config'): AgentConfig {
+  return parseWith(agentConfigSchema, raw ?? {}, source);
+}
+
+/** What the world tells the agent about its units: used to scale speed and steering into the state. */
+export interface VehicleScale {
+  /** The world's maximum steering angle, rad. */
+  readonly maxSteeringRad: number;
+  /** The world's maximum speed set-point, m/s. */
+  readonly maxSpeedMps: number;
+}

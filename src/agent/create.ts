@@ -1,0 +1,50 @@
+import { Rng } from '../core/rng.js';
+import { withAlgorithmPreset, learnerConfigSchema, explorationConfigSchema, type Algorithm, type ExplorationConfigInput, type LearnerConfigInput } from '../rl/config.js';
+import { createLearner } from '../rl/learner.js';
+import { createExploration } from '../rl/noise.js';
+import { parseWith } from '../core/config.js';
+import type { ImageEncoder } from '../vision/types.js';
+import { DrivingAgent } from './agent.js';
+import type { AgentConfig, VehicleScale } from './config.js';
+import { CommandHistory, LatentFeatures, PixelFeatures, StateBuilder, type FrameFeatures } from './state.js';
+
+export interface DrivingAgentOptions {
+  readonly agent: AgentConfig;
+  readonly algo: Algorithm;
+  /** Learner settings on top of the algorithm's preset (parsed here; bad values name the field). */
+  readonly learner: LearnerConfigInput;
+  readonly exploration: ExplorationConfigInput;
+  /** The VAE encoder; required when agent.state is 'vae'. */
+  readonly encoder: ImageEncoder | null;
+  readonly vehicle: VehicleScale;
+  readonly seed: number;
+}
+
+const ACTION_SIZE = 2;
+
+/** Composes state builder, learner, exploration and the task machine into a DrivingAgent. */
+export function createDrivingAgent(opts: DrivingAgentOptions): DrivingAgent {
+  const frame: FrameFeatures = frameFeatures(opts.agent, opts.encoder);
+  const state = new StateBuilder(frame, opts.vehicle, new CommandHistory(opts.agent.commandHistory, ACTION_SIZE));
+  const learnerInput: LearnerConfigInput = { ...opts.learner, ...(frame.imageShape ? { imageShape: [...frame.imageShape] as [number, number, number] } : {}) };
+  const learnerConfig = parseWith(learnerConfigSchema, withAlgorithmPreset(opts.algo, learnerInput), 'learner config');
+  const exploration = parseWith(explorationConfigSchema, opts.exploration, 'exploration config');
+  const root = Rng.fromSeed(opts.seed);
+  const learner = createLearner(learnerConfig, state.stateSize, ACTION_SIZE, root.fork());
+  return new DrivingAgent({
+    config: opts.agent,
+    learner,
+    exploration: createExploration(exploration, ACTION_SIZE, root.fork()),
+    state,
+    rng: root.fork(),
+  });
+}
+
+function frameFeatures(agent: AgentConfig, encoder: ImageEncoder | null): FrameFeatures {
+  if (agent.state === 'pixels') {
+    const { widthPx, heightPx, skyCropFraction } = agent.pixels;
+    return new PixelFeatures({ width: widthPx, height: heightPx, skyCropFraction });
+  }
+  if (!encoder) throw new Error("agent.state is 'vae' but no VAE encoder was given");
+  return new LatentFeatures(encoder);
+}

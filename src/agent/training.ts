@@ -1,0 +1,212 @@
+import { performance } from 'node:perf_hooks';
+import type { DrivingEnvironment, DrivingInfo, DrivingObservation, InterventionReason, ResetOptions } from '../core/env.js';
+import type { UpdateStats } from '../rl/types.js';
+import type { DrivingAgent } from './agent.js';
+import type { EpisodeMode, TaskCommand } from './task.js';
+
+/**
+ * The simulated safety driver's side of training (Kendall et al. 2019): it gives the task
+ * commands, ends episodes on interventions, and puts the car back at the lane centre where it
+ * took over. This loop knows only the environment API, so any DrivingEnvironment can be used.
+ */
+
+export interface TrainingSchedule {
+  /** Learning (explore + train) episodes at most; then a last test and done. */
+  readonly maxEpisodes: number;
+  /** A test episode after every this many training episodes (random exploration excluded). */
+  readonly testEvery: number;
+  /** Stop at the first test episode that drives the whole route without an intervention. */
+  readonly stopWhenTestCompletesRoute: boolean;
+  /** Undo the last training episode when a test drives less than this fraction of the best test; null: never. */
+  readonly undoBelowFractionOfBestTest: number | null;
+  /**
+   * 'route': training episodes continue along the one training route (the paper's protocol);
+   * 'varied': each training episode starts a different road (seeds from `variedRoadSeedBase`),
+   * so the policy sees more kinds of bends than one route has.
+   */
+  readonly trainingRoads: 'route' | 'varied';
+}
+
+/** Roads of 'varied' training: seeds from here, one per learning episode (disjoint from evaluation roads). */
+export const VARIED_ROAD_SEED_BASE = 500_000;
+
+export interface EpisodeRecord {
+  readonly episode: number;
+  readonly mode: EpisodeMode;
+  readonly steps: number;
+  /** Metres along the road centre line (the sum of rewards). */
+  readonly distanceM: number;
+  readonly intervention: InterventionReason | null;
+  readonly routeCompleted: boolean;
+  /** Explore + train episodes finished so far (after undo: minus the undone ones). */
+  readonly learningEpisodes: number;
+  /** Metres driven in learning episodes so far (the paper's "training distance"). */
+  readonly trainingDistanceM: number;
+  /** Wall-clock seconds since the run began, resumes included. */
+  readonly elapsedS: number;
+  /** Where this episode's time went, seconds. */
+  readonly seconds: { readonly world: number; readonly agent: number; readonly optimise: number };
+  readonly update: UpdateStats | null;
+  /** (Tests) this result made the driver undo the training episode before it. */
+  readonly undid: boolean;
+}
+
+/** Everything the loop needs to continue after a restart. */
+export interface TrainingProgress {
+  readonly records: readonly EpisodeRecord[];
+  readonly elapsedS: number;
+}
+
+export const NO_PROGRESS: TrainingProgress = { records: [], elapsedS: 0 };
+
+/** The schedule's decision after the episodes so far (a pure function of the records). */
+export function nextCommand(records: readonly EpisodeRecord[], schedule: TrainingSchedule, exploreEpisodes: number): TaskCommand {
+  const last = records.at(-1);
+  if (!last) return 'train';
+  if (last.mode === 'test') {
+    if (last.routeCompleted && last.intervention === null && schedule.stopWhenTestCompletesRoute) return 'done';
+    if (last.learningEpisodes >= schedule.maxEpisodes) return 'done';
+    const bestTest = Math.max(...records.filter((r) => r.mode === 'test' && r !== last).map((r) => r.distanceM), 0);
+    const previous = records.at(-2);
+    const undo = schedule.undoBelowFractionOfBestTest;
+    if (undo !== null && previous?.mode === 'train' && !last.undid && last.distanceM < undo * bestTest) return 'undo';
+    return 'train';
+  }
+  if (last.learningEpisodes >= schedule.maxEpisodes) return 'test';
+  const trained = last.learningEpisodes - exploreEpisodes;
+  return last.mode === 'train' && trained > 0 && trained % schedule.testEvery === 0 ? 'test' : 'train';
+}
+
+export interface StepView {
+  readonly mode: EpisodeMode;
+  readonly observation: DrivingObservation;
+  readonly info: DrivingInfo | null;
+}
+
+export interface EpisodeOutcome {
+  readonly mode: EpisodeMode;
+  readonly steps: number;
+  readonly distanceM: number;
+  readonly intervention: InterventionReason | null;
+  readonly routeCompleted: boolean;
+  readonly worldS: number;
+  readonly agentS: number;
+}
+
+/** Drives one episode the agent has been told to start: reset, act/step/observe until it ends. */
+export async function driveEpisode(
+  env: DrivingEnvironment,
+  agent: DrivingAgent,
+  reset: ResetOptions,
+  onStep?: (view: StepView) => void | Promise<void>,
+): Promise<EpisodeOutcome> {
+  let worldS = 0;
+  let agentS = 0;
+  let t = performance.now();
+  let obs = await env.reset(reset);
+  worldS += (performance.now() - t) / 1000;
+  t = performance.now();
+  const mode = await agent.begin(obs);
+  agentS += (performance.now() - t) / 1000;
+  await onStep?.({ mode, observation: obs, info: null });
+  let intervention: InterventionReason | null = null;
+  let routeCompleted = false;
+  for (;;) {
+    t = performance.now();
+    const action = agent.act();
+    const tWorld = performance.now();
+    const step = await env.step(action);
+    const tAgent = performance.now();
+    await agent.observe(step.reward, step.observation, step.terminated);
+    worldS += (tAgent - tWorld) / 1000;
+    agentS += (tWorld - t + performance.now() - tAgent) / 1000;
+    obs = step.observation;
+    await onStep?.({ mode, observation: obs, info: step.info });
+    if (step.terminated || step.truncated) {
+      intervention = step.info.intervention;
+      routeCompleted = step.info.routeCompletion >= 1 && intervention === null;
+      break;
+    }
+  }
+  const summary = agent.endEpisode();
+  return { mode, steps: summary.steps, distanceM: summary.return, intervention, routeCompleted, worldS, agentS };
+}
+
+export interface TrainingHooks {
+  /** After every episode (and its optimisation): log, write metrics, checkpoint. */
+  onEpisode?(record: EpisodeRecord, progress: TrainingProgress): Promise<void>;
+  onStep?(view: StepView): void | Promise<void>;
+  onOptimiseProgress?(done: number, total: number): void;
+  /** Checked between episodes: true stops the run cleanly (e.g. after SIGINT). */
+  shouldStop?(): boolean;
+}
+
+export interface TrainingOptions {
+  readonly env: DrivingEnvironment;
+  readonly agent: DrivingAgent;
+  readonly schedule: TrainingSchedule;
+  /** The training route (the paper's one road): tests start at its beginning. */
+  readonly routeSeed: number;
+  readonly progress?: TrainingProgress;
+  readonly hooks?: TrainingHooks;
+}
+
+/**
+ * Trains until a test drives the whole route without intervention, or maxEpisodes. Training
+ * episodes continue along the route from where the last one ended (back at the lane centre, as
+ * the paper's driver did); tests start at the route's beginning.
+ */
+export async function trainAgent(opts: TrainingOptions): Promise<TrainingProgress> {
+  const { env, agent, schedule, hooks = {} } = opts;
+  let progress = opts.progress ?? NO_PROGRESS;
+  const startedAt = performance.now() - progress.elapsedS * 1000;
+  // The first episode of a run (or of a resumed run: the world was rebuilt) starts at the route's beginning.
+  let firstEpisode = true;
+  for (;;) {
+    if (hooks.shouldStop?.()) return progress;
+    const command = nextCommand(progress.records, schedule, agent.config.exploreEpisodes);
+    const step = agent.command(command);
+    if (step.refused) throw new Error(`the task machine refused '${command}': ${step.refused}`);
+    if (command === 'done') return progress;
+    if (command === 'undo') {
+      const records = progress.records;
+      progress = { ...progress, records: [...records.slice(0, -1), { ...records.at(-1)!, undid: true }] };
+      continue;
+    }
+    const mode = step.effects.find((e) => e.kind === 'start-episode')?.mode ?? 'train';
+    const reset: ResetOptions =
+      mode === 'test' || (firstEpisode && schedule.trainingRoads === 'route')
+        ? { seed: opts.routeSeed }
+        : schedule.trainingRoads === 'varied'
+          ? { seed: VARIED_ROAD_SEED_BASE + progress.records.length }
+          : { continueRoute: true };
+    firstEpisode = false;
+    const outcome = await driveEpisode(env, agent, reset, hooks.onStep);
+    let update: UpdateStats | null = null;
+    let optimiseS = 0;
+    if (agent.optimisationDue) {
+      const t = performance.now();
+      const total = agent.config.optimisationSteps;
+      update = (await agent.optimise((done) => hooks.onOptimiseProgress?.(done, total))).stats;
+      optimiseS = (performance.now() - t) / 1000;
+    }
+    const previous = progress.records.at(-1);
+    const learning = mode !== 'test';
+    const record: EpisodeRecord = {
+      episode: progress.records.length + 1,
+      mode,
+      steps: outcome.steps,
+      distanceM: outcome.distanceM,
+      intervention: outcome.intervention,
+      routeCompleted: outcome.routeCompleted,
+      learningEpisodes: agent.taskState.learningEpisodes,
+      trainingDistanceM: (previous?.trainingDistanceM ?? 0) + (learning ? outcome.distanceM : 0),
+      elapsedS: (performance.now() - startedAt) / 1000,
+      seconds: { world: outcome.worldS, agent: outcome.agentS, optimise: optimiseS },
+      update,
+      undid: false,
+    };
+    progress = { records: [...progress.records, record], elapsedS: record.elapsedS };
+    await hooks.onEpisode?.(record, progress);
+  }
+}

@@ -1,0 +1,147 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { initBackend } from '../../src/core/backend.js';
+import type { RgbImage } from '../../src/core/env.js';
+import { createDrivingAgent, parseAgentConfig } from '../../src/agent/index.js';
+import { limitSteeringChange, worldSpeedAction } from '../../src/agent/actions.js';
+import { driveEpisode, nextCommand, type EpisodeRecord, type TrainingSchedule } from '../../src/agent/training.js';
+import type { ImageEncoder } from '../../src/vision/types.js';
+import { DrivingSimEnv } from '../../sim/index.js';
+
+await initBackend();
+
+/** A stand-in for the VAE: mean colour of image quarters (deterministic, cheap). */
+const quarterMeans: ImageEncoder = {
+  latentSize: 12,
+  inputWidth: 16,
+  inputHeight: 12,
+  async encode(image: RgbImage): Promise<Float32Array> {
+    const out = new Float32Array(12);
+    const counts = new Float32Array(4);
+    for (let y = 0; y < image.height; y++) {
+      for (let x = 0; x < image.width; x++) {
+        const q = (y < image.height / 2 ? 0 : 2) + (x < image.width / 2 ? 0 : 1);
+        counts[q]! += 1;
+        for (let c = 0; c < 3; c++) out[q * 3 + c]! += image.data[(y * image.width + x) * 3 + c]! / 255;
+      }
+    }
+    return out.map((v, i) => v / counts[Math.floor(i / 3)]!);
+  },
+  dispose() {},
+};
+
+const vehicle = { maxSteeringRad: 0.45, maxSpeedMps: 10 / 3.6 };
+const smallCamera = { camera: { widthPx: 32, heightPx: 24 }, road: { routeLengthM: 60 } };
+
+function makeAgent(overrides: Record<string, unknown> = {}) {
+  return createDrivingAgent({
+    agent: parseAgentConfig({ exploreEpisodes: 0, optimisationSteps: 10, commandHistory: 2, ...overrides }),
+    algo: 'ddpg',
+    learner: { batchSize: 8 },
+    exploration: { type: 'ou' },
+    encoder: quarterMeans,
+    vehicle,
+    seed: 3,
+  });
+}
+
+test('action shaping: steering moves at most the configured step; speed maps onto the configured range', () => {
+  assert.equal(limitSteeringChange(1, 0, 0.3), 0.3);
+  assert.ok(Math.abs(limitSteeringChange(-1, 0.2, 0.3) - -0.1) < 1e-12);
+  assert.equal(limitSteeringChange(0.1, 0, 0.3), 0.1);
+  // [-1, 1] onto [0.3, 1] of the set-point range; the world reads -1 as stop, +1 as full.
+  assert.ok(Math.abs(worldSpeedAction(-1, [0.3, 1]) - -0.4) < 1e-12);
+  assert.equal(worldSpeedAction(1, [0.3, 1]), 1);
+});
+
+test('state = latent, speed, steering, last k commands; executed steering respects the rate limit', async () => {
+  const agent = makeAgent({ maxSteeringChangePerStep: 0.2 });
+  assert.equal(agent.stateSize, 12 + 2 + 2 * 2);
+  const env = new DrivingSimEnv(smallCamera);
+  agent.command('train');
+  await agent.begin(await env.reset({ seed: 1 }));
+  let last = 0;
+  for (let i = 0; i < 20; i++) {
+    const action = agent.act();
+    assert.ok(Math.abs(action[0]! - last) <= 0.2 + 1e-6, `steering jumped from ${last} to ${action[0]}`);
+    last = action[0]!;
+    const step = await env.step(action);
+    await agent.observe(step.reward, step.observation, step.terminated);
+    if (step.terminated || step.truncated) break;
+  }
+  agent.endEpisode();
+  agent.dispose();
+});
+
+test('undo restores the policy and the replay to before the last training episode', async () => {
+  const agent = makeAgent();
+  const env = new DrivingSimEnv(smallCamera);
+  // A first training episode so there is something learned to keep.
+  agent.command('train');
+  await driveEpisode(env, agent, { seed: 1 });
+  await agent.optimise();
+  const probe = new Float32Array(agent.stateSize).fill(0.5);
+  const before = agent.learner.act(probe);
+  const replayBefore = agent.learner.replaySize();
+  // A "bad" training episode, then a test, then undo.
+  agent.command('train');
+  await driveEpisode(env, agent, { continueRoute: true });
+  await agent.optimise();
+  assert.ok(agent.learner.replaySize() > replayBefore);
+  assert.notDeepEqual(agent.learner.act(probe), before);
+  agent.command('test');
+  await driveEpisode(env, agent, { seed: 1 });
+  const step = agent.command('undo');
+  assert.equal(step.refused, undefined);
+  assert.deepEqual(agent.learner.act(probe), before);
+  assert.equal(agent.learner.replaySize(), replayBefore);
+  assert.equal(agent.taskState.learningEpisodes, 1);
+  agent.dispose();
+});
+
+test('a non-finite measurement is refused with the field named', async () => {
+  const agent = makeAgent();
+  const env = new DrivingSimEnv(smallCamera);
+  agent.command('test');
+  const obs = await env.reset({ seed: 1 });
+  await assert.rejects(agent.begin({ ...obs, speedMps: Number.NaN }), /measured speed is NaN/);
+  agent.dispose();
+});
+
+function record(mode: EpisodeRecord['mode'], learningEpisodes: number, distanceM: number, extra: Partial<EpisodeRecord> = {}): EpisodeRecord {
+  return {
+    episode: 0,
+    mode,
+    steps: 1,
+    distanceM,
+    intervention: 'off-lane',
+    routeCompleted: false,
+    learningEpisodes,
+    trainingDistanceM: 0,
+    elapsedS: 0,
+    seconds: { world: 0, agent: 0, optimise: 0 },
+    update: null,
+    undid: false,
+    ...extra,
+  };
+}
+
+test('the simulated driver: explore, train, test every N, undo a worse test, done on a full route or the budget', () => {
+  const schedule: TrainingSchedule = { maxEpisodes: 10, testEvery: 2, stopWhenTestCompletesRoute: true, undoBelowFractionOfBestTest: 0.5, trainingRoads: "route" };
+  assert.equal(nextCommand([], schedule, 1), 'train');
+  const explore = record('explore', 1, 5);
+  assert.equal(nextCommand([explore], schedule, 1), 'train');
+  const t1 = record('train', 2, 10);
+  assert.equal(nextCommand([explore, t1], schedule, 1), 'train');
+  const t2 = record('train', 3, 10);
+  assert.equal(nextCommand([explore, t1, t2], schedule, 1), 'test');
+  const good = record('test', 3, 100);
+  const t3 = record('train', 4, 10);
+  const t4 = record('train', 5, 10);
+  const worse = record('test', 5, 20);
+  assert.equal(nextCommand([explore, t1, t2, good, t3, t4, worse], schedule, 1), 'undo');
+  assert.equal(nextCommand([explore, t1, t2, good, t3, t4, { ...worse, undid: true }], schedule, 1), 'train');
+  assert.equal(nextCommand([explore, t1, t2, good, t3, t4, record('test', 10, 20)], schedule, 1), 'done');
+  const full = record('test', 3, 250, { routeCompleted: true, intervention: null });
+  assert.equal(nextCommand([explore, t1, t2, full], schedule, 1), 'done');
+});
