@@ -15,8 +15,13 @@ export interface TrainingSchedule {
   readonly maxEpisodes: number;
   /** A test episode after every this many training episodes (random exploration excluded). */
   readonly testEvery: number;
-  /** Stop at the first test episode that drives the whole route without an intervention. */
+  /** Stop once tests drive the whole route without an intervention (`testsToPass` in a row). */
   readonly stopWhenTestCompletesRoute: boolean;
+  /**
+   * Tests in a row that must complete their route (with 'new' test roads: that many different
+   * unseen roads). After a passed test the next test follows at once, without training between.
+   */
+  readonly testsToPass: number;
   /** Undo the last training episode when a test drives less than this fraction of the best test; null: never. */
   readonly undoBelowFractionOfBestTest: number | null;
   /**
@@ -25,7 +30,16 @@ export interface TrainingSchedule {
    * so the policy sees more kinds of bends than one route has.
    */
   readonly trainingRoads: 'route' | 'varied';
+  /**
+   * 'route': every test drives the training route from its start (the paper's protocol);
+   * 'new': every test drives a road no episode has used (seeds from `TEST_ROAD_SEED_BASE`), so
+   * passing a test means the policy generalises rather than knowing one route.
+   */
+  readonly testRoads: 'route' | 'new';
 }
+
+/** Roads of 'new' tests: one seed per test episode (disjoint from training and evaluation roads). */
+export const TEST_ROAD_SEED_BASE = 700_000;
 
 /** Roads of 'varied' training: seeds from here, one per learning episode (disjoint from evaluation roads). */
 export const VARIED_ROAD_SEED_BASE = 500_000;
@@ -59,12 +73,26 @@ export interface TrainingProgress {
 
 export const NO_PROGRESS: TrainingProgress = { records: [], elapsedS: 0 };
 
+/** A test that drove its whole route without an intervention. */
+export function passed(r: EpisodeRecord): boolean {
+  return r.mode === 'test' && r.routeCompleted && r.intervention === null;
+}
+
+/** Passed tests at the end of the records, with no training episode between them. */
+export function consecutivePasses(records: readonly EpisodeRecord[]): number {
+  let n = 0;
+  for (let i = records.length - 1; i >= 0 && passed(records[i]!); i--) n++;
+  return n;
+}
+
 /** The schedule's decision after the episodes so far (a pure function of the records). */
 export function nextCommand(records: readonly EpisodeRecord[], schedule: TrainingSchedule, exploreEpisodes: number): TaskCommand {
   const last = records.at(-1);
   if (!last) return 'train';
   if (last.mode === 'test') {
-    if (last.routeCompleted && last.intervention === null && schedule.stopWhenTestCompletesRoute) return 'done';
+    if (passed(last) && schedule.stopWhenTestCompletesRoute) {
+      return consecutivePasses(records) >= schedule.testsToPass ? 'done' : 'test';
+    }
     if (last.learningEpisodes >= schedule.maxEpisodes) return 'done';
     const bestTest = Math.max(...records.filter((r) => r.mode === 'test' && r !== last).map((r) => r.distanceM), 0);
     const previous = records.at(-2);
@@ -175,7 +203,9 @@ export async function trainAgent(opts: TrainingOptions): Promise<TrainingProgres
     }
     const mode = step.effects.find((e) => e.kind === 'start-episode')?.mode ?? 'train';
     const reset: ResetOptions =
-      mode === 'test' || (firstEpisode && schedule.trainingRoads === 'route')
+      mode === 'test' && schedule.testRoads === 'new'
+        ? { seed: TEST_ROAD_SEED_BASE + progress.records.length }
+        : mode === 'test' || (firstEpisode && schedule.trainingRoads === 'route')
         ? { seed: opts.routeSeed }
         : schedule.trainingRoads === 'varied'
           ? { seed: VARIED_ROAD_SEED_BASE + progress.records.length }

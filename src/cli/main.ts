@@ -27,5 +27,6 @@ import { registerEncode } from './encode.js'; registerEncode(program);
 import { registerGym } from './gym.js'; registerGym(program);
 import { registerTrain } from './train.js'; registerTrain(program);
 import { registerEval } from './eval.js'; registerEval(program);
+import { registerDrive } from './drive.js'; registerDrive(program);
 
 await program.parseAsync(process.argv);

@@ -26,8 +26,10 @@ export const trainConfigSchema = z
         maxEpisodes: z.number().int().min(1).max(10_000).default(40),
         testEvery: z.number().int().min(1).max(1000).default(1),
         stopWhenTestCompletesRoute: z.boolean().default(true),
+        testsToPass: z.number().int().min(1).max(100).default(1),
         undoBelowFractionOfBestTest: z.number().min(0).max(1).nullable().default(null),
-        trainingRoads: z.enum(['route', 'varied']).default('route'),
+        trainingRoads: z.enum(['route', 'varied']).default('varied'),
+        testRoads: z.enum(['route', 'new']).default('new'),
       })
       .strict()
       .prefault({}),
@@ -41,6 +43,13 @@ export const trainConfigSchema = z
     const learner = learnerConfigSchema.safeParse(c.learner);
     if (!learner.success) for (const issue of learner.error.issues) ctx.addIssue({ ...issue, path: ['learner', ...issue.path] });
   });
+
+/**
+ * Learner settings of the driving task under the user's `learner` overrides (the algorithm
+ * preset comes first): the actor learns at 1e-4, as in the DDPG paper; at 1e-3 the actor ran
+ * to full steering lock within a few updates and tests ended after 3 m (docs/agent.md).
+ */
+export const DRIVING_LEARNER_DEFAULTS = { actorLearningRate: 1e-4 } as const;
 
 export type TrainConfig = z.output<typeof trainConfigSchema>;
 export type TrainConfigInput = z.input<typeof trainConfigSchema>;

@@ -8,7 +8,7 @@ import { exists, readJson, replaceDirectory, writeFileSafely, writeJsonSafely } 
 import { log } from '../core/logger.js';
 import type { RgbImage } from '../core/env.js';
 import { createDrivingAgent, type DrivingAgent } from '../agent/index.js';
-import { trainAgent, type EpisodeRecord, type StepView, type TrainingProgress } from '../agent/training.js';
+import { consecutivePasses, trainAgent, type EpisodeRecord, type StepView, type TrainingProgress } from '../agent/training.js';
 import { DEFAULT_VAE_MODEL_DIR, loadVaeEncoder } from '../vision/encoder.js';
 import type { ImageEncoder } from '../vision/types.js';
 import { ALGORITHMS, type Algorithm, type LearnerConfigInput } from '../rl/config.js';
@@ -16,7 +16,7 @@ import { DrivingSimEnv, rgbToPng, topDownMapPng, type MapPoint } from '../../sim
 import { maxSetpointMps } from '../../sim/config.js';
 import { addCommand, choiceOption, parseIntArg, type CommonOptions } from './command.js';
 import { hasCheckpoint, readCheckpoint, RUN_FILES, writeCheckpoint, writeLearningCurve, writeMetrics } from './run-dir.js';
-import { parseTrainConfig, type TrainConfig } from './train-config.js';
+import { DRIVING_LEARNER_DEFAULTS, parseTrainConfig, type TrainConfig } from './train-config.js';
 
 /**
  * `daydrive train`: the main job. Builds the simulator, the VAE state and the learner from one
@@ -42,7 +42,7 @@ export interface TrainSummary extends Record<string, unknown> {
   readonly algo: Algorithm;
   readonly state: 'vae' | 'pixels';
   readonly seed: number;
-  /** Learning (explore + train) episodes before the first test drive of the whole route; null if none did. */
+  /** Learning (explore + train) episodes before the passing test drive(s) of the whole route; null if not solved. */
   readonly trainingEpisodes: number | null;
   readonly trainingDistanceM: number;
   readonly trainingTimeS: number;
@@ -69,7 +69,7 @@ export function buildAgent(config: TrainConfig, encoder: ImageEncoder | null): D
   return createDrivingAgent({
     agent: config.agent,
     algo: config.algo,
-    learner: config.learner as LearnerConfigInput,
+    learner: { ...DRIVING_LEARNER_DEFAULTS, ...config.learner } as LearnerConfigInput,
     exploration: config.exploration,
     encoder,
     vehicle: vehicleScaleOf(config),
@@ -84,7 +84,8 @@ export function simEnvFor(config: TrainConfig, seedOffset = 0): DrivingSimEnv {
 /** The run's result from its records. */
 export function summarise(out: string, config: TrainConfig, progress: TrainingProgress, stopped: boolean): TrainSummary {
   const records = progress.records;
-  const solvedAt = records.find((r) => r.mode === 'test' && r.routeCompleted && r.intervention === null);
+  // Solved: the run ended on schedule.testsToPass passed tests in a row.
+  const solvedAt = consecutivePasses(records) >= config.schedule.testsToPass ? records.at(-1) : undefined;
   const lastTest = [...records].reverse().find((r) => r.mode === 'test');
   const sum = (key: 'world' | 'agent' | 'optimise') => records.reduce((s, r) => s + r.seconds[key], 0);
   const at = solvedAt ?? records.at(-1);

@@ -127,7 +127,7 @@ function record(mode: EpisodeRecord['mode'], learningEpisodes: number, distanceM
 }
 
 test('the simulated driver: explore, train, test every N, undo a worse test, done on a full route or the budget', () => {
-  const schedule: TrainingSchedule = { maxEpisodes: 10, testEvery: 2, stopWhenTestCompletesRoute: true, undoBelowFractionOfBestTest: 0.5, trainingRoads: "route" };
+  const schedule: TrainingSchedule = { maxEpisodes: 10, testEvery: 2, stopWhenTestCompletesRoute: true, testsToPass: 1, undoBelowFractionOfBestTest: 0.5, trainingRoads: "route", testRoads: "route" };
   assert.equal(nextCommand([], schedule, 1), 'train');
   const explore = record('explore', 1, 5);
   assert.equal(nextCommand([explore], schedule, 1), 'train');

@@ -1,0 +1,26 @@
+import type { DrivingObservation } from '../core/env.js';
+import type { EpisodeMode, EpisodeSummary, TaskCommand, TaskState, TaskStep } from '../agent/index.js';
+
+/**
+ * What the drive node needs of whoever drives: the task state machine around episodes and one
+ * action per policy step, in the environment API's terms ([-1, 1]^2 world actions). The learning
+ * DrivingAgent (src/agent/agent.ts) satisfies it as it is; a scripted driver (the simulator
+ * tests' pure pursuit) implements it around a TaskStateMachine.
+ *
+ *   command(...) -> begin(obs) -> act() (-> observe(r, obs', terminated) -> act())* -> endEpisode()
+ *   -> optimise() when optimisationDue -> command(...)
+ */
+export interface DriveController {
+  readonly taskState: TaskState;
+  command(command: TaskCommand): TaskStep;
+  begin(obs: DrivingObservation): Promise<EpisodeMode>;
+  /** The world action [steering, speed] in [-1, 1]; the node checks it is finite. */
+  act(): Float32Array;
+  observe(reward: number, next: DrivingObservation, terminated: boolean): Promise<void>;
+  endEpisode(): EpisodeSummary;
+  readonly optimisationDue: boolean;
+  /** The between-episode optimisation; `next` may start the episode a command queued meanwhile. */
+  optimise(): Promise<{ readonly next: TaskStep }>;
+  /** Checkpoint (after every optimisation and at done, where a checkpoint directory is set). */
+  save?(dir: string): Promise<void>;
+}

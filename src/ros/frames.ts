@@ -1,0 +1,182 @@
+import { performance } from 'node:perf_hooks';
+import type { RgbImage } from '../core/env.js';
+import { oneLine } from '../core/errors.js';
+import { log } from '../core/logger.js';
+import { BadImageError, decodeCompressedImage, rawImageToRgb, type BadImageProblem } from '../vision/preprocess.js';
+import { timeMsgToMs } from './messages.js';
+import type { CompressedImageMsg, HeaderMsg, ImageMsg } from './rclnodejs-types.js';
+
+/**
+ * Camera messages -> the newest usable frame. Raw images are converted in the subscription
+ * callback (a copy, ~1 ms at 640x480); JPEG/PNG are decoded by sharp off the JS thread with at
+ * most one decode in flight and one message waiting (a newer message replaces the waiting one),
+ * so a camera faster than the node never builds a queue. Every unusable frame is dropped and
+ * counted by problem; the policy tick reads `newest` and asks `health` whether it may drive.
+ */
+
+export interface Frame {
+  readonly image: RgbImage;
+  /** Header stamp in ms of the ROS clock, or the arrival time when the stamp is zero. */
+  readonly stampMs: number;
+  /** performance.now() when the message arrived (for the latency figures). */
+  readonly arrivedAtMs: number;
+  /** Time spent turning the message into RGB, ms. */
+  readonly decodeMs: number;
+}
+
+export interface FrameStoreOptions {
+  /** Expected size; 0 = any. */
+  readonly expectedWidthPx: number;
+  readonly expectedHeightPx: number;
+  readonly maxFrameAgeMs: number;
+  readonly maxConsecutiveBad: number;
+  /** The ROS clock, ms (the node's clock: sim time where /clock is used). */
+  readonly clockMs: () => number;
+}
+
+/** Why the camera cannot be driven on, or null. */
+export type CameraFault = 'no-frames' | 'stale-camera' | 'bad-frames';
+
+export interface CameraHealth {
+  readonly fault: CameraFault | null;
+  /** Age of the newest usable frame, ms (Infinity when there is none). */
+  readonly ageMs: number;
+  readonly detail: string;
+}
+
+export interface FrameCounts {
+  readonly received: number;
+  readonly used: number;
+  readonly bad: number;
+  readonly consecutiveBad: number;
+  /** Compressed messages replaced by a newer one before they were decoded. */
+  readonly superseded: number;
+  readonly badByProblem: Readonly<Partial<Record<BadImageProblem, number>>>;
+  readonly lastBad: string | null;
+}
+
+interface Pending {
+  readonly msg: CompressedImageMsg;
+  readonly arrivedAtMs: number;
+  readonly receivedClockMs: number;
+}
+
+export class FrameStore {
+  private newestFrame: Frame | null = null;
+  private received = 0;
+  private used = 0;
+  private bad = 0;
+  private consecutiveBad = 0;
+  private superseded = 0;
+  private readonly badByProblem: Partial<Record<BadImageProblem, number>> = {};
+  private lastBad: string | null = null;
+  private decoding: Promise<void> | null = null;
+  private waiting: Pending | null = null;
+
+  constructor(private readonly opts: FrameStoreOptions) {}
+
+  get newest(): Frame | null {
+    return this.newestFrame;
+  }
+
+  get counts(): FrameCounts {
+    return {
+      received: this.received,
+      used: this.used,
+      bad: this.bad,
+      consecutiveBad: this.consecutiveBad,
+      superseded: this.superseded,
+      badByProblem: { ...this.badByProblem },
+      lastBad: this.lastBad,
+    };
+  }
+
+  /** sensor_msgs/msg/Image, converted at once. */
+  onRaw(msg: ImageMsg): void {
+    const arrivedAtMs = performance.now();
+    const receivedClockMs = this.opts.clockMs();
+    this.received += 1;
+    try {
+      const image = rawImageToRgb(msg);
+      this.accept(image, msg.header, arrivedAtMs, receivedClockMs);
+    } catch (err) {
+      this.reject(err);
+    }
+  }
+
+  /** sensor_msgs/msg/CompressedImage, decoded in the background (one at a time, newest wins). */
+  onCompressed(msg: CompressedImageMsg): void {
+    this.received += 1;
+    const pending: Pending = { msg, arrivedAtMs: performance.now(), receivedClockMs: this.opts.clockMs() };
+    if (this.decoding) {
+      if (this.waiting) this.superseded += 1;
+      this.waiting = pending;
+      return;
+    }
+    this.decoding = this.decodeLoop(pending);
+  }
+
+  /** Resolves when no decode is in flight (tests and the benchmark). */
+  async settled(): Promise<void> {
+    while (this.decoding) await this.decoding;
+  }
+
+  health(nowMs: number): CameraHealth {
+    if (this.consecutiveBad >= this.opts.maxConsecutiveBad) {
+      return { fault: 'bad-frames', ageMs: this.ageMs(nowMs), detail: `${this.consecutiveBad} bad frames in a row (last: ${this.lastBad ?? '?'})` };
+    }
+    if (!this.newestFrame) return { fault: 'no-frames', ageMs: Infinity, detail: 'no usable camera frame yet' };
+    const ageMs = this.ageMs(nowMs);
+    if (ageMs > this.opts.maxFrameAgeMs) {
+      return { fault: 'stale-camera', ageMs, detail: `newest frame is ${Math.round(ageMs)} ms old (limit ${this.opts.maxFrameAgeMs} ms)` };
+    }
+    return { fault: null, ageMs, detail: 'ok' };
+  }
+
+  /** Counts the newest frame as used by a policy step. */
+  markUsed(): void {
+    this.used += 1;
+  }
+
+  private ageMs(nowMs: number): number {
+    return this.newestFrame ? nowMs - this.newestFrame.stampMs : Infinity;
+  }
+
+  private async decodeLoop(first: Pending): Promise<void> {
+    let next: Pending | null = first;
+    while (next) {
+      const { msg, arrivedAtMs, receivedClockMs } = next;
+      try {
+        const image = await decodeCompressedImage(msg.data, `compressed image (format '${msg.format}')`);
+        this.accept(image, msg.header, arrivedAtMs, receivedClockMs);
+      } catch (err) {
+        this.reject(err);
+      }
+      next = this.waiting;
+      this.waiting = null;
+    }
+    this.decoding = null;
+  }
+
+  private accept(image: RgbImage, header: HeaderMsg, arrivedAtMs: number, receivedClockMs: number): void {
+    const { expectedWidthPx: w, expectedHeightPx: h } = this.opts;
+    if (w > 0 && (image.width !== w || image.height !== h)) {
+      this.reject(new BadImageError('size-mismatch', `frame is ${image.width}x${image.height}, expected ${w}x${h} (camera_width_px/camera_height_px)`));
+      return;
+    }
+    const stampMs = timeMsgToMs(header.stamp);
+    this.newestFrame = { image, stampMs: stampMs > 0 ? stampMs : receivedClockMs, arrivedAtMs, decodeMs: performance.now() - arrivedAtMs };
+    this.consecutiveBad = 0;
+  }
+
+  private reject(err: unknown): void {
+    // Anything but a BadImageError is a bug: logged with its stack, but the frame is still
+    // counted as unusable so that the node stops the car instead of dying in a callback.
+    const problem: BadImageProblem = err instanceof BadImageError ? err.problem : 'unreadable';
+    if (!(err instanceof BadImageError)) log.error({ err }, 'unexpected error while reading a camera frame');
+    this.bad += 1;
+    this.consecutiveBad += 1;
+    this.badByProblem[problem] = (this.badByProblem[problem] ?? 0) + 1;
+    this.lastBad = oneLine(err);
+  }
+}

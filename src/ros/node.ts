@@ -1,0 +1,589 @@
+import { performance } from 'node:perf_hooks';
+import type { DrivingObservation } from '../core/env.js';
+import { oneLine } from '../core/errors.js';
+import { log } from '../core/logger.js';
+import { TASK_COMMANDS, type EpisodeMode, type TaskCommand, type TaskState, type TaskStep } from '../agent/index.js';
+import type { DriveController } from './controller.js';
+import { FrameStore, type CameraFault, type CameraHealth, type FrameCounts } from './frames.js';
+import { LatencyWindow, type LatencySummary } from './latency.js';
+import {
+  ackermannCommand,
+  DIAGNOSTIC_LEVEL,
+  diagnosticArray,
+  driverHasControl,
+  MSG,
+  speedOf,
+  steeringOf,
+} from './messages.js';
+import type { DriveParams } from './params.js';
+import type {
+  AckermannDriveStampedMsg,
+  BoolMsg,
+  CompressedImageMsg,
+  ControlModeReportMsg,
+  DiagnosticArrayMsg,
+  ImageMsg,
+  RclModule,
+  RclNode,
+  RclPublisher,
+  RclServiceResponse,
+  RclTimer,
+  StringMsg,
+  TriggerResponseMsg,
+} from './rclnodejs-types.js';
+
+/**
+ * The drive node: camera, measurements and the safety driver in; Ackermann commands, status and
+ * episode statistics out; the controller (the learning agent) in between, driven exactly as the
+ * simulator loop drives it (src/agent/training.ts):
+ *
+ * - One policy step per timer period (policy_rate_hz) on the newest frame: observe the reward of
+ *   the last command (measured speed x elapsed time: the paper's forward-speed reward), then act.
+ *   Steps never queue: a step still running when the timer fires makes the node skip that tick.
+ * - The safety driver taking over (Bool true, or an Autoware control mode other than AUTONOMOUS)
+ *   ends the episode: from that moment no drive command is sent; the next step records the
+ *   terminal transition, ends the episode and starts the optimisation in the background while the
+ *   driver resets the car. The next episode starts on the next task command, once the driver has
+ *   handed the car back (a command given during the optimisation is queued by the task machine).
+ * - Fail-safes, each publishing speed 0 on the next step (within one policy period): no frame,
+ *   a frame older than max_frame_age_s, max_consecutive_bad_frames unusable frames in a row, a
+ *   non-finite action (never published), an error in the step. A running episode ends; the
+ *   camera fail-safes clear by themselves when good frames return.
+ * - While the node has the car but no episode runs (waiting for a command, optimising), it holds
+ *   the car with speed-0 commands; while the driver has it, it sends nothing.
+ * - shutdown() (SIGINT/SIGTERM, see signals.ts) publishes a speed-0 command first.
+ */
+
+export type StopReason = CameraFault | 'non-finite-action' | 'error';
+
+export interface DriveStatus {
+  readonly task: TaskState;
+  readonly driverHasControl: boolean;
+  /** Number of the running episode (1-based), or null. */
+  readonly episode: number | null;
+  readonly episodesFinished: number;
+  /** An episode the last command asked for, waiting for a good frame and the driver's release. */
+  readonly startPending: EpisodeMode | null;
+  readonly optimising: boolean;
+  readonly failsafe: { readonly reason: StopReason; readonly detail: string } | null;
+  readonly camera: { readonly fault: CameraFault | null; readonly ageMs: number | null; readonly detail: string } & FrameCounts;
+  readonly measured: { readonly speedMps: number | null; readonly steeringRad: number | null };
+  readonly lastCommand: { readonly steeringRad: number; readonly speedMps: number } | null;
+  readonly latency: { readonly processing: LatencySummary; readonly frameAge: LatencySummary };
+  readonly skippedTicks: number;
+  readonly nonFiniteActions: number;
+}
+
+/** One finished episode, as published on episodes_topic. */
+export interface EpisodeReport {
+  readonly episode: number;
+  readonly mode: EpisodeMode;
+  readonly steps: number;
+  /** Sum of rewards: metres driven (measured speed x time). */
+  readonly distanceM: number;
+  readonly durationS: number;
+  readonly endedBy: 'driver' | StopReason | 'done';
+}
+
+export interface DriveNodeSummary {
+  readonly episodes: number;
+  readonly endedBy: string;
+}
+
+export interface DriveNodeOptions {
+  readonly rcl: Pick<RclModule, 'QoS'>;
+  readonly node: RclNode;
+  readonly params: DriveParams;
+  readonly controller: DriveController;
+  /** Called with each command's latency figures (the benchmark keeps every sample). */
+  readonly onLatency?: (sample: LatencySample) => void;
+}
+
+export interface LatencySample {
+  /** Frame decode + state + policy + publish, ms. */
+  readonly processingMs: number;
+  /** The decode part: from the message's arrival to its RGB frame, ms. */
+  readonly decodeMs: number;
+  /** From the frame's arrival to the command, ms (adds the wait for the timer). */
+  readonly frameAgeMs: number;
+}
+
+interface RunningEpisode {
+  readonly number: number;
+  readonly mode: EpisodeMode;
+  readonly startedAtMs: number;
+  /** ROS-clock time of the last command sent, ms, while its outcome is not yet observed; else null. */
+  lastActMs: number | null;
+  distanceM: number;
+  steps: number;
+}
+
+/** Before the first safety-driver message the node assumes the driver has the car (it never starts blind). */
+const UNKNOWN_MEANS_DRIVER = true;
+
+export class DriveNode {
+  readonly finished: Promise<DriveNodeSummary>;
+  private readonly node: RclNode;
+  private readonly params: DriveParams;
+  private readonly controller: DriveController;
+  private readonly onLatency: ((sample: LatencySample) => void) | undefined;
+  private readonly frames: FrameStore;
+  private readonly commandPub: RclPublisher<AckermannDriveStampedMsg>;
+  private readonly statusPub: RclPublisher<StringMsg>;
+  private readonly episodesPub: RclPublisher<StringMsg>;
+  private readonly diagnosticsPub: RclPublisher<DiagnosticArrayMsg> | null;
+  private readonly periodMs: number;
+  private readonly timers: RclTimer[] = [];
+  private readonly processing = new LatencyWindow();
+  private readonly frameAge = new LatencyWindow();
+  private resolveFinished: (summary: DriveNodeSummary) => void = () => {};
+  private speedMps: number | null = null;
+  private steeringRad: number | null = null;
+  private driverBool: boolean | null = null;
+  private driverMode: boolean | null = null;
+  private interventionLatched = false;
+  private episode: RunningEpisode | null = null;
+  private startPending: EpisodeMode | null = null;
+  private optimisation: Promise<void> | null = null;
+  private tickInFlight: Promise<void> | null = null;
+  private failsafe: { reason: StopReason; detail: string } | null = null;
+  private lastCommand: { steeringRad: number; speedMps: number } | null = null;
+  private lastCommandedSteeringRad = 0;
+  private episodesFinished = 0;
+  private skippedTicks = 0;
+  private nonFiniteActions = 0;
+  private lastLatencyLogMs = performance.now();
+  private closed = false;
+
+  constructor(opts: DriveNodeOptions) {
+    this.node = opts.node;
+    this.params = opts.params;
+    this.controller = opts.controller;
+    this.onLatency = opts.onLatency;
+    const p = opts.params;
+    this.periodMs = 1000 / p.policy_rate_hz;
+    this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
+    this.frames = new FrameStore({
+      expectedWidthPx: p.camera_width_px,
+      expectedHeightPx: p.camera_height_px,
+      maxFrameAgeMs: p.max_frame_age_s * 1000,
+      maxConsecutiveBad: p.max_consecutive_bad_frames,
+      clockMs: () => this.clockMs(),
+    });
+    const sensor = (): { qos: string } => ({ qos: opts.rcl.QoS.profileSensorData });
+    const reliable = (): { qos: string } => ({ qos: opts.rcl.QoS.profileDefault });
+    const n = this.node;
+    this.commandPub = n.createPublisher<AckermannDriveStampedMsg>(MSG.ackermannStamped, p.command_topic, reliable());
+    this.statusPub = n.createPublisher<StringMsg>(MSG.string, p.status_topic, reliable());
+    this.episodesPub = n.createPublisher<StringMsg>(MSG.string, p.episodes_topic, reliable());
+    this.diagnosticsPub = p.publish_diagnostics ? n.createPublisher<DiagnosticArrayMsg>(MSG.diagnosticArray, '/diagnostics', reliable()) : null;
+
+    if (p.camera_type === MSG.compressedImage) {
+      n.createSubscription<CompressedImageMsg>(p.camera_type, p.camera_topic, sensor(), (m) => this.frames.onCompressed(m));
+    } else {
+      n.createSubscription<ImageMsg>(p.camera_type, p.camera_topic, sensor(), (m) => this.frames.onRaw(m));
+    }
+    n.createSubscription<unknown>(p.speed_type, p.speed_topic, sensor(), (m) => this.onSpeed(speedOf(p.speed_type, m)));
+    if (p.steering_topic !== '') {
+      n.createSubscription<unknown>(p.steering_type, p.steering_topic, sensor(), (m) => this.onSteering(steeringOf(p.steering_type, m)));
+    }
+    // The safety signals are state, not samples: reliable delivery.
+    n.createSubscription<BoolMsg>(MSG.bool, p.safety_driver_topic, reliable(), (m) => this.onDriver('bool', m.data));
+    if (p.control_mode_topic !== '') {
+      n.createSubscription<ControlModeReportMsg>(MSG.controlModeReport, p.control_mode_topic, reliable(), (m) => this.onDriver('mode', driverHasControl(m)));
+    }
+    n.createSubscription<StringMsg>(MSG.string, p.task_topic, reliable(), (m) => {
+      this.command(m.data.trim());
+    });
+    if (p.task_services) {
+      for (const command of TASK_COMMANDS) {
+        n.createService<Record<string, never>, TriggerResponseMsg>(MSG.trigger, `~/${command}`, reliable(), (_req, response: RclServiceResponse<TriggerResponseMsg>) => {
+          response.send(this.command(command));
+        });
+      }
+    }
+  }
+
+  /** Starts the policy and status timers. */
+  start(): void {
+    this.timers.push(this.node.createTimer(BigInt(Math.round(this.periodMs * 1e6)), () => this.onTick()));
+    this.timers.push(this.node.createTimer(BigInt(Math.round(1e9 / this.params.status_rate_hz)), () => this.publishStatus()));
+    log.info(
+      { camera: this.params.camera_topic, type: this.params.camera_type, command: this.params.command_topic, policyHz: this.params.policy_rate_hz },
+      'drive node started: waiting for the safety driver to hand over and a task command (train/test/undo/done)',
+    );
+  }
+
+  /** A task command from the topic or a service; the answer says what happens. */
+  command(text: string): TriggerResponseMsg {
+    if (this.closed) return { success: false, message: 'the node is shutting down' };
+    if (!(TASK_COMMANDS as readonly string[]).includes(text)) {
+      const message = `unknown task command '${text}': use ${TASK_COMMANDS.join(', ')}`;
+      log.warn(message);
+      return { success: false, message };
+    }
+    const step = this.controller.command(text as TaskCommand);
+    if (step.refused) {
+      log.warn({ command: text, why: step.refused }, 'task command refused');
+      return { success: false, message: step.refused };
+    }
+    this.applyEffects(step);
+    const message = this.startPending
+      ? `${this.startPending} episode starts ${this.driverHasControl() ? 'when the safety driver hands the car over' : 'with the next good frame'}`
+      : step.state.phase === 'optimising'
+        ? `queued: '${text}' starts when the optimisation has finished`
+        : `${text}: ok (${step.state.phase})`;
+    log.info({ command: text, phase: step.state.phase }, message);
+    this.publishStatus();
+    return { success: true, message };
+  }
+
+  status(): DriveStatus {
+    const health = this.frames.health(this.clockMs());
+    return {
+      task: this.controller.taskState,
+      driverHasControl: this.driverHasControl(),
+      episode: this.episode?.number ?? null,
+      episodesFinished: this.episodesFinished,
+      startPending: this.startPending,
+      optimising: this.optimisation !== null,
+      failsafe: this.failsafe,
+      camera: { fault: health.fault, ageMs: Number.isFinite(health.ageMs) ? Math.round(health.ageMs) : null, detail: health.detail, ...this.frames.counts },
+      measured: { speedMps: this.speedMps, steeringRad: this.steeringRad },
+      lastCommand: this.lastCommand,
+      latency: { processing: this.processing.summary(), frameAge: this.frameAge.summary() },
+      skippedTicks: this.skippedTicks,
+      nonFiniteActions: this.nonFiniteActions,
+    };
+  }
+
+  /**
+   * Resolves when no policy step or decode (and, unless told otherwise, no optimisation) is in
+   * flight: tests and the benchmark wait on it; a signalled shutdown does not wait for the learner.
+   */
+  async idle(options: { readonly optimisation: boolean } = { optimisation: true }): Promise<void> {
+    for (;;) {
+      const pending = [this.tickInFlight, options.optimisation ? this.optimisation : null].filter((x): x is Promise<void> => x !== null);
+      await this.frames.settled();
+      if (pending.length === 0) return;
+      await Promise.all(pending);
+    }
+  }
+
+  /**
+   * Stops the node: a speed-0 command is published first (whoever has the car), then the timers
+   * stop and `finished` resolves. Idempotent.
+   */
+  shutdown(reason: string): void {
+    if (this.closed) return;
+    this.publishDrive(this.holdSteeringRad(), 0);
+    this.closed = true;
+    for (const t of this.timers) t.cancel();
+    log.info({ reason, episodes: this.episodesFinished }, 'drive node stopped (speed 0 published)');
+    this.resolveFinished({ episodes: this.episodesFinished, endedBy: reason });
+  }
+
+  // ---- inputs ----
+
+  private onSpeed(speedMps: number): void {
+    if (Number.isFinite(speedMps)) this.speedMps = speedMps;
+    else log.warn({ speedMps }, 'ignored a non-finite speed measurement');
+  }
+
+  private onSteering(steeringRad: number): void {
+    if (Number.isFinite(steeringRad)) this.steeringRad = steeringRad;
+    else log.warn({ steeringRad }, 'ignored a non-finite steering measurement');
+  }
+
+  private onDriver(source: 'bool' | 'mode', hasControl: boolean): void {
+    const before = this.driverHasControl();
+    if (source === 'bool') this.driverBool = hasControl;
+    else this.driverMode = hasControl;
+    const now = this.driverHasControl();
+    if (now === before) return;
+    if (now && this.episode) this.interventionLatched = true;
+    log.info({ source }, now ? 'safety driver took over: no drive commands from now on' : 'safety driver handed the car over');
+    this.publishStatus();
+  }
+
+  private driverHasControl(): boolean {
+    const bool = this.driverBool ?? UNKNOWN_MEANS_DRIVER;
+    const mode = this.params.control_mode_topic === '' ? false : (this.driverMode ?? UNKNOWN_MEANS_DRIVER);
+    return bool || mode;
+  }
+
+  private measuredSteeringRad(): number {
+    return this.params.steering_topic === '' ? this.lastCommandedSteeringRad : (this.steeringRad ?? NaN);
+  }
+
+  // ---- the policy step ----
+
+  private onTick(): void {
+    if (this.closed) return;
+    if (this.tickInFlight) {
+      this.skippedTicks += 1;
+      return;
+    }
+    this.tickInFlight = this.tick().finally(() => (this.tickInFlight = null));
+  }
+
+  private async tick(): Promise<void> {
+    const startedAt = performance.now();
+    try {
+      await this.step(startedAt);
+    } catch (err) {
+      log.error({ err }, 'error in the policy step: stopping the car');
+      await this.stop('error', oneLine(err));
+    }
+    this.maybeLogLatency();
+  }
+
+  private async step(startedAt: number): Promise<void> {
+    const nowMs = this.clockMs();
+    const health = this.frames.health(nowMs);
+    this.updateCameraFailsafe(health);
+    if (this.controller.taskState.phase === 'done') return;
+
+    if (this.driverHasControl() || this.interventionLatched) {
+      if (this.episode) await this.endEpisode('driver', health.fault === null);
+      this.interventionLatched = false;
+      return; // the driver has the car: send nothing
+    }
+    if (health.fault !== null) {
+      await this.stop(health.fault, health.detail);
+      return;
+    }
+    const frame = this.frames.newest!;
+    const steeringRad = this.measuredSteeringRad();
+    if (this.speedMps === null || !Number.isFinite(steeringRad)) {
+      this.hold();
+      return; // no episode without the car's measurements
+    }
+    const obs: DrivingObservation = { image: frame.image, speedMps: this.speedMps, steeringRad };
+
+    if (!this.episode) {
+      if (!this.startPending || this.optimisation) {
+        this.hold();
+        return;
+      }
+      const mode = this.startPending;
+      this.startPending = null;
+      await this.controller.begin(obs);
+      if (this.closed || this.controller.taskState.phase !== 'driving') return; // 'done' meanwhile
+      this.failsafe = null;
+      this.episode = { number: this.episodesFinished + 1, mode, startedAtMs: nowMs, lastActMs: null, distanceM: 0, steps: 0 };
+      log.info({ episode: this.episode.number, mode }, 'episode started');
+      this.publishStatus();
+    } else if (this.episode.lastActMs !== null) {
+      const rewardM = obs.speedMps * ((nowMs - this.episode.lastActMs) / 1000);
+      // The last command has its answer now: nothing is pending until the next act().
+      this.episode.lastActMs = null;
+      await this.controller.observe(rewardM, obs, false);
+      this.episode.distanceM += rewardM;
+      this.episode.steps += 1;
+    }
+    // The driver may have taken over (or said done) while the state was being encoded.
+    if (this.driverHasControl() || this.interventionLatched || this.closed || this.controller.taskState.phase !== 'driving') return;
+
+    const action = this.controller.act();
+    if (action.length !== 2 || !Number.isFinite(action[0]) || !Number.isFinite(action[1])) {
+      this.nonFiniteActions += 1;
+      log.error({ action: Array.from(action), episode: this.episode.number }, 'non-finite action from the policy: not published, speed 0 instead');
+      await this.stop('non-finite-action', `action [${Array.from(action).join(', ')}]`);
+      return;
+    }
+    const steeringCmdRad = clamp(action[0]!) * this.params.max_steering_rad;
+    const speedCmdMps = ((clamp(action[1]!) + 1) / 2) * this.params.max_speed_mps;
+    this.publishDrive(steeringCmdRad, speedCmdMps);
+    this.episode.lastActMs = nowMs;
+    this.frames.markUsed();
+    const publishedAt = performance.now();
+    const sample: LatencySample = { processingMs: frame.decodeMs + (publishedAt - startedAt), decodeMs: frame.decodeMs, frameAgeMs: publishedAt - frame.arrivedAtMs };
+    this.processing.add(sample.processingMs);
+    this.frameAge.add(sample.frameAgeMs);
+    this.onLatency?.(sample);
+  }
+
+  /** A fail-safe: speed 0 now, the running episode ends. */
+  private async stop(reason: StopReason, detail: string): Promise<void> {
+    if (this.failsafe?.reason !== reason) log.warn({ reason, detail }, 'fail-safe: speed 0');
+    this.failsafe = { reason, detail };
+    if (!this.driverHasControl()) this.hold();
+    if (this.episode) {
+      try {
+        await this.endEpisode(reason, false);
+      } catch (err) {
+        // The controller is in an unknown state: forget the episode, keep the car stopped.
+        log.error({ err }, 'could not end the episode cleanly');
+        this.episode = null;
+      }
+    }
+  }
+
+  private updateCameraFailsafe(health: CameraHealth): void {
+    const cameraReasons: readonly StopReason[] = ['no-frames', 'stale-camera', 'bad-frames'];
+    if (health.fault === null && this.failsafe && cameraReasons.includes(this.failsafe.reason)) {
+      log.info({ was: this.failsafe.reason }, 'camera recovered: fail-safe cleared');
+      this.failsafe = null;
+    }
+  }
+
+  private async endEpisode(endedBy: EpisodeReport['endedBy'], observeTerminal: boolean): Promise<void> {
+    const ep = this.episode!;
+    this.episode = null;
+    const nowMs = this.clockMs();
+    const frame = this.frames.newest;
+    if (endedBy === 'driver' && observeTerminal && ep.lastActMs !== null && frame && this.speedMps !== null) {
+      const steeringRad = this.measuredSteeringRad();
+      if (Number.isFinite(steeringRad)) {
+        const rewardM = this.speedMps * ((nowMs - ep.lastActMs) / 1000);
+        try {
+          await this.controller.observe(rewardM, { image: frame.image, speedMps: this.speedMps, steeringRad }, true);
+        } catch (err) {
+          // The episode must still end, or the task machine would refuse every later command.
+          log.error({ err }, 'could not record the terminal step');
+        }
+        ep.distanceM += rewardM;
+        ep.steps += 1;
+      }
+    }
+    const summary = this.controller.endEpisode();
+    this.episodesFinished += 1;
+    const report: EpisodeReport = {
+      episode: ep.number,
+      mode: ep.mode,
+      steps: summary.steps,
+      distanceM: round(summary.return),
+      durationS: round((nowMs - ep.startedAtMs) / 1000),
+      endedBy,
+    };
+    this.episodesPub.publish({ data: JSON.stringify(report) });
+    log.info(report, `episode ${ep.number} (${ep.mode}) ended by ${endedBy}: ${report.distanceM} m`);
+    if (this.controller.optimisationDue) this.optimisation = this.optimise().finally(() => (this.optimisation = null));
+    this.publishStatus();
+  }
+
+  /** Between episodes, off the policy step: the learner's updates while the driver resets the car. */
+  private async optimise(): Promise<void> {
+    const t0 = performance.now();
+    try {
+      const { next } = await this.controller.optimise();
+      log.info({ seconds: round((performance.now() - t0) / 1000) }, 'optimisation finished');
+      this.applyEffects(next);
+      await this.checkpoint();
+    } catch (err) {
+      log.error({ err }, 'optimisation failed');
+    }
+    this.publishStatus();
+  }
+
+  private applyEffects(step: TaskStep): void {
+    for (const effect of step.effects) {
+      if (effect.kind === 'start-episode') this.startPending = effect.mode;
+      if (effect.kind === 'finish') void this.finish();
+    }
+  }
+
+  private async finish(): Promise<void> {
+    if (this.episode) {
+      // 'done' while driving: the episode is abandoned (the task machine has already finished it).
+      log.warn({ episode: this.episode.number }, "'done' during an episode: stopping the car");
+      this.episode = null;
+    }
+    this.startPending = null;
+    this.hold();
+    await this.optimisation;
+    await this.checkpoint();
+    this.shutdown('done');
+  }
+
+  private async checkpoint(): Promise<void> {
+    const dir = this.params.checkpoint_dir;
+    if (dir === '' || !this.controller.save) return;
+    try {
+      await this.controller.save(dir);
+      log.info({ dir }, 'checkpoint written');
+    } catch (err) {
+      log.error({ err, dir }, 'could not write the checkpoint');
+    }
+  }
+
+  // ---- outputs ----
+
+  /** Speed 0, wheels where they are. */
+  private hold(): void {
+    this.publishDrive(this.holdSteeringRad(), 0);
+  }
+
+  private holdSteeringRad(): number {
+    const measured = this.measuredSteeringRad();
+    return Number.isFinite(measured) ? measured : 0;
+  }
+
+  private publishDrive(steeringRad: number, speedMps: number): void {
+    if (this.closed) return;
+    this.commandPub.publish(ackermannCommand(this.node.now().nanoseconds, this.params.command_frame_id, steeringRad, speedMps));
+    this.lastCommand = { steeringRad, speedMps };
+    this.lastCommandedSteeringRad = steeringRad;
+  }
+
+  private publishStatus(): void {
+    if (this.closed) return;
+    const s = this.status();
+    this.statusPub.publish({ data: JSON.stringify(s) });
+    if (!this.diagnosticsPub) return;
+    const level = s.failsafe ? DIAGNOSTIC_LEVEL.ERROR : s.camera.fault ? DIAGNOSTIC_LEVEL.WARN : DIAGNOSTIC_LEVEL.OK;
+    const message = s.failsafe
+      ? `fail-safe ${s.failsafe.reason}: ${s.failsafe.detail}`
+      : `${s.task.phase}${s.episode !== null ? ` episode ${s.episode} (${s.task.mode})` : ''}${s.driverHasControl ? ', safety driver has the car' : ''}`;
+    const values = {
+      phase: s.task.phase,
+      mode: s.task.mode ?? '',
+      learning_episodes: s.task.learningEpisodes,
+      episodes_finished: s.episodesFinished,
+      driver_has_control: s.driverHasControl,
+      camera_fault: s.camera.fault ?? '',
+      frame_age_ms: s.camera.ageMs ?? '',
+      frames_received: s.camera.received,
+      frames_bad: s.camera.bad,
+      latency_p50_ms: s.latency.processing.p50Ms,
+      latency_p99_ms: s.latency.processing.p99Ms,
+      skipped_ticks: s.skippedTicks,
+      non_finite_actions: s.nonFiniteActions,
+    };
+    this.diagnosticsPub.publish(
+      diagnosticArray(this.node.now().nanoseconds, {
+        level,
+        name: `daydrive: ${this.node.name()}`,
+        message,
+        hardware_id: '',
+        values: Object.entries(values).map(([key, value]) => ({ key, value: String(value) })),
+      }),
+    );
+  }
+
+  private maybeLogLatency(): void {
+    const periodMs = this.params.latency_log_period_s * 1000;
+    const now = performance.now();
+    if (periodMs <= 0 || now - this.lastLatencyLogMs < periodMs) return;
+    this.lastLatencyLogMs = now;
+    const processing = this.processing.summary();
+    if (processing.count === 0) return;
+    log.info(
+      { processing, frameAge: this.frameAge.summary(), skippedTicks: this.skippedTicks },
+      `control loop: frame in -> command out p50 ${processing.p50Ms} ms, p99 ${processing.p99Ms} ms`,
+    );
+  }
+
+  private clockMs(): number {
+    return Number(this.node.now().nanoseconds) / 1e6;
+  }
+}
+
+function clamp(x: number): number {
+  return Math.max(-1, Math.min(1, x));
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}

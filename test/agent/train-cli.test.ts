@@ -1,0 +1,101 @@
+import { strict as assert } from 'node:assert';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * The main job end to end, through the CLI as a user runs it: a tiny configuration (short
+ * route, few optimisation steps) trains, checkpoints, is interrupted and resumed, undoes an
+ * episode, and is evaluated. The VAE is the shipped model (models/vae-sim).
+ */
+
+const run = promisify(execFile);
+const cli = ['--import', 'tsx', 'src/cli/main.ts'];
+const env = { ...process.env, DAYDRIVE_LOG_LEVEL: 'info', DAYDRIVE_LOG_JSON: '1' };
+
+const TINY = `
+seed: 3
+agent: { optimisationSteps: 20 }
+learner: { batchSize: 16 }
+schedule: { maxEpisodes: 4, testEvery: 1, testsToPass: 1, undoBelowFractionOfBestTest: 1.0 }
+sim: { road: { routeLengthM: 30 } }
+`;
+
+function lastJson(stdout: string): Record<string, unknown> {
+  return JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+}
+
+async function records(dir: string): Promise<Record<string, unknown>[]> {
+  const text = await readFile(join(dir, 'metrics.jsonl'), 'utf8');
+  return text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+test('daydrive train: interrupted, resumed, then evaluated; the run directory holds everything promised', { timeout: 240_000 }, async () => {
+  const root = await mkdtemp(join(tmpdir(), 'train-cli-'));
+  const config = join(root, 'tiny.yaml');
+  await writeFile(config, TINY);
+  const out = join(root, 'run');
+
+  // Interrupt after the first episode: the run stops at the end of the episode in progress.
+  const child = spawn(process.execPath, [...cli, 'train', '--config', config, '--out', out, '--json'], { env });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  while (!/"msg":"episode 1 /.test(stderr)) {
+    assert.equal(child.exitCode, null, `train exited early: ${stderr}`);
+    await sleep(50);
+  }
+  child.kill('SIGINT');
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  assert.equal(code, 0, stderr);
+  const stopped = lastJson(stdout);
+  assert.equal(stopped.stopped, true);
+  const before = await records(out);
+  assert.ok(before.length >= 1 && before.length < 6, `stopped after ${before.length} episodes`);
+
+  // Resume: the episodes continue from the checkpoint, nothing before it is lost.
+  const resumed = lastJson((await run(process.execPath, [...cli, 'train', '--out', out, '--resume', '--json'], { env })).stdout);
+  assert.equal(resumed.ok, true);
+  assert.equal(resumed.stopped, false);
+  const all = await records(out);
+  assert.deepEqual(all.slice(0, before.length), before);
+  assert.deepEqual(all.map((r) => r.episode), all.map((_, i) => i + 1));
+  assert.equal(all[0]!.mode, 'explore');
+  assert.ok(all.some((r) => r.mode === 'test'));
+  // undoBelowFractionOfBestTest 1.0: a test worse than the best so far undoes the training episode before it.
+  const undone = all.filter((r) => r.undid === true);
+  assert.ok(undone.length > 0, `no undo in ${JSON.stringify(all.map((r) => [r.mode, r.distanceM]))}`);
+  assert.equal(all.filter((r) => r.mode !== 'test').at(-1)!.learningEpisodes as number <= 4, true);
+
+  const files = await readdir(out);
+  for (const f of ['config.json', 'metrics.jsonl', 'learning-curve.png', 'checkpoint', 'summary.json', 'final-test']) assert.ok(files.includes(f), `${f} missing`);
+  const finalTest = await readdir(join(out, 'final-test'));
+  assert.ok(finalTest.includes('map.png') && finalTest.some((f) => f.startsWith('frame_')));
+
+  // Table I on one unseen road: random, zero, the agent.
+  const table = lastJson((await run(process.execPath, [...cli, 'eval', '--run', out, '--roads', '1', '--json'], { env })).stdout);
+  const rows = table.rows as { method: string; disengagements: number; distanceM: number; trainingEpisodes: number | null }[];
+  assert.deepEqual(rows.map((r) => r.method.split(' ')[0]), ['random', 'zero', 'deep']);
+  for (const r of rows) assert.ok(r.distanceM >= 30, `${r.method} drove ${r.distanceM} m of a 30 m route`);
+  assert.match(String(table.table), /m per disengagement/);
+});
+
+test('daydrive train: a bad config names the field; an existing run is not overwritten', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'train-cli-bad-'));
+  const config = join(root, 'bad.yaml');
+  await writeFile(config, 'agent: { optimisationSteps: -5 }\n');
+  await assert.rejects(run(process.execPath, [...cli, 'train', '--config', config, '--out', join(root, 'r')]), (e: { code: number; stderr: string }) => {
+    assert.notEqual(e.code, 0);
+    assert.match(e.stderr, /field agent\.optimisationSteps/);
+    assert.equal(e.stderr.trim().split('\n').length, 1);
+    return true;
+  });
+  await writeFile(config, 'learner: { discount: 2 }\n');
+  await assert.rejects(run(process.execPath, [...cli, 'train', '--config', config, '--out', join(root, 'r')]), /field learner\.discount/);
+  await assert.rejects(run(process.execPath, [...cli, 'train', '--resume', '--out', join(root, 'none')]), /no checkpoint/);
+});

@@ -1,0 +1,162 @@
+/**
+ * Test helpers for the drive node: camera messages as camera drivers publish them, a scripted
+ * controller (the DriveController interface around the real task state machine), and a harness
+ * that wires a DriveNode to the rclnodejs stand-in.
+ */
+import sharp from 'sharp';
+import type { DrivingObservation, RgbImage } from '../../src/core/env.js';
+import { TaskStateMachine, type EpisodeMode, type EpisodeSummary, type TaskCommand, type TaskState, type TaskStep } from '../../src/agent/index.js';
+import type { DriveController } from '../../src/ros/controller.js';
+import { nsToTimeMsg } from '../../src/ros/messages.js';
+import { DriveNode, type LatencySample } from '../../src/ros/node.js';
+import { declareDriveParams, type DriveParams } from '../../src/ros/params.js';
+import type { AckermannDriveStampedMsg, CompressedImageMsg, ImageMsg, OdometryMsg, StringMsg } from '../../src/ros/rclnodejs-types.js';
+import { FakeRcl, type ClockMode, type FakeNode } from './fake-rclnodejs.js';
+
+/** A packed RGB image as a sensor_msgs/Image in `encoding`, rows padded to `step` bytes. */
+export function rawImageMsg(image: RgbImage, stampNs: bigint, encoding: 'rgb8' | 'bgr8' | 'rgba8' | 'bgra8' | 'mono8' = 'rgb8', padBytes = 0): ImageMsg {
+  const bpp = encoding === 'mono8' ? 1 : encoding.startsWith('rgba') || encoding.startsWith('bgra') ? 4 : 3;
+  const step = image.width * bpp + padBytes;
+  const data = new Uint8Array(step * image.height);
+  const bgr = encoding.startsWith('bgr');
+  for (let y = 0; y < image.height; y++) {
+    for (let x = 0; x < image.width; x++) {
+      const i = (y * image.width + x) * 3;
+      const o = y * step + x * bpp;
+      const [r, g, b] = [image.data[i]!, image.data[i + 1]!, image.data[i + 2]!];
+      if (bpp === 1) data[o] = Math.round((r + g + b) / 3);
+      else {
+        data[o] = bgr ? b : r;
+        data[o + 1] = g;
+        data[o + 2] = bgr ? r : b;
+        if (bpp === 4) data[o + 3] = 255;
+      }
+    }
+  }
+  return { header: { stamp: nsToTimeMsg(stampNs), frame_id: 'camera' }, height: image.height, width: image.width, encoding, is_bigendian: 0, step, data };
+}
+
+export async function jpegBytes(image: RgbImage, quality = 90): Promise<Uint8Array> {
+  const buf = await sharp(Buffer.from(image.data), { raw: { width: image.width, height: image.height, channels: 3 } }).jpeg({ quality }).toBuffer();
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+export function compressedMsg(bytes: Uint8Array, stampNs: bigint, format = 'jpeg'): CompressedImageMsg {
+  return { header: { stamp: nsToTimeMsg(stampNs), frame_id: 'camera' }, format, data: bytes };
+}
+
+export function odometryMsg(speedMps: number, stampNs: bigint): OdometryMsg {
+  return {
+    header: { stamp: nsToTimeMsg(stampNs), frame_id: 'odom' },
+    twist: { twist: { linear: { x: speedMps, y: 0, z: 0 }, angular: { x: 0, y: 0, z: 0 } } },
+  };
+}
+
+/** A grey test frame with a gradient (any content will do for a scripted controller). */
+export function testImage(width: number, height: number, shade = 100): RgbImage {
+  const data = new Uint8Array(width * height * 3);
+  for (let i = 0; i < data.length; i++) data[i] = (shade + (i % 97)) & 0xff;
+  return { width, height, data };
+}
+
+/**
+ * A controller that acts from a script (a function of the observation) around the real task
+ * state machine: what the node needs from the learning agent, without learning.
+ */
+export class ScriptedController implements DriveController {
+  readonly task = new TaskStateMachine(0);
+  readonly observed: { reward: number; terminated: boolean }[] = [];
+  optimiseCalls = 0;
+  begins = 0;
+  private last: DrivingObservation | null = null;
+  private steps = 0;
+  private returnM = 0;
+  private terminated = false;
+  /** Resolves the optimisation when called (tests hold it to give commands meanwhile). */
+  optimiseGate: Promise<void> = Promise.resolve();
+
+  constructor(public policy: (obs: DrivingObservation) => ArrayLike<number>) {}
+
+  get taskState(): TaskState {
+    return this.task.state;
+  }
+
+  get optimisationDue(): boolean {
+    return this.task.state.phase === 'optimising';
+  }
+
+  command(command: TaskCommand): TaskStep {
+    return this.task.dispatch({ kind: 'command', command });
+  }
+
+  async begin(obs: DrivingObservation): Promise<EpisodeMode> {
+    this.begins += 1;
+    this.last = obs;
+    this.steps = 0;
+    this.returnM = 0;
+    this.terminated = false;
+    return this.task.state.mode!;
+  }
+
+  act(): Float32Array {
+    return Float32Array.from(this.policy(this.last!));
+  }
+
+  /** Awaited inside observe() (tests hold it to act while the node encodes a state). */
+  observeGate: Promise<void> = Promise.resolve();
+
+  async observe(reward: number, next: DrivingObservation, terminated: boolean): Promise<void> {
+    await this.observeGate;
+    this.observed.push({ reward, terminated });
+    this.last = next;
+    this.steps += 1;
+    this.returnM += reward;
+    this.terminated = terminated;
+  }
+
+  endEpisode(): EpisodeSummary {
+    const mode = this.task.state.mode!;
+    this.task.dispatch({ kind: 'episode-ended' });
+    return { mode, steps: this.steps, return: this.returnM, terminated: this.terminated };
+  }
+
+  async optimise(): Promise<{ next: TaskStep }> {
+    this.optimiseCalls += 1;
+    await this.optimiseGate;
+    return { next: this.task.dispatch({ kind: 'optimisation-finished' }) };
+  }
+}
+
+export interface Harness {
+  readonly rcl: FakeRcl;
+  readonly ros: FakeNode;
+  readonly params: DriveParams;
+  readonly drive: DriveNode;
+  /** Ackermann commands published so far. */
+  commands(): AckermannDriveStampedMsg[];
+  /** Episode reports published so far. */
+  episodes(): Record<string, unknown>[];
+  nowNs(): bigint;
+}
+
+export function makeHarness(
+  controller: DriveController,
+  overrides: Record<string, unknown> = {},
+  clock: ClockMode = 'manual',
+  onLatency?: (sample: LatencySample) => void,
+): Harness {
+  const rcl = new FakeRcl({ overrides: { latency_log_period_s: 0, ...overrides }, clock });
+  const ros = new rcl.Node('daydrive');
+  const params = declareDriveParams(rcl, ros);
+  const drive = new DriveNode({ rcl, node: ros, params, controller, ...(onLatency ? { onLatency } : {}) });
+  drive.start();
+  return {
+    rcl,
+    ros,
+    params,
+    drive,
+    commands: () => ros.published<AckermannDriveStampedMsg>(params.command_topic),
+    episodes: () => ros.published<StringMsg>(params.episodes_topic).map((m) => JSON.parse(m.data) as Record<string, unknown>),
+    nowNs: () => ros.now().nanoseconds,
+  };
+}

@@ -1,0 +1,109 @@
+/**
+ * Parameters (declared with types, defaults and descriptions; overrides; clear errors), the
+ * launch package (every parameter in the YAML with its default), `daydrive drive` without
+ * rclnodejs, and the whole composition (runDrive) on the rclnodejs stand-in.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { parse as parseYaml } from 'yaml';
+import { rosArgsOf } from '../../src/cli/drive.js';
+import { UserError } from '../../src/core/errors.js';
+import { DEFAULT_DRIVE_PARAMS, DRIVE_PARAMETERS, DRIVE_PARAM_NAMES, declareDriveParams } from '../../src/ros/params.js';
+import { RCL_PARAMETER_TYPE, type TriggerResponseMsg } from '../../src/ros/rclnodejs-types.js';
+import { runDrive } from '../../src/ros/run.js';
+import { FakeRcl } from './fake-rclnodejs.js';
+
+const repo = new URL('../../', import.meta.url).pathname;
+
+test('every parameter is declared with its ROS type, default and description', () => {
+  const rcl = new FakeRcl();
+  const node = new rcl.Node('daydrive');
+  const params = declareDriveParams(rcl, node);
+  assert.deepEqual(params, DEFAULT_DRIVE_PARAMS);
+  assert.deepEqual([...node.declared.keys()], DRIVE_PARAM_NAMES);
+  for (const [name, { parameter, descriptor }] of node.declared) {
+    const spec = DRIVE_PARAMETERS[name as keyof typeof DRIVE_PARAMETERS];
+    assert.equal(parameter.type, RCL_PARAMETER_TYPE[spec.kind], name);
+    assert.equal(descriptor?.description, spec.description);
+    if (spec.kind === 'integer') assert.equal(typeof parameter.value, 'bigint', `${name}: rclnodejs integers are bigint`);
+  }
+  assert.equal(params.policy_rate_hz, 10);
+  assert.equal(params.camera_type, 'sensor_msgs/msg/Image');
+});
+
+test('overrides apply; a bad value or type is one error naming the parameter', () => {
+  const declare = (overrides: Record<string, unknown>) => {
+    const rcl = new FakeRcl({ overrides });
+    return declareDriveParams(rcl, new rcl.Node('daydrive'));
+  };
+  const p = declare({ policy_rate_hz: 15.0, max_consecutive_bad_frames: 3, camera_type: 'sensor_msgs/msg/CompressedImage', task_services: false });
+  assert.equal(p.policy_rate_hz, 15);
+  assert.equal(p.max_consecutive_bad_frames, 3);
+  assert.equal(p.task_services, false);
+  assert.throws(() => declare({ policy_rate_hz: 0.5 }), (e: Error) => e instanceof UserError && /field policy_rate_hz/.test(e.message));
+  assert.throws(() => declare({ camera_type: 'sensor_msgs/msg/PointCloud2' }), /field camera_type/);
+  assert.throws(() => declare({ camera_width_px: 640 }), /camera_width_px and camera_height_px/);
+  assert.throws(() => declare({ max_speed_mps: 'fast' }), /max_speed_mps/);
+});
+
+test('launch/config/daydrive.params.yaml lists every parameter with its default; doubles keep a decimal point', async () => {
+  const text = await readFile(join(repo, 'launch/config/daydrive.params.yaml'), 'utf8');
+  const yaml = parseYaml(text) as Record<string, { ros__parameters: Record<string, unknown> }>;
+  const values = yaml['/**']!.ros__parameters;
+  assert.deepEqual(Object.keys(values).sort(), [...DRIVE_PARAM_NAMES].sort());
+  for (const name of DRIVE_PARAM_NAMES) {
+    assert.deepEqual(values[name], DEFAULT_DRIVE_PARAMS[name], name);
+    const line = text.split('\n').find((l) => l.trimStart().startsWith(`${name}:`))!;
+    // rcl reads `10` as an integer, which a double parameter refuses.
+    if (DRIVE_PARAMETERS[name].kind === 'double') assert.match(line, /:\s*-?\d+\.\d+\s*$/, line);
+    const index = text.split('\n').indexOf(line);
+    assert.match(text.split('\n')[index - 1]!, /^\s+#/, `${name} has no comment`);
+  }
+  const launch = await readFile(join(repo, 'launch/launch/daydrive.launch.py'), 'utf8');
+  assert.match(launch, /daydrive\.params\.yaml/);
+  assert.match(launch, /'drive'/);
+  assert.match(await readFile(join(repo, 'launch/package.xml'), 'utf8'), /<name>daydrive<\/name>/);
+});
+
+test('ROS arguments after --ros-args go to rcl', () => {
+  assert.deepEqual(rosArgsOf(['node', 'main.js', 'drive', '--ros-args', '-r', '__node:=car', '--params-file', 'p.yaml']), ['-r', '__node:=car', '--params-file', 'p.yaml']);
+  assert.deepEqual(rosArgsOf(['node', 'main.js', 'drive', '--ros-args', '-p', 'a:=1', '--', '--json']), ['-p', 'a:=1']);
+  assert.deepEqual(rosArgsOf(['node', 'main.js', 'drive']), []);
+});
+
+test('daydrive drive without rclnodejs: exit 2 and one line saying what to install and source', { skip: process.env.ROS_DISTRO ? 'ROS 2 is sourced here' : false }, () => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(repo, 'src/cli/main.ts'), 'drive', '--json'], { encoding: 'utf8', env: { ...process.env, DAYDRIVE_LOG_LEVEL: 'silent' } });
+  assert.equal(r.status, 2);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0]!, /rclnodejs is not installed.*source \/opt\/ros\/<distro>\/setup\.bash.*npm i rclnodejs/);
+  assert.equal((JSON.parse(r.stdout.trim()) as { ok: boolean }).ok, false);
+});
+
+test('runDrive composes rcl, parameters, agent and node; done ends it with speed 0', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'daydrive-ros-'));
+  const config = join(dir, 'agent.yaml');
+  // Pixel state: no VAE model needed; a `daydrive train` config's sim sections would be ignored.
+  await writeFile(config, 'seed: 4\nagent:\n  state: pixels\n  pixels: {widthPx: 16, heightPx: 16}\nsim: {}\n');
+  const paramsFile = join(dir, 'params.yaml');
+  await writeFile(paramsFile, `/**:\n  ros__parameters:\n    config_file: ${config}\n`);
+  const rcl = new FakeRcl({ overrides: { config_file: config } });
+  const run = runDrive({ rcl, rosArgs: ['-r', '__node:=car'], paramsFile });
+  while (!rcl.nodes[0]?.services.has('~/done')) await new Promise((r) => setTimeout(r, 10));
+  const node = rcl.nodes[0];
+  assert.deepEqual(rcl.initArgv?.slice(2), ['--ros-args', '-r', '__node:=car', '--params-file', paramsFile]);
+  assert.equal(rcl.signalHandlersRemoved, 1);
+  assert.equal(node.spinning, true);
+  assert.equal(node.call<TriggerResponseMsg>('~/done').success, true);
+  const summary = await run;
+  assert.equal(summary.endedBy, 'done');
+  assert.equal(summary.params.config_file, config);
+  const commands = node.published<{ drive: { speed: number } }>(summary.params.command_topic);
+  assert.equal(commands.at(-1)?.drive.speed, 0);
+  assert.equal(node.destroyed, true);
+  assert.equal(rcl.isShutdown(), true);
+});
