@@ -227,7 +227,7 @@ export function seededStream(seed: number, salt = 0): Rng {
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
   h ^= h >>> 16;
-  const rng = Rng.fromSeed(h | 0);
+  const rng = Rng.fromLegacySeed(h | 0);
   for (let i = 0; i < 8; i++) rng.uniform();
   return rng;
 }

@@ -1,12 +1,14 @@
 import { validateAction, type ResetOptions, type StepResult, type VectorEnvironment } from '../../src/core/env.js';
-import { Rng } from '../../src/core/rng.js';
+import type { Rng } from '../../src/core/rng.js';
+import { seededStream } from '../road.js';
 
 /**
  * MountainCarContinuous-v0, ported from Gymnasium
  * (gymnasium/envs/classic_control/continuous_mountain_car.py): same constants, update order,
  * reward (+100 at the goal, minus 0.1 a^2 of the unclipped action each step) and 999-step time
  * limit. As in Gymnasium the state is stored as float32 after every step (float64 right after a
- * reset) and the arithmetic of a step is double precision. Reset draws from our seeded Rng.
+ * reset) and the arithmetic of a step is double precision. Reset draws from our seeded Rng
+ * (seededStream: consecutive seeds give unrelated starts).
  */
 
 export const MOUNTAIN_CAR = {
@@ -37,7 +39,7 @@ export class MountainCarContinuousEnv implements VectorEnvironment {
   private rng: Rng;
 
   constructor(options: { seed?: number; maxEpisodeSteps?: number } = {}) {
-    this.rng = Rng.fromSeed(options.seed ?? 0);
+    this.rng = seededStream(options.seed ?? 0);
     this.maxEpisodeSteps = options.maxEpisodeSteps ?? MOUNTAIN_CAR.maxEpisodeSteps;
   }
 
@@ -50,7 +52,7 @@ export class MountainCarContinuousEnv implements VectorEnvironment {
   }
 
   resetSync(options?: ResetOptions): Float32Array {
-    if (options?.seed !== undefined) this.rng = Rng.fromSeed(options.seed);
+    if (options?.seed !== undefined) this.rng = seededStream(options.seed);
     this.position = this.rng.range(MOUNTAIN_CAR.initPositionLow, MOUNTAIN_CAR.initPositionHigh);
     this.velocity = 0;
     this.steps = 0;

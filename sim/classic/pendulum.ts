@@ -1,5 +1,6 @@
 import { validateAction, type ResetOptions, type StepResult, type VectorEnvironment } from '../../src/core/env.js';
-import { Rng } from '../../src/core/rng.js';
+import type { Rng } from '../../src/core/rng.js';
+import { seededStream } from '../road.js';
 
 /**
  * Pendulum-v1, ported from Gymnasium (gymnasium/envs/classic_control/pendulum.py): same constants,
@@ -7,7 +8,7 @@ import { Rng } from '../../src/core/rng.js';
  * the state (theta, theta_dot) is float64 and the observation [cos theta, sin theta, theta_dot]
  * float32. Differences: the action is in [-1, 1] (our VectorEnvironment contract) and scaled to a
  * torque of max_torque * a (rounded to float32, Gymnasium's action dtype); reset draws from our
- * seeded Rng, not NumPy's.
+ * seeded Rng (seededStream: consecutive seeds give unrelated starts), not NumPy's.
  */
 
 export const PENDULUM = {
@@ -42,7 +43,7 @@ export class PendulumEnv implements VectorEnvironment {
   private rng: Rng;
 
   constructor(options: { seed?: number; g?: number; maxEpisodeSteps?: number } = {}) {
-    this.rng = Rng.fromSeed(options.seed ?? 0);
+    this.rng = seededStream(options.seed ?? 0);
     this.g = options.g ?? PENDULUM.g;
     this.maxEpisodeSteps = options.maxEpisodeSteps ?? PENDULUM.maxEpisodeSteps;
   }
@@ -58,7 +59,7 @@ export class PendulumEnv implements VectorEnvironment {
   }
 
   resetSync(options?: ResetOptions): Float32Array {
-    if (options?.seed !== undefined) this.rng = Rng.fromSeed(options.seed);
+    if (options?.seed !== undefined) this.rng = seededStream(options.seed);
     this.theta = this.rng.range(-PENDULUM.initThetaMax, PENDULUM.initThetaMax);
     this.thetaDot = this.rng.range(-PENDULUM.initThetaDotMax, PENDULUM.initThetaDotMax);
     this.steps = 0;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseWith } from '../core/config.js';
+import { ALGORITHMS, explorationConfigSchema, learnerConfigSchema } from '../rl/config.js';
 
 /**
  * The agent's settings (state, action shaping, the task schedule). Defaults follow Kendall et
@@ -56,4 +57,26 @@ export interface VehicleScale {
   readonly maxSteeringRad: number;
   /** The world's maximum speed set-point, m/s. */
   readonly maxSpeedMps: number;
+}
+
+/**
+ * The learning part of a configuration, shared by `daydrive train` (src/cli/train-config.ts) and
+ * the drive node's config file (src/ros/agent-config.ts), so settings tuned in simulation carry
+ * over to the car unchanged. Spread it into a z.object and add `checkLearnerOverrides`.
+ */
+export const drivingLearningShape = {
+  seed: z.number().int().min(0).max(0x7fffffff).default(0),
+  algo: z.enum(ALGORITHMS).default('ddpg'),
+  /** Directory of the VAE (default: the shipped models/vae-sim). */
+  vaeModel: z.string().min(1).optional(),
+  agent: agentConfigSchema.prefault({}),
+  /** Overrides of the learner's settings (src/rl/config.ts) on top of the algorithm preset and DRIVING_LEARNER_DEFAULTS. */
+  learner: z.record(z.string(), z.unknown()).default({}),
+  exploration: explorationConfigSchema,
+};
+
+/** Checks the `learner` overrides against the learner's own schema, reporting their path. */
+export function checkLearnerOverrides(c: { learner: Record<string, unknown> }, ctx: z.RefinementCtx): void {
+  const learner = learnerConfigSchema.safeParse(c.learner);
+  if (!learner.success) for (const issue of learner.error.issues) ctx.addIssue({ ...issue, path: ['learner', ...issue.path] });
 }

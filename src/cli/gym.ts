@@ -6,13 +6,14 @@ import { parseWith, readConfigFile } from '../core/config.js';
 import { UserError } from '../core/errors.js';
 import { replaceDirectory, writeJsonSafely } from '../core/files.js';
 import { log } from '../core/logger.js';
-import { Rng } from '../core/rng.js';
 import { join } from 'node:path';
 import { CLASSIC_TASKS, createClassicEnv, type ClassicTask } from '../../sim/classic/index.js';
+import { seededStream } from '../../sim/road.js';
 import {
   ALGORITHMS,
   explorationConfigSchema,
   learnerConfigSchema,
+  mergeLearnerConfig,
   withAlgorithmPreset,
   type Algorithm,
   type LearnerConfig,
@@ -28,6 +29,9 @@ import { addCommand, choiceOption, parseIntArg, type CommonOptions } from './com
  * `daydrive gym pendulum|mountaincar`: trains DDPG / TD3 / D4PG on a classic control task and
  * reports evaluation returns: the check that the learner learns, on tasks with known scores.
  */
+
+/** Keeps the learner's and the noise's streams apart from the task's resets (which use the bare seed). */
+const GYM_SEED_SALT = 0x67796d;
 
 export const NOISE_KINDS = ['ou', 'gaussian', 'param'] as const;
 export type NoiseKind = (typeof NOISE_KINDS)[number];
@@ -118,7 +122,8 @@ export interface GymRunResult {
 export async function runGym(options: GymRunOptions): Promise<GymRunResult> {
   await initBackend();
   const setup = gymSetup(options.task, options.algo, options.noise);
-  const learnerOverrides = { ...setup.learner, ...(options.file?.learner ?? {}) } as LearnerConfigInput;
+  // File settings are validated by the schema below; nested replay / encoder fields merge.
+  const learnerOverrides = mergeLearnerConfig(setup.learner, (options.file?.learner ?? {}) as LearnerConfigInput);
   const learnerConfig = parseWith(learnerConfigSchema, withAlgorithmPreset(options.algo, learnerOverrides), 'learner config');
   const explorationRaw = options.file?.exploration ?? setup.exploration;
   const explorationConfig = parseWith(explorationConfigSchema, explorationRaw, 'exploration config');
@@ -128,7 +133,7 @@ export async function runGym(options: GymRunOptions): Promise<GymRunResult> {
     evalEpisodes: options.file?.evalEpisodes ?? setup.loop.evalEpisodes,
     evalEvery: options.file?.evalEvery ?? setup.loop.evalEvery,
   };
-  const rng = Rng.fromSeed(options.seed);
+  const rng = seededStream(options.seed, GYM_SEED_SALT);
   const env = createClassicEnv(options.task, options.seed);
   const evalEnv = createClassicEnv(options.task, options.seed + 1);
   const learner = createLearner(learnerConfig, env.observationSize, env.actionSize, rng.fork());

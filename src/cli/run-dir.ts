@@ -32,7 +32,7 @@ export async function writeMetrics(runDir: string, records: readonly EpisodeReco
 
 export async function writeLearningCurve(runDir: string, records: readonly EpisodeRecord[], title: string): Promise<void> {
   await lineChartPng(
-    records.map((r) => ({ x: r.episode, y: Math.round(r.distanceM * 10) / 10, series: r.mode === 'test' ? 'test' : 'train (incl. random exploration)' })),
+    records.map((r) => ({ x: r.episode, y: Math.round(r.distanceM * 10) / 10, series: r.mode })),
     { title, xTitle: 'episode', yTitle: 'distance before intervention (m)', path: join(runDir, RUN_FILES.curve) },
   );
 }

@@ -11,12 +11,12 @@ import { createDrivingAgent, type DrivingAgent } from '../agent/index.js';
 import { consecutivePasses, trainAgent, type EpisodeRecord, type StepView, type TrainingProgress } from '../agent/training.js';
 import { DEFAULT_VAE_MODEL_DIR, loadVaeEncoder } from '../vision/encoder.js';
 import type { ImageEncoder } from '../vision/types.js';
-import { ALGORITHMS, type Algorithm, type LearnerConfigInput } from '../rl/config.js';
+import { ALGORITHMS, type Algorithm } from '../rl/config.js';
 import { DrivingSimEnv, rgbToPng, topDownMapPng, type MapPoint } from '../../sim/index.js';
 import { maxSetpointMps } from '../../sim/config.js';
 import { addCommand, choiceOption, parseIntArg, type CommonOptions } from './command.js';
 import { hasCheckpoint, readCheckpoint, RUN_FILES, writeCheckpoint, writeLearningCurve, writeMetrics } from './run-dir.js';
-import { DRIVING_LEARNER_DEFAULTS, parseTrainConfig, type TrainConfig } from './train-config.js';
+import { parseTrainConfig, type TrainConfig } from './train-config.js';
 
 /**
  * `daydrive train`: the main job. Builds the simulator, the VAE state and the learner from one
@@ -69,7 +69,7 @@ export function buildAgent(config: TrainConfig, encoder: ImageEncoder | null): D
   return createDrivingAgent({
     agent: config.agent,
     algo: config.algo,
-    learner: { ...DRIVING_LEARNER_DEFAULTS, ...config.learner } as LearnerConfigInput,
+    learner: config.learner,
     exploration: config.exploration,
     encoder,
     vehicle: vehicleScaleOf(config),

@@ -2,6 +2,29 @@ import { xoroshiro128plus, xoroshiro128plusFromState } from 'pure-rand/generator
 import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
 import type { JumpableRandomGenerator } from 'pure-rand/types/JumpableRandomGenerator';
 
+/** SplitMix32 (Steele et al. 2014, 32-bit variant): the next state and a well-mixed output word. */
+function splitMix32(state: number): [next: number, output: number] {
+  const next = (state + 0x9e3779b9) | 0;
+  let z = next ^ (next >>> 16);
+  z = Math.imul(z, 0x21f0aaad);
+  z ^= z >>> 15;
+  z = Math.imul(z, 0x735a2d97);
+  return [next, z ^ (z >>> 15)];
+}
+
+/** Four 32-bit state words of xoroshiro128+ from a seed (never all zero). */
+function seedState(seed: number): number[] {
+  let s = seed | 0;
+  const words: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    const [next, out] = splitMix32(s);
+    s = next;
+    words.push(out);
+  }
+  if (!words.some((w) => w !== 0)) words[3] = 1;
+  return words;
+}
+
 /**
  * Seeded random numbers (xoroshiro128+ from pure-rand). Every stochastic part of daydrive takes
  * an Rng so that a run is reproducible from its seed; `state()` / `Rng.fromState` let
@@ -12,7 +35,21 @@ export class Rng {
 
   private constructor(private readonly gen: JumpableRandomGenerator) {}
 
+  /**
+   * The generator for `seed`, its 128-bit state spread from the seed by SplitMix32: pure-rand's
+   * xoroshiro128plus(seed) starts from (-1, ~seed, seed, 0), so nearby seeds gave nearly equal
+   * first draws (seeds 0..3 all began with 0.99998...) and "different" seeds the same episodes.
+   */
   static fromSeed(seed: number): Rng {
+    if (!Number.isInteger(seed)) throw new RangeError(`seed must be an integer, got ${seed}`);
+    return new Rng(xoroshiro128plusFromState(seedState(seed)));
+  }
+
+  /**
+   * pure-rand's own seeding, correlated for nearby seeds: only for callers that scramble the seed
+   * first and must keep their outputs (sim/road.ts: every road seed keeps its road).
+   */
+  static fromLegacySeed(seed: number): Rng {
     if (!Number.isInteger(seed)) throw new RangeError(`seed must be an integer, got ${seed}`);
     return new Rng(xoroshiro128plus(seed | 0));
   }

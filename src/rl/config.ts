@@ -111,15 +111,19 @@ export function algorithmPreset(algo: Algorithm): LearnerConfigInput {
   }
 }
 
+/** `overrides` on top of `base`, the nested `replay` and `encoder` settings merged field by field. */
+export function mergeLearnerConfig(base: LearnerConfigInput, overrides: LearnerConfigInput): LearnerConfigInput {
+  return {
+    ...base,
+    ...overrides,
+    replay: { ...(base.replay ?? {}), ...(overrides.replay ?? {}) },
+    encoder: { ...(base.encoder ?? {}), ...(overrides.encoder ?? {}) },
+  };
+}
+
 /** The preset of `algo` with `overrides` on top (nested `replay` / `encoder` merged), unparsed. */
 export function withAlgorithmPreset(algo: Algorithm, overrides: LearnerConfigInput = {}): LearnerConfigInput {
-  const preset = algorithmPreset(algo);
-  return {
-    ...preset,
-    ...overrides,
-    replay: { ...(preset.replay ?? {}), ...(overrides.replay ?? {}) },
-    encoder: { ...(preset.encoder ?? {}), ...(overrides.encoder ?? {}) },
-  };
+  return mergeLearnerConfig(algorithmPreset(algo), overrides);
 }
 
 /** The preset of `algo` with `overrides` on top, parsed (throws a ZodError on bad values). */

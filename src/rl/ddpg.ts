@@ -18,7 +18,7 @@ import {
   type StateBatch,
 } from './networks.js';
 import { Adam, globalNorm, ParameterGroup, polyakUpdate } from './optimizer.js';
-import { categoricalCrossEntropy, categoricalProjection, categoricalSupport, smoothedTargetAction, td3Target, tdTarget } from './targets.js';
+import { categoricalCrossEntropy, categoricalExpectation, categoricalProjection, categoricalSupport, smoothedTargetAction, td3Target, tdTarget } from './targets.js';
 
 /**
  * One gradient update of the deterministic policy gradient family, written in the order of the
@@ -138,7 +138,7 @@ export function bellmanTargets(model: DdpgModel, batch: BatchTensors): BellmanTa
     const nextProbs = tf.softmax(criticForward(target, 0, nextFeatures, nextActions)).dataSync();
     const projected = categoricalProjection(nextProbs, batch.host.rewards, batch.host.discounts, config.vMin, config.vMax, config.atoms);
     const distribution = tf.tensor2d(projected, [batchSize, config.atoms]);
-    return { y: null, distribution, mean: tf.sum(tf.mul(distribution, support), 1) };
+    return { y: null, distribution, mean: categoricalExpectation(distribution, support) };
   }
   const nextQ = (k: number) => tf.reshape(criticForward(target, k, nextFeatures, nextActions), [batchSize]) as tf.Tensor1D;
   const y = target.critics.length === 2 ? td3Target(batch.rewards, batch.discounts, nextQ(0), nextQ(1)) : tdTarget(batch.rewards, batch.discounts, nextQ(0));
@@ -165,14 +165,14 @@ export function criticLossAndGradients(model: DdpgModel, batch: BatchTensors, ta
   const losses: tf.Tensor[] = [];
   let q1: tf.Tensor1D | null = null;
   let dFeatures: tf.Tensor2D | null = null;
-  online.critics.forEach((net, k) => {
+  for (const [k, net] of online.critics.entries()) {
     const trace = mlpForwardTrace(net, [feats, batch.actions]);
     const out = trace.outputs[trace.outputs.length - 1] as tf.Tensor2D;
     let dOut: tf.Tensor2D;
     if (support && targets.distribution) {
       // d CE / d logits = softmax(logits) - m  (m sums to 1)
       const probs = tf.softmax(out);
-      if (k === 0) q1 = tf.sum(tf.mul(probs, support), 1);
+      if (k === 0) q1 = categoricalExpectation(probs, support);
       losses.push(tf.mean(tf.mul(batch.weights, categoricalCrossEntropy(targets.distribution, out))));
       dOut = tf.mul(tf.sub(probs, targets.distribution), tf.div(weightsCol, batchSize));
     } else {
@@ -187,15 +187,16 @@ export function criticLossAndGradients(model: DdpgModel, batch: BatchTensors, ta
     grads.push(...(g.params ?? []));
     const dFeat = g.inputs[0];
     if (dFeat) dFeatures = dFeatures ? tf.add(dFeatures, dFeat) : dFeat;
-  });
+  }
   if (pixels && online.encoder && batch.states.images && dFeatures) {
     // The encoder learns from the critic loss (SAC-AE / DrQ); its features lead the feature vector.
     const size = online.encoder.head.layers[0]?.b.shape[0] ?? 0;
     const dEncoded = tf.slice(dFeatures as tf.Tensor2D, [0, 0], [batchSize, size]);
     grads.push(...encoderBackward(online.encoder, batch.states.images, dEncoded));
   }
+  if (q1 === null) throw new RangeError('the model has no critic');
   const loss = (losses.length === 1 ? losses[0] : tf.addN(losses)) as tf.Scalar;
-  return { loss, q1: q1 as unknown as tf.Tensor1D, grads };
+  return { loss, q1, grads };
 }
 
 /**
@@ -216,7 +217,7 @@ export function actorLossAndGradients(model: DdpgModel, feats: tf.Tensor2D): { l
   if (support) {
     // Q = sum_j p_j z_j, dQ/dlogit_j = p_j (z_j - Q)
     const probs = tf.softmax(out);
-    q = tf.sum(tf.mul(probs, support), 1);
+    q = categoricalExpectation(probs, support);
     dOut = tf.mul(tf.mul(probs, tf.sub(support, tf.reshape(q, [batchSize, 1]))), -1 / batchSize);
   } else {
     q = tf.reshape(out, [batchSize]) as tf.Tensor1D;

@@ -6,7 +6,7 @@ import { log } from '../core/logger.js';
 import { Rng } from '../core/rng.js';
 import { loadNamedTensors, saveNamedTensors } from '../core/tfjs-io.js';
 import { learnerConfigSchema, type LearnerConfig, type LearnerConfigInput } from './config.js';
-import { createDdpgModel, ddpgStep, policy, type BatchTensors, type DdpgModel, type StepResult } from './ddpg.js';
+import { createDdpgModel, ddpgStep, policy, scoped, type BatchTensors, type DdpgModel, type StepResult } from './ddpg.js';
 import { NStepAccumulator } from './n-step.js';
 import {
   disposeActorCritic,
@@ -176,18 +176,8 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy {
     if (this.replay.size === 0) return { updates: 0, criticLoss: Number.NaN, actorLoss: Number.NaN, meanQ: Number.NaN, skipped: 0 };
     for (let i = 0; i < steps; i++) {
       const sample = this.replay.sample(this.config.batchSize, this.rng);
-      const engine = tf.engine();
-      engine.startScope();
-      let result: StepResult;
-      try {
-        result = ddpgStep(this.model, this.batchTensors(sample), this.updates);
-      } finally {
-        engine.endScope();
-      }
-      if (result.skipped !== 'critic') {
-        this.replay.updatePriorities(sample.indices, result.tdErrors);
-        this.updates += 1;
-      }
+      // One scope for the batch tensors and the step (ddpgStep's own scope nests inside it).
+      const result: StepResult = scoped(() => ddpgStep(this.model, this.batchTensors(sample), this.updates));
       if (result.skipped !== null) {
         skipped += 1;
         log.warn(
@@ -196,6 +186,9 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy {
         );
       }
       if (result.skipped !== 'critic') {
+        // The critic step was applied: priorities follow its TD errors, the update counts.
+        this.replay.updatePriorities(sample.indices, result.tdErrors);
+        this.updates += 1;
         done += 1;
         criticLoss += result.criticLoss;
         meanQ += result.meanQ;

@@ -109,7 +109,7 @@ export function categoricalCrossEntropy(target: tf.Tensor2D, logits: tf.Tensor2D
   return tf.neg(tf.sum(tf.mul(target, logSoftmax(logits)), 1));
 }
 
-/** Expected value sum_i p_i z_i of categorical logits over the support, [B]. */
-export function categoricalMean(logits: tf.Tensor2D, support: tf.Tensor2D): tf.Tensor1D {
-  return tf.sum(tf.mul(tf.softmax(logits), support), 1);
+/** Expected value Q = sum_i p_i z_i of categorical distributions `probs` [B, N] over the support [1, N], [B]. */
+export function categoricalExpectation(probs: tf.Tensor2D, support: tf.Tensor2D): tf.Tensor1D {
+  return tf.sum(tf.mul(probs, support), 1);
 }

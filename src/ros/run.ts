@@ -4,7 +4,6 @@ import { UserError } from '../core/errors.js';
 import { exists } from '../core/files.js';
 import { log } from '../core/logger.js';
 import { createDrivingAgent, type DrivingAgent } from '../agent/index.js';
-import type { LearnerConfigInput } from '../rl/config.js';
 import { DEFAULT_VAE_MODEL_DIR, loadVaeEncoder } from '../vision/encoder.js';
 import type { ImageEncoder } from '../vision/types.js';
 import { readDriveAgentConfig } from './agent-config.js';
@@ -45,7 +44,7 @@ export async function buildDriveAgent(params: DriveParams): Promise<{ agent: Dri
   const agent = createDrivingAgent({
     agent: config.agent,
     algo: config.algo,
-    learner: config.learner as LearnerConfigInput,
+    learner: config.learner,
     exploration: config.exploration,
     encoder,
     vehicle: { maxSteeringRad: params.max_steering_rad, maxSpeedMps: params.max_speed_mps },

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/core/backend.js';
+import { log } from '../../src/core/logger.js';
 import { Rng } from '../../src/core/rng.js';
 import { learnerConfigFor, type LearnerConfigInput } from '../../src/rl/config.js';
 import { createLearner, type DdpgLearner } from '../../src/rl/learner.js';
@@ -69,9 +70,16 @@ test('a non-finite loss skips the update, keeps the last good weights and says s
   // A finite reward whose square overflows float32: the critic loss becomes Infinity.
   const rng = Rng.fromSeed(3);
   for (let i = 0; i < 100; i++) learner.observe(randomTransition(rng, S, 3e38));
-  const stats = await learner.update(4);
+  const warnings: string[] = [];
+  const warn = log.warn;
+  log.warn = ((obj: unknown, msg?: string) => void warnings.push(`${JSON.stringify(obj)} ${msg ?? ''}`)) as typeof log.warn;
+  const stats = await learner.update(4).finally(() => {
+    log.warn = warn;
+  });
   assert.equal(stats.updates, 0);
   assert.equal(stats.skipped, 4);
+  assert.equal(warnings.length, 4, 'each skipped update is logged');
+  assert.match(warnings[0] ?? '', /"criticLoss":null.*non-finite critic loss or gradient: update skipped, last good weights kept/);
   assert.deepEqual([...learner.act(probe)], [...before], 'weights unchanged');
   assert.equal(learner.updateCount, snapshotUpdates);
   learner.dispose();
@@ -140,12 +148,13 @@ test('snapshot / restore undoes an episode: weights, targets, optimiser, replay'
 test('n-step windows are kept per actor (D4PG with many actors)', () => {
   const learner = small('d4pg', { nStep: 3, discount: 0.5 });
   const rng = Rng.fromSeed(8);
+  const step = (): Transition => ({ ...randomTransition(rng), terminated: false }); // windows end only by endEpisode here
   for (let i = 0; i < 2; i++) {
-    learner.observe(randomTransition(rng), 0);
-    learner.observe(randomTransition(rng), 1);
+    learner.observe(step(), 0);
+    learner.observe(step(), 1);
   }
   assert.equal(learner.replaySize(), 0, 'no window of 3 yet in either actor');
-  learner.observe(randomTransition(rng), 1);
+  learner.observe(step(), 1);
   assert.equal(learner.replaySize(), 1);
   learner.endEpisode(0);
   assert.equal(learner.replaySize(), 3, 'actor 0 flushed its 2 partial windows');

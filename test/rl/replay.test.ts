@@ -43,6 +43,27 @@ test('sum tree: total, min and updates match hand computation', () => {
   assert.throws(() => tree.set(0, Number.NaN), /finite and >= 0/);
 });
 
+test('sum tree: batched updates and searches (level by level) equal one at a time, duplicates included', () => {
+  const rng = Rng.fromSeed(11);
+  const n = 1000;
+  const one = new SumTree(n);
+  const many = new SumTree(n);
+  const indices = Int32Array.from({ length: 300 }, () => rng.int(n));
+  indices[7] = indices[3] as number; // a leaf updated twice in one batch: the last value wins
+  const priorities = Float64Array.from({ length: 300 }, () => rng.uniform() * 3);
+  indices.forEach((i, k) => one.set(i, priorities[k] as number));
+  many.setMany(indices, priorities);
+  assert.equal(many.total(), one.total());
+  assert.equal(many.min(), one.min());
+  assert.deepEqual([...many.leaves()], [...one.leaves()]);
+  const prefixes = Float64Array.from({ length: 64 }, () => rng.uniform() * one.total());
+  const out = new Int32Array(64);
+  many.findMany(prefixes, out);
+  assert.deepEqual([...out], [...prefixes].map((p) => one.find(p)));
+  assert.throws(() => many.setMany([1, 2], [1, Number.NaN]), /finite and >= 0/);
+  assert.equal(many.get(1), one.get(1), 'a refused batch changes nothing');
+});
+
 test('sum tree: sampling frequencies match the priorities (brute force and chi-square)', () => {
   const rng = Rng.fromSeed(7);
   const n = 50;
