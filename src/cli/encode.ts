@@ -21,11 +21,8 @@ export function registerEncode(program: Command): void {
       await initBackend();
       const encoder = await loadVaeEncoder(opts.model);
       try {
-        const latents: { file: string; mean: number[] }[] = [];
-        for (const file of images) {
-          const mean = await encoder.encode(await readImageFile(file));
-          latents.push({ file, mean: Array.from(mean, (v) => Math.round(v * 1e5) / 1e5) });
-        }
+        const means = await encoder.encodeBatch(await Promise.all(images.map((file) => readImageFile(file))));
+        const latents = images.map((file, i) => ({ file, mean: Array.from(means[i]!, (v) => Math.round(v * 1e5) / 1e5) }));
         return { model: opts.model, latentSize: encoder.latentSize, input: { width: encoder.inputWidth, height: encoder.inputHeight, skyCropFraction: encoder.config.skyCropFraction }, latents };
       } finally {
         encoder.dispose();

@@ -38,12 +38,18 @@ interface TrainOptions extends CommonOptions {
   crop?: number;
   beta?: number;
   klTolerance?: number;
+  auxWeight?: number;
   validation: number;
   patience: number;
   seed: number;
   resume?: boolean;
   maxFrames?: number;
   config?: string;
+}
+
+/** This invocation as a `daydrive` command (without --json), for dataset.json and the model card. */
+function commandLine(): string {
+  return ['daydrive', ...process.argv.slice(2).filter((a) => a !== '--json')].join(' ');
 }
 
 function counterBar(label: string, total: number): cliProgress.SingleBar | null {
@@ -77,6 +83,7 @@ async function collectFromSim(opts: CollectOptions): Promise<Record<string, unkn
       episodes,
       camera: { widthPx: config.camera.widthPx, heightPx: config.camera.heightPx },
       seed: opts.seed,
+      command: commandLine(),
       policy: `noisy pure pursuit (random lane offsets, OU steering noise) with random-action bursts; ${opts.stepsPerEpisode} steps per road, a frame every ${opts.frameEvery ?? DEFAULT_SIM_COLLECT.frameEvery}`,
     });
   });
@@ -112,7 +119,7 @@ async function collectFromBag(opts: CollectOptions): Promise<Record<string, unkn
       { every: opts.frameEvery ?? 1, ...(opts.maxFrames !== undefined ? { maxFrames: opts.maxFrames } : {}) },
     );
     if (writer.count === 0) throw new UserError(`no decodable images on ${topic} in ${bag} (${stats.skipped} skipped: ${JSON.stringify(stats.skippedByReason)})`);
-    await writer.finish({ source: 'bag', episodes: 1, bag: resolve(bag), topic, skippedMessages: stats.skipped, ...(camera ? { camera } : {}) });
+    await writer.finish({ source: 'bag', episodes: 1, bag: resolve(bag), topic, skippedMessages: stats.skipped, command: commandLine(), ...(camera ? { camera } : {}) });
   });
   const s = stats!;
   if (s.skipped > 0) log.warn({ skipped: s.skipped, reasons: s.skippedByReason }, 'messages that did not decode were skipped');
@@ -162,12 +169,13 @@ export function registerVae(program: Command): void {
         .option('--crop <fraction>', 'fraction of the image height cropped off the top (sky; default 0.4)', parseFloatArg(0, 0.95))
         .option('--beta <x>', 'weight of the KL term (default 1)', parseFloatArg(0, 100))
         .option('--kl-tolerance <nats>', 'KL floor per latent dimension (default 0.5)', parseFloatArg(0, 100))
+        .option('--aux-weight <x>', 'weight of the auxiliary linear head on cross-track and heading error (simulator frames; 0 = plain VAE)', parseFloatArg(0, 10_000))
         .option('--validation <fraction>', 'fraction of episodes held out for validation', parseFloatArg(0, 0.9), 0.15)
         .option('--patience <n>', 'stop after n epochs without a better validation loss', parseIntArg(1, 1000), 4)
         .option('--seed <n>', 'seed of the initial weights, the split and the batches', parseIntArg(0, 0x7fffffff), 0)
         .option('--resume', 'continue from OUT/checkpoint (its settings win over the flags)')
         .option('--max-frames <n>', 'use at most n frames (evenly spaced)', parseIntArg(1, 10_000_000))
-        .option('--config <file>', 'VAE config (YAML/JSON: inputWidth, inputHeight, skyCropFraction, latentSize, filters, beta, klToleranceNats); flags override it'),
+        .option('--config <file>', 'VAE config (YAML/JSON: inputWidth, inputHeight, skyCropFraction, latentSize, filters, beta, klToleranceNats, auxiliaryWeight); flags override it'),
     async (_args, opts) => {
       const fromFile = opts.config ? ((await readConfigFile(opts.config)) as Record<string, unknown>) : {};
       const flags: Record<string, unknown> = {};
@@ -177,6 +185,7 @@ export function registerVae(program: Command): void {
       if (opts.crop !== undefined) flags.skyCropFraction = opts.crop;
       if (opts.beta !== undefined) flags.beta = opts.beta;
       if (opts.klTolerance !== undefined) flags.klToleranceNats = opts.klTolerance;
+      if (opts.auxWeight !== undefined) flags.auxiliaryWeight = opts.auxWeight;
       const config = parseVaeConfig({ ...fromFile, ...flags }, opts.config ? `VAE config ${opts.config} with flags` : 'VAE options');
       const backend = await initBackend();
       if (backend.name === 'cpu') log.warn('training on the cpu backend is ~100x slower than wasm');
@@ -192,6 +201,7 @@ export function registerVae(program: Command): void {
         seed: opts.seed,
         resume: opts.resume === true,
         progress: true,
+        command: commandLine(),
         ...(opts.maxFrames !== undefined ? { maxFrames: opts.maxFrames } : {}),
       });
       const s = result.summary;

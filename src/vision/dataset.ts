@@ -44,6 +44,8 @@ export const datasetMetaSchema = z.object({
   camera: z.object({ widthPx: z.number().int(), heightPx: z.number().int() }).optional(),
   seed: z.number().int().optional(),
   policy: z.string().optional(),
+  /** The command that collected the frames. */
+  command: z.string().optional(),
   bag: z.string().optional(),
   topic: z.string().optional(),
   skippedMessages: z.number().int().optional(),

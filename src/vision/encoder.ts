@@ -44,8 +44,8 @@ export class VaeImageEncoder implements ImageEncoder {
     return (await this.encodeInputs(input, 1))[0]!;
   }
 
-  /** Latent means of several frames (one model call). */
-  async encodeMany(images: readonly RgbImage[]): Promise<Float32Array[]> {
+  /** Latent means of several frames: each preprocessed as in encode, then one model call. */
+  async encodeBatch(images: readonly RgbImage[]): Promise<Float32Array[]> {
     const size = this.inputWidth * this.inputHeight * 3;
     const batch = new Float32Array(images.length * size);
     for (let i = 0; i < images.length; i++) normalise(await preprocessRgb(images[i]!, this.preprocess), batch, i * size);

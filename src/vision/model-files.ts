@@ -34,7 +34,7 @@ function packageRoot(): string {
 /** The VAE shipped with daydrive (trained on the simulator's default 160x120 camera). */
 export const DEFAULT_VAE_MODEL_DIR: string = join(packageRoot(), 'models', 'vae-sim');
 
-const lossesSchema = z.object({ loss: z.number(), reconstruction: z.number(), kl: z.number() });
+const lossesSchema = z.object({ loss: z.number(), reconstruction: z.number(), kl: z.number(), auxiliary: z.number().default(0) });
 
 export const vaeTrainingSummarySchema = z.object({
   data: z.object({
@@ -45,7 +45,14 @@ export const vaeTrainingSummarySchema = z.object({
     validationFrames: z.number().int(),
     episodes: z.number().int().optional(),
     camera: z.object({ widthPx: z.number().int(), heightPx: z.number().int() }).optional(),
+    /** How the frames were collected (dataset.json): the simulator seed and driving policy. */
+    seed: z.number().int().optional(),
+    policy: z.string().optional(),
+    /** The command that collected the frames. */
+    command: z.string().optional(),
   }),
+  /** The command that trained the model. */
+  command: z.string().optional(),
   epochs: z.number().int(),
   bestEpoch: z.number().int(),
   stoppedEarly: z.boolean(),

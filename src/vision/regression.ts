@@ -85,9 +85,3 @@ export function rSquared(ys: readonly number[], predictions: readonly number[]):
   }
   return ssTot === 0 ? (ssRes === 0 ? 1 : -Infinity) : 1 - ssRes / ssTot;
 }
-
-/** Fits on (trainX, trainY) and returns R^2 on (testX, testY). */
-export function probeR2(trainX: readonly ArrayLike<number>[], trainY: readonly number[], testX: readonly ArrayLike<number>[], testY: readonly number[]): number {
-  const model = fitLinear(trainX, trainY);
-  return rSquared(testY, testX.map((x) => predictLinear(model, x)));
-}

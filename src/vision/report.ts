@@ -1,6 +1,7 @@
 import sharp, { type OverlayOptions } from 'sharp';
 import type { RgbImage } from '../core/env.js';
 import type { VaeMeta } from './model-files.js';
+import type { VaeLosses } from './vae.js';
 
 /**
  * What people look at after training: a PNG grid of model inputs against reconstructions, and
@@ -71,20 +72,34 @@ export function modelCardMarkdown(meta: VaeMeta, title = 'daydrive VAE'): string
     `- Decoder: dense, then ${c.filters.length} transposed convs 3x3 stride 2 mirroring the encoder, sigmoid output.`,
     `- Loss: per-image squared error + beta * max(KL, tolerance * latent size), beta ${c.beta}, tolerance ${c.klToleranceNats} nats per dimension.`,
   );
+  if (c.auxiliaryWeight > 0) {
+    lines.push(
+      `- Auxiliary term (weight ${c.auxiliaryWeight}): during training a linear head on the latent mean predicts the standardised cross-track`,
+      '  and heading error the simulator records with each frame (squared error); it keeps the road geometry in the latent. The head is',
+      '  not part of the model: the agent sees only the latent mean. Frames without these labels (recorded drives) train a plain VAE.',
+    );
+  }
   if (t) {
     const h = t.history;
+    const aux = c.auxiliaryWeight > 0 && h.some((e) => e.train.auxiliary > 0);
+    const parts = (l: VaeLosses): string => `reconstruction ${fmt(l.reconstruction)}, KL ${fmt(l.kl)}${aux ? `, auxiliary ${fmt(l.auxiliary, 3)}` : ''}`;
+    const row = (l: VaeLosses): string => [l.loss, l.reconstruction, l.kl, ...(aux ? [l.auxiliary] : [])].map((v, i) => fmt(v, i === 3 ? 3 : 2)).join(' | ');
     lines.push(
       '',
       '## Training',
       '',
-      `- Data: ${t.data.frames} frames from ${t.data.source === 'sim' ? `${t.data.episodes ?? '?'} simulator episodes (one random road each)` : 'a recorded drive'} in \`${t.data.dir}\`;`,
+      `- Data: ${t.data.frames} frames from ${t.data.source === 'sim' ? `${t.data.episodes ?? '?'} simulator episodes (one random road each)` : 'a recorded drive'} in \`${t.data.dir}\`${
+        t.data.command !== undefined ? `, collected with \`${t.data.command}\`` : ''
+      };`,
+      ...(t.data.policy ? [`  driver: ${t.data.policy}.`] : []),
       `  ${t.data.trainFrames} for training, ${t.data.validationFrames} held out (whole episodes: roads the model never saw).`,
+      ...(t.command !== undefined ? [`- Trained with \`${t.command}\`.`] : []),
       `- ${t.epochs} epochs (best: epoch ${t.bestEpoch}${t.stoppedEarly ? ', stopped early' : ''}), batch ${t.batchSize}, Adam lr ${t.learningRate}, seed ${t.seed}, backend ${t.backend}, ${fmt(t.trainSeconds, 0)} s (${fmt(t.imagesPerSecond, 0)} images/s).`,
-      `- Loss per image at the best epoch: training ${fmt(t.train.loss)} (reconstruction ${fmt(t.train.reconstruction)}, KL ${fmt(t.train.kl)}); validation ${fmt(t.validation.loss)} (reconstruction ${fmt(t.validation.reconstruction)}, KL ${fmt(t.validation.kl)}).`,
+      `- Loss per image at the best epoch: training ${fmt(t.train.loss)} (${parts(t.train)}); validation ${fmt(t.validation.loss)} (${parts(t.validation)}).`,
       '',
-      '| epoch | train loss | train recon | train KL | val loss | val recon | val KL |',
-      '|---:|---:|---:|---:|---:|---:|---:|',
-      ...h.map((e) => `| ${e.epoch} | ${fmt(e.train.loss)} | ${fmt(e.train.reconstruction)} | ${fmt(e.train.kl)} | ${fmt(e.validation.loss)} | ${fmt(e.validation.reconstruction)} | ${fmt(e.validation.kl)} |`),
+      `| epoch | train loss | train recon | train KL |${aux ? ' train aux |' : ''} val loss | val recon | val KL |${aux ? ' val aux |' : ''}`,
+      `|---:|---:|---:|---:|---:|---:|---:|${aux ? '---:|---:|' : ''}`,
+      ...h.map((e) => `| ${e.epoch} | ${row(e.train)} | ${row(e.validation)} |`),
     );
     if (t.probes && Object.keys(t.probes).length > 0) {
       lines.push(

@@ -19,6 +19,7 @@ import {
   makeVaeMeta,
   type VaeTrainingSummary,
 } from './model-files.js';
+import { normalise } from './preprocess.js';
 import { fitLinear, predictLinear, rSquared } from './regression.js';
 import { modelCardMarkdown, reconstructionGridPng } from './report.js';
 import { Vae, preprocessOptionsOf, vaeConfigSchema, type VaeConfig, type VaeLosses } from './vae.js';
@@ -47,6 +48,8 @@ export interface VaeTrainOptions {
   readonly progress?: boolean;
   /** Use at most this many frames (evenly spaced; for quick runs). */
   readonly maxFrames?: number;
+  /** The command line, recorded in the model card. */
+  readonly command?: string;
 }
 
 export interface VaeTrainResult {
@@ -58,7 +61,7 @@ export interface VaeTrainResult {
 const CHECKPOINT_SUBDIR = 'checkpoint';
 const STATE_FILE = 'state.json';
 
-const lossesSchema = z.object({ loss: z.number(), reconstruction: z.number(), kl: z.number() });
+const lossesSchema = z.object({ loss: z.number(), reconstruction: z.number(), kl: z.number(), auxiliary: z.number().default(0) });
 const checkpointStateSchema = z.object({
   epoch: z.number().int(),
   config: vaeConfigSchema,
@@ -69,6 +72,8 @@ const checkpointStateSchema = z.object({
   validationFraction: z.number(),
   patience: z.number().int(),
   seed: z.number().int(),
+  /** Targets of the auxiliary head (0: none). */
+  auxiliaryTargets: z.number().int().default(0),
   rngState: z.array(z.number()),
   bestEpoch: z.number().int(),
   /** null before the first epoch (JSON has no Infinity). */
@@ -88,7 +93,13 @@ function snapshot(vae: Vae): WeightSnapshot {
   const out: WeightSnapshot = {};
   vae.encoder.weights.forEach((w, i) => (out[`encoder/${i}`] = tf.clone(w.read())));
   vae.decoder.weights.forEach((w, i) => (out[`decoder/${i}`] = tf.clone(w.read())));
+  if (vae.head) Object.assign(out, headTensors(vae, tf.clone));
   return out;
+}
+
+/** The auxiliary head's weights by name (`head/weights`, `head/bias`), through `f`. */
+function headTensors(vae: Vae, f: (t: tf.Tensor) => tf.Tensor = (t) => t): WeightSnapshot {
+  return vae.head ? { 'head/weights': f(vae.head.weights), 'head/bias': f(vae.head.bias) } : {};
 }
 
 function restore(vae: Vae, snap: WeightSnapshot): void {
@@ -100,6 +111,13 @@ function restore(vae: Vae, snap: WeightSnapshot): void {
     });
   vae.encoder.setWeights(pick('encoder', vae.encoder.weights.length));
   vae.decoder.setWeights(pick('decoder', vae.decoder.weights.length));
+  if (vae.head) {
+    const weights = snap['head/weights'];
+    const bias = snap['head/bias'];
+    if (weights === undefined || bias === undefined) throw new UserError('checkpoint is missing the auxiliary head');
+    vae.head.weights.assign(weights);
+    vae.head.bias.assign(bias);
+  }
 }
 
 function disposeSnapshot(snap: WeightSnapshot | null): void {
@@ -110,13 +128,37 @@ function disposeSnapshot(snap: WeightSnapshot | null): void {
 function batchTensor(data: FrameTensorData, indices: readonly number[]): tf.Tensor4D {
   const size = data.width * data.height * 3;
   const buf = new Float32Array(indices.length * size);
-  const scale = 1 / 255;
-  indices.forEach((idx, b) => {
-    const src = data.images.subarray(idx * size, (idx + 1) * size);
-    const off = b * size;
-    for (let i = 0; i < size; i++) buf[off + i] = src[i]! * scale;
-  });
+  indices.forEach((idx, b) => normalise({ width: data.width, height: data.height, data: data.images.subarray(idx * size, (idx + 1) * size) }, buf, b * size));
   return tf.tensor4d(buf, [indices.length, data.height, data.width, 3]);
+}
+
+/** Auxiliary targets of every frame, standardised with the training frames' mean and deviation. */
+interface AuxTargets {
+  readonly count: number;
+  /** [frames x count], row-major. */
+  readonly values: Float32Array;
+}
+
+/** The PROBE_TARGETS of every frame, or null when some frame lacks one (e.g. a recorded drive). */
+function auxTargets(records: readonly FrameRecord[], train: readonly number[]): AuxTargets | null {
+  const count = PROBE_TARGETS.length;
+  if (!records.every((r) => PROBE_TARGETS.every((t) => Number.isFinite(t.get(r))))) return null;
+  const values = new Float32Array(records.length * count);
+  PROBE_TARGETS.forEach((t, k) => {
+    const ys = train.map((i) => t.get(records[i]!)!);
+    const mean = ys.reduce((a, b) => a + b, 0) / ys.length;
+    const std = Math.sqrt(ys.reduce((a, b) => a + (b - mean) ** 2, 0) / ys.length) || 1;
+    records.forEach((r, i) => (values[i * count + k] = (t.get(r)! - mean) / std));
+  });
+  return { count, values };
+}
+
+function targetTensor(targets: AuxTargets | null, indices: readonly number[]): tf.Tensor2D | undefined {
+  if (!targets) return undefined;
+  const n = targets.count;
+  const buf = new Float32Array(indices.length * n);
+  indices.forEach((idx, b) => buf.set(targets.values.subarray(idx * n, (idx + 1) * n), b * n));
+  return tf.tensor2d(buf, [indices.length, n]);
 }
 
 function shuffled(indices: readonly number[], rng: Rng): number[] {
@@ -128,23 +170,34 @@ function shuffled(indices: readonly number[], rng: Rng): number[] {
   return a;
 }
 
-function meanLosses(sum: { loss: number; reconstruction: number; kl: number }, n: number): VaeLosses {
-  return { loss: sum.loss / n, reconstruction: sum.reconstruction / n, kl: sum.kl / n };
+/** Running sums of per-image losses, weighted by batch size. */
+class LossSum {
+  private readonly sum = { loss: 0, reconstruction: 0, kl: 0, auxiliary: 0 };
+  private n = 0;
+  add(l: VaeLosses, images: number): void {
+    this.sum.loss += l.loss * images;
+    this.sum.reconstruction += l.reconstruction * images;
+    this.sum.kl += l.kl * images;
+    this.sum.auxiliary += l.auxiliary * images;
+    this.n += images;
+  }
+  mean(): VaeLosses {
+    const n = Math.max(this.n, 1);
+    return { loss: this.sum.loss / n, reconstruction: this.sum.reconstruction / n, kl: this.sum.kl / n, auxiliary: this.sum.auxiliary / n };
+  }
 }
 
-/** Validation loss over `indices`, in batches, weighted by batch size. */
-function evaluate(vae: Vae, data: FrameTensorData, indices: readonly number[], batchSize = 128): VaeLosses {
-  const sum = { loss: 0, reconstruction: 0, kl: 0 };
+/** Validation loss over `indices`, in batches. */
+function evaluate(vae: Vae, data: FrameTensorData, targets: AuxTargets | null, indices: readonly number[], batchSize = 128): VaeLosses {
+  const sum = new LossSum();
   for (let i = 0; i < indices.length; i += batchSize) {
     const idx = indices.slice(i, i + batchSize);
     const x = batchTensor(data, idx);
-    const l = vae.evaluate(x);
-    x.dispose();
-    sum.loss += l.loss * idx.length;
-    sum.reconstruction += l.reconstruction * idx.length;
-    sum.kl += l.kl * idx.length;
+    const y = targetTensor(targets, idx);
+    sum.add(vae.evaluate(x, y), idx.length);
+    tf.dispose([x, ...(y ? [y] : [])]);
   }
-  return meanLosses(sum, Math.max(indices.length, 1));
+  return sum.mean();
 }
 
 /** Latent means of `indices`. */
@@ -163,7 +216,7 @@ async function latents(vae: Vae, data: FrameTensorData, indices: readonly number
   return out;
 }
 
-/** Probe targets recorded with simulator frames. */
+/** Probe (and auxiliary) targets recorded with simulator frames. */
 const PROBE_TARGETS: readonly { name: string; get: (r: FrameRecord) => number | undefined }[] = [
   { name: 'crossTrackErrorM', get: (r) => r.crossTrackErrorM },
   { name: 'headingErrorRad', get: (r) => r.headingErrorRad },
@@ -222,6 +275,7 @@ async function saveCheckpoint(dir: string, vae: Vae, best: WeightSnapshot, state
   await replaceDirectory(dir, async (tmp) => {
     await saveLayersModel(vae.encoder, join(tmp, ENCODER_SUBDIR));
     await saveLayersModel(vae.decoder, join(tmp, DECODER_SUBDIR));
+    if (vae.head) await saveNamedTensors(tmp, 'head', headTensors(vae));
     await saveNamedTensors(tmp, 'best', best);
     const opt: Record<string, tf.Tensor> = {};
     optimizerWeights.forEach((w, i) => (opt[`${String(i).padStart(4, '0')}:${w.name}`] = w.tensor));
@@ -240,7 +294,10 @@ async function loadCheckpoint(dir: string): Promise<Resumed> {
   const state = parseWith(checkpointStateSchema, await readJson(join(dir, STATE_FILE)), join(dir, STATE_FILE));
   const encoder = await loadLayersModel(join(dir, ENCODER_SUBDIR));
   const decoder = await loadLayersModel(join(dir, DECODER_SUBDIR));
-  const vae = new Vae(state.config, { encoder, decoder, learningRate: state.learningRate });
+  const saved = state.auxiliaryTargets > 0 ? await loadNamedTensors(dir, 'head') : {};
+  const head = saved['head/weights'] && saved['head/bias'] ? { weights: saved['head/weights'], bias: saved['head/bias'] } : undefined;
+  const vae = new Vae(state.config, { encoder, decoder, learningRate: state.learningRate, auxiliaryTargets: state.auxiliaryTargets, ...(head ? { head } : {}) });
+  tf.dispose(Object.values(saved));
   const opt = await loadNamedTensors(dir, 'optimizer');
   const named = Object.keys(opt)
     .sort()
@@ -305,7 +362,10 @@ export async function trainVae(opts: VaeTrainOptions): Promise<VaeTrainResult> {
   if (train.length === 0) throw new UserError(`dataset ${opts.dataDir} has too few frames to train on (${data.records.length})`);
   if (validation.length === 0) log.warn('no validation frames: early stopping uses the training loss');
 
-  const vae = resumed?.vae ?? new Vae(config, { seed, learningRate });
+  const targets = config.auxiliaryWeight > 0 ? auxTargets(data.records, train) : null;
+  if (config.auxiliaryWeight > 0 && !targets) log.warn('frames carry no cross-track and heading error (a recorded drive?): training a plain VAE, no auxiliary head');
+  const vae = resumed?.vae ?? new Vae(config, { seed, learningRate, auxiliaryTargets: targets?.count ?? 0 });
+  if ((vae.head === null) !== (targets === null)) throw new UserError('the checkpoint and the data disagree on the auxiliary targets: resume with the same data');
   const rng = resumed ? Rng.fromState(resumed.state.rngState) : Rng.fromSeed(seed);
   let best: WeightSnapshot = resumed?.best ?? snapshot(vae);
   const history = [...(resumed?.state.history ?? [])];
@@ -323,23 +383,22 @@ export async function trainVae(opts: VaeTrainOptions): Promise<VaeTrainResult> {
       const batches = Math.ceil(order.length / batchSize);
       const bar = progressBar(opts.progress ?? false, `epoch ${epoch}/${opts.epochs}`);
       bar?.start(batches, 0, { status: '' });
-      const sum = { loss: 0, reconstruction: 0, kl: 0 };
+      const sum = new LossSum();
       const t0 = performance.now();
       for (let b = 0; b < batches; b++) {
         const idx = order.slice(b * batchSize, (b + 1) * batchSize);
         const x = batchTensor(data, idx);
-        const l = vae.trainStep(x, rng.int(0x7fffffff));
-        x.dispose();
-        sum.loss += l.loss * idx.length;
-        sum.reconstruction += l.reconstruction * idx.length;
-        sum.kl += l.kl * idx.length;
-        bar?.update(b + 1, { status: `loss ${l.loss.toFixed(1)} (recon ${l.reconstruction.toFixed(1)}, KL ${l.kl.toFixed(1)})` });
+        const y = targetTensor(targets, idx);
+        const l = vae.trainStep(x, rng.int(0x7fffffff), y);
+        tf.dispose([x, ...(y ? [y] : [])]);
+        sum.add(l, idx.length);
+        bar?.update(b + 1, { status: `loss ${l.loss.toFixed(1)} (recon ${l.reconstruction.toFixed(1)}, KL ${l.kl.toFixed(1)}${vae.head ? `, aux ${l.auxiliary.toFixed(2)}` : ''})` });
       }
       bar?.stop();
       trainSeconds += (performance.now() - t0) / 1000;
       imagesSeen += order.length;
-      const trainLosses = meanLosses(sum, order.length);
-      const valLosses = validation.length > 0 ? evaluate(vae, data, validation) : trainLosses;
+      const trainLosses = sum.mean();
+      const valLosses = validation.length > 0 ? evaluate(vae, data, targets, validation) : trainLosses;
       history.push({ epoch, train: trainLosses, validation: valLosses });
       // An improvement must beat the best by 0.1% (noise in the last digits is not progress).
       if (!Number.isFinite(bestVal) || valLosses.loss < bestVal - 1e-3 * Math.abs(bestVal)) {
@@ -353,7 +412,7 @@ export async function trainVae(opts: VaeTrainOptions): Promise<VaeTrainResult> {
         if (stale >= patience) stoppedEarly = true;
       }
       log.info(
-        { epoch, train: trainLosses.loss.toFixed(2), validation: valLosses.loss.toFixed(2), valRecon: valLosses.reconstruction.toFixed(2), valKl: valLosses.kl.toFixed(2), best: bestEpoch },
+        { epoch, train: trainLosses.loss.toFixed(2), validation: valLosses.loss.toFixed(2), valRecon: valLosses.reconstruction.toFixed(2), valKl: valLosses.kl.toFixed(2), ...(vae.head ? { valAux: valLosses.auxiliary.toFixed(3) } : {}), best: bestEpoch },
         stoppedEarly ? 'epoch done; stopping early (no validation improvement)' : 'epoch done',
       );
       await saveCheckpoint(checkpointDir, vae, best, {
@@ -366,6 +425,7 @@ export async function trainVae(opts: VaeTrainOptions): Promise<VaeTrainResult> {
         validationFraction,
         patience,
         seed,
+        auxiliaryTargets: targets?.count ?? 0,
         rngState: rng.state(),
         bestEpoch,
         bestValidationLoss: Number.isFinite(bestVal) ? bestVal : null,
@@ -389,7 +449,11 @@ export async function trainVae(opts: VaeTrainOptions): Promise<VaeTrainResult> {
         validationFrames: validation.length,
         episodes: new Set(data.records.map((r) => r.episode)).size,
         ...(index.meta.camera ? { camera: index.meta.camera } : {}),
+        ...(index.meta.seed !== undefined ? { seed: index.meta.seed } : {}),
+        ...(index.meta.policy !== undefined ? { policy: index.meta.policy } : {}),
+        ...(index.meta.command !== undefined ? { command: index.meta.command } : {}),
       },
+      ...(opts.command !== undefined ? { command: opts.command } : {}),
       epochs: history[history.length - 1]!.epoch,
       bestEpoch: bestRow.epoch,
       stoppedEarly,

@@ -8,5 +8,7 @@ export interface ImageEncoder {
   readonly inputHeight: number;
   /** Preprocesses (crop, resize, normalise) and encodes one frame; returns the latent mean. */
   encode(image: RgbImage): Promise<Float32Array>;
+  /** The same for several frames in one model call (same results as encode, frame by frame). */
+  encodeBatch?(images: readonly RgbImage[]): Promise<Float32Array[]>;
   dispose(): void;
 }

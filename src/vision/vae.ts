@@ -12,6 +12,12 @@ import { DEFAULT_PREPROCESS, type PreprocessOptions } from './preprocess.js';
  *   L = ||x - x_hat||^2 + beta * max(KL, klTolerance * latentSize),
  *   KL = -1/2 sum_j (1 + log sigma_j^2 - mu_j^2 - sigma_j^2)        (Kingma & Welling 2014)
  * The KL floor ("free bits", World Models' kl_tolerance) keeps the latent from collapsing.
+ *
+ * Optional auxiliary term (auxiliaryWeight > 0, frames that carry the driving state: the
+ * simulator's): a linear head on the latent mean predicts the standardised cross-track and heading
+ * error, adding auxiliaryWeight * mean_b ||W mu_b + c - y_b||^2 to L. It makes the latent carry
+ * the road geometry linearly instead of spending it all on the look of the verge and sky (an
+ * auxiliary task, as in Jaderberg et al. 2017, UNREAL); the head itself is not shipped.
  */
 
 export const vaeConfigSchema = z
@@ -28,6 +34,8 @@ export const vaeConfigSchema = z
     beta: z.number().min(0).max(100).default(1),
     /** KL floor per latent dimension, nats (World Models: 0.5). */
     klToleranceNats: z.number().min(0).max(100).default(0.5),
+    /** Weight of the auxiliary linear head (0 = a plain VAE); used only with labelled frames. */
+    auxiliaryWeight: z.number().min(0).max(10_000).default(0),
   })
   .refine((c) => c.inputWidth % 2 ** c.filters.length === 0 && c.inputHeight % 2 ** c.filters.length === 0, {
     message: 'inputWidth and inputHeight must be divisible by 2^(number of conv layers)',
@@ -102,27 +110,46 @@ export interface VaeLossTensors {
   readonly loss: tf.Scalar;
   readonly reconstruction: tf.Scalar;
   readonly kl: tf.Scalar;
+  readonly auxiliary: tf.Scalar;
+}
+
+/** The auxiliary linear head: latent mean -> standardised targets. */
+export interface AuxiliaryHead {
+  readonly weights: tf.Variable;
+  readonly bias: tf.Variable;
 }
 
 /**
- * L = mean_b ||x_b - x_hat_b||^2 + beta * max(mean_b KL_b, tol * latentSize), with
+ * L = mean_b ||x_b - x_hat_b||^2 + beta * max(mean_b KL_b, tol * latentSize)
+ *     [+ auxiliaryWeight * mean_b ||W mu_b + c - y_b||^2 with a head and targets], with
  * KL_b = -1/2 sum_j (1 + logVar - mu^2 - exp(logVar)) against the N(0, I) prior.
  */
-export function vaeLoss(x: tf.Tensor, xHat: tf.Tensor, mu: tf.Tensor2D, logVar: tf.Tensor2D, cfg: VaeConfig): VaeLossTensors {
+export function vaeLoss(
+  x: tf.Tensor,
+  xHat: tf.Tensor,
+  mu: tf.Tensor2D,
+  logVar: tf.Tensor2D,
+  cfg: VaeConfig,
+  aux?: { head: AuxiliaryHead; targets: tf.Tensor2D },
+): VaeLossTensors {
   const batch = x.shape[0]!;
   const reconstruction = tf.div(tf.sum(tf.squaredDifference(x, xHat)), batch) as tf.Scalar;
   const klPerDim = tf.sub(tf.add(tf.square(mu), tf.exp(logVar)), tf.add(logVar, 1));
   const kl = tf.div(tf.mul(0.5, tf.sum(klPerDim)), batch) as tf.Scalar;
   const klFloor = cfg.klToleranceNats * cfg.latentSize;
-  const loss = tf.add(reconstruction, tf.mul(cfg.beta, tf.maximum(kl, klFloor))) as tf.Scalar;
-  return { loss, reconstruction, kl };
+  const vae = tf.add(reconstruction, tf.mul(cfg.beta, tf.maximum(kl, klFloor))) as tf.Scalar;
+  if (!aux) return { loss: vae, reconstruction, kl, auxiliary: tf.scalar(0) };
+  const predicted = tf.add(tf.matMul(mu, aux.head.weights), aux.head.bias);
+  const auxiliary = tf.div(tf.sum(tf.squaredDifference(predicted, aux.targets)), batch) as tf.Scalar;
+  return { loss: tf.add(vae, tf.mul(cfg.auxiliaryWeight, auxiliary)) as tf.Scalar, reconstruction, kl, auxiliary };
 }
 
-/** Loss figures of one batch, per image. */
+/** Loss figures of one batch, per image (auxiliary: 0 without a head). */
 export interface VaeLosses {
   readonly loss: number;
   readonly reconstruction: number;
   readonly kl: number;
+  readonly auxiliary: number;
 }
 
 function splitMuLogVar(out: tf.Tensor, latentSize: number): [tf.Tensor2D, tf.Tensor2D] {
@@ -130,26 +157,51 @@ function splitMuLogVar(out: tf.Tensor, latentSize: number): [tf.Tensor2D, tf.Ten
   return [mu, logVar];
 }
 
-/** Encoder + decoder with their optimiser: the trainable VAE. */
+export interface VaeOptions {
+  readonly seed?: number;
+  readonly learningRate?: number;
+  readonly encoder?: tf.LayersModel;
+  readonly decoder?: tf.LayersModel;
+  /** Number of auxiliary targets (0: no head; ignored when config.auxiliaryWeight is 0). */
+  readonly auxiliaryTargets?: number;
+  /** Head weights [latentSize, targets] and bias [targets] to start from (a checkpoint). */
+  readonly head?: { readonly weights: tf.Tensor; readonly bias: tf.Tensor };
+}
+
+/** Encoder + decoder (+ the auxiliary head) with their optimiser: the trainable VAE. */
 export class Vae {
   readonly encoder: tf.LayersModel;
   readonly decoder: tf.LayersModel;
   readonly optimizer: tf.Optimizer;
+  readonly head: AuxiliaryHead | null;
   private readonly variables: tf.Variable[];
 
   constructor(
     readonly config: VaeConfig,
-    options: { seed?: number; learningRate?: number; encoder?: tf.LayersModel; decoder?: tf.LayersModel } = {},
+    options: VaeOptions = {},
   ) {
     const seed = options.seed ?? 0;
     this.encoder = options.encoder ?? buildEncoder(config, seed);
     this.decoder = options.decoder ?? buildDecoder(config, seed);
     this.optimizer = tf.train.adam(options.learningRate ?? 1e-3);
+    const targets = config.auxiliaryWeight > 0 ? (options.auxiliaryTargets ?? 0) : 0;
+    this.head =
+      targets > 0
+        ? {
+            weights: tf.variable(options.head?.weights ?? tf.randomNormal([config.latentSize, targets], 0, 0.1, 'float32', seed + 400)),
+            bias: tf.variable(options.head?.bias ?? tf.zeros([targets])),
+          }
+        : null;
     this.variables = [...this.encoder.trainableWeights, ...this.decoder.trainableWeights].map((w) => w.read() as tf.Variable);
+    if (this.head) this.variables.push(this.head.weights, this.head.bias);
   }
 
-  /** One Adam step on a batch [B, H, W, 3] in [0, 1]; `noiseSeed` makes the sampled z reproducible. */
-  trainStep(batch: tf.Tensor4D, noiseSeed: number): VaeLosses {
+  /**
+   * One Adam step on a batch [B, H, W, 3] in [0, 1]; `noiseSeed` makes the sampled z
+   * reproducible; `targets` [B, auxiliaryTargets] (standardised) are required with a head.
+   */
+  trainStep(batch: tf.Tensor4D, noiseSeed: number, targets?: tf.Tensor2D): VaeLosses {
+    const aux = this.auxiliary(targets);
     // The loss terms are kept out of minimize's scope to report them, then freed here.
     let parts: tf.Scalar[] = [];
     const terms = tf.tidy(() => {
@@ -160,32 +212,29 @@ export class Vae {
           const eps = tf.randomNormal(mu.shape, 0, 1, 'float32', noiseSeed);
           const z = tf.add(mu, tf.mul(tf.exp(tf.mul(0.5, logVar)), eps));
           const xHat = this.decoder.apply(z, { training: true }) as tf.Tensor;
-          const l = vaeLoss(batch, xHat, mu, logVar, this.config);
-          parts = [tf.keep(l.reconstruction), tf.keep(l.kl)];
+          const l = vaeLoss(batch, xHat, mu, logVar, this.config, aux);
+          parts = [tf.keep(l.reconstruction), tf.keep(l.kl), tf.keep(l.auxiliary)];
           return l.loss;
         },
         false,
         this.variables,
       );
-      return tf.stack(parts);
+      return tf.stack(parts) as tf.Tensor1D;
     });
     tf.dispose(parts);
-    const [reconstruction, kl] = terms.dataSync() as Float32Array;
-    terms.dispose();
-    return this.losses(reconstruction!, kl!);
+    return this.read(terms);
   }
 
-  /** Loss on a batch with z = mu (no sampling; for validation). */
-  evaluate(batch: tf.Tensor4D): VaeLosses {
+  /** Loss on a batch with z = mu (no sampling; for validation); `targets` as in trainStep. */
+  evaluate(batch: tf.Tensor4D, targets?: tf.Tensor2D): VaeLosses {
+    const aux = this.auxiliary(targets);
     const terms = tf.tidy(() => {
       const [mu, logVar] = splitMuLogVar(this.encoder.predict(batch) as tf.Tensor, this.config.latentSize);
       const xHat = this.decoder.predict(mu) as tf.Tensor;
-      const l = vaeLoss(batch, xHat, mu, logVar, this.config);
-      return tf.stack([l.reconstruction, l.kl]);
+      const l = vaeLoss(batch, xHat, mu, logVar, this.config, aux);
+      return tf.stack([l.reconstruction, l.kl, l.auxiliary]) as tf.Tensor1D;
     });
-    const [reconstruction, kl] = terms.dataSync() as Float32Array;
-    terms.dispose();
-    return this.losses(reconstruction!, kl!);
+    return this.read(terms);
   }
 
   /** Latent means [B, latentSize]. */
@@ -202,11 +251,25 @@ export class Vae {
     this.encoder.dispose();
     this.decoder.dispose();
     this.optimizer.dispose();
+    if (this.head) tf.dispose([this.head.weights, this.head.bias]);
   }
 
-  private losses(reconstruction: number, kl: number): VaeLosses {
-    const loss = reconstruction + this.config.beta * Math.max(kl, this.config.klToleranceNats * this.config.latentSize);
+  /** The head and its targets for vaeLoss; a head needs targets, and targets need a head. */
+  private auxiliary(targets: tf.Tensor2D | undefined): { head: AuxiliaryHead; targets: tf.Tensor2D } | undefined {
+    if ((this.head === null) !== (targets === undefined)) {
+      throw new RangeError(this.head ? 'this VAE has an auxiliary head: give the targets' : 'targets given to a VAE without an auxiliary head');
+    }
+    return this.head && targets ? { head: this.head, targets } : undefined;
+  }
+
+  /** [reconstruction, kl, auxiliary] -> the loss figures (and the total, as in vaeLoss). */
+  private read(terms: tf.Tensor1D): VaeLosses {
+    const [reconstruction, kl, auxiliary] = terms.dataSync() as Float32Array;
+    terms.dispose();
+    const c = this.config;
+    const aux = this.head ? auxiliary! : 0;
+    const loss = reconstruction! + c.beta * Math.max(kl!, c.klToleranceNats * c.latentSize) + c.auxiliaryWeight * aux;
     if (!Number.isFinite(loss)) throw new UserError(`VAE loss is ${loss}: training diverged (try a lower learning rate)`);
-    return { loss, reconstruction, kl };
+    return { loss, reconstruction: reconstruction!, kl: kl!, auxiliary: aux };
   }
 }

@@ -42,6 +42,29 @@ test('one VAE training step on wasm (paper layer sizes, 64x64): finite losses, w
   vae.dispose();
 });
 
+test('the auxiliary head: a linear map from the latent mean learns the targets; it needs targets and they need it', async () => {
+  await initBackend('wasm');
+  const config = parseVaeConfig({ inputWidth: 16, inputHeight: 16, latentSize: 4, filters: [4, 4], auxiliaryWeight: 50 });
+  const vae = new Vae(config, { seed: 2, learningRate: 1e-2, auxiliaryTargets: 1 });
+  assert.ok(vae.head);
+  // The target is the image brightness: the latent must carry it for the head to fit it.
+  const levels = [0.1, 0.3, 0.5, 0.7, 0.9, 0.2, 0.6, 0.8];
+  const batch = tf.tidy(() => tf.mul(tf.ones([8, 16, 16, 3]), tf.tensor4d(levels, [8, 1, 1, 1])) as tf.Tensor4D);
+  const targets = tf.tensor2d(levels.map((v) => (v - 0.5) / 0.25), [8, 1]);
+  const first = vae.trainStep(batch, 1, targets);
+  let last = first;
+  for (let i = 0; i < 60; i++) last = vae.trainStep(batch, 2 + i, targets);
+  assert.ok(first.auxiliary > 0 && last.auxiliary < first.auxiliary * 0.3, `auxiliary ${first.auxiliary} -> ${last.auxiliary}`);
+  assert.equal(vae.evaluate(batch, targets).auxiliary >= 0, true);
+  assert.throws(() => vae.trainStep(batch, 99), /give the targets/);
+  const plain = new Vae(parseVaeConfig({ inputWidth: 16, inputHeight: 16, latentSize: 4, filters: [4, 4] }), { auxiliaryTargets: 1 });
+  assert.equal(plain.head, null, 'auxiliaryWeight 0: no head');
+  assert.throws(() => plain.evaluate(batch, targets), /without an auxiliary head/);
+  tf.dispose([batch, targets]);
+  vae.dispose();
+  plain.dispose();
+});
+
 test('VAE config: bad values name the field', () => {
   assert.throws(() => parseVaeConfig({ inputWidth: 60 }), /divisible by 2\^/);
   assert.throws(() => parseVaeConfig({ latentSize: 0 }), /field latentSize/);
@@ -65,7 +88,7 @@ async function tinyDataset(dir: string): Promise<void> {
   await collectSimFrames(config, { episodes: 3, seed: 5, stepsPerEpisode: 24, frameEvery: 2, randomBurstProbability: 0.05, steeringNoise: 0.25 }, async (f) => {
     await writer.add(f.image, f.record);
   });
-  await writer.finish({ source: 'sim', episodes: 3, camera: { widthPx: 160, heightPx: 120 }, seed: 5 });
+  await writer.finish({ source: 'sim', episodes: 3, camera: { widthPx: 160, heightPx: 120 }, seed: 5, command: 'daydrive vae collect --episodes 3 --seed 5' });
 }
 
 test('vae train: checkpoint and resume, TF.js model + card + grid; the loader checks sizes and says what differs', async () => {
@@ -78,14 +101,15 @@ test('vae train: checkpoint and resume, TF.js model + card + grid; the loader ch
   assert.ok(index.records.every((r) => Number.isFinite(r.crossTrackErrorM) && Number.isFinite(r.headingErrorRad)));
 
   const out = join(root, 'model');
-  const config = parseVaeConfig({ inputWidth: 32, inputHeight: 32, latentSize: 8, filters: [8, 8] });
-  const first = await trainVae({ dataDir: data, outDir: out, epochs: 1, config, batchSize: 16, seed: 1, validationFraction: 0.34 });
+  const config = parseVaeConfig({ inputWidth: 32, inputHeight: 32, latentSize: 8, filters: [8, 8], auxiliaryWeight: 1 });
+  const first = await trainVae({ dataDir: data, outDir: out, epochs: 1, config, batchSize: 16, seed: 1, validationFraction: 0.34, command: 'daydrive vae train --epochs 1' });
   assert.equal(first.summary.epochs, 1);
   assert.equal(first.summary.data.validationFrames, 13, 'one whole episode (road) held out');
   const resumed = await trainVae({ dataDir: data, outDir: out, epochs: 2, config, resume: true });
   assert.equal(resumed.resumedFromEpoch, 1);
   assert.equal(resumed.summary.history.length, 2);
   assert.deepEqual(resumed.summary.history[0], first.summary.history[0], 'the resumed run keeps the first epoch');
+  assert.ok(resumed.summary.history.every((e) => e.train.auxiliary > 0), 'the auxiliary head trained in both runs');
   await assert.rejects(trainVae({ dataDir: data, outDir: out, epochs: 2, config, resume: true }), /already at epoch 2 of --epochs 2/);
 
   for (const f of ['vae.json', 'MODEL_CARD.md', 'reconstructions.png', 'encoder/model.json', 'encoder/weights.bin', 'decoder/model.json']) {
@@ -94,6 +118,8 @@ test('vae train: checkpoint and resume, TF.js model + card + grid; the loader ch
   const card = await readFile(join(out, 'MODEL_CARD.md'), 'utf8');
   assert.match(card, /32x32/);
   assert.match(card, /epochs/);
+  assert.match(card, /Auxiliary term \(weight 1\)/);
+  assert.match(card, /collected with `daydrive vae collect --episodes 3 --seed 5`/);
   const meta = await readVaeMeta(out);
   assert.equal(meta.config.latentSize, 8);
 
@@ -104,6 +130,9 @@ test('vae train: checkpoint and resume, TF.js model + card + grid; the loader ch
   assert.ok(z.every(Number.isFinite));
   const again = await encoder.encodeInputs(normalise(await preprocessRgb(image, encoder.preprocess)), 1);
   assert.deepEqual(Array.from(again[0]!), Array.from(z), 'encode = preprocess + encodeInputs');
+  const [z0, z1] = await encoder.encodeBatch([image, await readImageFile(join(data, index.records[1]!.file))]);
+  assert.deepEqual(Array.from(z0!), Array.from(z), 'encodeBatch = encode, frame by frame');
+  assert.deepEqual(Array.from(z1!), Array.from(await encoder.encode(await readImageFile(join(data, index.records[1]!.file)))));
   encoder.dispose();
 
   await assert.rejects(loadVaeEncoder(out, { latentSize: 32, inputWidth: 64, inputHeight: 64 }), (err: unknown) => {
