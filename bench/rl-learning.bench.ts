@@ -7,7 +7,9 @@
  * Every run is `daydrive gym` (src/cli/gym.ts runGym) with its per-task settings: the same code
  * and hyperparameters as `daydrive gym pendulum --algo td3 --steps 20000 --seed 0`.
  *
- * Run: nice -n 10 node --import tsx bench/rl-learning.bench.ts   (about 15 minutes on one core)
+ * Run: nice -n 10 node --import tsx bench/rl-learning.bench.ts   (about 25 minutes on our 2-core
+ * machines: 9 Pendulum runs of 75 to 115 s, about 15 minutes, then 3 MountainCar runs of 50,000
+ * steps, each about 2.5 times as long)
  * Environment: RL_BENCH_SEEDS (3), RL_BENCH_PENDULUM_STEPS (20000), RL_BENCH_MOUNTAINCAR_STEPS
  * (50000), RL_BENCH_ONLY ('pendulum' or 'mountaincar' to run one task).
  */

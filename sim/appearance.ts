@@ -55,60 +55,83 @@ function jitter(rng: Rng, c: Rgb, amount: number): Rgb {
   return [c[0] + rng.range(-amount, amount), c[1] + rng.range(-amount, amount), c[2] + rng.range(-amount, amount)];
 }
 
+/**
+ * The look of road `roadSeed`. The order of the random draws is part of the contract: the same
+ * seed must give the same look as before any setting was added (a VAE was trained on it), so new
+ * draws go at the end of the stream and values derived from several draws are assembled after
+ * the draws.
+ */
 export function drawAppearance(roadSeed: number, cfg: AppearanceConfig, twoLanes: boolean): Appearance {
   const rng = seededStream(roadSeed, 0x5bd1e995);
   const r = (range: readonly [number, number]): number => rng.range(range[0], range[1]);
+  const times = (v: number, t: Rgb): Rgb => [v * t[0], v * t[1], v * t[2]];
   const centreMarking = twoLanes ? pickWeighted(rng, cfg.centreMarkingWeights) : 'none';
   const edgeLines = rng.uniform() < cfg.edgeLineProbability;
   const markingWidthM = r(cfg.markingWidthRangeM);
   const white = r(cfg.markingBrightnessRange);
-  const markingColour: Rgb = [white, white, white * 0.97];
+  const markingColour = times(white, cfg.markingTint);
   const yellow = rng.uniform() < cfg.yellowCentreProbability;
-  const centreColour: Rgb = yellow ? [white, white * 0.8, white * 0.25] : markingColour;
+  const centreColour: Rgb = yellow ? times(white, cfg.yellowTint) : markingColour;
   const shade = r(cfg.asphaltShadeRange);
-  const asphalt: Rgb = jitter(rng, [shade, shade, shade * 1.03], 4);
+  const asphalt = jitter(rng, times(shade, cfg.asphaltTint), cfg.asphaltColourJitter);
   const verge = pickWeighted(rng, cfg.vergeWeights);
   const vergeColour: Rgb =
     verge === 'grass'
-      ? mix([62, 104, 40], [128, 128, 62], rng.uniform() * 0.6) // lush to dry
-      : verge === 'gravel'
-        ? jitter(rng, [118, 113, 104], 12)
-        : jitter(rng, [118, 92, 64], 12);
+      ? mix(cfg.grassLushColour, cfg.grassDryColour, r(cfg.grassDrynessRange))
+      : jitter(rng, verge === 'gravel' ? cfg.gravelColour : cfg.dirtColour, cfg.vergeColourJitter);
   const overcast = r(cfg.overcastRange);
-  const skyZenith = mix([60, 110, 200], [150, 155, 165], overcast);
-  const skyHorizon = mix([175, 200, 230], [200, 202, 206], overcast);
   const sunElevationRad = r(cfg.sunElevationRangeDeg) * DEG;
+  const dashLengthM = r(cfg.dashLengthRangeM);
+  const dashPeriodM = r(cfg.dashPeriodRangeM);
+  const edgeInsetM = r(cfg.edgeInsetRangeM);
+  const asphaltNoise = r(cfg.asphaltNoiseRange);
+  const asphaltPatch = r(cfg.asphaltPatchRange);
+  const vergeNoise = r(cfg.vergeNoiseRange);
+  const shoulderWidthM = r(cfg.shoulderWidthRangeM);
+  const shoulderColour = jitter(rng, cfg.shoulderColour, cfg.shoulderColourJitter);
+  // Log-uniform: thin and thick haze equally likely per octave.
+  const hazeVisibilityM = Math.exp(rng.range(Math.log(cfg.hazeVisibilityRangeM[0]), Math.log(cfg.hazeVisibilityRangeM[1])));
+  const sunAzimuthRad = rng.range(cfg.sunAzimuthRangeDeg[0] * DEG, cfg.sunAzimuthRangeDeg[1] * DEG);
+  const brightness = r(cfg.brightnessRange);
+  const contrast = r(cfg.contrastRange);
+  const treeline = rng.uniform() < cfg.treelineProbability;
+  const treelineHeightRad = r(cfg.treelineHeightRangeDeg) * DEG;
+  const treelineBase = jitter(rng, cfg.treelineColour, cfg.treelineColourJitter);
+  const noiseSeed = rng.int(0x7fffffff);
+  // Added after the original draws (see above); with the default jitter of 0 they add exactly 0.
+  const skyZenith = jitter(rng, mix(cfg.clearZenithColour, cfg.overcastZenithColour, overcast), cfg.skyColourJitter);
+  const skyHorizon = jitter(rng, mix(cfg.clearHorizonColour, cfg.overcastHorizonColour, overcast), cfg.skyColourJitter);
   // Low sun is warm.
-  const warm = Math.max(0, 1 - sunElevationRad / (20 * DEG));
+  const warm = Math.max(0, 1 - sunElevationRad / (cfg.warmSunBelowDeg * DEG));
   return {
     centreMarking,
     edgeLines,
     markingWidthM,
     markingColour,
     centreColour,
-    dashLengthM: rng.range(1.5, 3),
-    dashPeriodM: rng.range(5, 9),
-    edgeInsetM: rng.range(0.05, 0.25),
+    dashLengthM,
+    dashPeriodM,
+    edgeInsetM,
     asphalt,
-    asphaltNoise: r(cfg.asphaltNoiseRange),
-    asphaltPatch: r(cfg.asphaltPatchRange),
+    asphaltNoise,
+    asphaltPatch,
     verge,
     vergeColour,
-    vergeNoise: rng.range(10, 28),
-    shoulderWidthM: r(cfg.shoulderWidthRangeM),
-    shoulderColour: jitter(rng, [135, 128, 115], 10),
+    vergeNoise,
+    shoulderWidthM,
+    shoulderColour,
     skyZenith,
     skyHorizon,
-    haze: mix(skyHorizon, [235, 215, 190], warm * 0.4),
-    hazeVisibilityM: Math.exp(rng.range(Math.log(cfg.hazeVisibilityRangeM[0]), Math.log(cfg.hazeVisibilityRangeM[1]))),
+    haze: mix(skyHorizon, cfg.lowSunHazeColour, warm * cfg.lowSunHazeMix),
+    hazeVisibilityM,
     sunElevationRad,
-    sunAzimuthRad: rng.range(-Math.PI, Math.PI),
-    sunColour: mix([255, 250, 235], [255, 200, 130], warm),
-    brightness: r(cfg.brightnessRange),
-    contrast: r(cfg.contrastRange),
-    treeline: rng.uniform() < cfg.treelineProbability,
-    treelineHeightRad: r(cfg.treelineHeightRangeDeg) * DEG,
-    treelineColour: mix(jitter(rng, [40, 62, 38], 8), skyHorizon, 0.25),
-    noiseSeed: rng.int(0x7fffffff),
+    sunAzimuthRad,
+    sunColour: mix(cfg.sunColour, cfg.lowSunColour, warm),
+    brightness,
+    contrast,
+    treeline,
+    treelineHeightRad,
+    treelineColour: mix(treelineBase, skyHorizon, cfg.treelineSkyMix),
+    noiseSeed,
   };
 }

@@ -15,6 +15,15 @@ const range = (lo: number, hi: number, min = -Infinity, max = Infinity) =>
 
 const probability = (p: number) => z.number().min(0).max(1).default(p);
 
+/** A linear RGB colour, 0..255 per channel (before brightness and contrast). */
+const colour = (r: number, g: number, b: number) => z.tuple([z.number().min(0).max(255), z.number().min(0).max(255), z.number().min(0).max(255)]).default([r, g, b]);
+
+/** Per-channel multipliers of a drawn grey level (the tint of paint or asphalt). */
+const tint = (r: number, g: number, b: number) => z.tuple([z.number().min(0).max(2), z.number().min(0).max(2), z.number().min(0).max(2)]).default([r, g, b]);
+
+/** Half-width of a uniform per-channel jitter: each channel gets base + U(-j, j). */
+const jitter = (j: number) => z.number().min(0).max(128).default(j);
+
 export const roadConfigSchema = z
   .object({
     /** Length of a route, metres (the paper's test road was 250 m). */
@@ -79,8 +88,68 @@ export const appearanceConfigSchema = z
     /** Probability of a tree line on the horizon; its height in degrees. */
     treelineProbability: probability(0.75),
     treelineHeightRangeDeg: range(0.8, 4, 0, 30),
+
+    // The settings below were constants of drawAppearance; their defaults reproduce the look the
+    // shipped VAE was trained on bit for bit (test/sim/golden.test.ts), so change them only with
+    // a retrained VAE. Fixed colours are randomised by their `...Jitter` or by a range above
+    // (overcast, sun elevation) that mixes between two of them.
+    /** White paint: per-channel multiples of the drawn marking brightness. */
+    markingTint: tint(1, 1, 0.97),
+    /** Yellow centre paint: per-channel multiples of the drawn marking brightness. */
+    yellowTint: tint(1, 0.8, 0.25),
+    /** Length of a centre-line dash, and the period of the dash pattern, metres. */
+    dashLengthRangeM: range(1.5, 3, 0.05, 100),
+    dashPeriodRangeM: range(5, 9, 0.1, 200),
+    /** Edge lines are painted this far inside the asphalt edge, metres. */
+    edgeInsetRangeM: range(0.05, 0.25, 0, 5),
+    /** Asphalt colour = drawn shade x this tint, plus a per-channel jitter. */
+    asphaltTint: tint(1, 1, 1.03),
+    asphaltColourJitter: jitter(4),
+    /** Grass verge: mixed from lush towards dry by a dryness drawn in grassDrynessRange. */
+    grassLushColour: colour(62, 104, 40),
+    grassDryColour: colour(128, 128, 62),
+    grassDrynessRange: range(0, 0.6, 0, 1),
+    /** Gravel and dirt verges: base colours, jittered per channel by vergeColourJitter. */
+    gravelColour: colour(118, 113, 104),
+    dirtColour: colour(118, 92, 64),
+    vergeColourJitter: jitter(12),
+    /** Amplitude (grey levels) of the verge's texture noise. */
+    vergeNoiseRange: range(10, 28, 0, 128),
+    /** Gravel shoulder colour and its per-channel jitter. */
+    shoulderColour: colour(135, 128, 115),
+    shoulderColourJitter: jitter(10),
+    /** Sky at the zenith and at the horizon, for a clear (overcast 0) and an overcast (1) sky. */
+    clearZenithColour: colour(60, 110, 200),
+    overcastZenithColour: colour(150, 155, 165),
+    clearHorizonColour: colour(175, 200, 230),
+    overcastHorizonColour: colour(200, 202, 206),
+    /**
+     * Per-channel jitter of both sky colours (0 = none). Drawn after every other value, so
+     * setting it leaves the rest of a seed's look unchanged.
+     */
+    skyColourJitter: jitter(0),
+    /** A sun lower than this (degrees) is warm: its colour and the haze shift towards the low-sun colours. */
+    warmSunBelowDeg: z.number().positive().max(90).default(20),
+    /** Sun colour high in the sky and at the horizon. */
+    sunColour: colour(255, 250, 235),
+    lowSunColour: colour(255, 200, 130),
+    /** Haze colour of a sun at the horizon, and how far (0..1) the haze moves towards it. */
+    lowSunHazeColour: colour(235, 215, 190),
+    lowSunHazeMix: z.number().min(0).max(1).default(0.4),
+    /** Sun azimuth in the world frame, degrees counter-clockwise from +x (east). */
+    sunAzimuthRangeDeg: range(-180, 180, -360, 360),
+    /** Tree line: base colour, per-channel jitter, and how much (0..1) it fades into the horizon sky. */
+    treelineColour: colour(40, 62, 38),
+    treelineColourJitter: jitter(8),
+    treelineSkyMix: z.number().min(0).max(1).default(0.25),
   })
-  .prefault({});
+  .prefault({})
+  // A dash longer than its period would paint more than the period: the dashed line's box filter
+  // assumes at most one dash per period.
+  .refine((a) => a.dashLengthRangeM[1] <= a.dashPeriodRangeM[0], {
+    message: 'dash length upper bound is above the dash period lower bound',
+    path: ['dashLengthRangeM'],
+  });
 
 export const vehicleConfigSchema = z
   .object({

@@ -6,7 +6,7 @@ import { seededStream } from '../road.js';
  * MountainCarContinuous-v0, ported from Gymnasium
  * (gymnasium/envs/classic_control/continuous_mountain_car.py): same constants, update order,
  * reward (+100 at the goal, minus 0.1 a^2 of the unclipped action each step) and 999-step time
- * limit. As in Gymnasium the state is stored as float32 after every step (float64 right after a
+ * limit (TimeLimit semantics: truncated at step 999 even when the goal is reached on it). As in Gymnasium the state is stored as float32 after every step (float64 right after a
  * reset) and the arithmetic of a step is double precision. Reset draws from our seeded Rng
  * (seededStream: consecutive seeds give unrelated starts).
  */
@@ -90,7 +90,9 @@ export class MountainCarContinuousEnv implements VectorEnvironment {
     this.position = Math.fround(position);
     this.velocity = Math.fround(velocity);
     this.steps += 1;
-    const truncated = !terminated && this.steps >= this.maxEpisodeSteps;
+    // Gymnasium's TimeLimit wrapper sets truncated = elapsed >= max_episode_steps on its own,
+    // so reaching the goal on the last step reports both terminated and truncated.
+    const truncated = this.steps >= this.maxEpisodeSteps;
     this.done = terminated || truncated;
     return { observation: Float32Array.of(this.position, this.velocity), reward, terminated, truncated, info: {} };
   }

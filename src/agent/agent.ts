@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { parseWith } from '../core/config.js';
 import { readJson, writeJsonSafely } from '../core/files.js';
 import { Rng } from '../core/rng.js';
-import type { Exploration, Learner, LearnerSnapshot, UpdateStats } from '../rl/types.js';
+import type { Exploration, Learner, LearnerSnapshot, UpdateOptions, UpdateStats } from '../rl/types.js';
 import type { AgentConfig } from './config.js';
 import { ActionShaper } from './actions.js';
 import type { StateBuilder } from './state.js';
@@ -164,12 +164,15 @@ export class DrivingAgent {
 
   /**
    * The between-episode optimisation (250 steps at batch 64 in the paper), then back to waiting
-   * (a train/test command given meanwhile starts at once: the returned step says so).
+   * (a train/test command given meanwhile starts at once: the returned step says so). `options`
+   * go to the learner's update: progress, the time slice between yields to the event loop, and a
+   * signal that stops it early (the ROS node's shutdown); an optimisation stopped early counts as
+   * finished, with the updates done so far.
    */
-  async optimise(onProgress?: (done: number) => void): Promise<{ stats: UpdateStats | null; next: TaskStep }> {
+  async optimise(options: UpdateOptions = {}): Promise<{ stats: UpdateStats | null; next: TaskStep }> {
     if (!this.optimisationDue) throw new Error(`no optimisation is due in phase '${this.task.state.phase}'`);
     const steps = this.learner.replaySize() > 0 ? this.config.optimisationSteps : 0;
-    const stats = steps > 0 ? await this.learner.update(steps, onProgress) : null;
+    const stats = steps > 0 ? await this.learner.update(steps, options) : null;
     return { stats, next: this.task.dispatch({ kind: 'optimisation-finished' }) };
   }
 

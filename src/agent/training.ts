@@ -217,7 +217,7 @@ export async function trainAgent(opts: TrainingOptions): Promise<TrainingProgres
     if (agent.optimisationDue) {
       const t = performance.now();
       const total = agent.config.optimisationSteps;
-      update = (await agent.optimise((done) => hooks.onOptimiseProgress?.(done, total))).stats;
+      update = (await agent.optimise({ onProgress: (done) => hooks.onOptimiseProgress?.(done, total) })).stats;
       optimiseS = (performance.now() - t) / 1000;
     }
     const previous = progress.records.at(-1);

@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { oneLine, UserError } from '../core/errors.js';
 import { log } from '../core/logger.js';
 
@@ -42,7 +42,65 @@ export function addCommand<O extends CommonOptions>(
   return cmd;
 }
 
-export function reportFailure(err: unknown, json: boolean): never {
+/**
+ * Help text commander writes to stderr for a usage error (a command group called without its
+ * subcommand). It is kept here instead of printed: the contract allows one error line, built
+ * from its usage line by usageError().
+ */
+let helpForError = '';
+
+/**
+ * Makes `program` (and every command added to it afterwards, which inherit these settings) keep
+ * the CLI contract on commander's own errors: commander throws instead of exiting and prints
+ * nothing itself, so that runCli() can report an unknown option, a bad or missing flag value or
+ * an unknown command like any other bad input: one line on stderr, `{"ok":false,"error":...}`
+ * under --json, exit code 2. Help and version output (stdout) are untouched.
+ */
+export function applyCliContract(program: Command): Command {
+  return program.exitOverride().configureOutput({
+    writeErr: (str) => {
+      helpForError += str;
+    },
+    outputError: () => {
+      // The message travels in the thrown CommanderError; reportFailure prints it.
+    },
+  });
+}
+
+/** True when the command line asks for --json (options end at a bare `--`). */
+export function wantsJson(args: readonly string[]): boolean {
+  const end = args.indexOf('--');
+  return (end < 0 ? args : args.slice(0, end)).includes('--json');
+}
+
+/** A commander usage error as a UserError (exit code 2, like every other bad input). */
+function usageError(err: CommanderError): UserError {
+  if (err.code === 'commander.help') {
+    // A command group without its subcommand: commander's answer is the whole help text.
+    const usage = /^Usage:\s*(.+)$/m.exec(helpForError)?.[1]?.trim();
+    helpForError = '';
+    return new UserError(`missing command${usage ? `: usage: ${usage}` : ''} (see --help)`);
+  }
+  return new UserError(err.message.replace(/^error:\s*/i, ''));
+}
+
+/**
+ * Parses and runs the command line (`args` without node and the script). Commander's usage
+ * errors and anything a command throws end in reportFailure; --help and --version return
+ * normally (exit code 0) after commander printed them.
+ */
+export async function runCli(program: Command, args: readonly string[]): Promise<void> {
+  try {
+    await program.parseAsync([...args], { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError && err.exitCode === 0) return; // --help, --version
+    reportFailure(err, wantsJson(args));
+  }
+}
+
+export function reportFailure(thrown: unknown, json: boolean): never {
+  // A CommanderError can also come from inside an action (cmd.error()); it is bad input too.
+  const err = thrown instanceof CommanderError ? usageError(thrown) : thrown;
   const message = oneLine(err);
   if (!(err instanceof UserError)) log.debug({ err }, 'unexpected error');
   if (process.env.DAYDRIVE_DEBUG === '1' && err instanceof Error) process.stderr.write(`${err.stack ?? ''}\n`);

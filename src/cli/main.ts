@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { applyCliContract, runCli } from './command.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +19,8 @@ function packageVersion(): string {
 const program = new Command('daydrive')
   .description('learn to drive from a single front camera in a day (VAE + DDPG with prioritized replay)')
   .version(packageVersion());
+// Before any subcommand is added: subcommands copy these settings when they are created.
+applyCliContract(program);
 
 // Subcommands, one module each:
 import { registerSim } from './sim.js';
@@ -29,4 +32,4 @@ import { registerTrain } from './train.js'; registerTrain(program);
 import { registerEval } from './eval.js'; registerEval(program);
 import { registerDrive } from './drive.js'; registerDrive(program);
 
-await program.parseAsync(process.argv);
+await runCli(program, process.argv.slice(2));

@@ -1,4 +1,6 @@
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { lineChartPng } from '../core/chart.js';
 import { exists, readJson, replaceDirectory, writeFileSafely, writeJsonSafely } from '../core/files.js';
 import { UserError } from '../core/errors.js';
@@ -12,6 +14,7 @@ import type { EpisodeRecord, TrainingProgress } from '../agent/training.js';
  *   learning-curve.png   distance per episode, train and test
  *   checkpoint/          agent (learner, replay, noise, task) + progress.json, replaced atomically
  *   final-test/          camera frames of the last test drive and map.png
+ *   overview.png         one picture of the run: a camera frame of the final test, its map, the learning curve
  *   summary.json         the result (also printed with --json)
  */
 export const RUN_FILES = {
@@ -22,6 +25,7 @@ export const RUN_FILES = {
   progress: 'progress.json',
   agent: 'agent',
   finalTest: 'final-test',
+  overview: 'overview.png',
   summary: 'summary.json',
 } as const;
 
@@ -56,4 +60,36 @@ export async function readCheckpoint(runDir: string, agent: DrivingAgent): Promi
   const progress = (await readJson(join(dir, RUN_FILES.progress))) as TrainingProgress;
   if (!Array.isArray(progress.records) || typeof progress.elapsedS !== 'number') throw new UserError(`${dir}/${RUN_FILES.progress} is not a training progress file`);
   return progress;
+}
+
+/** Height of every panel of overview.png, pixels. */
+const OVERVIEW_PANEL_PX = 360;
+
+/**
+ * overview.png: a camera frame from the middle of the final test drive, the map of that drive and
+ * the learning curve, side by side at one height (the picture a person looks at first). Needs
+ * final-test/ and learning-curve.png; returns false (writing nothing) when the run has no test drive.
+ */
+export async function writeOverview(runDir: string): Promise<boolean> {
+  const testDir = join(runDir, RUN_FILES.finalTest);
+  const frames = (await exists(testDir)) ? (await readdir(testDir)).filter((f) => f.startsWith('frame_')).sort() : [];
+  if (frames.length === 0 || !(await exists(join(testDir, 'map.png')))) return false;
+  const panelPaths = [join(testDir, frames[Math.floor(frames.length / 2)]!), join(testDir, 'map.png'), join(runDir, RUN_FILES.curve)];
+  const panels = await Promise.all(
+    panelPaths.map(async (path) => {
+      const { data, info } = await sharp(path).resize({ height: OVERVIEW_PANEL_PX, kernel: 'nearest' }).flatten({ background: '#ffffff' }).png().toBuffer({ resolveWithObject: true });
+      return { data, width: info.width };
+    }),
+  );
+  const gapPx = 12;
+  const width = panels.reduce((w, p) => w + p.width, 0) + gapPx * (panels.length - 1);
+  let left = 0;
+  const composite = panels.map((p) => {
+    const placed = { input: p.data, left, top: 0 };
+    left += p.width + gapPx;
+    return placed;
+  });
+  const png = await sharp({ create: { width, height: OVERVIEW_PANEL_PX, channels: 3, background: '#ffffff' } }).composite(composite).png().toBuffer();
+  await writeFileSafely(join(runDir, RUN_FILES.overview), png);
+  return true;
 }

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
 import { parseWith, readConfigFile } from '../core/config.js';
-import { UserError } from '../core/errors.js';
 import { replaceDirectory, writeFileSafely } from '../core/files.js';
 import { log } from '../core/logger.js';
 import { DrivingSimEnv, purePursuitForEnv, rgbToPng, simConfigSchema, topDownMapPng, type MapPoint } from '../../sim/index.js';
@@ -10,7 +9,7 @@ import { addCommand, parseFloatArg, parseIntArg, type CommonOptions } from './co
 interface RenderOptions extends CommonOptions {
   seed: number;
   frames: number;
-  out?: string;
+  out: string;
   width?: number;
   height?: number;
   stride: number;
@@ -44,8 +43,8 @@ export function registerSim(program: Command): void {
       const env = new DrivingSimEnv({ ...config, camera: { ...config.camera, render: false } });
       const width = opts.width ?? config.camera.widthPx;
       const height = opts.height ?? config.camera.heightPx;
+      // requiredOption: commander has already rejected a command line without --out.
       const out = opts.out;
-      if (!out) throw new UserError('--out is required');
       env.resetSync({ seed: opts.seed });
       const files: string[] = [];
       const interventions: MapPoint[] = [];

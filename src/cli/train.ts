@@ -15,7 +15,7 @@ import { ALGORITHMS, type Algorithm } from '../rl/config.js';
 import { DrivingSimEnv, rgbToPng, topDownMapPng, type MapPoint } from '../../sim/index.js';
 import { maxSetpointMps } from '../../sim/config.js';
 import { addCommand, choiceOption, parseIntArg, type CommonOptions } from './command.js';
-import { hasCheckpoint, readCheckpoint, RUN_FILES, writeCheckpoint, writeLearningCurve, writeMetrics } from './run-dir.js';
+import { hasCheckpoint, readCheckpoint, RUN_FILES, writeCheckpoint, writeLearningCurve, writeMetrics, writeOverview } from './run-dir.js';
 import { parseTrainConfig, type TrainConfig } from './train-config.js';
 
 /**
@@ -62,7 +62,8 @@ export function vehicleScaleOf(config: TrainConfig): { maxSteeringRad: number; m
 export async function loadEncoderFor(config: TrainConfig): Promise<ImageEncoder | null> {
   if (config.agent.state !== 'vae') return null;
   const dir = config.vaeModel ?? DEFAULT_VAE_MODEL_DIR;
-  return loadVaeEncoder(dir);
+  // The simulator's camera: a VAE trained on frames of another aspect ratio is warned about at load.
+  return loadVaeEncoder(dir, { cameraWidthPx: config.sim.camera.widthPx, cameraHeightPx: config.sim.camera.heightPx });
 }
 
 export function buildAgent(config: TrainConfig, encoder: ImageEncoder | null): DrivingAgent {
@@ -183,6 +184,7 @@ export async function runTraining(opts: TrainRunOptions): Promise<TrainSummary> 
     });
     await writeCheckpoint(out, agent, finalProgress);
     await recorder.write(join(out, RUN_FILES.finalTest));
+    await writeOverview(out);
     const stopped = opts.shouldStop?.() ?? false;
     const summary = summarise(out, config, finalProgress, stopped);
     await writeJsonSafely(join(out, RUN_FILES.summary), summary);

@@ -55,6 +55,11 @@ export const learnerConfigSchema = z
     criticHidden: hiddenSizes([64, 64]),
     /** Output layers start in U(-x, x) (DDPG paper: 3e-3) so the first actions and Q are near 0. */
     finalLayerInit: z.number().positive().default(3e-3),
+    /**
+     * Weight lambda of lambda * mean_i ||u_i||^2 on the actor's pre-tanh outputs u, added to the
+     * actor loss (rlkit's policy_pre_activation_weight); 0 disables it. See ddpg.ts.
+     */
+    actorPreActivationPenalty: z.number().min(0).default(0),
     // ---- TD3 switches (Fujimoto et al. 2018) ----
     /** Two critics, the minimum of their targets in the Bellman target. */
     twinCritics: z.boolean().default(false),
@@ -130,6 +135,17 @@ export function withAlgorithmPreset(algo: Algorithm, overrides: LearnerConfigInp
 export function learnerConfigFor(algo: Algorithm, overrides: LearnerConfigInput = {}): LearnerConfig {
   return learnerConfigSchema.parse(withAlgorithmPreset(algo, overrides));
 }
+
+// ---- saved state (checkpoints, exploration) ----
+
+/**
+ * The state of a core/rng.ts Rng (xoroshiro128+ from pure-rand): four 32-bit words, not all zero
+ * (an all-zero state only ever yields zeros). Checked before Rng.fromState, which trusts its input.
+ */
+export const rngStateSchema = z
+  .array(z.number().int().min(-(2 ** 31)).max(2 ** 32 - 1))
+  .length(4)
+  .refine((words) => words.some((w) => w !== 0), { message: 'an all-zero generator state is invalid' });
 
 // ---- exploration ----
 

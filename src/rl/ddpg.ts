@@ -12,9 +12,11 @@ import {
   criticForward,
   encoderBackward,
   features,
+  linearForward,
   mlpBackward,
   mlpForwardTrace,
   type ActorCritic,
+  type LinearLayer,
   type StateBatch,
 } from './networks.js';
 import { Adam, globalNorm, ParameterGroup, polyakUpdate } from './optimizer.js';
@@ -81,6 +83,14 @@ export interface BatchTensors {
   readonly targetNoise: tf.Tensor2D | null;
   /** Host copies of rewards and discounts (the categorical projection runs on the host). */
   readonly host: { readonly rewards: Float32Array; readonly discounts: Float32Array };
+  /**
+   * Vector states only (no encoder): [s a 1]^T and [s 1]^T, [S + A + 1, B] and [S + 1, B]
+   * (networks.ts withOnesTransposed), so that the first layers' weight and bias gradients of the
+   * critics and of the actor are one matmul each (GradRequest.firstInputT). Optional: without
+   * them the same gradients are computed op by op.
+   */
+  readonly stateActionOnesT?: tf.Tensor2D | null;
+  readonly stateOnesT?: tf.Tensor2D | null;
 }
 
 export interface StepResult {
@@ -98,6 +108,21 @@ export interface StepResult {
 function allFinite(values: ArrayLike<number>): boolean {
   for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i] as number)) return false;
   return true;
+}
+
+/**
+ * |delta_i| = |y_i - Q_1(s_i, a_i)| (the priorities' TD errors; for a categorical critic y and Q
+ * are the means of the target and predicted distributions) and mean_i Q_1(s_i, a_i). The float32
+ * difference of two float32 values computed in float64 rounds to the same float32.
+ */
+export function tdErrorsAndMean(targetMeans: ArrayLike<number>, q: ArrayLike<number>): { tdErrors: Float32Array; meanQ: number } {
+  const tdErrors = new Float32Array(q.length);
+  let sum = 0;
+  for (let i = 0; i < q.length; i++) {
+    tdErrors[i] = Math.abs((targetMeans[i] as number) - (q[i] as number));
+    sum += q[i] as number;
+  }
+  return { tdErrors, meanQ: sum / q.length };
 }
 
 /** Runs `fn` in one tf scope (tf.tidy without result tracking: we return numbers, not tensors). */
@@ -150,7 +175,7 @@ export interface CriticGradients {
   readonly loss: tf.Scalar;
   /** Q_1(s, a) (the mean of Z for a categorical critic). */
   readonly q1: tf.Tensor1D;
-  /** dL/dtheta for the critics then the encoder (criticVariables order). */
+  /** dL/dtheta for the critics then the encoder: flattened and concatenated, in criticVariables order. */
   readonly grads: tf.Tensor[];
 }
 
@@ -183,7 +208,7 @@ export function criticLossAndGradients(model: DdpgModel, batch: BatchTensors, ta
       losses.push(tf.mean(tf.mul(batch.weights, tf.square(diff))));
       dOut = tf.reshape(tf.mul(diff, tf.mul(batch.weights, 2 / batchSize)), [batchSize, 1]);
     }
-    const g = mlpBackward(net, trace, dOut, { params: true, inputs: [pixels, false] });
+    const g = mlpBackward(net, trace, dOut, { params: true, inputs: [pixels, false], firstInputT: pixels ? null : (batch.stateActionOnesT ?? null) });
     grads.push(...(g.params ?? []));
     const dFeat = g.inputs[0];
     if (dFeat) dFeatures = dFeatures ? tf.add(dFeatures, dFeat) : dFeat;
@@ -202,9 +227,11 @@ export function criticLossAndGradients(model: DdpgModel, batch: BatchTensors, ta
 /**
  * The actor loss -mean_i Q_1(s_i, mu(s_i)) and its gradient, the deterministic policy gradient
  * grad J = mean_i grad_a Q_1(s_i, a)|a=mu(s_i) grad_theta mu(s_i) (Silver et al. 2014, eq. 9).
- * `feats` are constants: the actor's gradient stops at the encoder.
+ * `feats` are constants: the actor's gradient stops at the encoder. `featsOnesT` is [feats 1]^T
+ * when the host has it (GradRequest.firstInputT). `grads`: flattened and concatenated, in
+ * actorVariables order.
  */
-export function actorLossAndGradients(model: DdpgModel, feats: tf.Tensor2D): { loss: tf.Scalar; grads: tf.Tensor[] } {
+export function actorLossAndGradients(model: DdpgModel, feats: tf.Tensor2D, featsOnesT: tf.Tensor2D | null = null): { loss: tf.Scalar; grads: tf.Tensor[] } {
   const { online, support } = model;
   const batchSize = feats.shape[0];
   const actorTrace = mlpForwardTrace(online.actor, [feats]);
@@ -224,8 +251,23 @@ export function actorLossAndGradients(model: DdpgModel, feats: tf.Tensor2D): { l
     dOut = tf.fill([batchSize, 1], -1 / batchSize) as tf.Tensor2D;
   }
   const dAction = mlpBackward(critic1, criticTrace, dOut, { params: false, inputs: [false, true] }).inputs[1] as tf.Tensor2D;
-  const grads = mlpBackward(online.actor, actorTrace, dAction, { params: true, inputs: [false] }).params ?? [];
-  return { loss: tf.neg(tf.mean(q)) as tf.Scalar, grads };
+  let loss = tf.neg(tf.mean(q)) as tf.Scalar;
+  let dPreActivation: tf.Tensor2D | null = null;
+  const penalty = model.config.actorPreActivationPenalty;
+  if (penalty > 0) {
+    // + lambda mean_i sum_j u_ij^2 on the pre-tanh outputs u (rlkit's policy_pre_activation_weight):
+    // dL/du = 2 lambda u / B. It keeps u where tanh still has a gradient, so an actor pushed to full
+    // lock by an early, noisy critic can come back, and it makes the zero action the prior that
+    // the critic must argue against.
+    const layers = online.actor.layers;
+    const lastInput = layers.length > 1 ? (actorTrace.outputs[layers.length - 2] as tf.Tensor2D) : feats;
+    const u = linearForward([lastInput], layers[layers.length - 1] as LinearLayer, 'linear');
+    loss = tf.add(loss, tf.mul(tf.mean(tf.sum(tf.square(u), 1)), penalty)) as tf.Scalar;
+    dPreActivation = tf.mul(u, (2 * penalty) / batchSize) as tf.Tensor2D;
+  }
+  const grads =
+    mlpBackward(online.actor, actorTrace, dAction, { params: true, inputs: [false], firstInputT: featsOnesT, dOutputPreActivation: dPreActivation }).params ?? [];
+  return { loss, grads };
 }
 
 /**
@@ -243,11 +285,11 @@ export function ddpgStep(model: DdpgModel, batch: BatchTensors, updateIndex: num
 
     // 2. Critic step on the (importance-weighted) TD loss; refuse it if anything is not finite.
     const critic = criticLossAndGradients(model, batch, targets);
-    const criticRead = packed([critic.loss, tf.mean(critic.q1)], [tf.abs(tf.sub(targets.mean, critic.q1)), ...critic.grads]);
+    // The targets and Q_1 come back whole: |TD error| and mean Q are a few host operations (three ops fewer).
+    const criticRead = packed([critic.loss], [targets.mean, critic.q1, ...critic.grads]);
     const criticLoss = criticRead[0] as number;
-    const meanQ = criticRead[1] as number;
-    const tdErrors = criticRead.slice(2, 2 + batchSize);
-    const criticGrad = criticRead.subarray(2 + batchSize);
+    const { tdErrors, meanQ } = tdErrorsAndMean(criticRead.subarray(1, 1 + batchSize), criticRead.subarray(1 + batchSize, 1 + 2 * batchSize));
+    const criticGrad = criticRead.subarray(1 + 2 * batchSize);
     const criticNorm = globalNorm(criticGrad);
     if (!allFinite(criticRead) || !Number.isFinite(criticNorm)) {
       return { skipped: 'critic', criticLoss, actorLoss: Number.NaN, meanQ, criticGradNorm: criticNorm, tdErrors };
@@ -259,7 +301,7 @@ export function ddpgStep(model: DdpgModel, batch: BatchTensors, updateIndex: num
       return { skipped: null, criticLoss, actorLoss: Number.NaN, meanQ, criticGradNorm: criticNorm, tdErrors };
     }
     const feats = pixels ? features(online, batch.states) : batch.states.vectors;
-    const actor = actorLossAndGradients(model, feats);
+    const actor = actorLossAndGradients(model, feats, pixels ? null : (batch.stateOnesT ?? null));
     const actorRead = packed([actor.loss], actor.grads);
     const actorLoss = actorRead[0] as number;
     const actorGrad = actorRead.subarray(1);

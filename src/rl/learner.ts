@@ -1,11 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { z } from 'zod';
+import { parseWith } from '../core/config.js';
 import { UserError } from '../core/errors.js';
 import { readJson, writeJsonSafely } from '../core/files.js';
 import { log } from '../core/logger.js';
 import { Rng } from '../core/rng.js';
 import { loadNamedTensors, saveNamedTensors } from '../core/tfjs-io.js';
-import { learnerConfigSchema, type LearnerConfig, type LearnerConfigInput } from './config.js';
+import { learnerConfigSchema, rngStateSchema, type LearnerConfig, type LearnerConfigInput } from './config.js';
 import { createDdpgModel, ddpgStep, policy, scoped, type BatchTensors, type DdpgModel, type StepResult } from './ddpg.js';
 import { NStepAccumulator } from './n-step.js';
 import {
@@ -14,13 +17,14 @@ import {
   namedVariables,
   stateLayout,
   variableFrom,
+  withOnesTransposed,
   type ActorCritic,
   type Mlp,
   type StateBatch,
 } from './networks.js';
 import type { AdamState } from './optimizer.js';
 import { ReplayBuffer, type ReplayMark, type SampledBatch } from './replay.js';
-import type { Learner, LearnerSnapshot, PerturbablePolicy, Transition, UpdateStats } from './types.js';
+import type { Learner, LearnerSnapshot, PerturbablePolicy, Transition, UpdateOptions, UpdateStats } from './types.js';
 
 /**
  * The learner: DDPG with the TD3 and D4PG switches (see ddpg.ts), replay, n-step windows per
@@ -28,8 +32,14 @@ import type { Learner, LearnerSnapshot, PerturbablePolicy, Transition, UpdateSta
  */
 
 const FORMAT = 'daydrive-learner-v1';
-/** Updates between yields to the event loop inside `update` (keeps sockets and timers alive). */
-const YIELD_EVERY = 25;
+/**
+ * Default work between two yields to the event loop inside `update`, ms: a tenth of the 100 ms
+ * policy period, so a policy tick or a safety-driver message arriving during the ROS node's
+ * between-episode optimisation waits about one command's compute time, not a policy period. A
+ * fixed count of updates cannot promise that: 25 DDPG updates took 350 ms and more on a loaded
+ * 2-core machine. A yield costs microseconds.
+ */
+export const UPDATE_SLICE_MS = 10;
 
 interface Snapshot extends LearnerSnapshot {
   readonly owner: DeterministicPolicyGradientLearner;
@@ -43,6 +53,27 @@ interface Snapshot extends LearnerSnapshot {
   readonly updates: number;
   readonly rng: number[];
   disposed: boolean;
+}
+
+/** learner.json as save() writes it (`config` is informational: the tensors' shapes are what must match). */
+const learnerMetaSchema = z.object({
+  format: z.literal(FORMAT),
+  stateSize: z.number().int().min(1),
+  actionSize: z.number().int().min(1),
+  config: z.record(z.string(), z.unknown()),
+  updates: z.number().int().min(0),
+  actorOptimizerStep: z.number().int().min(0),
+  criticOptimizerStep: z.number().int().min(0),
+  rng: rngStateSchema,
+  pendingNStepTransitions: z.number().int().min(0).optional(),
+});
+
+/** A loaded tensor's values: finite (and >= 0 where asked), else a UserError naming `what` and the index. */
+function checkFiniteValues(values: ArrayLike<number>, what: string, nonNegative = false): void {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i] as number;
+    if (!Number.isFinite(v) || (nonNegative && v < 0)) throw new UserError(`${what}: value ${i} is ${v}: must be finite${nonNegative ? ' and >= 0' : ''}`);
+  }
 }
 
 function checkFinite(values: ArrayLike<number>, field: string, expectedLength?: number): void {
@@ -66,7 +97,10 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy {
   private rng: Rng;
   /** Critic updates so far (drives the policy delay). */
   private updates = 0;
+  /** The behaviour policy of parameter-space noise, redrawn by perturbPolicy. */
   private perturbed: Mlp | null = null;
+  /** A second perturbed copy, redrawn to measure the distance that adapts the std. */
+  private adaptive: Mlp | null = null;
   private latestSnapshot: Snapshot | null = null;
   private disposed = false;
 
@@ -164,9 +198,12 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy {
 
   // ---- learning ----
 
-  async update(steps: number, onProgress?: (done: number) => void): Promise<UpdateStats> {
+  async update(steps: number, options: UpdateOptions = {}): Promise<UpdateStats> {
     this.assertAlive();
     if (!Number.isInteger(steps) || steps < 0) throw new RangeError(`update steps must be a non-negative integer, got ${steps}`);
+    const sliceMs = options.sliceMs ?? UPDATE_SLICE_MS;
+    if (!(sliceMs >= 0)) throw new RangeError(`sliceMs must be >= 0, got ${sliceMs}`);
+    const { onProgress, signal } = options;
     let done = 0;
     let skipped = 0;
     let criticLoss = 0;
@@ -174,7 +211,8 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy {
     let actorUpdates = 0;
     let meanQ = 0;
     if (this.replay.size === 0) return { updates: 0, criticLoss: Number.NaN, actorLoss: Number.NaN, meanQ: Number.NaN, skipped: 0 };
-    for (let i = 0; i < steps; i++) {
+    let lastYield = performance.now();
+    for (let i = 0; i < steps && !signal?.aborted; i++) {
       const sample = this.replay.sample(this.config.batchSize, this.rng);
       // One scope for the batch tensors and the step (ddpgStep's own scope nests inside it).
       const result: StepResult = scoped(() => ddpgStep(this.model, this.batchTensors(sample), this.updates));
@@ -197,12 +235,17 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy {
           actorUpdates += 1;
         }
       }
-      if ((i + 1) % YIELD_EVERY === 0) {
-        onProgress?.(i + 1);
+      onProgress?.(i + 1);
+      // Yield only with work left (the caller gets the loop back at the end anyway). setImmediate,
+      // not a resolved promise: the loop goes round once (timers, then the poll phase that
+      // delivers messages) before the next update.
+      if (i + 1 < steps && performance.now() - lastYield > sliceMs) {
         await new Promise<void>((resolve) => setImmediate(resolve));
+        // Whoever ran meanwhile may have aborted (checked by the loop) or disposed the learner.
+        if (!signal?.aborted) this.assertAlive();
+        lastYield = performance.now();
       }
     }
-    onProgress?.(steps);
     return {
       updates: done,
       criticLoss: done > 0 ? criticLoss / done : Number.NaN,
@@ -226,9 +269,13 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy {
       for (let i = 0; i < noise.length; i++) noise[i] = this.rng.normal() * config.targetPolicyNoise;
       targetNoise = tf.tensor2d(noise, [b, actionSize]);
     }
+    const vectorsOnly = !config.imageShape;
+    const { stateSize } = this;
     return {
       states: this.stateBatch(sample.states, b),
       actions: tf.tensor2d(sample.actions, [b, actionSize]),
+      stateActionOnesT: vectorsOnly ? tf.tensor2d(withOnesTransposed([sample.states, sample.actions], [stateSize, actionSize], b), [stateSize + actionSize + 1, b]) : null,
+      stateOnesT: vectorsOnly ? tf.tensor2d(withOnesTransposed([sample.states], [stateSize], b), [stateSize + 1, b]) : null,
       rewards: tf.tensor1d(sample.rewards),
       discounts: tf.tensor1d(sample.discounts),
       nextStates: this.stateBatch(sample.nextStates, b),
@@ -256,30 +303,23 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy {
 
   perturbPolicy(stddev: number, rng: Rng): void {
     this.assertAlive();
-    if (!(stddev >= 0)) throw new RangeError(`perturbation stddev must be >= 0, got ${stddev}`);
-    const source = this.online.actor;
-    if (!this.perturbed) {
-      this.perturbed = {
-        outputActivation: source.outputActivation,
-        layers: source.layers.map((l) => ({ ws: l.ws.map((w) => variableFrom(w.clone(), false)), b: variableFrom(l.b.clone(), false) })),
-      };
-    }
-    const targets = mlpVariables(this.perturbed);
-    mlpVariables(source).forEach((v, i) => {
-      const noise = new Float32Array(v.size);
-      for (let k = 0; k < noise.length; k++) noise[k] = rng.normal() * stddev;
-      tf.tidy(() => (targets[i] as tf.Variable).assign(tf.add(v, tf.tensor(noise, v.shape))));
-    });
+    this.perturbed = this.perturbedCopy(this.perturbed, stddev, rng);
   }
 
-  perturbationDistance(batchSize: number, rng: Rng): number {
-    if (this.replay.size === 0 || !this.perturbed) return Number.NaN;
+  perturbationDistance(stddev: number, batchSize: number, rng: Rng): number {
+    this.assertAlive();
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`perturbation batch size must be a positive integer, got ${batchSize}`);
+    if (this.replay.size === 0) return Number.NaN;
+    // A copy of its own, drawn from the weights as they are now (OpenAI baselines'
+    // perturb_adaptive_policy_ops): the behaviour policy was drawn from older weights.
+    this.adaptive = this.perturbedCopy(this.adaptive, stddev, rng);
+    const adaptive = this.adaptive;
     const states = this.replay.sampleStates(batchSize, rng);
-    const perturbed = this.perturbed;
     const distance = tf.tidy(() => {
       const batch = this.stateBatch(states, batchSize);
       const plain = policy(this.online, batch);
-      const noisy = policy({ ...this.online, actor: perturbed }, batch);
+      const noisy = policy({ ...this.online, actor: adaptive }, batch);
+      // d(pi, pi~) = sqrt(E_s[ mean_k (pi(s)_k - pi~(s)_k)^2 ]) (Plappert et al. 2018, section 3.2).
       return tf.sqrt(tf.mean(tf.square(tf.sub(plain, noisy))));
     });
     try {
@@ -287,6 +327,23 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy {
     } finally {
       distance.dispose();
     }
+  }
+
+  /** `into` (created on first use) set to the online actor's current weights + N(0, stddev^2). */
+  private perturbedCopy(into: Mlp | null, stddev: number, rng: Rng): Mlp {
+    if (!(stddev >= 0) || !Number.isFinite(stddev)) throw new RangeError(`perturbation stddev must be finite and >= 0, got ${stddev}`);
+    const source = this.online.actor;
+    const copy = into ?? {
+      outputActivation: source.outputActivation,
+      layers: source.layers.map((l) => ({ ws: l.ws.map((w) => variableFrom(w.clone(), false)), b: variableFrom(l.b.clone(), false) })),
+    };
+    const targets = mlpVariables(copy);
+    mlpVariables(source).forEach((v, i) => {
+      const noise = new Float32Array(v.size);
+      for (let k = 0; k < noise.length; k++) noise[k] = rng.normal() * stddev;
+      tf.tidy(() => (targets[i] as tf.Variable).assign(tf.add(v, tf.tensor(noise, v.shape))));
+    });
+    return copy;
   }
 
   // ---- undo ----
@@ -365,45 +422,63 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy {
     });
   }
 
+  /**
+   * Resumes from a checkpoint written by save(), all or nothing: learner.json, the networks, the
+   * optimiser moments and the replay files are all read and checked (format, sizes, counters,
+   * every tensor's name and shape, file lengths, finite values) before anything changes, so a
+   * refused checkpoint leaves the learner as it was. Problems are a one-line UserError naming the
+   * file and the field.
+   */
   async load(dir: string): Promise<void> {
     this.assertAlive();
     const metaPath = join(dir, 'learner.json');
-    const meta = (await readJson(metaPath)) as Record<string, unknown>;
-    if (meta.format !== FORMAT) throw new UserError(`${metaPath}: not a daydrive learner checkpoint (format ${String(meta.format)})`);
+    const raw = await readJson(metaPath);
+    const format = (raw as { format?: unknown } | null)?.format;
+    if (format !== FORMAT) throw new UserError(`${metaPath}: not a daydrive learner checkpoint (format ${String(format)})`);
+    const meta = parseWith(learnerMetaSchema, raw, `learner checkpoint ${metaPath}`);
     if (meta.stateSize !== this.stateSize || meta.actionSize !== this.actionSize) {
-      throw new UserError(`${metaPath}: state/action sizes ${String(meta.stateSize)}/${String(meta.actionSize)}, this learner has ${this.stateSize}/${this.actionSize}`);
+      throw new UserError(`${metaPath}: state/action sizes ${meta.stateSize}/${meta.actionSize}, this learner has ${this.stateSize}/${this.actionSize}`);
     }
     const ours: Record<string, tf.Variable> = { ...namedVariables(this.online, 'online/'), ...namedVariables(this.target, 'target/') };
     const loaded = await loadNamedTensors(dir, 'networks');
-    const optimizer = await loadNamedTensors(dir, 'optimizer');
+    let optimizer: Record<string, tf.Tensor> = {};
     try {
+      optimizer = await loadNamedTensors(dir, 'optimizer');
+      const networksPath = join(dir, 'networks.bin');
       for (const [name, v] of Object.entries(ours)) {
         const t = loaded[name];
         if (!t) throw new UserError(`${dir}: checkpoint has no tensor ${name} (different network configuration?)`);
         if (t.shape.join('x') !== v.shape.join('x')) {
           throw new UserError(`${dir}: ${name} has shape [${t.shape.join(', ')}], this learner needs [${v.shape.join(', ')}]`);
         }
+        checkFiniteValues(t.dataSync(), `${networksPath}: ${name}`);
       }
       const extra = Object.keys(loaded).filter((k) => !(k in ours));
       if (extra.length > 0) throw new UserError(`${dir}: checkpoint has tensors this learner lacks (${extra.slice(0, 3).join(', ')}): different network configuration`);
-      const get = (name: string, size: number): Float32Array => {
+      const optimizerPath = join(dir, 'optimizer.bin');
+      const get = (name: string, size: number, nonNegative: boolean): Float32Array => {
         const t = optimizer[name];
         if (!t) throw new UserError(`${dir}: optimizer state lacks ${name}`);
         if (t.size !== size) throw new UserError(`${dir}: optimizer ${name} has ${t.size} values, the networks need ${size}`);
-        return t.dataSync() as Float32Array;
+        const values = t.dataSync() as Float32Array;
+        checkFiniteValues(values, `${optimizerPath}: ${name}`, nonNegative);
+        return values;
       };
-      // Validate everything before changing anything.
       const actorSize = this.model.actorParams.size;
       const criticSize = this.model.criticParams.size;
-      const actorState = { m: get('actor/m', actorSize), v: get('actor/v', actorSize), step: Number(meta.actorOptimizerStep) };
-      const criticState = { m: get('critic/m', criticSize), v: get('critic/v', criticSize), step: Number(meta.criticOptimizerStep) };
-      await this.replay.load(dir);
+      // Adam's second moments are averages of squares: never negative.
+      const actorState = { m: get('actor/m', actorSize, false), v: get('actor/v', actorSize, true), step: meta.actorOptimizerStep };
+      const criticState = { m: get('critic/m', criticSize, false), v: get('critic/v', criticSize, true), step: meta.criticOptimizerStep };
+      const replay = await this.replay.prepareLoad(dir);
+
+      // Everything is checked: commit (nothing below can fail on the checkpoint's content).
       for (const [name, v] of Object.entries(ours)) v.assign(loaded[name] as tf.Tensor);
       for (const group of [this.model.actorParams, this.model.criticParams, this.model.targetParams]) group.pull();
       this.model.actorOptimizer.setState(actorState);
       this.model.criticOptimizer.setState(criticState);
-      this.updates = Number(meta.updates);
-      this.rng = Rng.fromState(meta.rng as number[]);
+      this.replay.commitLoad(replay);
+      this.updates = meta.updates;
+      this.rng = Rng.fromState(meta.rng);
       this.accumulators.clear();
       if (this.latestSnapshot) this.latestSnapshot.disposed = true;
       this.latestSnapshot = null;
@@ -417,7 +492,7 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy {
     this.disposed = true;
     disposeActorCritic(this.online);
     disposeActorCritic(this.target);
-    if (this.perturbed) for (const v of mlpVariables(this.perturbed)) v.dispose();
+    for (const copy of [this.perturbed, this.adaptive]) if (copy) for (const v of mlpVariables(copy)) v.dispose();
     this.model.support?.dispose();
   }
 

@@ -31,6 +31,16 @@ export interface GradRequest {
   readonly params: boolean;
   /** Per input part of the first layer: is dL/dx needed (e.g. dQ/da for the actor)? */
   readonly inputs: readonly boolean[];
+  /**
+   * The first layer's input parts side by side with a column of ones, transposed:
+   * X^T = [x_1 .. x_k 1]^T, [sum_i in_i + 1, B] (built on the host from the batch, see
+   * withOnesTransposed). With it the first layer's weight and bias gradients are one matmul,
+   * X^T dz = [dW_1; ..; dW_k; db] (dW_i = x_i^T dz, db = sum_rows dz = 1^T dz), whose rows are
+   * those gradients in mlpVariables order, instead of a transpose and a matmul per part and a sum.
+   */
+  readonly firstInputT?: tf.Tensor2D | null;
+  /** Added to dL/dz of the output layer: the gradient of a penalty on the output pre-activation z. */
+  readonly dOutputPreActivation?: tf.Tensor2D | null;
 }
 
 function activate(z: tf.Tensor2D, act: Activation): tf.Tensor2D {
@@ -82,7 +92,11 @@ export function mlpForwardTrace(mlp: Mlp, inputs: readonly tf.Tensor2D[]): MlpTr
 }
 
 export interface MlpGradients {
-  /** dL/dtheta in mlpVariables order, or null when not requested. */
+  /**
+   * dL/dtheta, or null when not requested: tensors whose flattened concatenation is in
+   * mlpVariables order (one per variable, except the first layer's when firstInputT was given:
+   * one [sum_i in_i + 1, out] tensor for its weight blocks and bias).
+   */
   readonly params: tf.Tensor[] | null;
   /** dL/dx per first-layer input part, null where not requested. */
   readonly inputs: (tf.Tensor2D | null)[];
@@ -100,9 +114,11 @@ export function mlpBackward(mlp: Mlp, trace: MlpTrace, dy: tf.Tensor2D, want: Gr
   let dOut = dy;
   for (let i = n - 1; i >= 0; i--) {
     const layer = mlp.layers[i] as LinearLayer;
-    const dz = activationGrad(dOut, trace.outputs[i] as tf.Tensor2D, layerActivation(mlp, i));
+    let dz = activationGrad(dOut, trace.outputs[i] as tf.Tensor2D, layerActivation(mlp, i));
+    if (i === n - 1 && want.dOutputPreActivation) dz = tf.add(dz, want.dOutputPreActivation);
     const xs = i === 0 ? trace.inputs : [trace.outputs[i - 1] as tf.Tensor2D];
-    if (want.params) paramGrads[i] = [...xs.map((x) => tf.matMul(tf.transpose(x), dz)), tf.sum(dz, 0)];
+    if (want.params && i === 0 && want.firstInputT) paramGrads[i] = [tf.matMul(want.firstInputT, dz)];
+    else if (want.params) paramGrads[i] = [...xs.map((x) => tf.matMul(tf.transpose(x), dz)), tf.sum(dz, 0)];
     if (i > 0) {
       dOut = tf.matMul(dz, tf.transpose(layer.ws[0] as tf.Tensor2D));
     } else {
@@ -110,6 +126,27 @@ export function mlpBackward(mlp: Mlp, trace: MlpTrace, dy: tf.Tensor2D, want: Gr
     }
   }
   return { params: want.params ? paramGrads.flat() : null, inputs: inputGrads };
+}
+
+/**
+ * [x_1 .. x_k 1]^T for a batch: `parts` are row-major [B, widths[i]] host arrays; the result is
+ * row-major [sum_i widths[i] + 1, B], feature rows of every part in order, then a row of ones
+ * (GradRequest.firstInputT).
+ */
+export function withOnesTransposed(parts: readonly Float32Array[], widths: readonly number[], batchSize: number): Float32Array {
+  const rows = widths.reduce((a, b) => a + b, 0) + 1;
+  const out = new Float32Array(rows * batchSize);
+  let row = 0;
+  parts.forEach((part, p) => {
+    const w = widths[p] as number;
+    if (part.length !== w * batchSize) throw new RangeError(`input part ${p} has ${part.length} values, expected ${batchSize} x ${w}`);
+    for (let k = 0; k < batchSize; k++) {
+      for (let c = 0; c < w; c++) out[(row + c) * batchSize + k] = part[k * w + c] as number;
+    }
+    row += w;
+  });
+  out.fill(1, row * batchSize);
+  return out;
 }
 
 /** A variable initialised from `t` (which is then disposed, so no stray tensor stays registered). */

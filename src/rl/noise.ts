@@ -1,6 +1,10 @@
+import { z } from 'zod';
+import { parseWith } from '../core/config.js';
+import { UserError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import {
   explorationConfigSchema,
+  rngStateSchema,
   type ExplorationConfig,
   type ExplorationConfigInput,
   type GaussianNoiseConfig,
@@ -14,6 +18,22 @@ import { isPerturbablePolicy, type Exploration, type Learner } from './types.js'
  * Gaussian) is added to mu(s) and clipped to [-1, 1]; parameter-space noise acts with a perturbed
  * copy of the actor. Each keeps its own Rng, and its state (toJSON) resumes the same schedule.
  */
+
+// Saved states (toJSON), validated by restore: a NaN or negative count or std would silently
+// poison every later action. Unknown keys (derived values such as `sigma`) are ignored.
+const episodesSchema = z.number().int().min(0);
+const ouStateSchema = z.object({ type: z.literal('ou'), episodes: episodesSchema, x: z.array(z.number()), rng: rngStateSchema });
+const gaussianStateSchema = z.object({ type: z.literal('gaussian'), episodes: episodesSchema, rng: rngStateSchema });
+const paramStateSchema = z.object({
+  type: z.literal('param'),
+  episodes: episodesSchema,
+  /** > 0: the adaptation is multiplicative, a std of 0 would never recover. */
+  stddev: z.number().positive(),
+  /** null until the first adaptation (JSON has no NaN). */
+  lastDistance: z.number().min(0).nullable().default(null),
+  rng: rngStateSchema,
+});
+const STATE_SOURCE = 'exploration state';
 
 function clip1(x: number): number {
   return x < -1 ? -1 : x > 1 ? 1 : x;
@@ -72,11 +92,13 @@ export class OrnsteinUhlenbeckNoise implements Exploration {
   }
 
   restore(state: Record<string, unknown>): void {
-    this.episodes = Number(state.episodes);
-    const x = state.x as number[];
-    if (!Array.isArray(x) || x.length !== this.x.length) throw new RangeError('OU state has the wrong action size');
-    this.x.set(x);
-    this.rng = Rng.fromState(state.rng as number[]);
+    const saved = parseWith(ouStateSchema, state, STATE_SOURCE);
+    if (saved.x.length !== this.x.length) {
+      throw new UserError(`invalid ${STATE_SOURCE}: field x: ${saved.x.length} components, the action has ${this.x.length}`);
+    }
+    this.episodes = saved.episodes;
+    this.x.set(saved.x);
+    this.rng = Rng.fromState(saved.rng);
   }
 }
 
@@ -109,16 +131,20 @@ export class GaussianNoise implements Exploration {
   }
 
   restore(state: Record<string, unknown>): void {
-    this.episodes = Number(state.episodes);
-    this.rng = Rng.fromState(state.rng as number[]);
+    const saved = parseWith(gaussianStateSchema, state, STATE_SOURCE);
+    this.episodes = saved.episodes;
+    this.rng = Rng.fromState(saved.rng);
   }
 }
 
 /**
  * Adaptive parameter-space noise (Plappert et al. 2018, section 3): act with weights
- * theta + N(0, sigma^2), redrawn every episode; after each episode sigma is divided by
- * `adaptation` if the RMS action distance to the plain policy (over replay states) exceeds
- * `targetActionStd`, else multiplied by it.
+ * theta + N(0, sigma^2), redrawn every episode from the weights of that moment. After each
+ * episode sigma is adapted as OpenAI baselines does (`DDPG.adapt_param_noise`): a separate copy
+ * of the *current* actor is perturbed with the current sigma and the RMS distance d between its
+ * actions and mu's is measured on a replay batch; sigma <- sigma / alpha if d > delta (the
+ * target action std), else sigma * alpha (`AdaptiveParamNoiseSpec.adapt`). Comparing with the
+ * behaviour policy instead would count the training of the episode as noise and drive sigma down.
  */
 export class ParameterNoise implements Exploration {
   private stddev: number;
@@ -138,6 +164,11 @@ export class ParameterNoise implements Exploration {
     return this.stddev;
   }
 
+  /** The distance measured at the last adaptation (NaN before the first). */
+  get lastAdaptationDistance(): number {
+    return this.lastDistance;
+  }
+
   action(learner: Learner, state: Float32Array): Float32Array {
     if (!isPerturbablePolicy(learner)) throw new RangeError('parameter noise needs a learner that can perturb its policy (createLearner does)');
     this.learner = learner;
@@ -152,24 +183,41 @@ export class ParameterNoise implements Exploration {
     this.episodes += 1;
     const learner = this.learner;
     if (!learner || !isPerturbablePolicy(learner)) return;
-    const d = learner.perturbationDistance(this.config.adaptationBatch, this.rng);
+    const d = learner.perturbationDistance(this.stddev, this.config.adaptationBatch, this.rng);
     if (Number.isFinite(d)) {
       this.lastDistance = d;
-      this.stddev = d > this.config.targetActionStd ? this.stddev / this.config.adaptation : this.stddev * this.config.adaptation;
+      this.stddev = adaptedStddev(this.stddev, d, this.config.targetActionStd, this.config.adaptation);
     }
+    // The next episode's behaviour policy: the current weights, perturbed with the adapted std.
     learner.perturbPolicy(this.stddev, this.rng);
   }
 
   toJSON(): Record<string, unknown> {
-    return { type: 'param', episodes: this.episodes, stddev: this.stddev, lastDistance: this.lastDistance, rng: this.rng.state() };
+    return {
+      type: 'param',
+      episodes: this.episodes,
+      stddev: this.stddev,
+      lastDistance: Number.isFinite(this.lastDistance) ? this.lastDistance : null,
+      rng: this.rng.state(),
+    };
   }
 
   restore(state: Record<string, unknown>): void {
-    this.episodes = Number(state.episodes);
-    this.stddev = Number(state.stddev);
-    this.rng = Rng.fromState(state.rng as number[]);
+    const saved = parseWith(paramStateSchema, state, STATE_SOURCE);
+    this.episodes = saved.episodes;
+    this.stddev = saved.stddev;
+    this.lastDistance = saved.lastDistance ?? Number.NaN;
+    this.rng = Rng.fromState(saved.rng);
     this.perturbedFor = null;
   }
+}
+
+/**
+ * The adaptation rule of Plappert et al. 2018, section 3.2:
+ * sigma_{k+1} = sigma_k / alpha if d(pi, pi~) > delta, else alpha * sigma_k.
+ */
+export function adaptedStddev(stddev: number, distance: number, targetActionStd: number, adaptation: number): number {
+  return distance > targetActionStd ? stddev / adaptation : stddev * adaptation;
 }
 
 export type RestorableExploration = Exploration & { restore(state: Record<string, unknown>): void };

@@ -92,20 +92,17 @@ export class Adam {
     const b1 = this.options.beta1 ?? 0.9;
     const b2 = this.options.beta2 ?? 0.999;
     const eps = this.options.epsilon ?? 1e-8;
-    const scale = clipNorm > 0 ? Math.min(1, clipNorm / (norm + 1e-6)) : 1;
     this.step += 1;
-    const stepSize = learningRate / (1 - b1 ** this.step);
-    const bc2 = Math.sqrt(1 - b2 ** this.step);
-    const theta = this.group.values;
-    const { m, v } = this;
-    for (let i = 0; i < theta.length; i++) {
-      const g = (grad[i] as number) * scale + weightDecay * (theta[i] as number);
-      const mi = b1 * (m[i] as number) + (1 - b1) * g;
-      const vi = b2 * (v[i] as number) + (1 - b2) * g * g;
-      m[i] = mi;
-      v[i] = vi;
-      theta[i] = (theta[i] as number) - (stepSize * mi) / (Math.sqrt(vi) / bc2 + eps);
-    }
+    adamStep(this.group.values, this.m, this.v, grad, {
+      scale: clipNorm > 0 ? Math.min(1, clipNorm / (norm + 1e-6)) : 1,
+      weightDecay,
+      b1,
+      b2,
+      // lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps), numerator and denominator times
+      // sqrt(1 - b2^t): one division per parameter instead of two (equal up to rounding).
+      stepSize: (learningRate / (1 - b1 ** this.step)) * Math.sqrt(1 - b2 ** this.step),
+      epsilon: eps * Math.sqrt(1 - b2 ** this.step),
+    });
     this.group.push();
   }
 
@@ -120,6 +117,51 @@ export class Adam {
     this.m.set(state.m);
     this.v.set(state.v);
     this.step = state.step;
+  }
+}
+
+interface AdamStepConstants {
+  /** Gradient clipping factor min(1, c / (||g|| + 1e-6)). */
+  readonly scale: number;
+  readonly weightDecay: number;
+  readonly b1: number;
+  readonly b2: number;
+  /** lr sqrt(1 - b2^t) / (1 - b1^t). */
+  readonly stepSize: number;
+  /** eps sqrt(1 - b2^t). */
+  readonly epsilon: number;
+}
+
+/**
+ * One Adam step in place (Kingma & Ba 2015, Algorithm 1, with the bias corrections folded into
+ * the constants): g = scale g + wd theta; m <- b1 m + (1 - b1) g; v <- b2 v + (1 - b2) g^2;
+ * theta <- theta - stepSize m / (sqrt(v) + epsilon).
+ */
+function adamStep(theta: Float32Array, m: Float32Array, v: Float32Array, grad: Float32Array, c: AdamStepConstants): void {
+  const { scale, weightDecay, b1, b2, stepSize, epsilon } = c;
+  const c1 = 1 - b1;
+  const c2 = 1 - b2;
+  const n = theta.length;
+  // Two loops so that the common case (no weight decay) has no theta read in the gradient.
+  if (weightDecay === 0) {
+    for (let i = 0; i < n; i++) {
+      const g = (grad[i] as number) * scale;
+      const mi = b1 * (m[i] as number) + c1 * g;
+      const vi = b2 * (v[i] as number) + c2 * g * g;
+      m[i] = mi;
+      v[i] = vi;
+      theta[i] = (theta[i] as number) - (stepSize * mi) / (Math.sqrt(vi) + epsilon);
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      const t = theta[i] as number;
+      const g = (grad[i] as number) * scale + weightDecay * t;
+      const mi = b1 * (m[i] as number) + c1 * g;
+      const vi = b2 * (v[i] as number) + c2 * g * g;
+      m[i] = mi;
+      v[i] = vi;
+      theta[i] = t - (stepSize * mi) / (Math.sqrt(vi) + epsilon);
+    }
   }
 }
 

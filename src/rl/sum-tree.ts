@@ -2,42 +2,50 @@
  * Sum tree plus min tree over `capacity` leaf priorities (Schaul et al. 2016, appendix B.2.1):
  * O(log n) update, O(1) total and minimum, O(log n) prefix-sum search for proportional sampling.
  *
- * Layout: one implicit binary tree (node k has children 2k and 2k+1, leaves at [size, 2 size)) in
- * one Float64Array with node k's sum at [2k] and its minimum at [2k+1], so the sums and minima of
- * a node's two children share one 32-byte block: one cache miss per level for a search or an
- * update, where separate sum and min arrays cost two. Float64 so the sums of a million small
- * priorities stay exact enough.
+ * Layout: a 16-ary tree stored level by level, a node's 16 children contiguous at [16 i, 16 i + 16)
+ * of the level below: 16 float64 sums are 128 bytes, two adjacent cache lines. On a tree far
+ * larger than the caches (1,000,000 leaves) a search costs its cache misses; 16-ary it has 5
+ * levels where a binary tree has 20 (about 8 of them outside the caches), and a search reads
+ * only sums. Minima are kept from level 1 up: a leaf's minimum is its own priority, read from the
+ * same lines as the sums. An update recomputes every parent from its children (no running deltas
+ * that drift), and its minima only as far up as they change.
  *
  * Batches (findMany, setMany) walk the tree level by level over all their queries: the queries of
- * one level are independent, so their cache misses overlap instead of queueing. On a tree far
- * larger than the caches (1,000,000 leaves: 32 MB) that is what sampling costs.
+ * one level are independent, so their cache misses overlap instead of queueing. Float64 so the sums
+ * of a million small priorities stay exact enough.
  */
+
+/** Children per node. */
+const FANOUT = 16;
+
 export class SumTree {
   readonly capacity: number;
-  /** Leaves are padded to a power of two. */
-  private readonly size: number;
-  /** log2(size): levels between the root and the leaves. */
-  private readonly depth: number;
-  /** [sum, min] of every node; node 0 is unused. */
-  private readonly nodes: Float64Array;
+  /** sums[0] are the leaves; sums[l + 1][i] = sum of sums[l][16 i .. 16 i + 15]; the last level is the root. */
+  private readonly sums: Float64Array[];
+  /** mins[l][i] for l >= 1: the smallest positive priority under node i of level l (Infinity if none); mins[0] is unused. */
+  private readonly mins: Float64Array[];
   /** Remaining prefix per query of findMany. */
   private scratch = new Float64Array(0);
+  /** Node index and "its minimum changed" per query of setMany. */
+  private nodeScratch = new Int32Array(0);
+  private changedScratch = new Uint8Array(0);
   /** One-element buffers for set() and find(). */
   private readonly one = { index: new Int32Array(1), value: new Float64Array(1) };
 
   constructor(capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`sum tree capacity must be a positive integer, got ${capacity}`);
     this.capacity = capacity;
-    let size = 1;
-    let depth = 0;
-    while (size < capacity) {
-      size *= 2;
-      depth += 1;
+    this.sums = [];
+    this.mins = [];
+    let nodes = capacity;
+    for (;;) {
+      // Padded to whole blocks of children, so that a scan never leaves the array.
+      const length = Math.ceil(nodes / FANOUT) * FANOUT;
+      this.sums.push(new Float64Array(length));
+      this.mins.push(this.sums.length === 1 ? new Float64Array(0) : new Float64Array(length).fill(Infinity));
+      if (nodes === 1) break;
+      nodes = Math.ceil(nodes / FANOUT);
     }
-    this.size = size;
-    this.depth = depth;
-    this.nodes = new Float64Array(4 * size);
-    this.clear();
   }
 
   /** Sets leaf `index` to `priority` (>= 0, finite) and updates both trees up to the root. */
@@ -61,29 +69,66 @@ export class SumTree {
       if (!(p >= 0) || !Number.isFinite(p)) throw new RangeError(`priority must be finite and >= 0, got ${p}`);
       if (!(Number.isInteger(index) && index >= 0 && index < this.capacity)) throw new RangeError(`leaf ${index} outside [0, ${this.capacity})`);
     }
-    const { nodes, size } = this;
-    for (let q = 0; q < n; q++) {
-      const k = 2 * ((indices[q] as number) + size);
-      nodes[k] = priorities[q] as number;
-      nodes[k + 1] = priorities[q] as number;
+    if (this.nodeScratch.length < n) {
+      this.nodeScratch = new Int32Array(n);
+      this.changedScratch = new Uint8Array(n);
     }
-    for (let level = 1; level <= this.depth; level++) {
-      for (let q = 0; q < n; q++) this.refresh(((indices[q] as number) + size) >> level);
+    const node = this.nodeScratch;
+    const changed = this.changedScratch;
+    const leaves = this.sums[0] as Float64Array;
+    for (let q = 0; q < n; q++) {
+      const i = indices[q] as number;
+      leaves[i] = priorities[q] as number;
+      node[q] = i;
+      changed[q] = 1;
+    }
+    for (let level = 1; level < this.sums.length; level++) {
+      const sums = this.sums[level] as Float64Array;
+      const mins = this.mins[level] as Float64Array;
+      const childSums = this.sums[level - 1] as Float64Array;
+      const childMins = level === 1 ? null : (this.mins[level - 1] as Float64Array);
+      // Stratified batches arrive sorted, so a shared parent is usually the previous query's.
+      let lastSum = -1;
+      let lastMin = -1;
+      for (let q = 0; q < n; q++) {
+        const parent = ((node[q] as number) / FANOUT) | 0;
+        node[q] = parent;
+        if (parent !== lastSum) {
+          sums[parent] = childSum(childSums, parent);
+          lastSum = parent;
+        }
+        // The minimum moves up only while it changes; a recomputation sees every final child.
+        if (changed[q] === 1 && parent !== lastMin) {
+          const m = childMins === null ? positiveMin(leaves, parent) : childMin(childMins, parent);
+          changed[q] = m !== mins[parent] ? 1 : 0;
+          mins[parent] = m;
+          lastMin = parent;
+        } else {
+          changed[q] = 0;
+        }
+      }
     }
   }
 
   get(index: number): number {
-    return this.nodes[2 * (index + this.size)] as number;
+    return (this.sums[0] as Float64Array)[index] as number;
   }
 
   /** Sum of all priorities. */
   total(): number {
-    return this.nodes[2] as number;
+    return (this.sums[this.sums.length - 1] as Float64Array)[0] as number;
   }
 
-  /** Smallest priority among the leaves that were set (Infinity when none). */
+  /**
+   * Smallest positive priority (Infinity when there is none). Zero-priority leaves (never set, or
+   * set to 0) are left out: they are never sampled, so they have no importance weight to bound.
+   */
   min(): number {
-    return this.nodes[3] as number;
+    if (this.sums.length === 1) {
+      const p = (this.sums[0] as Float64Array)[0] as number;
+      return p > 0 ? p : Infinity;
+    }
+    return (this.mins[this.mins.length - 1] as Float64Array)[0] as number;
   }
 
   /**
@@ -102,67 +147,103 @@ export class SumTree {
     if (out.length < n) throw new RangeError(`out holds ${out.length} indices, ${n} needed`);
     if (this.scratch.length < n) this.scratch = new Float64Array(n);
     const rest = this.scratch;
-    const nodes = this.nodes;
     for (let q = 0; q < n; q++) {
-      out[q] = 1;
+      out[q] = 0;
       rest[q] = prefixes[q] as number;
     }
-    for (let level = 0; level < this.depth; level++) {
+    for (let level = this.sums.length - 2; level >= 0; level--) {
+      const children = this.sums[level] as Float64Array;
       for (let q = 0; q < n; q++) {
-        const left = 2 * (out[q] as number);
-        const leftSum = nodes[2 * left] as number;
-        if ((rest[q] as number) < leftSum || (nodes[2 * left + 2] as number) <= 0) {
-          out[q] = left;
-        } else {
-          rest[q] = (rest[q] as number) - leftSum;
-          out[q] = left + 1;
+        // Walk the children, subtracting their mass, to the one the prefix falls in. A prefix
+        // past the end (rounding: the children's running sum need not equal the parent's) takes
+        // the last child with mass, and keeps doing so below: zero-priority leaves are never chosen.
+        const base = (out[q] as number) * FANOUT;
+        let r = rest[q] as number;
+        let chosen = -1;
+        let lastWithMass = base;
+        for (let j = base; j < base + FANOUT; j++) {
+          const s = children[j] as number;
+          if (s > 0) {
+            if (r < s) {
+              chosen = j;
+              break;
+            }
+            r -= s;
+            lastWithMass = j;
+          }
         }
+        if (chosen < 0) {
+          chosen = lastWithMass;
+          r = Infinity;
+        }
+        out[q] = chosen;
+        rest[q] = r;
       }
     }
-    for (let q = 0; q < n; q++) out[q] = (out[q] as number) - this.size;
   }
 
   /** Leaf priorities [0, capacity), a copy. */
   leaves(): Float64Array {
-    const out = new Float64Array(this.capacity);
-    for (let i = 0; i < this.capacity; i++) out[i] = this.get(i);
-    return out;
+    return (this.sums[0] as Float64Array).slice(0, this.capacity);
   }
 
-  /** Rebuilds both trees from leaf priorities in O(n) (load, restore). */
+  /** Rebuilds both trees from leaf priorities in O(n) (load, restore); leaves from `count` on are 0. */
   setLeaves(priorities: ArrayLike<number>, count: number): void {
     if (count > this.capacity) throw new RangeError(`${count} priorities for a tree of capacity ${this.capacity}`);
     for (let i = 0; i < count; i++) {
       const p = priorities[i] as number;
       if (!(p >= 0) || !Number.isFinite(p)) throw new RangeError(`priority ${i} is ${p}: must be finite and >= 0`);
     }
-    this.clear();
-    for (let i = 0; i < count; i++) {
-      const k = 2 * (this.size + i);
-      this.nodes[k] = priorities[i] as number;
-      this.nodes[k + 1] = priorities[i] as number;
+    const leaves = this.sums[0] as Float64Array;
+    leaves.fill(0);
+    for (let i = 0; i < count; i++) leaves[i] = priorities[i] as number;
+    for (let level = 1; level < this.sums.length; level++) {
+      const sums = this.sums[level] as Float64Array;
+      const mins = this.mins[level] as Float64Array;
+      const childSums = this.sums[level - 1] as Float64Array;
+      const childMins = this.mins[level - 1] as Float64Array;
+      sums.fill(0);
+      mins.fill(Infinity);
+      const nodes = childSums.length / FANOUT;
+      for (let k = 0; k < nodes; k++) {
+        sums[k] = childSum(childSums, k);
+        mins[k] = level === 1 ? positiveMin(childSums, k) : childMin(childMins, k);
+      }
     }
-    for (let k = this.size - 1; k >= 1; k--) this.refresh(k);
   }
 
   /** Bytes held by the tree. */
   byteLength(): number {
-    return this.nodes.byteLength;
+    return this.sums.reduce((n, a) => n + a.byteLength, 0) + this.mins.reduce((n, a) => n + a.byteLength, 0);
   }
+}
 
-  /** Node k's sum and minimum from its children's (sum = p_left + p_right, min likewise). */
-  private refresh(k: number): void {
-    const nodes = this.nodes;
-    const c = 4 * k;
-    nodes[2 * k] = (nodes[c] as number) + (nodes[c + 2] as number);
-    nodes[2 * k + 1] = Math.min(nodes[c + 1] as number, nodes[c + 3] as number);
-  }
+/** sum_k = sum_j s_{16k + j}, in index order (so a rebuilt tree equals an updated one bit for bit). */
+function childSum(children: Float64Array, k: number): number {
+  const base = k * FANOUT;
+  let s = 0;
+  for (let j = base; j < base + FANOUT; j++) s += children[j] as number;
+  return s;
+}
 
-  /** Every sum 0, every minimum Infinity (no leaf set). */
-  private clear(): void {
-    for (let k = 0; k < this.nodes.length; k += 2) {
-      this.nodes[k] = 0;
-      this.nodes[k + 1] = Infinity;
-    }
+/** min_k = min_j m_{16k + j}. */
+function childMin(children: Float64Array, k: number): number {
+  const base = k * FANOUT;
+  let m = Infinity;
+  for (let j = base; j < base + FANOUT; j++) {
+    const c = children[j] as number;
+    if (c < m) m = c;
   }
+  return m;
+}
+
+/** The smallest positive leaf priority under level-1 node k (Infinity if none). */
+function positiveMin(leaves: Float64Array, k: number): number {
+  const base = k * FANOUT;
+  let m = Infinity;
+  for (let j = base; j < base + FANOUT; j++) {
+    const c = leaves[j] as number;
+    if (c > 0 && c < m) m = c;
+  }
+  return m;
 }

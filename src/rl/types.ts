@@ -26,6 +26,20 @@ export interface UpdateStats {
   readonly skipped: number;
 }
 
+/** How an `update` call runs (all optional). */
+export interface UpdateOptions {
+  /** Called after every update with the number done so far (applied or skipped). */
+  onProgress?(done: number): void;
+  /**
+   * Work between two yields to the event loop, ms (default UPDATE_SLICE_MS in learner.ts): the
+   * loop yields whenever more than this has passed since the last yield, so timers and sockets
+   * (the ROS node's callbacks) wait at most one slice plus one update.
+   */
+  sliceMs?: number;
+  /** Stops the loop early, between two updates: the updates done stay applied and the stats cover them. */
+  signal?: AbortSignal;
+}
+
 /** An opaque in-memory copy of everything an `undo` must restore. */
 export interface LearnerSnapshot {
   readonly kind: 'learner-snapshot';
@@ -45,8 +59,8 @@ export interface Learner {
   endEpisode(actorId?: number): void;
   /** Transitions currently in replay. */
   replaySize(): number;
-  /** Runs `steps` gradient updates; `onProgress(done)` may be called along the way. */
-  update(steps: number, onProgress?: (done: number) => void): Promise<UpdateStats>;
+  /** Runs `steps` gradient updates (fewer when `options.signal` aborts), yielding to the event loop every `options.sliceMs`. */
+  update(steps: number, options?: UpdateOptions): Promise<UpdateStats>;
   /** Networks, targets, optimiser state and replay, for undoing an episode. */
   snapshot(): LearnerSnapshot;
   restore(snapshot: LearnerSnapshot): void;
@@ -71,12 +85,18 @@ export interface Exploration {
  * (Plappert et al. 2018): the behaviour policy is mu with weights theta + N(0, stddev^2).
  */
 export interface PerturbablePolicy {
-  /** Draws a new perturbed copy of the actor. */
+  /** Draws a new perturbed copy of the actor (the behaviour policy) from the current weights. */
   perturbPolicy(stddev: number, rng: Rng): void;
   /** The perturbed policy's action (the plain policy until `perturbPolicy` was called). */
   actPerturbed(state: Float32Array): Float32Array;
-  /** RMS distance between perturbed and plain actions over `batchSize` replay states (NaN if empty). */
-  perturbationDistance(batchSize: number, rng: Rng): number;
+  /**
+   * The distance that adapts the perturbation std (Plappert et al. 2018, section 3; OpenAI
+   * baselines `adapt_param_noise`): perturbs a separate copy of the *current* actor by
+   * N(0, stddev^2) and returns the RMS distance between its actions and mu's over `batchSize`
+   * replay states (NaN if replay is empty). The behaviour policy is left as it is, so training
+   * since `perturbPolicy` does not count as noise.
+   */
+  perturbationDistance(stddev: number, batchSize: number, rng: Rng): number;
 }
 
 export function isPerturbablePolicy(learner: Learner): learner is Learner & PerturbablePolicy {

@@ -1,5 +1,6 @@
 import type { DrivingObservation } from '../core/env.js';
 import type { EpisodeMode, EpisodeSummary, TaskCommand, TaskState, TaskStep } from '../agent/index.js';
+import type { UpdateOptions, UpdateStats } from '../rl/types.js';
 
 /**
  * What the drive node needs of whoever drives: the task state machine around episodes and one
@@ -19,8 +20,13 @@ export interface DriveController {
   observe(reward: number, next: DrivingObservation, terminated: boolean): Promise<void>;
   endEpisode(): EpisodeSummary;
   readonly optimisationDue: boolean;
-  /** The between-episode optimisation; `next` may start the episode a command queued meanwhile. */
-  optimise(): Promise<{ readonly next: TaskStep }>;
+  /**
+   * The between-episode optimisation; `next` may start the episode a command queued meanwhile.
+   * The node passes its progress callback (status) and a signal it aborts on shutdown; the
+   * learning agent hands them to the learner, whose time slices keep the callbacks running.
+   * `stats` (the learner's, for the log) is absent where nothing learns (a scripted driver).
+   */
+  optimise(options?: Pick<UpdateOptions, 'onProgress' | 'signal'>): Promise<{ readonly next: TaskStep; readonly stats?: UpdateStats | null }>;
   /** Checkpoint (after every optimisation and at done, where a checkpoint directory is set). */
   save?(dir: string): Promise<void>;
 }

@@ -20,7 +20,10 @@ export interface Frame {
   readonly stampMs: number;
   /** performance.now() when the message arrived (for the latency figures). */
   readonly arrivedAtMs: number;
-  /** Time spent turning the message into RGB, ms. */
+  /**
+   * Time spent turning the message into RGB, ms: the decode itself, not the wait for an earlier
+   * decode to finish (that wait is part of the frame's age, not of the node's work).
+   */
   readonly decodeMs: number;
 }
 
@@ -98,7 +101,7 @@ export class FrameStore {
     this.received += 1;
     try {
       const image = rawImageToRgb(msg);
-      this.accept(image, msg.header, arrivedAtMs, receivedClockMs);
+      this.accept(image, msg.header, arrivedAtMs, receivedClockMs, arrivedAtMs);
     } catch (err) {
       this.reject(err);
     }
@@ -146,9 +149,10 @@ export class FrameStore {
     let next: Pending | null = first;
     while (next) {
       const { msg, arrivedAtMs, receivedClockMs } = next;
+      const decodeStartMs = performance.now();
       try {
         const image = await decodeCompressedImage(msg.data, `compressed image (format '${msg.format}')`);
-        this.accept(image, msg.header, arrivedAtMs, receivedClockMs);
+        this.accept(image, msg.header, arrivedAtMs, receivedClockMs, decodeStartMs);
       } catch (err) {
         this.reject(err);
       }
@@ -158,14 +162,14 @@ export class FrameStore {
     this.decoding = null;
   }
 
-  private accept(image: RgbImage, header: HeaderMsg, arrivedAtMs: number, receivedClockMs: number): void {
+  private accept(image: RgbImage, header: HeaderMsg, arrivedAtMs: number, receivedClockMs: number, decodeStartMs: number): void {
     const { expectedWidthPx: w, expectedHeightPx: h } = this.opts;
     if (w > 0 && (image.width !== w || image.height !== h)) {
       this.reject(new BadImageError('size-mismatch', `frame is ${image.width}x${image.height}, expected ${w}x${h} (camera_width_px/camera_height_px)`));
       return;
     }
     const stampMs = timeMsgToMs(header.stamp);
-    this.newestFrame = { image, stampMs: stampMs > 0 ? stampMs : receivedClockMs, arrivedAtMs, decodeMs: performance.now() - arrivedAtMs };
+    this.newestFrame = { image, stampMs: stampMs > 0 ? stampMs : receivedClockMs, arrivedAtMs, decodeMs: performance.now() - decodeStartMs };
     this.consecutiveBad = 0;
   }
 

@@ -43,8 +43,11 @@ import type {
  * - The safety driver taking over (Bool true, or an Autoware control mode other than AUTONOMOUS)
  *   ends the episode: from that moment no drive command is sent; the next step records the
  *   terminal transition, ends the episode and starts the optimisation in the background while the
- *   driver resets the car. The next episode starts on the next task command, once the driver has
- *   handed the car back (a command given during the optimisation is queued by the task machine).
+ *   driver resets the car: the controller's optimise(), whose learner yields to the event loop
+ *   every 10 ms (UPDATE_SLICE_MS, src/rl/learner.ts), so frames, the safety driver, task
+ *   commands, status and the speed-0 hold keep going meanwhile; shutdown() aborts it. The next
+ *   episode starts on the next task command, once the driver has handed the car back (a command
+ *   given during the optimisation is queued by the task machine).
  * - Fail-safes, each publishing speed 0 on the next step (within one policy period): no frame,
  *   a frame older than max_frame_age_s, max_consecutive_bad_frames unusable frames in a row, a
  *   non-finite action (never published), an error in the step. A running episode ends; the
@@ -65,6 +68,8 @@ export interface DriveStatus {
   /** An episode the last command asked for, waiting for a good frame and the driver's release. */
   readonly startPending: EpisodeMode | null;
   readonly optimising: boolean;
+  /** Updates done so far by the running optimisation (null when none runs). */
+  readonly optimisationUpdates: number | null;
   readonly failsafe: { readonly reason: StopReason; readonly detail: string } | null;
   readonly camera: { readonly fault: CameraFault | null; readonly ageMs: number | null; readonly detail: string } & FrameCounts;
   readonly measured: { readonly speedMps: number | null; readonly steeringRad: number | null };
@@ -99,12 +104,18 @@ export interface DriveNodeOptions {
   readonly onLatency?: (sample: LatencySample) => void;
 }
 
+/** One command's latency figures, ms. */
 export interface LatencySample {
-  /** Frame decode + state + policy + publish, ms. */
+  /** The node's work for the command: the frame's decode (or raw conversion) + the policy step (state, policy, publish). */
   readonly processingMs: number;
-  /** The decode part: from the message's arrival to its RGB frame, ms. */
+  /** Turning the camera message into RGB (JPEG/PNG decode or raw conversion), not counting a wait for an earlier decode. */
   readonly decodeMs: number;
-  /** From the frame's arrival to the command, ms (adds the wait for the timer). */
+  /** The policy step on the timer: reward, state (VAE encoder), policy, publish. */
+  readonly stepMs: number;
+  /**
+   * Camera message in -> command out: from the message's arrival to the command that used it
+   * (decode, waiting for the policy timer, the step).
+   */
   readonly frameAgeMs: number;
 }
 
@@ -145,6 +156,9 @@ export class DriveNode {
   private episode: RunningEpisode | null = null;
   private startPending: EpisodeMode | null = null;
   private optimisation: Promise<void> | null = null;
+  /** Aborted by shutdown(): stops the running optimisation between two updates. */
+  private readonly stopping = new AbortController();
+  private optimisationUpdates: number | null = null;
   private tickInFlight: Promise<void> | null = null;
   private failsafe: { reason: StopReason; detail: string } | null = null;
   private lastCommand: { steeringRad: number; speedMps: number } | null = null;
@@ -152,7 +166,8 @@ export class DriveNode {
   private episodesFinished = 0;
   private skippedTicks = 0;
   private nonFiniteActions = 0;
-  private lastLatencyLogMs = performance.now();
+  /** The node's clock (ms) at the last latency log line. */
+  private lastLatencyLogMs = 0;
   private closed = false;
 
   constructor(opts: DriveNodeOptions) {
@@ -206,6 +221,7 @@ export class DriveNode {
 
   /** Starts the policy and status timers. */
   start(): void {
+    this.lastLatencyLogMs = this.clockMs();
     this.timers.push(this.node.createTimer(BigInt(Math.round(this.periodMs * 1e6)), () => this.onTick()));
     this.timers.push(this.node.createTimer(BigInt(Math.round(1e9 / this.params.status_rate_hz)), () => this.publishStatus()));
     log.info(
@@ -247,6 +263,7 @@ export class DriveNode {
       episodesFinished: this.episodesFinished,
       startPending: this.startPending,
       optimising: this.optimisation !== null,
+      optimisationUpdates: this.optimisationUpdates,
       failsafe: this.failsafe,
       camera: { fault: health.fault, ageMs: Number.isFinite(health.ageMs) ? Math.round(health.ageMs) : null, detail: health.detail, ...this.frames.counts },
       measured: { speedMps: this.speedMps, steeringRad: this.steeringRad },
@@ -278,6 +295,7 @@ export class DriveNode {
     if (this.closed) return;
     this.publishDrive(this.holdSteeringRad(), 0);
     this.closed = true;
+    this.stopping.abort();
     for (const t of this.timers) t.cancel();
     log.info({ reason, episodes: this.episodesFinished }, 'drive node stopped (speed 0 published)');
     this.resolveFinished({ episodes: this.episodesFinished, endedBy: reason });
@@ -398,7 +416,8 @@ export class DriveNode {
     this.episode.lastActMs = nowMs;
     this.frames.markUsed();
     const publishedAt = performance.now();
-    const sample: LatencySample = { processingMs: frame.decodeMs + (publishedAt - startedAt), decodeMs: frame.decodeMs, frameAgeMs: publishedAt - frame.arrivedAtMs };
+    const stepMs = publishedAt - startedAt;
+    const sample: LatencySample = { processingMs: frame.decodeMs + stepMs, decodeMs: frame.decodeMs, stepMs, frameAgeMs: publishedAt - frame.arrivedAtMs };
     this.processing.add(sample.processingMs);
     this.frameAge.add(sample.frameAgeMs);
     this.onLatency?.(sample);
@@ -463,16 +482,31 @@ export class DriveNode {
     this.publishStatus();
   }
 
-  /** Between episodes, off the policy step: the learner's updates while the driver resets the car. */
+  /**
+   * Between episodes, off the policy step: the controller's optimisation while the driver resets
+   * the car, with the node's progress (status) and its shutdown signal. The controller's optimise()
+   * finishes the task step (and may start a queued episode).
+   */
   private async optimise(): Promise<void> {
+    // Let the tick that ended the episode finish first (its episode report and status go out).
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (this.closed) return;
     const t0 = performance.now();
     try {
-      const { next } = await this.controller.optimise();
-      log.info({ seconds: round((performance.now() - t0) / 1000) }, 'optimisation finished');
-      this.applyEffects(next);
+      this.optimisationUpdates = 0;
+      const result = await this.controller.optimise({ onProgress: (done) => (this.optimisationUpdates = done), signal: this.stopping.signal });
+      if (this.closed) return; // shutting down: the task step does not matter any more
+      const stats = result.stats ?? null;
+      log.info(
+        { seconds: round((performance.now() - t0) / 1000), ...(stats ? { updates: stats.updates, criticLoss: stats.criticLoss, skipped: stats.skipped } : {}) },
+        'optimisation finished',
+      );
+      this.applyEffects(result.next);
       await this.checkpoint();
     } catch (err) {
       log.error({ err }, 'optimisation failed');
+    } finally {
+      this.optimisationUpdates = null;
     }
     this.publishStatus();
   }
@@ -562,16 +596,19 @@ export class DriveNode {
     );
   }
 
+  /** Every latency_log_period_s of the node's clock (sim time where /clock drives it, like the policy timer). */
   private maybeLogLatency(): void {
     const periodMs = this.params.latency_log_period_s * 1000;
-    const now = performance.now();
+    const now = this.clockMs();
     if (periodMs <= 0 || now - this.lastLatencyLogMs < periodMs) return;
     this.lastLatencyLogMs = now;
     const processing = this.processing.summary();
     if (processing.count === 0) return;
+    const frameAge = this.frameAge.summary();
     log.info(
-      { processing, frameAge: this.frameAge.summary(), skippedTicks: this.skippedTicks },
-      `control loop: frame in -> command out p50 ${processing.p50Ms} ms, p99 ${processing.p99Ms} ms`,
+      { processing, frameAge, skippedTicks: this.skippedTicks },
+      `control loop: processing (decode + step) p50 ${processing.p50Ms} ms, p99 ${processing.p99Ms} ms; ` +
+        `camera message in -> command out p50 ${frameAge.p50Ms} ms, p99 ${frameAge.p99Ms} ms (over the last ${processing.count} commands)`,
     );
   }
 

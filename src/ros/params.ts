@@ -36,6 +36,7 @@ export const driveParamsSchema = z
     max_speed_mps: z.number().positive().max(30).default(10 / 3.6),
     max_frame_age_s: z.number().positive().max(10).default(0.3),
     max_consecutive_bad_frames: z.number().int().min(1).max(10_000).default(10),
+    shutdown_flush_s: z.number().min(0).max(5).default(0.1),
     latency_log_period_s: z.number().min(0).default(10),
     config_file: z.string().default(''),
     vae_model_dir: z.string().default(''),
@@ -77,6 +78,10 @@ export const DRIVE_PARAMETERS: Readonly<Record<DriveParamName, { readonly kind: 
   max_speed_mps: { kind: 'double', description: 'speed set-point of action +1, m/s (the paper capped the car at 10 km/h)' },
   max_frame_age_s: { kind: 'double', description: 'a frame older than this (header stamp, else arrival) or no frame at all stops the car (speed 0) and ends the episode' },
   max_consecutive_bad_frames: { kind: 'integer', description: 'this many unusable frames in a row (corrupt, wrong size, unknown encoding) stop the car and end the episode' },
+  shutdown_flush_s: {
+    kind: 'double',
+    description: 'on shutdown (done, SIGINT, SIGTERM): keep the node alive this long after the final speed-0 command, so that it leaves over DDS before the node is destroyed, s',
+  },
   latency_log_period_s: { kind: 'double', description: 'log the control-loop latency (p50/p99/max) this often, s; 0 = never' },
   config_file: { kind: 'string', description: "agent configuration (YAML/JSON: seed, algo, vaeModel, agent, learner, exploration; a `daydrive train` config works as is); '' = defaults" },
   vae_model_dir: { kind: 'string', description: "VAE model directory; '' = the config file's vaeModel, else models/vae-sim" },

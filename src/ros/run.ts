@@ -1,17 +1,17 @@
 import { join } from 'node:path';
 import { initBackend } from '../core/backend.js';
-import { UserError } from '../core/errors.js';
+import { oneLine, UserError } from '../core/errors.js';
 import { exists } from '../core/files.js';
 import { log } from '../core/logger.js';
 import { createDrivingAgent, type DrivingAgent } from '../agent/index.js';
-import { DEFAULT_VAE_MODEL_DIR, loadVaeEncoder } from '../vision/encoder.js';
+import { DEFAULT_VAE_MODEL_DIR, loadVaeEncoder, type VaeExpectation } from '../vision/encoder.js';
 import type { ImageEncoder } from '../vision/types.js';
 import { readDriveAgentConfig } from './agent-config.js';
 import { loadRclnodejs } from './load.js';
 import { DriveNode, type DriveNodeSummary } from './node.js';
 import { declareDriveParams, type DriveParams } from './params.js';
-import type { RclModule } from './rclnodejs-types.js';
-import { takeOverSignals } from './signals.js';
+import type { RclModule, RclNode } from './rclnodejs-types.js';
+import { takeOverSignals, type SignalSource } from './signals.js';
 
 /** The ROS node name (a launch file may remap it with `-r __node:=NAME`). */
 export const NODE_NAME = 'daydrive';
@@ -26,20 +26,36 @@ export interface RunDriveOptions {
   readonly paramsFile?: string;
   /** A loaded rclnodejs (tests pass the stand-in); default: import rclnodejs. */
   readonly rcl?: RclModule;
+  /** Where SIGINT/SIGTERM come from, and how a second one exits (tests); default: the process. */
+  readonly signals?: SignalSource;
+  readonly exit?: (code: number) => void;
 }
 
 export interface DriveRunSummary extends DriveNodeSummary {
-  readonly params: DriveParams;
+  /** The node's parameters; null when a signal stopped the start before they were read. */
+  readonly params: DriveParams | null;
+}
+
+export interface DriveAgentParts {
+  readonly agent: DrivingAgent;
+  readonly encoder: ImageEncoder | null;
 }
 
 /** Builds the learning agent the parameters and the config file describe. */
-export async function buildDriveAgent(params: DriveParams): Promise<{ agent: DrivingAgent; encoder: ImageEncoder | null }> {
+export async function buildDriveAgent(params: DriveParams): Promise<DriveAgentParts> {
   const config = await readDriveAgentConfig(params.config_file);
   await initBackend();
   let encoder: ImageEncoder | null = null;
+  let vaeDir: string | null = null;
   if (config.agent.state === 'vae') {
-    const dir = params.vae_model_dir !== '' ? params.vae_model_dir : (config.vaeModel ?? DEFAULT_VAE_MODEL_DIR);
-    encoder = await loadVaeEncoder(dir);
+    vaeDir = params.vae_model_dir !== '' ? params.vae_model_dir : (config.vaeModel ?? DEFAULT_VAE_MODEL_DIR);
+    // What the parameters know of the VAE's input: the camera's frame size, where set. A camera
+    // whose aspect ratio differs from the one the VAE was trained on is warned about at load (its
+    // frames are stretched to the VAE's input: off-distribution latents). The configuration has
+    // no latent or input size for VAE state (the agent's `pixels` section is for pixel state);
+    // what ties the latent size down is a checkpoint to resume, checked at its load below.
+    const expectation: VaeExpectation = params.camera_width_px > 0 ? { cameraWidthPx: params.camera_width_px, cameraHeightPx: params.camera_height_px } : {};
+    encoder = await loadVaeEncoder(vaeDir, expectation);
   }
   const agent = createDrivingAgent({
     agent: config.agent,
@@ -51,53 +67,92 @@ export async function buildDriveAgent(params: DriveParams): Promise<{ agent: Dri
     seed: config.seed,
   });
   if (params.checkpoint_dir !== '' && (await exists(join(params.checkpoint_dir, AGENT_CHECKPOINT_FILE)))) {
-    await agent.load(params.checkpoint_dir);
+    try {
+      await agent.load(params.checkpoint_dir);
+    } catch (err) {
+      agent.dispose();
+      encoder?.dispose();
+      // A checkpoint's networks fit only the VAE (latent size) they were trained with: say which one this is.
+      const vae = encoder && vaeDir ? ` (note: the VAE ${vaeDir} has latent size ${encoder.latentSize}; a checkpoint only fits the VAE it was trained with)` : '';
+      throw new UserError(`cannot resume from checkpoint_dir ${params.checkpoint_dir}: ${oneLine(err)}${vae}`);
+    }
     log.info({ dir: params.checkpoint_dir, learningEpisodes: agent.taskState.learningEpisodes }, 'agent resumed from its checkpoint');
   }
   return { agent, encoder };
 }
 
 /**
- * `daydrive drive`: loads rclnodejs, starts ROS, declares the parameters, builds the agent and
- * runs the drive node until 'done' or a signal. SIGINT/SIGTERM are taken over from rclnodejs so
- * that a speed-0 command goes out before ROS shuts down.
+ * `daydrive drive`: loads rclnodejs, takes SIGINT/SIGTERM over from it at once, starts ROS,
+ * declares the parameters, builds the agent and runs the drive node until 'done' or a signal.
+ * A signal while the node runs publishes a speed-0 command, then the node spins for
+ * shutdown_flush_s so that the command leaves over DDS before the node is destroyed. A signal
+ * during the start (nothing has been commanded yet) stops the start at the next step.
  */
 export async function runDrive(opts: RunDriveOptions): Promise<DriveRunSummary> {
   const rcl = opts.rcl ?? (await loadRclnodejs());
-  const rosArgs = [...opts.rosArgs, ...(opts.paramsFile ? ['--params-file', opts.paramsFile] : [])];
-  // rcl parses argv as a program's: name first, its own arguments after --ros-args.
-  const argv = [process.argv[0] ?? 'node', 'daydrive', ...(rosArgs.length > 0 ? ['--ros-args', ...rosArgs] : [])];
+  // rclnodejs installs its SIGINT handler when it is loaded: take the signals over before init
+  // and the agent's build (seconds: TensorFlow.js, the VAE, a checkpoint), or a Ctrl-C meanwhile
+  // would shut ROS down behind our back.
+  let drive: DriveNode | null = null;
+  let startupSignal: NodeJS.Signals | null = null;
+  const release = takeOverSignals(
+    rcl,
+    (signal) => {
+      if (drive) drive.shutdown(signal);
+      else startupSignal = signal;
+    },
+    opts.signals,
+    opts.exit,
+  );
+  const stoppedEarly = (params: DriveParams | null): DriveRunSummary | null => {
+    if (startupSignal === null) return null;
+    log.info({ signal: startupSignal }, 'signal during the start: not starting the drive node');
+    return { episodes: 0, endedBy: startupSignal, params };
+  };
   try {
-    await rcl.init(undefined, argv);
-  } catch (err) {
-    throw new UserError(`ROS 2 initialisation failed: ${(err as Error).message.split('\n')[0]}`);
-  }
-  let agentParts: { agent: DrivingAgent; encoder: ImageEncoder | null } | null = null;
-  const rosNode = new rcl.Node(NODE_NAME);
-  try {
-    let params: DriveParams;
+    const rosArgs = [...opts.rosArgs, ...(opts.paramsFile ? ['--params-file', opts.paramsFile] : [])];
+    // rcl parses argv as a program's: name first, its own arguments after --ros-args.
+    const argv = [process.argv[0] ?? 'node', 'daydrive', ...(rosArgs.length > 0 ? ['--ros-args', ...rosArgs] : [])];
     try {
-      params = declareDriveParams(rcl, rosNode);
+      await rcl.init(undefined, argv);
     } catch (err) {
-      if (err instanceof UserError) throw err;
-      throw new UserError(`invalid drive parameters: ${(err as Error).message.split('\n')[0]}`);
+      throw new UserError(`ROS 2 initialisation failed: ${(err as Error).message.split('\n')[0]}`);
     }
-    agentParts = await buildDriveAgent(params);
-    const drive = new DriveNode({ rcl, node: rosNode, params, controller: agentParts.agent });
-    const release = takeOverSignals(rcl, (signal) => drive.shutdown(signal));
+    // Again after init: harmless where the handler went at load, and covers a version that
+    // installs it in init.
+    rcl.removeSignalHandlers();
+    let rosNode: RclNode | null = null;
+    let agentParts: DriveAgentParts | null = null;
     try {
+      const early = stoppedEarly(null);
+      if (early) return early;
+      rosNode = new rcl.Node(NODE_NAME);
+      let params: DriveParams;
+      try {
+        params = declareDriveParams(rcl, rosNode);
+      } catch (err) {
+        if (err instanceof UserError) throw err;
+        throw new UserError(`invalid drive parameters: ${(err as Error).message.split('\n')[0]}`);
+      }
+      agentParts = await buildDriveAgent(params);
+      const late = stoppedEarly(params);
+      if (late) return late;
+      drive = new DriveNode({ rcl, node: rosNode, params, controller: agentParts.agent });
       drive.start();
       rosNode.spin();
       const summary = await drive.finished;
       await drive.idle({ optimisation: false });
+      // shutdown() has published the final speed-0 command; destroying the node at once could
+      // drop it before DDS sends it. The node keeps spinning meanwhile (nothing else publishes).
+      await new Promise((resolve) => setTimeout(resolve, params.shutdown_flush_s * 1000));
       return { ...summary, params };
     } finally {
-      release();
+      rosNode?.destroy();
+      if (!rcl.isShutdown()) rcl.shutdown();
+      agentParts?.agent.dispose();
+      agentParts?.encoder?.dispose();
     }
   } finally {
-    rosNode.destroy();
-    if (!rcl.isShutdown()) rcl.shutdown();
-    agentParts?.agent.dispose();
-    agentParts?.encoder?.dispose();
+    release();
   }
 }

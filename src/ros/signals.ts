@@ -1,3 +1,4 @@
+import { constants } from 'node:os';
 import { log } from '../core/logger.js';
 import type { RclModule } from './rclnodejs-types.js';
 
@@ -9,11 +10,22 @@ export interface SignalSource {
 
 const SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
 
+/** The exit status of a process ended by `signal`, as a shell reports it: 128 + the signal number (SIGINT 130, SIGTERM 143). */
+export function signalExitCode(signal: NodeJS.Signals): number {
+  return 128 + constants.signals[signal];
+}
+
+/** Whether a run's `endedBy` is one of the signals we take over (its exit status is then signalExitCode). */
+export function isTakenOverSignal(endedBy: string): endedBy is 'SIGINT' | 'SIGTERM' {
+  return (SIGNALS as readonly string[]).includes(endedBy);
+}
+
 /**
- * Takes SIGINT and SIGTERM over from rclnodejs. rclnodejs installs a SIGINT handler that shuts
- * every context down at once, after which nothing can be published: the car would keep its last
- * command. Ours calls `onSignal` (which publishes speed 0, then shuts down); a second signal
- * exits at once. Returns a function that removes our handlers.
+ * Takes SIGINT and SIGTERM over from rclnodejs. rclnodejs installs a SIGINT handler when it is
+ * loaded that shuts every context down at once, after which nothing can be published: the car
+ * would keep its last command. So call this right after loading rclnodejs, before anything else
+ * can take time. Ours calls `onSignal` (which publishes speed 0, then shuts down); a second signal
+ * exits at once with 128 + its number. Returns a function that removes our handlers.
  */
 export function takeOverSignals(
   rcl: Pick<RclModule, 'removeSignalHandlers'>,
@@ -27,7 +39,7 @@ export function takeOverSignals(
     received += 1;
     if (received > 1) {
       log.warn({ signal }, 'second signal: exiting now');
-      exit(130);
+      exit(signalExitCode(signal));
       return;
     }
     log.info({ signal }, 'signal: stopping the car and shutting down');

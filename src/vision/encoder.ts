@@ -2,9 +2,10 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { RgbImage } from '../core/env.js';
 import { UserError } from '../core/errors.js';
+import { log, type Logger } from '../core/logger.js';
 import { loadLayersModel } from '../core/tfjs-io.js';
 import { ENCODER_SUBDIR, readVaeMeta, type VaeMeta } from './model-files.js';
-import { normalise, preprocessRgb, type PreprocessOptions } from './preprocess.js';
+import { normalise, preprocessCompressed, preprocessRgb, warmUpPreprocessing, type PreprocessOptions } from './preprocess.js';
 import { preprocessOptionsOf, type VaeConfig } from './vae.js';
 import type { ImageEncoder } from './types.js';
 
@@ -16,6 +17,22 @@ export interface VaeExpectation {
   readonly inputWidth?: number;
   readonly inputHeight?: number;
   readonly skyCropFraction?: number;
+  /**
+   * The camera the frames will come from, pixels. Not an error when its aspect ratio differs
+   * from the camera the model was trained on (a cropped or letterboxed stream may still work),
+   * but warned about at load, naming both sizes; see VaeImageEncoder.checkFrameSize.
+   */
+  readonly cameraWidthPx?: number;
+  readonly cameraHeightPx?: number;
+}
+
+/** Relative aspect-ratio difference above which frames count as another camera's (1%: 160x120 vs 640x480 is 0, 640x360 is 33%). */
+export const ASPECT_TOLERANCE = 0.01;
+
+/** Whether a frame of this size has another aspect ratio than the camera the model was trained on. */
+export function aspectDiffers(width: number, height: number, camera: { readonly widthPx: number; readonly heightPx: number }): boolean {
+  const trained = camera.widthPx / camera.heightPx;
+  return Math.abs(width / height - trained) > ASPECT_TOLERANCE * trained;
 }
 
 /**
@@ -27,29 +44,84 @@ export class VaeImageEncoder implements ImageEncoder {
   readonly inputWidth: number;
   readonly inputHeight: number;
   readonly preprocess: PreprocessOptions;
+  /** The camera the model was trained on (vae.json training data), when recorded. */
+  readonly trainedCamera: { readonly widthPx: number; readonly heightPx: number } | undefined;
+  private aspectWarned = false;
 
   constructor(
     private readonly model: tf.LayersModel,
     readonly config: VaeConfig,
     readonly meta?: VaeMeta,
+    /** Where the model came from, for messages. */
+    readonly source = 'VAE model',
+    private readonly logger: Pick<Logger, 'warn'> = log,
   ) {
     this.latentSize = config.latentSize;
     this.inputWidth = config.inputWidth;
     this.inputHeight = config.inputHeight;
     this.preprocess = preprocessOptionsOf(config);
+    this.trainedCamera = meta?.training?.data.camera;
+  }
+
+  /**
+   * Warns (once per encoder) when frames have another aspect ratio than the training camera's:
+   * the resize to the model input is fit 'fill', so such frames are stretched, and the geometry
+   * the latent encodes (where the lane edges are, their angle) no longer means what it did in
+   * training. A warning, not an error: the frames are still usable, just off-distribution.
+   * Returns whether the size differs.
+   */
+  checkFrameSize(width: number, height: number): boolean {
+    const camera = this.trainedCamera;
+    if (camera === undefined || width <= 0 || height <= 0 || !aspectDiffers(width, height, camera)) return false;
+    if (!this.aspectWarned) {
+      this.aspectWarned = true;
+      this.logger.warn(
+        { frame: `${width}x${height}`, trainedOn: `${camera.widthPx}x${camera.heightPx}`, model: this.source },
+        `camera frames are ${width}x${height} (aspect ${(width / height).toFixed(3)}) but ${this.source} was trained on ${camera.widthPx}x${camera.heightPx} frames ` +
+          `(aspect ${(camera.widthPx / camera.heightPx).toFixed(3)}): they are stretched to the ${this.inputWidth}x${this.inputHeight} input, so the latent is off-distribution; ` +
+          'use a camera with the training aspect ratio or train a VAE on frames of this camera',
+      );
+    }
+    return true;
   }
 
   async encode(image: RgbImage): Promise<Float32Array> {
+    this.checkFrameSize(image.width, image.height);
     const input = normalise(await preprocessRgb(image, this.preprocess));
     return (await this.encodeInputs(input, 1))[0]!;
+  }
+
+  /**
+   * The latent mean of a JPEG/PNG frame (a CompressedImage's data): the same result as
+   * decodeCompressedImage + encode, but a JPEG is decoded, cropped and resized in one sharp call
+   * (preprocessCompressed), the fastest path from a compressed camera topic to the state.
+   */
+  async encodeCompressed(bytes: Uint8Array, what?: string): Promise<Float32Array> {
+    const { input, source } = await preprocessCompressed(bytes, this.preprocess, what);
+    this.checkFrameSize(source.width, source.height);
+    return (await this.encodeInputs(normalise(input), 1))[0]!;
   }
 
   /** Latent means of several frames: each preprocessed as in encode, then one model call. */
   async encodeBatch(images: readonly RgbImage[]): Promise<Float32Array[]> {
     const size = this.inputWidth * this.inputHeight * 3;
     const batch = new Float32Array(images.length * size);
-    for (let i = 0; i < images.length; i++) normalise(await preprocessRgb(images[i]!, this.preprocess), batch, i * size);
+    for (let i = 0; i < images.length; i++) {
+      const image = images[i]!;
+      this.checkFrameSize(image.width, image.height);
+      normalise(await preprocessRgb(image, this.preprocess), batch, i * size);
+    }
     return this.encodeInputs(batch, images.length);
+  }
+
+  /**
+   * Runs a blank frame through the preprocessing (sharp) and the network, so that the first camera
+   * frame does not also pay for libvips' start and the backend's first use of each kernel
+   * (~100 ms here, against a few ms for later frames; bench/vision.bench.ts). loadVaeEncoder calls it.
+   */
+  async warmUp(): Promise<void> {
+    await warmUpPreprocessing(this.preprocess);
+    await this.encodeInputs(new Float32Array(this.inputWidth * this.inputHeight * 3), 1);
   }
 
   /** Latent means of already preprocessed inputs: `count` HWC images in [0, 1], back to back. */
@@ -117,5 +189,8 @@ export async function loadVaeEncoder(dir: string, expected: VaeExpectation = {})
     model.dispose();
     throw new UserError(`VAE model ${dir} is inconsistent: ${inconsistent.join('; ')}`);
   }
-  return new VaeImageEncoder(model, config, meta);
+  const encoder = new VaeImageEncoder(model, config, meta, `VAE model ${dir}`);
+  if (expected.cameraWidthPx !== undefined && expected.cameraHeightPx !== undefined) encoder.checkFrameSize(expected.cameraWidthPx, expected.cameraHeightPx);
+  await encoder.warmUp();
+  return encoder;
 }

@@ -11,6 +11,8 @@
  *   decodeCompressedImage(bytes)                               JPEG/PNG bytes -> RgbImage
  *   readImageFile(path)                                        a PNG/JPEG file -> RgbImage
  *   preprocessRgb(image, options)                              RgbImage -> model-size RgbImage
+ *   preprocessCompressed(bytes, options)                       JPEG/PNG bytes -> model-size RgbImage
+ *       (a JPEG in ONE sharp call: decode, crop, resize; the same result as decode + preprocessRgb)
  *   preprocessRawImage(msg, options) / preprocessCompressedImage(bytes, options)
  *       the same, straight to the model input (Float32Array HWC in [0, 1])
  *
@@ -20,7 +22,7 @@
  * only builds the RgbImage.
  */
 import { readFile } from 'node:fs/promises';
-import sharp from 'sharp';
+import sharp, { type OutputInfo, type Sharp } from 'sharp';
 import type { RgbImage } from '../core/env.js';
 import { UserError } from '../core/errors.js';
 
@@ -127,37 +129,88 @@ function sniffFormat(bytes: Uint8Array): 'jpeg' | 'png' | null {
 }
 
 /**
- * Whether the data ended early: the decoder says so, or the format's end marker is missing
- * (JPEG EOI 0xFFD9; PNG's IEND chunk), which libpng reports only as a generic read error.
+ * Whether the data ended early: the format's end marker (JPEG EOI 0xFFD9; PNG's IEND chunk) is
+ * missing. The marker decides, not the decoder's words: libpng reports a cut file only as a
+ * generic read error, and libjpeg says "premature end of data segment" also for scrambled
+ * entropy-coded data in a file that is complete.
  */
-function looksTruncated(bytes: Uint8Array, format: 'jpeg' | 'png', message: string): boolean {
-  if (/premature end|truncat|unexpected end|end of (file|stream)|not enough data/i.test(message)) return true;
+function looksTruncated(bytes: Uint8Array, format: 'jpeg' | 'png'): boolean {
   const n = bytes.length;
   if (format === 'jpeg') return !(bytes[n - 2] === 0xff && bytes[n - 1] === 0xd9);
   const iend = [0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82];
   return !iend.every((b, i) => bytes[n - 8 + i] === b);
 }
 
-/** JPEG or PNG bytes (a CompressedImage's data, a file's content) -> packed RGB. */
-export async function decodeCompressedImage(bytes: Uint8Array, what = 'compressed image'): Promise<RgbImage> {
+/** A decoder failure as a BadImageError: truncated (the data ends early) or corrupt. */
+function decodeFailure(err: unknown, bytes: Uint8Array, format: 'jpeg' | 'png', what: string): BadImageError {
+  if (err instanceof BadImageError) return err;
+  const message = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
+  const problem: BadImageProblem = looksTruncated(bytes, format) ? 'truncated' : 'corrupt';
+  return new BadImageError(problem, `${what}: ${problem} ${format.toUpperCase()} (${message})`);
+}
+
+/** Checks the header and says which format the bytes are; an empty or unknown buffer is a BadImageError. */
+function compressedFormat(bytes: Uint8Array, what: string): 'jpeg' | 'png' {
   if (bytes.length === 0) throw new BadImageError('zero-size', `${what} is empty (0 bytes)`);
   const format = sniffFormat(bytes);
   if (format === null) throw new BadImageError('unknown-encoding', `${what} is neither JPEG nor PNG (unrecognised header bytes)`);
+  return format;
+}
+
+/** sharp's raw output as an RgbImage, after checking it is non-empty 3-channel RGB. */
+function rgbOf(data: Buffer, info: OutputInfo, what: string): RgbImage {
+  checkSize(info.width, info.height, what);
+  if (info.channels !== 3) throw new BadImageError('corrupt', `${what} decoded to ${info.channels} channels, expected 3`);
+  return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+}
+
+/** JPEG or PNG bytes (a CompressedImage's data, a file's content) -> packed RGB. */
+export async function decodeCompressedImage(bytes: Uint8Array, what = 'compressed image'): Promise<RgbImage> {
+  const format = compressedFormat(bytes, what);
   try {
     const { data, info } = await sharp(bytes, { failOn: 'warning' })
       .removeAlpha()
       .toColourspace('srgb')
       .raw()
       .toBuffer({ resolveWithObject: true });
-    checkSize(info.width, info.height, what);
-    if (info.channels !== 3) throw new BadImageError('corrupt', `${what} decoded to ${info.channels} channels, expected 3`);
-    return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+    return rgbOf(data, info, what);
   } catch (err) {
-    if (err instanceof BadImageError) throw err;
-    const message = (err as Error).message.split('\n')[0] ?? '';
-    const problem: BadImageProblem = looksTruncated(bytes, format, message) ? 'truncated' : 'corrupt';
-    throw new BadImageError(problem, `${what}: ${problem} ${format.toUpperCase()} (${message})`);
+    throw decodeFailure(err, bytes, format, what);
   }
+}
+
+/**
+ * Width and height from a baseline/progressive JPEG's SOF segment, or null when the markers
+ * before it do not parse (the caller then takes the general path, whose decoder names the
+ * problem). Read here rather than with sharp().metadata() because that is one more trip through
+ * the thread pool per frame, which is what the latency tail is made of on a loaded machine.
+ */
+export function jpegSize(bytes: Uint8Array): { width: number; height: number } | null {
+  let i = 2;
+  while (i + 9 < bytes.length) {
+    if (bytes[i] !== 0xff) return null;
+    const marker = bytes[i + 1]!;
+    if (marker === 0xff) {
+      i++; // fill byte
+      continue;
+    }
+    // Standalone markers (TEM, RSTn) carry no length.
+    if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
+      i += 2;
+      continue;
+    }
+    if (marker === 0xd9 || marker === 0xda) return null; // EOI or scan data before any frame header
+    const length = (bytes[i + 2]! << 8) | bytes[i + 3]!;
+    if (length < 2) return null;
+    // SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC): P(1) Y(2) X(2).
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      const height = (bytes[i + 5]! << 8) | bytes[i + 6]!;
+      const width = (bytes[i + 7]! << 8) | bytes[i + 8]!;
+      return width > 0 && height > 0 ? { width, height } : null;
+    }
+    i += 2 + length;
+  }
+  return null;
 }
 
 /** A PNG or JPEG file -> packed RGB; the error names the file. */
@@ -185,23 +238,73 @@ export function validatePreprocessOptions(opts: PreprocessOptions): void {
 }
 
 /**
- * Crops the sky off and resizes to the model input (sharp's default Lanczos-3 reduction, which
- * averages thin lane markings into grey instead of dropping them). Returns packed RGB bytes.
+ * The crop and resize of every path, applied to a sharp pipeline of a `width` x `height` image:
+ * the top skyCropRows are extracted away, then sharp's default Lanczos-3 reduction (which
+ * averages thin lane markings into grey instead of dropping them) to the model input.
  */
+function cropAndResize(pipeline: Sharp, width: number, height: number, opts: PreprocessOptions): Sharp {
+  const top = skyCropRows(height, opts.skyCropFraction);
+  const keptRows = height - top;
+  if (keptRows < 1) throw new BadImageError('zero-size', `nothing left of a ${width}x${height} image after cropping ${top} sky rows`);
+  // Extracted even when nothing is cropped: a pre-resize extract is also what keeps sharp from
+  // decoding a JPEG at 1/2, 1/4 or 1/8 scale (shrink-on-load), which would change the result.
+  let p = pipeline.extract({ left: 0, top, width, height: keptRows });
+  if (width !== opts.width || keptRows !== opts.height) p = p.resize(opts.width, opts.height, { fit: 'fill' });
+  return p;
+}
+
+/** Crops the sky off and resizes to the model input (see cropAndResize). Returns packed RGB bytes. */
 export async function preprocessRgb(image: RgbImage, opts: PreprocessOptions = DEFAULT_PREPROCESS): Promise<RgbImage> {
   checkSize(image.width, image.height, 'image');
   if (image.data.length !== image.width * image.height * 3) {
     throw new BadImageError('size-mismatch', `RGB image data has ${image.data.length} bytes, expected width*height*3 = ${image.width * image.height * 3}`);
   }
-  const top = skyCropRows(image.height, opts.skyCropFraction);
-  const keptRows = image.height - top;
-  if (keptRows < 1) throw new BadImageError('zero-size', `nothing left of a ${image.width}x${image.height} image after cropping ${top} sky rows`);
   const input = Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength);
-  let pipeline = sharp(input, { raw: { width: image.width, height: image.height, channels: 3 } });
-  if (top > 0) pipeline = pipeline.extract({ left: 0, top, width: image.width, height: keptRows });
-  if (image.width !== opts.width || keptRows !== opts.height) pipeline = pipeline.resize(opts.width, opts.height, { fit: 'fill' });
+  const pipeline = cropAndResize(sharp(input, { raw: { width: image.width, height: image.height, channels: 3 } }), image.width, image.height, opts);
   const data = await pipeline.raw().toBuffer();
   return { width: opts.width, height: opts.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+}
+
+/** A compressed frame made model input, with the size it had (for the encoder's camera check). */
+export interface PreprocessedCompressed {
+  readonly input: RgbImage;
+  readonly source: { readonly width: number; readonly height: number };
+}
+
+/**
+ * JPEG/PNG bytes -> model-size RGB. A JPEG goes through ONE sharp call (decode, crop, resize):
+ * the same operations in the same order as decodeCompressedImage + preprocessRgb, with the same
+ * bytes out (test/vision/preprocess.test.ts), but the full-size frame never becomes a JS buffer
+ * (0.9 MB at 640x480, whose external-memory pressure set off a GC every ~20 frames) and the frame
+ * crosses the thread pool once instead of twice. PNG (files, datasets; it may carry alpha, which
+ * sharp would premultiply in a one-call resize) and unparsable headers take the two-call path.
+ */
+export async function preprocessCompressed(bytes: Uint8Array, opts: PreprocessOptions = DEFAULT_PREPROCESS, what = 'compressed image'): Promise<PreprocessedCompressed> {
+  const format = compressedFormat(bytes, what);
+  const size = format === 'jpeg' ? jpegSize(bytes) : null;
+  if (size === null) {
+    const rgb = await decodeCompressedImage(bytes, what);
+    return { input: await preprocessRgb(rgb, opts), source: { width: rgb.width, height: rgb.height } };
+  }
+  const pipeline = cropAndResize(sharp(bytes, { failOn: 'warning' }), size.width, size.height, opts);
+  try {
+    const { data, info } = await pipeline.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    return { input: rgbOf(data, info, what), source: size };
+  } catch (err) {
+    throw decodeFailure(err, bytes, format, what);
+  }
+}
+
+/**
+ * Runs a small blank frame through both sharp paths (raw, and JPEG in one call) at these
+ * options: the first sharp pipeline of a process pays for libvips' start (operation classes,
+ * the JPEG codec, thread pool), ~20 ms here, which should not land on the first camera frame.
+ */
+export async function warmUpPreprocessing(opts: PreprocessOptions = DEFAULT_PREPROCESS): Promise<void> {
+  const frame: RgbImage = { width: 64, height: 48, data: new Uint8Array(64 * 48 * 3).fill(128) };
+  await preprocessRgb(frame, opts);
+  const jpeg = await sharp(Buffer.from(frame.data), { raw: { width: frame.width, height: frame.height, channels: 3 } }).jpeg().toBuffer();
+  await preprocessCompressed(jpeg, opts);
 }
 
 /** Bytes -> floats in [0, 1] (x / 255), HWC order; written into `out` at `offset` if given. */
@@ -225,7 +328,7 @@ export async function preprocessRawImage(msg: RawImageMessage, opts: PreprocessO
 
 /** JPEG/PNG bytes (sensor_msgs/CompressedImage data) -> model input (HWC floats in [0, 1]). */
 export async function preprocessCompressedImage(bytes: Uint8Array, opts: PreprocessOptions = DEFAULT_PREPROCESS): Promise<Float32Array> {
-  return preprocessToInput(await decodeCompressedImage(bytes), opts);
+  return normalise((await preprocessCompressed(bytes, opts)).input);
 }
 
 /** Packed RGB -> PNG bytes (for datasets and reconstruction grids). */

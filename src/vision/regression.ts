@@ -85,3 +85,29 @@ export function rSquared(ys: readonly number[], predictions: readonly number[]):
   }
   return ssTot === 0 ? (ssRes === 0 ? 1 : -Infinity) : 1 - ssRes / ssTot;
 }
+
+/**
+ * R^2 of a linear probe scored only on groups (roads) it was not fitted on: the groups are dealt
+ * round-robin into `folds` folds; each fold is predicted by least squares fitted on the others,
+ * and R^2 is taken over all the pooled out-of-fold predictions. Pooling (rather than averaging
+ * per-fold R^2) scores every frame once against the spread of the whole set, and dealing whole
+ * groups keeps frames of one road, which are alike, from being both fitted and scored.
+ */
+export function groupCrossValidatedR2(xs: readonly ArrayLike<number>[], ys: readonly number[], groups: readonly number[], folds = 3): number {
+  if (xs.length !== ys.length || xs.length !== groups.length) throw new RangeError('cross-validation needs one target and one group per row');
+  const distinct = [...new Set(groups)].sort((a, b) => a - b);
+  if (distinct.length < folds) throw new RangeError(`cross-validation over ${folds} folds needs at least ${folds} groups (got ${distinct.length})`);
+  const foldOf = new Map(distinct.map((g, i) => [g, i % folds]));
+  const predictions = new Array<number>(xs.length);
+  for (let f = 0; f < folds; f++) {
+    const fit = xs.map((_, i) => i).filter((i) => foldOf.get(groups[i]!) !== f);
+    const model = fitLinear(
+      fit.map((i) => xs[i]!),
+      fit.map((i) => ys[i]!),
+    );
+    xs.forEach((x, i) => {
+      if (foldOf.get(groups[i]!) === f) predictions[i] = predictLinear(model, x);
+    });
+  }
+  return rSquared(ys, predictions);
+}

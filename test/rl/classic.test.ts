@@ -108,3 +108,22 @@ test('MountainCarContinuous-v0: reset in [-0.6, -0.4] with zero velocity, 999-st
   assert.equal(steps, 999);
   assert.equal(last.truncated, true);
 });
+
+test('MountainCarContinuous-v0: the goal reached on the last step is terminated and truncated (TimeLimit)', () => {
+  // Gymnasium's TimeLimit: truncated = elapsed_steps >= max_episode_steps, independent of terminated.
+  // From (0.44, 0.02) one step reaches the goal (see the goal test): with a 1-step limit it is
+  // also the last step.
+  const limited = new MountainCarContinuousEnv({ maxEpisodeSteps: 1 });
+  limited.setState(0.44, 0.02);
+  const last = limited.stepSync([0]);
+  assert.equal(last.terminated, true, 'goal reached');
+  assert.equal(last.truncated, true, 'and the time limit hit on the same step');
+  near(last.reward, 100, 0, 'goal reward');
+  assert.throws(() => limited.stepSync([0]), /after the episode ended/);
+  // The goal one step before the limit is terminated only.
+  const early = new MountainCarContinuousEnv({ maxEpisodeSteps: 2 });
+  early.setState(0.44, 0.02);
+  const r = early.stepSync([0]);
+  assert.equal(r.terminated, true);
+  assert.equal(r.truncated, false);
+});

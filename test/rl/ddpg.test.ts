@@ -9,12 +9,14 @@ import {
   bellmanTargets,
   createDdpgModel,
   criticLossAndGradients,
+  ddpgStep,
   scoped,
   type BatchTensors,
   type DdpgModel,
 } from '../../src/rl/ddpg.js';
-import { actorVariables, criticVariables, type Mlp } from '../../src/rl/networks.js';
+import { actorVariables, criticVariables, withOnesTransposed, type Mlp } from '../../src/rl/networks.js';
 import { categoricalProjection, categoricalSupport } from '../../src/rl/targets.js';
+import { close } from './close.js';
 
 await initBackend();
 
@@ -68,8 +70,12 @@ function hostBatch(withNoise: boolean): HostBatch {
   };
 }
 
-function tensors(h: HostBatch): BatchTensors {
+/** The batch as the learner makes it; `onesT` adds [s a 1]^T and [s 1]^T (one-matmul first-layer gradients). */
+function tensors(h: HostBatch, onesT = false): BatchTensors {
+  const flat = (rows: number[][]) => Float32Array.from(rows.flat());
   return {
+    stateActionOnesT: onesT ? tf.tensor2d(withOnesTransposed([flat(h.states), flat(h.actions)], [S, A], B), [S + A + 1, B]) : null,
+    stateOnesT: onesT ? tf.tensor2d(withOnesTransposed([flat(h.states)], [S], B), [S + 1, B]) : null,
     states: { images: null, vectors: tf.tensor2d(h.states) },
     actions: tf.tensor2d(h.actions),
     rewards: tf.tensor1d(h.rewards),
@@ -95,14 +101,6 @@ function jsMlp(mlp: Mlp, inputs: number[][]): number[] {
   return h[0] as number[];
 }
 
-function close(actual: ArrayLike<number>, expected: readonly number[], tol: number, what: string): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < expected.length; i++) {
-    const a = actual[i] as number;
-    const e = expected[i] as number;
-    assert.ok(Math.abs(a - e) <= tol * Math.max(1, Math.abs(e)), `${what}[${i}]: ${a} vs ${e}`);
-  }
-}
 
 test('DDPG target y = r + d Q\'(s\', mu\'(s\')) and critic loss match a direct computation', () => {
   const model = makeModel('ddpg');
@@ -203,27 +201,158 @@ function referenceActorGrads(model: DdpgModel, states: tf.Tensor2D): tf.Tensor[]
   return vars.map((v) => grads[v.name] as tf.Tensor);
 }
 
-for (const algo of ['ddpg', 'td3', 'd4pg'] as const) {
-  test(`${algo}: hand-written critic and actor gradients match tfjs autodiff`, () => {
-    const model = makeModel(algo);
-    scoped(() => {
-      const batch = tensors(hostBatch(algo === 'td3'));
-      const targets = bellmanTargets(model, batch);
-      const ours = criticLossAndGradients(model, batch, targets).grads;
-      const ref = referenceCriticGrads(model, batch, (targets.distribution ?? targets.y) as tf.Tensor);
-      assert.equal(ours.length, ref.length);
-      ours.forEach((g, i) => close(g.dataSync(), [...(ref[i] as tf.Tensor).dataSync()], 1e-4, `critic grad ${i}`));
-      const actorOurs = actorLossAndGradients(model, batch.states.vectors).grads;
-      const actorRef = referenceActorGrads(model, batch.states.vectors);
-      actorOurs.forEach((g, i) => close(g.dataSync(), [...(actorRef[i] as tf.Tensor).dataSync()], 1e-4, `actor grad ${i}`));
-      // The gradients are not trivially zero.
-      assert.ok(ours.some((g) => g.abs().max().dataSync()[0]! > 1e-4));
-      assert.ok(actorOurs.some((g) => g.abs().max().dataSync()[0]! > 1e-4));
-    });
-  });
+/** A list of gradient tensors flattened end to end (the layout the optimiser reads). */
+function flatGrads(grads: readonly tf.Tensor[]): number[] {
+  return grads.flatMap((g) => [...(g.dataSync() as Float32Array)]);
 }
+
+for (const algo of ['ddpg', 'td3', 'd4pg'] as const) {
+  for (const onesT of [false, true]) {
+    test(`${algo}: hand-written critic and actor gradients match tfjs autodiff (${onesT ? 'first layers by one matmul with [x 1]^T' : 'op by op'})`, () => {
+      const model = makeModel(algo);
+      scoped(() => {
+        const batch = tensors(hostBatch(algo === 'td3'), onesT);
+        const targets = bellmanTargets(model, batch);
+        const ours = criticLossAndGradients(model, batch, targets).grads;
+        const ref = referenceCriticGrads(model, batch, (targets.distribution ?? targets.y) as tf.Tensor);
+        close(flatGrads(ours), flatGrads(ref), 1e-4, 'critic gradient');
+        const actorOurs = actorLossAndGradients(model, batch.states.vectors, batch.stateOnesT ?? null).grads;
+        const actorRef = referenceActorGrads(model, batch.states.vectors);
+        close(flatGrads(actorOurs), flatGrads(actorRef), 1e-4, 'actor gradient');
+        // The gradients are not trivially zero.
+        assert.ok(flatGrads(ours).some((g) => Math.abs(g) > 1e-4));
+        assert.ok(flatGrads(actorOurs).some((g) => Math.abs(g) > 1e-4));
+      });
+    });
+  }
+}
+
+test('actor pre-activation penalty: loss -mean Q + lambda mean_i ||u_i||^2 and its gradient match tfjs autodiff', () => {
+  const lambda = 0.7;
+  const model = makeModel('ddpg', { actorPreActivationPenalty: lambda });
+  scoped(() => {
+    const batch = tensors(hostBatch(false));
+    const states = batch.states.vectors;
+    const vars = actorVariables(model.online);
+    const actor = model.online.actor;
+    const reference = tf.variableGrads(() => {
+      // u: the actor's last layer before tanh, written with plain ops.
+      const hidden = refForward({ layers: actor.layers.slice(0, -1), outputActivation: 'relu' }, [states]);
+      const last = actor.layers[actor.layers.length - 1] as Mlp['layers'][number];
+      const u = tf.add(tf.matMul(hidden, last.ws[0] as tf.Tensor2D), last.b) as tf.Tensor2D;
+      const q = refForward(model.online.critics[0] as Mlp, [states, tf.tanh(u)]);
+      return tf.add(tf.neg(tf.mean(q)), tf.mul(lambda, tf.mean(tf.sum(tf.square(u), 1)))) as tf.Scalar;
+    }, vars);
+    const ours = actorLossAndGradients(model, states);
+    close([ours.loss.dataSync()[0] as number], [reference.value.dataSync()[0] as number], 1e-5, 'penalised actor loss');
+    close(flatGrads(ours.grads), flatGrads(vars.map((v) => reference.grads[v.name] as tf.Tensor)), 1e-4, 'penalised actor gradient');
+    // The penalty changes the gradient (the test would pass trivially with lambda ignored otherwise).
+    const plain = actorLossAndGradients(makeModel('ddpg'), states);
+    assert.ok(flatGrads(ours.grads).some((g, i) => Math.abs(g - (flatGrads(plain.grads)[i] as number)) > 1e-4));
+  });
+});
+
+test('withOnesTransposed: [x_1 x_2 1]^T by hand', () => {
+  // x_1 = [[1, 2], [3, 4], [5, 6]] (B = 3, width 2), x_2 = [[7], [8], [9]]
+  const out = withOnesTransposed([Float32Array.of(1, 2, 3, 4, 5, 6), Float32Array.of(7, 8, 9)], [2, 1], 3);
+  assert.deepEqual([...out], [1, 3, 5, 2, 4, 6, 7, 8, 9, 1, 1, 1]);
+  assert.throws(() => withOnesTransposed([new Float32Array(5)], [2], 3), /input part 0 has 5 values, expected 3 x 2/);
+});
 
 test('categorical support helper is consistent with the model support', () => {
   const model = makeModel('d4pg');
   close(model.support?.dataSync() ?? [], [...categoricalSupport(-3, 3, 7)], 0, 'support');
+});
+
+test('D4PG critic loss: mean_i w_i * -sum_j m_ij log softmax(Z(s_i, a_i))_j matches a direct computation', () => {
+  const model = makeModel('d4pg');
+  const h = hostBatch(false);
+  const { loss, q1, m } = scoped(() => {
+    const batch = tensors(h);
+    const targets = bellmanTargets(model, batch);
+    const critic = criticLossAndGradients(model, batch, targets);
+    return { loss: critic.loss.dataSync()[0] as number, q1: critic.q1.dataSync().slice(), m: targets.distribution?.dataSync().slice() ?? new Float32Array() };
+  });
+  const softmax = (logits: number[]) => {
+    const mx = Math.max(...logits);
+    const e = logits.map((l) => Math.exp(l - mx));
+    const sum = e.reduce((a, b) => a + b, 0);
+    return e.map((v) => v / sum);
+  };
+  // The projected target m, from the target networks in plain JS (checked against C51 in targets.test.ts).
+  const nextProbs = h.nextStates.flatMap((s2) => softmax(jsMlp(model.target.critics[0] as Mlp, [s2, jsMlp(model.target.actor, [s2])])));
+  const expectedM = [...categoricalProjection(nextProbs, h.rewards, h.discounts, -3, 3, 7)];
+  close(m, expectedM, 1e-5, 'm');
+  const z = [...categoricalSupport(-3, 3, 7)];
+  let expectedLoss = 0;
+  const expectedQ: number[] = [];
+  h.states.forEach((s, i) => {
+    const logits = jsMlp(model.online.critics[0] as Mlp, [s, h.actions[i] as number[]]);
+    const logSumExp = Math.log(logits.reduce((a, l) => a + Math.exp(l), 0));
+    const ce = -logits.reduce((acc, l, j) => acc + (expectedM[i * 7 + j] as number) * (l - logSumExp), 0);
+    expectedLoss += ((h.weights[i] as number) * ce) / B;
+    expectedQ.push(softmax(logits).reduce((acc, p, j) => acc + p * (z[j] as number), 0));
+  });
+  assert.ok(expectedLoss > 0.5, `a non-trivial loss (${expectedLoss})`);
+  close([loss], [expectedLoss], 1e-5, 'cross-entropy loss');
+  close(q1, expectedQ, 1e-5, 'Q = sum_j p_j z_j');
+});
+
+/** Host copies and the variables themselves, per group: what an update may or may not touch. */
+function parameterState(model: DdpgModel): { actor: number[]; critic: number[]; target: number[] } {
+  const read = (vars: readonly tf.Variable[]) => vars.flatMap((v) => [...(v.dataSync() as Float32Array)]);
+  const { actorParams, criticParams, targetParams } = model;
+  for (const g of [actorParams, criticParams, targetParams]) assert.deepEqual([...g.values], read(g.variables), 'host copy = variables');
+  return { actor: [...actorParams.values], critic: [...criticParams.values], target: [...targetParams.values] };
+}
+
+test('policy delay: actor and targets change only on every d-th update, the critic on every one', () => {
+  const model = makeModel('td3', { policyDelay: 3, tau: 0.1 });
+  const h = hostBatch(true);
+  for (let update = 0; update < 6; update++) {
+    const before = parameterState(model);
+    const actorSteps = model.actorOptimizer.step;
+    const result = scoped(() => ddpgStep(model, tensors(h, true), update));
+    const after = parameterState(model);
+    assert.equal(result.skipped, null);
+    assert.notDeepEqual(after.critic, before.critic, `update ${update}: the critics step every time`);
+    if (update % 3 === 2) {
+      assert.ok(Number.isFinite(result.actorLoss), `update ${update}: actor step`);
+      assert.notDeepEqual(after.actor, before.actor, `update ${update}: the actor moves`);
+      assert.notDeepEqual(after.target, before.target, `update ${update}: the targets move`);
+      assert.equal(model.actorOptimizer.step, actorSteps + 1);
+      // theta' <- tau theta + (1 - tau) theta', with theta the actor and critics after this update's steps.
+      const online = [...after.actor, ...after.critic];
+      close(after.target, before.target.map((t, i) => t + 0.1 * ((online[i] as number) - t)), 1e-6, `update ${update}: Polyak`);
+    } else {
+      assert.ok(Number.isNaN(result.actorLoss), `update ${update}: no actor loss on a delayed step`);
+      assert.deepEqual(after.actor, before.actor, `update ${update}: actor unchanged`);
+      assert.deepEqual(after.target, before.target, `update ${update}: targets unchanged`);
+      assert.equal(model.actorOptimizer.step, actorSteps, `update ${update}: no actor Adam step`);
+    }
+  }
+  assert.equal(model.criticOptimizer.step, 6);
+  assert.equal(model.actorOptimizer.step, 2);
+});
+
+test('a non-finite actor step is skipped: the critic step stays, actor and targets are untouched', () => {
+  const model = makeModel('ddpg');
+  // A NaN in the online actor's output bias: mu(s) and the actor's gradient are NaN (the loss may
+  // stay finite: relu in the critic maps NaN to 0 on some backends), while
+  // the critic step reads only the online critic and the (finite) target networks.
+  model.actorParams.values[model.actorParams.size - 1] = Number.NaN;
+  model.actorParams.push();
+  const before = parameterState(model);
+  const steps = [model.actorOptimizer.step, model.criticOptimizer.step];
+  const actorMoments = model.actorOptimizer.state();
+  const result = scoped(() => ddpgStep(model, tensors(hostBatch(false)), 0));
+  const after = parameterState(model);
+  assert.equal(result.skipped, 'actor');
+  assert.ok(Number.isFinite(result.criticLoss) && Number.isFinite(result.criticGradNorm));
+  assert.notDeepEqual(after.critic, before.critic, 'the critic step was applied');
+  assert.deepEqual(after.actor, before.actor, 'actor unchanged (its NaN included)');
+  assert.deepEqual(after.target, before.target, 'targets unchanged');
+  assert.ok(after.target.every(Number.isFinite), 'no NaN reached the targets');
+  assert.deepEqual([model.actorOptimizer.step, model.criticOptimizer.step], [steps[0], (steps[1] as number) + 1]);
+  assert.deepEqual(model.actorOptimizer.state(), actorMoments, 'actor Adam moments unchanged');
 });

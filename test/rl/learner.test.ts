@@ -1,10 +1,12 @@
 import { strict as assert } from 'node:assert';
-import { mkdtemp } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/core/backend.js';
+import { UserError } from '../../src/core/errors.js';
 import { log } from '../../src/core/logger.js';
 import { Rng } from '../../src/core/rng.js';
 import { learnerConfigFor, type LearnerConfigInput } from '../../src/rl/config.js';
@@ -70,6 +72,18 @@ test('a non-finite loss skips the update, keeps the last good weights and says s
   // A finite reward whose square overflows float32: the critic loss becomes Infinity.
   const rng = Rng.fromSeed(3);
   for (let i = 0; i < 100; i++) learner.observe(randomTransition(rng, S, 3e38));
+  // Every parameter (online actor and critic, all targets) and the Adam state, before and after.
+  const parameters = async (): Promise<{ networks: Buffer; optimizer: Buffer; steps: unknown[] }> => {
+    const dir = await mkdtemp(join(tmpdir(), 'dd-learner-nonfinite-'));
+    await learner.save(dir);
+    const meta = JSON.parse(await readFile(join(dir, 'learner.json'), 'utf8')) as Record<string, unknown>;
+    return {
+      networks: await readFile(join(dir, 'networks.bin')),
+      optimizer: await readFile(join(dir, 'optimizer.bin')),
+      steps: [meta.updates, meta.actorOptimizerStep, meta.criticOptimizerStep],
+    };
+  };
+  const paramsBefore = await parameters();
   const warnings: string[] = [];
   const warn = log.warn;
   log.warn = ((obj: unknown, msg?: string) => void warnings.push(`${JSON.stringify(obj)} ${msg ?? ''}`)) as typeof log.warn;
@@ -82,6 +96,10 @@ test('a non-finite loss skips the update, keeps the last good weights and says s
   assert.match(warnings[0] ?? '', /"criticLoss":null.*non-finite critic loss or gradient: update skipped, last good weights kept/);
   assert.deepEqual([...learner.act(probe)], [...before], 'weights unchanged');
   assert.equal(learner.updateCount, snapshotUpdates);
+  const paramsAfter = await parameters();
+  assert.ok(paramsAfter.networks.equals(paramsBefore.networks), 'online critic, actor and every target network bit for bit unchanged');
+  assert.ok(paramsAfter.optimizer.equals(paramsBefore.optimizer), 'Adam moments unchanged');
+  assert.deepEqual(paramsAfter.steps, paramsBefore.steps, 'update count and Adam steps unchanged');
   learner.dispose();
 });
 
@@ -116,6 +134,59 @@ test('load refuses a checkpoint of another shape with one clear line', async () 
   await assert.rejects(small('ddpg').load(join(dir, 'missing')), /cannot read .*learner\.json: ENOENT/);
   a.dispose();
   wider.dispose();
+});
+
+test('load refuses a truncated replay file, a missing optimizer step and size > capacity, and leaves the learner unchanged', async () => {
+  // Two identical learners: `a` is offered the bad checkpoints, `twin` is not; afterwards they must
+  // still agree on everything (actions, replay, counters, and the updates that follow).
+  const make = () => {
+    const l = small('td3');
+    fill(l, 80, 21);
+    return l;
+  };
+  const a = make();
+  const twin = make();
+  await a.update(3);
+  await twin.update(3);
+  const source = small('td3', {}, 7); // another learner's checkpoint, other data and weights
+  fill(source, 150, 22);
+  await source.update(4);
+  const dir = await mkdtemp(join(tmpdir(), 'dd-learner-bad-'));
+  await source.save(dir);
+  const variant = async (label: string, change: (d: string) => Promise<void>): Promise<string> => {
+    const d = join(dir, '..', `${dir.split('/').pop()}-${label}`);
+    await cp(dir, d, { recursive: true });
+    await change(d);
+    return d;
+  };
+  const editJson = (file: string, edit: (o: Record<string, unknown>) => void) => async (d: string) => {
+    const o = JSON.parse(await readFile(join(d, file), 'utf8')) as Record<string, unknown>;
+    edit(o);
+    await writeFile(join(d, file), JSON.stringify(o));
+  };
+  const cases: [string, (d: string) => Promise<void>, RegExp][] = [
+    // The last file load reads: the old load had replaced states, actions and rewards by then.
+    ['truncated', async (d) => truncate(join(d, 'replay-priorities.bin'), 40), /replay-priorities\.bin holds 40 bytes, expected \d+: truncated or corrupt/],
+    ['no-step', editJson('learner.json', (o) => delete o.actorOptimizerStep), /invalid learner checkpoint .*learner\.json: field actorOptimizerStep: .*expected number/],
+    ['too-big', editJson('replay.json', (o) => (o.size = 501)), /replay\.json: field size: 501 transitions exceed the capacity 500/],
+    ['bad-updates', editJson('learner.json', (o) => (o.updates = -2)), /learner\.json: field updates/],
+    ['bad-rng', editJson('learner.json', (o) => (o.rng = [1, 2])), /learner\.json: field rng/],
+    ['bad-next', editJson('replay.json', (o) => (o.next = 3)), /replay\.json: field next: 3, a ring of 150 transitions that is not full continues at 150/],
+    ['nan-reward', async (d) => writeFile(join(d, 'replay-rewards.bin'), Buffer.from(new Float32Array(150).fill(Number.NaN).buffer)), /replay-rewards\.bin: value 0 is NaN/],
+  ];
+  for (const [label, change, message] of cases) {
+    const d = await variant(label, change);
+    await assert.rejects(a.load(d), (e: unknown) => e instanceof UserError && message.test(e.message) && !e.message.includes('\n'), label);
+  }
+  assert.deepEqual([...a.act(probe)], [...twin.act(probe)]);
+  assert.equal(a.replaySize(), twin.replaySize());
+  assert.equal(a.updateCount, twin.updateCount);
+  assert.deepEqual(await a.update(4), await twin.update(4), 'the same updates follow: replay, priorities, optimiser and rng untouched');
+  assert.deepEqual([...a.act(probe)], [...twin.act(probe)]);
+  await a.load(dir); // the intact checkpoint still loads
+  assert.deepEqual([...a.act(probe)], [...source.act(probe)]);
+  assert.equal(a.replaySize(), 150);
+  for (const l of [a, twin, source]) l.dispose();
 });
 
 test('snapshot / restore undoes an episode: weights, targets, optimiser, replay', async () => {
@@ -163,15 +234,17 @@ test('n-step windows are kept per actor (D4PG with many actors)', () => {
   learner.dispose();
 });
 
-test('parameter-space perturbation moves the actions and is measured', () => {
+test('parameter-space perturbation moves the actions and is measured on a copy of its own', () => {
   const learner = small('ddpg');
   fill(learner, 50, 9);
   learner.perturbPolicy(0.5, Rng.fromSeed(1));
-  const d = learner.perturbationDistance(32, Rng.fromSeed(2));
+  const behaviour = [...learner.actPerturbed(probe)];
+  assert.notDeepEqual(behaviour, [...learner.act(probe)]);
+  const d = learner.perturbationDistance(0.5, 32, Rng.fromSeed(2));
   assert.ok(d > 0.01, `distance ${d}`);
-  assert.notDeepEqual([...learner.actPerturbed(probe)], [...learner.act(probe)]);
-  learner.perturbPolicy(0, Rng.fromSeed(1));
-  assert.ok(learner.perturbationDistance(32, Rng.fromSeed(2)) < 1e-6);
+  assert.ok(learner.perturbationDistance(0, 32, Rng.fromSeed(2)) < 1e-6, 'std 0: the measuring copy is the current actor');
+  assert.deepEqual([...learner.actPerturbed(probe)], behaviour, 'measuring leaves the behaviour policy as it was');
+  assert.throws(() => learner.perturbationDistance(Number.NaN, 32, Rng.fromSeed(2)), /stddev must be finite/);
   learner.dispose();
 });
 
@@ -201,6 +274,80 @@ test(`pixel states: a conv encoder trained by the critic runs an update on ${bac
     /state\[0\] is 2: image components must lie in \[0, 1\]/,
   );
   learner.dispose();
+});
+
+test('update yields to the event loop whenever a slice has passed, and reports every update', async () => {
+  const learner = small('ddpg');
+  fill(learner, 100, 12);
+  await learner.update(2); // warm-up: kernels
+  // A setImmediate chain counts the loop's turns while an update runs; at every update the
+  // learner reports, the time since the loop last turned is how long it was held.
+  const probeTurns = async (steps: number, sliceMs: number): Promise<{ turns: number; progress: number[]; longestHoldMs: number; longestUpdateMs: number }> => {
+    let turns = 0;
+    let running = true;
+    let lastTurn = performance.now();
+    const turn = (): void => {
+      if (!running) return;
+      turns += 1;
+      lastTurn = performance.now();
+      setImmediate(turn);
+    };
+    setImmediate(turn);
+    const progress: number[] = [];
+    let longestHoldMs = 0;
+    let longestUpdateMs = 0;
+    let last = performance.now();
+    await learner.update(steps, {
+      sliceMs,
+      onProgress: (done) => {
+        const t = performance.now();
+        progress.push(done);
+        longestHoldMs = Math.max(longestHoldMs, t - lastTurn);
+        longestUpdateMs = Math.max(longestUpdateMs, t - Math.max(last, lastTurn));
+        last = t;
+      },
+    });
+    running = false;
+    return { turns, progress, longestHoldMs, longestUpdateMs };
+  };
+  // No slice: one turn between every two updates.
+  const every = await probeTurns(10, 0);
+  assert.deepEqual(every.progress, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  assert.ok(every.turns >= 9, `${every.turns} turns in 10 updates with sliceMs 0`);
+  // A slice longer than the call: it never lets the loop turn.
+  const never = await probeTurns(10, Number.POSITIVE_INFINITY);
+  assert.equal(never.turns, 0);
+  // 4 ms slices over ~60 updates: the loop is never held longer than a slice plus one update.
+  const sliceMs = 4;
+  const sliced = await probeTurns(60, sliceMs);
+  assert.ok(sliced.turns >= 1, 'the loop never turned');
+  assert.ok(sliced.longestHoldMs <= sliceMs + sliced.longestUpdateMs + 20, JSON.stringify(sliced));
+  learner.dispose();
+});
+
+test('an aborted signal stops update between two updates: those done stay applied, the stats cover them', async () => {
+  const a = small('td3');
+  const twin = small('td3');
+  fill(a, 100, 13);
+  fill(twin, 100, 13);
+  const stop = new AbortController();
+  const stats = await a.update(50, {
+    signal: stop.signal,
+    onProgress: (done) => {
+      if (done === 3) stop.abort();
+    },
+  });
+  assert.equal(a.updateCount, 3);
+  assert.deepEqual(stats, await twin.update(3), 'the stats of the 3 updates done, as a 3-update call gives them');
+  assert.deepEqual([...a.act(probe)], [...twin.act(probe)], 'the same weights');
+  // Already aborted: nothing runs.
+  const none = await a.update(5, { signal: stop.signal });
+  assert.equal(none.updates, 0);
+  assert.ok(Number.isNaN(none.criticLoss));
+  assert.equal(a.updateCount, 3);
+  await assert.rejects(a.update(5, { sliceMs: Number.NaN }), /sliceMs must be >= 0/);
+  a.dispose();
+  twin.dispose();
 });
 
 test('updates leak no tensors and dispose frees everything', async () => {

@@ -6,7 +6,7 @@ import { UserError } from '../../src/core/errors.js';
 import { Rng } from '../../src/core/rng.js';
 import { explorationConfigSchema, learnerConfigFor, learnerConfigSchema } from '../../src/rl/config.js';
 import { createLearner } from '../../src/rl/learner.js';
-import { createExploration, decayedSigma, OrnsteinUhlenbeckNoise } from '../../src/rl/noise.js';
+import { adaptedStddev, createExploration, decayedSigma, OrnsteinUhlenbeckNoise } from '../../src/rl/noise.js';
 import type { Learner, LearnerSnapshot, UpdateStats } from '../../src/rl/types.js';
 
 await initBackend();
@@ -109,6 +109,58 @@ test('adaptive parameter noise shrinks the perturbation when actions move too fa
   assert.ok(Math.abs((weak.toJSON().stddev as number) - 1.5e-6) < 1e-15, 'distance below target: multiply');
   assert.throws(() => weak.action(constantPolicy([0]), Float32Array.of(0)), /needs a learner that can perturb/);
   learner.dispose();
+});
+
+test('adaptive parameter noise measures a fresh perturbation of the current actor: training drift does not shrink the std', async () => {
+  // A fast-learning actor: between the perturbation (episode start) and the adaptation (episode
+  // end) training moves its actions far more than the noise does.
+  const learner = createLearner(
+    learnerConfigFor('ddpg', { actorHidden: [16], criticHidden: [16], batchSize: 16, actorLearningRate: 0.005, criticLearningRate: 0.01, gradClipNorm: 0, replay: { kind: 'uniform', capacity: 200 } }),
+    3,
+    1,
+    Rng.fromSeed(5),
+  );
+  const rng = Rng.fromSeed(6);
+  const states: Float32Array[] = [];
+  for (let i = 0; i < 100; i++) {
+    const s = Float32Array.of(rng.normal(), rng.normal(), rng.normal());
+    const a = rng.range(-1, 1);
+    states.push(s);
+    // Best action 0.5 s_0: the actor learns actions of RMS ~0.5, away from tanh saturation.
+    learner.observe({ state: s, action: Float32Array.of(a), reward: -((a - 0.5 * (s[0] as number)) ** 2), nextState: s, terminated: true });
+  }
+  const exploration = createExploration({ type: 'param', initialStd: 0.01, targetActionStd: 0.05, adaptation: 1.5 }, 1, Rng.fromSeed(7));
+  exploration.action(learner, Float32Array.of(0, 0, 0)); // the episode's behaviour policy: perturbed from the weights of now
+  await learner.update(50); // training during the episode
+  const rms = (f: (s: Float32Array) => number) => Math.sqrt(states.reduce((acc, s) => acc + f(s) ** 2, 0) / states.length);
+  const drift = rms((s) => (learner.actPerturbed(s)[0] as number) - (learner.act(s)[0] as number));
+  assert.ok(drift > 0.05 * 4, `behaviour policy vs current actor ${drift}: the drift alone would exceed the target`);
+  exploration.endEpisode();
+  const state = exploration.toJSON();
+  assert.ok(typeof state.lastDistance === 'number' && state.lastDistance > 0.001 && state.lastDistance < 0.05, `adaptation distance ${String(state.lastDistance)} measures the noise only`);
+  assert.ok(Math.abs((state.stddev as number) - 0.01 * 1.5) < 1e-15, `std ${String(state.stddev)}: below the target it grows`);
+  assert.ok(Math.abs(adaptedStddev(0.2, 0.3, 0.25, 1.01) - 0.2 / 1.01) < 1e-15 && adaptedStddev(0.2, 0.25, 0.25, 1.01) === 0.2 * 1.01);
+  learner.dispose();
+});
+
+test('exploration restore refuses NaN, negative or missing fields with one line naming the field', () => {
+  const ou = createExploration({ type: 'ou' }, 2, Rng.fromSeed(1));
+  const good = ou.toJSON();
+  assert.throws(() => createExploration({ type: 'ou' }, 2, Rng.fromSeed(1), { ...good, episodes: Number.NaN }), (e: unknown) => e instanceof UserError && /invalid exploration state: field episodes/.test(e.message));
+  assert.throws(() => createExploration({ type: 'ou' }, 2, Rng.fromSeed(1), { ...good, x: [0, Number.NaN] }), /field x\.1/);
+  assert.throws(() => createExploration({ type: 'ou' }, 3, Rng.fromSeed(1), good), /field x: 2 components, the action has 3/);
+  assert.throws(() => createExploration({ type: 'gaussian' }, 2, Rng.fromSeed(1), { type: 'gaussian', episodes: -1, rng: good.rng }), /field episodes/);
+  const param = createExploration({ type: 'param' }, 2, Rng.fromSeed(1));
+  const saved = param.toJSON();
+  assert.equal(saved.lastDistance, null, 'no NaN in the saved state (JSON has none)');
+  for (const stddev of [Number.NaN, 0, -0.1, Infinity, '0.1']) {
+    assert.throws(() => createExploration({ type: 'param' }, 2, Rng.fromSeed(1), { ...saved, stddev }), (e: unknown) => e instanceof UserError && /field stddev/.test(e.message), `stddev ${String(stddev)}`);
+  }
+  assert.throws(() => createExploration({ type: 'param' }, 2, Rng.fromSeed(1), { ...saved, rng: [0, 0, 0, 0] }), /field rng: an all-zero generator state/);
+  const { episodes: _drop, ...withoutEpisodes } = saved;
+  assert.throws(() => createExploration({ type: 'param' }, 2, Rng.fromSeed(1), withoutEpisodes), /field episodes/);
+  const resumed = createExploration({ type: 'param' }, 2, Rng.fromSeed(9), JSON.parse(JSON.stringify(saved)) as Record<string, unknown>);
+  assert.deepEqual(resumed.toJSON(), saved, 'a JSON round trip resumes');
 });
 
 test('config schemas: defaults are the paper\'s, bad values name the field', () => {

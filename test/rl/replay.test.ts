@@ -1,8 +1,9 @@
 import { strict as assert } from 'node:assert';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { UserError } from '../../src/core/errors.js';
 import { Rng } from '../../src/core/rng.js';
 import { replayConfigSchema } from '../../src/rl/config.js';
 import { ReplayBuffer, type StoredTransition } from '../../src/rl/replay.js';
@@ -62,6 +63,38 @@ test('sum tree: batched updates and searches (level by level) equal one at a tim
   assert.deepEqual([...out], [...prefixes].map((p) => one.find(p)));
   assert.throws(() => many.setMany([1, 2], [1, Number.NaN]), /finite and >= 0/);
   assert.equal(many.get(1), one.get(1), 'a refused batch changes nothing');
+});
+
+test('sum tree: random batches (duplicates, zeros, every level size) keep total, minimum and search exact', () => {
+  const rng = Rng.fromSeed(12);
+  for (const capacity of [1, 2, 15, 16, 17, 255, 256, 257, 5000]) {
+    const tree = new SumTree(capacity);
+    const leaves = new Float64Array(capacity);
+    for (let round = 0; round < 40; round++) {
+      const n = 1 + rng.int(70);
+      const indices = Int32Array.from({ length: n }, () => rng.int(capacity));
+      // Some zeros: a zero-priority leaf is never sampled and bounds no importance weight.
+      const priorities = Float64Array.from({ length: n }, () => (rng.uniform() < 0.1 ? 0 : rng.uniform() ** 2 * 4));
+      tree.setMany(indices, priorities);
+      indices.forEach((i, k) => (leaves[i] = priorities[k] as number));
+      const total = leaves.reduce((a, b) => a + b, 0);
+      const positive = [...leaves].filter((p) => p > 0);
+      assert.ok(Math.abs(tree.total() - total) <= 1e-12 * Math.max(1, total), `capacity ${capacity}: total`);
+      assert.equal(tree.min(), positive.length > 0 ? Math.min(...positive) : Infinity, `capacity ${capacity} round ${round}: minimum of the positive priorities`);
+      if (total > 0) {
+        for (let k = 0; k < 8; k++) {
+          const u = rng.uniform() * total;
+          const i = tree.find(u);
+          assert.ok((leaves[i] as number) > 0, 'never a zero-priority leaf');
+          assert.equal(i, bruteFind([...leaves], u), `capacity ${capacity}: find(${u})`);
+        }
+      }
+    }
+    const rebuilt = new SumTree(capacity);
+    rebuilt.setLeaves(leaves, capacity);
+    assert.equal(rebuilt.total(), tree.total(), 'a rebuilt tree equals the updated one bit for bit');
+    assert.equal(rebuilt.min(), tree.min());
+  }
 });
 
 test('sum tree: sampling frequencies match the priorities (brute force and chi-square)', () => {
@@ -192,6 +225,36 @@ test('replay: save and load round trip, corrupt files are one-line errors', asyn
   await assert.rejects(prioritized(8).load(dir), /capacity is 16, this learner needs 8/);
   await writeFile(join(dir, 'replay-rewards.bin'), Buffer.alloc(3));
   await assert.rejects(prioritized(16).load(dir), /replay-rewards\.bin holds 3 bytes, expected 64: truncated or corrupt/);
+});
+
+test('replay: a refused load (late truncated file, size > capacity, bad counters) leaves the buffer as it was', async () => {
+  const saved = prioritized(16);
+  for (let i = 0; i < 12; i++) saved.add(transition(100 + i));
+  const dir = await mkdtemp(join(tmpdir(), 'dd-replay-bad-'));
+  await saved.save(dir);
+  const target = prioritized(16);
+  for (let i = 0; i < 5; i++) target.add(transition(i));
+  target.updatePriorities([1, 2], [3, 0.5]);
+  const view = (r: ReplayBuffer) => {
+    const b = r.sample(8, Rng.fromSeed(4));
+    return { size: r.size, idx: [...b.indices], r: [...b.rewards], s: [...b.states], w: [...b.weights], p: [0, 1, 2, 3, 4].map((i) => r.priority(i)) };
+  };
+  const mark = target.mark();
+  const before = view(target);
+  target.restoreMark(mark);
+  const meta = JSON.parse(await readFile(join(dir, 'replay.json'), 'utf8')) as Record<string, unknown>;
+  const attempts: [() => Promise<void>, RegExp][] = [
+    [async () => truncate(join(dir, 'replay-priorities.bin'), 8), /replay-priorities\.bin holds 8 bytes, expected 96: truncated or corrupt/],
+    [async () => writeFile(join(dir, 'replay.json'), JSON.stringify({ ...meta, size: 17 })), /replay\.json: field size: 17 transitions exceed the capacity 16/],
+    [async () => writeFile(join(dir, 'replay.json'), JSON.stringify({ ...meta, maxPriority: -1 })), /invalid replay checkpoint .*replay\.json: field maxPriority/],
+    [async () => writeFile(join(dir, 'replay.json'), JSON.stringify({ ...meta, samples: 'many' })), /field samples/],
+    [async () => writeFile(join(dir, 'replay.json'), JSON.stringify({ ...meta, added: 3 })), /field added: 3 transitions ever added, fewer than the 12 held/],
+  ];
+  for (const [corrupt, message] of attempts) {
+    await corrupt();
+    await assert.rejects(target.load(dir), (e: unknown) => e instanceof UserError && message.test(e.message));
+  }
+  assert.deepEqual(view(target), before, 'contents, priorities and the beta schedule unchanged');
 });
 
 test('replay: restoring a mark undoes adds, overwrites and priority changes', () => {

@@ -11,7 +11,10 @@ import { test } from 'node:test';
 import type { DriveStatus } from '../../src/ros/node.js';
 import { CONTROL_MODE, nsToTimeMsg } from '../../src/ros/messages.js';
 import type { AckermannDriveStampedMsg, DiagnosticArrayMsg, StringMsg, TriggerResponseMsg } from '../../src/ros/rclnodejs-types.js';
+import { driveExitCode } from '../../src/cli/drive.js';
+import { runDrive } from '../../src/ros/run.js';
 import { takeOverSignals } from '../../src/ros/signals.js';
+import { FakeRcl } from './fake-rclnodejs.js';
 import { compressedMsg, jpegBytes, makeHarness, odometryMsg, rawImageMsg, ScriptedController, testImage, type Harness } from './helpers.js';
 
 const W = 64;
@@ -314,26 +317,70 @@ test('SIGINT/SIGTERM taken over from rclnodejs: speed 0 published before shutdow
   assert.equal(signals.listenerCount('SIGINT') + signals.listenerCount('SIGTERM'), 0);
 });
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  test(`a real ${signal} to a driving node process: the last command is speed 0 and the process exits 0`, async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./signal-child.ts', import.meta.url))], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, DAYDRIVE_LOG_LEVEL: 'silent' },
-    });
-    let out = '';
-    let signalled = false;
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (!signalled && out.includes('driving\n')) {
-        signalled = true;
-        child.kill(signal);
-      }
-    });
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-    assert.equal(code, 0, out);
-    const result = JSON.parse(out.trim().split('\n').at(-1)!) as { speeds: number[]; endedBy: string };
+test('a signal during the start (rcl init, the agent build) is ours, not rclnodejs\'s: taken over before init, the start stops, ROS shuts down', async () => {
+  const rcl = new FakeRcl({ initDelayMs: 50 });
+  const signals = new EventEmitter();
+  const exits: number[] = [];
+  const run = runDrive({ rcl, rosArgs: [], signals, exit: (code) => exits.push(code) });
+  // runDrive has taken the signals over synchronously, before its first await.
+  assert.deepEqual(rcl.calls, ['removeSignalHandlers', 'init']);
+  assert.equal(signals.listenerCount('SIGINT'), 1);
+  signals.emit('SIGINT', 'SIGINT');
+  const summary = await run;
+  assert.equal(summary.endedBy, 'SIGINT');
+  assert.equal(summary.params, null);
+  assert.equal(rcl.nodes.length, 0, 'no node after a signal during the start');
+  assert.equal(rcl.calls.at(-1), 'shutdown');
+  assert.deepEqual(exits, []);
+  assert.equal(signals.listenerCount('SIGINT') + signals.listenerCount('SIGTERM'), 0);
+  assert.equal(driveExitCode(summary.endedBy), 130);
+  assert.equal(driveExitCode('SIGTERM'), 143);
+  assert.equal(driveExitCode('done'), 0);
+});
+
+interface ChildResult {
+  readonly code: number | null;
+  readonly out: string;
+  readonly result: { speeds: number[]; endedBy: string; calls: string[]; nodes: number; flushMs: number | null };
+}
+
+/** Runs signal-child.ts and sends it `signal` once it prints `when`. */
+async function signalChild(signal: NodeJS.Signals, when: 'starting' | 'driving', env: Record<string, string> = {}): Promise<ChildResult> {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./signal-child.ts', import.meta.url))], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, DAYDRIVE_LOG_LEVEL: 'silent', ...env },
+  });
+  let out = '';
+  let signalled = false;
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+    if (!signalled && out.includes(`${when}\n`)) {
+      signalled = true;
+      child.kill(signal);
+    }
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  return { code, out, result: JSON.parse(out.trim().split('\n').at(-1)!) as ChildResult['result'] };
+}
+
+for (const [signal, exitCode] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  test(`a real ${signal} to a driving node process: the last command is speed 0, the node lives on for the flush, exit ${exitCode}`, async () => {
+    const { code, out, result } = await signalChild(signal, 'driving');
+    assert.equal(code, exitCode, out);
     assert.equal(result.endedBy, signal);
     assert.ok(result.speeds.some((s) => s > 0), 'it was driving');
     assert.equal(result.speeds.at(-1), 0);
+    // shutdown_flush_s (0.1 s) between the final speed-0 command and destroy(); the timer may fire a little early.
+    assert.ok(result.flushMs !== null && result.flushMs >= 95, `destroyed ${String(result.flushMs)} ms after the last publish`);
+    assert.deepEqual(result.calls.slice(0, 2), ['removeSignalHandlers', 'init']);
   });
 }
+
+test('a real SIGINT during a slow start: ours (taken over before rcl init), no node, exit 130', async () => {
+  const { code, out, result } = await signalChild('SIGINT', 'starting', { DAYDRIVE_TEST_INIT_DELAY_MS: '1500' });
+  assert.equal(code, 130, out);
+  assert.equal(result.endedBy, 'SIGINT');
+  assert.equal(result.nodes, 0);
+  assert.deepEqual(result.speeds, []);
+  assert.deepEqual(result.calls, ['removeSignalHandlers', 'init', 'removeSignalHandlers', 'shutdown']);
+});

@@ -18,6 +18,7 @@ import type {
   RclTime,
   RclTimer,
 } from '../../src/ros/rclnodejs-types.js';
+import { performance } from 'node:perf_hooks';
 import { RCL_PARAMETER_TYPE } from '../../src/ros/rclnodejs-types.js';
 
 export type ClockMode = 'manual' | 'real';
@@ -28,8 +29,10 @@ interface FakeSubscription {
   readonly callback: (message: unknown) => void;
 }
 
-interface FakeTimer extends RclTimer {
+export interface FakeTimer extends RclTimer {
   readonly periodNs: bigint;
+  /** Times the callback has run (tests count policy ticks with it). */
+  fired: number;
   nextNs: bigint;
   cancelled: boolean;
   readonly callback: () => void;
@@ -63,6 +66,9 @@ export class FakeNode implements RclNode {
   readonly timers: FakeTimer[] = [];
   spinning = false;
   destroyed = false;
+  /** performance.now() of every publish (any topic) and of destroy(): the shutdown flush is tested on them. */
+  readonly publishedAtMs: number[] = [];
+  destroyedAtMs: number | null = null;
   private clockNs = EPOCH_NS;
   private readonly realStartNs = process.hrtime.bigint();
 
@@ -88,6 +94,7 @@ export class FakeNode implements RclNode {
       publish: (message: M) => {
         if (this.destroyed) throw new Error(`publish on ${topic} after the node was destroyed`);
         record.messages.push(message);
+        this.publishedAtMs.push(performance.now());
       },
     };
   }
@@ -106,16 +113,20 @@ export class FakeNode implements RclNode {
   createTimer(period: bigint, callback: () => void): RclTimer {
     const timer: FakeTimer = {
       periodNs: period,
+      fired: 0,
       nextNs: this.now().nanoseconds + period,
       cancelled: false,
-      callback,
+      callback: () => {
+        timer.fired += 1;
+        callback();
+      },
       interval: null,
       cancel: () => {
         timer.cancelled = true;
         if (timer.interval) clearInterval(timer.interval);
       },
     };
-    if (this.clock === 'real') timer.interval = setInterval(callback, Number(period) / 1e6);
+    if (this.clock === 'real') timer.interval = setInterval(timer.callback, Number(period) / 1e6);
     this.timers.push(timer);
     return timer;
   }
@@ -145,6 +156,7 @@ export class FakeNode implements RclNode {
 
   destroy(): void {
     this.destroyed = true;
+    this.destroyedAtMs = performance.now();
     for (const t of this.timers) t.cancel();
   }
 
@@ -191,6 +203,8 @@ export interface FakeRclOptions {
   /** Parameter overrides, as a --params-file would give them (integers as numbers). */
   readonly overrides?: Readonly<Record<string, unknown>>;
   readonly clock?: ClockMode;
+  /** init() takes this long (a slow ROS start, for the signal-during-start tests). */
+  readonly initDelayMs?: number;
 }
 
 /** The stand-in module: what src/ros/ needs of rclnodejs, plus what tests inspect. */
@@ -203,11 +217,15 @@ export class FakeRcl implements RclModule {
   initArgv: string[] | null = null;
   signalHandlersRemoved = 0;
   shutdownCalls = 0;
+  /** The module calls in order ('removeSignalHandlers', 'init', 'shutdown'): signals must be taken over before init. */
+  readonly calls: string[] = [];
+  private readonly initDelayMs: number;
 
   constructor(opts: FakeRclOptions = {}) {
     const nodes = this.nodes;
     const overrides = opts.overrides ?? {};
     const clock = opts.clock ?? 'manual';
+    this.initDelayMs = opts.initDelayMs ?? 0;
     this.Node = class extends FakeNode {
       constructor(nodeName: string) {
         super(nodeName, overrides, clock);
@@ -217,14 +235,18 @@ export class FakeRcl implements RclModule {
   }
 
   async init(_context?: undefined, argv?: string[]): Promise<void> {
+    this.calls.push('init');
+    if (this.initDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.initDelayMs));
     this.initArgv = argv ?? [];
   }
 
   removeSignalHandlers(): void {
+    this.calls.push('removeSignalHandlers');
     this.signalHandlersRemoved += 1;
   }
 
   shutdown(): void {
+    this.calls.push('shutdown');
     this.shutdownCalls += 1;
   }
 

@@ -5,10 +5,11 @@
  */
 import sharp from 'sharp';
 import type { DrivingObservation, RgbImage } from '../../src/core/env.js';
-import { TaskStateMachine, type EpisodeMode, type EpisodeSummary, type TaskCommand, type TaskState, type TaskStep } from '../../src/agent/index.js';
+import { TaskStateMachine, type DrivingAgent, type EpisodeMode, type EpisodeSummary, type TaskCommand, type TaskState, type TaskStep } from '../../src/agent/index.js';
+import type { ImageEncoder } from '../../src/vision/types.js';
 import type { DriveController } from '../../src/ros/controller.js';
 import { nsToTimeMsg } from '../../src/ros/messages.js';
-import { DriveNode, type LatencySample } from '../../src/ros/node.js';
+import { DriveNode, type DriveNodeOptions } from '../../src/ros/node.js';
 import { declareDriveParams, type DriveParams } from '../../src/ros/params.js';
 import type { AckermannDriveStampedMsg, CompressedImageMsg, ImageMsg, OdometryMsg, StringMsg } from '../../src/ros/rclnodejs-types.js';
 import { FakeRcl, type ClockMode, type FakeNode } from './fake-rclnodejs.js';
@@ -57,6 +58,37 @@ export function testImage(width: number, height: number, shade = 100): RgbImage 
   const data = new Uint8Array(width * height * 3);
   for (let i = 0; i < data.length; i++) data[i] = (shade + (i % 97)) & 0xff;
   return { width, height, data };
+}
+
+/**
+ * A stand-in for the VAE: mean colours over a grid of image cells (3 values per cell), as many as
+ * `latentSize` asks for. The learner then has the real state size (latent + speed + steering)
+ * without the cost of the real encoder: tests of the node's scheduling, not of the VAE.
+ */
+export function gridMeanEncoder(latentSize = 12): ImageEncoder {
+  const cells = Math.ceil(latentSize / 3);
+  const cols = Math.ceil(Math.sqrt(cells));
+  const rows = Math.ceil(cells / cols);
+  return {
+    latentSize,
+    inputWidth: 16,
+    inputHeight: 12,
+    async encode(image: RgbImage): Promise<Float32Array> {
+      const sums = new Float32Array(rows * cols * 3);
+      const counts = new Float32Array(rows * cols);
+      for (let y = 0; y < image.height; y += 4) {
+        for (let x = 0; x < image.width; x += 4) {
+          const cell = Math.floor((y * rows) / image.height) * cols + Math.floor((x * cols) / image.width);
+          counts[cell]! += 1;
+          for (let c = 0; c < 3; c++) sums[cell * 3 + c]! += image.data[(y * image.width + x) * 3 + c]! / 255;
+        }
+      }
+      const out = new Float32Array(latentSize);
+      for (let i = 0; i < latentSize; i++) out[i] = sums[i]! / Math.max(1, counts[Math.floor(i / 3)]!);
+      return out;
+    },
+    dispose() {},
+  };
 }
 
 /**
@@ -127,6 +159,27 @@ export class ScriptedController implements DriveController {
   }
 }
 
+/**
+ * The learning agent as the node's controller, with its optimise() wrapped (the options changed,
+ * progress observed): what tests and the benchmark measure goes through the agent's own path.
+ */
+export function withOptimise(agent: DrivingAgent, optimise: DriveController['optimise']): DriveController {
+  return {
+    get taskState() {
+      return agent.taskState;
+    },
+    get optimisationDue() {
+      return agent.optimisationDue;
+    },
+    command: (command) => agent.command(command),
+    begin: (obs) => agent.begin(obs),
+    act: () => agent.act(),
+    observe: (reward, next, terminated) => agent.observe(reward, next, terminated),
+    endEpisode: () => agent.endEpisode(),
+    optimise,
+  };
+}
+
 export interface Harness {
   readonly rcl: FakeRcl;
   readonly ros: FakeNode;
@@ -143,12 +196,12 @@ export function makeHarness(
   controller: DriveController,
   overrides: Record<string, unknown> = {},
   clock: ClockMode = 'manual',
-  onLatency?: (sample: LatencySample) => void,
+  nodeOptions: Pick<DriveNodeOptions, 'onLatency'> = {},
 ): Harness {
   const rcl = new FakeRcl({ overrides: { latency_log_period_s: 0, ...overrides }, clock });
   const ros = new rcl.Node('daydrive');
   const params = declareDriveParams(rcl, ros);
-  const drive = new DriveNode({ rcl, node: ros, params, controller, ...(onLatency ? { onLatency } : {}) });
+  const drive = new DriveNode({ rcl, node: ros, params, controller, ...nodeOptions });
   drive.start();
   return {
     rcl,

@@ -8,13 +8,15 @@ import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { rosArgsOf } from '../../src/cli/drive.js';
 import { UserError } from '../../src/core/errors.js';
 import { DEFAULT_DRIVE_PARAMS, DRIVE_PARAMETERS, DRIVE_PARAM_NAMES, declareDriveParams } from '../../src/ros/params.js';
 import { RCL_PARAMETER_TYPE, type TriggerResponseMsg } from '../../src/ros/rclnodejs-types.js';
-import { runDrive } from '../../src/ros/run.js';
+import { buildDriveAgent, runDrive } from '../../src/ros/run.js';
+import { log } from '../../src/core/logger.js';
+import { parseAgentConfig } from '../../src/agent/index.js';
 import { FakeRcl } from './fake-rclnodejs.js';
 
 const repo = new URL('../../', import.meta.url).pathname;
@@ -66,7 +68,10 @@ test('launch/config/daydrive.params.yaml lists every parameter with its default;
   const launch = await readFile(join(repo, 'launch/launch/daydrive.launch.py'), 'utf8');
   assert.match(launch, /daydrive\.params\.yaml/);
   assert.match(launch, /'drive'/);
-  assert.match(await readFile(join(repo, 'launch/package.xml'), 'utf8'), /<name>daydrive<\/name>/);
+  const manifest = await readFile(join(repo, 'launch/package.xml'), 'utf8');
+  assert.match(manifest, /<name>daydrive<\/name>/);
+  // rosdep must install Node.js (the node's runtime) and the message packages it uses.
+  for (const dep of ['nodejs', 'sensor_msgs', 'ackermann_msgs', 'diagnostic_msgs', 'std_srvs', 'launch_ros']) assert.match(manifest, new RegExp(`<exec_depend>${dep}</exec_depend>`), dep);
 });
 
 test('ROS arguments after --ros-args go to rcl', () => {
@@ -96,14 +101,40 @@ test('runDrive composes rcl, parameters, agent and node; done ends it with speed
   while (!rcl.nodes[0]?.services.has('~/done')) await new Promise((r) => setTimeout(r, 10));
   const node = rcl.nodes[0];
   assert.deepEqual(rcl.initArgv?.slice(2), ['--ros-args', '-r', '__node:=car', '--params-file', paramsFile]);
-  assert.equal(rcl.signalHandlersRemoved, 1);
+  // Signals taken over from rclnodejs before rcl init (and once more after it).
+  assert.deepEqual(rcl.calls.slice(0, 3), ['removeSignalHandlers', 'init', 'removeSignalHandlers']);
   assert.equal(node.spinning, true);
   assert.equal(node.call<TriggerResponseMsg>('~/done').success, true);
   const summary = await run;
   assert.equal(summary.endedBy, 'done');
-  assert.equal(summary.params.config_file, config);
-  const commands = node.published<{ drive: { speed: number } }>(summary.params.command_topic);
+  assert.equal(summary.params?.config_file, config);
+  const commands = node.published<{ drive: { speed: number } }>(summary.params!.command_topic);
   assert.equal(commands.at(-1)?.drive.speed, 0);
   assert.equal(node.destroyed, true);
+  // The final speed-0 command had shutdown_flush_s (0.1 s) to leave before the node was destroyed.
+  assert.ok(node.destroyedAtMs! - node.publishedAtMs.at(-1)! >= 95, `destroyed ${node.destroyedAtMs! - node.publishedAtMs.at(-1)!} ms after the last publish`);
   assert.equal(rcl.isShutdown(), true);
+});
+
+test('the drive node loads the VAE with what its parameters know: a camera of another aspect ratio is warned about', async (t) => {
+  const warnings: string[] = [];
+  mock.method(log, 'warn', (_fields: unknown, message?: string) => {
+    if (typeof message === 'string') warnings.push(message);
+  });
+  t.after(() => mock.restoreAll());
+  // The shipped VAE (models/vae-sim) was trained on 160x120 frames (4:3).
+  for (const [w, h, warned] of [[640, 480, false], [640, 360, true]] as const) {
+    warnings.length = 0;
+    const rcl = new FakeRcl({ overrides: { camera_width_px: w, camera_height_px: h } });
+    const params = declareDriveParams(rcl, new rcl.Node('daydrive'));
+    const parts = await buildDriveAgent(params);
+    try {
+      assert.equal(warnings.some((m) => m.includes(`${w}x${h}`) && /trained on 160x120/.test(m)), warned, warnings.join('\n'));
+      // The agent runs the configured updates itself (its learner yields in time slices).
+      assert.equal(parts.agent.config.optimisationSteps, parseAgentConfig({}).optimisationSteps);
+    } finally {
+      parts.agent.dispose();
+      parts.encoder?.dispose();
+    }
+  }
 });

@@ -1,23 +1,63 @@
 /**
- * A driving node in its own process (rclnodejs stand-in, real clock) for the signal tests:
- * prints "driving" once commands with speed > 0 go out, and on shutdown the speeds it published
- * and why it stopped, as one JSON line.
+ * `daydrive drive` in its own process for the signal tests, as the CLI runs it (runDrive: signals
+ * taken over right after rclnodejs is loaded, rcl init, parameters, the learning agent, the node,
+ * the shutdown flush), on the rclnodejs stand-in with a real clock, exiting with the CLI's exit
+ * status (driveExitCode). Prints "starting" once runDrive has been called, "driving" once
+ * commands with speed > 0 go out, and at the end one JSON line: the speeds published, why it
+ * stopped, the order of the rclnodejs calls and the time from the last publish to destroy().
+ *
+ * DAYDRIVE_TEST_INIT_DELAY_MS makes rcl init slow (a signal during the start).
  */
-import { takeOverSignals } from '../../src/ros/signals.js';
-import { makeHarness, odometryMsg, rawImageMsg, ScriptedController, testImage } from './helpers.js';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { driveExitCode } from '../../src/cli/drive.js';
+import { runDrive } from '../../src/ros/run.js';
+import type { AckermannDriveStampedMsg } from '../../src/ros/rclnodejs-types.js';
+import { FakeRcl } from './fake-rclnodejs.js';
+import { odometryMsg, rawImageMsg, testImage } from './helpers.js';
 
+const dir = await mkdtemp(join(tmpdir(), 'daydrive-signal-'));
+const config = join(dir, 'agent.yaml');
+// Pixel state: no VAE needed; the first (explore) episode drives with random actions, speed > 0.
+await writeFile(config, 'seed: 1\nagent:\n  state: pixels\n  pixels: {widthPx: 16, heightPx: 16}\n');
+const rcl = new FakeRcl({
+  overrides: { config_file: config, camera_width_px: 64, camera_height_px: 48 },
+  clock: 'real',
+  initDelayMs: Number(process.env.DAYDRIVE_TEST_INIT_DELAY_MS ?? 0),
+});
+const run = runDrive({ rcl, rosArgs: [] });
+process.stdout.write('starting\n');
 const frame = testImage(64, 48);
-const h = makeHarness(new ScriptedController(() => [0, 1]), { camera_width_px: 64, camera_height_px: 48 }, 'real');
-takeOverSignals(h.rcl, (signal) => h.drive.shutdown(signal));
+let started = false;
+let driving = false;
 const camera = setInterval(() => {
-  h.ros.deliver(h.params.camera_topic, rawImageMsg(frame, h.nowNs()));
-  h.ros.deliver(h.params.speed_topic, odometryMsg(1, h.nowNs()));
-  if (h.commands().some((c) => c.drive.speed > 0)) process.stdout.write('driving\n');
+  const node = rcl.nodes[0];
+  if (!node?.services.has('~/train') || node.destroyed) return;
+  const stamp = node.now().nanoseconds;
+  node.deliver('/camera/image_raw', rawImageMsg(frame, stamp));
+  node.deliver('/odom', odometryMsg(1, stamp));
+  if (!started) {
+    started = true;
+    node.deliver('/safety_driver/engaged', { data: false });
+    node.call('~/train');
+  }
+  if (!driving && node.published<AckermannDriveStampedMsg>('/ackermann_cmd').some((c) => c.drive.speed > 0)) {
+    driving = true;
+    process.stdout.write('driving\n');
+  }
 }, 33);
-h.ros.deliver(h.params.safety_driver_topic, { data: false });
-h.drive.command('train');
-const summary = await h.drive.finished;
+const summary = await run;
 clearInterval(camera);
-await h.drive.idle({ optimisation: false });
-h.ros.destroy();
-process.stdout.write(JSON.stringify({ speeds: h.commands().map((c) => c.drive.speed), endedBy: summary.endedBy }) + '\n');
+const node = rcl.nodes[0];
+const lastPublishMs = node?.publishedAtMs.at(-1);
+process.stdout.write(
+  JSON.stringify({
+    speeds: node?.published<AckermannDriveStampedMsg>('/ackermann_cmd').map((c) => c.drive.speed) ?? [],
+    endedBy: summary.endedBy,
+    calls: rcl.calls,
+    nodes: rcl.nodes.length,
+    flushMs: node?.destroyedAtMs != null && lastPublishMs !== undefined ? node.destroyedAtMs - lastPublishMs : null,
+  }) + '\n',
+);
+process.exit(driveExitCode(summary.endedBy));

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -28,4 +28,74 @@ test('sim render: bad input is a one-line error and a non-zero exit', async () =
     assert.match(e.stderr, /not an integer/);
     return true;
   });
+});
+
+/** Runs the CLI, resolving with its exit code and output whether it succeeds or fails. */
+async function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [...cli, ...args], { env: { ...process.env, DAYDRIVE_LOG_LEVEL: 'warn' } });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+test('usage errors from commander keep the CLI contract: one stderr line, exit 2, a JSON failure under --json', async () => {
+  // `--json` goes where it is a flag of its own (after `--out` it would be the directory name).
+  const cases: { args: string[]; jsonAt: number; error: RegExp; jsonError?: RegExp }[] = [
+    { args: ['sim', 'render', '--frames', 'many', '--out', '/tmp/x'], jsonAt: 2, error: /--frames.*'many' is not an integer/ },
+    { args: ['sim', 'render', '--out', '/tmp/x', '--no-such-flag'], jsonAt: 2, error: /unknown option '--no-such-flag'/ },
+    { args: ['sim', 'render', '--seed', '3'], jsonAt: 2, error: /required option '--out <dir>' not specified/ },
+    { args: ['sim', 'render', '--out'], jsonAt: 2, error: /option '--out <dir>' argument missing/ },
+    { args: ['no-such-command'], jsonAt: 1, error: /unknown command 'no-such-command'/ },
+    // A command group has no --json of its own: with it, the error is the unknown option.
+    { args: ['sim'], jsonAt: 1, error: /missing command: usage: daydrive sim/, jsonError: /unknown option '--json'/ },
+  ];
+  const withJson = (c: (typeof cases)[number]): string[] => [...c.args.slice(0, c.jsonAt), '--json', ...c.args.slice(c.jsonAt)];
+  // Every case with --json; two also without it (each run starts the whole CLI: a few seconds).
+  const runs = cases.flatMap((c, i) => [...(i < 2 ? [{ c, json: false }] : []), { c, json: true }]);
+  const results = await Promise.all(runs.map(({ c, json }) => runCli(json ? withJson(c) : c.args)));
+  runs.forEach(({ c, json }, k) => {
+    const r = results[k]!;
+    const what = (json ? withJson(c) : c.args).join(' ');
+    assert.equal(r.code, 2, `${what}: exit code 2 (bad input), got ${r.code}`);
+    const lines = r.stderr.trimEnd().split('\n');
+    assert.equal(lines.length, 1, `${what}: one stderr line, got ${JSON.stringify(r.stderr)}`);
+    assert.match(lines[0]!, /^daydrive: error: /, what);
+    const error = json ? (c.jsonError ?? c.error) : c.error;
+    assert.match(lines[0]!, error, what);
+    assert.doesNotMatch(r.stderr, /\bat .*\.[jt]s:\d+/, `${what}: no stack trace`);
+    if (json) {
+      const last = JSON.parse(r.stdout.trim().split('\n').pop()!) as { ok: boolean; error: string };
+      assert.equal(last.ok, false, what);
+      assert.match(last.error, error, what);
+      assert.ok(!last.error.startsWith('error:'), `${what}: no doubled prefix`);
+    } else {
+      assert.equal(r.stdout, '', `${what}: nothing on stdout without --json`);
+    }
+  });
+});
+
+test('--help and --version still print to stdout and exit 0', async () => {
+  const [help, subHelp, version] = await Promise.all([runCli(['--help']), runCli(['sim', 'render', '--help']), runCli(['--version'])]);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^Usage: daydrive/);
+  assert.equal(subHelp.code, 0);
+  assert.match(subHelp.stdout, /--frames <n>/);
+  assert.equal(version.code, 0);
+  assert.match(version.stdout.trim(), /^\d+\.\d+\.\d+/);
+  for (const r of [help, subHelp, version]) assert.equal(r.stderr, '');
+});
+
+test('sim render with a road config that cannot be satisfied: one line naming the settings, exit 2', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'simcli-'));
+  const config = join(dir, 'loopy.json');
+  await writeFile(config, JSON.stringify({ road: { routeLengthM: 2000, radiusRangeM: [10, 12], arcAngleRangeDeg: [170, 180], segmentWeights: { straight: 0, arc: 1, sBend: 0 } } }));
+  const r = await runCli(['sim', 'render', '--config', config, '--out', join(dir, 'out'), '--json']);
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
+  const last = JSON.parse(r.stdout.trim().split('\n').pop()!) as { ok: boolean; error: string };
+  assert.equal(last.ok, false);
+  assert.match(last.error, /invalid road config: .*road\.radiusRangeM \[10, 12\]/);
 });

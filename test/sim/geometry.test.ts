@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { circleRoad, generateRoad, newProjection, parseSimConfig, straightRoad, wrapAngle } from '../../sim/index.js';
+import { UserError } from '../../src/core/errors.js';
+import { circleRoad, DrivingSimEnv, generateRoad, newProjection, parseSimConfig, straightRoad, wrapAngle, type RoadConfig, type RoadSegment } from '../../sim/index.js';
 
 const cfg = parseSimConfig({});
 
@@ -61,9 +62,57 @@ test('roads: same seed same road; different seeds differ; length and radius limi
     lanes.add(r.laneCount);
     assert.ok(r.totalLengthM >= cfg.road.routeLengthM + cfg.road.extraRoadM - 0.5);
     assert.equal(r.routeLengthM, 250);
-    for (const s of r.segments) {
-      if (s.kind === 'arc') assert.ok(s.radiusM >= 12 * 0.8 - 1e-9 && s.radiusM <= 200 * 1.25 + 1e-9);
-    }
+    assertSegmentsInRanges(r.segments, cfg.road, `seed ${seed}`);
   }
   assert.deepEqual([...lanes].sort(), [1, 2], 'both one- and two-lane roads occur');
+});
+
+const DEG = Math.PI / 180;
+
+/** Every arc (including both halves of an S-bend) and straight lies inside the configured ranges. */
+function assertSegmentsInRanges(segments: readonly RoadSegment[], road: RoadConfig, what: string): void {
+  for (const [i, s] of segments.entries()) {
+    if (s.kind === 'arc') {
+      assert.ok(s.radiusM >= road.radiusRangeM[0] && s.radiusM <= road.radiusRangeM[1], `${what}: segment ${i} radius ${s.radiusM} outside ${road.radiusRangeM}`);
+      const deg = s.angleRad / DEG;
+      assert.ok(deg >= road.arcAngleRangeDeg[0] - 1e-9 && deg <= road.arcAngleRangeDeg[1] + 1e-9, `${what}: segment ${i} angle ${deg} deg outside ${road.arcAngleRangeDeg}`);
+    } else if (i > 0) {
+      assert.ok(s.lengthM >= road.straightLengthRangeM[0] && s.lengthM <= road.straightLengthRangeM[1], `${what}: segment ${i} straight ${s.lengthM} m`);
+    }
+  }
+}
+
+test('S-bends: both halves keep the configured radius and angle ranges (the second half is clamped)', () => {
+  for (let seed = 0; seed < 200; seed++) assertSegmentsInRanges(generateRoad(seed, cfg.road).segments, cfg.road, `default seed ${seed}`);
+  // Narrow ranges and S-bends only: the second half's scale factor (0.8-1.25) would leave them
+  // most of the time, so the clamp must put it exactly on a bound.
+  const narrow = parseSimConfig({ road: { radiusRangeM: [30, 36], arcAngleRangeDeg: [40, 50], segmentWeights: { straight: 0.2, arc: 0, sBend: 1 } } }).road;
+  let onBound = 0;
+  for (let seed = 0; seed < 40; seed++) {
+    const segs = generateRoad(seed, narrow).segments;
+    assertSegmentsInRanges(segs, narrow, `narrow seed ${seed}`);
+    for (const s of segs) if (s.kind === 'arc' && (s.radiusM === 30 || s.radiusM === 36 || s.angleRad === 40 * DEG || s.angleRad === 50 * DEG)) onBound++;
+  }
+  assert.ok(onBound > 20, `clamped halves occur (${onBound})`);
+});
+
+test('a configuration that forces the road onto itself is a UserError naming the settings', () => {
+  // Only near-U-turn arcs of small radius over a 2 km route: every draw loops back within 25 m.
+  const loopy = parseSimConfig({ road: { routeLengthM: 2000, radiusRangeM: [10, 12], arcAngleRangeDeg: [170, 180], segmentWeights: { straight: 0, arc: 1, sBend: 0 } } }).road;
+  for (const seed of [0, 1, 2]) {
+    assert.throws(
+      () => generateRoad(seed, loopy),
+      (e: unknown) =>
+        e instanceof UserError &&
+        e.exitCode === 2 &&
+        /invalid road config/.test(e.message) &&
+        /road\.radiusRangeM \[10, 12\]/.test(e.message) &&
+        /road\.arcAngleRangeDeg \[170, 180\]/.test(e.message) &&
+        /road\.routeLengthM 2000/.test(e.message) &&
+        !e.message.includes('\n'),
+    );
+  }
+  // The environment passes the error on at reset (the CLI prints it as one line, exit 2).
+  const env = new DrivingSimEnv({ road: loopy, camera: { render: false } });
+  assert.throws(() => env.resetSync({ seed: 0 }), UserError);
 });

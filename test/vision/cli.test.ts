@@ -54,6 +54,7 @@ test('vae and encode: bad input is a one-line error and a non-zero exit', async 
     });
   };
   await fails(['encode', broken, '--json'], /broken\.jpg: truncated JPEG/);
+  await fails(['encode', '--latent', '64', '--width', '96', broken, '--json'], /does not match the configuration: latent size 32 \(model\) vs 64 \(configuration\); input 64x64 \(model\) vs 96x64/);
   await fails(['vae', 'collect', '--out', join(dir, 'x'), '--json'], /either --episodes N .* or --bag/);
   await fails(['vae', 'train', '--data', join(dir, 'nothing'), '--out', join(dir, 'm'), '--json'], /cannot read .*dataset\.json/);
 });

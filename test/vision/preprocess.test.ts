@@ -10,6 +10,8 @@ import {
   BadImageError,
   DEFAULT_PREPROCESS,
   decodeCompressedImage,
+  jpegSize,
+  preprocessCompressed,
   preprocessCompressedImage,
   preprocessRawImage,
   preprocessRgb,
@@ -118,16 +120,65 @@ test('bad frames throw a BadImageError naming the problem (the caller can skip t
   const jpeg = await sharp(png).jpeg().toBuffer();
   const raw = pack(frame, 'rgb8', 0);
   await rejects(decodeCompressedImage(jpeg.subarray(0, Math.floor(jpeg.length / 2))), 'truncated', /truncated JPEG/);
-  await rejects(decodeCompressedImage(png.subarray(0, Math.floor(png.length / 2))), 'truncated', /truncated PNG/);
   const garbled = Buffer.from(jpeg);
   garbled.fill(0x5a, 20, 400);
-  await rejects(decodeCompressedImage(garbled), 'corrupt', /corrupt JPEG/);
-  await rejects(decodeCompressedImage(Buffer.from('GIF89a not supported')), 'unknown-encoding', /neither JPEG nor PNG/);
-  await rejects(decodeCompressedImage(new Uint8Array(0)), 'zero-size', /empty/);
+  // Image data scrambled after the headers: the frame header parses, the entropy-coded data does not.
+  const scrambled = Buffer.from(jpeg);
+  scrambled.fill(0x00, Math.floor(jpeg.length / 2), Math.floor(jpeg.length / 2) + 600);
+  // PNG whose first IDAT bytes are overwritten (the IEND chunk is still there: corrupt, not truncated).
+  const idat = png.indexOf('IDAT');
+  const badPng = Buffer.from(png);
+  badPng.fill(0x33, idat + 4, idat + 200);
+  const noFrameHeader = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x04, 0x00, 0x00, 0xff, 0xda, 0x00, 0x02, 0x11, 0x22, 0xff, 0xd9]);
+  // Both ways in for compressed bytes (two sharp calls, and the one-call path of the encoder) name the same problem.
+  for (const decode of [(b: Uint8Array) => decodeCompressedImage(b), (b: Uint8Array) => preprocessCompressed(b)]) {
+    await rejects(decode(jpeg.subarray(0, Math.floor(jpeg.length / 2))), 'truncated', /truncated JPEG/);
+    await rejects(decode(jpeg.subarray(0, 200)), 'truncated', /truncated JPEG/);
+    await rejects(decode(png.subarray(0, Math.floor(png.length / 2))), 'truncated', /truncated PNG/);
+    await rejects(decode(garbled), 'corrupt', /corrupt JPEG/);
+    await rejects(decode(scrambled), 'corrupt', /corrupt JPEG/);
+    await rejects(decode(noFrameHeader), 'corrupt', /corrupt JPEG/);
+    await rejects(decode(badPng), 'corrupt', /corrupt PNG/);
+    await rejects(decode(Buffer.from('GIF89a not supported')), 'unknown-encoding', /neither JPEG nor PNG/);
+    await rejects(decode(new Uint8Array(0)), 'zero-size', /empty/);
+  }
   await rejects(preprocessRawImage({ ...raw, data: raw.data.subarray(0, raw.data.length - 1) }), 'size-mismatch', /expected height\*step/);
   await rejects(preprocessRawImage({ ...raw, step: raw.step - 3 }), 'size-mismatch', /step/);
   await rejects(preprocessRawImage({ ...raw, encoding: 'yuv422' }), 'unknown-encoding', /unknown image encoding 'yuv422'/);
   await rejects(preprocessRawImage({ encoding: 'rgb8', width: 0, height: 0, step: 0, data: new Uint8Array(0) }), 'zero-size', /empty/);
+  await rejects(preprocessRawImage({ encoding: 'rgb8', width: 160, height: 0, step: 480, data: new Uint8Array(0) }), 'zero-size', /empty \(160x0\)/);
+  await rejects(preprocessRawImage({ encoding: 'mono8', width: -4, height: 2, step: 4, data: new Uint8Array(8) }), 'zero-size', /non-negative integers/);
+  await rejects(preprocessRgb({ width: 160, height: 120, data: new Uint8Array(100) }), 'size-mismatch', /expected width\*height\*3 = 57600/);
   await rejects(preprocessRgb({ width: 10, height: 1, data: new Uint8Array(30) }, { skyCropFraction: 0.9, width: 8, height: 8 }), 'zero-size', /nothing left/);
   await rejects(readImageFile('/nonexistent/frame.png'), 'unreadable', /cannot read image/);
+});
+
+test('a JPEG in one sharp call (preprocessCompressed) gives the bytes of decode + preprocessRgb; jpegSize reads the frame header', async () => {
+  const frame = simFrame(640, 480);
+  const raw = Buffer.from(frame.data);
+  const rawPipe = () => sharp(raw, { raw: { width: 640, height: 480, channels: 3 } });
+  const odd = simFrame(161, 121);
+  const jpegs: [string, Buffer][] = [
+    ['640x480 q90 4:2:0', await rawPipe().jpeg({ quality: 90 }).toBuffer()],
+    ['640x480 q95 4:4:4', await rawPipe().jpeg({ quality: 95, chromaSubsampling: '4:4:4' }).toBuffer()],
+    ['640x480 progressive', await rawPipe().jpeg({ progressive: true }).toBuffer()],
+    ['640x480 greyscale', await rawPipe().greyscale().jpeg().toBuffer()],
+    ['161x121', await sharp(Buffer.from(odd.data), { raw: { width: 161, height: 121, channels: 3 } }).jpeg().toBuffer()],
+  ];
+  const sizes: PreprocessOptions[] = [DEFAULT_PREPROCESS, { skyCropFraction: 0.4, width: 96, height: 48 }, { skyCropFraction: 0, width: 32, height: 32 }];
+  for (const [name, jpeg] of jpegs) {
+    const meta = await sharp(jpeg).metadata();
+    assert.deepEqual(jpegSize(jpeg), { width: meta.width, height: meta.height }, name);
+    for (const opts of sizes) {
+      const twoCalls = await preprocessRgb(await decodeCompressedImage(jpeg), opts);
+      const oneCall = await preprocessCompressed(jpeg, opts);
+      assert.deepEqual(oneCall.source, { width: meta.width, height: meta.height });
+      assert.equal(oneCall.input.width, opts.width);
+      assert.equal(oneCall.input.height, opts.height);
+      assert.ok(Buffer.from(oneCall.input.data).equals(Buffer.from(twoCalls.data)), `${name} at ${opts.width}x${opts.height}, crop ${opts.skyCropFraction}`);
+    }
+  }
+  const png = await pngOf(frame);
+  assert.equal(jpegSize(png), null, 'not a JPEG');
+  assert.ok(Buffer.from((await preprocessCompressed(png)).input.data).equals(Buffer.from((await preprocessRgb(frame)).data)), 'PNG: the two-call path, lossless');
 });

@@ -4,15 +4,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { parseSimConfig } from '../../sim/index.js';
+import sharp from 'sharp';
+import { DrivingSimEnv, parseSimConfig } from '../../sim/index.js';
 import { collectSimFrames } from '../../src/cli/vae-collect.js';
 import { initBackend } from '../../src/core/backend.js';
 import { UserError } from '../../src/core/errors.js';
+import { log } from '../../src/core/logger.js';
+import { loadLayersModel } from '../../src/core/tfjs-io.js';
 import { FrameWriter, readFrameIndex } from '../../src/vision/dataset.js';
-import { loadVaeEncoder } from '../../src/vision/encoder.js';
+import { DEFAULT_VAE_MODEL_DIR, aspectDiffers, loadVaeEncoder } from '../../src/vision/encoder.js';
 import { readVaeMeta } from '../../src/vision/model-files.js';
-import { normalise, preprocessRgb, readImageFile } from '../../src/vision/preprocess.js';
-import { fitLinear, predictLinear, rSquared } from '../../src/vision/regression.js';
+import { decodeCompressedImage, normalise, preprocessRgb, readImageFile } from '../../src/vision/preprocess.js';
+import { fitLinear, groupCrossValidatedR2, predictLinear, rSquared } from '../../src/vision/regression.js';
 import { trainVae } from '../../src/vision/trainer.js';
 import { Vae, parseVaeConfig } from '../../src/vision/vae.js';
 
@@ -82,6 +85,18 @@ test('least squares recovers a linear map; R^2 is 1 for a perfect fit and ~0 for
   assert.ok(Math.abs(rSquared(ys, ys.map(() => mean))) < 1e-12);
 });
 
+test('cross-validated R^2 by group: scores every row on a fit that never saw its group', () => {
+  // y = 2 x0 + noise shared within a group: fitted across groups, the group noise is not learnable.
+  const groups = Array.from({ length: 60 }, (_, i) => Math.floor(i / 10));
+  const groupNoise = [0.3, -0.2, 0.5, -0.4, 0.1, -0.3];
+  const xs = groups.map((_g, i) => [Math.sin(i * 1.7), Math.cos(i * 0.3)]);
+  const ys = xs.map(([a], i) => 2 * a! + groupNoise[groups[i]!]!);
+  const r2 = groupCrossValidatedR2(xs, ys, groups, 3);
+  assert.ok(r2 > 0.7 && r2 < 0.99, `R^2 ${r2}: high, but below a fit that saw the group noise`);
+  assert.ok(groupCrossValidatedR2(xs, xs.map(([a]) => 3 * a! - 1), groups, 3) > 0.999999, 'exact linear map');
+  assert.throws(() => groupCrossValidatedR2(xs, ys, groups.map(() => 0), 3), /at least 3 groups/);
+});
+
 async function tinyDataset(dir: string): Promise<void> {
   const writer = new FrameWriter(dir);
   const config = parseSimConfig({});
@@ -142,4 +157,97 @@ test('vae train: checkpoint and resume, TF.js model + card + grid; the loader ch
     return true;
   });
   await assert.rejects(loadVaeEncoder(join(root, 'nowhere')), /no VAE model in .*vae\.json is missing/);
+});
+
+test('early stopping: patience 1 stops at the first epoch without a better validation loss, saves the best epoch, and resume refuses', async () => {
+  await initBackend('wasm');
+  const root = await mkdtemp(join(tmpdir(), 'vision-early-'));
+  const data = join(root, 'data');
+  await tinyDataset(data);
+  const config = parseVaeConfig({ inputWidth: 32, inputHeight: 32, latentSize: 8, filters: [8, 8] });
+  // Learning rate 1e-6: the weights move (visible in float32) but the validation loss stays well
+  // within the 0.1% an epoch must gain to count, so the loss has stopped improving after epoch 1.
+  const opts = { dataDir: data, epochs: 6, config, batchSize: 16, seed: 1, validationFraction: 0.34, learningRate: 1e-6, patience: 1 };
+  const out = join(root, 'model');
+  const { summary } = await trainVae({ ...opts, outDir: out });
+  assert.equal(summary.stoppedEarly, true);
+  assert.equal(summary.bestEpoch, 1);
+  assert.equal(summary.epochs, 2, 'stopped after the first epoch without improvement, not at --epochs 6');
+  assert.equal(summary.history.length, 2);
+  const [first, second] = summary.history;
+  assert.ok(second!.validation.loss > first!.validation.loss * (1 - 1e-3), `validation ${first!.validation.loss} -> ${second!.validation.loss}`);
+  assert.deepEqual(summary.validation, first!.validation, 'the card reports the best epoch');
+  const meta = await readVaeMeta(out);
+  assert.equal(meta.training?.stoppedEarly, true);
+  assert.equal(meta.training?.bestEpoch, 1);
+  assert.match(await readFile(join(out, 'MODEL_CARD.md'), 'utf8'), /2 epochs \(best: epoch 1, stopped early\)/);
+
+  // The saved model is epoch 1's (the best), not the last epoch's (kept in the checkpoint):
+  // a one-epoch run with the same settings gives the same weights.
+  const one = join(root, 'one-epoch');
+  await trainVae({ ...opts, outDir: one, epochs: 1 });
+  const weights = async (dir: string): Promise<Float32Array[]> => {
+    const model = await loadLayersModel(dir);
+    const w = model.getWeights().map((t) => t.dataSync() as Float32Array);
+    model.dispose();
+    return w;
+  };
+  const saved = await weights(join(out, 'encoder'));
+  assert.deepEqual(saved, await weights(join(one, 'encoder')), 'the saved encoder is the best epoch');
+  assert.notDeepEqual(saved, await weights(join(out, 'checkpoint', 'encoder')), 'the checkpoint holds the last epoch');
+
+  // Resuming a run that stopped early is refused (its settings, patience included, are the
+  // checkpoint's), and leaves the model and the checkpoint as they were.
+  const stateBefore = await readFile(join(out, 'checkpoint', 'state.json'), 'utf8');
+  await assert.rejects(trainVae({ ...opts, outDir: out, epochs: 20, resume: true }), (err: unknown) => {
+    assert.ok(err instanceof UserError);
+    assert.match(err.message, /nothing to resume: training in .* stopped early at epoch 2 \(no validation improvement\)/);
+    return true;
+  });
+  assert.equal(await readFile(join(out, 'checkpoint', 'state.json'), 'utf8'), stateBefore);
+  assert.deepEqual(await weights(join(out, 'encoder')), saved);
+});
+
+test('frames of another aspect ratio than the training camera: encoded, with one warning naming both sizes', async (t) => {
+  await initBackend('wasm');
+  const warn = t.mock.method(log, 'warn', () => undefined);
+  const frame = (w: number, h: number) => {
+    const env = new DrivingSimEnv({ camera: { widthPx: w, heightPx: h } });
+    env.resetSync({ seed: 4 });
+    return env.renderAt(w, h);
+  };
+  const encoder = await loadVaeEncoder(DEFAULT_VAE_MODEL_DIR);
+  assert.deepEqual(encoder.trainedCamera, { widthPx: 160, heightPx: 120 }, 'vae.json records the training camera');
+  await encoder.encode(frame(160, 120));
+  await encoder.encode(frame(640, 480));
+  assert.equal(warn.mock.callCount(), 0, 'same aspect ratio (4:3) at another resolution: no warning');
+  assert.equal(aspectDiffers(161, 121, { widthPx: 160, heightPx: 120 }), false, 'within 1%');
+
+  const wide = frame(320, 180);
+  const z = await encoder.encode(wide);
+  assert.equal(z.length, 32, 'still encoded');
+  assert.equal(warn.mock.callCount(), 1);
+  const [fields, message] = warn.mock.calls[0]!.arguments as unknown as [Record<string, unknown>, string];
+  assert.equal(fields.frame, '320x180');
+  assert.equal(fields.trainedOn, '160x120');
+  assert.match(message, /camera frames are 320x180 .* was trained on 160x120 frames/);
+  assert.match(message, /stretched to the 64x64 input/);
+  const jpeg = await sharp(Buffer.from(wide.data), { raw: { width: 320, height: 180, channels: 3 } }).jpeg().toBuffer();
+  await encoder.encodeBatch([wide, wide]);
+  const fromJpeg = await encoder.encodeCompressed(jpeg);
+  assert.equal(warn.mock.callCount(), 1, 'once per encoder');
+  const twoCalls = await encoder.encode(await decodeCompressedImage(jpeg));
+  assert.deepEqual(Array.from(fromJpeg), Array.from(twoCalls), 'encodeCompressed = decode + encode');
+  encoder.dispose();
+
+  // Told the camera up front (VaeExpectation), the loader warns at load.
+  const atLoad = await loadVaeEncoder(DEFAULT_VAE_MODEL_DIR, { cameraWidthPx: 1280, cameraHeightPx: 720 });
+  assert.equal(warn.mock.callCount(), 2);
+  assert.match(warn.mock.calls[1]!.arguments[1] as unknown as string, /camera frames are 1280x720/);
+  await atLoad.encode(frame(320, 180));
+  assert.equal(warn.mock.callCount(), 2, 'and not again per frame');
+  atLoad.dispose();
+  const sameCamera = await loadVaeEncoder(DEFAULT_VAE_MODEL_DIR, { cameraWidthPx: 640, cameraHeightPx: 480 });
+  assert.equal(warn.mock.callCount(), 2);
+  sameCamera.dispose();
 });

@@ -1,0 +1,84 @@
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import { parseSimConfig } from '../../sim/index.js';
+import { DEFAULT_SIM_COLLECT, collectSimFrames } from '../../src/cli/vae-collect.js';
+import { initBackend } from '../../src/core/backend.js';
+import type { RgbImage } from '../../src/core/env.js';
+import { DEFAULT_VAE_MODEL_DIR, loadVaeEncoder } from '../../src/vision/encoder.js';
+import { groupCrossValidatedR2, predictLinear, rSquared } from '../../src/vision/regression.js';
+
+/**
+ * The issue's quality goal for the encoder: on frames from road seeds it never saw, a linear
+ * regression from the latent mean predicts cross-track error and heading error with R^2 >= 0.8.
+ *
+ * The frames are collected here, with fresh seeds, by the same code and protocol as the shipped
+ * model's training data (`daydrive vae collect --steps-per-episode 120 --frame-every 3`, the
+ * default noisy driver), then encoded by the model; two scores per target:
+ *  - fitted: least squares fitted on two thirds of the roads, scored on the other third (three
+ *    folds, dealt by road, predictions pooled; src/vision/regression.ts groupCrossValidatedR2);
+ *  - stored: the probes `vae train` fitted on the model's own training frames (vae.json
+ *    training.probeModels), applied unchanged: the card's figure, checked on new roads.
+ *
+ * DAYDRIVE_VAE_PROBE_MODEL=DIR scores another model (e.g. a candidate) with the same frames;
+ * the figures are printed as test diagnostics either way.
+ */
+
+const MODEL_DIR = process.env.DAYDRIVE_VAE_PROBE_MODEL ?? DEFAULT_VAE_MODEL_DIR;
+const GOAL = 0.8;
+/** 36 roads x 41 frames: ~1,500 frames, enough for a 33-parameter fit on 24 roads; ~12 s here. */
+const EPISODES = 36;
+/** Not the shipped model's collection seed (31): its road seeds are other roads. */
+const SEED = 4242;
+
+/**
+ * Measured with the shipped models/vae-sim on these frames (seed 4242): see docs/vision.md. While
+ * the shipped model misses the goal the test reports as TODO instead of failing the suite (it is
+ * not to be replaced while an agent is tuned on it); a model under DAYDRIVE_VAE_PROBE_MODEL is held
+ * to the goal strictly.
+ */
+const SHIPPED_MISSES_GOAL = 'models/vae-sim misses the R^2 0.8 goal on unseen roads (heading error); see docs/vision.md "Is the latent informative?"';
+
+interface Frame {
+  readonly image: RgbImage;
+  readonly road: number;
+  readonly crossTrackErrorM: number;
+  readonly headingErrorRad: number;
+}
+
+test(
+  'the latent is informative: linear R^2 >= 0.8 for cross-track and heading error on unseen roads',
+  { todo: process.env.DAYDRIVE_VAE_PROBE_MODEL === undefined ? SHIPPED_MISSES_GOAL : false },
+  async (t) => {
+    await initBackend('wasm');
+    const frames: Frame[] = [];
+    await collectSimFrames(parseSimConfig({}), { ...DEFAULT_SIM_COLLECT, episodes: EPISODES, seed: SEED, stepsPerEpisode: 120, frameEvery: 3 }, async (f) => {
+      frames.push({ image: f.image, road: f.record.episode, crossTrackErrorM: f.record.crossTrackErrorM!, headingErrorRad: f.record.headingErrorRad! });
+    });
+    assert.equal(frames.length, EPISODES * 41);
+
+    const encoder = await loadVaeEncoder(MODEL_DIR);
+    const latents: Float32Array[] = [];
+    try {
+      for (let i = 0; i < frames.length; i += 128) latents.push(...(await encoder.encodeBatch(frames.slice(i, i + 128).map((f) => f.image))));
+    } finally {
+      encoder.dispose();
+    }
+    const stored = encoder.meta?.training?.probeModels;
+    const roads = frames.map((f) => f.road);
+    const scores: Record<string, { fitted: number; stored?: number; spread: number }> = {};
+    for (const target of ['crossTrackErrorM', 'headingErrorRad'] as const) {
+      const ys = frames.map((f) => f[target]);
+      const mean = ys.reduce((a, b) => a + b, 0) / ys.length;
+      const spread = Math.sqrt(ys.reduce((a, b) => a + (b - mean) ** 2, 0) / ys.length);
+      const fitted = groupCrossValidatedR2(latents, ys, roads, 3);
+      const probe = stored?.[target];
+      const storedR2 = probe ? rSquared(ys, latents.map((z) => predictLinear({ weights: Float64Array.from(probe.weights), bias: probe.bias }, z))) : undefined;
+      scores[target] = { fitted, spread, ...(storedR2 !== undefined ? { stored: storedR2 } : {}) };
+    }
+    t.diagnostic(`model ${MODEL_DIR}, ${frames.length} frames from ${EPISODES} new roads (seed ${SEED}): ${JSON.stringify(scores)}`);
+    for (const [target, s] of Object.entries(scores)) {
+      assert.ok(s.fitted >= GOAL, `${target}: R^2 ${s.fitted.toFixed(3)} of a probe fitted on other new roads, goal ${GOAL}`);
+      if (s.stored !== undefined) assert.ok(s.stored >= GOAL, `${target}: R^2 ${s.stored.toFixed(3)} of the model's stored probe, goal ${GOAL}`);
+    }
+  },
+);
