@@ -66,7 +66,11 @@ export interface VehicleScale {
  */
 export const drivingLearningShape = {
   seed: z.number().int().min(0).max(0x7fffffff).default(0),
-  algo: z.enum(ALGORITHMS).default('ddpg'),
+  /**
+   * TD3 (DDPG with twin critics, a delayed actor and target smoothing; prioritized replay as the
+   * paper): in simulation it learned where plain DDPG oscillated (docs/agent.md).
+   */
+  algo: z.enum(ALGORITHMS).default('td3'),
   /** Directory of the VAE (default: the shipped models/vae-sim). */
   vaeModel: z.string().min(1).optional(),
   agent: agentConfigSchema.prefault({}),

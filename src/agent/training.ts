@@ -171,6 +171,11 @@ export interface TrainingHooks {
 
 export interface TrainingOptions {
   readonly env: DrivingEnvironment;
+  /**
+   * Where test episodes drive (default: env). In simulation a second world keeps the training
+   * road and the car's place on it across tests, so training resumes where it stopped.
+   */
+  readonly testEnv?: DrivingEnvironment;
   readonly agent: DrivingAgent;
   readonly schedule: TrainingSchedule;
   /** The training route (the paper's one road): tests start at its beginning. */
@@ -211,7 +216,7 @@ export async function trainAgent(opts: TrainingOptions): Promise<TrainingProgres
           ? { seed: VARIED_ROAD_SEED_BASE + progress.records.length }
           : { continueRoute: true };
     firstEpisode = false;
-    const outcome = await driveEpisode(env, agent, reset, hooks.onStep);
+    const outcome = await driveEpisode(mode === 'test' ? (opts.testEnv ?? env) : env, agent, reset, hooks.onStep);
     let update: UpdateStats | null = null;
     let optimiseS = 0;
     if (agent.optimisationDue) {

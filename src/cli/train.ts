@@ -159,11 +159,13 @@ export async function runTraining(opts: TrainRunOptions): Promise<TrainSummary> 
       await writeJsonSafely(join(out, RUN_FILES.config), config);
     }
     const env = simEnvFor(config);
-    const recorder = new TestDriveRecorder(env);
+    const testEnv = simEnvFor(config, 2);
+    const recorder = new TestDriveRecorder(testEnv);
     const title = `daydrive train: ${config.algo} from ${config.agent.state}, seed ${config.seed}`;
     let sinceCheckpoint = 0;
     const finalProgress = await trainAgent({
       env,
+      testEnv,
       agent,
       schedule: config.schedule,
       routeSeed: config.routeSeed,
@@ -236,7 +238,7 @@ export function registerTrain(program: Command): void {
     (cmd) =>
       cmd
         .option('--config <file>', 'YAML/JSON configuration (every setting; see docs/agent.md)')
-        .addOption(choiceOption('--algo <algo>', 'learner (default: the config, else ddpg)', ALGORITHMS))
+        .addOption(choiceOption('--algo <algo>', 'learner (default: the config, else td3)', ALGORITHMS))
         .addOption(choiceOption('--state <kind>', "state: the VAE latent ('vae') or the image itself ('pixels')", ['vae', 'pixels'] as const))
         .option('--episodes <n>', 'most learning episodes', parseIntArg(1, 10_000))
         .option('--seed <n>', 'random seed', parseIntArg(0, 0x7fffffff))

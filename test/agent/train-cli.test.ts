@@ -21,7 +21,7 @@ const TINY = `
 seed: 3
 agent: { optimisationSteps: 20 }
 learner: { batchSize: 16 }
-schedule: { maxEpisodes: 4, testEvery: 1, stopWhenTestCompletesRoute: false, undoBelowFractionOfBestTest: 1.0 }
+schedule: { maxEpisodes: 6, testEvery: 1, stopWhenTestCompletesRoute: false, undoBelowFractionOfBestTest: 1.0 }
 sim: { road: { routeLengthM: 60 } }
 `;
 
@@ -68,10 +68,10 @@ test('daydrive train: interrupted, resumed, then evaluated; the run directory ho
   assert.equal(all[0]!.mode, 'explore');
   assert.ok(all.some((r) => r.mode === 'test'));
   // undoBelowFractionOfBestTest 1.0: a test worse than the best so far undoes the training episode
-  // before it (with seed 3 the second test is worse than the first).
+  // before it (with seed 3 a later test drives less than an earlier one; the undone episode does not count).
   const undone = all.filter((r) => r.undid === true);
   assert.ok(undone.length > 0, `no undo in ${JSON.stringify(all.map((r) => [r.mode, r.distanceM]))}`);
-  assert.equal(all.filter((r) => r.mode !== 'test').at(-1)!.learningEpisodes as number <= 4, true);
+  assert.equal(all.filter((r) => r.mode !== 'test').at(-1)!.learningEpisodes as number <= 6, true);
 
   const files = await readdir(out);
   for (const f of ['config.json', 'metrics.jsonl', 'learning-curve.png', 'checkpoint', 'summary.json', 'final-test']) assert.ok(files.includes(f), `${f} missing`);
