@@ -74,7 +74,7 @@ export const drivingLearningShape = {
   /** Directory of the VAE (default: the shipped models/vae-sim). */
   vaeModel: z.string().min(1).optional(),
   agent: agentConfigSchema.prefault({}),
-  /** Overrides of the learner's settings (src/rl/config.ts) on top of the algorithm preset and DRIVING_LEARNER_DEFAULTS. */
+  /** Overrides of the learner's settings (src/rl/config.ts) on top of the algorithm preset and the driving defaults (drivingLearnerDefaults, create.ts). */
   learner: z.record(z.string(), z.unknown()).default({}),
   exploration: explorationConfigSchema,
 };

@@ -1,5 +1,5 @@
 import { Rng } from '../core/rng.js';
-import { withAlgorithmPreset, learnerConfigSchema, explorationConfigSchema, type Algorithm, type ExplorationConfigInput, type LearnerConfigInput } from '../rl/config.js';
+import { algorithmPreset, withAlgorithmPreset, learnerConfigSchema, explorationConfigSchema, type Algorithm, type ExplorationConfigInput, type LearnerConfigInput } from '../rl/config.js';
 import { createLearner } from '../rl/learner.js';
 import { createExploration } from '../rl/noise.js';
 import { parseWith } from '../core/config.js';
@@ -31,11 +31,24 @@ const ACTION_SIZE = 2;
  */
 export const DRIVING_LEARNER_DEFAULTS: LearnerConfigInput = { actorLearningRate: 1e-4, actorPreActivationPenalty: 0.3 };
 
+/**
+ * n-step returns for the algorithms whose preset sets none (DDPG, TD3; D4PG keeps its 5): with 3,
+ * the 5-seed benchmark drove 184 m per disengagement on unseen roads against 49 with 1-step
+ * targets, and every run passed its tests (docs/agent.md, round 3). The reward arrives every
+ * step, but a wrong steering shows in it only a few steps later, when the car leaves the lane.
+ */
+export const DRIVING_N_STEP = 3;
+
+/** The driving defaults for `algo`, before the caller's overrides. */
+export function drivingLearnerDefaults(algo: Algorithm): LearnerConfigInput {
+  return { ...DRIVING_LEARNER_DEFAULTS, ...(algorithmPreset(algo).nStep === undefined ? { nStep: DRIVING_N_STEP } : {}) };
+}
+
 /** Composes state builder, learner, exploration and the task machine into a DrivingAgent. */
 export function createDrivingAgent(opts: DrivingAgentOptions): DrivingAgent {
   const frame: FrameFeatures = frameFeatures(opts.agent, opts.encoder);
   const state = new StateBuilder(frame, opts.vehicle, new CommandHistory(opts.agent.commandHistory, ACTION_SIZE));
-  const learnerInput: LearnerConfigInput = { ...DRIVING_LEARNER_DEFAULTS, ...(opts.learner as LearnerConfigInput), ...(frame.imageShape ? { imageShape: [...frame.imageShape] as [number, number, number] } : {}) };
+  const learnerInput: LearnerConfigInput = { ...drivingLearnerDefaults(opts.algo), ...(opts.learner as LearnerConfigInput), ...(frame.imageShape ? { imageShape: [...frame.imageShape] as [number, number, number] } : {}) };
   const learnerConfig = parseWith(learnerConfigSchema, withAlgorithmPreset(opts.algo, learnerInput), 'learner config');
   const exploration = parseWith(explorationConfigSchema, opts.exploration, 'exploration config');
   const root = Rng.fromSeed(opts.seed);

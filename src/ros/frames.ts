@@ -35,6 +35,8 @@ export interface FrameStoreOptions {
   readonly maxConsecutiveBad: number;
   /** The ROS clock, ms (the node's clock: sim time where /clock is used). */
   readonly clockMs: () => number;
+  /** Called when a usable frame has become the newest (policy_trigger 'frame'). */
+  readonly onFrame?: () => void;
 }
 
 /** Why the camera cannot be driven on, or null. */
@@ -171,6 +173,7 @@ export class FrameStore {
     const stampMs = timeMsgToMs(header.stamp);
     this.newestFrame = { image, stampMs: stampMs > 0 ? stampMs : receivedClockMs, arrivedAtMs, decodeMs: performance.now() - decodeStartMs };
     this.consecutiveBad = 0;
+    this.opts.onFrame?.();
   }
 
   private reject(err: unknown): void {

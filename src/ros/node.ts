@@ -37,9 +37,13 @@ import type {
  * episode statistics out; the controller (the learning agent) in between, driven exactly as the
  * simulator loop drives it (src/agent/training.ts):
  *
- * - One policy step per timer period (policy_rate_hz) on the newest frame: observe the reward of
- *   the last command (measured speed x elapsed time: the paper's forward-speed reward), then act.
- *   Steps never queue: a step still running when the timer fires makes the node skip that tick.
+ * - One policy step per period (policy_rate_hz) on the newest frame: observe the reward of the
+ *   last command (measured speed x elapsed time: the paper's forward-speed reward), then act.
+ *   policy_trigger 'timer' steps on a timer; 'frame' steps on the first frame at least
+ *   FRAME_STEP_FRACTION of a period after the last step (no wait for a timer between the frame and
+ *   its command), and the timer steps only when no step has run for a whole period (frames late or
+ *   gone: the fail-safes keep their bound). Steps never queue: a step still running when the next
+ *   is due makes the node skip that one (counted for the timer).
  * - The safety driver taking over (Bool true, or an Autoware control mode other than AUTONOMOUS)
  *   ends the episode: from that moment no drive command is sent; the next step records the
  *   terminal transition, ends the episode and starts the optimisation in the background while the
@@ -110,11 +114,11 @@ export interface LatencySample {
   readonly processingMs: number;
   /** Turning the camera message into RGB (JPEG/PNG decode or raw conversion), not counting a wait for an earlier decode. */
   readonly decodeMs: number;
-  /** The policy step on the timer: reward, state (VAE encoder), policy, publish. */
+  /** The policy step: reward, state (VAE encoder), policy, publish. */
   readonly stepMs: number;
   /**
    * Camera message in -> command out: from the message's arrival to the command that used it
-   * (decode, waiting for the policy timer, the step).
+   * (decode, waiting for the policy step to start, the step).
    */
   readonly frameAgeMs: number;
 }
@@ -128,6 +132,12 @@ interface RunningEpisode {
   distanceM: number;
   steps: number;
 }
+
+/**
+ * policy_trigger 'frame': a frame starts a step once this fraction of a period has passed since the
+ * last one; less than 1 so that a camera a little early on its schedule keeps the policy rate.
+ */
+export const FRAME_STEP_FRACTION = 0.9;
 
 /** Before the first safety-driver message the node assumes the driver has the car (it never starts blind). */
 const UNKNOWN_MEANS_DRIVER = true;
@@ -160,6 +170,8 @@ export class DriveNode {
   private readonly stopping = new AbortController();
   private optimisationUpdates: number | null = null;
   private tickInFlight: Promise<void> | null = null;
+  /** The node's clock (ms) when the last policy step started. */
+  private lastStepClockMs = -Infinity;
   private failsafe: { reason: StopReason; detail: string } | null = null;
   private lastCommand: { steeringRad: number; speedMps: number } | null = null;
   private lastCommandedSteeringRad = 0;
@@ -184,6 +196,7 @@ export class DriveNode {
       maxFrameAgeMs: p.max_frame_age_s * 1000,
       maxConsecutiveBad: p.max_consecutive_bad_frames,
       clockMs: () => this.clockMs(),
+      ...(p.policy_trigger === 'frame' ? { onFrame: () => this.onFrame() } : {}),
     });
     const sensor = (): { qos: string } => ({ qos: opts.rcl.QoS.profileSensorData });
     const reliable = (): { qos: string } => ({ qos: opts.rcl.QoS.profileDefault });
@@ -338,10 +351,23 @@ export class DriveNode {
 
   private onTick(): void {
     if (this.closed) return;
+    // policy_trigger 'frame': the timer is the fallback, for when no frame has started a step.
+    if (this.params.policy_trigger === 'frame' && this.clockMs() - this.lastStepClockMs < this.periodMs) return;
     if (this.tickInFlight) {
       this.skippedTicks += 1;
       return;
     }
+    this.startTick();
+  }
+
+  private onFrame(): void {
+    if (this.closed || this.tickInFlight) return;
+    if (this.clockMs() - this.lastStepClockMs < FRAME_STEP_FRACTION * this.periodMs) return;
+    this.startTick();
+  }
+
+  private startTick(): void {
+    this.lastStepClockMs = this.clockMs();
     this.tickInFlight = this.tick().finally(() => (this.tickInFlight = null));
   }
 

@@ -4,6 +4,9 @@ import { UserError } from '../core/errors.js';
 import { CAMERA_TYPES, SPEED_TYPES, STEERING_TYPES } from './messages.js';
 import { RCL_PARAMETER_TYPE, type RclModule, type RclNode } from './rclnodejs-types.js';
 
+/** What starts a policy step (see DRIVE_PARAMETERS.policy_trigger). */
+export const POLICY_TRIGGERS = ['timer', 'frame'] as const;
+
 /**
  * The drive node's ROS parameters: declared on the node with their types, defaults and
  * descriptions (so `ros2 param describe` shows them), overridden by a --params-file or the
@@ -31,6 +34,7 @@ export const driveParamsSchema = z
     episodes_topic: z.string().min(1).default('~/episodes'),
     publish_diagnostics: z.boolean().default(true),
     policy_rate_hz: z.number().min(1).max(100).default(10),
+    policy_trigger: z.enum(POLICY_TRIGGERS).default('timer'),
     status_rate_hz: z.number().min(0.1).max(50).default(1),
     max_steering_rad: z.number().positive().max(1.5).default(0.45),
     max_speed_mps: z.number().positive().max(30).default(10 / 3.6),
@@ -49,6 +53,7 @@ export const driveParamsSchema = z
   });
 
 export type DriveParams = z.output<typeof driveParamsSchema>;
+export type PolicyTrigger = DriveParams['policy_trigger'];
 export type DriveParamName = keyof DriveParams;
 
 type ParamKind = keyof typeof RCL_PARAMETER_TYPE;
@@ -72,7 +77,12 @@ export const DRIVE_PARAMETERS: Readonly<Record<DriveParamName, { readonly kind: 
   status_topic: { kind: 'string', description: 'std_msgs/msg/String: the node status as JSON (task, fail-safes, frames, latency)' },
   episodes_topic: { kind: 'string', description: 'std_msgs/msg/String: one JSON object per finished episode' },
   publish_diagnostics: { kind: 'bool', description: 'also publish the status as diagnostic_msgs/msg/DiagnosticArray on /diagnostics' },
-  policy_rate_hz: { kind: 'double', description: 'policy rate: one command per period, from a timer, on the newest frame (the paper: 10 Hz)' },
+  policy_rate_hz: { kind: 'double', description: 'policy rate: one command per period, on the newest frame (the paper: 10 Hz)' },
+  policy_trigger: {
+    kind: 'string',
+    description:
+      "what starts a policy step: 'timer' (every period, on the newest frame) or 'frame' (the first frame that arrives at least 0.9 periods after the last step, so a command follows its frame at once; the timer steps only when no frame has, which keeps the fail-safes within one period)",
+  },
   status_rate_hz: { kind: 'double', description: 'status and diagnostics rate' },
   max_steering_rad: { kind: 'double', description: 'steering angle of action +1 (full left), rad' },
   max_speed_mps: { kind: 'double', description: 'speed set-point of action +1, m/s (the paper capped the car at 10 km/h)' },

@@ -82,3 +82,67 @@ test('latency_log_period_s 0: never logged; still measured', async (t) => {
   assert.equal(logged, 0);
   assert.equal(h.drive.status().latency.processing.count, 30);
 });
+
+const CAMERA_PERIOD_MS = 1000 / 30;
+const stampNs = (c: { header: { stamp: { sec: number; nanosec: number } } }): bigint => BigInt(c.header.stamp.sec) * 1_000_000_000n + BigInt(c.header.stamp.nanosec);
+
+/** A 30 Hz camera (and odometry) whose phase is 17 ms off the policy timer's, for `frames` frames; the arrival times. */
+async function camera30Hz(h: Harness, frames: number): Promise<bigint[]> {
+  const arrivals: bigint[] = [];
+  h.ros.advance(17);
+  for (let i = 0; i < frames; i++) {
+    const now = h.nowNs();
+    h.ros.deliver(h.params.speed_topic, odometryMsg(1, now));
+    h.ros.deliver(h.params.camera_topic, rawImageMsg(FRAME, now));
+    arrivals.push(now);
+    await h.drive.idle();
+    // In small steps, so that a step the timer starts ends (and is stamped) at the timer's instant.
+    for (let k = 0; k < 10; k++) {
+      h.ros.advance(CAMERA_PERIOD_MS / 10);
+      await h.drive.idle();
+    }
+  }
+  return arrivals;
+}
+
+async function drivingHarness(trigger: 'timer' | 'frame'): Promise<Harness> {
+  const h = makeHarness(new ScriptedController(() => [0, 1]), { ...BASE, policy_trigger: trigger });
+  h.ros.deliver(h.params.safety_driver_topic, { data: false });
+  assert.equal(h.ros.call<TriggerResponseMsg>('~/train').success, true);
+  return h;
+}
+
+test("policy_trigger 'frame': every command goes out as its frame arrives, at the policy rate; the timer still stops the car when frames stop", async () => {
+  const h = await drivingHarness('frame');
+  const arrivals = await camera30Hz(h, 90); // 3 s
+  const drive = h.commands().filter((c) => c.drive.speed > 0);
+  assert.equal(drive.length, 30, 'one command per 100 ms policy period');
+  const arrived = new Set(arrivals);
+  for (const c of drive) assert.ok(arrived.has(stampNs(c)), 'a command was not sent at a frame arrival');
+  for (let i = 1; i < drive.length; i++) {
+    const gapMs = Number(stampNs(drive[i]!) - stampNs(drive[i - 1]!)) / 1e6;
+    assert.ok(Math.abs(gapMs - 100) < 1, `commands ${gapMs} ms apart`);
+  }
+  assert.equal(h.drive.status().skippedTicks, 0);
+
+  // The camera stops: the timer takes over and the stale-camera fail-safe stops the car within one period of the limit.
+  const lastFrameNs = arrivals.at(-1)!;
+  for (let i = 0; i < 6; i++) {
+    h.ros.deliver(h.params.speed_topic, odometryMsg(1, h.nowNs()));
+    h.ros.advance(100);
+    await h.drive.idle();
+  }
+  const stop = h.commands().find((c) => c.drive.speed === 0 && stampNs(c) > lastFrameNs);
+  assert.ok(stop, 'no speed-0 command after the camera stopped');
+  const ageAtStopMs = Number(stampNs(stop) - lastFrameNs) / 1e6;
+  assert.ok(ageAtStopMs > 300 && ageAtStopMs <= 400, `stopped at frame age ${ageAtStopMs} ms`);
+  assert.equal(h.drive.status().failsafe?.reason, 'stale-camera');
+});
+
+test("policy_trigger 'timer' (the default), same camera: commands at the timer's instants, not at the frames'", async () => {
+  const h = await drivingHarness('timer');
+  const arrivals = new Set(await camera30Hz(h, 90));
+  const drive = h.commands().filter((c) => c.drive.speed > 0);
+  assert.ok(drive.length >= 29 && drive.length <= 30, `${drive.length} commands`);
+  assert.ok(drive.every((c) => !arrivals.has(stampNs(c))));
+});
