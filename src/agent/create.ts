@@ -11,7 +11,7 @@ import { CommandHistory, LatentFeatures, PixelFeatures, StateBuilder, type Frame
 export interface DrivingAgentOptions {
   readonly agent: AgentConfig;
   readonly algo: Algorithm;
-  /** Learner settings on top of the algorithm's preset and DRIVING_LEARNER_DEFAULTS (parsed here; bad values name the field). */
+  /** Learner settings on top of the algorithm's preset and drivingLearnerDefaults(algo) (parsed here; bad values name the field). */
   readonly learner: LearnerConfigInput | Record<string, unknown>;
   readonly exploration: ExplorationConfigInput;
   /** The VAE encoder; required when agent.state is 'vae'. */
@@ -29,7 +29,7 @@ const ACTION_SIZE = 2;
  * critic's noise after one exploration episode to full steering lock, where tanh has no gradient
  * left, and stayed there (most tests ended after 3 m).
  */
-export const DRIVING_LEARNER_DEFAULTS: LearnerConfigInput = { actorLearningRate: 1e-4, actorPreActivationPenalty: 0.3 };
+const DRIVING_LEARNER_DEFAULTS: LearnerConfigInput = { actorLearningRate: 1e-4, actorPreActivationPenalty: 0.3 };
 
 /**
  * n-step returns for the algorithms whose preset sets none (DDPG, TD3; D4PG keeps its 5): with 3,
@@ -37,7 +37,7 @@ export const DRIVING_LEARNER_DEFAULTS: LearnerConfigInput = { actorLearningRate:
  * targets, and every run passed its tests (docs/agent.md, round 3). The reward arrives every
  * step, but a wrong steering shows in it only a few steps later, when the car leaves the lane.
  */
-export const DRIVING_N_STEP = 3;
+const DRIVING_N_STEP = 3;
 
 /** The driving defaults for `algo`, before the caller's overrides. */
 export function drivingLearnerDefaults(algo: Algorithm): LearnerConfigInput {
