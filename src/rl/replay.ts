@@ -199,12 +199,13 @@ export class ReplayBuffer {
       const segment = this.tree.total() / batchSize;
       const prefixes = this.scratchFor(batchSize);
       for (let k = 0; k < batchSize; k++) prefixes[k] = (k + rng.uniform()) * segment;
-      this.tree.findMany(prefixes.subarray(0, batchSize), idx);
+      // The prefixes become the found leaves' priorities in place.
+      this.tree.findMany(prefixes.subarray(0, batchSize), idx, prefixes);
       for (let k = 0; k < batchSize; k++) idx[k] = Math.min(idx[k] as number, this.count - 1);
       // max_j w_j belongs to the smallest priority: w_i / w_max = (p_i / p_min)^-beta.
       const beta = this.beta();
       const pMin = this.tree.min();
-      for (let k = 0; k < batchSize; k++) batch.weights[k] = Math.pow(this.tree.get(idx[k] as number) / pMin, -beta);
+      for (let k = 0; k < batchSize; k++) batch.weights[k] = Math.pow((prefixes[k] as number) / pMin, -beta);
     } else {
       for (let k = 0; k < batchSize; k++) idx[k] = rng.int(this.count);
     }
@@ -449,14 +450,24 @@ export class ReplayBuffer {
     // The sum doubles as a cheap check: add() stores what it is given (Learner.observe refuses non-finite values).
     if (Number.isNaN(this.touchRows(indices, batch.size))) throw new RangeError('a sampled transition holds NaN');
     const rows = this.rows;
+    const { rowSize, vectorSize, actionAt, rewardAt, discountAt } = this;
     for (let k = 0; k < batch.size; k++) {
       const i = indices[k] as number;
-      this.readState(i, states, k * stateSize, false);
-      this.readState(i, nextStates, k * stateSize, true);
-      const row = i * this.rowSize;
-      for (let c = 0; c < actionSize; c++) actions[k * actionSize + c] = rows[row + this.actionAt + c] as number;
-      rewards[k] = rows[row + this.rewardAt] as number;
-      discounts[k] = rows[row + this.discountAt] as number;
+      const row = i * rowSize;
+      if (this.layout.imageSize > 0) {
+        this.readState(i, states, k * stateSize, false);
+        this.readState(i, nextStates, k * stateSize, true);
+      } else {
+        // Vector states (the common case) in one pass over the row: state, next state, action.
+        const out = k * stateSize;
+        for (let c = 0; c < vectorSize; c++) {
+          states[out + c] = rows[row + c] as number;
+          nextStates[out + c] = rows[row + vectorSize + c] as number;
+        }
+      }
+      for (let c = 0; c < actionSize; c++) actions[k * actionSize + c] = rows[row + actionAt + c] as number;
+      rewards[k] = rows[row + rewardAt] as number;
+      discounts[k] = rows[row + discountAt] as number;
     }
   }
 

@@ -92,9 +92,10 @@ export class VaeImageEncoder implements ImageEncoder {
   }
 
   /**
-   * The latent mean of a JPEG/PNG frame (a CompressedImage's data): the same result as
-   * decodeCompressedImage + encode, but a JPEG is decoded, cropped and resized in one sharp call
-   * (preprocessCompressed), the fastest path from a compressed camera topic to the state.
+   * The latent mean of a JPEG/PNG frame (a CompressedImage's data): what decodeCompressedImage +
+   * encode give, but a JPEG is decoded (at reduced scale when it is large), cropped and resized in
+   * one sharp call (preprocessCompressed: inputs within about a level in 255), the fastest path
+   * from a compressed camera topic to the state.
    */
   async encodeCompressed(bytes: Uint8Array, what?: string): Promise<Float32Array> {
     const { input, source } = await preprocessCompressed(bytes, this.preprocess, what);

@@ -12,7 +12,7 @@
  *   readImageFile(path)                                        a PNG/JPEG file -> RgbImage
  *   preprocessRgb(image, options)                              RgbImage -> model-size RgbImage
  *   preprocessCompressed(bytes, options)                       JPEG/PNG bytes -> model-size RgbImage
- *       (a JPEG in ONE sharp call: decode, crop, resize; the same result as decode + preprocessRgb)
+ *       (a JPEG in ONE sharp call, decoded at reduced scale: within ~1/255 of decode + preprocessRgb)
  *   preprocessRawImage(msg, options) / preprocessCompressedImage(bytes, options)
  *       the same, straight to the model input (Float32Array HWC in [0, 1])
  *
@@ -247,10 +247,30 @@ function cropAndResize(pipeline: Sharp, width: number, height: number, opts: Pre
   const keptRows = height - top;
   if (keptRows < 1) throw new BadImageError('zero-size', `nothing left of a ${width}x${height} image after cropping ${top} sky rows`);
   // Extracted even when nothing is cropped: a pre-resize extract is also what keeps sharp from
-  // decoding a JPEG at 1/2, 1/4 or 1/8 scale (shrink-on-load), which would change the result.
+  // decoding a JPEG at reduced scale (shrink-on-load), so that this path is exact.
   let p = pipeline.extract({ left: 0, top, width, height: keptRows });
   if (width !== opts.width || keptRows !== opts.height) p = p.resize(opts.width, opts.height, { fit: 'fill' });
   return p;
+}
+
+/**
+ * cropAndResize for a JPEG, letting libjpeg decode at 1/2, 1/4 or 1/8 scale (sharp's
+ * shrink-on-load: the inverse DCT of fewer coefficients) where the kept rows are at least four
+ * times the model input in both axes (below that the gain is small, and a 1/2-scale decode of a
+ * 161x121 frame moved pixels by up to 38 levels). sharp turns shrink-on-load off when an extract
+ * comes before the resize, so here the whole frame is resized to the model width and to the
+ * height that makes its kept rows opts.height rows, and the sky rows are cut off after. Rounding
+ * that height moves the crop line by under half a model row (most of the difference), and the
+ * reduced-scale decode is a slightly different low-pass than Lanczos alone: against decode +
+ * preprocessRgb the model input differs by about 1 level in 255 on average and by at most 17 at
+ * lane-marking edges (test/vision/preprocess.test.ts), inside what JPEG itself changes, for about
+ * 1 ms less per 640x480 frame (docs/vision.md). Other frames take the exact path.
+ */
+function jpegCropAndResize(pipeline: Sharp, width: number, height: number, opts: PreprocessOptions): Sharp {
+  const keptRows = height - skyCropRows(height, opts.skyCropFraction);
+  if (width < 4 * opts.width || keptRows < 4 * opts.height) return cropAndResize(pipeline, width, height, opts);
+  const resizedHeight = Math.round((opts.height * height) / keptRows);
+  return pipeline.resize(opts.width, resizedHeight, { fit: 'fill' }).extract({ left: 0, top: resizedHeight - opts.height, width: opts.width, height: opts.height });
 }
 
 /** Crops the sky off and resizes to the model input (see cropAndResize). Returns packed RGB bytes. */
@@ -272,9 +292,9 @@ export interface PreprocessedCompressed {
 }
 
 /**
- * JPEG/PNG bytes -> model-size RGB. A JPEG goes through ONE sharp call (decode, crop, resize):
- * the same operations in the same order as decodeCompressedImage + preprocessRgb, with the same
- * bytes out (test/vision/preprocess.test.ts), but the full-size frame never becomes a JS buffer
+ * JPEG/PNG bytes -> model-size RGB. A JPEG goes through ONE sharp call (decode at reduced scale,
+ * resize, crop: jpegCropAndResize), within about a level in 255 of decodeCompressedImage +
+ * preprocessRgb (test/vision/preprocess.test.ts), but the full-size frame never becomes a JS buffer
  * (0.9 MB at 640x480, whose external-memory pressure set off a GC every ~20 frames) and the frame
  * crosses the thread pool once instead of twice. PNG (files, datasets; it may carry alpha, which
  * sharp would premultiply in a one-call resize) and unparsable headers take the two-call path.
@@ -286,7 +306,7 @@ export async function preprocessCompressed(bytes: Uint8Array, opts: PreprocessOp
     const rgb = await decodeCompressedImage(bytes, what);
     return { input: await preprocessRgb(rgb, opts), source: { width: rgb.width, height: rgb.height } };
   }
-  const pipeline = cropAndResize(sharp(bytes, { failOn: 'warning' }), size.width, size.height, opts);
+  const pipeline = jpegCropAndResize(sharp(bytes, { failOn: 'warning' }), size.width, size.height, opts);
   try {
     const { data, info } = await pipeline.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
     return { input: rgbOf(data, info, what), source: size };

@@ -59,8 +59,10 @@ test('sum tree: batched updates and searches (level by level) equal one at a tim
   assert.deepEqual([...many.leaves()], [...one.leaves()]);
   const prefixes = Float64Array.from({ length: 64 }, () => rng.uniform() * one.total());
   const out = new Int32Array(64);
-  many.findMany(prefixes, out);
+  const found = new Float64Array(64);
+  many.findMany(prefixes, out, found);
   assert.deepEqual([...out], [...prefixes].map((p) => one.find(p)));
+  assert.deepEqual([...found], [...out].map((i) => one.get(i)), 'the found leaves\' priorities');
   assert.throws(() => many.setMany([1, 2], [1, Number.NaN]), /finite and >= 0/);
   assert.equal(many.get(1), one.get(1), 'a refused batch changes nothing');
 });
