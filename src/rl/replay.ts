@@ -451,10 +451,11 @@ export class ReplayBuffer {
     if (Number.isNaN(this.touchRows(indices, batch.size))) throw new RangeError('a sampled transition holds NaN');
     const rows = this.rows;
     const { rowSize, vectorSize, actionAt, rewardAt, discountAt } = this;
+    const pixels = this.layout.imageSize > 0;
     for (let k = 0; k < batch.size; k++) {
       const i = indices[k] as number;
       const row = i * rowSize;
-      if (this.layout.imageSize > 0) {
+      if (pixels) {
         this.readState(i, states, k * stateSize, false);
         this.readState(i, nextStates, k * stateSize, true);
       } else {

@@ -19,6 +19,7 @@ import {
   preprocessToInput,
   rawImageToRgb,
   readImageFile,
+  skyCropRows,
   type BadImageProblem,
   type PreprocessOptions,
 } from '../../src/vision/preprocess.js';
@@ -178,7 +179,7 @@ test('a JPEG in one sharp call (preprocessCompressed) is within a level of decod
       assert.deepEqual(oneCall.source, { width: meta.width, height: meta.height });
       assert.equal(oneCall.input.width, opts.width);
       assert.equal(oneCall.input.height, opts.height);
-      const keptRows = meta.height! - Math.round(meta.height! * opts.skyCropFraction);
+      const keptRows = meta.height! - skyCropRows(meta.height!, opts.skyCropFraction);
       if (meta.width! >= 4 * opts.width && keptRows >= 4 * opts.height) {
         // Decoded at reduced scale, cropped after the resize: the same picture, not the same bytes.
         reducedScale += 1;
