@@ -26,10 +26,14 @@ export interface TrainingSchedule {
   readonly undoBelowFractionOfBestTest: number | null;
   /**
    * 'route': training episodes continue along the one training route (the paper's protocol);
-   * 'varied': each training episode starts a different road (seeds from `variedRoadSeedBase`),
-   * so the policy sees more kinds of bends than one route has.
+   * 'varied': each training episode starts a different road at its beginning (seeds from
+   * VARIED_ROAD_SEED_BASE), so the policy sees more looks than one route has;
+   * 'varied-continued': one road after another, each driven to its end as the paper's route was:
+   * after an intervention the next training episode continues where the driver took over, and a
+   * new road begins once the current one is complete. Noisy training episodes end within metres,
+   * so with 'varied' most training data comes from the first metres of roads, never their bends.
    */
-  readonly trainingRoads: 'route' | 'varied';
+  readonly trainingRoads: TrainingRoads;
   /**
    * 'route': every test drives the training route from its start (the paper's protocol);
    * 'new': every test drives a road no episode has used (seeds from `TEST_ROAD_SEED_BASE`), so
@@ -37,6 +41,9 @@ export interface TrainingSchedule {
    */
   readonly testRoads: 'route' | 'new';
 }
+
+export const TRAINING_ROADS = ['route', 'varied', 'varied-continued'] as const;
+export type TrainingRoads = (typeof TRAINING_ROADS)[number];
 
 /** Roads of 'new' tests: one seed per test episode (disjoint from training and evaluation roads). */
 export const TEST_ROAD_SEED_BASE = 700_000;
@@ -160,6 +167,34 @@ export async function driveEpisode(
   return { mode, steps: summary.steps, distanceM: summary.return, intervention, routeCompleted, worldS, agentS };
 }
 
+/**
+ * Where the next episode starts (a pure function of the schedule and the records): tests on the
+ * training route or a new road; training episodes by `schedule.trainingRoads`.
+ */
+export function episodeReset(
+  mode: EpisodeMode,
+  schedule: TrainingSchedule,
+  records: readonly EpisodeRecord[],
+  where: { readonly routeSeed: number; readonly firstEpisode: boolean; readonly separateTestWorld: boolean },
+): ResetOptions {
+  const newRoad = { seed: VARIED_ROAD_SEED_BASE + records.length };
+  if (mode === 'test') return schedule.testRoads === 'new' ? { seed: TEST_ROAD_SEED_BASE + records.length } : { seed: where.routeSeed };
+  switch (schedule.trainingRoads) {
+    case 'route':
+      return where.firstEpisode ? { seed: where.routeSeed } : { continueRoute: true };
+    case 'varied':
+      return newRoad;
+    case 'varied-continued': {
+      // Continue the road of the last learning episode unless it was completed (or a test in the
+      // same world drove another road since, or the world was rebuilt on resume).
+      const last = records.at(-1);
+      const lastLearning = records.findLast((r) => r.mode !== 'test');
+      const worldKept = !where.firstEpisode && (where.separateTestWorld || last?.mode !== 'test');
+      return worldKept && lastLearning && !lastLearning.routeCompleted ? { continueRoute: true } : newRoad;
+    }
+  }
+}
+
 export interface TrainingHooks {
   /** After every episode (and its optimisation): log, write metrics, checkpoint. */
   onEpisode?(record: EpisodeRecord, progress: TrainingProgress): Promise<void>;
@@ -207,14 +242,7 @@ export async function trainAgent(opts: TrainingOptions): Promise<TrainingProgres
       continue;
     }
     const mode = step.effects.find((e) => e.kind === 'start-episode')?.mode ?? 'train';
-    const reset: ResetOptions =
-      mode === 'test' && schedule.testRoads === 'new'
-        ? { seed: TEST_ROAD_SEED_BASE + progress.records.length }
-        : mode === 'test' || (firstEpisode && schedule.trainingRoads === 'route')
-        ? { seed: opts.routeSeed }
-        : schedule.trainingRoads === 'varied'
-          ? { seed: VARIED_ROAD_SEED_BASE + progress.records.length }
-          : { continueRoute: true };
+    const reset = episodeReset(mode, schedule, progress.records, { routeSeed: opts.routeSeed, firstEpisode, separateTestWorld: opts.testEnv !== undefined });
     firstEpisode = false;
     const outcome = await driveEpisode(mode === 'test' ? (opts.testEnv ?? env) : env, agent, reset, hooks.onStep);
     let update: UpdateStats | null = null;

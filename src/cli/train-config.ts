@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseWith } from '../core/config.js';
 import { checkLearnerOverrides, drivingLearningShape } from '../agent/config.js';
+import { TRAINING_ROADS } from '../agent/training.js';
 import { simConfigSchema } from '../../sim/config.js';
 
 /**
@@ -20,7 +21,7 @@ export const trainConfigSchema = z
         stopWhenTestCompletesRoute: z.boolean().default(true),
         testsToPass: z.number().int().min(1).max(100).default(3),
         undoBelowFractionOfBestTest: z.number().min(0).max(1).nullable().default(null),
-        trainingRoads: z.enum(['route', 'varied']).default('varied'),
+        trainingRoads: z.enum(TRAINING_ROADS).default('varied'),
         testRoads: z.enum(['route', 'new']).default('new'),
       })
       .strict()

@@ -4,7 +4,7 @@ import { initBackend } from '../../src/core/backend.js';
 import type { RgbImage } from '../../src/core/env.js';
 import { createDrivingAgent, parseAgentConfig } from '../../src/agent/index.js';
 import { limitSteeringChange, worldSpeedAction } from '../../src/agent/actions.js';
-import { driveEpisode, nextCommand, type EpisodeRecord, type TrainingSchedule } from '../../src/agent/training.js';
+import { TEST_ROAD_SEED_BASE, VARIED_ROAD_SEED_BASE, driveEpisode, episodeReset, nextCommand, type EpisodeRecord, type TrainingSchedule } from '../../src/agent/training.js';
 import type { ImageEncoder } from '../../src/vision/types.js';
 import { DrivingSimEnv } from '../../sim/index.js';
 
@@ -144,4 +144,31 @@ test('the simulated driver: explore, train, test every N, undo a worse test, don
   assert.equal(nextCommand([explore, t1, t2, good, t3, t4, record('test', 10, 20)], schedule, 1), 'done');
   const full = record('test', 3, 250, { routeCompleted: true, intervention: null });
   assert.equal(nextCommand([explore, t1, t2, full], schedule, 1), 'done');
+});
+
+test('training roads: the route continued, a new road each episode, or each road continued to its end', () => {
+  const base: TrainingSchedule = { maxEpisodes: 10, testEvery: 1, stopWhenTestCompletesRoute: true, testsToPass: 1, undoBelowFractionOfBestTest: null, trainingRoads: 'route', testRoads: 'new' };
+  const where = { routeSeed: 7, firstEpisode: false, separateTestWorld: true };
+  const stopped = record('train', 2, 30);
+  const completed = record('train', 3, 250, { routeCompleted: true, intervention: null });
+  const test1 = record('test', 3, 20);
+  const records = [record('explore', 1, 5), stopped];
+  // Tests: a new road per test (its seed from the record count), or the training route.
+  assert.deepEqual(episodeReset('test', base, records, where), { seed: TEST_ROAD_SEED_BASE + 2 });
+  assert.deepEqual(episodeReset('test', { ...base, testRoads: 'route' }, records, where), { seed: 7 });
+  // 'route': the route from its start once, then continued where the driver took over.
+  assert.deepEqual(episodeReset('train', base, [], { ...where, firstEpisode: true }), { seed: 7 });
+  assert.deepEqual(episodeReset('train', base, records, where), { continueRoute: true });
+  // 'varied': every training episode a road of its own.
+  const varied = { ...base, trainingRoads: 'varied' as const };
+  assert.deepEqual(episodeReset('train', varied, records, where), { seed: VARIED_ROAD_SEED_BASE + 2 });
+  // 'varied-continued': continue after an intervention (tests in between drive their own world),
+  // a new road after a completed one, after a rebuilt world, or after a test in the same world.
+  const continued = { ...base, trainingRoads: 'varied-continued' as const };
+  assert.deepEqual(episodeReset('train', continued, records, where), { continueRoute: true });
+  assert.deepEqual(episodeReset('train', continued, [...records, test1], where), { continueRoute: true });
+  assert.deepEqual(episodeReset('train', continued, [...records, completed], where), { seed: VARIED_ROAD_SEED_BASE + 3 });
+  assert.deepEqual(episodeReset('train', continued, [...records, completed, test1], where), { seed: VARIED_ROAD_SEED_BASE + 4 });
+  assert.deepEqual(episodeReset('train', continued, records, { ...where, firstEpisode: true }), { seed: VARIED_ROAD_SEED_BASE + 2 });
+  assert.deepEqual(episodeReset('train', continued, [...records, test1], { ...where, separateTestWorld: false }), { seed: VARIED_ROAD_SEED_BASE + 3 });
 });
