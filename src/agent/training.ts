@@ -220,9 +220,9 @@ export interface TrainingOptions {
 }
 
 /**
- * Trains until a test drives the whole route without intervention, or maxEpisodes. Training
- * episodes continue along the route from where the last one ended (back at the lane centre, as
- * the paper's driver did); tests start at the route's beginning.
+ * Trains until tests drive their whole route without intervention (`testsToPass` in a row), or
+ * maxEpisodes. Where each episode starts (the training route, a new road, or back at the lane
+ * centre where the driver took over) is `episodeReset`'s choice.
  */
 export async function trainAgent(opts: TrainingOptions): Promise<TrainingProgress> {
   const { env, agent, schedule, hooks = {} } = opts;
