@@ -133,7 +133,7 @@ export class DrivingAgent {
     if (!this.lastExecuted) throw new Error('observe() before act()');
     if (!Number.isFinite(reward)) throw new RangeError(`reward is ${reward}`);
     const nextState = await this.stateBuilder.build(next);
-    if (isLearningMode(this.task.state.mode)) {
+    if (this.replaysEpisode(this.task.state.mode)) {
       this.learner.observe({ state, action: this.lastExecuted, reward, nextState, terminated });
     }
     this.steps += 1;
@@ -147,10 +147,8 @@ export class DrivingAgent {
   endEpisode(): EpisodeSummary {
     const mode = this.task.state.mode;
     if (this.task.state.phase !== 'driving' || mode === null) throw new Error(`no episode to end in phase '${this.task.state.phase}'`);
-    if (isLearningMode(mode)) {
-      this.learner.endEpisode();
-      this.exploration.endEpisode();
-    }
+    if (this.replaysEpisode(mode)) this.learner.endEpisode();
+    if (isLearningMode(mode)) this.exploration.endEpisode();
     this.task.dispatch({ kind: 'episode-ended' });
     this.current = null;
     this.lastExecuted = null;
@@ -174,6 +172,11 @@ export class DrivingAgent {
     const steps = this.learner.replaySize() > 0 ? this.config.optimisationSteps : 0;
     const stats = steps > 0 ? await this.learner.update(steps, options) : null;
     return { stats, next: this.task.dispatch({ kind: 'optimisation-finished' }) };
+  }
+
+  /** Whether this episode's transitions go into the replay: learning episodes, and tests with `replayTestEpisodes`. */
+  private replaysEpisode(mode: EpisodeMode | null): boolean {
+    return isLearningMode(mode) || (mode === 'test' && this.config.replayTestEpisodes);
   }
 
   private undo(): void {

@@ -44,7 +44,7 @@ export function zeroPolicy(agent: AgentConfig): EpisodePolicy {
   };
 }
 
-/** The trained agent's plain policy (a 'test' task: no noise, no learning). */
+/** The trained agent's plain policy (a 'test' task: no noise, no optimisation). */
 export function agentPolicy(agent: DrivingAgent, name = 'agent'): EpisodePolicy {
   return {
     name,

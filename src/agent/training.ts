@@ -32,6 +32,9 @@ export interface TrainingSchedule {
    * after an intervention the next training episode continues where the driver took over, and a
    * new road begins once the current one is complete. Noisy training episodes end within metres,
    * so with 'varied' most training data comes from the first metres of roads, never their bends.
+   * 'failed-tests': after a failed test the next training episode continues that test's road
+   * from where the driver took over (as the paper's driver put the car back where it
+   * intervened), so the noisy policy explores the bend the policy failed; else as 'varied'.
    */
   readonly trainingRoads: TrainingRoads;
   /**
@@ -42,7 +45,7 @@ export interface TrainingSchedule {
   readonly testRoads: 'route' | 'new';
 }
 
-export const TRAINING_ROADS = ['route', 'varied', 'varied-continued'] as const;
+export const TRAINING_ROADS = ['route', 'varied', 'varied-continued', 'failed-tests'] as const;
 export type TrainingRoads = (typeof TRAINING_ROADS)[number];
 
 /** Roads of 'new' tests: one seed per test episode (disjoint from training and evaluation roads). */
@@ -180,6 +183,8 @@ export function episodeReset(
   const newRoad = { seed: VARIED_ROAD_SEED_BASE + records.length };
   if (mode === 'test') return schedule.testRoads === 'new' ? { seed: TEST_ROAD_SEED_BASE + records.length } : { seed: where.routeSeed };
   switch (schedule.trainingRoads) {
+    case 'failed-tests':
+      return episodeWorld(mode, schedule, records, where) === 'test' ? { continueRoute: true } : newRoad;
     case 'route':
       return where.firstEpisode ? { seed: where.routeSeed } : { continueRoute: true };
     case 'varied':
@@ -193,6 +198,23 @@ export function episodeReset(
       return worldKept && lastLearning && !lastLearning.routeCompleted ? { continueRoute: true } : newRoad;
     }
   }
+}
+
+/**
+ * Which world the next episode drives in: tests in the test world, and with 'failed-tests' the
+ * training episode after a failed test too (the car is still where that test's driver took
+ * over, unless the world was rebuilt on resume); other training episodes in the training world.
+ */
+export function episodeWorld(
+  mode: EpisodeMode,
+  schedule: TrainingSchedule,
+  records: readonly EpisodeRecord[],
+  where: { readonly firstEpisode: boolean },
+): 'train' | 'test' {
+  if (mode === 'test') return 'test';
+  const last = records.at(-1);
+  const afterFailedTest = last !== undefined && last.mode === 'test' && !passed(last) && !where.firstEpisode;
+  return schedule.trainingRoads === 'failed-tests' && afterFailedTest ? 'test' : 'train';
 }
 
 export interface TrainingHooks {
@@ -242,9 +264,11 @@ export async function trainAgent(opts: TrainingOptions): Promise<TrainingProgres
       continue;
     }
     const mode = step.effects.find((e) => e.kind === 'start-episode')?.mode ?? 'train';
-    const reset = episodeReset(mode, schedule, progress.records, { routeSeed: opts.routeSeed, firstEpisode, separateTestWorld: opts.testEnv !== undefined });
+    const where = { routeSeed: opts.routeSeed, firstEpisode, separateTestWorld: opts.testEnv !== undefined };
+    const reset = episodeReset(mode, schedule, progress.records, where);
+    const world = episodeWorld(mode, schedule, progress.records, where) === 'test' ? (opts.testEnv ?? env) : env;
     firstEpisode = false;
-    const outcome = await driveEpisode(mode === 'test' ? (opts.testEnv ?? env) : env, agent, reset, hooks.onStep);
+    const outcome = await driveEpisode(world, agent, reset, hooks.onStep);
     let update: UpdateStats | null = null;
     let optimiseS = 0;
     if (agent.optimisationDue) {

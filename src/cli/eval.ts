@@ -96,7 +96,8 @@ export async function runEvaluation(opts: EvalOptions): Promise<{ rows: TableRow
   rows.push(row('zero policy', await evaluate(first, zeroPolicy(first.agent), roadSeeds), null));
   for (const run of runs) {
     const encoder = await loadEncoderFor(run.config);
-    const agent = buildAgent(run.config, encoder);
+    // Evaluation drives test episodes: nothing of them is kept for learning.
+    const agent = buildAgent({ ...run.config, agent: { ...run.config.agent, replayTestEpisodes: false } }, encoder);
     try {
       await readCheckpoint(run.dir, agent);
       const name = `deep RL from ${run.config.agent.state === 'vae' ? 'VAE' : 'pixels'} (${run.config.algo})`;

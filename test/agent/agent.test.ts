@@ -4,7 +4,7 @@ import { initBackend } from '../../src/core/backend.js';
 import type { RgbImage } from '../../src/core/env.js';
 import { createDrivingAgent, parseAgentConfig } from '../../src/agent/index.js';
 import { limitSteeringChange, worldSpeedAction } from '../../src/agent/actions.js';
-import { TEST_ROAD_SEED_BASE, VARIED_ROAD_SEED_BASE, driveEpisode, episodeReset, nextCommand, type EpisodeRecord, type TrainingSchedule } from '../../src/agent/training.js';
+import { TEST_ROAD_SEED_BASE, VARIED_ROAD_SEED_BASE, driveEpisode, episodeReset, episodeWorld, nextCommand, type EpisodeRecord, type TrainingSchedule } from '../../src/agent/training.js';
 import type { ImageEncoder } from '../../src/vision/types.js';
 import { DrivingSimEnv } from '../../sim/index.js';
 
@@ -99,6 +99,20 @@ test('undo restores the policy and the replay to before the last training episod
   agent.dispose();
 });
 
+test('test episodes add to the replay only with replayTestEpisodes, and no optimisation follows them', async () => {
+  for (const replayTestEpisodes of [false, true]) {
+    const agent = makeAgent({ replayTestEpisodes });
+    const env = new DrivingSimEnv(smallCamera);
+    agent.command('test');
+    const outcome = await driveEpisode(env, agent, { seed: 1 });
+    assert.equal(agent.optimisationDue, false);
+    // n-step accumulation flushes at the episode's end: every step of the test is in the replay.
+    assert.equal(agent.learner.replaySize(), replayTestEpisodes ? outcome.steps : 0);
+    assert.equal(agent.taskState.learningEpisodes, 0);
+    agent.dispose();
+  }
+});
+
 test('a non-finite measurement is refused with the field named', async () => {
   const agent = makeAgent();
   const env = new DrivingSimEnv(smallCamera);
@@ -146,7 +160,7 @@ test('the simulated driver: explore, train, test every N, undo a worse test, don
   assert.equal(nextCommand([explore, t1, t2, full], schedule, 1), 'done');
 });
 
-test('training roads: the route continued, a new road each episode, or each road continued to its end', () => {
+test('episode starts: tests on new roads or the route; training on the route continued, a new road each episode, each road continued to its end, or from where a test failed', () => {
   const base: TrainingSchedule = { maxEpisodes: 10, testEvery: 1, stopWhenTestCompletesRoute: true, testsToPass: 1, undoBelowFractionOfBestTest: null, trainingRoads: 'route', testRoads: 'new' };
   const where = { routeSeed: 7, firstEpisode: false, separateTestWorld: true };
   const stopped = record('train', 2, 30);
@@ -169,6 +183,17 @@ test('training roads: the route continued, a new road each episode, or each road
   assert.deepEqual(episodeReset('train', continued, [...records, test1], where), { continueRoute: true });
   assert.deepEqual(episodeReset('train', continued, [...records, completed], where), { seed: VARIED_ROAD_SEED_BASE + 3 });
   assert.deepEqual(episodeReset('train', continued, [...records, completed, test1], where), { seed: VARIED_ROAD_SEED_BASE + 4 });
+  // 'failed-tests': after a failed test, train in the test world from where it failed; after a
+  // passed test, a training episode, or a rebuilt world (resume), a new road in the training world.
+  const failedTests = { ...base, trainingRoads: 'failed-tests' as const };
+  const passedTest = record('test', 3, 250, { routeCompleted: true, intervention: null });
+  const start = (recs: EpisodeRecord[], w = where) => [episodeWorld('train', failedTests, recs, w), episodeReset('train', failedTests, recs, w)];
+  assert.deepEqual(start([...records, test1]), ['test', { continueRoute: true }]);
+  assert.deepEqual(start([...records, passedTest]), ['train', { seed: VARIED_ROAD_SEED_BASE + 3 }]);
+  assert.deepEqual(start(records), ['train', { seed: VARIED_ROAD_SEED_BASE + 2 }]);
+  assert.deepEqual(start([...records, test1], { ...where, firstEpisode: true }), ['train', { seed: VARIED_ROAD_SEED_BASE + 3 }]);
+  assert.equal(episodeWorld('test', base, records, where), 'test');
+  assert.equal(episodeWorld('train', base, [...records, test1], where), 'train');
   assert.deepEqual(episodeReset('train', continued, records, { ...where, firstEpisode: true }), { seed: VARIED_ROAD_SEED_BASE + 2 });
   assert.deepEqual(episodeReset('train', continued, [...records, test1], { ...where, separateTestWorld: false }), { seed: VARIED_ROAD_SEED_BASE + 3 });
 });
