@@ -1,7 +1,8 @@
 /**
  * The task state machine the paper's safety driver worked with (Kendall et al. 2019, Sec. III):
  * train (a noisy-policy episode, then optimisation while the car is reset), test (the plain
- * policy, no optimisation after it; the agent may keep its transitions for later updates), undo (revert the model to before the last training episode) and done.
+ * policy, no optimisation after it; the agent may keep its transitions for later updates),
+ * undo (revert the model to before the last training episode) and done.
  * The first `exploreEpisodes` training episodes use random actions. The same machine serves the
  * simulator loop and the ROS node; it only decides, the agent and the node carry out its effects.
  *

@@ -183,6 +183,8 @@ test('episode starts: tests on new roads or the route; training on the route con
   assert.deepEqual(episodeReset('train', continued, [...records, test1], where), { continueRoute: true });
   assert.deepEqual(episodeReset('train', continued, [...records, completed], where), { seed: VARIED_ROAD_SEED_BASE + 3 });
   assert.deepEqual(episodeReset('train', continued, [...records, completed, test1], where), { seed: VARIED_ROAD_SEED_BASE + 4 });
+  assert.deepEqual(episodeReset('train', continued, records, { ...where, firstEpisode: true }), { seed: VARIED_ROAD_SEED_BASE + 2 });
+  assert.deepEqual(episodeReset('train', continued, [...records, test1], { ...where, separateTestWorld: false }), { seed: VARIED_ROAD_SEED_BASE + 3 });
   // 'failed-tests': after a failed test, train in the test world from where it failed; after a
   // passed test, a training episode, or a rebuilt world (resume), a new road in the training world.
   const failedTests = { ...base, trainingRoads: 'failed-tests' as const };
@@ -194,6 +196,4 @@ test('episode starts: tests on new roads or the route; training on the route con
   assert.deepEqual(start([...records, test1], { ...where, firstEpisode: true }), ['train', { seed: VARIED_ROAD_SEED_BASE + 3 }]);
   assert.equal(episodeWorld('test', base, records, where), 'test');
   assert.equal(episodeWorld('train', base, [...records, test1], where), 'train');
-  assert.deepEqual(episodeReset('train', continued, records, { ...where, firstEpisode: true }), { seed: VARIED_ROAD_SEED_BASE + 2 });
-  assert.deepEqual(episodeReset('train', continued, [...records, test1], { ...where, separateTestWorld: false }), { seed: VARIED_ROAD_SEED_BASE + 3 });
 });
