@@ -36,6 +36,12 @@ export const roadConfigSchema = z
     startStraightM: z.number().min(0).max(1000).default(10),
     radiusRangeM: range(12, 200, 1),
     straightLengthRangeM: range(10, 50, 0.5),
+    /**
+     * Every road has a bend of at most this radius within its route (roads without one are
+     * redrawn from the same stream); null: any road. Tests on roads chosen for a tight bend, as
+     * an examiner would, cannot be passed on a run of gentle ones (docs/agent.md, round 6).
+     */
+    tightestBendAtMostM: z.number().positive().nullable().default(null),
     /** Turning angle of one arc (each half of an S-bend), degrees. */
     arcAngleRangeDeg: range(20, 110, 1, 180),
     /** Relative weights of the segment kinds drawn after the start straight. */
@@ -52,6 +58,10 @@ export const roadConfigSchema = z
     laneWidthRangeM: range(2.8, 3.6, 1, 10),
     /** Side of a two-lane road the car drives on ('right' = right-hand traffic). */
     drivingSide: z.enum(['right', 'left']).default('right'),
+  })
+  .refine((r) => r.tightestBendAtMostM === null || r.tightestBendAtMostM >= r.radiusRangeM[0], {
+    message: 'no bend can be that tight: it is below the smallest radius of radiusRangeM',
+    path: ['tightestBendAtMostM'],
   })
   .prefault({});
 

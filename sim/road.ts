@@ -330,16 +330,30 @@ export function generateRoad(seed: number, cfg: RoadConfig): Road {
   const totalM = cfg.routeLengthM + cfg.extraRoadM;
   for (let attempt = 0; attempt < ROAD_MAX_ATTEMPTS; attempt++) {
     const road = new Road(drawSegments(rng, cfg, totalM), cfg.sampleSpacingM, cfg.routeLengthM, laneWidthM, laneCount, cfg.drivingSide, seed);
-    if (!selfIntersects(road, ROAD_CLEARANCE_M, ROAD_LOOP_GAP_M)) return road;
+    if (!selfIntersects(road, ROAD_CLEARANCE_M, ROAD_LOOP_GAP_M) && hasBendWithin(road.segments, cfg)) return road;
   }
   const w = cfg.segmentWeights;
+  const bend = cfg.tightestBendAtMostM === null ? '' : ` or have no bend of at most road.tightestBendAtMostM ${cfg.tightestBendAtMostM} m in the route`;
   throw new UserError(
-    `invalid road config: all ${ROAD_MAX_ATTEMPTS} roads drawn for seed ${seed} loop back onto themselves (parts more than ` +
+    `invalid road config: all ${ROAD_MAX_ATTEMPTS} roads drawn for seed ${seed} loop back onto themselves${bend} (parts more than ` +
       `${ROAD_LOOP_GAP_M} m apart along the road come within ${ROAD_CLEARANCE_M} m) with road.routeLengthM ${cfg.routeLengthM} + road.extraRoadM ${cfg.extraRoadM}, ` +
       `road.radiusRangeM [${cfg.radiusRangeM.join(', ')}], road.arcAngleRangeDeg [${cfg.arcAngleRangeDeg.join(', ')}], ` +
       `road.segmentWeights straight ${w.straight} / arc ${w.arc} / sBend ${w.sBend}: ` +
       'use larger radii, smaller turning angles, more straights or a shorter route',
   );
+}
+
+/** Whether the route (its first routeLengthM) has a bend of radius at most cfg.tightestBendAtMostM (always, when null). */
+function hasBendWithin(segments: readonly RoadSegment[], cfg: RoadConfig): boolean {
+  const limit = cfg.tightestBendAtMostM;
+  if (limit === null) return true;
+  let startM = 0;
+  for (const s of segments) {
+    if (startM >= cfg.routeLengthM) return false;
+    if (s.kind === 'arc' && s.radiusM <= limit) return true;
+    startM += segmentLength(s);
+  }
+  return false;
 }
 
 /** A straight road along +x (for tests and demos). */

@@ -23,6 +23,11 @@ export const trainConfigSchema = z
         undoBelowFractionOfBestTest: z.number().min(0).max(1).nullable().default(null),
         trainingRoads: z.enum(TRAINING_ROADS).default('varied'),
         testRoads: z.enum(['route', 'new']).default('new'),
+        /**
+         * Test roads only: each has a bend of at most this radius (sim.road.tightestBendAtMostM
+         * of the test world), so passed tests cannot be a run of gentle roads; null: any road.
+         */
+        testRoadTightestBendAtMostM: z.number().positive().nullable().default(null),
       })
       .strict()
       .prefault({}),
@@ -31,7 +36,11 @@ export const trainConfigSchema = z
     sim: simConfigSchema,
   })
   .strict()
-  .superRefine(checkLearnerOverrides);
+  .superRefine(checkLearnerOverrides)
+  .refine((c) => c.schedule.testRoadTightestBendAtMostM === null || c.schedule.testRoadTightestBendAtMostM >= c.sim.road.radiusRangeM[0], {
+    message: 'no bend can be that tight: it is below the smallest radius of sim.road.radiusRangeM',
+    path: ['schedule', 'testRoadTightestBendAtMostM'],
+  });
 
 export type TrainConfig = z.output<typeof trainConfigSchema>;
 export type TrainConfigInput = z.input<typeof trainConfigSchema>;

@@ -82,6 +82,12 @@ export function simEnvFor(config: TrainConfig, seedOffset = 0): DrivingSimEnv {
   return new DrivingSimEnv({ ...config.sim, env: { ...config.sim.env, seed: config.seed + seedOffset } });
 }
 
+/** The test world's configuration: the training world's, with the schedule's choice of test roads. */
+export function testWorldConfig(config: TrainConfig): TrainConfig {
+  const tightestBendAtMostM = config.schedule.testRoadTightestBendAtMostM;
+  return tightestBendAtMostM === null ? config : { ...config, sim: { ...config.sim, road: { ...config.sim.road, tightestBendAtMostM } } };
+}
+
 /** The run's result from its records. */
 export function summarise(out: string, config: TrainConfig, progress: TrainingProgress, stopped: boolean): TrainSummary {
   const records = progress.records;
@@ -159,7 +165,7 @@ export async function runTraining(opts: TrainRunOptions): Promise<TrainSummary> 
       await writeJsonSafely(join(out, RUN_FILES.config), config);
     }
     const env = simEnvFor(config);
-    const testEnv = simEnvFor(config, 2);
+    const testEnv = simEnvFor(testWorldConfig(config), 2);
     const recorder = new TestDriveRecorder(testEnv);
     const title = `daydrive train: ${config.algo} from ${config.agent.state}, seed ${config.seed}`;
     let sinceCheckpoint = 0;

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parseTrainConfig } from '../../src/cli/train-config.js';
+import { testWorldConfig } from '../../src/cli/train.js';
 
 /**
  * The main job end to end, through the CLI as a user runs it: a tiny configuration (short
@@ -98,6 +100,8 @@ test('daydrive train: a bad config names the field; a damaged checkpoint is refu
   });
   await writeFile(config, 'learner: { discount: 2 }\n');
   await assert.rejects(run(process.execPath, [...cli, 'train', '--config', config, '--out', join(root, 'r')]), /field learner\.discount/);
+  await writeFile(config, 'schedule: { testRoadTightestBendAtMostM: 5 }\n');
+  await assert.rejects(run(process.execPath, [...cli, 'train', '--config', config, '--out', join(root, 'r')]), /field schedule\.testRoadTightestBendAtMostM: no bend can be that tight/);
   await assert.rejects(run(process.execPath, [...cli, 'train', '--resume', '--out', join(root, 'none')]), /no checkpoint/);
 
   // A run of one episode, then its checkpoint is damaged: resuming says what is wrong in one
@@ -116,4 +120,12 @@ test('daydrive train: a bad config names the field; a damaged checkpoint is refu
   });
   assert.equal(await readFile(weights, 'utf8'), 'not weights');
   assert.equal((await stat(weights)).mtimeMs, damagedAt);
+});
+
+test('schedule.testRoadTightestBendAtMostM sets the test world\'s roads only', () => {
+  const config = parseTrainConfig({ schedule: { testRoadTightestBendAtMostM: 30 } }, 'test config');
+  assert.equal(testWorldConfig(config).sim.road.tightestBendAtMostM, 30);
+  assert.equal(config.sim.road.tightestBendAtMostM, null, 'training roads stay any road');
+  const plain = parseTrainConfig({}, 'test config');
+  assert.equal(testWorldConfig(plain), plain);
 });

@@ -116,3 +116,25 @@ test('a configuration that forces the road onto itself is a UserError naming the
   const env = new DrivingSimEnv({ road: loopy, camera: { render: false } });
   assert.throws(() => env.resetSync({ seed: 0 }), UserError);
 });
+
+test('road.tightestBendAtMostM: every route has a bend that tight; null leaves every road as it was', () => {
+  const tight = parseSimConfig({ road: { tightestBendAtMostM: 30 } }).road;
+  let redrawn = 0;
+  for (let seed = 700_000; seed < 700_040; seed++) {
+    const road = generateRoad(seed, tight);
+    let startM = 0;
+    let tightest = Infinity;
+    for (const s of road.segments) {
+      if (startM >= tight.routeLengthM) break;
+      if (s.kind === 'arc') tightest = Math.min(tightest, s.radiusM);
+      startM += s.kind === 'arc' ? s.radiusM * s.angleRad : s.lengthM;
+    }
+    assert.ok(tightest <= 30, `seed ${seed}: tightest bend in the route ${tightest} m`);
+    const plain = generateRoad(seed, cfg.road);
+    if (plain.segments.length !== road.segments.length || plain.segments.some((s, i) => JSON.stringify(s) !== JSON.stringify(road.segments[i]))) redrawn++;
+    else assert.deepEqual(plain.xs, road.xs, 'a road that already had such a bend is the same road');
+  }
+  // About half of the default roads have no bend of 30 m or less in their 250 m.
+  assert.ok(redrawn > 5 && redrawn < 35, `${redrawn} of 40 roads redrawn`);
+  assert.throws(() => parseSimConfig({ road: { tightestBendAtMostM: 5 } }), /road\.tightestBendAtMostM.*no bend can be that tight/);
+});
