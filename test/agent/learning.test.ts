@@ -15,9 +15,10 @@ import { buildAgent, loadEncoderFor, runTraining, simEnvFor } from '../../src/cl
  * safety driver resetting the car after each disengagement as in `daydrive eval`. Fixed seed; an
  * agent that did not learn to steer drives no better than the zero policy (about 20 m per
  * disengagement here) or worse (full lock: 3 m). The benchmark (bench/train.bench.ts) runs the
- * full 250 m protocol over 5 seeds. (Since test drives feed the replay, seed 1 learns as well,
- * 240 m against 22, but needs more than 16 episodes for its two passes; seed 2 stops on a lucky
- * pass after 5 and drives 30 m: the stop rule's weakness, docs/agent.md round 6.)
+ * full 250 m protocol over 5 seeds, where runs also have to reach their stop. Here the budget
+ * of 16 episodes is what CI affords, and it is spent, not a stop awaited: tests on roads with a
+ * tight bend (the default) take a median of about 20 episodes to pass three times in a row
+ * (docs/agent.md, round 6), so whether a run stopped says little at this size.
  */
 const ROUTE_M = 120;
 const UNSEEN_ROADS = [1_000_000, 1_000_001];
@@ -49,7 +50,6 @@ test('daydrive train learns to keep the lane: the trained agent beats the zero p
       const zero = await metresPerDisengagement(zeroPolicy(config.agent));
       const detail = `trained ${trained.toFixed(1)} m vs zero policy ${zero.toFixed(1)} m per disengagement; run: ${JSON.stringify(summary)}`;
       t.diagnostic(detail);
-      assert.ok(summary.solved, `training did not reach ${config.schedule.testsToPass} passed tests in a row: ${detail}`);
       assert.ok(trained >= 3 * zero, detail);
     } finally {
       agent.dispose();

@@ -106,7 +106,9 @@ test('daydrive train: a bad config names the field; a damaged checkpoint is refu
 
   // A run of one episode, then its checkpoint is damaged: resuming says what is wrong in one
   // line and leaves the damaged files as they were (nothing is overwritten).
-  await writeFile(config, 'agent: { optimisationSteps: 2, exploreEpisodes: 1 }\nschedule: { maxEpisodes: 1 }\nsim: { road: { routeLengthM: 10 } }\n');
+  await writeFile(config, 'sim: { road: { routeLengthM: 10 } }\n');
+  await assert.rejects(run(process.execPath, [...cli, 'train', '--config', config, '--out', join(root, 'r')]), /field schedule\.testRoadTightestBendAtMostM: no bend fits/);
+  await writeFile(config, 'agent: { optimisationSteps: 2, exploreEpisodes: 1 }\nschedule: { maxEpisodes: 1, testRoadTightestBendAtMostM: null }\nsim: { road: { routeLengthM: 10 } }\n');
   const out = join(root, 'one');
   await run(process.execPath, [...cli, 'train', '--config', config, '--out', out]);
   const weights = join(out, 'checkpoint', 'agent', 'learner', 'networks.bin');
@@ -123,9 +125,10 @@ test('daydrive train: a bad config names the field; a damaged checkpoint is refu
 });
 
 test('schedule.testRoadTightestBendAtMostM sets the test world\'s roads only', () => {
-  const config = parseTrainConfig({ schedule: { testRoadTightestBendAtMostM: 30 } }, 'test config');
-  assert.equal(testWorldConfig(config).sim.road.tightestBendAtMostM, 30);
+  const config = parseTrainConfig({ schedule: { testRoadTightestBendAtMostM: 40 } }, 'test config');
+  assert.equal(testWorldConfig(config).sim.road.tightestBendAtMostM, 40);
   assert.equal(config.sim.road.tightestBendAtMostM, null, 'training roads stay any road');
-  const plain = parseTrainConfig({}, 'test config');
-  assert.equal(testWorldConfig(plain), plain);
+  assert.equal(testWorldConfig(parseTrainConfig({}, 'test config')).sim.road.tightestBendAtMostM, 30, 'the default');
+  const anyRoad = parseTrainConfig({ schedule: { testRoadTightestBendAtMostM: null } }, 'test config');
+  assert.equal(testWorldConfig(anyRoad), anyRoad);
 });
