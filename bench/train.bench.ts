@@ -33,6 +33,7 @@ const firstSeed = Number(process.env.TRAIN_BENCH_FIRST_SEED ?? 0);
 const roads = Number(process.env.TRAIN_BENCH_ROADS ?? 5);
 const configFile = process.env.TRAIN_BENCH_CONFIG;
 const base = (configFile ? await readConfigFile(configFile) : {}) as Record<string, unknown>;
+const configSource = configFile ? `bench config ${configFile}` : 'bench config';
 
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -40,8 +41,8 @@ function median(xs: readonly number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
-/** schedule.maxEpisodes of the runs (the same for every seed). */
-let learningBudget = 0;
+/** schedule.maxEpisodes of the runs (the seed does not change it). */
+const learningBudget = parseTrainConfig(base, configSource).schedule.maxEpisodes;
 
 async function trainSeeds(state: 'vae' | 'pixels', n: number, root: string): Promise<{ dirs: string[]; runs: TrainSummary[] }> {
   const dirs: string[] = [];
@@ -49,9 +50,7 @@ async function trainSeeds(state: 'vae' | 'pixels', n: number, root: string): Pro
   for (let seed = firstSeed; seed < firstSeed + n; seed++) {
     const out = join(root, `${state}-${seed}`);
     const raw = { ...base, seed, agent: { ...(base.agent as object | undefined), state } };
-    const config = parseTrainConfig(raw, configFile ? `bench config ${configFile}` : 'bench config');
-    learningBudget = config.schedule.maxEpisodes;
-    const summary = await runTraining({ config, out, resume: false });
+    const summary = await runTraining({ config: parseTrainConfig(raw, configSource), out, resume: false });
     process.stderr.write(`${state} seed ${seed}: ${summary.solved ? `solved after ${summary.trainingEpisodes} episodes` : 'not solved'} in ${summary.seconds.total} s\n`);
     dirs.push(out);
     runs.push(summary);

@@ -63,6 +63,10 @@ export const roadConfigSchema = z
     message: 'no bend can be that tight: it is below the smallest radius of radiusRangeM',
     path: ['tightestBendAtMostM'],
   })
+  .refine((r) => r.tightestBendAtMostM === null || r.routeLengthM > r.startStraightM, {
+    message: 'no bend fits in a route no longer than startStraightM: set it to null for such short routes',
+    path: ['tightestBendAtMostM'],
+  })
   .prefault({});
 
 export const appearanceConfigSchema = z

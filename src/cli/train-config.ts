@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { parseWith } from '../core/config.js';
 import { checkLearnerOverrides, drivingLearningShape } from '../agent/config.js';
 import { TRAINING_ROADS } from '../agent/training.js';
-import { simConfigSchema } from '../../sim/config.js';
+import { roadConfigSchema, simConfigSchema } from '../../sim/config.js';
 
 /**
  * The main job's configuration: one validated file (YAML or JSON) holding every setting, each
@@ -39,14 +39,15 @@ export const trainConfigSchema = z
   })
   .strict()
   .superRefine(checkLearnerOverrides)
-  .refine((c) => c.schedule.testRoadTightestBendAtMostM === null || c.schedule.testRoadTightestBendAtMostM >= c.sim.road.radiusRangeM[0], {
-    message: 'no bend can be that tight: it is below the smallest radius of sim.road.radiusRangeM',
-    path: ['schedule', 'testRoadTightestBendAtMostM'],
-  })
-  .refine((c) => c.schedule.testRoadTightestBendAtMostM === null || c.sim.road.routeLengthM > c.sim.road.startStraightM, {
-    message: 'no bend fits in a route no longer than sim.road.startStraightM: set it to null for such short routes',
-    path: ['schedule', 'testRoadTightestBendAtMostM'],
-  });
+  .superRefine(checkTestWorldRoads);
+
+/** The test world's roads (sim.road with the schedule's tightest bend) must pass the simulator's own road checks. */
+function checkTestWorldRoads(c: { schedule: { testRoadTightestBendAtMostM: number | null }; sim: { road: z.input<typeof roadConfigSchema> } }, ctx: z.RefinementCtx): void {
+  const tightestBendAtMostM = c.schedule.testRoadTightestBendAtMostM;
+  if (tightestBendAtMostM === null) return;
+  const road = roadConfigSchema.safeParse({ ...c.sim.road, tightestBendAtMostM });
+  if (!road.success) for (const issue of road.error.issues) ctx.addIssue({ ...issue, path: ['schedule', 'testRoadTightestBendAtMostM'] });
+}
 
 export type TrainConfig = z.output<typeof trainConfigSchema>;
 export type TrainConfigInput = z.input<typeof trainConfigSchema>;

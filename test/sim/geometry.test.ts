@@ -137,4 +137,5 @@ test('road.tightestBendAtMostM: every route has a bend that tight; null leaves e
   // About half of the default roads have no bend of 30 m or less in their 250 m.
   assert.ok(redrawn > 5 && redrawn < 35, `${redrawn} of 40 roads redrawn`);
   assert.throws(() => parseSimConfig({ road: { tightestBendAtMostM: 5 } }), /road\.tightestBendAtMostM.*no bend can be that tight/);
+  assert.throws(() => parseSimConfig({ road: { tightestBendAtMostM: 30, routeLengthM: 10 } }), /road\.tightestBendAtMostM.*no bend fits/);
 });
