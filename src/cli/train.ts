@@ -44,6 +44,10 @@ export interface TrainSummary extends Record<string, unknown> {
   readonly seed: number;
   /** Learning (explore + train) episodes before the passing test drive(s) of the whole route; null if not solved. */
   readonly trainingEpisodes: number | null;
+  /** Learning episodes the run drove, solved or not. */
+  readonly learningEpisodes: number;
+  /** The stop rule: this many passed tests in a row solve the run (`schedule.testsToPass`). */
+  readonly testsToPass: number;
   readonly trainingDistanceM: number;
   readonly trainingTimeS: number;
   readonly solved: boolean;
@@ -102,6 +106,8 @@ export function summarise(out: string, config: TrainConfig, progress: TrainingPr
     state: config.agent.state,
     seed: config.seed,
     trainingEpisodes: solvedAt ? solvedAt.learningEpisodes : null,
+    learningEpisodes: records.at(-1)?.learningEpisodes ?? 0,
+    testsToPass: config.schedule.testsToPass,
     trainingDistanceM: round(at?.trainingDistanceM ?? 0),
     trainingTimeS: round(at?.elapsedS ?? 0),
     solved: solvedAt !== undefined,
@@ -110,6 +116,10 @@ export function summarise(out: string, config: TrainConfig, progress: TrainingPr
     seconds: { world: round(sum('world')), agent: round(sum('agent')), optimise: round(sum('optimise')), total: round(progress.elapsedS) },
     stopped,
   };
+}
+
+function passedTests(n: number): string {
+  return n === 1 ? 'a test drive' : `${String(n)} test drives in a row`;
 }
 
 function round(x: number): number {
@@ -240,7 +250,7 @@ export function registerTrain(program: Command): void {
   addCommand<TrainOptions>(
     program,
     'train',
-    'train an agent in the simulator until a test drive completes the route (the main job; runs with no flags)',
+    'train an agent in the simulator until test drives complete their routes (the main job; runs with no flags)',
     (cmd) =>
       cmd
         .option('--config <file>', 'YAML/JSON configuration (every setting; see docs/agent.md)')
@@ -285,7 +295,7 @@ export function registerTrain(program: Command): void {
     },
     (r) =>
       r.solved
-        ? `solved: a test drive completed the route after ${String(r.trainingEpisodes)} training episodes (${String(r.trainingDistanceM)} m, ${String(r.trainingTimeS)} s); run in ${String(r.out)}`
-        : `not solved in ${String(r.episodes)} episodes (last test ${String(r.lastTestDistanceM)} m); run in ${String(r.out)}`,
+        ? `solved: ${passedTests(Number(r.testsToPass))} completed the route after ${String(r.trainingEpisodes)} training episodes (${String(r.trainingDistanceM)} m, ${String(r.trainingTimeS)} s); run in ${String(r.out)}`
+        : `not solved in ${String(r.learningEpisodes)} training episodes (${String(r.episodes)} with the tests; last test ${String(r.lastTestDistanceM)} m); run in ${String(r.out)}`,
   );
 }

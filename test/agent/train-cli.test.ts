@@ -74,6 +74,10 @@ test('daydrive train: interrupted, resumed, then evaluated; the run directory ho
   const undone = all.filter((r) => r.undid === true);
   assert.ok(undone.length > 0, `no undo in ${JSON.stringify(all.map((r) => [r.mode, r.distanceM]))}`);
   assert.equal(all.filter((r) => r.mode !== 'test').at(-1)!.learningEpisodes as number <= 6, true);
+  // The summary says how far the run got and by which stop rule it would have been solved.
+  assert.equal(resumed.learningEpisodes, all.at(-1)!.learningEpisodes);
+  assert.equal(resumed.testsToPass, 5);
+  assert.equal(resumed.solved, false);
 
   const files = await readdir(out);
   for (const f of ['config.json', 'metrics.jsonl', 'learning-curve.png', 'checkpoint', 'summary.json', 'final-test']) assert.ok(files.includes(f), `${f} missing`);
