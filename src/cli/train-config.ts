@@ -19,7 +19,7 @@ export const trainConfigSchema = z
         maxEpisodes: z.number().int().min(1).max(10_000).default(40),
         testEvery: z.number().int().min(1).max(1000).default(1),
         stopWhenTestCompletesRoute: z.boolean().default(true),
-        testsToPass: z.number().int().min(1).max(100).default(5),
+        testsToPass: z.number().int().min(1).max(100).default(6),
         undoBelowFractionOfBestTest: z.number().min(0).max(1).nullable().default(null),
         trainingRoads: z.enum(TRAINING_ROADS).default('varied'),
         testRoads: z.enum(['route', 'new']).default('new'),

@@ -8,7 +8,7 @@ import { exists, readJson, replaceDirectory, writeFileSafely, writeJsonSafely } 
 import { log } from '../core/logger.js';
 import type { RgbImage } from '../core/env.js';
 import { createDrivingAgent, type DrivingAgent } from '../agent/index.js';
-import { consecutivePasses, trainAgent, type EpisodeRecord, type StepView, type TrainingProgress } from '../agent/training.js';
+import { consecutivePasses, passed, trainAgent, type EpisodeRecord, type StepView, type TrainingProgress } from '../agent/training.js';
 import { DEFAULT_VAE_MODEL_DIR, loadVaeEncoder } from '../vision/encoder.js';
 import type { ImageEncoder } from '../vision/types.js';
 import { ALGORITHMS, type Algorithm } from '../rl/config.js';
@@ -44,6 +44,11 @@ export interface TrainSummary extends Record<string, unknown> {
   readonly seed: number;
   /** Learning (explore + train) episodes before the passing test drive(s) of the whole route; null if not solved. */
   readonly trainingEpisodes: number | null;
+  /**
+   * Learning episodes before the first test drive of a whole route without an intervention (the
+   * paper's measure: it stopped at its route's first pass); null if no test passed.
+   */
+  readonly firstPassEpisodes: number | null;
   /** Learning episodes the run drove, solved or not. */
   readonly learningEpisodes: number;
   /** The stop rule: this many passed tests in a row solve the run (`schedule.testsToPass`). */
@@ -98,6 +103,7 @@ export function summarise(out: string, config: TrainConfig, progress: TrainingPr
   // Solved: the run ended on schedule.testsToPass passed tests in a row.
   const solvedAt = consecutivePasses(records) >= config.schedule.testsToPass ? records.at(-1) : undefined;
   const lastTest = [...records].reverse().find((r) => r.mode === 'test');
+  const firstPass = records.find(passed);
   const sum = (key: 'world' | 'agent' | 'optimise') => records.reduce((s, r) => s + r.seconds[key], 0);
   const at = solvedAt ?? records.at(-1);
   return {
@@ -106,6 +112,7 @@ export function summarise(out: string, config: TrainConfig, progress: TrainingPr
     state: config.agent.state,
     seed: config.seed,
     trainingEpisodes: solvedAt ? solvedAt.learningEpisodes : null,
+    firstPassEpisodes: firstPass ? firstPass.learningEpisodes : null,
     learningEpisodes: records.at(-1)?.learningEpisodes ?? 0,
     testsToPass: config.schedule.testsToPass,
     trainingDistanceM: round(at?.trainingDistanceM ?? 0),
@@ -295,7 +302,7 @@ export function registerTrain(program: Command): void {
     },
     (r) =>
       r.solved
-        ? `solved: ${passedTests(Number(r.testsToPass))} completed the route after ${String(r.trainingEpisodes)} training episodes (${String(r.trainingDistanceM)} m, ${String(r.trainingTimeS)} s); run in ${String(r.out)}`
+        ? `solved: ${passedTests(Number(r.testsToPass))} completed the route after ${String(r.trainingEpisodes)} training episodes (${String(r.trainingDistanceM)} m, ${String(r.trainingTimeS)} s; the first passed test after ${String(r.firstPassEpisodes)}); run in ${String(r.out)}`
         : `not solved in ${String(r.learningEpisodes)} training episodes (${String(r.episodes)} with the tests; last test ${String(r.lastTestDistanceM)} m); run in ${String(r.out)}`,
   );
 }

@@ -3,6 +3,8 @@ import { test } from 'node:test';
 import { initBackend } from '../../src/core/backend.js';
 import type { RgbImage } from '../../src/core/env.js';
 import { createDrivingAgent, parseAgentConfig } from '../../src/agent/index.js';
+import { drivingLearnerDefaults, drivingReturnSupport } from '../../src/agent/create.js';
+import type { DdpgLearner } from '../../src/rl/learner.js';
 import { limitSteeringChange, worldSpeedAction } from '../../src/agent/actions.js';
 import { TEST_ROAD_SEED_BASE, VARIED_ROAD_SEED_BASE, driveEpisode, episodeReset, episodeWorld, nextCommand, type EpisodeRecord, type TrainingSchedule } from '../../src/agent/training.js';
 import type { ImageEncoder } from '../../src/vision/types.js';
@@ -52,6 +54,20 @@ test('action shaping: steering moves at most the configured step; speed maps ont
   // [-1, 1] onto [0.3, 1] of the set-point range; the world reads -1 as stop, +1 as full.
   assert.ok(Math.abs(worldSpeedAction(-1, [0.3, 1]) - -0.4) < 1e-12);
   assert.equal(worldSpeedAction(1, [0.3, 1]), 1);
+});
+
+test('driving learner defaults: 3-step returns where the preset has none; D4PG\'s support spans the driving return', () => {
+  assert.equal(drivingLearnerDefaults('td3').nStep, 3);
+  assert.equal(drivingLearnerDefaults('d4pg').nStep, undefined, 'D4PG keeps its own 5');
+  // 10 km/h for 0.1 s is 0.28 m a step: with discount 0.9 the return lies in [0, 2.8].
+  const support = drivingReturnSupport(10 / 3.6, 0.9);
+  assert.ok(Math.abs(support.vMax - (2.78 + 1)) < 0.01 && support.vMin === -1);
+  const config = (learner: Record<string, unknown>) =>
+    (createDrivingAgent({ agent: parseAgentConfig({}), algo: 'd4pg', learner, exploration: { type: 'ou' }, encoder: quarterMeans, vehicle, seed: 0 }).learner as DdpgLearner).config;
+  const d4pg = config({ discount: 0.95 });
+  assert.equal(d4pg.vMin, -1);
+  assert.ok(Math.abs(d4pg.vMax - ((10 / 3.6) * 0.1) / 0.05 - 1) < 1e-9, 'the support follows the discount');
+  assert.deepEqual([config({ vMin: -2, vMax: 9 }).vMin, config({ vMin: -2, vMax: 9 }).vMax], [-2, 9], 'the user\'s support wins');
 });
 
 test('state = latent, speed, steering, last k commands; executed steering respects the rate limit', async () => {

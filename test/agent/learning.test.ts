@@ -10,13 +10,13 @@ import { buildAgent, loadEncoderFor, runTraining, simEnvFor } from '../../src/cl
 
 /**
  * The main job learns: `daydrive train` with its defaults (TD3 with prioritized replay on the
- * shipped VAE's latent, the paper's OU noise and discount, five passed tests on unseen roads with
+ * shipped VAE's latent, the paper's OU noise, discount 0.95, six passed tests on unseen roads with
  * a tight bend to stop), seed 0, then the trained agent against the zero policy (straight ahead)
  * on two 250 m roads neither has seen, the safety driver resetting the car after each
  * disengagement as in `daydrive eval`. An agent that did not learn to steer drives no better than
  * the zero policy (about 20 m per disengagement here) or worse (full lock: 3 m). Seed 0 stops
- * after 8 training episodes (100 s alone on 2 cores, 2 minutes with the evaluation); the budget
- * of 16 is what CI affords.
+ * after 6 training episodes (about 2 minutes with another run on the other core); the budget of
+ * 16 is what CI affords.
  * The benchmark (bench/train.bench.ts) runs the same protocol over 5 seeds and 5 roads.
  */
 const UNSEEN_ROADS = [1_000_000, 1_000_001];

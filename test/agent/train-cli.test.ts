@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseTrainConfig } from '../../src/cli/train-config.js';
-import { testWorldConfig } from '../../src/cli/train.js';
+import { summarise, testWorldConfig } from '../../src/cli/train.js';
+import type { EpisodeRecord } from '../../src/agent/training.js';
 
 /**
  * The main job end to end, through the CLI as a user runs it: a tiny configuration (short
@@ -76,7 +77,7 @@ test('daydrive train: interrupted, resumed, then evaluated; the run directory ho
   assert.equal(all.filter((r) => r.mode !== 'test').at(-1)!.learningEpisodes as number <= 6, true);
   // The summary says how far the run got and by which stop rule it would have been solved.
   assert.equal(resumed.learningEpisodes, all.at(-1)!.learningEpisodes);
-  assert.equal(resumed.testsToPass, 5);
+  assert.equal(resumed.testsToPass, 6);
   assert.equal(resumed.solved, false);
 
   const files = await readdir(out);
@@ -135,4 +136,31 @@ test('schedule.testRoadTightestBendAtMostM sets the test world\'s roads only', (
   assert.equal(testWorldConfig(parseTrainConfig({}, 'test config')).sim.road.tightestBendAtMostM, 30, 'the default');
   const anyRoad = parseTrainConfig({ schedule: { testRoadTightestBendAtMostM: null } }, 'test config');
   assert.equal(testWorldConfig(anyRoad), anyRoad);
+});
+
+test('the summary counts learning episodes to the first passed test and to the stop rule\'s passes in a row', () => {
+  const config = parseTrainConfig({ schedule: { testsToPass: 2 } }, 'test config');
+  const rec = (mode: EpisodeRecord['mode'], learningEpisodes: number, pass = false): EpisodeRecord => ({
+    episode: 0,
+    mode,
+    steps: 10,
+    distanceM: pass ? 250 : 20,
+    intervention: pass ? null : 'off-lane',
+    routeCompleted: pass,
+    learningEpisodes,
+    trainingDistanceM: 10 * learningEpisodes,
+    elapsedS: learningEpisodes,
+    seconds: { world: 0, agent: 0, optimise: 0 },
+    update: null,
+    undid: false,
+  });
+  const firstPassThenFail = [rec('explore', 1), rec('train', 2), rec('test', 2, true), rec('test', 2), rec('train', 3), rec('test', 3)];
+  const unsolved = summarise('run', config, { records: firstPassThenFail, elapsedS: 9 }, false);
+  assert.equal(unsolved.firstPassEpisodes, 2);
+  assert.equal(unsolved.trainingEpisodes, null);
+  assert.equal(unsolved.solved, false);
+  const solved = summarise('run', config, { records: [...firstPassThenFail, rec('train', 4), rec('test', 4, true), rec('test', 4, true)], elapsedS: 12 }, false);
+  assert.equal(solved.firstPassEpisodes, 2);
+  assert.equal(solved.trainingEpisodes, 4);
+  assert.equal(summarise('run', config, { records: [rec('explore', 1), rec('test', 1)], elapsedS: 1 }, false).firstPassEpisodes, null);
 });
