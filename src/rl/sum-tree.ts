@@ -159,7 +159,8 @@ export class SumTree {
     }
     for (let level = this.sums.length - 2; level >= 0; level--) {
       const children = this.sums[level] as Float32Array | Float64Array;
-      // A pass without branches that reads both cache lines of every query's children first: the
+      // A pass without branches that reads the cache lines of every query's children first (two
+      // lines of float64 sums; the float32 leaves' one line is read twice, harmlessly): the
       // scan below breaks at a data-dependent child, and a mispredicted break would throw away the
       // next query's loads, so without it the misses on the large lower levels queue one by one.
       let touched = 0;
