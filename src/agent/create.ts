@@ -69,11 +69,13 @@ export function createDrivingAgent(opts: DrivingAgentOptions): DrivingAgent {
   const state = new StateBuilder(frame, opts.vehicle, new CommandHistory(opts.agent.commandHistory, ACTION_SIZE));
   const overrides = opts.learner as LearnerConfigInput;
   const learnerInput: LearnerConfigInput = { ...drivingLearnerDefaults(opts.algo), ...overrides, ...(frame.imageShape ? { imageShape: [...frame.imageShape] as [number, number, number] } : {}) };
-  let learnerConfig = parseWith(learnerConfigSchema, withAlgorithmPreset(opts.algo, learnerInput), 'learner config');
-  if (learnerConfig.distributional && overrides.vMin === undefined && overrides.vMax === undefined) {
-    const support = drivingReturnSupport(opts.vehicle.maxSpeedMps, learnerConfig.discount);
-    learnerConfig = parseWith(learnerConfigSchema, withAlgorithmPreset(opts.algo, { ...learnerInput, ...support }), 'learner config');
-  }
+  const parse = (input: LearnerConfigInput) => parseWith(learnerConfigSchema, withAlgorithmPreset(opts.algo, input), 'learner config');
+  // A categorical critic gets the driving return's support, from the validated discount, unless the user set one.
+  const parsed = parse(learnerInput);
+  const learnerConfig =
+    parsed.distributional && overrides.vMin === undefined && overrides.vMax === undefined
+      ? parse({ ...learnerInput, ...drivingReturnSupport(opts.vehicle.maxSpeedMps, parsed.discount) })
+      : parsed;
   const exploration = parseWith(explorationConfigSchema, opts.exploration, 'exploration config');
   const root = Rng.fromSeed(opts.seed);
   const learner = createLearner(learnerConfig, state.stateSize, ACTION_SIZE, root.fork());
