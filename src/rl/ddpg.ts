@@ -12,13 +12,12 @@ import {
   criticForward,
   encoderBackward,
   features,
-  linearForward,
   mlpBackward,
   mlpForwardTrace,
   type ActorCritic,
-  type LinearLayer,
   type StateBatch,
 } from './networks.js';
+import type { KernelOps, Tensor } from './kernel-ops.js';
 import { Adam, globalNorm, ParameterGroup, polyakUpdate } from './optimizer.js';
 import { categoricalCrossEntropy, categoricalExpectation, categoricalProjection, categoricalSupport, smoothedTargetAction, td3Target, tdTarget } from './targets.js';
 
@@ -29,8 +28,9 @@ import { categoricalCrossEntropy, categoricalExpectation, categoricalProjection,
  * and the D4PG ones (Barth-Maron et al. 2018, Algorithm 1: n-step returns arrive in the batch,
  * categorical critic with the projected target and a cross-entropy loss, actor on its mean).
  *
- * Everything runs in one tf scope; the only reads back are one packed vector per network step
- * (loss, gradient norm, ...), needed anyway to refuse a non-finite step before it touches weights.
+ * The math runs as direct kernel calls (kernel-ops.ts) inside one tf scope (for the pixel encoder);
+ * the only reads back are one packed vector per network step (loss, gradients, ...), needed anyway
+ * to refuse a non-finite step before it touches weights.
  */
 
 export interface DdpgModel {
@@ -70,17 +70,17 @@ export function createDdpgModel(config: LearnerConfig, stateSize: number, action
   };
 }
 
-/** A minibatch as tensors. `targetNoise` is eps ~ N(0, sigma) for target policy smoothing. */
+/** A minibatch as tensors ([B] or [B, n]). `targetNoise` is eps ~ N(0, sigma) for target policy smoothing. */
 export interface BatchTensors {
   readonly states: StateBatch;
-  readonly actions: tf.Tensor2D;
-  readonly rewards: tf.Tensor1D;
+  readonly actions: Tensor;
+  readonly rewards: Tensor;
   /** gamma^m (1 - terminated) per transition. */
-  readonly discounts: tf.Tensor1D;
+  readonly discounts: Tensor;
   readonly nextStates: StateBatch;
   /** Importance-sampling weights (ones for uniform replay). */
-  readonly weights: tf.Tensor1D;
-  readonly targetNoise: tf.Tensor2D | null;
+  readonly weights: Tensor;
+  readonly targetNoise: Tensor | null;
   /** Host copies of rewards and discounts (the categorical projection runs on the host). */
   readonly host: { readonly rewards: Float32Array; readonly discounts: Float32Array };
   /**
@@ -89,8 +89,8 @@ export interface BatchTensors {
    * critics and of the actor are one matmul each (GradRequest.firstInputT). Optional: without
    * them the same gradients are computed op by op.
    */
-  readonly stateActionOnesT?: tf.Tensor2D | null;
-  readonly stateOnesT?: tf.Tensor2D | null;
+  readonly stateActionOnesT?: Tensor | null;
+  readonly stateOnesT?: Tensor | null;
 }
 
 export interface StepResult {
@@ -136,91 +136,87 @@ export function scoped<T>(fn: () => T): T {
   }
 }
 
-/** Scalars, then vectors and gradients, flattened into one tensor: one read back per network step. */
-function packed(scalars: readonly tf.Tensor[], rest: readonly tf.Tensor[]): Float32Array {
-  return tf.concat([tf.stack([...scalars]), ...rest.map((t) => tf.reshape(t, [-1]))]).dataSync() as Float32Array;
-}
-
 /** The Bellman target: y (scalar critics) or the projected distribution m (categorical). */
 export interface BellmanTargets {
-  readonly y: tf.Tensor1D | null;
-  readonly distribution: tf.Tensor2D | null;
+  readonly y: Tensor | null;
+  readonly distribution: Tensor | null;
   /** y, or the mean of m: what TD errors are measured against. */
-  readonly mean: tf.Tensor1D;
+  readonly mean: Tensor;
 }
 
 /**
  * Targets from the target networks: y = r + d Q'(s', mu'(s')) (DDPG), with the min of twin
  * critics and a smoothed target action (TD3), or Phi T Z'(s', mu'(s')) (D4PG).
  */
-export function bellmanTargets(model: DdpgModel, batch: BatchTensors): BellmanTargets {
+export function bellmanTargets(ops: KernelOps, model: DdpgModel, batch: BatchTensors): BellmanTargets {
   const { config, target, support } = model;
-  const batchSize = batch.rewards.shape[0];
-  const nextFeatures = features(target, batch.nextStates);
-  let nextActions = actorForward(target, nextFeatures);
-  if (batch.targetNoise) nextActions = smoothedTargetAction(nextActions, batch.targetNoise, config.targetNoiseClip);
+  const batchSize = batch.rewards.shape[0] as number;
+  const nextFeatures = features(ops, target, batch.nextStates);
+  let nextActions = actorForward(ops, target, nextFeatures);
+  if (batch.targetNoise) nextActions = smoothedTargetAction(ops, nextActions, batch.targetNoise, config.targetNoiseClip);
   if (support) {
-    const nextProbs = tf.softmax(criticForward(target, 0, nextFeatures, nextActions)).dataSync();
+    const nextProbs = ops.read(ops.softmax(criticForward(ops, target, 0, nextFeatures, nextActions)));
     const projected = categoricalProjection(nextProbs, batch.host.rewards, batch.host.discounts, config.vMin, config.vMax, config.atoms);
-    const distribution = tf.tensor2d(projected, [batchSize, config.atoms]);
-    return { y: null, distribution, mean: categoricalExpectation(distribution, support) };
+    const distribution = ops.upload(projected, [batchSize, config.atoms]);
+    return { y: null, distribution, mean: categoricalExpectation(ops, distribution, ops.borrow(support)) };
   }
-  const nextQ = (k: number) => tf.reshape(criticForward(target, k, nextFeatures, nextActions), [batchSize]) as tf.Tensor1D;
-  const y = target.critics.length === 2 ? td3Target(batch.rewards, batch.discounts, nextQ(0), nextQ(1)) : tdTarget(batch.rewards, batch.discounts, nextQ(0));
+  const nextQ = (k: number) => ops.view(criticForward(ops, target, k, nextFeatures, nextActions), [batchSize]);
+  const y = target.critics.length === 2 ? td3Target(ops, batch.rewards, batch.discounts, nextQ(0), nextQ(1)) : tdTarget(ops, batch.rewards, batch.discounts, nextQ(0));
   return { y, distribution: null, mean: y };
 }
 
 export interface CriticGradients {
   /** sum over critics of mean_i w_i (Q_k(s_i, a_i) - y_i)^2, or mean_i w_i CE(m_i, Z(s_i, a_i)). */
-  readonly loss: tf.Scalar;
+  readonly loss: Tensor;
   /** Q_1(s, a) (the mean of Z for a categorical critic). */
-  readonly q1: tf.Tensor1D;
+  readonly q1: Tensor;
   /** dL/dtheta for the critics then the encoder: flattened and concatenated, in criticVariables order. */
-  readonly grads: tf.Tensor[];
+  readonly grads: Tensor[];
 }
 
 /** The critic loss and its gradient by backpropagation (networks.ts mlpBackward). */
-export function criticLossAndGradients(model: DdpgModel, batch: BatchTensors, targets: BellmanTargets): CriticGradients {
+export function criticLossAndGradients(ops: KernelOps, model: DdpgModel, batch: BatchTensors, targets: BellmanTargets): CriticGradients {
   const { online, support } = model;
-  const batchSize = batch.rewards.shape[0];
+  const batchSize = batch.rewards.shape[0] as number;
   const pixels = online.encoder !== null && batch.states.images !== null;
-  const feats = features(online, batch.states);
-  const weightsCol = tf.reshape(batch.weights, [batchSize, 1]);
-  const grads: tf.Tensor[] = [];
-  const losses: tf.Tensor[] = [];
-  let q1: tf.Tensor1D | null = null;
-  let dFeatures: tf.Tensor2D | null = null;
+  const feats = features(ops, online, batch.states);
+  const weightsCol = ops.view(batch.weights, [batchSize, 1]);
+  const grads: Tensor[] = [];
+  const losses: Tensor[] = [];
+  let q1: Tensor | null = null;
+  let dFeatures: Tensor | null = null;
   for (const [k, net] of online.critics.entries()) {
-    const trace = mlpForwardTrace(net, [feats, batch.actions]);
-    const out = trace.outputs[trace.outputs.length - 1] as tf.Tensor2D;
-    let dOut: tf.Tensor2D;
+    const trace = mlpForwardTrace(ops, net, [feats, batch.actions]);
+    const out = trace.output;
+    let dOut: Tensor;
     if (support && targets.distribution) {
       // d CE / d logits = softmax(logits) - m  (m sums to 1)
-      const probs = tf.softmax(out);
-      if (k === 0) q1 = categoricalExpectation(probs, support);
-      losses.push(tf.mean(tf.mul(batch.weights, categoricalCrossEntropy(targets.distribution, out))));
-      dOut = tf.mul(tf.sub(probs, targets.distribution), tf.div(weightsCol, batchSize));
+      const probs = ops.softmax(out);
+      if (k === 0) q1 = categoricalExpectation(ops, probs, ops.borrow(support));
+      losses.push(ops.mean(ops.mul(batch.weights, categoricalCrossEntropy(ops, targets.distribution, out))));
+      dOut = ops.mul(ops.sub(probs, targets.distribution), ops.scale(weightsCol, 1 / batchSize));
     } else {
       // d/dq of w (q - y)^2 / B = 2 w (q - y) / B
-      const q = tf.reshape(out, [batchSize]) as tf.Tensor1D;
+      const q = ops.view(out, [batchSize]);
       if (k === 0) q1 = q;
-      const diff = tf.sub(q, targets.y as tf.Tensor1D);
-      losses.push(tf.mean(tf.mul(batch.weights, tf.square(diff))));
-      dOut = tf.reshape(tf.mul(diff, tf.mul(batch.weights, 2 / batchSize)), [batchSize, 1]);
+      const diff = ops.sub(q, targets.y as Tensor);
+      losses.push(ops.mean(ops.mul(batch.weights, ops.square(diff))));
+      dOut = ops.view(ops.mul(diff, ops.scale(batch.weights, 2 / batchSize)), [batchSize, 1]);
     }
-    const g = mlpBackward(net, trace, dOut, { params: true, inputs: [pixels, false], firstInputT: pixels ? null : (batch.stateActionOnesT ?? null) });
+    const g = mlpBackward(ops, net, trace, dOut, { params: true, inputs: [pixels, false], firstInputT: pixels ? null : (batch.stateActionOnesT ?? null) });
     grads.push(...(g.params ?? []));
     const dFeat = g.inputs[0];
-    if (dFeat) dFeatures = dFeatures ? tf.add(dFeatures, dFeat) : dFeat;
+    if (dFeat) dFeatures = dFeatures ? ops.add(dFeatures, dFeat) : dFeat;
   }
   if (pixels && online.encoder && batch.states.images && dFeatures) {
     // The encoder learns from the critic loss (SAC-AE / DrQ); its features lead the feature vector.
+    // Its gradient is tfjs' autodiff on the engine: dL/dfeatures crosses over, the gradients come back.
     const size = online.encoder.head.layers[0]?.b.shape[0] ?? 0;
-    const dEncoded = tf.slice(dFeatures as tf.Tensor2D, [0, 0], [batchSize, size]);
-    grads.push(...encoderBackward(online.encoder, batch.states.images, dEncoded));
+    const dEncoded = ops.toTensor<tf.Rank.R2>(ops.columns(dFeatures, 0, size));
+    grads.push(...encoderBackward(online.encoder, batch.states.images, dEncoded).map((g) => ops.borrow(g)));
   }
   if (q1 === null) throw new RangeError('the model has no critic');
-  const loss = (losses.length === 1 ? losses[0] : tf.addN(losses)) as tf.Scalar;
+  const loss = losses.reduce((a, b) => ops.add(a, b));
   return { loss, q1, grads };
 }
 
@@ -231,42 +227,40 @@ export function criticLossAndGradients(model: DdpgModel, batch: BatchTensors, ta
  * when the host has it (GradRequest.firstInputT). `grads`: flattened and concatenated, in
  * actorVariables order.
  */
-export function actorLossAndGradients(model: DdpgModel, feats: tf.Tensor2D, featsOnesT: tf.Tensor2D | null = null): { loss: tf.Scalar; grads: tf.Tensor[] } {
+export function actorLossAndGradients(ops: KernelOps, model: DdpgModel, feats: Tensor, featsOnesT: Tensor | null = null): { loss: Tensor; grads: Tensor[] } {
   const { online, support } = model;
-  const batchSize = feats.shape[0];
-  const actorTrace = mlpForwardTrace(online.actor, [feats]);
-  const actions = actorTrace.outputs[actorTrace.outputs.length - 1] as tf.Tensor2D;
+  const batchSize = feats.shape[0] as number;
+  const actorTrace = mlpForwardTrace(ops, online.actor, [feats]);
   const critic1 = critic(online, 0);
-  const criticTrace = mlpForwardTrace(critic1, [feats, actions]);
-  const out = criticTrace.outputs[criticTrace.outputs.length - 1] as tf.Tensor2D;
-  let q: tf.Tensor1D;
-  let dOut: tf.Tensor2D;
+  const criticTrace = mlpForwardTrace(ops, critic1, [feats, actorTrace.output]);
+  const out = criticTrace.output;
+  let q: Tensor;
+  let dOut: Tensor;
   if (support) {
     // Q = sum_j p_j z_j, dQ/dlogit_j = p_j (z_j - Q)
-    const probs = tf.softmax(out);
-    q = categoricalExpectation(probs, support);
-    dOut = tf.mul(tf.mul(probs, tf.sub(support, tf.reshape(q, [batchSize, 1]))), -1 / batchSize);
+    const z = ops.borrow(support);
+    const probs = ops.softmax(out);
+    q = categoricalExpectation(ops, probs, z);
+    dOut = ops.scale(ops.mul(probs, ops.sub(z, ops.view(q, [batchSize, 1]))), -1 / batchSize);
   } else {
-    q = tf.reshape(out, [batchSize]) as tf.Tensor1D;
-    dOut = tf.fill([batchSize, 1], -1 / batchSize) as tf.Tensor2D;
+    q = out;
+    dOut = ops.upload(new Float32Array(batchSize).fill(-1 / batchSize), [batchSize, 1]);
   }
-  const dAction = mlpBackward(critic1, criticTrace, dOut, { params: false, inputs: [false, true] }).inputs[1] as tf.Tensor2D;
-  let loss = tf.neg(tf.mean(q)) as tf.Scalar;
-  let dPreActivation: tf.Tensor2D | null = null;
+  const dAction = mlpBackward(ops, critic1, criticTrace, dOut, { params: false, inputs: [false, true] }).inputs[1] as Tensor;
+  let loss = ops.scale(ops.mean(q), -1);
+  let dPreActivation: Tensor | null = null;
   const penalty = model.config.actorPreActivationPenalty;
   if (penalty > 0) {
     // + lambda mean_i sum_j u_ij^2 on the pre-tanh outputs u (rlkit's policy_pre_activation_weight):
     // dL/du = 2 lambda u / B. It keeps u where tanh still has a gradient, so an actor pushed to full
     // lock by an early, noisy critic can come back, and it makes the zero action the prior that
     // the critic must argue against.
-    const layers = online.actor.layers;
-    const lastInput = layers.length > 1 ? (actorTrace.outputs[layers.length - 2] as tf.Tensor2D) : feats;
-    const u = linearForward([lastInput], layers[layers.length - 1] as LinearLayer, 'linear');
-    loss = tf.add(loss, tf.mul(tf.mean(tf.sum(tf.square(u), 1)), penalty)) as tf.Scalar;
-    dPreActivation = tf.mul(u, (2 * penalty) / batchSize) as tf.Tensor2D;
+    const u = actorTrace.outputPreActivation;
+    loss = ops.add(loss, ops.scale(ops.mean(ops.sum(ops.square(u), 1)), penalty));
+    dPreActivation = ops.scale(u, (2 * penalty) / batchSize);
   }
   const grads =
-    mlpBackward(online.actor, actorTrace, dAction, { params: true, inputs: [false], firstInputT: featsOnesT, dOutputPreActivation: dPreActivation }).params ?? [];
+    mlpBackward(ops, online.actor, actorTrace, dAction, { params: true, inputs: [false], firstInputT: featsOnesT, dOutputPreActivation: dPreActivation }).params ?? [];
   return { loss, grads };
 }
 
@@ -274,19 +268,19 @@ export function actorLossAndGradients(model: DdpgModel, feats: tf.Tensor2D, feat
  * One update. `updateIndex` counts critic updates from 0 (the actor and the targets move when
  * updateIndex % policyDelay === policyDelay - 1, as in TD3's "if t mod d then").
  */
-export function ddpgStep(model: DdpgModel, batch: BatchTensors, updateIndex: number): StepResult {
+export function ddpgStep(ops: KernelOps, model: DdpgModel, batch: BatchTensors, updateIndex: number): StepResult {
   const { config, online } = model;
-  const batchSize = batch.rewards.shape[0];
+  const batchSize = batch.rewards.shape[0] as number;
   const pixels = online.encoder !== null && batch.states.images !== null;
 
   return scoped(() => {
     // 1. Bellman targets from the target networks.
-    const targets = bellmanTargets(model, batch);
+    const targets = bellmanTargets(ops, model, batch);
 
     // 2. Critic step on the (importance-weighted) TD loss; refuse it if anything is not finite.
-    const critic = criticLossAndGradients(model, batch, targets);
+    const critic = criticLossAndGradients(ops, model, batch, targets);
     // The targets and Q_1 come back whole: |TD error| and mean Q are a few host operations (three ops fewer).
-    const criticRead = packed([critic.loss], [targets.mean, critic.q1, ...critic.grads]);
+    const criticRead = ops.readAll([critic.loss, targets.mean, critic.q1, ...critic.grads]);
     const criticLoss = criticRead[0] as number;
     const { tdErrors, meanQ } = tdErrorsAndMean(criticRead.subarray(1, 1 + batchSize), criticRead.subarray(1 + batchSize, 1 + 2 * batchSize));
     const criticGrad = criticRead.subarray(1 + 2 * batchSize);
@@ -300,9 +294,9 @@ export function ddpgStep(model: DdpgModel, batch: BatchTensors, updateIndex: num
     if (updateIndex % config.policyDelay !== config.policyDelay - 1) {
       return { skipped: null, criticLoss, actorLoss: Number.NaN, meanQ, criticGradNorm: criticNorm, tdErrors };
     }
-    const feats = pixels ? features(online, batch.states) : batch.states.vectors;
-    const actor = actorLossAndGradients(model, feats, pixels ? null : (batch.stateOnesT ?? null));
-    const actorRead = packed([actor.loss], actor.grads);
+    const feats = pixels ? features(ops, online, batch.states) : batch.states.vectors;
+    const actor = actorLossAndGradients(ops, model, feats, pixels ? null : (batch.stateOnesT ?? null));
+    const actorRead = ops.readAll([actor.loss, ...actor.grads]);
     const actorLoss = actorRead[0] as number;
     const actorGrad = actorRead.subarray(1);
     const actorNorm = globalNorm(actorGrad);
@@ -318,6 +312,6 @@ export function ddpgStep(model: DdpgModel, batch: BatchTensors, updateIndex: num
 }
 
 /** mu(s) for a batch of states, [B, actionSize]. */
-export function policy(net: ActorCritic, states: StateBatch): tf.Tensor2D {
-  return actorForward(net, features(net, states));
+export function policy(ops: KernelOps, net: ActorCritic, states: StateBatch): Tensor {
+  return actorForward(ops, net, features(ops, net, states));
 }

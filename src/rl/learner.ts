@@ -10,6 +10,7 @@ import { Rng } from '../core/rng.js';
 import { loadNamedTensors, saveNamedTensors } from '../core/tfjs-io.js';
 import { learnerConfigSchema, rngStateSchema, type LearnerConfig, type LearnerConfigInput } from './config.js';
 import { createDdpgModel, ddpgStep, policy, scoped, type BatchTensors, type DdpgModel, type StepResult } from './ddpg.js';
+import { withKernelOps, type KernelOps, type Tensor as KernelTensor } from './kernel-ops.js';
 import { NStepAccumulator } from './n-step.js';
 import {
   disposeActorCritic,
@@ -137,12 +138,7 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy {
   }
 
   private actWith(net: ActorCritic, state: Float32Array): Float32Array {
-    const action = tf.tidy(() => policy(net, this.stateBatch(state, 1)));
-    try {
-      return action.dataSync() as Float32Array;
-    } finally {
-      action.dispose();
-    }
+    return withKernelOps((ops) => scoped(() => ops.read(policy(ops, net, this.stateBatch(ops, state, 1)))));
   }
 
   // ---- experience ----
@@ -214,8 +210,9 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy {
     let lastYield = performance.now();
     for (let i = 0; i < steps && !signal?.aborted; i++) {
       const sample = this.replay.sample(this.config.batchSize, this.rng);
-      // One scope for the batch tensors and the step (ddpgStep's own scope nests inside it).
-      const result: StepResult = scoped(() => ddpgStep(this.model, this.batchTensors(sample), this.updates));
+      // The kernel ops free the batch and every intermediate; one engine scope frees the engine's
+      // part (image batches and the encoder's tensors; ddpgStep's own scope nests inside it).
+      const result: StepResult = withKernelOps((ops) => scoped(() => ddpgStep(ops, this.model, this.batchTensors(ops, sample), this.updates)));
       if (result.skipped !== null) {
         skipped += 1;
         log.warn(
@@ -260,35 +257,36 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy {
     return this.updates;
   }
 
-  private batchTensors(sample: SampledBatch): BatchTensors {
+  /** The sample as kernel inputs (engine tensors only for images, which the encoder reads). */
+  private batchTensors(ops: KernelOps, sample: SampledBatch): BatchTensors {
     const b = sample.size;
     const { actionSize, config } = this;
-    let targetNoise: tf.Tensor2D | null = null;
+    let targetNoise: KernelTensor | null = null;
     if (config.targetPolicyNoise > 0) {
       const noise = new Float32Array(b * actionSize);
       for (let i = 0; i < noise.length; i++) noise[i] = this.rng.normal() * config.targetPolicyNoise;
-      targetNoise = tf.tensor2d(noise, [b, actionSize]);
+      targetNoise = ops.upload(noise, [b, actionSize]);
     }
     const vectorsOnly = !config.imageShape;
     const { stateSize } = this;
     return {
-      states: this.stateBatch(sample.states, b),
-      actions: tf.tensor2d(sample.actions, [b, actionSize]),
-      stateActionOnesT: vectorsOnly ? tf.tensor2d(withOnesTransposed([sample.states, sample.actions], [stateSize, actionSize], b), [stateSize + actionSize + 1, b]) : null,
-      stateOnesT: vectorsOnly ? tf.tensor2d(withOnesTransposed([sample.states], [stateSize], b), [stateSize + 1, b]) : null,
-      rewards: tf.tensor1d(sample.rewards),
-      discounts: tf.tensor1d(sample.discounts),
-      nextStates: this.stateBatch(sample.nextStates, b),
-      weights: tf.tensor1d(sample.weights),
+      states: this.stateBatch(ops, sample.states, b),
+      actions: ops.upload(sample.actions, [b, actionSize]),
+      stateActionOnesT: vectorsOnly ? ops.upload(withOnesTransposed([sample.states, sample.actions], [stateSize, actionSize], b), [stateSize + actionSize + 1, b]) : null,
+      stateOnesT: vectorsOnly ? ops.upload(withOnesTransposed([sample.states], [stateSize], b), [stateSize + 1, b]) : null,
+      rewards: ops.upload(sample.rewards, [b]),
+      discounts: ops.upload(sample.discounts, [b]),
+      nextStates: this.stateBatch(ops, sample.nextStates, b),
+      weights: ops.upload(sample.weights, [b]),
       targetNoise,
       host: { rewards: sample.rewards, discounts: sample.discounts },
     };
   }
 
-  /** Flat rows [b * stateSize] -> images [b, h, w, c] + vectors [b, vectorSize]. */
-  private stateBatch(flat: Float32Array, b: number): StateBatch {
+  /** Flat rows [b * stateSize] -> images [b, h, w, c] (an engine tensor, for the encoder) + vectors [b, vectorSize]. */
+  private stateBatch(ops: KernelOps, flat: Float32Array, b: number): StateBatch {
     const shape = this.config.imageShape;
-    if (!shape) return { images: null, vectors: tf.tensor2d(flat, [b, this.stateSize]) };
+    if (!shape) return { images: null, vectors: ops.upload(flat, [b, this.stateSize]) };
     const { imageSize, vectorSize, stateSize } = this;
     const images = new Float32Array(b * imageSize);
     const vectors = new Float32Array(b * vectorSize);
@@ -296,7 +294,7 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy {
       images.set(flat.subarray(k * stateSize, k * stateSize + imageSize), k * imageSize);
       vectors.set(flat.subarray(k * stateSize + imageSize, (k + 1) * stateSize), k * vectorSize);
     }
-    return { images: tf.tensor4d(images, [b, shape[0], shape[1], shape[2]]), vectors: tf.tensor2d(vectors, [b, vectorSize]) };
+    return { images: tf.tensor4d(images, [b, shape[0], shape[1], shape[2]]), vectors: ops.upload(vectors, [b, vectorSize]) };
   }
 
   // ---- parameter-space noise ----
@@ -315,18 +313,16 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy {
     this.adaptive = this.perturbedCopy(this.adaptive, stddev, rng);
     const adaptive = this.adaptive;
     const states = this.replay.sampleStates(batchSize, rng);
-    const distance = tf.tidy(() => {
-      const batch = this.stateBatch(states, batchSize);
-      const plain = policy(this.online, batch);
-      const noisy = policy({ ...this.online, actor: adaptive }, batch);
-      // d(pi, pi~) = sqrt(E_s[ mean_k (pi(s)_k - pi~(s)_k)^2 ]) (Plappert et al. 2018, section 3.2).
-      return tf.sqrt(tf.mean(tf.square(tf.sub(plain, noisy))));
-    });
-    try {
-      return distance.dataSync()[0] as number;
-    } finally {
-      distance.dispose();
-    }
+    const [plain, noisy] = withKernelOps((ops) =>
+      scoped((): [Float32Array, Float32Array] => {
+        const batch = this.stateBatch(ops, states, batchSize);
+        return [ops.read(policy(ops, this.online, batch)), ops.read(policy(ops, { ...this.online, actor: adaptive }, batch))];
+      }),
+    );
+    // d(pi, pi~) = sqrt(E_s[ mean_k (pi(s)_k - pi~(s)_k)^2 ]) (Plappert et al. 2018, section 3.2).
+    let sq = 0;
+    for (let i = 0; i < plain.length; i++) sq += ((plain[i] as number) - (noisy[i] as number)) ** 2;
+    return Math.sqrt(sq / plain.length);
   }
 
   /** `into` (created on first use) set to the online actor's current weights + N(0, stddev^2). */

@@ -1,12 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../core/rng.js';
 import type { EncoderConfig, LearnerConfig } from './config.js';
+import type { KernelOps, Tensor } from './kernel-ops.js';
 
 /**
  * Actor and critic networks as raw tf.Variables (no layers API): small networks are bound by op
  * count, not FLOPs (DESIGN.md), so every layer is one fused matMul+bias(+relu) forward and its
  * gradient is written by hand with explicit transposes. (On wasm a matMul with transposeA/B, what
- * tfjs' own matMul gradient uses, costs ~10x an explicit transpose + matMul.)
+ * tfjs' own matMul gradient uses, costs ~10x an explicit transpose + matMul.) The MLP math runs as
+ * direct kernel calls (kernel-ops.ts); the pixel encoder runs on the engine for tfjs' autodiff.
  *
  * A layer may read several inputs with one weight block each, y = act(sum_i x_i W_i + b): the
  * critic's first layer takes the state and the action this way instead of concatenating them.
@@ -38,30 +40,25 @@ export interface GradRequest {
    * X^T dz = [dW_1; ..; dW_k; db] (dW_i = x_i^T dz, db = sum_rows dz = 1^T dz), whose rows are
    * those gradients in mlpVariables order, instead of a transpose and a matmul per part and a sum.
    */
-  readonly firstInputT?: tf.Tensor2D | null;
+  readonly firstInputT?: Tensor | null;
   /** Added to dL/dz of the output layer: the gradient of a penalty on the output pre-activation z. */
-  readonly dOutputPreActivation?: tf.Tensor2D | null;
+  readonly dOutputPreActivation?: Tensor | null;
 }
 
-function activate(z: tf.Tensor2D, act: Activation): tf.Tensor2D {
-  if (act === 'relu') return tf.relu(z);
-  if (act === 'tanh') return tf.tanh(z);
-  return z;
-}
-
-/** y = act(sum_i x_i W_i + b), one fused matMul+bias(+relu) where the backend allows it. */
-export function linearForward(xs: readonly tf.Tensor2D[], layer: LinearLayer, act: Activation): tf.Tensor2D {
-  // wasm fuses relu and linear, not tanh; a second input part is added before the activation.
+/** y = act(sum_i x_i W_i + b), one fused matMul+bias(+relu) where the backend allows it; also z. */
+export function linearForward(ops: KernelOps, xs: readonly Tensor[], layer: LinearLayer, act: Activation): { y: Tensor; z: Tensor } {
+  // Every backend fuses relu and linear, not tanh; a second input part is added before the activation.
   const fusedAct = act === 'relu' && xs.length === 1 ? 'relu' : 'linear';
-  let z: tf.Tensor2D = tf.fused.matMul({ a: xs[0] as tf.Tensor2D, b: layer.ws[0] as tf.Tensor2D, bias: layer.b, activation: fusedAct }) as tf.Tensor2D;
-  for (let i = 1; i < xs.length; i++) z = tf.add(z, tf.matMul(xs[i] as tf.Tensor2D, layer.ws[i] as tf.Tensor2D)) as tf.Tensor2D;
-  return fusedAct === act ? z : activate(z, act);
+  let z = ops.matMul(xs[0] as Tensor, ops.borrow(layer.ws[0] as tf.Tensor), ops.borrow(layer.b), fusedAct);
+  for (let i = 1; i < xs.length; i++) z = ops.add(z, ops.matMul(xs[i] as Tensor, ops.borrow(layer.ws[i] as tf.Tensor)));
+  if (fusedAct === act || act === 'linear') return { y: z, z };
+  return { y: act === 'relu' ? ops.relu(z) : ops.tanh(z), z };
 }
 
 /** dL/dz from dL/dy for y = act(z), written with the output y (relu' = step(y), tanh' = 1 - y^2). */
-function activationGrad(dy: tf.Tensor2D, y: tf.Tensor2D, act: Activation): tf.Tensor2D {
-  if (act === 'relu') return tf.mul(dy, tf.step(y));
-  if (act === 'tanh') return tf.mul(dy, tf.sub(1, tf.square(y)));
+function activationGrad(ops: KernelOps, dy: Tensor, y: Tensor, act: Activation): Tensor {
+  if (act === 'relu') return ops.mul(dy, ops.step(y));
+  if (act === 'tanh') return ops.mul(dy, ops.sub(ops.scalar(1), ops.square(y)));
   return dy;
 }
 
@@ -70,25 +67,31 @@ function layerActivation(mlp: Mlp, i: number): Activation {
 }
 
 /** Forward pass of an MLP with relu hidden layers; the output is the last layer's activation. */
-export function mlpForward(mlp: Mlp, inputs: readonly tf.Tensor2D[]): tf.Tensor2D {
-  return mlpForwardTrace(mlp, inputs).outputs[mlp.layers.length - 1] as tf.Tensor2D;
+export function mlpForward(ops: KernelOps, mlp: Mlp, inputs: readonly Tensor[]): Tensor {
+  return mlpForwardTrace(ops, mlp, inputs).output;
 }
 
 /** What backpropagation needs from a forward pass: the inputs and every layer's output. */
 export interface MlpTrace {
-  readonly inputs: readonly tf.Tensor2D[];
-  readonly outputs: readonly tf.Tensor2D[];
+  readonly inputs: readonly Tensor[];
+  readonly outputs: readonly Tensor[];
+  /** The last layer's output, and its pre-activation z (the same tensor for a linear output). */
+  readonly output: Tensor;
+  readonly outputPreActivation: Tensor;
 }
 
-export function mlpForwardTrace(mlp: Mlp, inputs: readonly tf.Tensor2D[]): MlpTrace {
-  const outputs: tf.Tensor2D[] = [];
-  let h: readonly tf.Tensor2D[] = inputs;
+export function mlpForwardTrace(ops: KernelOps, mlp: Mlp, inputs: readonly Tensor[]): MlpTrace {
+  const outputs: Tensor[] = [];
+  let h: readonly Tensor[] = inputs;
+  let z: Tensor | null = null;
   mlp.layers.forEach((layer, i) => {
-    const y = linearForward(h, layer, layerActivation(mlp, i));
-    outputs.push(y);
-    h = [y];
+    const out = linearForward(ops, h, layer, layerActivation(mlp, i));
+    outputs.push(out.y);
+    z = out.z;
+    h = [out.y];
   });
-  return { inputs, outputs };
+  if (z === null) throw new RangeError('the network has no layers');
+  return { inputs, outputs, output: outputs[outputs.length - 1] as Tensor, outputPreActivation: z };
 }
 
 export interface MlpGradients {
@@ -97,9 +100,9 @@ export interface MlpGradients {
    * mlpVariables order (one per variable, except the first layer's when firstInputT was given:
    * one [sum_i in_i + 1, out] tensor for its weight blocks and bias).
    */
-  readonly params: tf.Tensor[] | null;
+  readonly params: Tensor[] | null;
   /** dL/dx per first-layer input part, null where not requested. */
-  readonly inputs: (tf.Tensor2D | null)[];
+  readonly inputs: (Tensor | null)[];
 }
 
 /**
@@ -107,23 +110,21 @@ export interface MlpGradients {
  * dz = dy * act'(z); dW_i = x_i^T dz; db = sum_rows dz; dx_i = dz W_i^T. Explicit transposes:
  * on wasm a matMul with transposeA/B (what tfjs' own matMul gradient uses) costs ~10x more.
  */
-export function mlpBackward(mlp: Mlp, trace: MlpTrace, dy: tf.Tensor2D, want: GradRequest): MlpGradients {
+export function mlpBackward(ops: KernelOps, mlp: Mlp, trace: MlpTrace, dy: Tensor, want: GradRequest): MlpGradients {
   const n = mlp.layers.length;
-  const paramGrads: tf.Tensor[][] = [];
-  let inputGrads: (tf.Tensor2D | null)[] = trace.inputs.map(() => null);
+  const paramGrads: Tensor[][] = [];
+  let inputGrads: (Tensor | null)[] = trace.inputs.map(() => null);
   let dOut = dy;
   for (let i = n - 1; i >= 0; i--) {
     const layer = mlp.layers[i] as LinearLayer;
-    let dz = activationGrad(dOut, trace.outputs[i] as tf.Tensor2D, layerActivation(mlp, i));
-    if (i === n - 1 && want.dOutputPreActivation) dz = tf.add(dz, want.dOutputPreActivation);
-    const xs = i === 0 ? trace.inputs : [trace.outputs[i - 1] as tf.Tensor2D];
-    if (want.params && i === 0 && want.firstInputT) paramGrads[i] = [tf.matMul(want.firstInputT, dz)];
-    else if (want.params) paramGrads[i] = [...xs.map((x) => tf.matMul(tf.transpose(x), dz)), tf.sum(dz, 0)];
-    if (i > 0) {
-      dOut = tf.matMul(dz, tf.transpose(layer.ws[0] as tf.Tensor2D));
-    } else {
-      inputGrads = xs.map((_, j) => (want.inputs[j] ? tf.matMul(dz, tf.transpose(layer.ws[j] as tf.Tensor2D)) : null));
-    }
+    let dz = activationGrad(ops, dOut, trace.outputs[i] as Tensor, layerActivation(mlp, i));
+    if (i === n - 1 && want.dOutputPreActivation) dz = ops.add(dz, want.dOutputPreActivation);
+    const xs = i === 0 ? trace.inputs : [trace.outputs[i - 1] as Tensor];
+    if (want.params && i === 0 && want.firstInputT) paramGrads[i] = [ops.matMul(want.firstInputT, dz)];
+    else if (want.params) paramGrads[i] = [...xs.map((x) => ops.matMul(ops.transpose(x), dz)), ops.sum(dz, 0)];
+    const inputGrad = (j: number) => ops.matMul(dz, ops.transpose(ops.borrow(layer.ws[j] as tf.Tensor)));
+    if (i > 0) dOut = inputGrad(0);
+    else inputGrads = xs.map((_, j) => (want.inputs[j] ? inputGrad(j) : null));
   }
   return { params: want.params ? paramGrads.flat() : null, inputs: inputGrads };
 }
@@ -263,7 +264,7 @@ export function encoderBackward(enc: Encoder, images: tf.Tensor4D, dFeatures: tf
 /** A batch of states as the networks read them: optional images plus vector features. */
 export interface StateBatch {
   readonly images: tf.Tensor4D | null;
-  readonly vectors: tf.Tensor2D;
+  readonly vectors: Tensor;
 }
 
 export interface ActorCritic {
@@ -309,15 +310,16 @@ export function allVariables(net: ActorCritic): tf.Variable[] {
 }
 
 /** The state features the MLPs read: encoder features (if any) followed by the vector part. */
-export function features(net: ActorCritic, states: StateBatch): tf.Tensor2D {
+export function features(ops: KernelOps, net: ActorCritic, states: StateBatch): Tensor {
   if (!net.encoder || !states.images) return states.vectors;
-  const encoded = encode(net.encoder, states.images);
-  return states.vectors.shape[1] === 0 ? encoded : tf.concat([encoded, states.vectors], 1);
+  // The encoder output stays the engine's (disposed with the caller's engine scope).
+  const encoded = ops.borrow(encode(net.encoder, states.images));
+  return states.vectors.shape[1] === 0 ? encoded : ops.concat([encoded, states.vectors], 1);
 }
 
 /** mu(s) in [-1, 1] from state features. */
-export function actorForward(net: ActorCritic, feats: tf.Tensor2D): tf.Tensor2D {
-  return mlpForward(net.actor, [feats]);
+export function actorForward(ops: KernelOps, net: ActorCritic, feats: Tensor): Tensor {
+  return mlpForward(ops, net.actor, [feats]);
 }
 
 /** The critic `index`, first layer split into a state part and an action part (no concat). */
@@ -328,8 +330,8 @@ export function critic(net: ActorCritic, index: number): Mlp {
 }
 
 /** Q_i(s, a), or its logits for a distributional critic. */
-export function criticForward(net: ActorCritic, index: number, feats: tf.Tensor2D, actions: tf.Tensor2D): tf.Tensor2D {
-  return mlpForward(critic(net, index), [feats, actions]);
+export function criticForward(ops: KernelOps, net: ActorCritic, index: number, feats: Tensor, actions: Tensor): Tensor {
+  return mlpForward(ops, critic(net, index), [feats, actions]);
 }
 
 /** A structural copy with fresh variables holding the same values (target networks). */

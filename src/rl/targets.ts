@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import type { KernelOps, Tensor } from './kernel-ops.js';
 
 /**
  * The learning targets as pure functions. Every transition carries its own bootstrap discount
@@ -10,24 +10,24 @@ import * as tf from '@tensorflow/tfjs';
  * TD target, DDPG (Lillicrap et al. 2016, Algorithm 1): y = r + gamma Q'(s', mu'(s')), here
  * with the per-transition discount: y_i = r_i + d_i * q'_i.
  */
-export function tdTarget(rewards: tf.Tensor1D, discounts: tf.Tensor1D, nextQ: tf.Tensor1D): tf.Tensor1D {
-  return tf.add(rewards, tf.mul(discounts, nextQ));
+export function tdTarget(ops: KernelOps, rewards: Tensor, discounts: Tensor, nextQ: Tensor): Tensor {
+  return ops.add(rewards, ops.mul(discounts, nextQ));
 }
 
 /**
  * Target policy smoothing, TD3 (Fujimoto et al. 2018, eq. 14):
  * a' = clip(mu'(s') + clip(eps, -c, c), -1, 1) with eps ~ N(0, sigma) given in `noise`.
  */
-export function smoothedTargetAction(nextActions: tf.Tensor2D, noise: tf.Tensor2D, noiseClip: number): tf.Tensor2D {
-  return tf.clipByValue(tf.add(nextActions, tf.clipByValue(noise, -noiseClip, noiseClip)), -1, 1);
+export function smoothedTargetAction(ops: KernelOps, nextActions: Tensor, noise: Tensor, noiseClip: number): Tensor {
+  return ops.clip(ops.add(nextActions, ops.clip(noise, -noiseClip, noiseClip)), -1, 1);
 }
 
 /**
  * Clipped double-Q target, TD3 (Fujimoto et al. 2018, eq. 10):
  * y = r + d * min(Q'_1(s', a'), Q'_2(s', a')).
  */
-export function td3Target(rewards: tf.Tensor1D, discounts: tf.Tensor1D, nextQ1: tf.Tensor1D, nextQ2: tf.Tensor1D): tf.Tensor1D {
-  return tdTarget(rewards, discounts, tf.minimum(nextQ1, nextQ2));
+export function td3Target(ops: KernelOps, rewards: Tensor, discounts: Tensor, nextQ1: Tensor, nextQ2: Tensor): Tensor {
+  return tdTarget(ops, rewards, discounts, ops.minimum(nextQ1, nextQ2));
 }
 
 export interface NStepResult {
@@ -99,17 +99,18 @@ export function categoricalProjection(
   return out;
 }
 
-/** log softmax as x - logSumExp(x) (wasm has no LogSoftmax kernel). */
-export function logSoftmax(logits: tf.Tensor2D): tf.Tensor2D {
-  return tf.sub(logits, tf.logSumExp(logits, 1, true));
+/** log softmax per row, x - logSumExp(x) with logSumExp(x) = m + log sum_j exp(x_j - m), m = max_j x_j. */
+export function logSoftmax(ops: KernelOps, logits: Tensor): Tensor {
+  const shifted = ops.sub(logits, ops.max(logits, 1, true));
+  return ops.sub(shifted, ops.log(ops.sum(ops.exp(shifted), 1, true)));
 }
 
-/** Cross-entropy of the projected target m and the predicted distribution, per sample [B]. */
-export function categoricalCrossEntropy(target: tf.Tensor2D, logits: tf.Tensor2D): tf.Tensor1D {
-  return tf.neg(tf.sum(tf.mul(target, logSoftmax(logits)), 1));
+/** Cross-entropy -sum_j m_j log p_j of the projected target m and the predicted distribution, per sample [B]. */
+export function categoricalCrossEntropy(ops: KernelOps, target: Tensor, logits: Tensor): Tensor {
+  return ops.scale(ops.sum(ops.mul(target, logSoftmax(ops, logits)), 1), -1);
 }
 
 /** Expected value Q = sum_i p_i z_i of categorical distributions `probs` [B, N] over the support [1, N], [B]. */
-export function categoricalExpectation(probs: tf.Tensor2D, support: tf.Tensor2D): tf.Tensor1D {
-  return tf.sum(tf.mul(probs, support), 1);
+export function categoricalExpectation(ops: KernelOps, probs: Tensor, support: Tensor): Tensor {
+  return ops.sum(ops.mul(probs, support), 1);
 }

@@ -14,6 +14,7 @@ import {
   type BatchTensors,
   type DdpgModel,
 } from '../../src/rl/ddpg.js';
+import { withKernelOps, type KernelOps, type Tensor as KernelTensor } from '../../src/rl/kernel-ops.js';
 import { actorVariables, criticVariables, withOnesTransposed, type Mlp } from '../../src/rl/networks.js';
 import { categoricalProjection, categoricalSupport } from '../../src/rl/targets.js';
 import { close } from './close.js';
@@ -70,21 +71,32 @@ function hostBatch(withNoise: boolean): HostBatch {
   };
 }
 
+const flat = (rows: number[][]) => Float32Array.from(rows.flat());
+
 /** The batch as the learner makes it; `onesT` adds [s a 1]^T and [s 1]^T (one-matmul first-layer gradients). */
-function tensors(h: HostBatch, onesT = false): BatchTensors {
-  const flat = (rows: number[][]) => Float32Array.from(rows.flat());
+function tensors(ops: KernelOps, h: HostBatch, onesT = false): BatchTensors {
   return {
-    stateActionOnesT: onesT ? tf.tensor2d(withOnesTransposed([flat(h.states), flat(h.actions)], [S, A], B), [S + A + 1, B]) : null,
-    stateOnesT: onesT ? tf.tensor2d(withOnesTransposed([flat(h.states)], [S], B), [S + 1, B]) : null,
-    states: { images: null, vectors: tf.tensor2d(h.states) },
-    actions: tf.tensor2d(h.actions),
-    rewards: tf.tensor1d(h.rewards),
-    discounts: tf.tensor1d(h.discounts),
-    nextStates: { images: null, vectors: tf.tensor2d(h.nextStates) },
-    weights: tf.tensor1d(h.weights),
-    targetNoise: h.noise ? tf.tensor2d(h.noise) : null,
+    stateActionOnesT: onesT ? ops.upload(withOnesTransposed([flat(h.states), flat(h.actions)], [S, A], B), [S + A + 1, B]) : null,
+    stateOnesT: onesT ? ops.upload(withOnesTransposed([flat(h.states)], [S], B), [S + 1, B]) : null,
+    states: { images: null, vectors: ops.upload(flat(h.states), [B, S]) },
+    actions: ops.upload(flat(h.actions), [B, A]),
+    rewards: ops.upload(Float32Array.from(h.rewards), [B]),
+    discounts: ops.upload(Float32Array.from(h.discounts), [B]),
+    nextStates: { images: null, vectors: ops.upload(flat(h.nextStates), [B, S]) },
+    weights: ops.upload(Float32Array.from(h.weights), [B]),
+    targetNoise: h.noise ? ops.upload(flat(h.noise), [B, A]) : null,
     host: { rewards: Float32Array.from(h.rewards), discounts: Float32Array.from(h.discounts) },
   };
+}
+
+/** The batch as engine tensors, for the autodiff references. */
+function engineTensors(h: HostBatch): { states: tf.Tensor2D; actions: tf.Tensor2D; weights: tf.Tensor1D } {
+  return { states: tf.tensor2d(h.states), actions: tf.tensor2d(h.actions), weights: tf.tensor1d(h.weights) };
+}
+
+/** Runs `fn` with kernel ops inside one engine scope (what the learner does per update). */
+function withOps<T>(fn: (ops: KernelOps) => T): T {
+  return withKernelOps((ops) => scoped(() => fn(ops)));
 }
 
 // ---- plain-JS forward pass of an MLP (relu hidden layers) ----
@@ -105,11 +117,11 @@ function jsMlp(mlp: Mlp, inputs: number[][]): number[] {
 test('DDPG target y = r + d Q\'(s\', mu\'(s\')) and critic loss match a direct computation', () => {
   const model = makeModel('ddpg');
   const h = hostBatch(false);
-  const { y, loss, q1 } = scoped(() => {
-    const batch = tensors(h);
-    const targets = bellmanTargets(model, batch);
-    const critic = criticLossAndGradients(model, batch, targets);
-    return { y: targets.y?.dataSync().slice() ?? new Float32Array(), loss: critic.loss.dataSync()[0] as number, q1: critic.q1.dataSync().slice() };
+  const { y, loss, q1 } = withOps((ops) => {
+    const batch = tensors(ops, h);
+    const targets = bellmanTargets(ops, model, batch);
+    const critic = criticLossAndGradients(ops, model, batch, targets);
+    return { y: targets.y ? ops.read(targets.y) : new Float32Array(), loss: ops.read(critic.loss)[0] as number, q1: ops.read(critic.q1) };
   });
   const target = model.target;
   const expectedY = h.nextStates.map((s2, i) => {
@@ -127,10 +139,10 @@ test('DDPG target y = r + d Q\'(s\', mu\'(s\')) and critic loss match a direct c
 test('TD3 target: min of twin target critics at the smoothed target action', () => {
   const model = makeModel('td3');
   const h = hostBatch(true);
-  const { y, loss } = scoped(() => {
-    const batch = tensors(h);
-    const targets = bellmanTargets(model, batch);
-    return { y: targets.y?.dataSync().slice() ?? new Float32Array(), loss: criticLossAndGradients(model, batch, targets).loss.dataSync()[0] as number };
+  const { y, loss } = withOps((ops) => {
+    const batch = tensors(ops, h);
+    const targets = bellmanTargets(ops, model, batch);
+    return { y: targets.y ? ops.read(targets.y) : new Float32Array(), loss: ops.read(criticLossAndGradients(ops, model, batch, targets).loss)[0] as number };
   });
   const target = model.target;
   const clip = (v: number, lo: number, hi: number) => Math.min(Math.max(v, lo), hi);
@@ -151,7 +163,10 @@ test('TD3 target: min of twin target critics at the smoothed target action', () 
 test('D4PG target: the projected target distribution of Z\'(s\', mu\'(s\'))', () => {
   const model = makeModel('d4pg');
   const h = hostBatch(false);
-  const m = scoped(() => bellmanTargets(model, tensors(h)).distribution?.dataSync().slice() ?? new Float32Array());
+  const m = withOps((ops) => {
+    const distribution = bellmanTargets(ops, model, tensors(ops, h)).distribution;
+    return distribution ? ops.read(distribution) : new Float32Array();
+  });
   const probs = h.nextStates.flatMap((s2) => {
     const logits = jsMlp(model.target.critics[0] as Mlp, [s2, jsMlp(model.target.actor, [s2])]);
     const mx = Math.max(...logits);
@@ -174,11 +189,11 @@ function refForward(mlp: Mlp, inputs: tf.Tensor2D[]): tf.Tensor2D {
   return h[0] as tf.Tensor2D;
 }
 
-function referenceCriticGrads(model: DdpgModel, batch: BatchTensors, yOrM: tf.Tensor): tf.Tensor[] {
+function referenceCriticGrads(model: DdpgModel, batch: ReturnType<typeof engineTensors>, yOrM: tf.Tensor): tf.Tensor[] {
   const vars = criticVariables(model.online);
   const { grads } = tf.variableGrads(() => {
     const losses = model.online.critics.map((c) => {
-      const out = refForward(c, [batch.states.vectors, batch.actions]);
+      const out = refForward(c, [batch.states, batch.actions]);
       if (model.support) {
         const logp = tf.sub(out, tf.logSumExp(out, 1, true));
         return tf.mean(tf.mul(batch.weights, tf.neg(tf.sum(tf.mul(yOrM, logp), 1))));
@@ -206,22 +221,30 @@ function flatGrads(grads: readonly tf.Tensor[]): number[] {
   return grads.flatMap((g) => [...(g.dataSync() as Float32Array)]);
 }
 
+/** The same for kernel-ops gradients. */
+function flatOps(ops: KernelOps, grads: readonly KernelTensor[]): number[] {
+  return [...ops.readAll(grads)];
+}
+
 for (const algo of ['ddpg', 'td3', 'd4pg'] as const) {
   for (const onesT of [false, true]) {
     test(`${algo}: hand-written critic and actor gradients match tfjs autodiff (${onesT ? 'first layers by one matmul with [x 1]^T' : 'op by op'})`, () => {
       const model = makeModel(algo);
-      scoped(() => {
-        const batch = tensors(hostBatch(algo === 'td3'), onesT);
-        const targets = bellmanTargets(model, batch);
-        const ours = criticLossAndGradients(model, batch, targets).grads;
-        const ref = referenceCriticGrads(model, batch, (targets.distribution ?? targets.y) as tf.Tensor);
-        close(flatGrads(ours), flatGrads(ref), 1e-4, 'critic gradient');
-        const actorOurs = actorLossAndGradients(model, batch.states.vectors, batch.stateOnesT ?? null).grads;
-        const actorRef = referenceActorGrads(model, batch.states.vectors);
-        close(flatGrads(actorOurs), flatGrads(actorRef), 1e-4, 'actor gradient');
+      withOps((ops) => {
+        const h = hostBatch(algo === 'td3');
+        const batch = tensors(ops, h, onesT);
+        const reference = engineTensors(h);
+        const targets = bellmanTargets(ops, model, batch);
+        const ours = flatOps(ops, criticLossAndGradients(ops, model, batch, targets).grads);
+        const yOrM = (targets.distribution ?? targets.y) as KernelTensor;
+        const ref = referenceCriticGrads(model, reference, tf.tensor(ops.read(yOrM), yOrM.shape));
+        close(ours, flatGrads(ref), 1e-4, 'critic gradient');
+        const actorOurs = flatOps(ops, actorLossAndGradients(ops, model, batch.states.vectors, batch.stateOnesT ?? null).grads);
+        const actorRef = referenceActorGrads(model, reference.states);
+        close(actorOurs, flatGrads(actorRef), 1e-4, 'actor gradient');
         // The gradients are not trivially zero.
-        assert.ok(flatGrads(ours).some((g) => Math.abs(g) > 1e-4));
-        assert.ok(flatGrads(actorOurs).some((g) => Math.abs(g) > 1e-4));
+        assert.ok(ours.some((g) => Math.abs(g) > 1e-4));
+        assert.ok(actorOurs.some((g) => Math.abs(g) > 1e-4));
       });
     });
   }
@@ -230,9 +253,10 @@ for (const algo of ['ddpg', 'td3', 'd4pg'] as const) {
 test('actor pre-activation penalty: loss -mean Q + lambda mean_i ||u_i||^2 and its gradient match tfjs autodiff', () => {
   const lambda = 0.7;
   const model = makeModel('ddpg', { actorPreActivationPenalty: lambda });
-  scoped(() => {
-    const batch = tensors(hostBatch(false));
-    const states = batch.states.vectors;
+  withOps((ops) => {
+    const h = hostBatch(false);
+    const batch = tensors(ops, h);
+    const states = engineTensors(h).states;
     const vars = actorVariables(model.online);
     const actor = model.online.actor;
     const reference = tf.variableGrads(() => {
@@ -243,12 +267,13 @@ test('actor pre-activation penalty: loss -mean Q + lambda mean_i ||u_i||^2 and i
       const q = refForward(model.online.critics[0] as Mlp, [states, tf.tanh(u)]);
       return tf.add(tf.neg(tf.mean(q)), tf.mul(lambda, tf.mean(tf.sum(tf.square(u), 1)))) as tf.Scalar;
     }, vars);
-    const ours = actorLossAndGradients(model, states);
-    close([ours.loss.dataSync()[0] as number], [reference.value.dataSync()[0] as number], 1e-5, 'penalised actor loss');
-    close(flatGrads(ours.grads), flatGrads(vars.map((v) => reference.grads[v.name] as tf.Tensor)), 1e-4, 'penalised actor gradient');
+    const ours = actorLossAndGradients(ops, model, batch.states.vectors);
+    close([ops.read(ours.loss)[0] as number], [reference.value.dataSync()[0] as number], 1e-5, 'penalised actor loss');
+    const oursFlat = flatOps(ops, ours.grads);
+    close(oursFlat, flatGrads(vars.map((v) => reference.grads[v.name] as tf.Tensor)), 1e-4, 'penalised actor gradient');
     // The penalty changes the gradient (the test would pass trivially with lambda ignored otherwise).
-    const plain = actorLossAndGradients(makeModel('ddpg'), states);
-    assert.ok(flatGrads(ours.grads).some((g, i) => Math.abs(g - (flatGrads(plain.grads)[i] as number)) > 1e-4));
+    const plain = flatOps(ops, actorLossAndGradients(ops, makeModel('ddpg'), batch.states.vectors).grads);
+    assert.ok(oursFlat.some((g, i) => Math.abs(g - (plain[i] as number)) > 1e-4));
   });
 });
 
@@ -267,11 +292,11 @@ test('categorical support helper is consistent with the model support', () => {
 test('D4PG critic loss: mean_i w_i * -sum_j m_ij log softmax(Z(s_i, a_i))_j matches a direct computation', () => {
   const model = makeModel('d4pg');
   const h = hostBatch(false);
-  const { loss, q1, m } = scoped(() => {
-    const batch = tensors(h);
-    const targets = bellmanTargets(model, batch);
-    const critic = criticLossAndGradients(model, batch, targets);
-    return { loss: critic.loss.dataSync()[0] as number, q1: critic.q1.dataSync().slice(), m: targets.distribution?.dataSync().slice() ?? new Float32Array() };
+  const { loss, q1, m } = withOps((ops) => {
+    const batch = tensors(ops, h);
+    const targets = bellmanTargets(ops, model, batch);
+    const critic = criticLossAndGradients(ops, model, batch, targets);
+    return { loss: ops.read(critic.loss)[0] as number, q1: ops.read(critic.q1), m: targets.distribution ? ops.read(targets.distribution) : new Float32Array() };
   });
   const softmax = (logits: number[]) => {
     const mx = Math.max(...logits);
@@ -312,7 +337,7 @@ test('policy delay: actor and targets change only on every d-th update, the crit
   for (let update = 0; update < 6; update++) {
     const before = parameterState(model);
     const actorSteps = model.actorOptimizer.step;
-    const result = scoped(() => ddpgStep(model, tensors(h, true), update));
+    const result = withOps((ops) => ddpgStep(ops, model, tensors(ops, h, true), update));
     const after = parameterState(model);
     assert.equal(result.skipped, null);
     assert.notDeepEqual(after.critic, before.critic, `update ${update}: the critics step every time`);
@@ -345,7 +370,7 @@ test('a non-finite actor step is skipped: the critic step stays, actor and targe
   const before = parameterState(model);
   const steps = [model.actorOptimizer.step, model.criticOptimizer.step];
   const actorMoments = model.actorOptimizer.state();
-  const result = scoped(() => ddpgStep(model, tensors(hostBatch(false)), 0));
+  const result = withOps((ops) => ddpgStep(ops, model, tensors(ops, hostBatch(false)), 0));
   const after = parameterState(model);
   assert.equal(result.skipped, 'actor');
   assert.ok(Number.isFinite(result.criticLoss) && Number.isFinite(result.criticGradNorm));

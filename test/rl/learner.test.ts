@@ -264,10 +264,13 @@ test(`pixel states: a conv encoder trained by the critic runs an update on ${bac
   }
   const before = learner.act(Float32Array.from({ length: stateSize }, () => 0.5));
   const n0 = tf.memory().numTensors;
+  const buffers0 = tf.backend().numDataIds();
   const stats = await learner.update(3);
   assert.equal(stats.updates, 3);
   assert.ok(Number.isFinite(stats.criticLoss));
   assert.equal(tf.memory().numTensors, n0, 'no tensors leak');
+  // Kernel-op buffers are invisible to the engine's count: the backend's own count catches them.
+  assert.equal(tf.backend().numDataIds(), buffers0, 'no backend buffers leak (encoder gradients crossing from kernel ops to the engine included)');
   assert.notDeepEqual([...learner.act(Float32Array.from({ length: stateSize }, () => 0.5))], [...before]);
   assert.throws(
     () => learner.observe({ state: new Float32Array(stateSize).fill(2), action: Float32Array.of(0, 0), reward: 0, nextState: new Float32Array(stateSize), terminated: false }),
@@ -357,9 +360,12 @@ test('updates leak no tensors and dispose frees everything', async () => {
     fill(learner, 60, 10);
     await learner.update(2);
     const n1 = tf.memory().numTensors;
+    const buffers1 = tf.backend().numDataIds();
     await learner.update(5);
     learner.act(probe);
     assert.equal(tf.memory().numTensors, n1, `${algo}: update and act leak nothing`);
+    // The update's kernel ops bypass the engine: the backend's count sees their buffers.
+    assert.equal(tf.backend().numDataIds(), buffers1, `${algo}: update and act leave no backend buffers behind`);
     learner.dispose();
   }
   assert.equal(tf.memory().numTensors, n0);

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/core/backend.js';
+import { withKernelOps } from '../../src/rl/kernel-ops.js';
 import { NStepAccumulator } from '../../src/rl/n-step.js';
 import {
   categoricalProjection,
@@ -101,17 +101,18 @@ test('categorical projection matches hand-computed values (shift, split, clippin
 });
 
 test('TD target and TD3 target (clipped double Q, smoothed target action) match direct computation', () => {
-  const values = tf.tidy(() => {
-    const r = tf.tensor1d([1, -2, 0.5]);
-    const d = tf.tensor1d([0.9, 0, 0.81]);
-    const q1 = tf.tensor1d([10, 5, -4]);
-    const q2 = tf.tensor1d([8, 7, -6]);
-    const a = tf.tensor2d([[0.9], [-0.2], [0.5]]);
-    const noise = tf.tensor2d([[0.7], [-0.1], [-2]]);
+  const values = withKernelOps((ops) => {
+    const vector = (...v: number[]) => ops.upload(Float32Array.from(v), [v.length]);
+    const r = vector(1, -2, 0.5);
+    const d = vector(0.9, 0, 0.81);
+    const q1 = vector(10, 5, -4);
+    const q2 = vector(8, 7, -6);
+    const a = ops.upload(Float32Array.of(0.9, -0.2, 0.5), [3, 1]);
+    const noise = ops.upload(Float32Array.of(0.7, -0.1, -2), [3, 1]);
     return {
-      td: tdTarget(r, d, q1).arraySync(),
-      td3: td3Target(r, d, q1, q2).arraySync(),
-      smooth: (smoothedTargetAction(a, noise, 0.5).arraySync() as number[][]).map((row) => row[0] as number),
+      td: ops.read(tdTarget(ops, r, d, q1)),
+      td3: ops.read(td3Target(ops, r, d, q1, q2)),
+      smooth: ops.read(smoothedTargetAction(ops, a, noise, 0.5)),
     };
   });
   close(values.td, [1 + 9, -2, 0.5 - 0.81 * 4]);
