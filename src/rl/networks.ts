@@ -47,7 +47,7 @@ export interface GradRequest {
 
 /** y = act(sum_i x_i W_i + b), one fused matMul+bias(+relu) where the backend allows it; also z. */
 export function linearForward(ops: KernelOps, xs: readonly Tensor[], layer: LinearLayer, act: Activation): { y: Tensor; z: Tensor } {
-  // Every backend fuses relu and linear, not tanh; a second input part is added before the activation.
+  // tfjs' fused matMul has relu, not tanh; a second input part is added before the activation.
   const fusedAct = act === 'relu' && xs.length === 1 ? 'relu' : 'linear';
   let z = ops.matMul(xs[0] as Tensor, ops.borrow(layer.ws[0] as tf.Tensor), ops.borrow(layer.b), fusedAct);
   for (let i = 1; i < xs.length; i++) z = ops.add(z, ops.matMul(xs[i] as Tensor, ops.borrow(layer.ws[i] as tf.Tensor)));
