@@ -28,8 +28,8 @@ import { categoricalCrossEntropy, categoricalExpectation, categoricalProjection,
  * and the D4PG ones (Barth-Maron et al. 2018, Algorithm 1: n-step returns arrive in the batch,
  * categorical critic with the projected target and a cross-entropy loss, actor on its mean).
  *
- * The math runs as direct kernel calls (kernel-ops.ts) inside one tf scope (for the pixel encoder);
- * the only reads back are one packed vector per network step (loss, gradients, ...), needed anyway
+ * The math runs as direct kernel calls (kernel-ops.ts; withKernelOps' engine scope holds the pixel
+ * encoder's tensors); the only reads back are one packed vector per network step (loss, gradients, ...), needed anyway
  * to refuse a non-finite step before it touches weights.
  */
 
@@ -123,17 +123,6 @@ export function tdErrorsAndMean(targetMeans: ArrayLike<number>, q: ArrayLike<num
     sum += q[i] as number;
   }
   return { tdErrors, meanQ: sum / q.length };
-}
-
-/** Runs `fn` in one tf scope (tf.tidy without result tracking: we return numbers, not tensors). */
-export function scoped<T>(fn: () => T): T {
-  const engine = tf.engine();
-  engine.startScope();
-  try {
-    return fn();
-  } finally {
-    engine.endScope();
-  }
 }
 
 /** The Bellman target: y (scalar critics) or the projected distribution m (categorical). */
@@ -266,49 +255,48 @@ export function actorLossAndGradients(ops: KernelOps, model: DdpgModel, feats: T
 
 /**
  * One update. `updateIndex` counts critic updates from 0 (the actor and the targets move when
- * updateIndex % policyDelay === policyDelay - 1, as in TD3's "if t mod d then").
+ * updateIndex % policyDelay === policyDelay - 1, as in TD3's "if t mod d then"). Run it with the
+ * ops of withKernelOps, whose engine scope frees the pixel encoder's tensors.
  */
 export function ddpgStep(ops: KernelOps, model: DdpgModel, batch: BatchTensors, updateIndex: number): StepResult {
   const { config, online } = model;
   const batchSize = batch.rewards.shape[0] as number;
   const pixels = online.encoder !== null && batch.states.images !== null;
 
-  return scoped(() => {
-    // 1. Bellman targets from the target networks.
-    const targets = bellmanTargets(ops, model, batch);
+  // 1. Bellman targets from the target networks.
+  const targets = bellmanTargets(ops, model, batch);
 
-    // 2. Critic step on the (importance-weighted) TD loss; refuse it if anything is not finite.
-    const critic = criticLossAndGradients(ops, model, batch, targets);
-    // The targets and Q_1 come back whole: |TD error| and mean Q are a few host operations (three ops fewer).
-    const criticRead = ops.readAll([critic.loss, targets.mean, critic.q1, ...critic.grads]);
-    const criticLoss = criticRead[0] as number;
-    const { tdErrors, meanQ } = tdErrorsAndMean(criticRead.subarray(1, 1 + batchSize), criticRead.subarray(1 + batchSize, 1 + 2 * batchSize));
-    const criticGrad = criticRead.subarray(1 + 2 * batchSize);
-    const criticNorm = globalNorm(criticGrad);
-    if (!allFinite(criticRead) || !Number.isFinite(criticNorm)) {
-      return { skipped: 'critic', criticLoss, actorLoss: Number.NaN, meanQ, criticGradNorm: criticNorm, tdErrors };
-    }
-    model.criticOptimizer.apply(criticGrad, criticNorm);
+  // 2. Critic step on the (importance-weighted) TD loss; refuse it if anything is not finite.
+  const critic = criticLossAndGradients(ops, model, batch, targets);
+  // The targets and Q_1 come back whole: |TD error| and mean Q are a few host operations (three ops fewer).
+  const criticRead = ops.readAll([critic.loss, targets.mean, critic.q1, ...critic.grads]);
+  const criticLoss = criticRead[0] as number;
+  const { tdErrors, meanQ } = tdErrorsAndMean(criticRead.subarray(1, 1 + batchSize), criticRead.subarray(1 + batchSize, 1 + 2 * batchSize));
+  const criticGrad = criticRead.subarray(1 + 2 * batchSize);
+  const criticNorm = globalNorm(criticGrad);
+  if (!allFinite(criticRead) || !Number.isFinite(criticNorm)) {
+    return { skipped: 'critic', criticLoss, actorLoss: Number.NaN, meanQ, criticGradNorm: criticNorm, tdErrors };
+  }
+  model.criticOptimizer.apply(criticGrad, criticNorm);
 
-    // 3. Every d-th update: actor step by the deterministic policy gradient (on the updated critic) ...
-    if (updateIndex % config.policyDelay !== config.policyDelay - 1) {
-      return { skipped: null, criticLoss, actorLoss: Number.NaN, meanQ, criticGradNorm: criticNorm, tdErrors };
-    }
-    const feats = pixels ? features(ops, online, batch.states) : batch.states.vectors;
-    const actor = actorLossAndGradients(ops, model, feats, pixels ? null : (batch.stateOnesT ?? null));
-    const actorRead = ops.readAll([actor.loss, ...actor.grads]);
-    const actorLoss = actorRead[0] as number;
-    const actorGrad = actorRead.subarray(1);
-    const actorNorm = globalNorm(actorGrad);
-    if (!allFinite(actorRead) || !Number.isFinite(actorNorm)) {
-      return { skipped: 'actor', criticLoss, actorLoss, meanQ, criticGradNorm: criticNorm, tdErrors };
-    }
-    model.actorOptimizer.apply(actorGrad, actorNorm);
+  // 3. Every d-th update: actor step by the deterministic policy gradient (on the updated critic) ...
+  if (updateIndex % config.policyDelay !== config.policyDelay - 1) {
+    return { skipped: null, criticLoss, actorLoss: Number.NaN, meanQ, criticGradNorm: criticNorm, tdErrors };
+  }
+  const feats = pixels ? features(ops, online, batch.states) : batch.states.vectors;
+  const actor = actorLossAndGradients(ops, model, feats, pixels ? null : (batch.stateOnesT ?? null));
+  const actorRead = ops.readAll([actor.loss, ...actor.grads]);
+  const actorLoss = actorRead[0] as number;
+  const actorGrad = actorRead.subarray(1);
+  const actorNorm = globalNorm(actorGrad);
+  if (!allFinite(actorRead) || !Number.isFinite(actorNorm)) {
+    return { skipped: 'actor', criticLoss, actorLoss, meanQ, criticGradNorm: criticNorm, tdErrors };
+  }
+  model.actorOptimizer.apply(actorGrad, actorNorm);
 
-    // 4. ... and the targets: theta' <- tau theta + (1 - tau) theta' (actor, critics, encoder).
-    polyakUpdate(model.targetParams, [model.actorParams, model.criticParams], config.tau);
-    return { skipped: null, criticLoss, actorLoss, meanQ, criticGradNorm: criticNorm, tdErrors };
-  });
+  // 4. ... and the targets: theta' <- tau theta + (1 - tau) theta' (actor, critics, encoder).
+  polyakUpdate(model.targetParams, [model.actorParams, model.criticParams], config.tau);
+  return { skipped: null, criticLoss, actorLoss, meanQ, criticGradNorm: criticNorm, tdErrors };
 }
 
 /** mu(s) for a batch of states, [B, actionSize]. */

@@ -12,7 +12,8 @@ import * as tf from '@tensorflow/tfjs';
  *
  * What stays with the engine: variables (weights live in tf.Variables, checkpoints read them) and
  * the pixel encoder, whose gradient comes from tfjs' autodiff (borrow / toTensor bridge the two).
- * Outputs are owned by this object and freed by release(); use withKernelOps.
+ * Outputs are owned by this object and freed by release(); use withKernelOps, which also opens the
+ * engine scope that frees the engine's side.
  */
 
 /** A tensor as kernels see it: a backend buffer, a shape and a dtype. */
@@ -20,18 +21,16 @@ export type Tensor = tf.TensorInfo;
 
 type KernelInputs = Record<string, Tensor> | Tensor[];
 
-const kernelCache = new Map<string, tf.KernelFunc>();
+/** Kernel functions by name, per backend, looked up once (tf.getKernel builds a key string per call). */
+const kernelsByBackend = new Map<string, Map<string, tf.KernelFunc>>();
 
-function kernel(name: string, backendName: string): tf.KernelFunc {
-  const key = `${backendName}/${name}`;
-  let fn = kernelCache.get(key);
-  if (!fn) {
-    const config = tf.getKernel(name, backendName);
-    if (!config) throw new Error(`the ${backendName} backend has no ${name} kernel`);
-    fn = config.kernelFunc;
-    kernelCache.set(key, fn);
+function kernelsOf(backendName: string): Map<string, tf.KernelFunc> {
+  let kernels = kernelsByBackend.get(backendName);
+  if (!kernels) {
+    kernels = new Map();
+    kernelsByBackend.set(backendName, kernels);
   }
-  return fn;
+  return kernels;
 }
 
 function size(shape: readonly number[]): number {
@@ -43,6 +42,7 @@ function size(shape: readonly number[]): number {
 export class KernelOps {
   private readonly backend: tf.KernelBackend;
   private readonly backendName: string;
+  private readonly kernels: Map<string, tf.KernelFunc>;
   /** Outputs to free: backend buffers, or engine tensors where a backend's kernel returns one. */
   private owned: (Tensor | tf.Tensor)[] = [];
   private readonly scalars = new Map<number, Tensor>();
@@ -50,10 +50,22 @@ export class KernelOps {
   constructor() {
     this.backendName = tf.getBackend();
     this.backend = tf.backend();
+    this.kernels = kernelsOf(this.backendName);
+  }
+
+  private kernel(name: string): tf.KernelFunc {
+    let fn = this.kernels.get(name);
+    if (!fn) {
+      const config = tf.getKernel(name, this.backendName);
+      if (!config) throw new Error(`the ${this.backendName} backend has no ${name} kernel`);
+      fn = config.kernelFunc;
+      this.kernels.set(name, fn);
+    }
+    return fn;
   }
 
   private run(name: string, inputs: KernelInputs, attrs: tf.NamedAttrMap = {}): Tensor {
-    const out = kernel(name, this.backendName)({ inputs: inputs as unknown as tf.NamedTensorInfoMap, backend: this.backend, attrs });
+    const out = this.kernel(name)({ inputs: inputs as unknown as tf.NamedTensorInfoMap, backend: this.backend, attrs });
     if (Array.isArray(out)) throw new Error(`kernel ${name} returned ${out.length} outputs, expected one`);
     this.owned.push(out);
     return out;
@@ -223,12 +235,19 @@ export class KernelOps {
   }
 }
 
-/** Runs `fn` with fresh kernel ops and frees their outputs afterwards, also on a throw. */
+/**
+ * Runs `fn` with fresh kernel ops inside one engine scope, then frees both: the kernel ops' buffers
+ * and the engine tensors made meanwhile (image batches, the pixel encoder's tensors, buffers handed
+ * over with toTensor), also on a throw. `fn` returns host values, not tensors.
+ */
 export function withKernelOps<T>(fn: (ops: KernelOps) => T): T {
   const ops = new KernelOps();
+  const engine = tf.engine();
+  engine.startScope();
   try {
     return fn(ops);
   } finally {
+    engine.endScope();
     ops.release();
   }
 }

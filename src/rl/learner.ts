@@ -9,7 +9,7 @@ import { log } from '../core/logger.js';
 import { Rng } from '../core/rng.js';
 import { loadNamedTensors, saveNamedTensors } from '../core/tfjs-io.js';
 import { learnerConfigSchema, rngStateSchema, type LearnerConfig, type LearnerConfigInput } from './config.js';
-import { createDdpgModel, ddpgStep, policy, scoped, type BatchTensors, type DdpgModel, type StepResult } from './ddpg.js';
+import { createDdpgModel, ddpgStep, policy, type BatchTensors, type DdpgModel, type StepResult } from './ddpg.js';
 import { withKernelOps, type KernelOps, type Tensor as KernelTensor } from './kernel-ops.js';
 import { NStepAccumulator } from './n-step.js';
 import {
@@ -138,7 +138,7 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy {
   }
 
   private actWith(net: ActorCritic, state: Float32Array): Float32Array {
-    return withKernelOps((ops) => scoped(() => ops.read(policy(ops, net, this.stateBatch(ops, state, 1)))));
+    return withKernelOps((ops) => ops.read(policy(ops, net, this.stateBatch(ops, state, 1))));
   }
 
   // ---- experience ----
@@ -210,9 +210,8 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy {
     let lastYield = performance.now();
     for (let i = 0; i < steps && !signal?.aborted; i++) {
       const sample = this.replay.sample(this.config.batchSize, this.rng);
-      // The kernel ops free the batch and every intermediate; one engine scope frees the engine's
-      // part (image batches and the encoder's tensors; ddpgStep's own scope nests inside it).
-      const result: StepResult = withKernelOps((ops) => scoped(() => ddpgStep(ops, this.model, this.batchTensors(ops, sample), this.updates)));
+      // Frees the batch, every intermediate and the engine's part (image batches, the encoder's tensors).
+      const result: StepResult = withKernelOps((ops) => ddpgStep(ops, this.model, this.batchTensors(ops, sample), this.updates));
       if (result.skipped !== null) {
         skipped += 1;
         log.warn(
@@ -313,12 +312,10 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy {
     this.adaptive = this.perturbedCopy(this.adaptive, stddev, rng);
     const adaptive = this.adaptive;
     const states = this.replay.sampleStates(batchSize, rng);
-    const [plain, noisy] = withKernelOps((ops) =>
-      scoped((): [Float32Array, Float32Array] => {
-        const batch = this.stateBatch(ops, states, batchSize);
-        return [ops.read(policy(ops, this.online, batch)), ops.read(policy(ops, { ...this.online, actor: adaptive }, batch))];
-      }),
-    );
+    const [plain, noisy] = withKernelOps((ops): [Float32Array, Float32Array] => {
+      const batch = this.stateBatch(ops, states, batchSize);
+      return [ops.read(policy(ops, this.online, batch)), ops.read(policy(ops, { ...this.online, actor: adaptive }, batch))];
+    });
     // d(pi, pi~) = sqrt(E_s[ mean_k (pi(s)_k - pi~(s)_k)^2 ]) (Plappert et al. 2018, section 3.2).
     let sq = 0;
     for (let i = 0; i < plain.length; i++) sq += ((plain[i] as number) - (noisy[i] as number)) ** 2;

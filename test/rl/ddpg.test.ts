@@ -10,7 +10,6 @@ import {
   createDdpgModel,
   criticLossAndGradients,
   ddpgStep,
-  scoped,
   type BatchTensors,
   type DdpgModel,
 } from '../../src/rl/ddpg.js';
@@ -94,10 +93,6 @@ function engineTensors(h: HostBatch): { states: tf.Tensor2D; actions: tf.Tensor2
   return { states: tf.tensor2d(h.states), actions: tf.tensor2d(h.actions), weights: tf.tensor1d(h.weights) };
 }
 
-/** Runs `fn` with kernel ops inside one engine scope (what the learner does per update). */
-function withOps<T>(fn: (ops: KernelOps) => T): T {
-  return withKernelOps((ops) => scoped(() => fn(ops)));
-}
 
 // ---- plain-JS forward pass of an MLP (relu hidden layers) ----
 
@@ -117,7 +112,7 @@ function jsMlp(mlp: Mlp, inputs: number[][]): number[] {
 test('DDPG target y = r + d Q\'(s\', mu\'(s\')) and critic loss match a direct computation', () => {
   const model = makeModel('ddpg');
   const h = hostBatch(false);
-  const { y, loss, q1 } = withOps((ops) => {
+  const { y, loss, q1 } = withKernelOps((ops) => {
     const batch = tensors(ops, h);
     const targets = bellmanTargets(ops, model, batch);
     const critic = criticLossAndGradients(ops, model, batch, targets);
@@ -139,7 +134,7 @@ test('DDPG target y = r + d Q\'(s\', mu\'(s\')) and critic loss match a direct c
 test('TD3 target: min of twin target critics at the smoothed target action', () => {
   const model = makeModel('td3');
   const h = hostBatch(true);
-  const { y, loss } = withOps((ops) => {
+  const { y, loss } = withKernelOps((ops) => {
     const batch = tensors(ops, h);
     const targets = bellmanTargets(ops, model, batch);
     return { y: targets.y ? ops.read(targets.y) : new Float32Array(), loss: ops.read(criticLossAndGradients(ops, model, batch, targets).loss)[0] as number };
@@ -163,7 +158,7 @@ test('TD3 target: min of twin target critics at the smoothed target action', () 
 test('D4PG target: the projected target distribution of Z\'(s\', mu\'(s\'))', () => {
   const model = makeModel('d4pg');
   const h = hostBatch(false);
-  const m = withOps((ops) => {
+  const m = withKernelOps((ops) => {
     const distribution = bellmanTargets(ops, model, tensors(ops, h)).distribution;
     return distribution ? ops.read(distribution) : new Float32Array();
   });
@@ -230,7 +225,7 @@ for (const algo of ['ddpg', 'td3', 'd4pg'] as const) {
   for (const onesT of [false, true]) {
     test(`${algo}: hand-written critic and actor gradients match tfjs autodiff (${onesT ? 'first layers by one matmul with [x 1]^T' : 'op by op'})`, () => {
       const model = makeModel(algo);
-      withOps((ops) => {
+      withKernelOps((ops) => {
         const h = hostBatch(algo === 'td3');
         const batch = tensors(ops, h, onesT);
         const reference = engineTensors(h);
@@ -253,7 +248,7 @@ for (const algo of ['ddpg', 'td3', 'd4pg'] as const) {
 test('actor pre-activation penalty: loss -mean Q + lambda mean_i ||u_i||^2 and its gradient match tfjs autodiff', () => {
   const lambda = 0.7;
   const model = makeModel('ddpg', { actorPreActivationPenalty: lambda });
-  withOps((ops) => {
+  withKernelOps((ops) => {
     const h = hostBatch(false);
     const batch = tensors(ops, h);
     const states = engineTensors(h).states;
@@ -292,7 +287,7 @@ test('categorical support helper is consistent with the model support', () => {
 test('D4PG critic loss: mean_i w_i * -sum_j m_ij log softmax(Z(s_i, a_i))_j matches a direct computation', () => {
   const model = makeModel('d4pg');
   const h = hostBatch(false);
-  const { loss, q1, m } = withOps((ops) => {
+  const { loss, q1, m } = withKernelOps((ops) => {
     const batch = tensors(ops, h);
     const targets = bellmanTargets(ops, model, batch);
     const critic = criticLossAndGradients(ops, model, batch, targets);
@@ -337,7 +332,7 @@ test('policy delay: actor and targets change only on every d-th update, the crit
   for (let update = 0; update < 6; update++) {
     const before = parameterState(model);
     const actorSteps = model.actorOptimizer.step;
-    const result = withOps((ops) => ddpgStep(ops, model, tensors(ops, h, true), update));
+    const result = withKernelOps((ops) => ddpgStep(ops, model, tensors(ops, h, true), update));
     const after = parameterState(model);
     assert.equal(result.skipped, null);
     assert.notDeepEqual(after.critic, before.critic, `update ${update}: the critics step every time`);
@@ -370,7 +365,7 @@ test('a non-finite actor step is skipped: the critic step stays, actor and targe
   const before = parameterState(model);
   const steps = [model.actorOptimizer.step, model.criticOptimizer.step];
   const actorMoments = model.actorOptimizer.state();
-  const result = withOps((ops) => ddpgStep(ops, model, tensors(ops, hostBatch(false)), 0));
+  const result = withKernelOps((ops) => ddpgStep(ops, model, tensors(ops, hostBatch(false)), 0));
   const after = parameterState(model);
   assert.equal(result.skipped, 'actor');
   assert.ok(Number.isFinite(result.criticLoss) && Number.isFinite(result.criticGradNorm));

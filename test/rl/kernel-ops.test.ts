@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/core/backend.js';
-import { KernelOps, withKernelOps } from '../../src/rl/kernel-ops.js';
+import { KernelOps, withKernelOps, type Tensor as KernelTensor } from '../../src/rl/kernel-ops.js';
 import { close } from './close.js';
 
 await initBackend();
@@ -27,58 +27,36 @@ test('matMul with bias and relu: act(a b + bias) by hand, on 3D views of 2D buff
   close(out.relu, [4.5, 0, 0.5, 0], 1e-6, 'relu(a b + bias)');
 });
 
+/** Each kernel op beside the engine op it stands for, on x and y of shape [2, 3]. */
+const cases: [string, (x: tf.Tensor2D, y: tf.Tensor2D) => tf.Tensor, (ops: KernelOps, x: KernelTensor, y: KernelTensor) => KernelTensor][] = [
+  ['add', (x, y) => tf.add(x, y), (ops, x, y) => ops.add(x, y)],
+  ['sub', (x, y) => tf.sub(x, y), (ops, x, y) => ops.sub(x, y)],
+  ['mul', (x, y) => tf.mul(x, y), (ops, x, y) => ops.mul(x, y)],
+  ['scale', (x) => tf.mul(x, 2.5), (ops, x) => ops.scale(x, 2.5)],
+  ['minimum', (x, y) => tf.minimum(x, y), (ops, x, y) => ops.minimum(x, y)],
+  ['clip', (x) => tf.clipByValue(x, -0.5, 0.5), (ops, x) => ops.clip(x, -0.5, 0.5)],
+  ['relu', (x) => tf.relu(x), (ops, x) => ops.relu(x)],
+  ['tanh', (x) => tf.tanh(x), (ops, x) => ops.tanh(x)],
+  ['step', (x) => tf.step(x), (ops, x) => ops.step(x)],
+  ['square', (x) => tf.square(x), (ops, x) => ops.square(x)],
+  ['sum over rows', (x) => tf.sum(x, 0), (ops, x) => ops.sum(x, 0)],
+  ['sum over columns, kept', (x) => tf.sum(x, 1, true), (ops, x) => ops.sum(x, 1, true)],
+  ['max over columns, kept', (x) => tf.max(x, 1, true), (ops, x) => ops.max(x, 1, true)],
+  ['mean', (x) => tf.mean(x), (ops, x) => ops.mean(x)],
+  ['softmax', (x) => tf.softmax(x), (ops, x) => ops.softmax(x)],
+  ['transpose', (x) => tf.transpose(x), (ops, x) => ops.transpose(x)],
+  ['concat', (x, y) => tf.concat([x, y], 1), (ops, x, y) => ops.concat([x, y], 1)],
+  ['columns', (x) => tf.slice(x, [0, 1], [2, 2]), (ops, x) => ops.columns(x, 1, 2)],
+];
+
 test('elementwise ops, reductions, softmax and slices match the engine ops', () => {
   const x = [0.3, -1.2, 2, 0.7, -0.1, 0.05];
   const y = [1, 2, -1, 0.5, 0.25, -3];
-  const engine = tf.tidy(() => {
-    const tx = tf.tensor2d(x, [2, 3]);
-    const ty = tf.tensor2d(y, [2, 3]);
-    return [
-      tf.add(tx, ty),
-      tf.sub(tx, ty),
-      tf.mul(tx, ty),
-      tf.mul(tx, 2.5),
-      tf.minimum(tx, ty),
-      tf.clipByValue(tx, -0.5, 0.5),
-      tf.relu(tx),
-      tf.tanh(tx),
-      tf.step(tx),
-      tf.square(tx),
-      tf.sum(tx, 0),
-      tf.sum(tx, 1, true),
-      tf.max(tx, 1, true),
-      tf.mean(tx),
-      tf.softmax(tx),
-      tf.transpose(tx),
-      tf.concat([tx, ty], 1),
-      tf.slice(tx, [0, 1], [2, 2]),
-    ].map((t) => [...(t.dataSync() as Float32Array)]);
-  });
-  const ours = withKernelOps((ops) => {
-    const tx = ops.upload(Float32Array.from(x), [2, 3]);
-    const ty = ops.upload(Float32Array.from(y), [2, 3]);
-    return [
-      ops.add(tx, ty),
-      ops.sub(tx, ty),
-      ops.mul(tx, ty),
-      ops.scale(tx, 2.5),
-      ops.minimum(tx, ty),
-      ops.clip(tx, -0.5, 0.5),
-      ops.relu(tx),
-      ops.tanh(tx),
-      ops.step(tx),
-      ops.square(tx),
-      ops.sum(tx, 0),
-      ops.sum(tx, 1, true),
-      ops.max(tx, 1, true),
-      ops.mean(tx),
-      ops.softmax(tx),
-      ops.transpose(tx),
-      ops.concat([tx, ty], 1),
-      ops.columns(tx, 1, 2),
-    ].map((t) => [...ops.read(t)]);
-  });
-  engine.forEach((expected, i) => close(ours[i] as number[], expected, 1e-6, `op ${i}`));
+  for (const [name, engineOp, kernelOp] of cases) {
+    const expected = tf.tidy(() => [...(engineOp(tf.tensor2d(x, [2, 3]), tf.tensor2d(y, [2, 3])).dataSync() as Float32Array)]);
+    const ours = withKernelOps((ops) => [...ops.read(kernelOp(ops, ops.upload(Float32Array.from(x), [2, 3]), ops.upload(Float32Array.from(y), [2, 3])))]);
+    close(ours, expected, 1e-6, name);
+  }
 });
 
 test('release frees every output, upload and scalar; toTensor hands a buffer to the engine', () => {
