@@ -74,7 +74,8 @@ async function cameraFrames(): Promise<Uint8Array[]> {
 
 const backend = await initBackend('wasm');
 const enc = await loadVaeEncoder(DEFAULT_VAE_MODEL_DIR);
-const vehicle = { maxSteeringRad: 0.45, maxSpeedMps: maxSetpointMps(new DrivingSimEnv({ camera: { render: false } }).config.vehicle) };
+const simVehicle = new DrivingSimEnv({ camera: { render: false } }).config.vehicle;
+const vehicle = { maxSteeringRad: 0.45, maxSpeedMps: maxSetpointMps(simVehicle), policyPeriodS: 1 / simVehicle.policyHz };
 const frames = await cameraFrames();
 const round = (x: number): number => Math.round(x * 100) / 100;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -60,12 +60,14 @@ export function parseAgentConfig(raw: unknown = {}, source = 'agent config'): Ag
   return parseWith(agentConfigSchema, raw ?? {}, source);
 }
 
-/** What the world tells the agent about its units: used to scale speed and steering into the state. */
+/** What the world tells the agent about its units: speed and steering scale the state, the policy period sizes the return (D4PG's support). */
 export interface VehicleScale {
   /** The world's maximum steering angle, rad. */
   readonly maxSteeringRad: number;
   /** The world's maximum speed set-point, m/s. */
   readonly maxSpeedMps: number;
+  /** The world's policy period (one action per period), s: the time a step's reward is counted over. */
+  readonly policyPeriodS: number;
 }
 
 /**

@@ -44,18 +44,15 @@ const DRIVING_LEARNER_DEFAULTS: LearnerConfigInput = { discount: 0.95, actorLear
  */
 const DRIVING_N_STEP = 3;
 
-/** The policy period the driving reward is counted over, s (the paper's 10 Hz; the simulator's and the ROS node's default). */
-const POLICY_PERIOD_S = 0.1;
-
 /**
  * The categorical critic's support for the driving return (D4PG), where the user sets none: the
- * reward is metres along the lane per step, at most maxSpeed x 0.1 s (0.28 m at 10 km/h), so the
- * discounted return lies in [0, that / (1 - discount)] (2.8 m with the paper's 0.9); a metre of
- * margin either side. The learner's generic [-150, 150] would put every driving return into one or
- * two of its 51 atoms.
+ * reward is metres along the lane per step, at most maxSpeed x the policy period (0.28 m at
+ * 10 km/h and the paper's 10 Hz), so the discounted return lies in [0, that / (1 - discount)]
+ * (2.8 m with the paper's 0.9); a metre of margin either side. The learner's generic [-150, 150]
+ * would put every driving return into one or two of its 51 atoms.
  */
-export function drivingReturnSupport(maxSpeedMps: number, discount: number): { vMin: number; vMax: number } {
-  return { vMin: -1, vMax: (maxSpeedMps * POLICY_PERIOD_S) / (1 - discount) + 1 };
+export function drivingReturnSupport(vehicle: Pick<VehicleScale, 'maxSpeedMps' | 'policyPeriodS'>, discount: number): { vMin: number; vMax: number } {
+  return { vMin: -1, vMax: (vehicle.maxSpeedMps * vehicle.policyPeriodS) / (1 - discount) + 1 };
 }
 
 /** The driving defaults for `algo`, before the caller's overrides. */
@@ -74,7 +71,7 @@ export function createDrivingAgent(opts: DrivingAgentOptions): DrivingAgent {
   const parsed = parse(learnerInput);
   const learnerConfig =
     parsed.distributional && overrides.vMin === undefined && overrides.vMax === undefined
-      ? parse({ ...learnerInput, ...drivingReturnSupport(opts.vehicle.maxSpeedMps, parsed.discount) })
+      ? parse({ ...learnerInput, ...drivingReturnSupport(opts.vehicle, parsed.discount) })
       : parsed;
   const exploration = parseWith(explorationConfigSchema, opts.exploration, 'exploration config');
   const root = Rng.fromSeed(opts.seed);

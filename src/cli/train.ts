@@ -7,7 +7,7 @@ import { UserError } from '../core/errors.js';
 import { exists, readJson, replaceDirectory, writeFileSafely, writeJsonSafely } from '../core/files.js';
 import { log } from '../core/logger.js';
 import type { RgbImage } from '../core/env.js';
-import { createDrivingAgent, type DrivingAgent } from '../agent/index.js';
+import { createDrivingAgent, type DrivingAgent, type VehicleScale } from '../agent/index.js';
 import { consecutivePasses, passed, trainAgent, type EpisodeRecord, type StepView, type TrainingProgress } from '../agent/training.js';
 import { DEFAULT_VAE_MODEL_DIR, loadVaeEncoder } from '../vision/encoder.js';
 import type { ImageEncoder } from '../vision/types.js';
@@ -64,8 +64,9 @@ export interface TrainSummary extends Record<string, unknown> {
 }
 
 /** What the world's vehicle means for the agent's units. */
-export function vehicleScaleOf(config: TrainConfig): { maxSteeringRad: number; maxSpeedMps: number } {
-  return { maxSteeringRad: config.sim.vehicle.maxSteeringRad, maxSpeedMps: maxSetpointMps(config.sim.vehicle) };
+export function vehicleScaleOf(config: TrainConfig): VehicleScale {
+  const { vehicle } = config.sim;
+  return { maxSteeringRad: vehicle.maxSteeringRad, maxSpeedMps: maxSetpointMps(vehicle), policyPeriodS: 1 / vehicle.policyHz };
 }
 
 export async function loadEncoderFor(config: TrainConfig): Promise<ImageEncoder | null> {

@@ -63,7 +63,7 @@ export async function buildDriveAgent(params: DriveParams): Promise<DriveAgentPa
     learner: config.learner,
     exploration: config.exploration,
     encoder,
-    vehicle: { maxSteeringRad: params.max_steering_rad, maxSpeedMps: params.max_speed_mps },
+    vehicle: { maxSteeringRad: params.max_steering_rad, maxSpeedMps: params.max_speed_mps, policyPeriodS: 1 / params.policy_rate_hz },
     seed: config.seed,
   });
   if (params.checkpoint_dir !== '' && (await exists(join(params.checkpoint_dir, AGENT_CHECKPOINT_FILE)))) {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { initBackend } from '../../src/core/backend.js';
 import type { RgbImage } from '../../src/core/env.js';
-import { createDrivingAgent, parseAgentConfig } from '../../src/agent/index.js';
+import { createDrivingAgent, parseAgentConfig, type VehicleScale } from '../../src/agent/index.js';
 import { drivingLearnerDefaults, drivingReturnSupport } from '../../src/agent/create.js';
 import type { DdpgLearner } from '../../src/rl/learner.js';
 import { limitSteeringChange, worldSpeedAction } from '../../src/agent/actions.js';
@@ -32,7 +32,7 @@ const quarterMeans: ImageEncoder = {
   dispose() {},
 };
 
-const vehicle = { maxSteeringRad: 0.45, maxSpeedMps: 10 / 3.6 };
+const vehicle = { maxSteeringRad: 0.45, maxSpeedMps: 10 / 3.6, policyPeriodS: 0.1 };
 const smallCamera = { camera: { widthPx: 32, heightPx: 24 }, road: { routeLengthM: 60 } };
 
 function makeAgent(overrides: Record<string, unknown> = {}) {
@@ -60,13 +60,16 @@ test('driving learner defaults: 3-step returns where the preset has none; D4PG\'
   assert.equal(drivingLearnerDefaults('td3').nStep, 3);
   assert.equal(drivingLearnerDefaults('d4pg').nStep, undefined, 'D4PG keeps its own 5');
   // 10 km/h for 0.1 s is 0.28 m a step: with discount 0.9 the return lies in [0, 2.8].
-  const support = drivingReturnSupport(10 / 3.6, 0.9);
+  const support = drivingReturnSupport(vehicle, 0.9);
   assert.ok(Math.abs(support.vMax - (2.78 + 1)) < 0.01 && support.vMin === -1);
-  const config = (learner: Record<string, unknown>) =>
-    (createDrivingAgent({ agent: parseAgentConfig({}), algo: 'd4pg', learner, exploration: { type: 'ou' }, encoder: quarterMeans, vehicle, seed: 0 }).learner as DdpgLearner).config;
+  const config = (learner: Record<string, unknown>, scale: VehicleScale = vehicle) =>
+    (createDrivingAgent({ agent: parseAgentConfig({}), algo: 'd4pg', learner, exploration: { type: 'ou' }, encoder: quarterMeans, vehicle: scale, seed: 0 }).learner as DdpgLearner).config;
   const d4pg = config({ discount: 0.95 });
   assert.equal(d4pg.vMin, -1);
   assert.ok(Math.abs(d4pg.vMax - ((10 / 3.6) * 0.1) / 0.05 - 1) < 1e-9, 'the support follows the discount');
+  // A 5 Hz policy moves twice as far a step: the support doubles with it (the world's period, not the paper's).
+  const slow = config({ discount: 0.95 }, { ...vehicle, policyPeriodS: 0.2 });
+  assert.ok(Math.abs(slow.vMax - ((10 / 3.6) * 0.2) / 0.05 - 1) < 1e-9, 'the support follows the policy period');
   assert.deepEqual([config({ vMin: -2, vMax: 9 }).vMin, config({ vMin: -2, vMax: 9 }).vMax], [-2, 9], 'the user\'s support wins');
 });
 

@@ -46,7 +46,7 @@ test(`a real optimisation (${UPDATES} updates) between episodes does not starve 
     exploration: { type: 'ou' },
     // The shipped VAE's latent size: the learner's networks and update cost are the real ones.
     encoder: gridMeanEncoder(32),
-    vehicle: { maxSteeringRad: 0.45, maxSpeedMps: 10 / 3.6 },
+    vehicle: { maxSteeringRad: 0.45, maxSpeedMps: 10 / 3.6, policyPeriodS: 0.1 },
     seed: 4,
   });
   // Updates done by the optimisation running now (the learner reports each one).

@@ -149,7 +149,7 @@ test('JPEG frames: the learning agent explores until the simulated driver interv
     exploration: { type: 'ou' },
     // A stand-in for the VAE: the learning cycle, not its quality, is tested here.
     encoder: gridMeanEncoder(12),
-    vehicle: { maxSteeringRad: env.config.vehicle.maxSteeringRad, maxSpeedMps: maxSetpointMps(env.config.vehicle) },
+    vehicle: { maxSteeringRad: env.config.vehicle.maxSteeringRad, maxSpeedMps: maxSetpointMps(env.config.vehicle), policyPeriodS: 1 / env.config.vehicle.policyHz },
     seed: 2,
   });
   const controller: DriveController = agent;
