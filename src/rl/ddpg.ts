@@ -17,7 +17,7 @@ import {
   type ActorCritic,
   type StateBatch,
 } from './networks.js';
-import type { KernelOps, Tensor } from './kernel-ops.js';
+import type { TensorOps, Tensor } from './tensor-ops.js';
 import { Adam, globalNorm, ParameterGroup, polyakUpdate } from './optimizer.js';
 import { categoricalCrossEntropy, categoricalExpectation, categoricalProjection, categoricalSupport, smoothedTargetAction, td3Target, tdTarget } from './targets.js';
 
@@ -28,9 +28,10 @@ import { categoricalCrossEntropy, categoricalExpectation, categoricalProjection,
  * and the D4PG ones (Barth-Maron et al. 2018, Algorithm 1: n-step returns arrive in the batch,
  * categorical critic with the projected target and a cross-entropy loss, actor on its mean).
  *
- * The math runs as direct kernel calls (kernel-ops.ts; withKernelOps' engine scope holds the pixel
- * encoder's tensors); the only reads back are one packed vector per network step (loss, gradients, ...), needed anyway
- * to refuse a non-finite step before it touches weights.
+ * The math runs on TensorOps (tensor-ops.ts: direct kernel calls on wasm and cpu, engine ops
+ * elsewhere; withTensorOps' engine scope holds the pixel encoder's tensors); the only reads back
+ * are one packed vector per network step (loss, gradients, ...), needed anyway to refuse a
+ * non-finite step before it touches weights.
  */
 
 export interface DdpgModel {
@@ -137,7 +138,7 @@ export interface BellmanTargets {
  * Targets from the target networks: y = r + d Q'(s', mu'(s')) (DDPG), with the min of twin
  * critics and a smoothed target action (TD3), or Phi T Z'(s', mu'(s')) (D4PG).
  */
-export function bellmanTargets(ops: KernelOps, model: DdpgModel, batch: BatchTensors): BellmanTargets {
+export function bellmanTargets(ops: TensorOps, model: DdpgModel, batch: BatchTensors): BellmanTargets {
   const { config, target, support } = model;
   const batchSize = batch.rewards.shape[0] as number;
   const nextFeatures = features(ops, target, batch.nextStates);
@@ -164,7 +165,7 @@ export interface CriticGradients {
 }
 
 /** The critic loss and its gradient by backpropagation (networks.ts mlpBackward). */
-export function criticLossAndGradients(ops: KernelOps, model: DdpgModel, batch: BatchTensors, targets: BellmanTargets): CriticGradients {
+export function criticLossAndGradients(ops: TensorOps, model: DdpgModel, batch: BatchTensors, targets: BellmanTargets): CriticGradients {
   const { online, support } = model;
   const batchSize = batch.rewards.shape[0] as number;
   const pixels = online.encoder !== null && batch.states.images !== null;
@@ -216,7 +217,7 @@ export function criticLossAndGradients(ops: KernelOps, model: DdpgModel, batch: 
  * when the host has it (GradRequest.firstInputT). `grads`: flattened and concatenated, in
  * actorVariables order.
  */
-export function actorLossAndGradients(ops: KernelOps, model: DdpgModel, feats: Tensor, featsOnesT: Tensor | null = null): { loss: Tensor; grads: Tensor[] } {
+export function actorLossAndGradients(ops: TensorOps, model: DdpgModel, feats: Tensor, featsOnesT: Tensor | null = null): { loss: Tensor; grads: Tensor[] } {
   const { online, support } = model;
   const batchSize = feats.shape[0] as number;
   const actorTrace = mlpForwardTrace(ops, online.actor, [feats]);
@@ -256,9 +257,9 @@ export function actorLossAndGradients(ops: KernelOps, model: DdpgModel, feats: T
 /**
  * One update. `updateIndex` counts critic updates from 0 (the actor and the targets move when
  * updateIndex % policyDelay === policyDelay - 1, as in TD3's "if t mod d then"). Run it with the
- * ops of withKernelOps, whose engine scope frees the pixel encoder's tensors.
+ * ops of withTensorOps, whose engine scope frees the pixel encoder's tensors.
  */
-export function ddpgStep(ops: KernelOps, model: DdpgModel, batch: BatchTensors, updateIndex: number): StepResult {
+export function ddpgStep(ops: TensorOps, model: DdpgModel, batch: BatchTensors, updateIndex: number): StepResult {
   const { config, online } = model;
   const batchSize = batch.rewards.shape[0] as number;
   const pixels = online.encoder !== null && batch.states.images !== null;
@@ -300,6 +301,6 @@ export function ddpgStep(ops: KernelOps, model: DdpgModel, batch: BatchTensors, 
 }
 
 /** mu(s) for a batch of states, [B, actionSize]. */
-export function policy(ops: KernelOps, net: ActorCritic, states: StateBatch): Tensor {
+export function policy(ops: TensorOps, net: ActorCritic, states: StateBatch): Tensor {
   return actorForward(ops, net, features(ops, net, states));
 }

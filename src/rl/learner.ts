@@ -10,7 +10,8 @@ import { Rng } from '../core/rng.js';
 import { loadNamedTensors, saveNamedTensors } from '../core/tfjs-io.js';
 import { learnerConfigSchema, rngStateSchema, type LearnerConfig, type LearnerConfigInput } from './config.js';
 import { createDdpgModel, ddpgStep, policy, type BatchTensors, type DdpgModel, type StepResult } from './ddpg.js';
-import { withKernelOps, type KernelOps, type Tensor as KernelTensor } from './kernel-ops.js';
+import type { TensorOps, Tensor as OpsTensor } from './tensor-ops.js';
+import { withTensorOps } from './with-tensor-ops.js';
 import { NStepAccumulator } from './n-step.js';
 import {
   disposeActorCritic,
@@ -138,7 +139,7 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy {
   }
 
   private actWith(net: ActorCritic, state: Float32Array): Float32Array {
-    return withKernelOps((ops) => ops.read(policy(ops, net, this.stateBatch(ops, state, 1))));
+    return withTensorOps((ops) => ops.read(policy(ops, net, this.stateBatch(ops, state, 1))));
   }
 
   // ---- experience ----
@@ -211,7 +212,7 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy {
     for (let i = 0; i < steps && !signal?.aborted; i++) {
       const sample = this.replay.sample(this.config.batchSize, this.rng);
       // Frees the batch, every intermediate and the engine's part (image batches, the encoder's tensors).
-      const result: StepResult = withKernelOps((ops) => ddpgStep(ops, this.model, this.batchTensors(ops, sample), this.updates));
+      const result: StepResult = withTensorOps((ops) => ddpgStep(ops, this.model, this.batchTensors(ops, sample), this.updates));
       if (result.skipped !== null) {
         skipped += 1;
         log.warn(
@@ -257,10 +258,10 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy {
   }
 
   /** The sample as kernel inputs (engine tensors only for images, which the encoder reads). */
-  private batchTensors(ops: KernelOps, sample: SampledBatch): BatchTensors {
+  private batchTensors(ops: TensorOps, sample: SampledBatch): BatchTensors {
     const b = sample.size;
     const { actionSize, config } = this;
-    let targetNoise: KernelTensor | null = null;
+    let targetNoise: OpsTensor | null = null;
     if (config.targetPolicyNoise > 0) {
       const noise = new Float32Array(b * actionSize);
       for (let i = 0; i < noise.length; i++) noise[i] = this.rng.normal() * config.targetPolicyNoise;
@@ -283,7 +284,7 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy {
   }
 
   /** Flat rows [b * stateSize] -> images [b, h, w, c] (an engine tensor, for the encoder) + vectors [b, vectorSize]. */
-  private stateBatch(ops: KernelOps, flat: Float32Array, b: number): StateBatch {
+  private stateBatch(ops: TensorOps, flat: Float32Array, b: number): StateBatch {
     const shape = this.config.imageShape;
     if (!shape) return { images: null, vectors: ops.upload(flat, [b, this.stateSize]) };
     const { imageSize, vectorSize, stateSize } = this;
@@ -312,7 +313,7 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy {
     this.adaptive = this.perturbedCopy(this.adaptive, stddev, rng);
     const adaptive = this.adaptive;
     const states = this.replay.sampleStates(batchSize, rng);
-    const [plain, noisy] = withKernelOps((ops): [Float32Array, Float32Array] => {
+    const [plain, noisy] = withTensorOps((ops): [Float32Array, Float32Array] => {
       const batch = this.stateBatch(ops, states, batchSize);
       return [ops.read(policy(ops, this.online, batch)), ops.read(policy(ops, { ...this.online, actor: adaptive }, batch))];
     });

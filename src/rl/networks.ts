@@ -1,14 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../core/rng.js';
 import type { EncoderConfig, LearnerConfig } from './config.js';
-import type { KernelOps, Tensor } from './kernel-ops.js';
+import type { TensorOps, Tensor } from './tensor-ops.js';
 
 /**
  * Actor and critic networks as raw tf.Variables (no layers API): small networks are bound by op
  * count, not FLOPs (DESIGN.md), so every layer is one fused matMul+bias(+relu) forward and its
  * gradient is written by hand with explicit transposes. (On wasm a matMul with transposeA/B, what
- * tfjs' own matMul gradient uses, costs ~10x an explicit transpose + matMul.) The MLP math runs as
- * direct kernel calls (kernel-ops.ts); the pixel encoder runs on the engine for tfjs' autodiff.
+ * tfjs' own matMul gradient uses, costs ~10x an explicit transpose + matMul.) The MLP math runs on
+ * TensorOps (tensor-ops.ts: direct kernel calls on wasm and cpu, engine ops elsewhere); the pixel
+ * encoder runs on the engine for tfjs' autodiff.
  *
  * A layer may read several inputs with one weight block each, y = act(sum_i x_i W_i + b): the
  * critic's first layer takes the state and the action this way instead of concatenating them.
@@ -46,7 +47,7 @@ export interface GradRequest {
 }
 
 /** y = act(sum_i x_i W_i + b), one fused matMul+bias(+relu) where the backend allows it; also z. */
-export function linearForward(ops: KernelOps, xs: readonly Tensor[], layer: LinearLayer, act: Activation): { y: Tensor; z: Tensor } {
+export function linearForward(ops: TensorOps, xs: readonly Tensor[], layer: LinearLayer, act: Activation): { y: Tensor; z: Tensor } {
   // tfjs' fused matMul has relu, not tanh; a second input part is added before the activation.
   const fusedAct = act === 'relu' && xs.length === 1 ? 'relu' : 'linear';
   let z = ops.matMul(xs[0] as Tensor, ops.borrow(layer.ws[0] as tf.Tensor), ops.borrow(layer.b), fusedAct);
@@ -56,7 +57,7 @@ export function linearForward(ops: KernelOps, xs: readonly Tensor[], layer: Line
 }
 
 /** dL/dz from dL/dy for y = act(z), written with the output y (relu' = step(y), tanh' = 1 - y^2). */
-function activationGrad(ops: KernelOps, dy: Tensor, y: Tensor, act: Activation): Tensor {
+function activationGrad(ops: TensorOps, dy: Tensor, y: Tensor, act: Activation): Tensor {
   if (act === 'relu') return ops.mul(dy, ops.step(y));
   if (act === 'tanh') return ops.mul(dy, ops.sub(ops.scalar(1), ops.square(y)));
   return dy;
@@ -67,7 +68,7 @@ function layerActivation(mlp: Mlp, i: number): Activation {
 }
 
 /** Forward pass of an MLP with relu hidden layers; the output is the last layer's activation. */
-export function mlpForward(ops: KernelOps, mlp: Mlp, inputs: readonly Tensor[]): Tensor {
+export function mlpForward(ops: TensorOps, mlp: Mlp, inputs: readonly Tensor[]): Tensor {
   return mlpForwardTrace(ops, mlp, inputs).output;
 }
 
@@ -80,7 +81,7 @@ export interface MlpTrace {
   readonly outputPreActivation: Tensor;
 }
 
-export function mlpForwardTrace(ops: KernelOps, mlp: Mlp, inputs: readonly Tensor[]): MlpTrace {
+export function mlpForwardTrace(ops: TensorOps, mlp: Mlp, inputs: readonly Tensor[]): MlpTrace {
   const outputs: Tensor[] = [];
   let h: readonly Tensor[] = inputs;
   let z: Tensor | null = null;
@@ -110,7 +111,7 @@ export interface MlpGradients {
  * dz = dy * act'(z); dW_i = x_i^T dz; db = sum_rows dz; dx_i = dz W_i^T. Explicit transposes:
  * on wasm a matMul with transposeA/B (what tfjs' own matMul gradient uses) costs ~10x more.
  */
-export function mlpBackward(ops: KernelOps, mlp: Mlp, trace: MlpTrace, dy: Tensor, want: GradRequest): MlpGradients {
+export function mlpBackward(ops: TensorOps, mlp: Mlp, trace: MlpTrace, dy: Tensor, want: GradRequest): MlpGradients {
   const n = mlp.layers.length;
   const paramGrads: Tensor[][] = [];
   let inputGrads: (Tensor | null)[] = trace.inputs.map(() => null);
@@ -310,7 +311,7 @@ export function allVariables(net: ActorCritic): tf.Variable[] {
 }
 
 /** The state features the MLPs read: encoder features (if any) followed by the vector part. */
-export function features(ops: KernelOps, net: ActorCritic, states: StateBatch): Tensor {
+export function features(ops: TensorOps, net: ActorCritic, states: StateBatch): Tensor {
   if (!net.encoder || !states.images) return states.vectors;
   // The encoder output stays the engine's (disposed with the caller's engine scope).
   const encoded = ops.borrow(encode(net.encoder, states.images));
@@ -318,7 +319,7 @@ export function features(ops: KernelOps, net: ActorCritic, states: StateBatch): 
 }
 
 /** mu(s) in [-1, 1] from state features. */
-export function actorForward(ops: KernelOps, net: ActorCritic, feats: Tensor): Tensor {
+export function actorForward(ops: TensorOps, net: ActorCritic, feats: Tensor): Tensor {
   return mlpForward(ops, net.actor, [feats]);
 }
 
@@ -330,7 +331,7 @@ export function critic(net: ActorCritic, index: number): Mlp {
 }
 
 /** Q_i(s, a), or its logits for a distributional critic. */
-export function criticForward(ops: KernelOps, net: ActorCritic, index: number, feats: Tensor, actions: Tensor): Tensor {
+export function criticForward(ops: TensorOps, net: ActorCritic, index: number, feats: Tensor, actions: Tensor): Tensor {
   return mlpForward(ops, critic(net, index), [feats, actions]);
 }
 

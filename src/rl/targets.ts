@@ -1,4 +1,4 @@
-import type { KernelOps, Tensor } from './kernel-ops.js';
+import type { TensorOps, Tensor } from './tensor-ops.js';
 
 /**
  * The learning targets as pure functions. Every transition carries its own bootstrap discount
@@ -10,7 +10,7 @@ import type { KernelOps, Tensor } from './kernel-ops.js';
  * TD target, DDPG (Lillicrap et al. 2016, Algorithm 1): y = r + gamma Q'(s', mu'(s')), here
  * with the per-transition discount: y_i = r_i + d_i * q'_i.
  */
-export function tdTarget(ops: KernelOps, rewards: Tensor, discounts: Tensor, nextQ: Tensor): Tensor {
+export function tdTarget(ops: TensorOps, rewards: Tensor, discounts: Tensor, nextQ: Tensor): Tensor {
   return ops.add(rewards, ops.mul(discounts, nextQ));
 }
 
@@ -18,7 +18,7 @@ export function tdTarget(ops: KernelOps, rewards: Tensor, discounts: Tensor, nex
  * Target policy smoothing, TD3 (Fujimoto et al. 2018, eq. 14):
  * a' = clip(mu'(s') + clip(eps, -c, c), -1, 1) with eps ~ N(0, sigma) given in `noise`.
  */
-export function smoothedTargetAction(ops: KernelOps, nextActions: Tensor, noise: Tensor, noiseClip: number): Tensor {
+export function smoothedTargetAction(ops: TensorOps, nextActions: Tensor, noise: Tensor, noiseClip: number): Tensor {
   return ops.clip(ops.add(nextActions, ops.clip(noise, -noiseClip, noiseClip)), -1, 1);
 }
 
@@ -26,7 +26,7 @@ export function smoothedTargetAction(ops: KernelOps, nextActions: Tensor, noise:
  * Clipped double-Q target, TD3 (Fujimoto et al. 2018, eq. 10):
  * y = r + d * min(Q'_1(s', a'), Q'_2(s', a')).
  */
-export function td3Target(ops: KernelOps, rewards: Tensor, discounts: Tensor, nextQ1: Tensor, nextQ2: Tensor): Tensor {
+export function td3Target(ops: TensorOps, rewards: Tensor, discounts: Tensor, nextQ1: Tensor, nextQ2: Tensor): Tensor {
   return tdTarget(ops, rewards, discounts, ops.minimum(nextQ1, nextQ2));
 }
 
@@ -100,17 +100,17 @@ export function categoricalProjection(
 }
 
 /** log softmax per row, x - logSumExp(x) with logSumExp(x) = m + log sum_j exp(x_j - m), m = max_j x_j. */
-export function logSoftmax(ops: KernelOps, logits: Tensor): Tensor {
+export function logSoftmax(ops: TensorOps, logits: Tensor): Tensor {
   const shifted = ops.sub(logits, ops.max(logits, 1, true));
   return ops.sub(shifted, ops.log(ops.sum(ops.exp(shifted), 1, true)));
 }
 
 /** Cross-entropy -sum_j m_j log p_j of the projected target m and the predicted distribution, per sample [B]. */
-export function categoricalCrossEntropy(ops: KernelOps, target: Tensor, logits: Tensor): Tensor {
+export function categoricalCrossEntropy(ops: TensorOps, target: Tensor, logits: Tensor): Tensor {
   return ops.scale(ops.sum(ops.mul(target, logSoftmax(ops, logits)), 1), -1);
 }
 
 /** Expected value Q = sum_i p_i z_i of categorical distributions `probs` [B, N] over the support [1, N], [B]. */
-export function categoricalExpectation(ops: KernelOps, probs: Tensor, support: Tensor): Tensor {
+export function categoricalExpectation(ops: TensorOps, probs: Tensor, support: Tensor): Tensor {
   return ops.sum(ops.mul(probs, support), 1);
 }

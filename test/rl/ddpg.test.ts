@@ -13,7 +13,8 @@ import {
   type BatchTensors,
   type DdpgModel,
 } from '../../src/rl/ddpg.js';
-import { withKernelOps, type KernelOps, type Tensor as KernelTensor } from '../../src/rl/kernel-ops.js';
+import type { TensorOps, Tensor as OpsTensor } from '../../src/rl/tensor-ops.js';
+import { withTensorOps } from '../../src/rl/with-tensor-ops.js';
 import { actorVariables, criticVariables, withOnesTransposed, type Mlp } from '../../src/rl/networks.js';
 import { categoricalProjection, categoricalSupport } from '../../src/rl/targets.js';
 import { close } from './close.js';
@@ -73,7 +74,7 @@ function hostBatch(withNoise: boolean): HostBatch {
 const flat = (rows: number[][]) => Float32Array.from(rows.flat());
 
 /** The batch as the learner makes it; `onesT` adds [s a 1]^T and [s 1]^T (one-matmul first-layer gradients). */
-function tensors(ops: KernelOps, h: HostBatch, onesT = false): BatchTensors {
+function tensors(ops: TensorOps, h: HostBatch, onesT = false): BatchTensors {
   return {
     stateActionOnesT: onesT ? ops.upload(withOnesTransposed([flat(h.states), flat(h.actions)], [S, A], B), [S + A + 1, B]) : null,
     stateOnesT: onesT ? ops.upload(withOnesTransposed([flat(h.states)], [S], B), [S + 1, B]) : null,
@@ -112,7 +113,7 @@ function jsMlp(mlp: Mlp, inputs: number[][]): number[] {
 test('DDPG target y = r + d Q\'(s\', mu\'(s\')) and critic loss match a direct computation', () => {
   const model = makeModel('ddpg');
   const h = hostBatch(false);
-  const { y, loss, q1 } = withKernelOps((ops) => {
+  const { y, loss, q1 } = withTensorOps((ops) => {
     const batch = tensors(ops, h);
     const targets = bellmanTargets(ops, model, batch);
     const critic = criticLossAndGradients(ops, model, batch, targets);
@@ -134,7 +135,7 @@ test('DDPG target y = r + d Q\'(s\', mu\'(s\')) and critic loss match a direct c
 test('TD3 target: min of twin target critics at the smoothed target action', () => {
   const model = makeModel('td3');
   const h = hostBatch(true);
-  const { y, loss } = withKernelOps((ops) => {
+  const { y, loss } = withTensorOps((ops) => {
     const batch = tensors(ops, h);
     const targets = bellmanTargets(ops, model, batch);
     return { y: targets.y ? ops.read(targets.y) : new Float32Array(), loss: ops.read(criticLossAndGradients(ops, model, batch, targets).loss)[0] as number };
@@ -158,7 +159,7 @@ test('TD3 target: min of twin target critics at the smoothed target action', () 
 test('D4PG target: the projected target distribution of Z\'(s\', mu\'(s\'))', () => {
   const model = makeModel('d4pg');
   const h = hostBatch(false);
-  const m = withKernelOps((ops) => {
+  const m = withTensorOps((ops) => {
     const distribution = bellmanTargets(ops, model, tensors(ops, h)).distribution;
     return distribution ? ops.read(distribution) : new Float32Array();
   });
@@ -216,8 +217,8 @@ function flatGrads(grads: readonly tf.Tensor[]): number[] {
   return grads.flatMap((g) => [...(g.dataSync() as Float32Array)]);
 }
 
-/** The same for kernel-ops gradients. */
-function flatOps(ops: KernelOps, grads: readonly KernelTensor[]): number[] {
+/** The same for gradients from the learner's tensor ops. */
+function flatOps(ops: TensorOps, grads: readonly OpsTensor[]): number[] {
   return [...ops.readAll(grads)];
 }
 
@@ -225,13 +226,13 @@ for (const algo of ['ddpg', 'td3', 'd4pg'] as const) {
   for (const onesT of [false, true]) {
     test(`${algo}: hand-written critic and actor gradients match tfjs autodiff (${onesT ? 'first layers by one matmul with [x 1]^T' : 'op by op'})`, () => {
       const model = makeModel(algo);
-      withKernelOps((ops) => {
+      withTensorOps((ops) => {
         const h = hostBatch(algo === 'td3');
         const batch = tensors(ops, h, onesT);
         const reference = engineTensors(h);
         const targets = bellmanTargets(ops, model, batch);
         const ours = flatOps(ops, criticLossAndGradients(ops, model, batch, targets).grads);
-        const yOrM = (targets.distribution ?? targets.y) as KernelTensor;
+        const yOrM = (targets.distribution ?? targets.y) as OpsTensor;
         const ref = referenceCriticGrads(model, reference, tf.tensor(ops.read(yOrM), yOrM.shape));
         close(ours, flatGrads(ref), 1e-4, 'critic gradient');
         const actorOurs = flatOps(ops, actorLossAndGradients(ops, model, batch.states.vectors, batch.stateOnesT ?? null).grads);
@@ -248,7 +249,7 @@ for (const algo of ['ddpg', 'td3', 'd4pg'] as const) {
 test('actor pre-activation penalty: loss -mean Q + lambda mean_i ||u_i||^2 and its gradient match tfjs autodiff', () => {
   const lambda = 0.7;
   const model = makeModel('ddpg', { actorPreActivationPenalty: lambda });
-  withKernelOps((ops) => {
+  withTensorOps((ops) => {
     const h = hostBatch(false);
     const batch = tensors(ops, h);
     const states = engineTensors(h).states;
@@ -287,7 +288,7 @@ test('categorical support helper is consistent with the model support', () => {
 test('D4PG critic loss: mean_i w_i * -sum_j m_ij log softmax(Z(s_i, a_i))_j matches a direct computation', () => {
   const model = makeModel('d4pg');
   const h = hostBatch(false);
-  const { loss, q1, m } = withKernelOps((ops) => {
+  const { loss, q1, m } = withTensorOps((ops) => {
     const batch = tensors(ops, h);
     const targets = bellmanTargets(ops, model, batch);
     const critic = criticLossAndGradients(ops, model, batch, targets);
@@ -332,7 +333,7 @@ test('policy delay: actor and targets change only on every d-th update, the crit
   for (let update = 0; update < 6; update++) {
     const before = parameterState(model);
     const actorSteps = model.actorOptimizer.step;
-    const result = withKernelOps((ops) => ddpgStep(ops, model, tensors(ops, h, true), update));
+    const result = withTensorOps((ops) => ddpgStep(ops, model, tensors(ops, h, true), update));
     const after = parameterState(model);
     assert.equal(result.skipped, null);
     assert.notDeepEqual(after.critic, before.critic, `update ${update}: the critics step every time`);
@@ -365,7 +366,7 @@ test('a non-finite actor step is skipped: the critic step stays, actor and targe
   const before = parameterState(model);
   const steps = [model.actorOptimizer.step, model.criticOptimizer.step];
   const actorMoments = model.actorOptimizer.state();
-  const result = withKernelOps((ops) => ddpgStep(ops, model, tensors(ops, hostBatch(false)), 0));
+  const result = withTensorOps((ops) => ddpgStep(ops, model, tensors(ops, hostBatch(false)), 0));
   const after = parameterState(model);
   assert.equal(result.skipped, 'actor');
   assert.ok(Number.isFinite(result.criticLoss) && Number.isFinite(result.criticGradNorm));

@@ -12,6 +12,7 @@ import { Rng } from '../../src/core/rng.js';
 import { learnerConfigFor, type LearnerConfigInput } from '../../src/rl/config.js';
 import { createLearner, type DdpgLearner } from '../../src/rl/learner.js';
 import type { Transition } from '../../src/rl/types.js';
+import { close } from './close.js';
 
 const backend = await initBackend();
 
@@ -263,6 +264,8 @@ test(`pixel states: a conv encoder trained by the critic runs an update on ${bac
     learner.observe({ state, action: Float32Array.of(rng.range(-1, 1), 0), reward: rng.uniform(), nextState: state.slice(), terminated: false });
   }
   const before = learner.act(Float32Array.from({ length: stateSize }, () => 0.5));
+  // A variable's first assign may allocate once (cpu); leaks grow after it.
+  await learner.update(1);
   const n0 = tf.memory().numTensors;
   const buffers0 = tf.backend().numDataIds();
   const stats = await learner.update(3);
@@ -277,6 +280,60 @@ test(`pixel states: a conv encoder trained by the critic runs an update on ${bac
     /state\[0\] is 2: image components must lie in \[0, 1\]/,
   );
   learner.dispose();
+});
+
+test(`engine ops (the tensorflow backend's way: the vehicle) train DDPG, TD3, D4PG and a pixel encoder as the direct kernels do on ${backend.name}`, async () => {
+  const pixelLearner = (): DdpgLearner => {
+    const learner = createLearner(
+      learnerConfigFor('ddpg', { batchSize: 8, actorHidden: [8], criticHidden: [8], imageShape: [8, 8, 1], encoder: { convLayers: 2, filters: 4, featureSize: 6 }, replay: { capacity: 50 } }),
+      64 + 2,
+      A,
+      Rng.fromSeed(3),
+    );
+    const rng = Rng.fromSeed(4);
+    for (let i = 0; i < 20; i++) {
+      const state = Float32Array.from({ length: 64 + 2 }, (_, k) => (k < 64 ? rng.uniform() : rng.range(-1, 1)));
+      learner.observe({ state, action: Float32Array.of(rng.range(-1, 1), 0), reward: rng.uniform(), nextState: state.slice(), terminated: false });
+    }
+    return learner;
+  };
+  const vectorLearner = (algo: 'ddpg' | 'td3' | 'd4pg') => (): DdpgLearner => {
+    const learner = small(algo);
+    fill(learner, 120, 5);
+    return learner;
+  };
+  const subjects: [string, () => DdpgLearner, Float32Array][] = [
+    ['ddpg', vectorLearner('ddpg'), probe],
+    ['td3', vectorLearner('td3'), probe],
+    ['d4pg', vectorLearner('d4pg'), probe],
+    ['ddpg from pixels', pixelLearner, new Float32Array(64 + 2).fill(0.5)],
+  ];
+  const saved = process.env.DAYDRIVE_TENSOR_OPS;
+  try {
+    for (const [name, make, state] of subjects) {
+      const run = async (setting: string) => {
+        process.env.DAYDRIVE_TENSOR_OPS = setting;
+        const learner = make();
+        // A variable's first assign may allocate once (cpu); TD3 assigns its actor first in update 2.
+        await learner.update(2);
+        const n0 = tf.memory().numTensors;
+        const buffers0 = tf.backend().numDataIds();
+        const stats = await learner.update(20);
+        assert.equal(tf.memory().numTensors, n0, `${name}, ${setting}: no tensors leak`);
+        assert.equal(tf.backend().numDataIds(), buffers0, `${name}, ${setting}: no backend buffers leak`);
+        const result = { action: [...learner.act(state)], criticLoss: stats.criticLoss, actorLoss: stats.actorLoss };
+        learner.dispose();
+        return result;
+      };
+      const kernels = await run('auto');
+      const engine = await run('engine');
+      close(engine.action, kernels.action, 1e-5, `${name}: actions after 20 updates`);
+      close([engine.criticLoss, engine.actorLoss], [kernels.criticLoss, kernels.actorLoss], 1e-5, `${name}: mean losses`);
+    }
+  } finally {
+    if (saved === undefined) delete process.env.DAYDRIVE_TENSOR_OPS;
+    else process.env.DAYDRIVE_TENSOR_OPS = saved;
+  }
 });
 
 test('update yields to the event loop whenever a slice has passed, and reports every update', async () => {

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { initBackend } from '../../src/core/backend.js';
-import { withKernelOps } from '../../src/rl/kernel-ops.js';
+import { withTensorOps } from '../../src/rl/with-tensor-ops.js';
 import { NStepAccumulator } from '../../src/rl/n-step.js';
 import {
   categoricalProjection,
@@ -101,7 +101,7 @@ test('categorical projection matches hand-computed values (shift, split, clippin
 });
 
 test('TD target and TD3 target (clipped double Q, smoothed target action) match direct computation', () => {
-  const values = withKernelOps((ops) => {
+  const values = withTensorOps((ops) => {
     const vector = (...v: number[]) => ops.upload(Float32Array.from(v), [v.length]);
     const r = vector(1, -2, 0.5);
     const d = vector(0.9, 0, 0.81);
