@@ -6,7 +6,7 @@ import { TensorOps, type Tensor } from './tensor-ops.js';
  * For the backends KernelOps cannot serve: on `tensorflow` (tfjs-node, tfjs-node-gpu: the
  * vehicle) a buffer is a TensorFlow tensor with its own shape, so a view is a real reshape, and
  * kernels such as _FusedMatMul call engine ops on their inputs, which must be engine tensors.
- * The op set and its results are KernelOps' (test/rl/kernel-ops.test.ts runs both).
+ * The op set and its results are KernelOps' (test/rl/tensor-ops.test.ts runs both).
  */
 export class EngineOps extends TensorOps {
   private owned: tf.Tensor[] = [];
