@@ -71,10 +71,28 @@ export async function initBackend(preferred?: BackendName): Promise<BackendChoic
       throw new UserError('backend wasm failed to initialise');
     } else {
       await tf.setBackend('cpu');
+      silenceCpuBanner();
       chosen = { name: 'cpu', detail: `tfjs cpu fallback (${nativeWhy}); training convolutions is ~80x slower than wasm` };
+      if (want !== 'cpu') log.warn({ backend: 'cpu', detail: chosen.detail }, 'tensorflow.js runs on its slowest backend: the wasm backend failed to initialise');
     }
   }
   await tf.ready();
   log.debug({ backend: chosen.name, detail: chosen.detail }, 'tensorflow.js backend');
   return chosen;
+}
+
+/**
+ * tfjs-backend-cpu prints a four-line "install tfjs-node" banner on stderr at its first buffer,
+ * which would come before every one-line CLI error; the warning above says it in one log line.
+ * tfjs' PROD flag only silences its warnings: set for that first buffer, then restored.
+ */
+function silenceCpuBanner(): void {
+  const env = tf.env();
+  const prod = env.getBool('PROD');
+  env.set('PROD', true);
+  try {
+    tf.tensor1d([0]).dispose();
+  } finally {
+    env.set('PROD', prod);
+  }
 }

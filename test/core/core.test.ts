@@ -1,8 +1,10 @@
 import { strict as assert } from 'node:assert';
+import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { initBackend } from '../../src/core/backend.js';
@@ -77,4 +79,13 @@ test('named tensors round-trip through TF.js weight files; truncation is detecte
   const bin = await readFile(join(dir, 'actor.bin'));
   await writeFile(join(dir, 'actor.bin'), bin.subarray(0, 10));
   await assert.rejects(loadNamedTensors(dir, 'actor'), /truncated or corrupt/);
+});
+
+test('the cpu backend prints no tfjs banner: CLI errors stay one line', async () => {
+  const script = "const { initBackend } = await import('./src/core/backend.ts'); const tf = await import('@tensorflow/tfjs'); await initBackend(); tf.tensor1d([1]).dispose();";
+  const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    env: { ...process.env, DAYDRIVE_BACKEND: 'cpu', DAYDRIVE_LOG_LEVEL: 'warn' },
+  });
+  assert.doesNotMatch(stdout + stderr, /looks like you are running TensorFlow\.js in Node\.js/);
+  assert.equal(stderr.trim(), '', 'forced by the user: nothing to warn about');
 });
