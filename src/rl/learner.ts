@@ -257,7 +257,7 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy {
     return this.updates;
   }
 
-  /** The sample as kernel inputs (engine tensors only for images, which the encoder reads). */
+  /** The sample as tensors of `ops` (images as engine tensors: the encoder reads them through tfjs autodiff). */
   private batchTensors(ops: TensorOps, sample: SampledBatch): BatchTensors {
     const b = sample.size;
     const { actionSize, config } = this;

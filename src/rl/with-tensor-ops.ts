@@ -19,13 +19,19 @@ export function tensorOpsKind(backendName: string, setting: string | undefined =
   return setting !== 'engine' && DIRECT_KERNEL_BACKENDS.has(backendName) ? 'kernels' : 'engine';
 }
 
+/** Fresh ops of one kind on the active backend (KernelOps refuses a backend it cannot serve). */
+export function createTensorOps(kind: TensorOpsKind): TensorOps {
+  return kind === 'kernels' ? new KernelOps() : new EngineOps();
+}
+
 /**
- * Runs `fn` with fresh ops for the active backend inside one engine scope, then frees both: the
- * ops' tensors and the engine tensors made meanwhile (image batches, the pixel encoder's tensors,
- * outputs handed over with toTensor), also on a throw. `fn` returns host values, not tensors.
+ * Runs `fn` with fresh ops (by default the active backend's kind) inside one engine scope, then
+ * frees both: the ops' tensors and the engine tensors made meanwhile (image batches, the pixel
+ * encoder's tensors, outputs handed over with toTensor), also on a throw. `fn` returns host
+ * values, not tensors.
  */
-export function withTensorOps<T>(fn: (ops: TensorOps) => T): T {
-  const ops = tensorOpsKind(tf.getBackend()) === 'kernels' ? new KernelOps() : new EngineOps();
+export function withTensorOps<T>(fn: (ops: TensorOps) => T, kind: TensorOpsKind = tensorOpsKind(tf.getBackend())): T {
+  const ops = createTensorOps(kind);
   const engine = tf.engine();
   engine.startScope();
   try {

@@ -249,20 +249,28 @@ test('parameter-space perturbation moves the actions and is measured on a copy o
   learner.dispose();
 });
 
-test(`pixel states: a conv encoder trained by the critic runs an update on ${backend.name}`, async () => {
-  const imageShape: [number, number, number] = [8, 8, 1];
-  const stateSize = 64 + 2;
+/** Pixel states: an 8x8 grey image (64 components in [0, 1]) and 2 vector components. */
+const PIXEL_STATE_SIZE = 64 + 2;
+
+/** A DDPG learner with a conv encoder, its replay holding 20 pixel transitions. */
+function pixelLearner(): DdpgLearner {
   const learner = createLearner(
-    learnerConfigFor('ddpg', { batchSize: 8, actorHidden: [8], criticHidden: [8], imageShape, encoder: { convLayers: 2, filters: 4, featureSize: 6 }, replay: { capacity: 50 } }),
-    stateSize,
+    learnerConfigFor('ddpg', { batchSize: 8, actorHidden: [8], criticHidden: [8], imageShape: [8, 8, 1], encoder: { convLayers: 2, filters: 4, featureSize: 6 }, replay: { capacity: 50 } }),
+    PIXEL_STATE_SIZE,
     A,
     Rng.fromSeed(3),
   );
   const rng = Rng.fromSeed(4);
   for (let i = 0; i < 20; i++) {
-    const state = Float32Array.from({ length: stateSize }, (_, k) => (k < 64 ? rng.uniform() : rng.range(-1, 1)));
+    const state = Float32Array.from({ length: PIXEL_STATE_SIZE }, (_, k) => (k < 64 ? rng.uniform() : rng.range(-1, 1)));
     learner.observe({ state, action: Float32Array.of(rng.range(-1, 1), 0), reward: rng.uniform(), nextState: state.slice(), terminated: false });
   }
+  return learner;
+}
+
+test(`pixel states: a conv encoder trained by the critic runs an update on ${backend.name}`, async () => {
+  const stateSize = PIXEL_STATE_SIZE;
+  const learner = pixelLearner();
   const before = learner.act(Float32Array.from({ length: stateSize }, () => 0.5));
   // A variable's first assign may allocate once (cpu); leaks grow after it.
   await learner.update(1);
@@ -283,20 +291,6 @@ test(`pixel states: a conv encoder trained by the critic runs an update on ${bac
 });
 
 test(`engine ops (the tensorflow backend's way: the vehicle) train DDPG, TD3, D4PG and a pixel encoder as the direct kernels do on ${backend.name}`, async () => {
-  const pixelLearner = (): DdpgLearner => {
-    const learner = createLearner(
-      learnerConfigFor('ddpg', { batchSize: 8, actorHidden: [8], criticHidden: [8], imageShape: [8, 8, 1], encoder: { convLayers: 2, filters: 4, featureSize: 6 }, replay: { capacity: 50 } }),
-      64 + 2,
-      A,
-      Rng.fromSeed(3),
-    );
-    const rng = Rng.fromSeed(4);
-    for (let i = 0; i < 20; i++) {
-      const state = Float32Array.from({ length: 64 + 2 }, (_, k) => (k < 64 ? rng.uniform() : rng.range(-1, 1)));
-      learner.observe({ state, action: Float32Array.of(rng.range(-1, 1), 0), reward: rng.uniform(), nextState: state.slice(), terminated: false });
-    }
-    return learner;
-  };
   const vectorLearner = (algo: 'ddpg' | 'td3' | 'd4pg') => (): DdpgLearner => {
     const learner = small(algo);
     fill(learner, 120, 5);
@@ -306,7 +300,7 @@ test(`engine ops (the tensorflow backend's way: the vehicle) train DDPG, TD3, D4
     ['ddpg', vectorLearner('ddpg'), probe],
     ['td3', vectorLearner('td3'), probe],
     ['d4pg', vectorLearner('d4pg'), probe],
-    ['ddpg from pixels', pixelLearner, new Float32Array(64 + 2).fill(0.5)],
+    ['ddpg from pixels', pixelLearner, new Float32Array(PIXEL_STATE_SIZE).fill(0.5)],
   ];
   const saved = process.env.DAYDRIVE_TENSOR_OPS;
   try {

@@ -3,10 +3,8 @@ import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/core/backend.js';
 import { UserError } from '../../src/core/errors.js';
-import { EngineOps } from '../../src/rl/engine-ops.js';
-import { KernelOps } from '../../src/rl/kernel-ops.js';
 import type { Tensor, TensorOps } from '../../src/rl/tensor-ops.js';
-import { tensorOpsKind, withTensorOps } from '../../src/rl/with-tensor-ops.js';
+import { createTensorOps, tensorOpsKind, withTensorOps, type TensorOpsKind } from '../../src/rl/with-tensor-ops.js';
 import { close } from './close.js';
 
 await initBackend();
@@ -17,34 +15,19 @@ await initBackend();
  * and every buffer it makes is freed (the engine's tensor count cannot see KernelOps' buffers, the
  * backend's buffer count can).
  */
-const implementations: [string, () => TensorOps][] = [
-  ['kernel ops', () => new KernelOps()],
-  ['engine ops', () => new EngineOps()],
-];
-
-/** Runs `fn` on fresh ops of one implementation inside an engine scope, as withTensorOps does. */
-function using<T>(make: () => TensorOps, fn: (ops: TensorOps) => T): T {
-  const ops = make();
-  tf.engine().startScope();
-  try {
-    return fn(ops);
-  } finally {
-    tf.engine().endScope();
-    ops.release();
-  }
-}
+const kinds: readonly TensorOpsKind[] = ['kernels', 'engine'];
 
 test('matMul with bias and relu: act(a b + bias) by hand', () => {
-  for (const [name, make] of implementations) {
+  for (const name of kinds) {
     // a [2, 3], b [3, 2], bias [2]
-    const out = using(make, (ops) => {
+    const out = withTensorOps((ops) => {
       const a = ops.upload(Float32Array.of(1, 2, 3, -1, 0, 1), [2, 3]);
       const b = ops.upload(Float32Array.of(1, 0, 0, 1, 1, -1), [3, 2]);
       const bias = ops.upload(Float32Array.of(0.5, -4), [2]);
       const linear = ops.matMul(a, b, bias);
       assert.deepEqual(linear.shape, [2, 2], name);
       return { linear: ops.read(linear), relu: ops.read(ops.matMul(a, b, bias, 'relu')) };
-    });
+    }, name);
     // a b = [[1 + 3, 2 - 3], [-1 + 1, -1]] = [[4, -1], [0, -1]]
     close(out.linear, [4.5, -5, 0.5, -5], 1e-6, `${name}: a b + bias`);
     close(out.relu, [4.5, 0, 0.5, 0], 1e-6, `${name}: relu(a b + bias)`);
@@ -81,21 +64,21 @@ const cases: [string, (x: tf.Tensor2D, y: tf.Tensor2D) => tf.Tensor, (ops: Tenso
 test('elementwise ops, reductions, softmax, slices and views match the engine ops', () => {
   const x = [0.3, -1.2, 2, 0.7, -0.1, 0.05];
   const y = [1, 2, -1, 0.5, 0.25, -3];
-  for (const [impl, make] of implementations) {
+  for (const impl of kinds) {
     for (const [name, engineOp, op] of cases) {
       const expected = tf.tidy(() => [...(engineOp(tf.tensor2d(x, [2, 3]), tf.tensor2d(y, [2, 3])).dataSync() as Float32Array)]);
-      const ours = using(make, (ops) => [...ops.read(op(ops, ops.upload(Float32Array.from(x), [2, 3]), ops.upload(Float32Array.from(y), [2, 3])))]);
+      const ours = withTensorOps((ops) => [...ops.read(op(ops, ops.upload(Float32Array.from(x), [2, 3]), ops.upload(Float32Array.from(y), [2, 3])))], impl);
       close(ours, expected, 1e-6, `${impl}: ${name}`);
     }
   }
 });
 
 test('release frees every output, upload and scalar; toTensor hands a tensor to the engine', () => {
-  for (const [name, make] of implementations) {
+  for (const name of kinds) {
     const backend = tf.backend();
     const buffers0 = backend.numDataIds();
     const tensors0 = tf.memory().numTensors;
-    const ops = make();
+    const ops = createTensorOps(name);
     const a = ops.upload(Float32Array.of(1, 2, 3, 4), [2, 2]);
     const sum = ops.add(ops.scale(a, 2), ops.view(ops.scale(ops.view(a, [4]), 2), [2, 2]));
     const kept = ops.toTensor<tf.Rank.R2>(ops.relu(sum));
@@ -109,7 +92,7 @@ test('release frees every output, upload and scalar; toTensor hands a tensor to 
     assert.equal(backend.numDataIds(), buffers0, name);
     // A borrowed engine tensor is read, not freed.
     const v = tf.tensor1d([1, -1]);
-    using(make, (o) => o.read(o.relu(o.borrow(v))));
+    withTensorOps((o) => o.read(o.relu(o.borrow(v))), name);
     assert.deepEqual([...(v.dataSync() as Float32Array)], [1, -1], name);
     v.dispose();
     assert.equal(backend.numDataIds(), buffers0, name);
@@ -117,49 +100,36 @@ test('release frees every output, upload and scalar; toTensor hands a tensor to 
 });
 
 test('withTensorOps frees its tensors when the work throws, both ways', () => {
-  const saved = process.env.DAYDRIVE_TENSOR_OPS;
-  try {
-    for (const setting of ['auto', 'engine']) {
-      process.env.DAYDRIVE_TENSOR_OPS = setting;
-      const buffers0 = tf.backend().numDataIds();
-      const tensors0 = tf.memory().numTensors;
-      assert.throws(
-        () =>
-          withTensorOps((ops) => {
-            ops.relu(ops.upload(new Float32Array(6), [2, 3]));
-            throw new Error('boom');
-          }),
-        /boom/,
-      );
-      assert.equal(tf.backend().numDataIds(), buffers0, setting);
-      assert.equal(tf.memory().numTensors, tensors0, setting);
-    }
-  } finally {
-    if (saved === undefined) delete process.env.DAYDRIVE_TENSOR_OPS;
-    else process.env.DAYDRIVE_TENSOR_OPS = saved;
+  for (const kind of kinds) {
+    const buffers0 = tf.backend().numDataIds();
+    const tensors0 = tf.memory().numTensors;
+    assert.throws(
+      () =>
+        withTensorOps((ops) => {
+          ops.relu(ops.upload(new Float32Array(6), [2, 3]));
+          throw new Error('boom');
+        }, kind),
+      /boom/,
+    );
+    assert.equal(tf.backend().numDataIds(), buffers0, kind);
+    assert.equal(tf.memory().numTensors, tensors0, kind);
   }
 });
 
 test('shape errors name the shapes', () => {
-  for (const [, make] of implementations) {
-    using(make, (ops) => {
+  for (const kind of kinds) {
+    withTensorOps((ops) => {
       const a = ops.upload(new Float32Array(6), [2, 3]);
       assert.throws(() => ops.matMul(a, ops.upload(new Float32Array(4), [2, 2])), /matMul: inner sizes differ, \[2, 3\] x \[2, 2\]/);
       assert.throws(() => ops.upload(new Float32Array(5), [2, 3]), /5 values do not fill shape \[2, 3\]/);
       assert.throws(() => ops.view(a, [4, 2]), /cannot view \[2, 3\] as \[4, 2\]/);
-    });
+    }, kind);
   }
   // A kernel-ops buffer is not an engine tensor: engine ops say so instead of computing garbage.
-  using(
-    () => new KernelOps(),
-    (kernels) => {
-      const buffer = kernels.upload(new Float32Array(2), [2]);
-      using(
-        () => new EngineOps(),
-        (engine) => assert.throws(() => engine.relu(buffer), /not an engine tensor/),
-      );
-    },
-  );
+  withTensorOps((kernels) => {
+    const buffer = kernels.upload(new Float32Array(2), [2]);
+    withTensorOps((engine) => assert.throws(() => engine.relu(buffer), /not an engine tensor/), 'engine');
+  }, 'kernels');
 });
 
 test('direct kernels on wasm and cpu only; every other backend, or DAYDRIVE_TENSOR_OPS=engine, gets engine ops', () => {
