@@ -334,7 +334,7 @@ export function registerTrain(program: Command): void {
       if (opts.resume) {
         if (!opts.out) throw new UserError('--resume needs --out DIR (the run to continue)');
         const configPath = join(out, RUN_FILES.config);
-        if (!(await exists(configPath))) throw new UserError(`cannot resume: ${out} holds no run (no ${RUN_FILES.config})`);
+        if (!(await exists(configPath))) throw new UserError(`cannot resume: no checkpoint in ${out} (it holds no run: no ${RUN_FILES.config})`);
         const runConfig = parseTrainConfig(await readJson(configPath), `run config ${configPath}`);
         config = await resumedConfig(runConfig, opts, out);
         await recoverCheckpoint(out);
@@ -343,6 +343,8 @@ export function registerTrain(program: Command): void {
         if (await exists(join(out, RUN_FILES.config))) throw new UserError(`${out} already holds a run: use --resume to continue it, or another --out`);
         await checkOutputDir(out, { command: 'train', force: opts.force === true });
         config = await resolveTrainConfig(opts);
+        // Before the seconds of loading TensorFlow.js and the VAE: an --out that cannot be made fails now.
+        await ensureDirectory(out);
       }
       let signal: NodeJS.Signals | null = null;
       const resumeCommand = `${invocation()} train --resume --out ${quoteArg(out)}`;
