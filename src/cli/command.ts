@@ -85,13 +85,33 @@ function usageError(err: CommanderError): UserError {
 }
 
 /**
+ * Commands that take another program's arguments after a marker (`drive --ros-args ...`): the
+ * marker and what follows it, up to a lone `--`, are cut off before commander parses, so the
+ * command can refuse unknown flags of its own and still pass ROS its arguments.
+ */
+const foreignArgumentMarkers = new Map<string, string>();
+
+export function takesForeignArguments(cmd: Command, marker: string): void {
+  foreignArgumentMarkers.set(cmd.name(), marker);
+}
+
+/** The command line without the foreign arguments of a command that takes them (see takesForeignArguments). */
+export function ownArguments(args: readonly string[]): string[] {
+  const marker = args[0] === undefined ? undefined : foreignArgumentMarkers.get(args[0]);
+  const start = marker === undefined ? -1 : args.indexOf(marker);
+  if (start < 0) return [...args];
+  const end = args.indexOf('--', start + 1);
+  return [...args.slice(0, start), ...(end < 0 ? [] : args.slice(end + 1))];
+}
+
+/**
  * Parses and runs the command line (`args` without node and the script). Commander's usage
  * errors and anything a command throws end in reportFailure; --help and --version return
  * normally (exit code 0) after commander printed them.
  */
 export async function runCli(program: Command, args: readonly string[]): Promise<void> {
   try {
-    await program.parseAsync([...args], { from: 'user' });
+    await program.parseAsync(ownArguments(args), { from: 'user' });
   } catch (err) {
     if (err instanceof CommanderError && err.exitCode === 0) return; // --help, --version
     reportFailure(err, wantsJson(args));
