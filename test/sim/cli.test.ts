@@ -175,3 +175,25 @@ test('a wrong DAYDRIVE_LOG_LEVEL is one line and exit 2 for every command, --hel
   for (const r of results) assertOneLineError(r, /DAYDRIVE_LOG_LEVEL 'warning' is not a log level \(did you mean 'warn'\?\): use one of .*silent/, 'warning');
   assertOneLineError(await runCli(['--version'], { env: { DAYDRIVE_LOG_LEVEL: 'bogus' } }), /DAYDRIVE_LOG_LEVEL 'bogus' is not a log level: use one of/, 'bogus');
 });
+
+test('the map has a key under it (the orange dot: where the safety driver took over) and a round scale bar', async () => {
+  const { default: sharp } = await import('sharp');
+  const { scaleBarLengthM } = await import('../../sim/topdown.js');
+  assert.deepEqual([0.7, 5.5, 37, 120, 999].map(scaleBarLengthM), [0.5, 5, 20, 100, 500]);
+  const out = join(await mkdtemp(join(tmpdir(), 'simcli-map-')), 'frames');
+  assert.equal((await runCli(['sim', 'render', '--frames', '1', '--out', out])).code, 0);
+  const { data, info } = await sharp(join(out, 'map.png')).raw().toBuffer({ resolveWithObject: true });
+  const pixel = (x: number, y: number) => [...data.subarray((y * info.width + x) * info.channels, (y * info.width + x) * info.channels + 3)];
+  // The key is a white band under the map, holding the orange marker even when the driver never took over.
+  let top = info.height - 1;
+  while (top > 0 && pixel(0, top - 1).every((v) => v === 255)) top--;
+  assert.ok(info.height - top >= 20 && top > info.height / 2, `a white band of ${info.height - top} rows at the bottom`);
+  let orange = 0;
+  for (let y = top; y < info.height; y++) {
+    for (let x = 0; x < info.width; x++) {
+      const [r, g, b] = pixel(x, y) as [number, number, number];
+      if (r > 230 && g > 120 && g < 180 && b < 60) orange++;
+    }
+  }
+  assert.ok(orange > 10, `orange marker in the key: ${orange} px`);
+});
