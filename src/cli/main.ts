@@ -34,6 +34,10 @@ import { registerTrain } from './train.js'; registerTrain(program);
 import { registerEval } from './eval.js'; registerEval(program);
 import { registerDrive } from './drive.js'; registerDrive(program);
 
+// `npm run daydrive -- ...` runs in the package root: paths the user typed are relative to where
+// they typed them (npm's INIT_CWD), as for any other command.
+if (process.env.npm_lifecycle_event === 'daydrive' && process.env.INIT_CWD) process.chdir(process.env.INIT_CWD);
+
 // A bad environment fails every command alike, --help included: one line, exit 2.
 const envProblem = logLevelProblem();
 if (envProblem !== null) reportFailure(new UserError(envProblem), wantsJson(process.argv.slice(2)));
