@@ -282,7 +282,8 @@ export async function resumedConfig(run: TrainConfig, opts: TrainOptions, out: s
   if (opts.state !== undefined && opts.state !== run.agent.state) throw refuse(`--state ${opts.state}`, `state ${run.agent.state}`);
   let maxEpisodes = opts.episodes ?? run.schedule.maxEpisodes;
   if (opts.config !== undefined) {
-    const given = await resolveTrainConfig({ ...opts, seed: opts.seed ?? run.seed, algo: opts.algo ?? run.algo, state: opts.state ?? run.agent.state });
+    // The file with the flags given, as a new run would resolve them: the command that started the run, plus --resume, resumes it.
+    const given = await resolveTrainConfig(opts);
     const field = firstDifference({ ...given, schedule: { ...given.schedule, maxEpisodes: 0 } }, { ...run, schedule: { ...run.schedule, maxEpisodes: 0 } });
     if (field !== null) throw refuse(`--config ${opts.config} (field ${field} differs)`, 'the settings in its config.json');
     const raw = (await readConfigFile(opts.config)) as { schedule?: { maxEpisodes?: unknown } } | null;
