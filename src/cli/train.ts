@@ -381,7 +381,7 @@ export function registerTrain(program: Command): void {
     },
     (r) =>
       r.interrupted === true
-        ? `interrupted after episode ${String(r.episodes)} (${String(r.learningEpisodes)} training episodes; checkpoint kept): resume with: ${String(r.resumeCommand)}`
+        ? `interrupted after episode ${String(r.episodes)} (${String(r.learningEpisodes)} training episode${r.learningEpisodes === 1 ? '' : 's'}; checkpoint kept): resume with: ${String(r.resumeCommand)}`
         : r.solved
         ? `solved: ${passedTests(Number(r.testsToPass))} completed the route after ${String(r.trainingEpisodes)} training episodes (${String(r.trainingDistanceM)} m, ${String(r.trainingTimeS)} s; the first passed test after ${String(r.firstPassEpisodes)}); run in ${String(r.out)}`
         : `not solved in ${String(r.learningEpisodes)} training episodes (${String(r.episodes)} with the tests; last test ${String(r.lastTestDistanceM)} m); run in ${String(r.out)}`,
