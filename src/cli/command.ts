@@ -1,5 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { oneLine, UserError } from '../core/errors.js';
+import { isSystemError, oneLine, systemErrorCause, UserError } from '../core/errors.js';
 import { log } from '../core/logger.js';
 
 /** Options every command has (the CLI contract in DESIGN.md). */
@@ -85,22 +85,50 @@ function usageError(err: CommanderError): UserError {
 }
 
 /**
+ * Commands that take another program's arguments after a marker (`drive --ros-args ...`): the
+ * marker and what follows it, up to a lone `--`, are cut off before commander parses, so the
+ * command can refuse unknown flags of its own and still pass ROS its arguments.
+ */
+const foreignArgumentMarkers = new Map<string, string>();
+
+export function takesForeignArguments(cmd: Command, marker: string): void {
+  foreignArgumentMarkers.set(cmd.name(), marker);
+}
+
+/** The command line without the foreign arguments of a command that takes them (see takesForeignArguments). */
+export function ownArguments(args: readonly string[]): string[] {
+  const marker = args[0] === undefined ? undefined : foreignArgumentMarkers.get(args[0]);
+  const start = marker === undefined ? -1 : args.indexOf(marker);
+  if (start < 0) return [...args];
+  const end = args.indexOf('--', start + 1);
+  return [...args.slice(0, start), ...(end < 0 ? [] : args.slice(end + 1))];
+}
+
+/**
  * Parses and runs the command line (`args` without node and the script). Commander's usage
  * errors and anything a command throws end in reportFailure; --help and --version return
  * normally (exit code 0) after commander printed them.
  */
 export async function runCli(program: Command, args: readonly string[]): Promise<void> {
   try {
-    await program.parseAsync([...args], { from: 'user' });
+    await program.parseAsync(ownArguments(args), { from: 'user' });
   } catch (err) {
     if (err instanceof CommanderError && err.exitCode === 0) return; // --help, --version
     reportFailure(err, wantsJson(args));
   }
 }
 
+/** A system error as a UserError: `cannot <syscall> <path>: <cause> (CODE)`. */
+function systemError(err: NodeJS.ErrnoException & { dest?: string }): UserError {
+  const what = err.path ? `${err.syscall ?? 'use'} ${err.path}${err.dest ? ` to ${err.dest}` : ''}` : (err.syscall ?? 'complete the operation');
+  return new UserError(`cannot ${what}: ${systemErrorCause(err)}`);
+}
+
 export function reportFailure(thrown: unknown, json: boolean): never {
   // A CommanderError can also come from inside an action (cmd.error()); it is bad input too.
-  const err = thrown instanceof CommanderError ? usageError(thrown) : thrown;
+  // A system error that reached here (a full disk, a read-only file system) is the user's
+  // environment, not a bug: one line naming the path and the cause.
+  const err = thrown instanceof CommanderError ? usageError(thrown) : isSystemError(thrown) ? systemError(thrown) : thrown;
   const message = oneLine(err);
   if (!(err instanceof UserError)) log.debug({ err }, 'unexpected error');
   if (process.env.DAYDRIVE_DEBUG === '1' && err instanceof Error) process.stderr.write(`${err.stack ?? ''}\n`);
@@ -108,6 +136,23 @@ export function reportFailure(thrown: unknown, json: boolean): never {
   if (json) process.stdout.write(JSON.stringify({ ok: false, error: message }) + '\n');
   process.exit(err instanceof UserError ? err.exitCode : 1);
 }
+
+/**
+ * How the user runs daydrive, for a command line printed as advice (the resume command): under
+ * npm (`npm start`, `npm run daydrive -- ...`) `npm run daydrive --`, else `daydrive`.
+ */
+export function invocation(): string {
+  const event = process.env.npm_lifecycle_event;
+  return event === 'daydrive' || event === 'start' ? 'npm run daydrive --' : 'daydrive';
+}
+
+// ---- --out and --force: the same rule for every command that writes a directory (src/core/out-dir.ts) ----
+
+/** The --out rule, for a command's help. */
+export const OUT_RULE = 'a non-empty directory holding other files is refused unless --force';
+
+/** The help of --force. */
+export const FORCE_HELP = 'write into a non-empty --out that holds other files (same-named entries are replaced, nothing else is removed)';
 
 // ---- option value parsers: a bad value is one clear line from commander ----
 

@@ -1,25 +1,35 @@
 import type { Command } from 'commander';
+import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { UserError } from '../core/errors.js';
 import { exists } from '../core/files.js';
+import { readDriveAgentConfig } from '../ros/agent-config.js';
+import { DRIVE_PARAMETERS, DRIVE_PARAM_NAMES, parseDriveParams, type DriveParamName, type DriveParams } from '../ros/params.js';
 import { runDrive } from '../ros/run.js';
 import { isTakenOverSignal, signalExitCode } from '../ros/signals.js';
-import { addCommand, type CommonOptions } from './command.js';
+import { addCommand, takesForeignArguments, type CommonOptions } from './command.js';
 
 /**
- * `daydrive drive [--params FILE]`: the ROS 2 drive node (src/ros/). Needs ROS 2 sourced and
- * rclnodejs installed; without them it exits with one line saying what to install. ROS
- * arguments after `--ros-args` (what `ros2 launch` and `ros2 run` pass: remaps, -p, --params-file)
- * go to rcl unchanged.
+ * `daydrive drive [--params FILE] [--check]`: the ROS 2 drive node (src/ros/). Needs ROS 2
+ * sourced and rclnodejs installed; without them it exits with one line saying what to install.
+ * ROS arguments after `--ros-args` (what `ros2 launch` and `ros2 run` pass: remaps, -p,
+ * --params-file) go to rcl unchanged; any other unknown flag is refused. The parameters (the
+ * files and `-p` values) are checked before rclnodejs is loaded, and `--check` stops there: a
+ * parameters file can be validated on a machine without ROS 2.
  */
 
 interface DriveOptions extends CommonOptions {
   params?: string;
+  check?: boolean;
 }
+
+/** The token that starts ROS's own arguments, and the one that ends them. */
+const ROS_ARGS = '--ros-args';
 
 /** The arguments after --ros-args (up to a lone `--ros-args` terminator `--`), as ROS passes them. */
 export function rosArgsOf(argv: readonly string[]): string[] {
-  const start = argv.indexOf('--ros-args');
+  const start = argv.indexOf(ROS_ARGS);
   if (start < 0) return [];
   const rest = argv.slice(start + 1);
   const end = rest.indexOf('--');
@@ -38,30 +48,188 @@ export function driveExitCode(endedBy: string): number {
   return isTakenOverSignal(endedBy) ? signalExitCode(endedBy) : 0;
 }
 
+/** What the ROS arguments say about parameters: files (--params-file), overrides (-p), the node's name (-r __node:=). */
+interface RosParameterArgs {
+  readonly paramsFiles: string[];
+  readonly overrides: [string, string][];
+  readonly nodeName: string;
+}
+
+function rosParameterArgs(rosArgs: readonly string[]): RosParameterArgs {
+  const out: RosParameterArgs = { paramsFiles: [], overrides: [], nodeName: 'daydrive' };
+  for (let i = 0; i < rosArgs.length; i++) {
+    const flag = rosArgs[i]!;
+    const value = rosArgs[i + 1];
+    if (value === undefined) break;
+    if (flag === '--params-file') out.paramsFiles.push(value);
+    else if (flag === '-p' || flag === '--param') {
+      const at = value.indexOf(':=');
+      if (at <= 0) throw new UserError(`ROS argument ${flag} ${value}: expected name:=value`);
+      out.overrides.push([value.slice(0, at), value.slice(at + 2)]);
+    } else if ((flag === '-r' || flag === '--remap') && value.startsWith('__node:=')) (out as { nodeName: string }).nodeName = value.slice('__node:='.length);
+    else continue;
+    i++;
+  }
+  return out;
+}
+
+/** The closest parameter name (a typo's likely meaning), or null when none is close. */
+function closestName(name: string): DriveParamName | null {
+  const distance = (a: string, b: string): number => {
+    const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      let diagonal = row[0]!;
+      row[0] = i;
+      for (let j = 1; j <= b.length; j++) {
+        const above = row[j]!;
+        row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+        diagonal = above;
+      }
+    }
+    return row[b.length]!;
+  };
+  let best: DriveParamName | null = null;
+  let bestDistance = 4;
+  for (const candidate of DRIVE_PARAM_NAMES) {
+    const d = distance(name, candidate);
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  return best;
+}
+
+/**
+ * One parameter value as the node will declare it: the ROS type of DRIVE_PARAMETERS (rcl reads
+ * `3` as an integer and `3.0` as a double, and a double parameter refuses an integer), then as a
+ * plain number for the schema. YAML integers arrive as bigint (intAsBigInt) to tell them apart.
+ */
+function checkParamValue(name: string, value: unknown, where: string): unknown {
+  const known = (DRIVE_PARAM_NAMES as readonly string[]).includes(name);
+  if (!known) {
+    const near = closestName(name);
+    throw new UserError(`${where}: unknown parameter ${name}${near ? ` (did you mean ${near}?)` : ''}`);
+  }
+  const kind = DRIVE_PARAMETERS[name as DriveParamName].kind;
+  const ok =
+    kind === 'integer' ? typeof value === 'bigint' : kind === 'double' ? typeof value === 'number' : kind === 'bool' ? typeof value === 'boolean' : typeof value === 'string';
+  if (!ok) {
+    const shown = typeof value === 'bigint' ? value.toString() : JSON.stringify(value);
+    const hint = kind === 'double' && typeof value === 'bigint' ? ` (write ${shown}.0: rcl reads ${shown} as an integer, and a double parameter refuses it)` : '';
+    throw new UserError(`${where}: parameter ${name} must be a ${kind}, got ${shown}${hint}`);
+  }
+  return typeof value === 'bigint' ? Number(value) : value;
+}
+
+/** The parameters a ROS 2 parameters file gives the node (its `/**` and its own sections). */
+async function paramsFromFile(path: string, nodeName: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UserError(`cannot read parameters ${path}: ${code === 'ENOENT' ? 'no such file' : (code ?? String(err))}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text, { intAsBigInt: true });
+  } catch (err) {
+    throw new UserError(`parameters ${path} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new UserError(`parameters ${path} is not a ROS 2 parameters file (expected "<node>: ros__parameters: ...")`);
+  const sections = Object.entries(doc as Record<string, unknown>);
+  const isSection = (v: unknown): v is { ros__parameters: unknown } => typeof v === 'object' && v !== null && 'ros__parameters' in v;
+  if (!sections.some(([, v]) => isSection(v))) throw new UserError(`parameters ${path} is not a ROS 2 parameters file: no "ros__parameters" section (expected "/**: ros__parameters: ...")`);
+  const ours = new Set(['/**', '**', nodeName, `/${nodeName}`]);
+  const values: Record<string, unknown> = {};
+  for (const [key, section] of sections) {
+    if (!ours.has(key) || !isSection(section)) continue;
+    const params = section.ros__parameters;
+    if (typeof params !== 'object' || params === null || Array.isArray(params)) throw new UserError(`parameters ${path}: ${key}.ros__parameters is not a map of parameters`);
+    for (const [name, value] of Object.entries(params)) values[name] = checkParamValue(name, value, `parameters ${path}`);
+  }
+  return values;
+}
+
+export interface DriveCheck {
+  readonly params: DriveParams;
+  /** The files the parameters name that were read and checked. */
+  readonly checkedFiles: string[];
+}
+
+/**
+ * Checks what the drive node would run with, without ROS: the parameters files (--params-file
+ * in the ROS arguments, then --params), the `-p` overrides, every value's name, ROS type and
+ * range (the node's own schema), and the files they name (config_file is validated;
+ * vae_model_dir and checkpoint_dir must be directories if set). Any problem is one line.
+ */
+export async function checkDriveSetup(paramsFile: string | undefined, rosArgs: readonly string[]): Promise<DriveCheck> {
+  const ros = rosParameterArgs(rosArgs);
+  const raw: Record<string, unknown> = {};
+  const sources: string[] = [];
+  for (const file of [...ros.paramsFiles, ...(paramsFile ? [paramsFile] : [])]) {
+    Object.assign(raw, await paramsFromFile(file, ros.nodeName));
+    sources.push(file);
+  }
+  for (const [name, text] of ros.overrides) {
+    let value: unknown;
+    try {
+      value = parseYaml(text, { intAsBigInt: true });
+    } catch {
+      value = text;
+    }
+    raw[name] = checkParamValue(name, value, `ROS argument -p ${name}:=${text}`);
+  }
+  const params = parseDriveParams(raw, sources.length > 0 ? `drive parameters (${sources.join(', ')})` : 'drive parameters');
+  const checkedFiles: string[] = [];
+  if (params.config_file !== '') {
+    await readDriveAgentConfig(params.config_file);
+    checkedFiles.push(params.config_file);
+  }
+  for (const name of ['vae_model_dir', 'checkpoint_dir'] as const) {
+    const dir = params[name];
+    if (dir === '') continue;
+    const isDirectory = await stat(dir).then((s) => s.isDirectory(), () => null);
+    // checkpoint_dir may not exist yet: the node creates it at its first checkpoint.
+    if (isDirectory === false || (isDirectory === null && name === 'vae_model_dir')) throw new UserError(`parameter ${name}: ${dir} is not a directory`);
+    checkedFiles.push(dir);
+  }
+  return { params, checkedFiles };
+}
+
 export function registerDrive(program: Command): void {
-  addCommand<DriveOptions>(
+  const cmd = addCommand<DriveOptions>(
     program,
     'drive',
     'run the ROS 2 drive node on the vehicle: camera in, Ackermann commands out, learning between episodes (needs ROS 2 and rclnodejs; see docs/ros.md)',
-    (cmd) =>
-      cmd
+    (c) =>
+      c
         .option('--params <file>', 'ROS 2 parameters YAML (launch/config/daydrive.params.yaml documents every setting)')
-        .allowUnknownOption()
-        .allowExcessArguments()
-        .addHelpText('after', '\nROS arguments go after --ros-args, as ros2 launch passes them:\n  daydrive drive --ros-args -p camera_topic:=/front/image_raw -r __node:=car --params-file car.yaml'),
+        .option('--check', 'check the parameters (files, -p values) and the files they name, then exit; needs no ROS 2')
+        .addHelpText(
+          'after',
+          '\nROS arguments go after --ros-args, as ros2 launch passes them:\n  daydrive drive --ros-args -p camera_topic:=/front/image_raw -r __node:=car --params-file car.yaml\nCheck a parameters file on any machine:\n  daydrive drive --check --params car.yaml',
+        ),
     async (_args, opts) => {
       let paramsFile: string | undefined;
       if (opts.params !== undefined) {
         paramsFile = resolve(opts.params);
         if (!(await exists(paramsFile))) throw new UserError(`cannot read parameters ${opts.params}: no such file`);
       }
-      const summary = await runDrive({ rosArgs: rosArgsOf(process.argv), ...(paramsFile ? { paramsFile } : {}) });
+      const rosArgs = rosArgsOf(process.argv);
+      // Before rclnodejs: a bad parameter is named even where ROS 2 is missing.
+      const checked = await checkDriveSetup(paramsFile, rosArgs);
+      if (opts.check) return { checked: true, params: checked.params, files: checked.checkedFiles };
+      const summary = await runDrive({ rosArgs, ...(paramsFile ? { paramsFile } : {}) });
       const code = driveExitCode(summary.endedBy);
       process.exitCode = code;
       // unref: a clean exit need not wait for it; it only ends a process a native handle keeps open.
       setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
       return { episodes: summary.episodes, endedBy: summary.endedBy };
     },
-    (r) => `drive node stopped (${String(r.endedBy)}) after ${String(r.episodes)} episodes`,
+    (r) =>
+      r.checked === true
+        ? `parameters OK${(r.files as string[]).length > 0 ? ` (and ${(r.files as string[]).join(', ')})` : ''}: the drive node would start with them`
+        : `drive node stopped (${String(r.endedBy)}) after ${String(r.episodes)} episodes`,
   );
+  // The ROS arguments are rcl's, not ours: commander never sees them (any other unknown flag is refused).
+  takesForeignArguments(cmd, ROS_ARGS);
 }

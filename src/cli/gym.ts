@@ -4,7 +4,8 @@ import { z } from 'zod';
 import { initBackend } from '../core/backend.js';
 import { parseWith, readConfigFile } from '../core/config.js';
 import { UserError } from '../core/errors.js';
-import { replaceDirectory, writeJsonSafely } from '../core/files.js';
+import { writeJsonSafely } from '../core/files.js';
+import { checkOutputDir, writeOutputDirectory } from '../core/out-dir.js';
 import { log } from '../core/logger.js';
 import { join } from 'node:path';
 import { CLASSIC_TASKS, createClassicEnv, type ClassicTask } from '../../sim/classic/index.js';
@@ -23,7 +24,7 @@ import {
 import { createLearner } from '../rl/learner.js';
 import { createExploration } from '../rl/noise.js';
 import { trainOnVectorEnv, type TrainProgress, type TrainReport } from '../rl/vector-loop.js';
-import { addCommand, choiceOption, parseIntArg, type CommonOptions } from './command.js';
+import { addCommand, choiceOption, FORCE_HELP, OUT_RULE, parseIntArg, type CommonOptions } from './command.js';
 
 /**
  * `daydrive gym pendulum|mountaincar`: trains DDPG / TD3 / D4PG on a classic control task and
@@ -109,6 +110,8 @@ export interface GymRunOptions {
   readonly noise?: NoiseKind;
   readonly file?: z.output<typeof gymFileSchema>;
   readonly out?: string;
+  /** --force: write into a non-empty --out holding other files (src/core/out-dir.ts). */
+  readonly force?: boolean;
   readonly onProgress?: (p: TrainProgress) => void;
 }
 
@@ -147,7 +150,7 @@ export async function runGym(options: GymRunOptions): Promise<GymRunResult> {
     });
     if (options.out) {
       const out = options.out;
-      await replaceDirectory(out, async (tmp) => {
+      await writeOutputDirectory(out, { command: 'gym', force: options.force === true }, async (tmp) => {
         await learner.save(join(tmp, 'learner'));
         await writeJsonSafely(join(tmp, 'report.json'), {
           task: options.task,
@@ -171,6 +174,7 @@ interface GymOptions extends CommonOptions {
   noise?: NoiseKind;
   config?: string;
   out?: string;
+  force?: boolean;
 }
 
 export function registerGym(program: Command): void {
@@ -185,12 +189,15 @@ export function registerGym(program: Command): void {
         .option('--seed <n>', 'random seed', parseIntArg(0, 0x7fffffff), 0)
         .addOption(choiceOption('--noise <kind>', 'exploration (default: gaussian for pendulum, ou for mountaincar)', NOISE_KINDS))
         .option('--config <file>', 'YAML/JSON overrides: learner, exploration, learningStarts, gradientSteps, evalEpisodes, evalEvery')
-        .option('--out <dir>', 'write the trained learner checkpoint and report.json here (replaced atomically)'),
+        .option('--out <dir>', `write the trained learner checkpoint and report.json here: created, or its own earlier output replaced (${OUT_RULE})`)
+        .option('--force', FORCE_HELP),
     async (args, opts) => {
       const task = args[0] as ClassicTask;
       if (!(CLASSIC_TASKS as readonly string[]).includes(task)) {
         throw new UserError(`unknown env '${String(args[0])}': use ${CLASSIC_TASKS.join(' or ')}`);
       }
+      // Before training: a refused --out must not cost the run.
+      if (opts.out) await checkOutputDir(opts.out, { command: 'gym', force: opts.force === true });
       const file = opts.config ? parseWith(gymFileSchema, await readConfigFile(opts.config), `config ${opts.config}`) : undefined;
       const bar = process.stderr.isTTY
         ? new cliProgress.SingleBar(
@@ -207,7 +214,7 @@ export function registerGym(program: Command): void {
         seed: opts.seed,
         ...(opts.noise ? { noise: opts.noise } : {}),
         ...(file ? { file } : {}),
-        ...(opts.out ? { out: opts.out } : {}),
+        ...(opts.out ? { out: opts.out, force: opts.force === true } : {}),
         onProgress: (p) => {
           const ret = p.lastEpisodeReturn === null ? '-' : p.lastEpisodeReturn.toFixed(1);
           bar?.update(p.step, { episodes: p.episodes, ret });

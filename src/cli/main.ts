@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { applyCliContract, runCli } from './command.js';
+import { applyCliContract, reportFailure, runCli, wantsJson } from './command.js';
+import { UserError } from '../core/errors.js';
+import { logLevelProblem } from '../core/logger.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,5 +33,13 @@ import { registerGym } from './gym.js'; registerGym(program);
 import { registerTrain } from './train.js'; registerTrain(program);
 import { registerEval } from './eval.js'; registerEval(program);
 import { registerDrive } from './drive.js'; registerDrive(program);
+
+// `npm run daydrive -- ...` runs in the package root: paths the user typed are relative to where
+// they typed them (npm's INIT_CWD), as for any other command.
+if (process.env.npm_lifecycle_event === 'daydrive' && process.env.INIT_CWD) process.chdir(process.env.INIT_CWD);
+
+// A bad environment fails every command alike, --help included: one line, exit 2.
+const envProblem = logLevelProblem();
+if (envProblem !== null) reportFailure(new UserError(envProblem), wantsJson(process.argv.slice(2)));
 
 await runCli(program, process.argv.slice(2));

@@ -2,7 +2,9 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { lineChartPng } from '../core/chart.js';
-import { exists, readJson, replaceDirectory, writeFileSafely, writeJsonSafely } from '../core/files.js';
+import { CHECKSUMS_FILE, hasValidChecksums, verifyDirectoryChecksums, writeDirectoryChecksums } from '../core/checksums.js';
+import { exists, findReplacedDirectory, readJson, recoverReplacedDirectory, replaceDirectory, writeFileSafely, writeJsonSafely } from '../core/files.js';
+import { log } from '../core/logger.js';
 import { UserError } from '../core/errors.js';
 import type { DrivingAgent } from '../agent/agent.js';
 import type { EpisodeRecord, TrainingProgress } from '../agent/training.js';
@@ -12,7 +14,7 @@ import type { EpisodeRecord, TrainingProgress } from '../agent/training.js';
  *   config.json          the resolved configuration
  *   metrics.jsonl        one EpisodeRecord per line
  *   learning-curve.png   distance per episode, train and test
- *   checkpoint/          agent (learner, replay, noise, task) + progress.json, replaced atomically
+ *   checkpoint/          agent (learner, replay, noise, task) + progress.json + checksums.json, replaced atomically
  *   final-test/          camera frames of the last test drive and map.png
  *   overview.png         one picture of the run: a camera frame of the final test, its map, the learning curve
  *   summary.json         the result (also printed with --json)
@@ -45,17 +47,46 @@ export async function writeCheckpoint(runDir: string, agent: DrivingAgent, progr
   await replaceDirectory(join(runDir, RUN_FILES.checkpoint), async (tmp) => {
     await agent.save(join(tmp, RUN_FILES.agent));
     await writeJsonSafely(join(tmp, RUN_FILES.progress), progress);
+    // Last: a copy with valid checksums is complete (recovery after a crash relies on it).
+    await writeDirectoryChecksums(tmp);
   });
 }
 
-export async function hasCheckpoint(runDir: string): Promise<boolean> {
-  return exists(join(runDir, RUN_FILES.checkpoint, RUN_FILES.progress));
+/** A leftover copy of the checkpoint is usable only when complete and intact. */
+const isCompleteCheckpoint = (dir: string): Promise<boolean> => hasValidChecksums(dir);
+
+/**
+ * The run's checkpoint directory: `checkpoint/`, or after a crash between the two renames of its
+ * replacement the newest complete copy beside it (`checkpoint.tmp-*` or `checkpoint.old-*`);
+ * null when there is none.
+ */
+export async function checkpointDirOf(runDir: string): Promise<string | null> {
+  const dir = await findReplacedDirectory(join(runDir, RUN_FILES.checkpoint), isCompleteCheckpoint);
+  return dir !== null && (await exists(join(dir, RUN_FILES.progress))) ? dir : null;
 }
 
-/** Loads the agent and the progress of the run's last checkpoint. */
+export async function hasCheckpoint(runDir: string): Promise<boolean> {
+  return (await checkpointDirOf(runDir)) !== null;
+}
+
+/**
+ * For the run's one writer, before it resumes: puts `checkpoint/` back from the newest complete
+ * copy when a crash left it missing, and removes the other copies. Says what it did.
+ */
+export async function recoverCheckpoint(runDir: string): Promise<void> {
+  const { restored, removed } = await recoverReplacedDirectory(join(runDir, RUN_FILES.checkpoint), isCompleteCheckpoint);
+  if (restored !== null) log.warn({ from: restored }, 'the last checkpoint replacement was cut short: restored the newest complete copy');
+  if (removed.length > 0) log.info({ removed }, 'removed leftover checkpoint copies');
+}
+
+/**
+ * Loads the agent and the progress of the run's last checkpoint, after checking every file
+ * against the checkpoint's checksums (a checkpoint from before checksums is loaded with a warning).
+ */
 export async function readCheckpoint(runDir: string, agent: DrivingAgent): Promise<TrainingProgress> {
-  const dir = join(runDir, RUN_FILES.checkpoint);
-  if (!(await hasCheckpoint(runDir))) throw new UserError(`no checkpoint in ${runDir} (expected ${dir}/${RUN_FILES.progress})`);
+  const dir = await checkpointDirOf(runDir);
+  if (dir === null) throw new UserError(`no checkpoint in ${runDir} (expected ${join(runDir, RUN_FILES.checkpoint, RUN_FILES.progress)})`);
+  if ((await verifyDirectoryChecksums(dir)) === 'absent') log.warn({ dir }, `the checkpoint has no ${CHECKSUMS_FILE} (written by an older daydrive): loaded unverified`);
   await agent.load(join(dir, RUN_FILES.agent));
   const progress = (await readJson(join(dir, RUN_FILES.progress))) as TrainingProgress;
   if (!Array.isArray(progress.records) || typeof progress.elapsedS !== 'number') throw new UserError(`${dir}/${RUN_FILES.progress} is not a training progress file`);

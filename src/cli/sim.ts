@@ -1,15 +1,17 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
 import { parseWith, readConfigFile } from '../core/config.js';
-import { replaceDirectory, writeFileSafely } from '../core/files.js';
+import { writeFileSafely } from '../core/files.js';
+import { writeOutputDirectory } from '../core/out-dir.js';
 import { log } from '../core/logger.js';
 import { DrivingSimEnv, purePursuitForEnv, rgbToPng, simConfigSchema, topDownMapPng, type MapPoint } from '../../sim/index.js';
-import { addCommand, parseFloatArg, parseIntArg, type CommonOptions } from './command.js';
+import { addCommand, FORCE_HELP, OUT_RULE, parseFloatArg, parseIntArg, type CommonOptions } from './command.js';
 
 interface RenderOptions extends CommonOptions {
   seed: number;
   frames: number;
   out: string;
+  force?: boolean;
   width?: number;
   height?: number;
   stride: number;
@@ -31,7 +33,8 @@ export function registerSim(program: Command): void {
       cmd
         .option('--seed <n>', 'road seed', parseIntArg(0, 0x7fffffff), 0)
         .option('--frames <n>', 'number of camera frames', parseIntArg(1, 100_000), 8)
-        .requiredOption('--out <dir>', 'output directory (replaced atomically)')
+        .requiredOption('--out <dir>', `output directory: created, or replaced when it holds this command's earlier output (${OUT_RULE})`)
+        .option('--force', FORCE_HELP)
         .option('--width <px>', 'frame width (default: the config camera width)', parseIntArg(8, 4096))
         .option('--height <px>', 'frame height (default: the config camera height)', parseIntArg(8, 4096))
         .option('--stride <steps>', 'policy steps (0.1 s each) between frames', parseIntArg(1, 10_000), 10)
@@ -50,7 +53,7 @@ export function registerSim(program: Command): void {
       const interventions: MapPoint[] = [];
       const reasons: string[] = [];
       let routeComplete = false;
-      await replaceDirectory(out, async (tmp) => {
+      await writeOutputDirectory(out, { command: 'sim render', force: opts.force === true }, async (tmp) => {
         for (let frame = 0; frame < opts.frames; frame++) {
           const name = `frame_${String(frame).padStart(4, '0')}.png`;
           await writeFileSafely(join(tmp, name), await rgbToPng(env.renderAt(width, height)));

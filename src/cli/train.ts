@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
-import { mkdir } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
 import { join, resolve } from 'node:path';
 import { initBackend } from '../core/backend.js';
 import { readConfigFile } from '../core/config.js';
 import { UserError } from '../core/errors.js';
-import { exists, readJson, replaceDirectory, writeFileSafely, writeJsonSafely } from '../core/files.js';
+import { ensureDirectory, exists, readJson, replaceDirectory, writeFileSafely, writeJsonSafely } from '../core/files.js';
+import { checkOutputDir } from '../core/out-dir.js';
 import { log } from '../core/logger.js';
 import type { RgbImage } from '../core/env.js';
 import { createDrivingAgent, type DrivingAgent, type VehicleScale } from '../agent/index.js';
@@ -14,8 +15,8 @@ import type { ImageEncoder } from '../vision/types.js';
 import { ALGORITHMS, type Algorithm } from '../rl/config.js';
 import { DrivingSimEnv, rgbToPng, topDownMapPng, type MapPoint } from '../../sim/index.js';
 import { maxSetpointMps } from '../../sim/config.js';
-import { addCommand, choiceOption, parseIntArg, type CommonOptions } from './command.js';
-import { hasCheckpoint, readCheckpoint, RUN_FILES, writeCheckpoint, writeLearningCurve, writeMetrics, writeOverview } from './run-dir.js';
+import { addCommand, choiceOption, FORCE_HELP, invocation, OUT_RULE, parseIntArg, type CommonOptions } from './command.js';
+import { hasCheckpoint, readCheckpoint, recoverCheckpoint, RUN_FILES, writeCheckpoint, writeLearningCurve, writeMetrics, writeOverview } from './run-dir.js';
 import { parseTrainConfig, type TrainConfig } from './train-config.js';
 
 /**
@@ -31,7 +32,7 @@ const FRAME_EVERY_STEPS = 10;
 export interface TrainRunOptions {
   readonly config: TrainConfig;
   readonly out: string;
-  /** Continue from the run's last checkpoint (the config is read from the run). */
+  /** Continue from the run's last checkpoint (`config`: the run's, see resumedConfig). */
   readonly resume: boolean;
   readonly onEpisode?: (record: EpisodeRecord) => void;
   readonly shouldStop?: () => boolean;
@@ -174,14 +175,14 @@ export async function runTraining(opts: TrainRunOptions): Promise<TrainSummary> 
   const encoder = await loadEncoderFor(config);
   const agent = buildAgent(config, encoder);
   try {
-    await mkdir(out, { recursive: true });
+    await ensureDirectory(out);
     let progress: TrainingProgress | undefined;
     if (opts.resume) {
       progress = await readCheckpoint(out, agent);
       log.info({ episodes: progress.records.length, out }, 'resuming from the last checkpoint');
-    } else {
-      await writeJsonSafely(join(out, RUN_FILES.config), config);
     }
+    // On resume too: the episode budget may have changed (the only setting that can).
+    await writeJsonSafely(join(out, RUN_FILES.config), config);
     const env = simEnvFor(config);
     const testEnv = simEnvFor(testWorldConfig(config), 2);
     const recorder = new TestDriveRecorder(testEnv);
@@ -235,6 +236,7 @@ interface TrainOptions extends CommonOptions {
   episodes?: number;
   seed?: number;
   out?: string;
+  force?: boolean;
   resume?: boolean;
 }
 
@@ -254,6 +256,64 @@ export async function resolveTrainConfig(opts: TrainOptions): Promise<TrainConfi
   );
 }
 
+/** The first field (dotted path) where two plain values differ, or null when they are equal. */
+export function firstDifference(a: unknown, b: unknown, path = ''): string | null {
+  if (a === b) return null;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null || Array.isArray(a) !== Array.isArray(b)) return path || '(root)';
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+  for (const key of keys) {
+    const d = firstDifference((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], path ? `${path}.${key}` : key);
+    if (d !== null) return d;
+  }
+  return null;
+}
+
+/**
+ * The configuration of a resumed run: the run's own (config.json), with the episode budget of
+ * --episodes (or of a --config file that sets schedule.maxEpisodes). Anything else that would
+ * change the run (another --seed, --algo, --state, or a --config that differs) is refused in one
+ * line: a resumed run continues exactly as it started.
+ */
+export async function resumedConfig(run: TrainConfig, opts: TrainOptions, out: string): Promise<TrainConfig> {
+  const refuse = (what: string, runs: string) =>
+    new UserError(`cannot resume ${out} with ${what}: the run was trained with ${runs} (a resumed run keeps its settings, only --episodes may change; start a new run with another --out)`);
+  if (opts.seed !== undefined && opts.seed !== run.seed) throw refuse(`--seed ${opts.seed}`, `seed ${run.seed}`);
+  if (opts.algo !== undefined && opts.algo !== run.algo) throw refuse(`--algo ${opts.algo}`, `algo ${run.algo}`);
+  if (opts.state !== undefined && opts.state !== run.agent.state) throw refuse(`--state ${opts.state}`, `state ${run.agent.state}`);
+  let maxEpisodes = opts.episodes ?? run.schedule.maxEpisodes;
+  if (opts.config !== undefined) {
+    // The file with the flags given, as a new run would resolve them: the command that started the run, plus --resume, resumes it.
+    const given = await resolveTrainConfig(opts);
+    const field = firstDifference({ ...given, schedule: { ...given.schedule, maxEpisodes: 0 } }, { ...run, schedule: { ...run.schedule, maxEpisodes: 0 } });
+    if (field !== null) throw refuse(`--config ${opts.config} (field ${field} differs)`, 'the settings in its config.json');
+    const raw = (await readConfigFile(opts.config)) as { schedule?: { maxEpisodes?: unknown } } | null;
+    if (opts.episodes === undefined && raw?.schedule?.maxEpisodes !== undefined) maxEpisodes = given.schedule.maxEpisodes;
+  }
+  if (maxEpisodes !== run.schedule.maxEpisodes) log.info({ was: run.schedule.maxEpisodes, now: maxEpisodes }, `episode budget changed to ${maxEpisodes} learning episodes`);
+  return { ...run, schedule: { ...run.schedule, maxEpisodes } };
+}
+
+/** A new run directory under runs/, named by the local date and time (a suffix when that name is taken). */
+async function newRunDir(): Promise<string> {
+  const now = new Date();
+  const two = (n: number) => String(n).padStart(2, '0');
+  const name = `${now.getFullYear()}-${two(now.getMonth() + 1)}-${two(now.getDate())}-${two(now.getHours())}-${two(now.getMinutes())}-${two(now.getSeconds())}`;
+  for (let k = 1; ; k++) {
+    const dir = join('runs', k === 1 ? name : `${name}-${k}`);
+    if (!(await exists(dir))) return dir;
+  }
+}
+
+/** The exit status a shell gives a process the signal ended: 128 + its number (130 for SIGINT). */
+export function signalExitCode(signal: NodeJS.Signals): number {
+  return 128 + (osConstants.signals[signal] ?? 2);
+}
+
+/** A path as a shell argument (quoted when it holds anything but safe characters). */
+function quoteArg(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
 export function registerTrain(program: Command): void {
   addCommand<TrainOptions>(
     program,
@@ -266,43 +326,63 @@ export function registerTrain(program: Command): void {
         .addOption(choiceOption('--state <kind>', "state: the VAE latent ('vae') or the image itself ('pixels')", ['vae', 'pixels'] as const))
         .option('--episodes <n>', 'most learning episodes', parseIntArg(1, 10_000))
         .option('--seed <n>', 'random seed', parseIntArg(0, 0x7fffffff))
-        .option('--out <dir>', 'run directory (default: runs/<date>-<time>)')
-        .option('--resume', 'continue the run in --out from its last checkpoint'),
+        .option('--out <dir>', `run directory (default: runs/<local date>-<time>; ${OUT_RULE})`)
+        .option('--force', FORCE_HELP)
+        .option('--resume', 'continue the run in --out from its last checkpoint (its settings; --episodes may raise or lower the budget)'),
     async (_args, opts) => {
-      const out = resolve(opts.out ?? join('runs', new Date().toISOString().replace(/[:T]/g, '-').slice(0, 19)));
+      const out = resolve(opts.out ?? (await newRunDir()));
       let config: TrainConfig;
       if (opts.resume) {
         if (!opts.out) throw new UserError('--resume needs --out DIR (the run to continue)');
+        const configPath = join(out, RUN_FILES.config);
+        if (!(await exists(configPath))) throw new UserError(`cannot resume: no checkpoint in ${out} (it holds no run: no ${RUN_FILES.config})`);
+        const runConfig = parseTrainConfig(await readJson(configPath), `run config ${configPath}`);
+        config = await resumedConfig(runConfig, opts, out);
+        await recoverCheckpoint(out);
         if (!(await hasCheckpoint(out))) throw new UserError(`cannot resume: no checkpoint in ${out}`);
-        config = parseTrainConfig(await readJson(join(out, RUN_FILES.config)), `run config ${join(out, RUN_FILES.config)}`);
       } else {
         if (await exists(join(out, RUN_FILES.config))) throw new UserError(`${out} already holds a run: use --resume to continue it, or another --out`);
+        await checkOutputDir(out, { command: 'train', force: opts.force === true });
         config = await resolveTrainConfig(opts);
+        // Before the seconds of loading TensorFlow.js and the VAE: an --out that cannot be made fails now.
+        await ensureDirectory(out);
       }
-      let interrupts = 0;
-      const onSignal = () => {
-        interrupts += 1;
-        if (interrupts > 1) process.exit(130);
+      let signal: NodeJS.Signals | null = null;
+      const resumeCommand = `${invocation()} train --resume --out ${quoteArg(out)}`;
+      const onSignal = (received: NodeJS.Signals) => {
+        if (signal !== null) {
+          // A second interrupt: quit now. The last complete checkpoint stays (a checkpoint being
+          // replaced this instant is recovered by --resume).
+          process.stderr.write(`daydrive: interrupted: quit during the episode; resume from the last checkpoint with: ${resumeCommand}\n`);
+          process.exit(signalExitCode(received));
+        }
+        signal = received;
         log.warn('stopping after this episode (checkpoint kept); interrupt again to quit now');
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       log.info({ out, algo: config.algo, state: config.agent.state, seed: config.seed }, 'training in the simulator');
       try {
-        return await runTraining({
+        const summary = await runTraining({
           config,
           out,
           resume: opts.resume === true,
           onEpisode: (r) => log.info(describeEpisode(r)),
-          shouldStop: () => interrupts > 0,
+          shouldStop: () => signal !== null,
         });
+        if (signal === null) return summary;
+        // What a shell reports for a process its signal ended (130 after Ctrl-C), so scripts see it.
+        process.exitCode = signalExitCode(signal);
+        return { ...summary, interrupted: true, resumeCommand };
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
       }
     },
     (r) =>
-      r.solved
+      r.interrupted === true
+        ? `interrupted after episode ${String(r.episodes)} (${String(r.learningEpisodes)} training episode${r.learningEpisodes === 1 ? '' : 's'}; checkpoint kept): resume with: ${String(r.resumeCommand)}`
+        : r.solved
         ? `solved: ${passedTests(Number(r.testsToPass))} completed the route after ${String(r.trainingEpisodes)} training episodes (${String(r.trainingDistanceM)} m, ${String(r.trainingTimeS)} s; the first passed test after ${String(r.firstPassEpisodes)}); run in ${String(r.out)}`
         : `not solved in ${String(r.learningEpisodes)} training episodes (${String(r.episodes)} with the tests; last test ${String(r.lastTestDistanceM)} m); run in ${String(r.out)}`,
   );

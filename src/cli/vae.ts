@@ -5,17 +5,19 @@ import { simConfigSchema } from '../../sim/index.js';
 import { initBackend } from '../core/backend.js';
 import { parseWith, readConfigFile } from '../core/config.js';
 import { UserError } from '../core/errors.js';
-import { replaceDirectory } from '../core/files.js';
+import { checkOutputDir, warnReplacing, writeOutputDirectory, writeOutputMarker } from '../core/out-dir.js';
 import { log } from '../core/logger.js';
 import { FrameWriter } from '../vision/dataset.js';
 import { readMcapImages } from '../vision/mcap.js';
+import { DECODER_SUBDIR, ENCODER_SUBDIR, GRID_FILE, MODEL_CARD_FILE, VAE_META_FILE } from '../vision/model-files.js';
 import { trainVae } from '../vision/trainer.js';
 import { parseVaeConfig } from '../vision/vae.js';
-import { addCommand, parseFloatArg, parseIntArg, type CommonOptions } from './command.js';
+import { addCommand, FORCE_HELP, OUT_RULE, parseFloatArg, parseIntArg, type CommonOptions } from './command.js';
 import { DEFAULT_SIM_COLLECT, collectSimFrames } from './vae-collect.js';
 
 interface CollectOptions extends CommonOptions {
   out: string;
+  force?: boolean;
   episodes?: number;
   seed: number;
   bag?: string;
@@ -29,6 +31,7 @@ interface CollectOptions extends CommonOptions {
 interface TrainOptions extends CommonOptions {
   data: string;
   out: string;
+  force?: boolean;
   epochs: number;
   batchSize: number;
   lr: number;
@@ -46,6 +49,11 @@ interface TrainOptions extends CommonOptions {
   maxFrames?: number;
   config?: string;
 }
+
+const VAE_TRAIN = 'vae train';
+
+/** What `vae train` writes into --out (src/vision/trainer.ts): the model files and its checkpoint directory. */
+const VAE_MODEL_ENTRIES = [ENCODER_SUBDIR, DECODER_SUBDIR, VAE_META_FILE, MODEL_CARD_FILE, GRID_FILE, 'checkpoint'];
 
 /** This invocation as a `daydrive` command (without --json), for dataset.json and the model card. */
 function commandLine(): string {
@@ -65,7 +73,7 @@ async function collectFromSim(opts: CollectOptions): Promise<Record<string, unkn
   const episodes = opts.episodes!;
   const bar = counterBar('episodes', episodes);
   let result: { frames: number; interventions: number; roadSeeds: number[] } = { frames: 0, interventions: 0, roadSeeds: [] };
-  await replaceDirectory(opts.out, async (tmp) => {
+  await writeOutputDirectory(opts.out, { command: 'vae collect', force: opts.force === true }, async (tmp) => {
     const writer = new FrameWriter(tmp);
     result = await collectSimFrames(
       config,
@@ -105,7 +113,7 @@ async function collectFromBag(opts: CollectOptions): Promise<Record<string, unkn
   if (!topic) throw new UserError('--bag needs --topic (the camera topic, e.g. /camera/image_raw)');
   let stats: Awaited<ReturnType<typeof readMcapImages>> | null = null;
   let camera: { widthPx: number; heightPx: number } | undefined;
-  await replaceDirectory(opts.out, async (tmp) => {
+  await writeOutputDirectory(opts.out, { command: 'vae collect', force: opts.force === true }, async (tmp) => {
     const writer = new FrameWriter(tmp);
     stats = await readMcapImages(
       bag,
@@ -136,7 +144,8 @@ export function registerVae(program: Command): void {
     'save camera frames (PNG + index.jsonl) from the simulator (--episodes) or a ROS 2 MCAP bag (--bag --topic)',
     (cmd) =>
       cmd
-        .requiredOption('--out <dir>', 'output dataset directory (replaced atomically)')
+        .requiredOption('--out <dir>', `output dataset directory: created, or replaced when it holds this command's earlier output (${OUT_RULE})`)
+        .option('--force', FORCE_HELP)
         .option('--episodes <n>', 'simulator: number of episodes (one new road each)', parseIntArg(1, 100_000))
         .option('--seed <n>', 'simulator: seed of the road seeds and the driver noise', parseIntArg(0, 0x7fffffff), 0)
         .option('--steps-per-episode <n>', 'simulator: policy steps (0.1 s) per episode', parseIntArg(1, 1_000_000), DEFAULT_SIM_COLLECT.stepsPerEpisode)
@@ -159,7 +168,8 @@ export function registerVae(program: Command): void {
     (cmd) =>
       cmd
         .requiredOption('--data <dir>', 'dataset directory from `vae collect`')
-        .requiredOption('--out <dir>', 'model directory (checkpoints in OUT/checkpoint)')
+        .requiredOption('--out <dir>', `model directory (checkpoints in OUT/checkpoint): created, or its own earlier model replaced (${OUT_RULE})`)
+        .option('--force', FORCE_HELP)
         .option('--epochs <n>', 'total epochs (a resumed run continues up to this number)', parseIntArg(1, 100_000), 20)
         .option('--batch-size <n>', 'images per optimisation step', parseIntArg(1, 4096), 64)
         .option('--lr <x>', 'Adam learning rate', parseFloatArg(1e-7, 1), 1e-3)
@@ -187,6 +197,13 @@ export function registerVae(program: Command): void {
       if (opts.klTolerance !== undefined) flags.klToleranceNats = opts.klTolerance;
       if (opts.auxWeight !== undefined) flags.auxiliaryWeight = opts.auxWeight;
       const config = parseVaeConfig({ ...fromFile, ...flags }, opts.config ? `VAE config ${opts.config} with flags` : 'VAE options');
+      if (!opts.resume) {
+        // Before any training: a model is never overwritten unless it is this command's own.
+        const state = await checkOutputDir(opts.out, { command: VAE_TRAIN, force: opts.force === true });
+        if (state.kind === 'own') warnReplacing(opts.out, VAE_TRAIN, state.marker);
+        // Marked at the start: a run cut short leaves a directory recognisably this command's.
+        await writeOutputMarker(opts.out, VAE_TRAIN, VAE_MODEL_ENTRIES);
+      }
       const backend = await initBackend();
       if (backend.name === 'cpu') log.warn('training on the cpu backend is ~100x slower than wasm');
       const result = await trainVae({
@@ -204,6 +221,7 @@ export function registerVae(program: Command): void {
         command: commandLine(),
         ...(opts.maxFrames !== undefined ? { maxFrames: opts.maxFrames } : {}),
       });
+      await writeOutputMarker(opts.out, VAE_TRAIN, VAE_MODEL_ENTRIES);
       const s = result.summary;
       return {
         out: result.outDir,

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { z } from 'zod';
 import { UserError } from './errors.js';
 import { writeFileSafely } from './files.js';
 
@@ -21,6 +22,21 @@ async function readFileOrExplain(path: string, what: string): Promise<Buffer> {
   } catch (err) {
     throw new UserError(`cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
+}
+
+/** A TF.js weights manifest: groups of weight files and the tensors they hold. */
+const weightsManifestSchema = z.array(
+  z.object({
+    paths: z.array(z.string()),
+    weights: z.array(z.object({ name: z.string(), shape: z.array(z.number().int().min(0)), dtype: z.string() }).loose()),
+  }).loose(),
+);
+
+/** Checks a parsed manifest's shape, so a damaged one (`{}`) is one line naming the file, not a TypeError. */
+function checkManifest(raw: unknown, path: string): tf.io.WeightsManifestConfig {
+  const parsed = weightsManifestSchema.safeParse(raw);
+  if (!parsed.success) throw new UserError(`${path} is not a TF.js weights manifest (a list of {paths, weights}): the file is damaged`);
+  return parsed.data as tf.io.WeightsManifestConfig;
 }
 
 function bufferToArrayBuffer(buf: Uint8Array): ArrayBuffer {
@@ -57,7 +73,8 @@ export async function loadLayersModel(dir: string): Promise<tf.LayersModel> {
   } catch (err) {
     throw new UserError(`${jsonPath} is not valid JSON: ${(err as Error).message}`);
   }
-  const manifest = parsed.weightsManifest ?? [];
+  if (typeof parsed !== 'object' || parsed === null) throw new UserError(`${jsonPath} is not a TF.js model file`);
+  const manifest = checkManifest(parsed.weightsManifest ?? [], jsonPath);
   const specs = manifest.flatMap((group) => group.weights);
   const chunks = await Promise.all(
     manifest.flatMap((group) => group.paths).map((p) => readFileOrExplain(join(dir, p), 'weights')),
@@ -83,12 +100,13 @@ export async function saveNamedTensors(dir: string, name: string, tensors: Recor
 export async function loadNamedTensors(dir: string, name: string): Promise<Record<string, tf.Tensor>> {
   const jsonPath = join(dir, `${name}.json`);
   const raw = await readFileOrExplain(jsonPath, 'weights manifest');
-  let manifest: tf.io.WeightsManifestConfig;
+  let parsed: unknown;
   try {
-    manifest = JSON.parse(raw.toString('utf8')) as tf.io.WeightsManifestConfig;
+    parsed = JSON.parse(raw.toString('utf8'));
   } catch (err) {
     throw new UserError(`${jsonPath} is not valid JSON: ${(err as Error).message}`);
   }
+  const manifest = checkManifest(parsed, jsonPath);
   const specs = manifest.flatMap((group) => group.weights);
   const chunks = await Promise.all(
     manifest.flatMap((group) => group.paths).map((p) => readFileOrExplain(join(dir, p), 'weights')),

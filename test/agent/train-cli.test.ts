@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -55,9 +55,12 @@ test('daydrive train: interrupted, resumed, then evaluated; the run directory ho
   }
   child.kill('SIGINT');
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  assert.equal(code, 0, stderr);
+  // Exit 130 as a shell reports Ctrl-C; the last line says the run was interrupted and how to resume it.
+  assert.equal(code, 130, stderr);
   const stopped = lastJson(stdout);
   assert.equal(stopped.stopped, true);
+  assert.equal(stopped.interrupted, true);
+  assert.equal(stopped.resumeCommand, `daydrive train --resume --out ${out}`);
   const before = await records(out);
   assert.ok(before.length >= 1 && before.length < 6, `stopped after ${before.length} episodes`);
 
@@ -117,16 +120,114 @@ test('daydrive train: a bad config names the field; a damaged checkpoint is refu
   const out = join(root, 'one');
   await run(process.execPath, [...cli, 'train', '--config', config, '--out', out]);
   const weights = join(out, 'checkpoint', 'agent', 'learner', 'networks.bin');
+  const intact = await readFile(weights);
   await writeFile(weights, 'not weights');
   const damagedAt = (await stat(weights)).mtimeMs;
-  await assert.rejects(run(process.execPath, [...cli, 'train', '--resume', '--out', out], { env }), (e: { code: number; stderr: string }) => {
-    assert.notEqual(e.code, 0);
-    assert.match(e.stderr, /checkpoint/);
-    assert.equal(e.stderr.trim().split('\n').filter((l) => !l.startsWith('{')).length, 1, e.stderr);
-    return true;
-  });
+  const refused = async (pattern: RegExp): Promise<void> => {
+    const r = await runCli(['train', '--resume', '--out', out]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, pattern);
+    assert.equal(r.stderr.trim().split('\n').filter((l) => !l.startsWith('{')).length, 1, r.stderr);
+  };
+  await refused(/networks\.bin does not match its checksum/);
   assert.equal(await readFile(weights, 'utf8'), 'not weights');
   assert.equal((await stat(weights)).mtimeMs, damagedAt);
+  // Zeroed weights of the right length would load as a valid network: the checksum refuses them.
+  await writeFile(weights, Buffer.alloc(intact.byteLength));
+  await refused(/networks\.bin does not match its checksum/);
+  // A damaged manifest in a checkpoint without checksums (an older daydrive's): one line, not a TypeError.
+  await writeFile(weights, intact);
+  await rm(join(out, 'checkpoint', 'checksums.json'));
+  await writeFile(join(out, 'checkpoint', 'agent', 'learner', 'networks.json'), '{}');
+  await refused(/networks\.json is not a TF\.js weights manifest/);
+});
+
+/** Runs the CLI, resolving with its exit code and output whether it succeeds or fails. */
+async function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [...cli, ...args], { env: { ...process.env, DAYDRIVE_LOG_LEVEL: 'warn' } });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+/** The records of a run without their wall-clock fields (the only thing that differs between identical runs). */
+async function episodesOf(dir: string): Promise<Record<string, unknown>[]> {
+  return (await records(dir)).map(({ elapsedS: _e, seconds: _s, ...rest }) => rest);
+}
+
+const SHORT = `
+agent: { optimisationSteps: 5, exploreEpisodes: 1 }
+learner: { batchSize: 16 }
+schedule: { maxEpisodes: 2, stopWhenTestCompletesRoute: false, testRoadTightestBendAtMostM: null }
+sim: { road: { routeLengthM: 20 } }
+`;
+
+test('daydrive train --resume: --episodes raises the budget and the run goes on as an uninterrupted one; other settings are refused; a checkpoint swap cut short is recovered', { timeout: 240_000 }, async () => {
+  const root = await mkdtemp(join(tmpdir(), 'train-resume-'));
+  const config = join(root, 'short.yaml');
+  await writeFile(config, SHORT);
+  const resumed = join(root, 'resumed');
+  const straight = join(root, 'straight');
+  const [first, whole] = await Promise.all([
+    runCli(['train', '--config', config, '--out', resumed, '--json']),
+    runCli(['train', '--config', config, '--episodes', '4', '--out', straight, '--json']),
+  ]);
+  assert.equal(first.code, 0, first.stderr);
+  assert.equal(whole.code, 0, whole.stderr);
+  assert.equal(lastJson(first.stdout).learningEpisodes, 2);
+
+  // What cannot change on resume is refused in one line, and the run is left as it was.
+  const before = await readFile(join(resumed, 'metrics.jsonl'), 'utf8');
+  await writeFile(join(root, 'other.yaml'), SHORT.replace('optimisationSteps: 5', 'optimisationSteps: 6'));
+  for (const [args, pattern] of [
+    [['--seed', '9'], /cannot resume .* with --seed 9: the run was trained with seed 0/],
+    [['--algo', 'ddpg'], /with --algo ddpg: the run was trained with algo td3/],
+    [['--config', join(root, 'other.yaml')], /field agent\.optimisationSteps differs/],
+  ] as const) {
+    const r = await runCli(['train', '--resume', '--out', resumed, ...args]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, pattern);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+  assert.equal(await readFile(join(resumed, 'metrics.jsonl'), 'utf8'), before);
+
+  // A crash between the swap's two renames: checkpoint/ moved aside, the complete new copy not yet
+  // renamed in. Resume restores the newest complete copy and removes the leftovers.
+  const checkpoint = join(resumed, 'checkpoint');
+  const stamp = `${Date.now()}-12345`;
+  await cp(checkpoint, `${checkpoint}.tmp-${stamp}`, { recursive: true });
+  await rename(checkpoint, `${checkpoint}.old-${stamp}`);
+  await mkdir(`${checkpoint}.tmp-${Date.now() + 1000}-999`); // a copy whose filling never finished: no checksums
+  // The same config again (with the same seed) is accepted; --episodes raises the budget from 2 to 4.
+  const more = await runCli(['train', '--resume', '--out', resumed, '--config', config, '--seed', '0', '--episodes', '4', '--json']);
+  assert.equal(more.code, 0, more.stderr);
+  assert.equal(lastJson(more.stdout).learningEpisodes, 4);
+  assert.deepEqual((await readdir(resumed)).filter((f) => f.startsWith('checkpoint')), ['checkpoint']);
+  assert.equal((JSON.parse(await readFile(join(resumed, 'config.json'), 'utf8')) as { schedule: { maxEpisodes: number } }).schedule.maxEpisodes, 4);
+  // Resumed after 2 episodes with a new budget of 4 = trained for 4 in one go.
+  assert.deepEqual(await episodesOf(resumed), await episodesOf(straight));
+});
+
+test('daydrive train refuses a non-empty --out that holds no run unless --force, and keeps the files there', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'train-out-'));
+  const thesis = join(root, 'thesis');
+  await mkdir(thesis);
+  await writeFile(join(thesis, 'chapter1.tex'), 'my thesis');
+  const r = await runCli(['train', '--out', thesis, '--episodes', '1']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /thesis is not empty and holds files `daydrive train` did not write \(chapter1\.tex\).*--force/);
+  assert.deepEqual(await readdir(thesis), ['chapter1.tex']);
+  const file = join(root, 'a-file');
+  await writeFile(file, 'x');
+  for (const out of [file, join(file, 'run'), '/proc/daydrive-run']) {
+    const bad = await runCli(['train', '--out', out, '--episodes', '1']);
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /^daydrive: error: cannot (use|create directory) .*(is a file|not a directory|does not allow it)/);
+    assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
+  }
 });
 
 test('schedule.testRoadTightestBendAtMostM sets the test world\'s roads only', () => {

@@ -52,3 +52,14 @@ for (const [what, args, message] of [
     });
   });
 }
+
+test('gym --out: a non-empty directory of other files is refused before training and left as it was', async () => {
+  const out = await mkdtemp(join(tmpdir(), 'gymcli-out-'));
+  await writeFile(join(out, 'results.csv'), 'mine');
+  await assert.rejects(run(process.execPath, [...cli, 'gym', 'pendulum', '--steps', '100000', '--out', out], { env }), (e: { code: number; stderr: string }) => {
+    assert.equal(e.code, 2);
+    assert.match(e.stderr, /is not empty and holds files `daydrive gym` did not write \(results\.csv\).*--force/);
+    return true;
+  });
+  assert.equal(await readFile(join(out, 'results.csv'), 'utf8'), 'mine');
+});
