@@ -31,5 +31,6 @@ import { registerGym } from './gym.js'; registerGym(program);
 import { registerTrain } from './train.js'; registerTrain(program);
 import { registerEval } from './eval.js'; registerEval(program);
 import { registerDrive } from './drive.js'; registerDrive(program);
+import { registerSweep } from './sweep.js'; registerSweep(program);
 
 await runCli(program, process.argv.slice(2));

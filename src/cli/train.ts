@@ -17,6 +17,7 @@ import { maxSetpointMps } from '../../sim/config.js';
 import { addCommand, choiceOption, parseIntArg, type CommonOptions } from './command.js';
 import { hasCheckpoint, readCheckpoint, RUN_FILES, writeCheckpoint, writeLearningCurve, writeMetrics, writeOverview } from './run-dir.js';
 import { parseTrainConfig, type TrainConfig } from './train-config.js';
+import { trainConfigFromSweep } from '../sweep/from-sweep.js';
 
 /**
  * `daydrive train`: the main job. Builds the simulator, the VAE state and the learner from one
@@ -236,12 +237,17 @@ interface TrainOptions extends CommonOptions {
   seed?: number;
   out?: string;
   resume?: boolean;
+  fromSweep?: string;
+  trial?: string;
 }
 
 /** The configuration from the file and the flags (flags win). */
 export async function resolveTrainConfig(opts: TrainOptions): Promise<TrainConfig> {
-  const raw = (opts.config ? await readConfigFile(opts.config) : {}) as Record<string, unknown>;
-  const source = opts.config ? `config ${opts.config}` : 'train config';
+  if (opts.trial !== undefined && !opts.fromSweep) throw new UserError('--trial needs --from-sweep DIR');
+  if (opts.fromSweep && opts.config) throw new UserError('--from-sweep and --config both give the configuration: choose one');
+  const swept = opts.fromSweep ? await trainConfigFromSweep(opts.fromSweep, opts.trial ?? 'best') : null;
+  const raw = swept ? swept.raw : ((opts.config ? await readConfigFile(opts.config) : {}) as Record<string, unknown>);
+  const source = swept ? swept.source : opts.config ? `config ${opts.config}` : 'train config';
   return parseTrainConfig(
     {
       ...raw,
@@ -267,7 +273,9 @@ export function registerTrain(program: Command): void {
         .option('--episodes <n>', 'most learning episodes', parseIntArg(1, 10_000))
         .option('--seed <n>', 'random seed', parseIntArg(0, 0x7fffffff))
         .option('--out <dir>', 'run directory (default: runs/<date>-<time>)')
-        .option('--resume', 'continue the run in --out from its last checkpoint'),
+        .option('--resume', 'continue the run in --out from its last checkpoint')
+        .option('--from-sweep <dir>', 'the configuration of a trial of `daydrive sweep` (docs/sweep.md)')
+        .option('--trial <id>', "with --from-sweep: a trial number, or 'best' (default)"),
     async (_args, opts) => {
       const out = resolve(opts.out ?? join('runs', new Date().toISOString().replace(/[:T]/g, '-').slice(0, 19)));
       let config: TrainConfig;
