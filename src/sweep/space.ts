@@ -229,13 +229,13 @@ const SCHEMA_ISSUES = new Set(['unrecognized_keys', 'invalid_type', 'too_small',
 function checkAgainstSchema(space: SearchSpace, source: string): void {
   const base = trainConfigSchema.safeParse(space.base);
   if (!base.success) throw new UserError(`${source}: base: invalid train config: ${describeIssues(base.error.issues)}`);
-  const reference = paramsFromUnits(space, () => 0);
   for (const p of space.parameters) {
     for (const value of probeValues(p.distribution)) {
-      let params: Params = { ...reference };
-      for (const c of p.when) params[c.path] = c.values[0];
-      params = Object.fromEntries(space.parameters.filter((q) => q.path in params && isActive(q, params)).map((q) => [q.path, params[q.path]]));
-      params[p.path] = value;
+      // Every other parameter at its first value (those this one depends on at the value it needs), then activity re-derived in order.
+      const forced = new Map<string, unknown>(p.when.map((c) => [c.path, c.values[0]]));
+      forced.set(p.path, value);
+      const params: Params = {};
+      for (const q of space.parameters) if (isActive(q, params)) params[q.path] = forced.has(q.path) ? forced.get(q.path) : fromUnit(q.distribution, 0);
       const parsed = trainConfigSchema.safeParse(configInput(space, params));
       if (parsed.success) continue;
       const issues = parsed.error.issues.filter((i) => SCHEMA_ISSUES.has(i.code));
