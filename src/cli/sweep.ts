@@ -33,7 +33,7 @@ interface SweepCliOptions extends CommonOptions {
 }
 
 interface WorkerCliOptions extends CommonOptions {
-  queue: string;
+  queue?: string;
   concurrency: number;
   workDir: string;
   lockMs: number;
@@ -134,12 +134,15 @@ export function registerSweep(program: Command): void {
     'take trial seeds from a sweep queue and run them (any machine that reaches the Redis)',
     (cmd) =>
       cmd
-        .requiredOption('--queue <url>', 'the queue\'s Redis: redis://HOST:PORT (rediss:// for TLS; a password for any host but this one)')
+        .option('--queue <url>', '(required) the queue\'s Redis: redis://HOST:PORT (rediss:// for TLS; a password for any host but this one)')
         .option('--concurrency <c>', 'trial seeds at once, one process each', parseIntArg(1, 1024), 1)
         .option('--work-dir <dir>', 'where trial runs are trained (each removed after its evaluation)', 'sweep-work')
         .option('--lock-ms <ms>', 'job lock: a dead worker\'s trial seeds are taken over within about twice this', parseIntArg(1000, 3_600_000), 30_000),
     async (_args, opts) => {
-      const target = parseRedisUrl(opts.queue);
+      // Commander may hand `--queue` after `worker` to the parent `sweep` command (both have it): take it from there.
+      const queue = opts.queue ?? (sweep.opts() as { queue?: string }).queue;
+      if (!queue) throw new UserError('sweep worker needs --queue redis://HOST:PORT (the Redis the sweep was started with)');
+      const target = parseRedisUrl(queue);
       await checkRedisReachable(target);
       const signals = interrupts();
       try {

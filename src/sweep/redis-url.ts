@@ -61,12 +61,13 @@ export function connectionOptions(target: RedisTarget): Record<string, unknown> 
 /** Fails with one line when Redis cannot be reached (or refuses the password) within `timeoutMs`. */
 export async function checkRedisReachable(target: RedisTarget, timeoutMs = 3000): Promise<void> {
   const client = new Redis({ ...connectionOptions(target), lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
-  client.on('error', () => {}); // reported below
+  let socketError: NodeJS.ErrnoException | null = null;
+  client.on('error', (err: NodeJS.ErrnoException) => (socketError ??= err)); // the socket's own error says more than 'Connection is closed'
   try {
     await client.connect();
     await client.ping();
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
+    const e = socketError ?? (err as NodeJS.ErrnoException);
     throw new UserError(`cannot reach Redis at ${target.display}: ${e.code ?? e.message.split('\n')[0]}`);
   } finally {
     client.disconnect();
