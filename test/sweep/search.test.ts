@@ -61,6 +61,14 @@ describe('search space', () => {
     assert.match(error(() => space({})), /no parameter/);
   });
 
+  it('the shipped presets in sweeps/ are valid spaces', async () => {
+    const { readSpaceFile } = await import('../../src/sweep/space.js');
+    const zoo = (await readSpaceFile('sweeps/td3-zoo.yaml')).space;
+    assert.equal(zoo.parameters.length, 10);
+    const ours = (await readSpaceFile('sweeps/daydrive.yaml')).space;
+    assert.deepEqual(ours.parameters.map((p) => p.path).sort(), ['agent.commandHistory', 'agent.optimisationSteps', 'learner.actorPreActivationPenalty', 'learner.nStep', 'learner.replay.alpha', 'learner.replay.beta0', 'schedule.testsToPass']);
+  });
+
   it('refuses a space with no valid configuration', () => {
     // Each value fits the schema; every combination breaks the learner's vMin < vMax rule.
     assert.match(error(() => space({ 'learner.vMin': { uniform: [0, 10] }, 'learner.vMax': { uniform: [-10, 0] } })), /no valid configuration: 200 sampled configurations are all invalid, e\.g\. field learner\.vMax: vMin must be below vMax/);

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { parseTrainConfig } from '../../src/cli/train-config.js';
 import { resolveTrainConfig } from '../../src/cli/train.js';
+import { readDriveAgentConfig } from '../../src/ros/agent-config.js';
 import { cliEnv, daydrive, doneSeeds, finished, lastJson, readTrace, readTrialsOf, tempDir, TINY_SPACE, waitFor } from './helpers.js';
 
 /**
@@ -43,6 +44,8 @@ test('a tiny sweep completes, writes every file, and picks the configuration mad
   // best.yaml is a train config; --from-sweep gives the same configuration, a trial by number its own.
   const best = parseTrainConfig(parseYaml(await readFile(join(out, 'best.yaml'), 'utf8')), 'best.yaml');
   assert.equal(best.sim.safety.maxHeadingErrorDeg, 90);
+  // The vehicle node takes it too (its learning sections; the simulator's are ignored there).
+  assert.equal((await readDriveAgentConfig(join(out, 'best.yaml'))).learner.batchSize, 16);
   assert.equal((await resolveTrainConfig({ fromSweep: out })).sim.safety.maxHeadingErrorDeg, 90);
   const other = trials.find((t) => t.params['sim.safety.maxHeadingErrorDeg'] === 3)!;
   assert.equal((await resolveTrainConfig({ fromSweep: out, trial: String(other.id), seed: 5 })).sim.safety.maxHeadingErrorDeg, 3);
