@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { readFile } from 'node:fs/promises';
+import { readFile, rmdir } from 'node:fs/promises';
 import { UserError } from '../core/errors.js';
 import { exists, writeFileSafely } from '../core/files.js';
 import { log } from '../core/logger.js';
@@ -97,6 +97,8 @@ export async function runSweep(opts: SweepCommandOptions): Promise<SweepSummary>
     ...(table ? { onUpdate: (t: readonly TrialRecord[]) => table.update(t) } : {}),
   });
   const outcome = await coordinator.run();
+  // Trial runs are removed after their evaluation: drop their parent too when it is empty.
+  if (!opts.keepRuns) await rmdir(join(opts.out, SWEEP_FILES.runs)).catch(() => {});
   const charts = outcome.stopped ? [] : await writeSweepCharts(opts.out, space, outcome.trials);
   const count = (s: TrialRecord['state']) => outcome.trials.filter((t) => t.state === s).length;
   const best = outcome.best;
