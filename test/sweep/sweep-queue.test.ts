@@ -63,7 +63,7 @@ test('two workers share the trials; one SIGKILLed mid-trial: its trial seed is f
   for (const l of starts) assert.equal(alive(l.pid), false, `trial process ${l.pid} left running`);
 });
 
-test('Redis restarted mid-sweep (append-only file): the sweep completes', { skip: !hasRedis && 'redis-server is not installed', timeout: 150_000 }, async () => {
+test('Redis restarted mid-sweep (append-only file): the sweep completes; a bad configuration is a failed trial, not retried', { skip: !hasRedis && 'redis-server is not installed', timeout: 150_000 }, async () => {
   const out = join(dir, 'restart');
   const worker = daydrive(workerArgs(), cliEnv());
   const workerDone = finished(worker);
@@ -75,6 +75,16 @@ test('Redis restarted mid-sweep (append-only file): the sweep completes', { skip
   const result = await coordinator;
   assert.equal(result.code, 0, result.stderr);
   assert.deepEqual(doneSeeds(await readTrialsOf(out)).sort(), ['0/0', '1/0', '2/0']);
+  // A configuration at fault, found only by the worker: a failed trial with its reason, not retried.
+  const badOut = join(dir, 'bad-config');
+  const bad = await finished(daydrive(['sweep', '--space', 'test/sweep/fixtures/overlap-space.yaml', '--trials', '2', '--seeds', '2', '--pruner', 'none', '--sampler', 'lhs', '--queue', redis.url, '--out', badOut, '--json'], cliEnv()));
+  assert.equal(bad.code, 0, bad.stderr);
+  assert.deepEqual(lastJson(bad.stdout), { ...lastJson(bad.stdout), failed: 2, done: 0, best: null });
+  for (const t of await readTrialsOf(badOut)) {
+    assert.equal(t.state, 'failed');
+    assert.match(String(t.reason), /^bad configuration: evaluation road 100000[01] is one of the training route \(routeSeed\)$/);
+    assert.ok(!String(t.reason).includes('attempts'), 'not retried');
+  }
   worker.kill('SIGTERM');
   assert.equal((await workerDone).code, 0);
 });
