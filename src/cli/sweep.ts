@@ -3,7 +3,6 @@ import { resolve, join } from 'node:path';
 import { UserError } from '../core/errors.js';
 import { log } from '../core/logger.js';
 import { runQueueWorker } from '../sweep/queue-worker.js';
-import { checkRedisReachable, parseRedisUrl } from '../sweep/redis-url.js';
 import { runSweep, type SweepSummary } from '../sweep/run.js';
 import { formatInterval } from '../sweep/live-table.js';
 import { PRUNERS, type PrunerName } from '../sweep/pruners/index.js';
@@ -142,12 +141,10 @@ export function registerSweep(program: Command): void {
       // Commander may hand `--queue` after `worker` to the parent `sweep` command (both have it): take it from there.
       const queue = opts.queue ?? (sweep.opts() as { queue?: string }).queue;
       if (!queue) throw new UserError('sweep worker needs --queue redis://HOST:PORT (the Redis the sweep was started with)');
-      const target = parseRedisUrl(queue);
-      await checkRedisReachable(target);
       const signals = interrupts();
       try {
         return await runQueueWorker({
-          target,
+          queue,
           concurrency: opts.concurrency,
           workDir: opts.workDir,
           lockMs: opts.lockMs,

@@ -5,11 +5,12 @@ import { oneLine } from '../core/errors.js';
 import { log } from '../core/logger.js';
 import { ChildPool, killPoolNow } from './child-pool.js';
 import { BAD_CONFIGURATION_PREFIX, jobId, QUEUE_NAME } from './queue-executor.js';
-import { connectionOptions, type RedisTarget } from './redis-url.js';
+import { checkRedisReachable, connectionOptions, parseRedisUrl } from './redis-url.js';
 import { BadConfigurationError, type SeedTask } from './trial-seed.js';
 
 export interface WorkerOptions {
-  readonly target: RedisTarget;
+  /** The queue's Redis URL (checked: a remote one needs a password; it must answer). */
+  readonly queue: string;
   readonly concurrency: number;
   /** Where trial runs are trained (each removed after its evaluation). */
   readonly workDir: string;
@@ -30,6 +31,8 @@ export interface WorkerOptions {
  * stall and another worker takes them over).
  */
 export async function runQueueWorker(opts: WorkerOptions): Promise<{ completed: number; failed: number; worker: string }> {
+  const target = parseRedisUrl(opts.queue);
+  await checkRedisReachable(target);
   const name = `${hostname()}:${process.pid}`;
   const pool = new ChildPool(opts.concurrency, { DAYDRIVE_SWEEP_WORKER: name });
   const onExit = () => killPoolNow(pool);
@@ -49,7 +52,7 @@ export async function runQueueWorker(opts: WorkerOptions): Promise<{ completed: 
       }
     },
     {
-      connection: connectionOptions(opts.target) as never,
+      connection: connectionOptions(target) as never,
       concurrency: opts.concurrency,
       lockDuration: opts.lockMs,
       stalledInterval: opts.lockMs,
@@ -70,7 +73,7 @@ export async function runQueueWorker(opts: WorkerOptions): Promise<{ completed: 
     if (line !== lastError) log.warn({ err: line }, 'queue connection');
     lastError = line;
   });
-  log.info({ worker: name, queue: opts.target.display, concurrency: opts.concurrency }, 'sweep worker waiting for trial seeds');
+  log.info({ worker: name, queue: target.display, concurrency: opts.concurrency }, 'sweep worker waiting for trial seeds');
   await opts.stopRequested;
   log.warn('stopping: running trial seeds finish first; interrupt again to kill them');
   await Promise.race([worker.close(), opts.killRequested.then(() => pool.close()).then(() => worker.close(true))]);
