@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
@@ -54,6 +54,13 @@ test('a tiny sweep completes, writes every file, and picks the configuration mad
   const again = await finished(daydrive(['sweep', '--space', TINY_SPACE, '--out', out], cliEnv()));
   assert.equal(again.code, 2);
   assert.match(again.stderr, /already holds a sweep: use --resume/);
+  // A bad space file: one line on stderr, exit 2, no sweep directory made.
+  const badSpace = join(out, '..', 'bad.yaml');
+  await writeFile(badSpace, 'parameters:\n  learner.discount: { uniform: [0.9, 2] }\n');
+  const bad = await finished(daydrive(['sweep', '--space', badSpace, '--out', join(out, '..', 'bad-sweep')], cliEnv()));
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /^daydrive: error: space .*bad\.yaml: parameter learner\.discount \(value 2\): field learner\.discount: Too big: expected number to be <=1\n$/);
+  await assert.rejects(stat(join(out, '..', 'bad-sweep')));
 });
 
 test('a sweep interrupted with Ctrl-C and resumed runs no finished trial seed again', { timeout: 150_000 }, async () => {
