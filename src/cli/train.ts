@@ -18,6 +18,7 @@ import { maxSetpointMps } from '../../sim/config.js';
 import { addCommand, choiceOption, FORCE_HELP, invocation, OUT_RULE, parseIntArg, type CommonOptions } from './command.js';
 import { hasCheckpoint, readCheckpoint, recoverCheckpoint, RUN_FILES, writeCheckpoint, writeLearningCurve, writeMetrics, writeOverview } from './run-dir.js';
 import { parseTrainConfig, type TrainConfig } from './train-config.js';
+import { trainConfigFromSweep } from '../sweep/from-sweep.js';
 
 /**
  * `daydrive train`: the main job. Builds the simulator, the VAE state and the learner from one
@@ -238,12 +239,17 @@ interface TrainOptions extends CommonOptions {
   out?: string;
   force?: boolean;
   resume?: boolean;
+  fromSweep?: string;
+  trial?: string;
 }
 
 /** The configuration from the file and the flags (flags win). */
 export async function resolveTrainConfig(opts: TrainOptions): Promise<TrainConfig> {
-  const raw = (opts.config ? await readConfigFile(opts.config) : {}) as Record<string, unknown>;
-  const source = opts.config ? `config ${opts.config}` : 'train config';
+  if (opts.trial !== undefined && !opts.fromSweep) throw new UserError('--trial needs --from-sweep DIR');
+  if (opts.fromSweep && opts.config) throw new UserError('--from-sweep and --config both give the configuration: choose one');
+  const swept = opts.fromSweep ? await trainConfigFromSweep(opts.fromSweep, opts.trial ?? 'best') : null;
+  const raw = swept ? swept.raw : ((opts.config ? await readConfigFile(opts.config) : {}) as Record<string, unknown>);
+  const source = swept ? swept.source : opts.config ? `config ${opts.config}` : 'train config';
   return parseTrainConfig(
     {
       ...raw,
@@ -328,7 +334,9 @@ export function registerTrain(program: Command): void {
         .option('--seed <n>', 'random seed', parseIntArg(0, 0x7fffffff))
         .option('--out <dir>', `run directory (default: runs/<local date>-<time>; ${OUT_RULE})`)
         .option('--force', FORCE_HELP)
-        .option('--resume', 'continue the run in --out from its last checkpoint (its settings; --episodes may raise or lower the budget)'),
+        .option('--resume', 'continue the run in --out from its last checkpoint (its settings; --episodes may raise or lower the budget)')
+        .option('--from-sweep <dir>', 'the configuration of a trial of `daydrive sweep` (docs/sweep.md)')
+        .option('--trial <id>', "with --from-sweep: a trial number, or 'best' (default)"),
     async (_args, opts) => {
       const out = resolve(opts.out ?? (await newRunDir()));
       let config: TrainConfig;

@@ -1,0 +1,115 @@
+/**
+ * The sweep's costs (docs/sweep.md): the overhead per trial seed (process start, model load,
+ * IPC, result write) against the goal of 1 s; the trial-seed throughput of 2 local workers
+ * against 1 (goal: 1.8x on 2 cores); the cost of one trial seed of the driving defaults (default
+ * training + evaluation on 5 unseen roads, in this process, on one core) and where its time goes.
+ *
+ * Run: nice -n 10 node --import tsx bench/sweep.bench.ts   (a few minutes on 2 cores; more loaded)
+ *   SWEEP_BENCH_SEEDS=8        tiny trial seeds per pool run (test/sweep/fixtures/tiny-space.yaml)
+ *   SWEEP_BENCH_DEFAULT=1      0: leave out the trial seed of the driving defaults
+ */
+import { loadavg, tmpdir } from 'node:os';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { figure, printReport, type BenchFigure } from './report.js';
+import { initBackend } from '../src/core/backend.js';
+import { parseTrainConfig } from '../src/cli/train-config.js';
+import { loadEncoderFor } from '../src/cli/train.js';
+import { LocalExecutor } from '../src/sweep/local-executor.js';
+import { evaluationRoadSeeds } from '../src/sweep/evaluation-adapter.js';
+import { readSpaceFile, configInput, type Params } from '../src/sweep/space.js';
+import { runTrialSeed, type SeedTask } from '../src/sweep/trial-seed.js';
+import { writeResults, writeTrials, type TrialRecord } from '../src/sweep/record.js';
+import type { SeedResult } from '../src/sweep/objective.js';
+
+const tinySeeds = Number(process.env.SWEEP_BENCH_SEEDS ?? 8);
+const withDefault = process.env.SWEEP_BENCH_DEFAULT !== '0';
+const dir = await mkdtemp(join(tmpdir(), 'daydrive-sweep-bench-'));
+const { space } = await readSpaceFile('test/sweep/fixtures/tiny-space.yaml');
+const roads = evaluationRoadSeeds(space.evaluation.roads, 0);
+const r2 = (x: number) => Math.round(x * 100) / 100;
+
+function tasks(n: number, tag: string): SeedTask[] {
+  return Array.from({ length: n }, (_, i) => {
+    const params: Params = { 'sim.safety.maxHeadingErrorDeg': 90 };
+    return { sweepId: tag, trialId: i, seedIndex: 0, config: { ...configInput(space, params), seed: i }, roadSeeds: roads, runDir: join(dir, `${tag}-${i}`), keepRun: false };
+  });
+}
+
+/** Runs `n` tiny trial seeds on a fresh local pool of `workers`; wall time and the seeds' own work. */
+async function pool(workers: number, n: number): Promise<{ wallS: number; results: SeedResult[] }> {
+  const executor = new LocalExecutor(workers);
+  const queue = tasks(n, `w${workers}`);
+  const results: SeedResult[] = [];
+  const t0 = performance.now();
+  let running = 0;
+  while (results.length < n) {
+    while (running < workers && queue.length > 0) {
+      executor.submit(queue.shift()!);
+      running += 1;
+    }
+    const event = await executor.next();
+    running -= 1;
+    if (event.kind !== 'result') throw new Error(event.reason);
+    results.push(event.result);
+  }
+  const wallS = (performance.now() - t0) / 1000;
+  await executor.close();
+  return { wallS, results };
+}
+
+const load = { before: loadavg().map((x) => r2(x)) };
+const one = await pool(1, tinySeeds);
+const two = await pool(2, tinySeeds);
+const work = (rs: readonly SeedResult[]) => rs.reduce((s, r) => s + r.seconds.train + r.seconds.evaluate, 0);
+const startupS = one.results.reduce((s, r) => s + r.seconds.startup, 0);
+const overheadPerSeedS = (one.wallS - work(one.results)) / tinySeeds;
+
+// Model load, measured alone (each trial seed loads the VAE twice: for training and for its evaluation).
+await initBackend();
+const tinyConfig = parseTrainConfig(tasks(1, 'x')[0]!.config, 'bench');
+const m0 = performance.now();
+(await loadEncoderFor(tinyConfig))?.dispose();
+const modelLoadS = (performance.now() - m0) / 1000;
+// Result write: the record of a 30-trial, 3-seed sweep rewritten (done after every finished trial seed).
+const record: TrialRecord[] = Array.from({ length: 30 }, (_, id) => ({
+  id,
+  params: { 'sim.safety.maxHeadingErrorDeg': 90 },
+  config: tasks(1, 'x')[0]!.config,
+  state: 'done',
+  seeds: [0, 1, 2].map((index) => ({ index, seed: index, state: 'done' as const, result: one.results[index % one.results.length]! })),
+  createdAt: new Date().toISOString(),
+}));
+const w0 = performance.now();
+await writeTrials(dir, record);
+await writeResults(dir, space, record);
+const writeS = (performance.now() - w0) / 1000;
+
+const figures: BenchFigure[] = [
+  figure('overhead per trial seed, 1 local worker (wall minus the seeds\' own train + evaluate, start-up amortised)', r2(overheadPerSeedS), 's', { name: 'goal', value: 1 }, false,
+    `over ${tinySeeds} tiny trial seeds; the trial process's start-up (${r2(startupS)} s, paid once per process) included; model load ${r2(modelLoadS)} s per load (two per seed, inside train and evaluate); record write of a 30x3 sweep ${r2(writeS)} s`),
+  figure('overhead per trial seed in a warm trial process (start-up excluded)', r2(overheadPerSeedS - startupS / tinySeeds), 's', { name: 'goal', value: 1 }, false, 'IPC, sampling, scoring and the sweep record per finished trial seed'),
+  figure('trial-seed throughput, 2 local workers / 1', r2(one.wallS / two.wallS), 'x', { name: 'goal', value: 1.8 }, true, `${tinySeeds} tiny trial seeds each: 1 worker ${r2(one.wallS)} s, 2 workers ${r2(two.wallS)} s`),
+];
+
+let defaultSeed: Record<string, unknown> | null = null;
+if (withDefault) {
+  const config = { seed: 0 };
+  const result = await runTrialSeed(
+    { sweepId: 'default', trialId: 0, seedIndex: 0, config, roadSeeds: evaluationRoadSeeds(5, 0), runDir: join(dir, 'default'), keepRun: false },
+    { worker: 'bench', startupS: 0, shouldStop: () => false },
+  );
+  const ts = result.trainSeconds;
+  defaultSeed = {
+    seconds: result.seconds,
+    trainSplit: { ...ts, other: r2(result.seconds.train - ts.world - ts.agent - ts.optimise) },
+    trainingEpisodes: result.trainingEpisodes,
+    learningEpisodes: result.learningEpisodes,
+    roads: result.roads,
+  };
+  figures.push(figure('one trial seed of the driving defaults (train + evaluate on 5 unseen roads), one core', result.seconds.total, 's', { name: 'tiny trial seed (test space)', value: r2(work(one.results) / tinySeeds) }, false,
+    `train ${result.seconds.train} s (simulation ${ts.world}, agent ${ts.agent}, optimisation ${ts.optimise}, the rest: run-directory files and charts), evaluate ${result.seconds.evaluate} s`));
+}
+await rm(dir, { recursive: true, force: true });
+printReport('sweep', figures, { load: { ...load, after: loadavg().map((x) => r2(x)) }, runs: 'one run of each figure', defaultSeed });

@@ -1,0 +1,62 @@
+import { agentPolicy, driveRoute } from '../agent/evaluation.js';
+import { TEST_ROAD_SEED_BASE, VARIED_ROAD_SEED_BASE } from '../agent/training.js';
+import { UNSEEN_ROAD_SEED_BASE, unseenRoadSeeds } from '../cli/eval.js';
+import { readCheckpoint } from '../cli/run-dir.js';
+import type { TrainConfig } from '../cli/train-config.js';
+import { buildAgent, loadEncoderFor, simEnvFor } from '../cli/train.js';
+import type { RoadOutcome } from './objective.js';
+
+/**
+ * The sweep's only door into `daydrive eval`'s machinery: the per-road results of a trained run
+ * on unseen roads, as `daydrive eval` drives them (the agent's plain policy, the driver putting
+ * the car back after each disengagement). Whatever the evaluation grows into, a sweep needs only
+ * these per-road outcomes; keep this adapter the one place that knows how they are produced.
+ */
+
+/** A sweep gives a road up after this many disengagements (it is far from clean by then; it bounds a bad trial's time). */
+export const SWEEP_MAX_DISENGAGEMENTS_PER_ROAD = 20;
+
+/** The unseen evaluation roads of a sweep: those of `daydrive eval --roads N --seed S`. */
+export function evaluationRoadSeeds(roads: number, seed: number): number[] {
+  return unseenRoadSeeds(roads, seed);
+}
+
+/**
+ * Evaluation roads must be disjoint from every road a trial trained or tested on: the training
+ * route (routeSeed), the varied training roads (from VARIED_ROAD_SEED_BASE, one per episode) and
+ * the test roads (from TEST_ROAD_SEED_BASE, one per episode). Returns the reason when they are not.
+ */
+export function roadOverlap(config: TrainConfig, roadSeeds: readonly number[]): string | null {
+  const episodesAtMost = 2 * config.schedule.maxEpisodes + config.schedule.testsToPass + 2;
+  const used: [number, number, string][] = [
+    [config.routeSeed, config.routeSeed, 'the training route (routeSeed)'],
+    [VARIED_ROAD_SEED_BASE, VARIED_ROAD_SEED_BASE + episodesAtMost, 'the training roads'],
+    [TEST_ROAD_SEED_BASE, TEST_ROAD_SEED_BASE + episodesAtMost, 'the test roads'],
+  ];
+  for (const seed of roadSeeds) {
+    if (seed < UNSEEN_ROAD_SEED_BASE) return `evaluation road ${seed} is below the unseen roads (${UNSEEN_ROAD_SEED_BASE} and up)`;
+    for (const [lo, hi, what] of used) if (seed >= lo && seed <= hi) return `evaluation road ${seed} is one of ${what}`;
+  }
+  return null;
+}
+
+/** Drives every road with the checkpoint of the run in `runDir`; one outcome per road, in order. */
+export async function evaluateTrainedRun(runDir: string, config: TrainConfig, roadSeeds: readonly number[]): Promise<RoadOutcome[]> {
+  const encoder = await loadEncoderFor(config);
+  // Evaluation drives test episodes: nothing of them is kept for learning.
+  const agent = buildAgent({ ...config, agent: { ...config.agent, replayTestEpisodes: false } }, encoder);
+  try {
+    await readCheckpoint(runDir, agent);
+    const env = simEnvFor(config, 1);
+    const policy = agentPolicy(agent, 'trial');
+    const outcomes: RoadOutcome[] = [];
+    for (const roadSeed of roadSeeds) {
+      const r = await driveRoute(env, policy, roadSeed, SWEEP_MAX_DISENGAGEMENTS_PER_ROAD);
+      outcomes.push({ roadSeed, distanceM: Math.round(r.distanceM * 10) / 10, disengagements: r.disengagements, completed: r.completed });
+    }
+    return outcomes;
+  } finally {
+    agent.dispose();
+    encoder?.dispose();
+  }
+}
