@@ -3,7 +3,6 @@ import { resolve } from 'node:path';
 import { UserError } from '../core/errors.js';
 import { exists } from '../core/files.js';
 import { runDrive } from '../ros/run.js';
-import { isTakenOverSignal, signalExitCode } from '../ros/signals.js';
 import { addCommand, type CommonOptions } from './command.js';
 
 /**
@@ -29,15 +28,6 @@ export function rosArgsOf(argv: readonly string[]): string[] {
 /** After the node has stopped, exit even if a native ROS handle is still open. */
 const EXIT_GRACE_MS = 2000;
 
-/**
- * The exit status of a finished drive: 0 after 'done'; after SIGINT/SIGTERM what a shell reports
- * for a process the signal ended (130/143), so launch, systemd and scripts see why it stopped
- * although the node caught the signal to stop the car first.
- */
-export function driveExitCode(endedBy: string): number {
-  return isTakenOverSignal(endedBy) ? signalExitCode(endedBy) : 0;
-}
-
 export function registerDrive(program: Command): void {
   addCommand<DriveOptions>(
     program,
@@ -56,7 +46,10 @@ export function registerDrive(program: Command): void {
         if (!(await exists(paramsFile))) throw new UserError(`cannot read parameters ${opts.params}: no such file`);
       }
       const summary = await runDrive({ rosArgs: rosArgsOf(process.argv), ...(paramsFile ? { paramsFile } : {}) });
-      const code = driveExitCode(summary.endedBy);
+      // 0 after 'done' and after a handled SIGINT/SIGTERM alike: the car was stopped and the node
+      // shut down cleanly (launch logs any other status as "process has died" on every normal
+      // stop). A second signal exits at once with 128 + its number (src/ros/signals.ts).
+      const code = 0;
       process.exitCode = code;
       // unref: a clean exit need not wait for it; it only ends a process a native handle keeps open.
       setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();

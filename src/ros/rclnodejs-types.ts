@@ -187,6 +187,8 @@ export interface RclParameterDescriptor {
 /** rclnodejs Node (the methods the drive node calls). */
 export interface RclNode {
   name(): string;
+  /** The node's namespace ('/' at the root). */
+  namespace(): string;
   now(): RclTime;
   createPublisher<M>(typeClass: string, topic: string, options?: RclEntityOptions): RclPublisher<M>;
   createSubscription<M>(typeClass: string, topic: string, options: RclEntityOptions, callback: (message: M) => void): unknown;

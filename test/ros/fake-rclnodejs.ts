@@ -76,10 +76,15 @@ export class FakeNode implements RclNode {
     private readonly nodeName: string,
     private readonly overrides: Readonly<Record<string, unknown>>,
     readonly clock: ClockMode,
+    private readonly nodeNamespace = '/',
   ) {}
 
   name(): string {
     return this.nodeName;
+  }
+
+  namespace(): string {
+    return this.nodeNamespace;
   }
 
   now(): RclTime {
@@ -162,11 +167,20 @@ export class FakeNode implements RclNode {
 
   // ---- test side ----
 
-  /** Delivers a message to the subscription on `topic` (as the executor would). */
-  deliver(topic: string, message: unknown): void {
+  /**
+   * Delivers a message to the subscription on `topic` (as the executor would), from a publisher
+   * of the given reliability. As DDS matches them (the RxO rule rclnodejs inherits from rmw): a
+   * reliable subscription (rclnodejs's default QoS, profileDefault) never hears a best-effort
+   * publisher, silently; a best-effort one (profileSensorData) hears both. Returns whether the
+   * message was delivered.
+   */
+  deliver(topic: string, message: unknown, publisher: { readonly reliability: 'reliable' | 'best-effort' } = { reliability: 'reliable' }): boolean {
     const sub = this.subscriptions.get(topic);
     if (!sub) throw new Error(`no subscription on ${topic} (have ${[...this.subscriptions.keys()].join(', ')})`);
+    const subscriptionReliable = sub.options.qos === undefined || sub.options.qos === 'qos_profile_default';
+    if (subscriptionReliable && publisher.reliability === 'best-effort') return false;
     sub.callback(message);
+    return true;
   }
 
   /** Everything published on `topic`, oldest first. */
@@ -227,8 +241,8 @@ export class FakeRcl implements RclModule {
     const clock = opts.clock ?? 'manual';
     this.initDelayMs = opts.initDelayMs ?? 0;
     this.Node = class extends FakeNode {
-      constructor(nodeName: string) {
-        super(nodeName, overrides, clock);
+      constructor(nodeName: string, namespace = '/') {
+        super(nodeName, overrides, clock, namespace);
         nodes.push(this);
       }
     };

@@ -190,6 +190,11 @@ export interface Harness {
   /** Episode reports published so far. */
   episodes(): Record<string, unknown>[];
   nowNs(): bigint;
+  /**
+   * The safety driver's signal (true: the driver has the car), delivered now and then every
+   * 100 ms of the node's clock, as a driver's system publishes it (the node's heartbeat).
+   */
+  driver(hasControl: boolean): void;
 }
 
 export function makeHarness(
@@ -203,6 +208,12 @@ export function makeHarness(
   const params = declareDriveParams(rcl, ros);
   const drive = new DriveNode({ rcl, node: ros, params, controller, ...nodeOptions });
   drive.start();
+  let driverHasControl: boolean | null = null;
+  const sendDriver = (): void => {
+    if (driverHasControl !== null) ros.deliver(params.safety_driver_topic, { data: driverHasControl });
+  };
+  // After the node's own timers: ros.timers[0] stays the policy timer.
+  ros.createTimer(100_000_000n, sendDriver);
   return {
     rcl,
     ros,
@@ -211,5 +222,9 @@ export function makeHarness(
     commands: () => ros.published<AckermannDriveStampedMsg>(params.command_topic),
     episodes: () => ros.published<StringMsg>(params.episodes_topic).map((m) => JSON.parse(m.data) as Record<string, unknown>),
     nowNs: () => ros.now().nanoseconds,
+    driver: (hasControl) => {
+      driverHasControl = hasControl;
+      sendDriver();
+    },
   };
 }
