@@ -11,6 +11,7 @@ import type {
   FloatMsg,
   HeaderMsg,
   OdometryMsg,
+  RclNode,
   SteeringReportMsg,
   TimeMsg,
   VelocityReportMsg,
@@ -116,4 +117,10 @@ export const DIAGNOSTIC_LEVEL = { OK: 0, WARN: 1, ERROR: 2, STALE: 3 } as const;
 
 export function diagnosticArray(stampNs: bigint, status: readonly DiagnosticStatusMsg[]): DiagnosticArrayMsg {
   return { header: header(stampNs, ''), status };
+}
+
+/** '/ns/name' (rclnodejs Node.namespace() is '/' at the root). */
+export function fullyQualifiedName(node: Pick<RclNode, 'name' | 'namespace'>): string {
+  const ns = node.namespace();
+  return `${ns.endsWith('/') ? ns : `${ns}/`}${node.name()}`;
 }

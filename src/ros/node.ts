@@ -13,6 +13,7 @@ import {
   DIAGNOSTIC_LEVEL,
   diagnosticArray,
   driverHasControl,
+  fullyQualifiedName,
   MSG,
   speedOf,
   steeringOf,
@@ -725,12 +726,6 @@ export class DriveNode {
 
 function staleDetail(s: HeartbeatState): string {
   return s.ageMs === null ? `no ${s.input} message received (timeout ${s.timeoutMs} ms)` : `last ${s.input} message ${s.ageMs} ms ago (timeout ${s.timeoutMs} ms)`;
-}
-
-/** '/ns/name' (rclnodejs Node.namespace() is '/' at the root). */
-function fullyQualifiedName(node: RclNode): string {
-  const ns = node.namespace();
-  return `${ns.endsWith('/') ? ns : `${ns}/`}${node.name()}`;
 }
 
 function round(x: number): number {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseWith } from '../core/config.js';
 import { UserError } from '../core/errors.js';
+import { log } from '../core/logger.js';
 import { CAMERA_TYPES, CONTROL_MODE_TYPES, SPEED_TYPES, STEERING_TYPES } from './messages.js';
 import { RCL_PARAMETER_TYPE, type RclModule, type RclNode } from './rclnodejs-types.js';
 
@@ -141,24 +142,38 @@ export const DRIVE_PARAM_NAMES = Object.keys(DRIVE_PARAMETERS) as DriveParamName
 export const DEFAULT_DRIVE_PARAMS: DriveParams = driveParamsSchema.parse({});
 
 /**
- * Declares every parameter on the node (overrides from --params-file / the launch file apply
- * here), reads the values back and validates them.
+ * Declares every parameter on the node with its value from `overrides` (resolveParameterOverrides:
+ * the params files and -p rules that match the node) or its default, read-only, and validates the
+ * values. Read-only because the node reads its parameters once: rclnodejs then refuses a set
+ * request (`ros2 param set`) with "Parameter <name> is readonly" instead of answering success and
+ * changing nothing. An integer given for a double parameter (`policy_rate_hz: 10`) is taken as the
+ * double it means; any other type mismatch is one error naming the parameter.
  */
-export function declareDriveParams(rcl: Pick<RclModule, 'Parameter' | 'ParameterDescriptor'>, node: RclNode): DriveParams {
+export function declareDriveParams(rcl: Pick<RclModule, 'Parameter' | 'ParameterDescriptor'>, node: RclNode, overrides: ReadonlyMap<string, unknown>): DriveParams {
+  const unknown = [...overrides.keys()].filter((name) => !(name in DRIVE_PARAMETERS) && name !== 'use_sim_time');
+  if (unknown.length > 0) log.warn({ unknown }, `unknown drive parameters ignored: ${unknown.join(', ')} (docs/ros.md lists the parameters)`);
   const raw: Record<string, unknown> = {};
   for (const name of DRIVE_PARAM_NAMES) {
     const { kind, description } = DRIVE_PARAMETERS[name];
     const type = RCL_PARAMETER_TYPE[kind];
-    const fallback = DEFAULT_DRIVE_PARAMS[name];
+    const value = overrides.has(name) ? overrideValue(name, kind, overrides.get(name)) : DEFAULT_DRIVE_PARAMS[name];
     // rclnodejs holds PARAMETER_INTEGER values as bigint.
-    const value = kind === 'integer' ? BigInt(fallback as number) : fallback;
-    const declared = node.declareParameter(new rcl.Parameter(name, type, value), new rcl.ParameterDescriptor(name, type, description));
-    if (declared.type !== type) {
-      throw new UserError(`invalid drive parameter ${name}: expected a ${kind}, got ROS parameter type ${declared.type}`);
-    }
+    const rosValue = kind === 'integer' ? BigInt(value as number) : value;
+    const declared = node.declareParameter(new rcl.Parameter(name, type, rosValue), new rcl.ParameterDescriptor(name, type, description, true), true);
     raw[name] = typeof declared.value === 'bigint' ? Number(declared.value) : declared.value;
   }
   return parseDriveParams(raw, 'drive parameters');
+}
+
+/** An override's value for a parameter of `kind`, or a one-line error naming the parameter. */
+function overrideValue(name: string, kind: ParamKind, value: unknown): unknown {
+  const ok =
+    kind === 'double' ? typeof value === 'number' && Number.isFinite(value) :
+    kind === 'integer' ? typeof value === 'number' && Number.isSafeInteger(value) :
+    kind === 'bool' ? typeof value === 'boolean' :
+    typeof value === 'string';
+  if (!ok) throw new UserError(`invalid drive parameter ${name}: expected ${kind === 'integer' ? 'an integer' : `a ${kind}`}, got ${JSON.stringify(value)}`);
+  return value;
 }
 
 export function parseDriveParams(raw: unknown, source: string): DriveParams {

@@ -182,6 +182,7 @@ export interface RclParameterDescriptor {
   readonly name: string;
   readonly type: number;
   readonly description: string;
+  readonly readOnly: boolean;
 }
 
 /** rclnodejs Node (the methods the drive node calls). */
@@ -195,7 +196,8 @@ export interface RclNode {
   createService<Req, Res>(typeClass: string, serviceName: string, options: RclEntityOptions, callback: (request: Req, response: RclServiceResponse<Res>) => void): unknown;
   /** period in nanoseconds */
   createTimer(period: bigint, callback: () => void): RclTimer;
-  declareParameter(parameter: RclParameter, descriptor?: RclParameterDescriptor): RclParameter;
+  /** ignoreOverride: true declares the given value, whatever rclnodejs's own overrides say. */
+  declareParameter(parameter: RclParameter, descriptor?: RclParameterDescriptor, ignoreOverride?: boolean): RclParameter;
   getParameter(name: string): RclParameter;
   spin(timeout?: number): void;
   destroy(): void;

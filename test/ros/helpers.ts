@@ -203,9 +203,10 @@ export function makeHarness(
   clock: ClockMode = 'manual',
   nodeOptions: Pick<DriveNodeOptions, 'onLatency'> = {},
 ): Harness {
-  const rcl = new FakeRcl({ overrides: { latency_log_period_s: 0, ...overrides }, clock });
+  const rcl = new FakeRcl({ clock });
   const ros = new rcl.Node('daydrive');
-  const params = declareDriveParams(rcl, ros);
+  // The overrides as resolveParameterOverrides gives them (from params files and -p rules).
+  const params = declareDriveParams(rcl, ros, new Map(Object.entries({ latency_log_period_s: 0, ...overrides })));
   const drive = new DriveNode({ rcl, node: ros, params, controller, ...nodeOptions });
   drive.start();
   let driverHasControl: boolean | null = null;
