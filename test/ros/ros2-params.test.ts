@@ -68,11 +68,11 @@ rosTest('params files keyed /**, daydrive:, /daydrive: and /car/daydrive reach t
   assert.equal((root.rclnodejsOwn as Record<string, unknown>).max_speed_mps, undefined);
   assert.equal(typeof (root.rclnodejsOwn as Record<string, unknown>).policy_rate_hz, 'bigint');
 
-  const car = await paramsUnder(['-r', '__ns:=/car', '--params-file', file, '-p', 'policy_rate_hz:=20', '-p', 'daydrive:status_rate_hz:=2']);
+  const car = await paramsUnder(['-r', '__ns:=/car', '--params-file', file, '-p', 'policy_rate_hz:=20', '-p', 'daydrive:max_steering_rad:=0.3']);
   assert.equal(car.fqn, '/car/daydrive');
   assert.equal(car.params.command_topic, 'cmd');
   assert.equal(car.params.policy_rate_hz, 20);
-  assert.equal(car.params.status_rate_hz, 2);
+  assert.equal(car.params.max_steering_rad, 0.45, 'a -p rule for the node daydrive (= /daydrive) is not /car/daydrive\'s');
   assert.equal(car.params.max_speed_mps, 10 / 3.6, '/daydrive is not /car/daydrive');
 });
 
