@@ -275,8 +275,9 @@ export function makeHarness(
   const sendDriver = (): void => {
     if (driverHasControl !== null) ros.deliver(params.safety_driver_topic, { data: driverHasControl });
   };
-  // After the node's own timers: ros.timers[0] stays the policy timer.
-  ros.createTimer(100_000_000n, sendDriver);
+  // After the node's own timers: ros.timers[0] stays the policy timer. Stops with the node.
+  const driverTimer = ros.createTimer(100_000_000n, sendDriver);
+  void drive.finished.then(() => driverTimer.cancel());
   return {
     rcl,
     ros,
