@@ -280,6 +280,10 @@ export class DriveNode {
     this.lastLatencyLogMs = this.clockMs();
     this.timers.push(this.node.createTimer(BigInt(Math.round(this.periodMs * 1e6)), () => this.onTick()));
     this.timers.push(this.node.createTimer(BigInt(Math.round(1e9 / this.params.status_rate_hz)), () => this.publishStatus()));
+    // During an optimisation the learner's time slices delay every timer a little, so holds at
+    // the policy rate alone would leave gaps a little over one period: a second hold, half a
+    // period after each, keeps every gap under one period.
+    this.timers.push(this.node.createTimer(BigInt(Math.round((this.periodMs / 2) * 1e6)), () => this.refreshHoldWhileOptimising()));
     log.info(
       { camera: this.params.camera_topic, type: this.params.camera_type, command: this.params.command_topic, policyHz: this.params.policy_rate_hz },
       'drive node started: waiting for the safety driver to hand over and a task command (train/test/undo/done)',
@@ -627,6 +631,12 @@ export class DriveNode {
   }
 
   // ---- outputs ----
+
+  private refreshHoldWhileOptimising(): void {
+    if (this.closed || this.optimisation === null || this.episode !== null || this.tickInFlight !== null || this.driverHasControl()) return;
+    if (this.lastCommand?.speedMps !== 0) return; // the policy step has not taken the car to a hold
+    this.hold();
+  }
 
   /**
    * Speed 0, wheels where they are: a comfortable stop, or an emergency one while an emergency
