@@ -17,7 +17,7 @@ import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { RgbImage } from '../src/core/env.js';
 import { loadRclnodejs } from '../src/ros/load.js';
-import { MSG } from '../src/ros/messages.js';
+import { MSG, nsToTimeMsg } from '../src/ros/messages.js';
 import { DriveNode } from '../src/ros/node.js';
 import { declareDriveParams } from '../src/ros/params.js';
 import type { AckermannDriveStampedMsg, BoolMsg, ImageMsg, OdometryMsg, RclModule, RclNode } from '../src/ros/rclnodejs-types.js';
@@ -47,7 +47,7 @@ function numbered(base: RgbImage, n: number): RgbImage {
 }
 
 async function measure(rcl: RclModule, node: RclNode, link: Link): Promise<{ latenciesMs: number[]; commandsPerS: number }> {
-  const params = declareDriveParams(rcl, node, new Map<string, unknown>([['policy_trigger', 'frame'], ['latency_log_period_s', 0], ['max_steering_rad', MAX_STEER]]));
+  const params = declareDriveParams(rcl, node, new Map<string, unknown>([['policy_trigger', 'frame'], ['latency_log_period_s', 0], ['max_steering_rad', MAX_STEER], ['max_frame_age_s', 1.0]]));
   // Steering = the frame's number / 200, so the command says which frame it was computed on.
   const controller = new ScriptedController((obs) => [obs.image.data[0]! / 200, 0]);
   const drive = new DriveNode({ rcl, node, params, controller });
@@ -65,11 +65,12 @@ async function measure(rcl: RclModule, node: RclNode, link: Link): Promise<{ lat
     if (sent !== undefined) latenciesMs.push(at - sent);
   });
   const base = testImage(640, 480);
-  const frames = Array.from({ length: 200 }, (_, n) => numbered(base, n));
+  // Built before the run: the camera's own cost is not the node's.
+  const frames = Array.from({ length: 200 }, (_, n) => rawImageMsg(numbered(base, n), 0n));
   let n = 0;
   const camera = setInterval(() => {
     const now = link.now();
-    const msg = rawImageMsg(frames[n % 200]!, now);
+    const msg: ImageMsg = { ...frames[n % 200]!, header: { stamp: nsToTimeMsg(now), frame_id: 'camera' } };
     sentAtMs.set(n % 200, performance.now());
     link.publishImage(msg);
     link.publishOdometry(odometryMsg(1, now));
@@ -77,7 +78,10 @@ async function measure(rcl: RclModule, node: RclNode, link: Link): Promise<{ lat
     n += 1;
   }, CAMERA_PERIOD_MS);
   await new Promise((r) => setTimeout(r, 500));
-  drive.command('train');
+  // The safety driver's side: a new episode whenever one has ended (a fail-safe on a busy machine).
+  const restart = setInterval(() => {
+    if (drive.status().episode === null && drive.status().task.phase === 'waiting') drive.command('train');
+  }, 200);
   await new Promise((r) => setTimeout(r, 1000));
   measuring = true;
   const t0 = performance.now();
@@ -85,6 +89,8 @@ async function measure(rcl: RclModule, node: RclNode, link: Link): Promise<{ lat
   measuring = false;
   const seconds = (performance.now() - t0) / 1000;
   clearInterval(camera);
+  clearInterval(restart);
+  if (process.env.ROS_DDS_BENCH_DEBUG === '1') process.stderr.write(JSON.stringify(drive.status()) + '\n');
   drive.shutdown('bench over');
   link.close();
   return { latenciesMs, commandsPerS: commands / seconds };
@@ -147,7 +153,7 @@ async function standInRun(): Promise<Awaited<ReturnType<typeof measure>>> {
   });
 }
 
-const standIn = await standInRun();
+const standIn = process.env.ROS_DDS_BENCH_DEBUG === '1' ? { latenciesMs: [0], commandsPerS: 0 } : await standInRun();
 const loadStandIn = loadavg()[0]!;
 const real = await realRun();
 const loadReal = loadavg()[0]!;
