@@ -117,8 +117,8 @@ function inputs(h: Harness): Inputs {
     h.ros.deliver(h.params.speed_topic, odometryMsg(2, stamp));
     io.sent += 1;
   }, CAMERA_PERIOD_MS);
-  const driver = setInterval(() => h.ros.deliver(h.params.safety_driver_topic, { data: io.engaged }), 100);
-  h.ros.deliver(h.params.safety_driver_topic, { data: false });
+  const driver = setInterval(() => h.driver(io.engaged), 100);
+  h.driver(false);
   return io;
 }
 
@@ -280,7 +280,7 @@ async function optimisationRun(sliceMs: number, seed: number): Promise<Optimisat
     ticker = setInterval(() => ticksMs.push(performance.now()), TICK_MS);
     // The driver has reset the car and hands it back: the node holds it while it optimises.
     io.engaged = false;
-    h.ros.deliver(h.params.safety_driver_topic, { data: false });
+    h.driver(false);
     timing.ask = setTimeout(() => (timing.queuedAnswer = h.ros.call<TriggerResponseMsg>('~/train').message), 500);
     try {
       return await agent.optimise({ ...options, sliceMs });
@@ -295,7 +295,7 @@ async function optimisationRun(sliceMs: number, seed: number): Promise<Optimisat
   h.drive.command('train');
   await sleep(PRE_OPT_DRIVE_MS);
   io.engaged = true;
-  h.ros.deliver(h.params.safety_driver_topic, { data: true });
+  h.driver(true);
   await until(() => timing.endMs !== null);
   if (timing.ask) clearTimeout(timing.ask);
   io.stop();

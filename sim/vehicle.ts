@@ -1,4 +1,5 @@
 import type { VehicleConfig } from './config.js';
+import { drivingCommand } from '../src/core/env.js';
 import { maxSetpointMps } from './config.js';
 
 /**
@@ -34,10 +35,8 @@ export class Vehicle {
 
   /** Maps a normalised action in [-1, 1]^2 (already clipped) to a command. */
   command(steeringAction: number, speedAction: number): VehicleCommand {
-    return {
-      steeringRad: steeringAction * this.cfg.maxSteeringRad,
-      speedSetpointMps: ((speedAction + 1) / 2) * maxSetpointMps(this.cfg),
-    };
+    const { steeringRad, speedMps } = drivingCommand([steeringAction, speedAction], { maxSteeringRad: this.cfg.maxSteeringRad, maxSpeedMps: maxSetpointMps(this.cfg) });
+    return { steeringRad, speedSetpointMps: speedMps };
   }
 
   /** Advances one policy period (physicsHz / policyHz sub-steps of explicit Euler). */

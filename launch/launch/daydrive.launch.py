@@ -6,10 +6,11 @@ Also runs straight from the source tree without colcon:
 
     ros2 launch launch/launch/daydrive.launch.py
 
-The node is the daydrive Node.js program (`node dist/src/cli/main.js drive`), started by launch_ros
-like any executable: launch_ros appends `--ros-args -r __node:=daydrive --params-file ...`, which
-the program hands to rcl. On Ctrl-C launch sends SIGINT; the node publishes a speed-0 command
-before it shuts down (SIGTERM follows after sigterm_timeout if it has not exited).
+The node is the daydrive Node.js program: installed, the package's `drive` executable (what
+`ros2 run daydrive drive` runs); from the source tree, `node dist/src/cli/main.js drive`. launch_ros
+appends `--ros-args -r __node:=daydrive --params-file ...`, which the program hands to rcl. On
+Ctrl-C launch sends SIGINT; the node stops the car (speed 0, unless the safety driver has it) and
+exits 0 (SIGTERM follows after sigterm_timeout if it has not exited).
 """
 
 import os
@@ -60,10 +61,11 @@ def generate_launch_description():
             'use_sim_time', default_value='false',
             description='use /clock (a simulator or a bag) instead of the system clock'),
         Node(
-            executable='node',
+            # Installed: lib/daydrive/drive (it finds the program itself); else node + main.js.
+            **({'package': 'daydrive', 'executable': 'drive'} if share is not None
+               else {'executable': 'node', 'arguments': [str(main_js), 'drive']}),
             name='daydrive',
             output='screen',
-            arguments=[str(main_js), 'drive'],
             parameters=[params_file, {'use_sim_time': use_sim_time}],
             cwd=str(root),
             # Time for the zero-speed command and the shutdown after SIGINT.

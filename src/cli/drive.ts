@@ -1,13 +1,12 @@
 import type { Command } from 'commander';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { UserError } from '../core/errors.js';
 import { exists } from '../core/files.js';
 import { readDriveAgentConfig } from '../ros/agent-config.js';
-import { DRIVE_PARAMETERS, DRIVE_PARAM_NAMES, parseDriveParams, type DriveParamName, type DriveParams } from '../ros/params.js';
-import { runDrive } from '../ros/run.js';
-import { isTakenOverSignal, signalExitCode } from '../ros/signals.js';
+import { nodeFqnFromRosArgs, resolveParameterOverrides } from '../ros/param-overrides.js';
+import { DRIVE_PARAMETERS, DRIVE_PARAM_NAMES, overrideValue, parseDriveParams, type DriveParamName, type DriveParams } from '../ros/params.js';
+import { NODE_NAME, runDrive } from '../ros/run.js';
 import { addCommand, takesForeignArguments, type CommonOptions } from './command.js';
 
 /**
@@ -39,40 +38,6 @@ export function rosArgsOf(argv: readonly string[]): string[] {
 /** After the node has stopped, exit even if a native ROS handle is still open. */
 const EXIT_GRACE_MS = 2000;
 
-/**
- * The exit status of a finished drive: 0 after 'done'; after SIGINT/SIGTERM what a shell reports
- * for a process the signal ended (130/143), so launch, systemd and scripts see why it stopped
- * although the node caught the signal to stop the car first.
- */
-export function driveExitCode(endedBy: string): number {
-  return isTakenOverSignal(endedBy) ? signalExitCode(endedBy) : 0;
-}
-
-/** What the ROS arguments say about parameters: files (--params-file), overrides (-p), the node's name (-r __node:=). */
-interface RosParameterArgs {
-  readonly paramsFiles: string[];
-  readonly overrides: [string, string][];
-  readonly nodeName: string;
-}
-
-function rosParameterArgs(rosArgs: readonly string[]): RosParameterArgs {
-  const out: RosParameterArgs = { paramsFiles: [], overrides: [], nodeName: 'daydrive' };
-  for (let i = 0; i < rosArgs.length; i++) {
-    const flag = rosArgs[i]!;
-    const value = rosArgs[i + 1];
-    if (value === undefined) break;
-    if (flag === '--params-file') out.paramsFiles.push(value);
-    else if (flag === '-p' || flag === '--param') {
-      const at = value.indexOf(':=');
-      if (at <= 0) throw new UserError(`ROS argument ${flag} ${value}: expected name:=value`);
-      out.overrides.push([value.slice(0, at), value.slice(at + 2)]);
-    } else if ((flag === '-r' || flag === '--remap') && value.startsWith('__node:=')) (out as { nodeName: string }).nodeName = value.slice('__node:='.length);
-    else continue;
-    i++;
-  }
-  return out;
-}
-
 /** The closest parameter name (a typo's likely meaning), or null when none is close. */
 function closestName(name: string): DriveParamName | null {
   const distance = (a: string, b: string): number => {
@@ -97,58 +62,6 @@ function closestName(name: string): DriveParamName | null {
   return best;
 }
 
-/**
- * One parameter value as the node will declare it: the ROS type of DRIVE_PARAMETERS (rcl reads
- * `3` as an integer and `3.0` as a double, and a double parameter refuses an integer), then as a
- * plain number for the schema. YAML integers arrive as bigint (intAsBigInt) to tell them apart.
- */
-function checkParamValue(name: string, value: unknown, where: string): unknown {
-  const known = (DRIVE_PARAM_NAMES as readonly string[]).includes(name);
-  if (!known) {
-    const near = closestName(name);
-    throw new UserError(`${where}: unknown parameter ${name}${near ? ` (did you mean ${near}?)` : ''}`);
-  }
-  const kind = DRIVE_PARAMETERS[name as DriveParamName].kind;
-  const ok =
-    kind === 'integer' ? typeof value === 'bigint' : kind === 'double' ? typeof value === 'number' : kind === 'bool' ? typeof value === 'boolean' : typeof value === 'string';
-  if (!ok) {
-    const shown = typeof value === 'bigint' ? value.toString() : JSON.stringify(value);
-    const hint = kind === 'double' && typeof value === 'bigint' ? ` (write ${shown}.0: rcl reads ${shown} as an integer, and a double parameter refuses it)` : '';
-    throw new UserError(`${where}: parameter ${name} must be a ${kind}, got ${shown}${hint}`);
-  }
-  return typeof value === 'bigint' ? Number(value) : value;
-}
-
-/** The parameters a ROS 2 parameters file gives the node (its `/**` and its own sections). */
-async function paramsFromFile(path: string, nodeName: string): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UserError(`cannot read parameters ${path}: ${code === 'ENOENT' ? 'no such file' : (code ?? String(err))}`);
-  }
-  let doc: unknown;
-  try {
-    doc = parseYaml(text, { intAsBigInt: true });
-  } catch (err) {
-    throw new UserError(`parameters ${path} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
-  }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new UserError(`parameters ${path} is not a ROS 2 parameters file (expected "<node>: ros__parameters: ...")`);
-  const sections = Object.entries(doc as Record<string, unknown>);
-  const isSection = (v: unknown): v is { ros__parameters: unknown } => typeof v === 'object' && v !== null && 'ros__parameters' in v;
-  if (!sections.some(([, v]) => isSection(v))) throw new UserError(`parameters ${path} is not a ROS 2 parameters file: no "ros__parameters" section (expected "/**: ros__parameters: ...")`);
-  const ours = new Set(['/**', '**', nodeName, `/${nodeName}`]);
-  const values: Record<string, unknown> = {};
-  for (const [key, section] of sections) {
-    if (!ours.has(key) || !isSection(section)) continue;
-    const params = section.ros__parameters;
-    if (typeof params !== 'object' || params === null || Array.isArray(params)) throw new UserError(`parameters ${path}: ${key}.ros__parameters is not a map of parameters`);
-    for (const [name, value] of Object.entries(params)) values[name] = checkParamValue(name, value, `parameters ${path}`);
-  }
-  return values;
-}
-
 export interface DriveCheck {
   readonly params: DriveParams;
   /** The files the parameters name that were read and checked. */
@@ -162,22 +75,19 @@ export interface DriveCheck {
  * vae_model_dir and checkpoint_dir must be directories if set). Any problem is one line.
  */
 export async function checkDriveSetup(paramsFile: string | undefined, rosArgs: readonly string[]): Promise<DriveCheck> {
-  const ros = rosParameterArgs(rosArgs);
+  // The files and -p rules in the order the node applies them (src/ros/run.ts), matched against its remapped name.
+  const args = [...rosArgs, ...(paramsFile ? ['--params-file', paramsFile] : [])];
+  const overrides = await resolveParameterOverrides(args, nodeFqnFromRosArgs(rosArgs, NODE_NAME));
   const raw: Record<string, unknown> = {};
-  const sources: string[] = [];
-  for (const file of [...ros.paramsFiles, ...(paramsFile ? [paramsFile] : [])]) {
-    Object.assign(raw, await paramsFromFile(file, ros.nodeName));
-    sources.push(file);
-  }
-  for (const [name, text] of ros.overrides) {
-    let value: unknown;
-    try {
-      value = parseYaml(text, { intAsBigInt: true });
-    } catch {
-      value = text;
+  for (const [name, value] of overrides) {
+    if (name === 'use_sim_time') continue;
+    if (!(DRIVE_PARAM_NAMES as readonly string[]).includes(name)) {
+      const near = closestName(name);
+      throw new UserError(`unknown parameter ${name}${near ? ` (did you mean ${near}?)` : ''}`);
     }
-    raw[name] = checkParamValue(name, value, `ROS argument -p ${name}:=${text}`);
+    raw[name] = overrideValue(name, DRIVE_PARAMETERS[name as DriveParamName].kind, value);
   }
+  const sources = args.filter((_, i) => args[i - 1] === '--params-file');
   const params = parseDriveParams(raw, sources.length > 0 ? `drive parameters (${sources.join(', ')})` : 'drive parameters');
   const checkedFiles: string[] = [];
   if (params.config_file !== '') {
@@ -219,7 +129,10 @@ export function registerDrive(program: Command): void {
       const checked = await checkDriveSetup(paramsFile, rosArgs);
       if (opts.check) return { checked: true, params: checked.params, files: checked.checkedFiles };
       const summary = await runDrive({ rosArgs, ...(paramsFile ? { paramsFile } : {}) });
-      const code = driveExitCode(summary.endedBy);
+      // 0 after 'done' and after a handled SIGINT/SIGTERM alike: the car was stopped and the node
+      // shut down cleanly (launch logs any other status as "process has died" on every normal
+      // stop). A second signal exits at once with 128 + its number (src/ros/signals.ts).
+      const code = 0;
       process.exitCode = code;
       // unref: a clean exit need not wait for it; it only ends a process a native handle keeps open.
       setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();

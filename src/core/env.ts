@@ -50,16 +50,10 @@ export interface DrivingObservation {
 }
 
 /**
- * Why the safety driver took over. 'driver' is a human on the vehicle (reason unknown);
- * the others are the simulated driver's checks or the node's fail-safes.
+ * Why the simulated safety driver took over (sim/safety-driver.ts). The ROS node reports the
+ * human driver's takeovers and its own fail-safes in its episode reports (src/ros/node.ts).
  */
-export type InterventionReason =
-  | 'off-lane'
-  | 'heading'
-  | 'overspeed'
-  | 'driver'
-  | 'stale-camera'
-  | 'bad-frames';
+export type InterventionReason = 'off-lane' | 'heading' | 'overspeed';
 
 export interface DrivingInfo {
   readonly intervention: InterventionReason | null;
@@ -80,6 +74,22 @@ export interface DrivingInfo {
  *  [1] speed set-point: -1 -> 0 m/s, +1 -> the world's maximum set-point.
  */
 export const DRIVING_ACTION_SIZE = 2;
+
+/** What a driving action asks of the car: steering angle (rad, + left) and speed set-point (m/s). */
+export interface DrivingCommand {
+  readonly steeringRad: number;
+  readonly speedMps: number;
+}
+
+/**
+ * The one mapping from a driving action to the car's command (the simulator's vehicle and the ROS
+ * node both use it): each component clipped to [-1, 1], steering scaled to +-maxSteeringRad,
+ * speed from -1 -> 0 to +1 -> maxSpeedMps.
+ */
+export function drivingCommand(action: ArrayLike<number>, limits: { readonly maxSteeringRad: number; readonly maxSpeedMps: number }): DrivingCommand {
+  const clip = (x: number): number => Math.max(-1, Math.min(1, x));
+  return { steeringRad: clip(action[0]!) * limits.maxSteeringRad, speedMps: ((clip(action[1]!) + 1) / 2) * limits.maxSpeedMps };
+}
 
 export type DrivingEnvironment = Environment<DrivingObservation, DrivingInfo>;
 

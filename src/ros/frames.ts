@@ -2,29 +2,60 @@ import { performance } from 'node:perf_hooks';
 import type { RgbImage } from '../core/env.js';
 import { oneLine } from '../core/errors.js';
 import { log } from '../core/logger.js';
-import { BadImageError, decodeCompressedImage, rawImageToRgb, type BadImageProblem } from '../vision/preprocess.js';
+import { BadImageError, checkRawImage, decodeCompressedImage, rawImageToRgb, type BadImageProblem } from '../vision/preprocess.js';
 import { timeMsgToMs } from './messages.js';
 import type { CompressedImageMsg, HeaderMsg, ImageMsg } from './rclnodejs-types.js';
 
 /**
- * Camera messages -> the newest usable frame. Raw images are converted in the subscription
- * callback (a copy, ~1 ms at 640x480); JPEG/PNG are decoded by sharp off the JS thread with at
+ * Camera messages -> the newest usable frame. Raw images are checked in the subscription
+ * callback (encoding, size; no copy) and converted to RGB only when a policy step reads the
+ * frame (`image()`, once per frame), so a 30 Hz camera under a 10 Hz policy costs one 640x480
+ * conversion per command, not three; JPEG/PNG are decoded by sharp off the JS thread with at
  * most one decode in flight and one message waiting (a newer message replaces the waiting one),
  * so a camera faster than the node never builds a queue. Every unusable frame is dropped and
  * counted by problem; the policy tick reads `newest` and asks `health` whether it may drive.
  */
 
 export interface Frame {
-  readonly image: RgbImage;
+  /** The frame as RGB: converted on the first call (raw images), then the same image. */
+  image(): RgbImage;
   /** Header stamp in ms of the ROS clock, or the arrival time when the stamp is zero. */
   readonly stampMs: number;
   /** performance.now() when the message arrived (for the latency figures). */
   readonly arrivedAtMs: number;
   /**
    * Time spent turning the message into RGB, ms: the decode itself, not the wait for an earlier
-   * decode to finish (that wait is part of the frame's age, not of the node's work).
+   * decode to finish (that wait is part of the frame's age, not of the node's work); for a raw
+   * image the check on arrival plus the conversion once image() has run.
    */
   readonly decodeMs: number;
+}
+
+/** A raw frame: checked on arrival, converted to RGB on the first image() call. */
+class RawFrame implements Frame {
+  private rgb: RgbImage | null = null;
+  private convertMs = 0;
+
+  constructor(
+    private msg: ImageMsg | null,
+    readonly stampMs: number,
+    readonly arrivedAtMs: number,
+    private readonly checkMs: number,
+  ) {}
+
+  image(): RgbImage {
+    if (this.rgb === null) {
+      const t0 = performance.now();
+      this.rgb = rawImageToRgb(this.msg!);
+      this.convertMs = performance.now() - t0;
+      this.msg = null; // the message's buffer can go
+    }
+    return this.rgb;
+  }
+
+  get decodeMs(): number {
+    return this.checkMs + this.convertMs;
+  }
 }
 
 export interface FrameStoreOptions {
@@ -96,14 +127,15 @@ export class FrameStore {
     };
   }
 
-  /** sensor_msgs/msg/Image, converted at once. */
+  /** sensor_msgs/msg/Image: checked at once, converted when a step reads it. */
   onRaw(msg: ImageMsg): void {
     const arrivedAtMs = performance.now();
     const receivedClockMs = this.opts.clockMs();
     this.received += 1;
     try {
-      const image = rawImageToRgb(msg);
-      this.accept(image, msg.header, arrivedAtMs, receivedClockMs, arrivedAtMs);
+      checkRawImage(msg);
+      if (!this.sizeOk(msg.width, msg.height)) return;
+      this.accept(new RawFrame(msg, this.stampOf(msg.header, receivedClockMs), arrivedAtMs, performance.now() - arrivedAtMs));
     } catch (err) {
       this.reject(err);
     }
@@ -154,7 +186,10 @@ export class FrameStore {
       const decodeStartMs = performance.now();
       try {
         const image = await decodeCompressedImage(msg.data, `compressed image (format '${msg.format}')`);
-        this.accept(image, msg.header, arrivedAtMs, receivedClockMs, decodeStartMs);
+        if (this.sizeOk(image.width, image.height)) {
+          const decodeMs = performance.now() - decodeStartMs;
+          this.accept({ image: () => image, stampMs: this.stampOf(msg.header, receivedClockMs), arrivedAtMs, decodeMs });
+        }
       } catch (err) {
         this.reject(err);
       }
@@ -164,14 +199,22 @@ export class FrameStore {
     this.decoding = null;
   }
 
-  private accept(image: RgbImage, header: HeaderMsg, arrivedAtMs: number, receivedClockMs: number, decodeStartMs: number): void {
+  /** Whether the frame has the expected size; else it is rejected as bad. */
+  private sizeOk(widthPx: number, heightPx: number): boolean {
     const { expectedWidthPx: w, expectedHeightPx: h } = this.opts;
-    if (w > 0 && (image.width !== w || image.height !== h)) {
-      this.reject(new BadImageError('size-mismatch', `frame is ${image.width}x${image.height}, expected ${w}x${h} (camera_width_px/camera_height_px)`));
-      return;
-    }
+    if (w === 0 || (widthPx === w && heightPx === h)) return true;
+    this.reject(new BadImageError('size-mismatch', `frame is ${widthPx}x${heightPx}, expected ${w}x${h} (camera_width_px/camera_height_px)`));
+    return false;
+  }
+
+  /** The header stamp, or the arrival on the node's clock when the stamp is zero. */
+  private stampOf(header: HeaderMsg, receivedClockMs: number): number {
     const stampMs = timeMsgToMs(header.stamp);
-    this.newestFrame = { image, stampMs: stampMs > 0 ? stampMs : receivedClockMs, arrivedAtMs, decodeMs: performance.now() - decodeStartMs };
+    return stampMs > 0 ? stampMs : receivedClockMs;
+  }
+
+  private accept(frame: Frame): void {
+    this.newestFrame = frame;
     this.consecutiveBad = 0;
     this.opts.onFrame?.();
   }

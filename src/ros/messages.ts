@@ -11,6 +11,7 @@ import type {
   FloatMsg,
   HeaderMsg,
   OdometryMsg,
+  RclNode,
   SteeringReportMsg,
   TimeMsg,
   VelocityReportMsg,
@@ -27,6 +28,8 @@ export const MSG = {
   velocityReport: 'autoware_vehicle_msgs/msg/VelocityReport',
   steeringReport: 'autoware_vehicle_msgs/msg/SteeringReport',
   controlModeReport: 'autoware_vehicle_msgs/msg/ControlModeReport',
+  /** Older Autoware (Autoware.Auto) stacks: the same fields and mode constants. */
+  autoControlModeReport: 'autoware_auto_vehicle_msgs/msg/ControlModeReport',
   ackermannStamped: 'ackermann_msgs/msg/AckermannDriveStamped',
   diagnosticArray: 'diagnostic_msgs/msg/DiagnosticArray',
   trigger: 'std_srvs/srv/Trigger',
@@ -42,6 +45,10 @@ export type SpeedType = (typeof SPEED_TYPES)[number];
 /** Steering sources and how each carries the front-wheel angle (rad, + left). */
 export const STEERING_TYPES = [MSG.float64, MSG.float32, MSG.steeringReport] as const;
 export type SteeringType = (typeof STEERING_TYPES)[number];
+
+/** ControlModeReport types: Autoware's and the older Autoware.Auto one (same fields and modes). */
+export const CONTROL_MODE_TYPES = [MSG.controlModeReport, MSG.autoControlModeReport] as const;
+export type ControlModeType = (typeof CONTROL_MODE_TYPES)[number];
 
 export function speedOf(type: SpeedType, msg: unknown): number {
   switch (type) {
@@ -82,16 +89,38 @@ export function header(stampNs: bigint, frameId: string): HeaderMsg {
   return { stamp: nsToTimeMsg(stampNs), frame_id: frameId };
 }
 
-/** An Ackermann command: steering angle (rad, + left) and speed (m/s); no rate limits requested. */
-export function ackermannCommand(stampNs: bigint, frameId: string, steeringRad: number, speedMps: number): AckermannDriveStampedMsg {
+/**
+ * The rate limits a command asks for. AckermannDrive.msg: acceleration, jerk and
+ * steering_angle_velocity are magnitudes, and 0 means "change as fast as possible".
+ */
+export interface CommandLimits {
+  readonly accelerationMps2: number;
+  readonly jerkMps3: number;
+  readonly steeringRateRadps: number;
+}
+
+/** An Ackermann command: steering angle (rad, + left) and speed (m/s) with the rate limits to reach them. */
+export function ackermannCommand(stampNs: bigint, frameId: string, steeringRad: number, speedMps: number, limits: CommandLimits): AckermannDriveStampedMsg {
   return {
     header: header(stampNs, frameId),
-    drive: { steering_angle: steeringRad, steering_angle_velocity: 0, speed: speedMps, acceleration: 0, jerk: 0 },
+    drive: {
+      steering_angle: steeringRad,
+      steering_angle_velocity: limits.steeringRateRadps,
+      speed: speedMps,
+      acceleration: limits.accelerationMps2,
+      jerk: limits.jerkMps3,
+    },
   };
 }
 
 export const DIAGNOSTIC_LEVEL = { OK: 0, WARN: 1, ERROR: 2, STALE: 3 } as const;
 
-export function diagnosticArray(stampNs: bigint, status: DiagnosticStatusMsg): DiagnosticArrayMsg {
-  return { header: header(stampNs, ''), status: [status] };
+export function diagnosticArray(stampNs: bigint, status: readonly DiagnosticStatusMsg[]): DiagnosticArrayMsg {
+  return { header: header(stampNs, ''), status };
+}
+
+/** '/ns/name' (rclnodejs Node.namespace() is '/' at the root). */
+export function fullyQualifiedName(node: Pick<RclNode, 'name' | 'namespace'>): string {
+  const ns = node.namespace();
+  return `${ns.endsWith('/') ? ns : `${ns}/`}${node.name()}`;
 }

@@ -1,16 +1,19 @@
 import { performance } from 'node:perf_hooks';
-import type { DrivingObservation } from '../core/env.js';
+import { drivingCommand, type DrivingObservation } from '../core/env.js';
 import { oneLine } from '../core/errors.js';
 import { log } from '../core/logger.js';
 import { TASK_COMMANDS, type EpisodeMode, type TaskCommand, type TaskState, type TaskStep } from '../agent/index.js';
 import type { DriveController } from './controller.js';
-import { FrameStore, type CameraFault, type CameraHealth, type FrameCounts } from './frames.js';
+import { FrameStore, type CameraFault, type FrameCounts } from './frames.js';
+import { firstTimedOut, Heartbeat, type HeartbeatInput, type HeartbeatState } from './heartbeat.js';
 import { LatencyWindow, type LatencySummary } from './latency.js';
 import {
   ackermannCommand,
+  type CommandLimits,
   DIAGNOSTIC_LEVEL,
   diagnosticArray,
   driverHasControl,
+  fullyQualifiedName,
   MSG,
   speedOf,
   steeringOf,
@@ -22,6 +25,7 @@ import type {
   CompressedImageMsg,
   ControlModeReportMsg,
   DiagnosticArrayMsg,
+  DiagnosticStatusMsg,
   ImageMsg,
   RclModule,
   RclNode,
@@ -53,15 +57,27 @@ import type {
  *   episode starts on the next task command, once the driver has handed the car back (a command
  *   given during the optimisation is queued by the task machine).
  * - Fail-safes, each publishing speed 0 on the next step (within one policy period): no frame,
- *   a frame older than max_frame_age_s, max_consecutive_bad_frames unusable frames in a row, a
- *   non-finite action (never published), an error in the step. A running episode ends; the
- *   camera fail-safes clear by themselves when good frames return.
+ *   a frame older than max_frame_age_s, max_consecutive_bad_frames unusable frames in a row, an
+ *   input whose heartbeat timed out (heartbeat.ts: the safety driver's signal, the control mode,
+ *   the measured speed or steering), a non-finite action (never published), an error in the step.
+ *   A running episode ends without a terminal transition (nothing is learnt from stale data); the
+ *   camera and heartbeat fail-safes clear by themselves when their input returns. A stale safety
+ *   signal, an error and a non-finite action are emergency stops (emergency_decel_mps2, no jerk
+ *   limit); the others, and every hold, are comfortable stops (stop_decel_mps2, jerk_limit_mps3).
  * - While the node has the car but no episode runs (waiting for a command, optimising), it holds
  *   the car with speed-0 commands; while the driver has it, it sends nothing.
- * - shutdown() (SIGINT/SIGTERM, see signals.ts) publishes a speed-0 command first.
+ * - shutdown() (SIGINT/SIGTERM, see signals.ts) publishes a speed-0 command first, unless the
+ *   driver has the car (a command then could only fight the driver's).
  */
 
-export type StopReason = CameraFault | 'non-finite-action' | 'error';
+/** Why the node stopped the car: a camera fault, a timed-out input ('stale-<input>'), a bad action, an error. */
+export type StopReason = CameraFault | `stale-${HeartbeatInput}` | 'non-finite-action' | 'error';
+
+/** Stops that ask for the car's emergency deceleration: the node cannot tell who has the car, or the policy is broken. */
+const EMERGENCY_STOPS: readonly StopReason[] = ['stale-safety-driver', 'stale-control-mode', 'non-finite-action', 'error'];
+
+/** Fail-safes that clear by themselves once their input is good again. */
+const SELF_CLEARING_STOPS: readonly StopReason[] = ['no-frames', 'stale-camera', 'bad-frames', 'stale-speed', 'stale-steering', 'stale-safety-driver', 'stale-control-mode'];
 
 export interface DriveStatus {
   readonly task: TaskState;
@@ -77,10 +93,11 @@ export interface DriveStatus {
   readonly failsafe: { readonly reason: StopReason; readonly detail: string } | null;
   readonly camera: { readonly fault: CameraFault | null; readonly ageMs: number | null; readonly detail: string } & FrameCounts;
   readonly measured: { readonly speedMps: number | null; readonly steeringRad: number | null };
+  /** The heartbeat of each input the node watches (heartbeat.ts). */
+  readonly inputs: readonly HeartbeatState[];
   readonly lastCommand: { readonly steeringRad: number; readonly speedMps: number } | null;
   readonly latency: { readonly processing: LatencySummary; readonly frameAge: LatencySummary };
   readonly skippedTicks: number;
-  readonly nonFiniteActions: number;
 }
 
 /** One finished episode, as published on episodes_topic. */
@@ -129,8 +146,14 @@ interface RunningEpisode {
   readonly startedAtMs: number;
   /** ROS-clock time of the last command sent, ms, while its outcome is not yet observed; else null. */
   lastActMs: number | null;
-  distanceM: number;
-  steps: number;
+}
+
+/**
+ * The reward of one command on the car (the paper's forward-speed reward): the measured speed
+ * times the time the command was in force, metres (Kendall et al. 2019, sec. III-C).
+ */
+export function measuredDistanceRewardM(speedMps: number, elapsedMs: number): number {
+  return speedMps * (elapsedMs / 1000);
 }
 
 /**
@@ -157,6 +180,14 @@ export class DriveNode {
   private readonly timers: RclTimer[] = [];
   private readonly processing = new LatencyWindow();
   private readonly frameAge = new LatencyWindow();
+  private readonly heartbeats: Heartbeat[];
+  private readonly speedBeat: Heartbeat;
+  private readonly steeringBeat: Heartbeat | null;
+  private readonly driverBeat: Heartbeat;
+  private readonly modeBeat: Heartbeat | null;
+  private readonly driveLimits: CommandLimits;
+  private readonly stopLimits: CommandLimits;
+  private readonly emergencyLimits: CommandLimits;
   private resolveFinished: (summary: DriveNodeSummary) => void = () => {};
   private speedMps: number | null = null;
   private steeringRad: number | null = null;
@@ -177,7 +208,6 @@ export class DriveNode {
   private lastCommandedSteeringRad = 0;
   private episodesFinished = 0;
   private skippedTicks = 0;
-  private nonFiniteActions = 0;
   /** The node's clock (ms) at the last latency log line. */
   private lastLatencyLogMs = 0;
   private closed = false;
@@ -198,6 +228,15 @@ export class DriveNode {
       clockMs: () => this.clockMs(),
       ...(p.policy_trigger === 'frame' ? { onFrame: () => this.onFrame() } : {}),
     });
+    this.speedBeat = new Heartbeat('speed', p.speed_timeout_s * 1000);
+    this.steeringBeat = p.steering_topic !== '' ? new Heartbeat('steering', p.steering_timeout_s * 1000) : null;
+    this.driverBeat = new Heartbeat('safety-driver', p.safety_driver_timeout_s * 1000);
+    this.modeBeat = p.control_mode_topic !== '' ? new Heartbeat('control-mode', p.control_mode_timeout_s * 1000) : null;
+    // Safety signals first: firstTimedOut() reports them before the measurements.
+    this.heartbeats = [this.driverBeat, this.modeBeat, this.speedBeat, this.steeringBeat].filter((b): b is Heartbeat => b !== null);
+    this.driveLimits = { accelerationMps2: p.accel_limit_mps2, jerkMps3: p.jerk_limit_mps3, steeringRateRadps: p.steering_rate_limit_radps };
+    this.stopLimits = { accelerationMps2: p.stop_decel_mps2, jerkMps3: p.jerk_limit_mps3, steeringRateRadps: p.steering_rate_limit_radps };
+    this.emergencyLimits = { accelerationMps2: p.emergency_decel_mps2, jerkMps3: 0, steeringRateRadps: p.steering_rate_limit_radps };
     const sensor = (): { qos: string } => ({ qos: opts.rcl.QoS.profileSensorData });
     const reliable = (): { qos: string } => ({ qos: opts.rcl.QoS.profileDefault });
     const n = this.node;
@@ -215,10 +254,14 @@ export class DriveNode {
     if (p.steering_topic !== '') {
       n.createSubscription<unknown>(p.steering_type, p.steering_topic, sensor(), (m) => this.onSteering(steeringOf(p.steering_type, m)));
     }
-    // The safety signals are state, not samples: reliable delivery.
-    n.createSubscription<BoolMsg>(MSG.bool, p.safety_driver_topic, reliable(), (m) => this.onDriver('bool', m.data));
+    // The safety signals: a best-effort subscription, because DDS matches it with reliable and
+    // best-effort publishers alike (a reliable one would never hear a best-effort publisher:
+    // QoS-incompatible, silent). A lost message does not matter: the signal is a heartbeat,
+    // published continually, and its timeout stops the car when it stops arriving.
+    const driverTrueMeansDriver = p.safety_driver_true_means === 'driver-has-control';
+    n.createSubscription<BoolMsg>(MSG.bool, p.safety_driver_topic, sensor(), (m) => this.onDriver('bool', driverTrueMeansDriver ? m.data : !m.data));
     if (p.control_mode_topic !== '') {
-      n.createSubscription<ControlModeReportMsg>(MSG.controlModeReport, p.control_mode_topic, reliable(), (m) => this.onDriver('mode', driverHasControl(m)));
+      n.createSubscription<ControlModeReportMsg>(p.control_mode_type, p.control_mode_topic, sensor(), (m) => this.onDriver('mode', driverHasControl(m)));
     }
     n.createSubscription<StringMsg>(MSG.string, p.task_topic, reliable(), (m) => {
       this.command(m.data.trim());
@@ -237,6 +280,10 @@ export class DriveNode {
     this.lastLatencyLogMs = this.clockMs();
     this.timers.push(this.node.createTimer(BigInt(Math.round(this.periodMs * 1e6)), () => this.onTick()));
     this.timers.push(this.node.createTimer(BigInt(Math.round(1e9 / this.params.status_rate_hz)), () => this.publishStatus()));
+    // During an optimisation the learner's time slices delay every timer a little, so holds at
+    // the policy rate alone would leave gaps a little over one period: a second hold, half a
+    // period after each, keeps every gap under one period.
+    this.timers.push(this.node.createTimer(BigInt(Math.round((this.periodMs / 2) * 1e6)), () => this.refreshHoldWhileOptimising()));
     log.info(
       { camera: this.params.camera_topic, type: this.params.camera_type, command: this.params.command_topic, policyHz: this.params.policy_rate_hz },
       'drive node started: waiting for the safety driver to hand over and a task command (train/test/undo/done)',
@@ -280,10 +327,10 @@ export class DriveNode {
       failsafe: this.failsafe,
       camera: { fault: health.fault, ageMs: Number.isFinite(health.ageMs) ? Math.round(health.ageMs) : null, detail: health.detail, ...this.frames.counts },
       measured: { speedMps: this.speedMps, steeringRad: this.steeringRad },
+      inputs: this.heartbeats.map((b) => b.state(this.clockMs())),
       lastCommand: this.lastCommand,
       latency: { processing: this.processing.summary(), frameAge: this.frameAge.summary() },
       skippedTicks: this.skippedTicks,
-      nonFiniteActions: this.nonFiniteActions,
     };
   }
 
@@ -301,32 +348,42 @@ export class DriveNode {
   }
 
   /**
-   * Stops the node: a speed-0 command is published first (whoever has the car), then the timers
-   * stop and `finished` resolves. Idempotent.
+   * Stops the node: a speed-0 command is published first unless the driver has the car, then
+   * the timers stop and `finished` resolves. Idempotent.
    */
   shutdown(reason: string): void {
     if (this.closed) return;
-    this.publishDrive(this.holdSteeringRad(), 0);
+    const driver = this.driverHasControl();
+    if (!driver) this.hold();
     this.closed = true;
     this.stopping.abort();
     for (const t of this.timers) t.cancel();
-    log.info({ reason, episodes: this.episodesFinished }, 'drive node stopped (speed 0 published)');
+    log.info({ reason, episodes: this.episodesFinished }, driver ? 'drive node stopped (the driver has the car: no command sent)' : 'drive node stopped (speed 0 published)');
     this.resolveFinished({ episodes: this.episodesFinished, endedBy: reason });
   }
 
   // ---- inputs ----
 
   private onSpeed(speedMps: number): void {
-    if (Number.isFinite(speedMps)) this.speedMps = speedMps;
-    else log.warn({ speedMps }, 'ignored a non-finite speed measurement');
+    if (!Number.isFinite(speedMps)) {
+      log.warn({ speedMps }, 'ignored a non-finite speed measurement');
+      return;
+    }
+    this.speedMps = speedMps;
+    this.speedBeat.beat(this.clockMs());
   }
 
   private onSteering(steeringRad: number): void {
-    if (Number.isFinite(steeringRad)) this.steeringRad = steeringRad;
-    else log.warn({ steeringRad }, 'ignored a non-finite steering measurement');
+    if (!Number.isFinite(steeringRad)) {
+      log.warn({ steeringRad }, 'ignored a non-finite steering measurement');
+      return;
+    }
+    this.steeringRad = steeringRad;
+    this.steeringBeat?.beat(this.clockMs());
   }
 
   private onDriver(source: 'bool' | 'mode', hasControl: boolean): void {
+    (source === 'bool' ? this.driverBeat : this.modeBeat)?.beat(this.clockMs());
     const before = this.driverHasControl();
     if (source === 'bool') this.driverBool = hasControl;
     else this.driverMode = hasControl;
@@ -385,16 +442,26 @@ export class DriveNode {
   private async step(startedAt: number): Promise<void> {
     const nowMs = this.clockMs();
     const health = this.frames.health(nowMs);
-    this.updateCameraFailsafe(health);
+    const stale = firstTimedOut(this.heartbeats.map((b) => b.state(nowMs)));
+    this.clearRecoveredFailsafe(health.fault, stale);
     if (this.controller.taskState.phase === 'done') return;
 
     if (this.driverHasControl() || this.interventionLatched) {
-      if (this.episode) await this.endEpisode('driver', health.fault === null);
+      if (this.episode) await this.endEpisode('driver', health.fault === null && stale === null);
       this.interventionLatched = false;
       return; // the driver has the car: send nothing
     }
+    // The safety signals first: without them the node cannot tell whether it may drive.
+    if (stale && (stale.input === 'safety-driver' || stale.input === 'control-mode')) {
+      await this.stop(`stale-${stale.input}`, staleDetail(stale));
+      return;
+    }
     if (health.fault !== null) {
       await this.stop(health.fault, health.detail);
+      return;
+    }
+    if (stale) {
+      await this.stop(`stale-${stale.input}`, staleDetail(stale));
       return;
     }
     const frame = this.frames.newest!;
@@ -403,7 +470,7 @@ export class DriveNode {
       this.hold();
       return; // no episode without the car's measurements
     }
-    const obs: DrivingObservation = { image: frame.image, speedMps: this.speedMps, steeringRad };
+    const obs: DrivingObservation = { image: frame.image(), speedMps: this.speedMps, steeringRad };
 
     if (!this.episode) {
       if (!this.startPending || this.optimisation) {
@@ -415,30 +482,26 @@ export class DriveNode {
       await this.controller.begin(obs);
       if (this.closed || this.controller.taskState.phase !== 'driving') return; // 'done' meanwhile
       this.failsafe = null;
-      this.episode = { number: this.episodesFinished + 1, mode, startedAtMs: nowMs, lastActMs: null, distanceM: 0, steps: 0 };
+      this.episode = { number: this.episodesFinished + 1, mode, startedAtMs: nowMs, lastActMs: null };
       log.info({ episode: this.episode.number, mode }, 'episode started');
       this.publishStatus();
     } else if (this.episode.lastActMs !== null) {
-      const rewardM = obs.speedMps * ((nowMs - this.episode.lastActMs) / 1000);
+      const rewardM = measuredDistanceRewardM(obs.speedMps, nowMs - this.episode.lastActMs);
       // The last command has its answer now: nothing is pending until the next act().
       this.episode.lastActMs = null;
       await this.controller.observe(rewardM, obs, false);
-      this.episode.distanceM += rewardM;
-      this.episode.steps += 1;
     }
     // The driver may have taken over (or said done) while the state was being encoded.
     if (this.driverHasControl() || this.interventionLatched || this.closed || this.controller.taskState.phase !== 'driving') return;
 
     const action = this.controller.act();
     if (action.length !== 2 || !Number.isFinite(action[0]) || !Number.isFinite(action[1])) {
-      this.nonFiniteActions += 1;
       log.error({ action: Array.from(action), episode: this.episode.number }, 'non-finite action from the policy: not published, speed 0 instead');
       await this.stop('non-finite-action', `action [${Array.from(action).join(', ')}]`);
       return;
     }
-    const steeringCmdRad = clamp(action[0]!) * this.params.max_steering_rad;
-    const speedCmdMps = ((clamp(action[1]!) + 1) / 2) * this.params.max_speed_mps;
-    this.publishDrive(steeringCmdRad, speedCmdMps);
+    const command = drivingCommand(action, { maxSteeringRad: this.params.max_steering_rad, maxSpeedMps: this.params.max_speed_mps });
+    this.publishDrive(command.steeringRad, command.speedMps, this.driveLimits);
     this.episode.lastActMs = nowMs;
     this.frames.markUsed();
     const publishedAt = performance.now();
@@ -449,9 +512,10 @@ export class DriveNode {
     this.onLatency?.(sample);
   }
 
-  /** A fail-safe: speed 0 now, the running episode ends. */
+  /** A fail-safe: speed 0 now (an emergency stop for the EMERGENCY_STOPS), the running episode ends. */
   private async stop(reason: StopReason, detail: string): Promise<void> {
-    if (this.failsafe?.reason !== reason) log.warn({ reason, detail }, 'fail-safe: speed 0');
+    const emergency = EMERGENCY_STOPS.includes(reason);
+    if (this.failsafe?.reason !== reason) log.warn({ reason, detail, emergency }, emergency ? 'fail-safe: emergency stop' : 'fail-safe: speed 0');
     this.failsafe = { reason, detail };
     if (!this.driverHasControl()) this.hold();
     if (this.episode) {
@@ -465,10 +529,10 @@ export class DriveNode {
     }
   }
 
-  private updateCameraFailsafe(health: CameraHealth): void {
-    const cameraReasons: readonly StopReason[] = ['no-frames', 'stale-camera', 'bad-frames'];
-    if (health.fault === null && this.failsafe && cameraReasons.includes(this.failsafe.reason)) {
-      log.info({ was: this.failsafe.reason }, 'camera recovered: fail-safe cleared');
+  /** A camera or heartbeat fail-safe clears once the camera and every input are good again. */
+  private clearRecoveredFailsafe(cameraFault: CameraFault | null, stale: HeartbeatState | null): void {
+    if (cameraFault === null && stale === null && this.failsafe && SELF_CLEARING_STOPS.includes(this.failsafe.reason)) {
+      log.info({ was: this.failsafe.reason }, 'inputs recovered: fail-safe cleared');
       this.failsafe = null;
     }
   }
@@ -481,15 +545,13 @@ export class DriveNode {
     if (endedBy === 'driver' && observeTerminal && ep.lastActMs !== null && frame && this.speedMps !== null) {
       const steeringRad = this.measuredSteeringRad();
       if (Number.isFinite(steeringRad)) {
-        const rewardM = this.speedMps * ((nowMs - ep.lastActMs) / 1000);
+        const rewardM = measuredDistanceRewardM(this.speedMps, nowMs - ep.lastActMs);
         try {
-          await this.controller.observe(rewardM, { image: frame.image, speedMps: this.speedMps, steeringRad }, true);
+          await this.controller.observe(rewardM, { image: frame.image(), speedMps: this.speedMps, steeringRad }, true);
         } catch (err) {
           // The episode must still end, or the task machine would refuse every later command.
           log.error({ err }, 'could not record the terminal step');
         }
-        ep.distanceM += rewardM;
-        ep.steps += 1;
       }
     }
     const summary = this.controller.endEpisode();
@@ -570,9 +632,19 @@ export class DriveNode {
 
   // ---- outputs ----
 
-  /** Speed 0, wheels where they are. */
+  private refreshHoldWhileOptimising(): void {
+    if (this.closed || this.optimisation === null || this.episode !== null || this.tickInFlight !== null || this.driverHasControl()) return;
+    if (this.lastCommand?.speedMps !== 0) return; // the policy step has not taken the car to a hold
+    this.hold();
+  }
+
+  /**
+   * Speed 0, wheels where they are: a comfortable stop, or an emergency one while an emergency
+   * fail-safe stands (a later hold must not ease the braking of the stop before it).
+   */
   private hold(): void {
-    this.publishDrive(this.holdSteeringRad(), 0);
+    const emergency = this.failsafe !== null && EMERGENCY_STOPS.includes(this.failsafe.reason);
+    this.publishDrive(this.holdSteeringRad(), 0, emergency ? this.emergencyLimits : this.stopLimits);
   }
 
   private holdSteeringRad(): number {
@@ -580,9 +652,9 @@ export class DriveNode {
     return Number.isFinite(measured) ? measured : 0;
   }
 
-  private publishDrive(steeringRad: number, speedMps: number): void {
+  private publishDrive(steeringRad: number, speedMps: number, limits: CommandLimits): void {
     if (this.closed) return;
-    this.commandPub.publish(ackermannCommand(this.node.now().nanoseconds, this.params.command_frame_id, steeringRad, speedMps));
+    this.commandPub.publish(ackermannCommand(this.node.now().nanoseconds, this.params.command_frame_id, steeringRad, speedMps, limits));
     this.lastCommand = { steeringRad, speedMps };
     this.lastCommandedSteeringRad = steeringRad;
   }
@@ -591,35 +663,54 @@ export class DriveNode {
     if (this.closed) return;
     const s = this.status();
     this.statusPub.publish({ data: JSON.stringify(s) });
-    if (!this.diagnosticsPub) return;
-    const level = s.failsafe ? DIAGNOSTIC_LEVEL.ERROR : s.camera.fault ? DIAGNOSTIC_LEVEL.WARN : DIAGNOSTIC_LEVEL.OK;
-    const message = s.failsafe
+    this.diagnosticsPub?.publish(diagnosticArray(this.node.now().nanoseconds, this.diagnostics(s)));
+  }
+
+  /**
+   * The status as diagnostics, one DiagnosticStatus per task, named as diagnostic_updater names
+   * them ('<node>: <task>', so the aggregator groups them) with the node's full name as hardware_id
+   * unless diagnostics_hardware_id is set.
+   */
+  private diagnostics(s: DriveStatus): DiagnosticStatusMsg[] {
+    const prefix = `${this.node.name()}: `;
+    const hardwareId = this.params.diagnostics_hardware_id !== '' ? this.params.diagnostics_hardware_id : fullyQualifiedName(this.node);
+    const status = (task: string, level: number, message: string, values: Record<string, unknown>): DiagnosticStatusMsg => ({
+      level,
+      name: prefix + task,
+      message,
+      hardware_id: hardwareId,
+      values: Object.entries(values).map(([key, value]) => ({ key, value: String(value) })),
+    });
+    const driveLevel = s.failsafe ? DIAGNOSTIC_LEVEL.ERROR : DIAGNOSTIC_LEVEL.OK;
+    const driveMessage = s.failsafe
       ? `fail-safe ${s.failsafe.reason}: ${s.failsafe.detail}`
       : `${s.task.phase}${s.episode !== null ? ` episode ${s.episode} (${s.task.mode})` : ''}${s.driverHasControl ? ', safety driver has the car' : ''}`;
-    const values = {
-      phase: s.task.phase,
-      mode: s.task.mode ?? '',
-      learning_episodes: s.task.learningEpisodes,
-      episodes_finished: s.episodesFinished,
-      driver_has_control: s.driverHasControl,
-      camera_fault: s.camera.fault ?? '',
-      frame_age_ms: s.camera.ageMs ?? '',
-      frames_received: s.camera.received,
-      frames_bad: s.camera.bad,
-      latency_p50_ms: s.latency.processing.p50Ms,
-      latency_p99_ms: s.latency.processing.p99Ms,
-      skipped_ticks: s.skippedTicks,
-      non_finite_actions: s.nonFiniteActions,
-    };
-    this.diagnosticsPub.publish(
-      diagnosticArray(this.node.now().nanoseconds, {
-        level,
-        name: `daydrive: ${this.node.name()}`,
-        message,
-        hardware_id: '',
-        values: Object.entries(values).map(([key, value]) => ({ key, value: String(value) })),
+    const stale = s.inputs.filter((i) => i.timedOut);
+    return [
+      status('drive', driveLevel, driveMessage, {
+        phase: s.task.phase,
+        mode: s.task.mode ?? '',
+        learning_episodes: s.task.learningEpisodes,
+        episodes_finished: s.episodesFinished,
+        driver_has_control: s.driverHasControl,
+        failsafe: s.failsafe?.reason ?? '',
+        latency_p50_ms: s.latency.processing.p50Ms,
+        latency_p99_ms: s.latency.processing.p99Ms,
+        skipped_ticks: s.skippedTicks,
       }),
-    );
+      status('camera', s.camera.fault ? DIAGNOSTIC_LEVEL.WARN : DIAGNOSTIC_LEVEL.OK, s.camera.fault ? `${s.camera.fault}: ${s.camera.detail}` : 'ok', {
+        fault: s.camera.fault ?? '',
+        frame_age_ms: s.camera.ageMs ?? '',
+        frames_received: s.camera.received,
+        frames_bad: s.camera.bad,
+      }),
+      status(
+        'inputs',
+        stale.length > 0 ? DIAGNOSTIC_LEVEL.STALE : DIAGNOSTIC_LEVEL.OK,
+        stale.length > 0 ? `stale: ${stale.map(staleDetail).join('; ')}` : 'ok',
+        Object.fromEntries(s.inputs.flatMap((i) => [[`${i.input}_age_ms`, i.ageMs ?? 'never'], [`${i.input}_timeout_ms`, i.timeoutMs]])),
+      ),
+    ];
   }
 
   /** Every latency_log_period_s of the node's clock (sim time where /clock drives it, like the policy timer). */
@@ -643,8 +734,8 @@ export class DriveNode {
   }
 }
 
-function clamp(x: number): number {
-  return Math.max(-1, Math.min(1, x));
+function staleDetail(s: HeartbeatState): string {
+  return s.ageMs === null ? `no ${s.input} message received (timeout ${s.timeoutMs} ms)` : `last ${s.input} message ${s.ageMs} ms ago (timeout ${s.timeoutMs} ms)`;
 }
 
 function round(x: number): number {

@@ -182,18 +182,22 @@ export interface RclParameterDescriptor {
   readonly name: string;
   readonly type: number;
   readonly description: string;
+  readonly readOnly: boolean;
 }
 
 /** rclnodejs Node (the methods the drive node calls). */
 export interface RclNode {
   name(): string;
+  /** The node's namespace ('/' at the root). */
+  namespace(): string;
   now(): RclTime;
   createPublisher<M>(typeClass: string, topic: string, options?: RclEntityOptions): RclPublisher<M>;
   createSubscription<M>(typeClass: string, topic: string, options: RclEntityOptions, callback: (message: M) => void): unknown;
   createService<Req, Res>(typeClass: string, serviceName: string, options: RclEntityOptions, callback: (request: Req, response: RclServiceResponse<Res>) => void): unknown;
   /** period in nanoseconds */
   createTimer(period: bigint, callback: () => void): RclTimer;
-  declareParameter(parameter: RclParameter, descriptor?: RclParameterDescriptor): RclParameter;
+  /** ignoreOverride: true declares the given value, whatever rclnodejs's own overrides say. */
+  declareParameter(parameter: RclParameter, descriptor?: RclParameterDescriptor, ignoreOverride?: boolean): RclParameter;
   getParameter(name: string): RclParameter;
   spin(timeout?: number): void;
   destroy(): void;

@@ -9,6 +9,8 @@ import type { ImageEncoder } from '../vision/types.js';
 import { readDriveAgentConfig } from './agent-config.js';
 import { loadRclnodejs } from './load.js';
 import { DriveNode, type DriveNodeSummary } from './node.js';
+import { fullyQualifiedName } from './messages.js';
+import { resolveParameterOverrides } from './param-overrides.js';
 import { declareDriveParams, type DriveParams } from './params.js';
 import type { RclModule, RclNode } from './rclnodejs-types.js';
 import { takeOverSignals, type SignalSource } from './signals.js';
@@ -129,7 +131,9 @@ export async function runDrive(opts: RunDriveOptions): Promise<DriveRunSummary> 
       rosNode = new rcl.Node(NODE_NAME);
       let params: DriveParams;
       try {
-        params = declareDriveParams(rcl, rosNode);
+        // The name after remapping (-r __node:=, __ns:=): which params-file keys apply.
+        const overrides = await resolveParameterOverrides(rosArgs, fullyQualifiedName(rosNode));
+        params = declareDriveParams(rcl, rosNode, overrides);
       } catch (err) {
         if (err instanceof UserError) throw err;
         throw new UserError(`invalid drive parameters: ${(err as Error).message.split('\n')[0]}`);

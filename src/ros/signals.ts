@@ -15,11 +15,6 @@ export function signalExitCode(signal: NodeJS.Signals): number {
   return 128 + constants.signals[signal];
 }
 
-/** Whether a run's `endedBy` is one of the signals we take over (its exit status is then signalExitCode). */
-export function isTakenOverSignal(endedBy: string): endedBy is 'SIGINT' | 'SIGTERM' {
-  return (SIGNALS as readonly string[]).includes(endedBy);
-}
-
 /**
  * Takes SIGINT and SIGTERM over from rclnodejs. rclnodejs installs a SIGINT handler when it is
  * loaded that shuts every context down at once, after which nothing can be published: the car

@@ -6,8 +6,8 @@
  * For the ROS node (sensor_msgs/msg/Image and CompressedImage) and other callers:
  *
  *   rawImageToRgb({ encoding, width, height, step, data })   sensor_msgs/Image -> RgbImage
- *       encodings rgb8, bgr8, mono8, rgba8, bgra8 (also 8UC1/8UC3/8UC4 as mono8/bgr8/bgra8);
- *       `step` is the row stride in bytes (rows may be padded); data.length must be height*step.
+ *       (raw-encodings.ts: 8- and 16-bit RGB/BGR/mono, Bayer, YUV 4:2:2); `step` is the row
+ *       stride in bytes (rows may be padded); data.length must be height*step.
  *   decodeCompressedImage(bytes)                               JPEG/PNG bytes -> RgbImage
  *   readImageFile(path)                                        a PNG/JPEG file -> RgbImage
  *   preprocessRgb(image, options)                              RgbImage -> model-size RgbImage
@@ -25,20 +25,12 @@ import { readFile } from 'node:fs/promises';
 import sharp, { type OutputInfo, type Sharp } from 'sharp';
 import type { RgbImage } from '../core/env.js';
 import { UserError } from '../core/errors.js';
+import { BadImageError, type BadImageProblem } from './bad-image.js';
 
-/** What is wrong with a frame. */
-export type BadImageProblem = 'zero-size' | 'unknown-encoding' | 'size-mismatch' | 'corrupt' | 'truncated' | 'unreadable';
+export { BadImageError, type BadImageProblem } from './bad-image.js';
+import { rawImageToRgb, type RawImageMessage } from './raw-encodings.js';
 
-/** A frame that cannot be used; the message names the problem. Catch it to skip the frame. */
-export class BadImageError extends UserError {
-  override name = 'BadImageError';
-  constructor(
-    readonly problem: BadImageProblem,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export { checkRawImage, RAW_ENCODINGS, rawImageToRgb, type RawImageMessage } from './raw-encodings.js';
 
 /** Crop and resize that turn a camera frame into the model input. */
 export interface PreprocessOptions {
@@ -56,70 +48,11 @@ export interface PreprocessOptions {
  */
 export const DEFAULT_PREPROCESS: PreprocessOptions = { skyCropFraction: 0.4, width: 64, height: 64 };
 
-/** A sensor_msgs/msg/Image (the fields that matter here). */
-export interface RawImageMessage {
-  readonly encoding: string;
-  readonly width: number;
-  readonly height: number;
-  /** Row stride, bytes. */
-  readonly step: number;
-  readonly data: Uint8Array;
-}
-
-/** Byte layout of the raw encodings we accept: bytes per pixel and where R, G, B sit. */
-const RAW_LAYOUTS: Readonly<Record<string, { bpp: number; r: number; g: number; b: number }>> = {
-  rgb8: { bpp: 3, r: 0, g: 1, b: 2 },
-  bgr8: { bpp: 3, r: 2, g: 1, b: 0 },
-  rgba8: { bpp: 4, r: 0, g: 1, b: 2 },
-  bgra8: { bpp: 4, r: 2, g: 1, b: 0 },
-  mono8: { bpp: 1, r: 0, g: 0, b: 0 },
-  // OpenCV type names (cv_bridge uses BGR order for 3/4 channels).
-  '8UC1': { bpp: 1, r: 0, g: 0, b: 0 },
-  '8UC3': { bpp: 3, r: 2, g: 1, b: 0 },
-  '8UC4': { bpp: 4, r: 2, g: 1, b: 0 },
-};
-
-/** The raw encodings rawImageToRgb accepts. */
-export const RAW_ENCODINGS: readonly string[] = Object.keys(RAW_LAYOUTS);
-
 function checkSize(width: number, height: number, what: string): void {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 0 || height < 0) {
     throw new BadImageError('zero-size', `${what}: width ${width} and height ${height} must be non-negative integers`);
   }
   if (width === 0 || height === 0) throw new BadImageError('zero-size', `${what} is empty (${width}x${height})`);
-}
-
-/** sensor_msgs/Image (any accepted encoding, any row stride) -> packed RGB. */
-export function rawImageToRgb(msg: RawImageMessage): RgbImage {
-  checkSize(msg.width, msg.height, 'image');
-  const layout = RAW_LAYOUTS[msg.encoding];
-  if (layout === undefined) {
-    throw new BadImageError('unknown-encoding', `unknown image encoding '${msg.encoding}': use one of ${RAW_ENCODINGS.join(', ')}`);
-  }
-  const { width, height, step, data } = msg;
-  const rowBytes = width * layout.bpp;
-  if (!Number.isInteger(step) || step < rowBytes) {
-    throw new BadImageError('size-mismatch', `image step ${step} is less than width*${layout.bpp} = ${rowBytes} bytes for ${msg.encoding}`);
-  }
-  if (data.length !== height * step) {
-    throw new BadImageError('size-mismatch', `image data has ${data.length} bytes, expected height*step = ${height}*${step} = ${height * step}`);
-  }
-  const out = new Uint8Array(width * height * 3);
-  if (msg.encoding === 'rgb8' && step === rowBytes) {
-    out.set(data);
-    return { width, height, data: out };
-  }
-  const { bpp, r, g, b } = layout;
-  let o = 0;
-  for (let y = 0; y < height; y++) {
-    let i = y * step;
-    for (let x = 0; x < width; x++, i += bpp, o += 3) {
-      out[o] = data[i + r]!;
-      out[o + 1] = data[i + g]!;
-      out[o + 2] = data[i + b]!;
-    }
-  }
-  return { width, height, data: out };
 }
 
 function sniffFormat(bytes: Uint8Array): 'jpeg' | 'png' | null {

@@ -34,11 +34,12 @@ test('drive --check: the shipped parameters pass; -p overrides and a renamed nod
   const dir = await mkdtemp(join(tmpdir(), 'drive-check-'));
   const car = join(dir, 'car.yaml');
   await writeFile(car, 'car:\n  ros__parameters:\n    max_speed_mps: 2.5\nother_node:\n  ros__parameters:\n    whatever: 1\n');
-  const r = await daydrive(['drive', '--check', '--ros-args', '-r', '__node:=car', '--params-file', car, '-p', 'camera_topic:=/front/image_raw', '--', '--json']);
+  const r = await daydrive(['drive', '--check', '--ros-args', '-r', '__node:=car', '--params-file', car, '-p', 'camera_topic:=/front/image_raw', '-p', 'policy_rate_hz:=15', '--', '--json']);
   assert.equal(r.code, 0, r.stderr);
-  const last = JSON.parse(r.stdout.trim().split('\n').pop()!) as { ok: boolean; params: { max_speed_mps: number; camera_topic: string } };
+  const last = JSON.parse(r.stdout.trim().split('\n').pop()!) as { ok: boolean; params: { max_speed_mps: number; camera_topic: string; policy_rate_hz: number } };
   assert.equal(last.params.max_speed_mps, 2.5);
   assert.equal(last.params.camera_topic, '/front/image_raw');
+  assert.equal(last.params.policy_rate_hz, 15, 'an integer given for a double parameter is the double it means');
 });
 
 test('drive: a bad parameter, a bad file or a mistyped flag is one line and exit 2, named before rclnodejs is looked for', async () => {
@@ -51,7 +52,7 @@ test('drive: a bad parameter, a bad file or a mistyped flag is one line and exit
   const badConfig = await file('agent.yaml', 'learner: { discount: 2 }\n');
   const cases: [string[], RegExp][] = [
     [['--params', await file('neg.yaml', params('    max_speed_mps: -2.0\n'))], /invalid drive parameters .*field max_speed_mps: Too small/],
-    [['--params', await file('int.yaml', params('    max_speed_mps: 3\n'))], /parameter max_speed_mps must be a double, got 3 \(write 3\.0/],
+    [['--params', await file('text.yaml', params('    max_speed_mps: fast\n'))], /invalid drive parameter max_speed_mps: expected a double, got "fast"/],
     [['--params', await file('typo.yaml', params('    max_sped_mps: 3.0\n'))], /unknown parameter max_sped_mps \(did you mean max_speed_mps\?\)/],
     [['--params', await file('broken.yaml', '/**:\n  ros__parameters: [\n')], /broken\.yaml is not valid YAML/],
     [['--params', await file('flat.yaml', 'max_speed_mps: 2.0\n')], /flat\.yaml is not a ROS 2 parameters file/],

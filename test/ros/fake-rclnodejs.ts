@@ -52,6 +52,7 @@ class FakeParameterDescriptor implements RclParameterDescriptor {
     readonly name: string,
     readonly type: number,
     readonly description = '',
+    readonly readOnly = false,
   ) {}
 }
 
@@ -76,10 +77,15 @@ export class FakeNode implements RclNode {
     private readonly nodeName: string,
     private readonly overrides: Readonly<Record<string, unknown>>,
     readonly clock: ClockMode,
+    private readonly nodeNamespace = '/',
   ) {}
 
   name(): string {
     return this.nodeName;
+  }
+
+  namespace(): string {
+    return this.nodeNamespace;
   }
 
   now(): RclTime {
@@ -131,19 +137,36 @@ export class FakeNode implements RclNode {
     return timer;
   }
 
-  declareParameter(parameter: RclParameter, descriptor?: RclParameterDescriptor): RclParameter {
-    if (this.declared.has(parameter.name)) throw new Error(`parameter ${parameter.name} already declared`);
+  /**
+   * As rclnodejs 2.2's Node.declareParameters: unless ignoreOverride, an override for the name
+   * (rclnodejs keeps only the `/**` and bare-node-name ones) replaces the parameter, and one of
+   * another type is refused, an integer for a double included ("Parameter <name> does not
+   * readonly", rclnodejs's own wording, from _validateParameters). The stand-in's overrides are
+   * typed as rcl reads YAML: an integral number is an integer (`10`), any other a double.
+   */
+  declareParameter(parameter: RclParameter, descriptor?: RclParameterDescriptor, ignoreOverride = false): RclParameter {
+    if (this.declared.has(parameter.name)) throw new Error(`Parameter(${parameter.name}) already declared.`);
     let declared = parameter;
-    if (parameter.name in this.overrides) {
+    if (!ignoreOverride && parameter.name in this.overrides) {
       const value = this.overrides[parameter.name];
-      // rclnodejs refuses an override whose type does not match the declaration.
-      const type =
-        typeof value === 'boolean' ? RCL_PARAMETER_TYPE.bool : typeof value === 'string' ? RCL_PARAMETER_TYPE.string : Number.isInteger(value) && parameter.type === RCL_PARAMETER_TYPE.integer ? RCL_PARAMETER_TYPE.integer : RCL_PARAMETER_TYPE.double;
-      if (type !== parameter.type) throw new Error(`Parameter type of ${parameter.name} does not match the override`);
+      const type = typeof value === 'boolean' ? RCL_PARAMETER_TYPE.bool : typeof value === 'string' ? RCL_PARAMETER_TYPE.string : Number.isInteger(value) ? RCL_PARAMETER_TYPE.integer : RCL_PARAMETER_TYPE.double;
+      if (type !== parameter.type) throw new Error(`Parameter ${parameter.name} does not  readonly`);
       declared = new FakeParameter(parameter.name, type, type === RCL_PARAMETER_TYPE.integer ? BigInt(value as number) : value);
     }
     this.declared.set(parameter.name, { parameter: declared, descriptor });
     return declared;
+  }
+
+  /** As rclnodejs's Node.setParameters (what the ~/set_parameters service calls): a read-only parameter is refused. */
+  setParameters(parameters: readonly RclParameter[]): { successful: boolean; reason: string | null }[] {
+    return parameters.map((p) => {
+      const entry = this.declared.get(p.name);
+      if (!entry) return { successful: false, reason: `Parameter ${p.name} has not been declared` };
+      if (entry.descriptor?.readOnly) return { successful: false, reason: `Parameter ${p.name} is readonly` };
+      if (p.type !== entry.parameter.type) return { successful: false, reason: `Parameter ${p.name} does not  readonly` };
+      this.declared.set(p.name, { parameter: p, descriptor: entry.descriptor });
+      return { successful: true, reason: null };
+    });
   }
 
   getParameter(name: string): RclParameter {
@@ -162,11 +185,20 @@ export class FakeNode implements RclNode {
 
   // ---- test side ----
 
-  /** Delivers a message to the subscription on `topic` (as the executor would). */
-  deliver(topic: string, message: unknown): void {
+  /**
+   * Delivers a message to the subscription on `topic` (as the executor would), from a publisher
+   * of the given reliability. As DDS matches them (the RxO rule rclnodejs inherits from rmw): a
+   * reliable subscription (rclnodejs's default QoS, profileDefault) never hears a best-effort
+   * publisher, silently; a best-effort one (profileSensorData) hears both. Returns whether the
+   * message was delivered.
+   */
+  deliver(topic: string, message: unknown, publisher: { readonly reliability: 'reliable' | 'best-effort' } = { reliability: 'reliable' }): boolean {
     const sub = this.subscriptions.get(topic);
     if (!sub) throw new Error(`no subscription on ${topic} (have ${[...this.subscriptions.keys()].join(', ')})`);
+    const subscriptionReliable = sub.options.qos === undefined || sub.options.qos === 'qos_profile_default';
+    if (subscriptionReliable && publisher.reliability === 'best-effort') return false;
     sub.callback(message);
+    return true;
   }
 
   /** Everything published on `topic`, oldest first. */
@@ -227,8 +259,8 @@ export class FakeRcl implements RclModule {
     const clock = opts.clock ?? 'manual';
     this.initDelayMs = opts.initDelayMs ?? 0;
     this.Node = class extends FakeNode {
-      constructor(nodeName: string) {
-        super(nodeName, overrides, clock);
+      constructor(nodeName: string, namespace = '/') {
+        super(nodeName, overrides, clock, namespace);
         nodes.push(this);
       }
     };

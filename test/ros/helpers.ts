@@ -14,27 +14,89 @@ import { declareDriveParams, type DriveParams } from '../../src/ros/params.js';
 import type { AckermannDriveStampedMsg, CompressedImageMsg, ImageMsg, OdometryMsg, StringMsg } from '../../src/ros/rclnodejs-types.js';
 import { FakeRcl, type ClockMode, type FakeNode } from './fake-rclnodejs.js';
 
-/** A packed RGB image as a sensor_msgs/Image in `encoding`, rows padded to `step` bytes. */
-export function rawImageMsg(image: RgbImage, stampNs: bigint, encoding: 'rgb8' | 'bgr8' | 'rgba8' | 'bgra8' | 'mono8' = 'rgb8', padBytes = 0): ImageMsg {
-  const bpp = encoding === 'mono8' ? 1 : encoding.startsWith('rgba') || encoding.startsWith('bgra') ? 4 : 3;
-  const step = image.width * bpp + padBytes;
-  const data = new Uint8Array(step * image.height);
-  const bgr = encoding.startsWith('bgr');
-  for (let y = 0; y < image.height; y++) {
-    for (let x = 0; x < image.width; x++) {
-      const i = (y * image.width + x) * 3;
-      const o = y * step + x * bpp;
-      const [r, g, b] = [image.data[i]!, image.data[i + 1]!, image.data[i + 2]!];
-      if (bpp === 1) data[o] = Math.round((r + g + b) / 3);
-      else {
-        data[o] = bgr ? b : r;
-        data[o + 1] = g;
-        data[o + 2] = bgr ? r : b;
-        if (bpp === 4) data[o + 3] = 255;
-      }
+/** The raw encodings the node accepts (src/vision/raw-encodings.ts), as camera drivers publish them. */
+export type RawEncoding =
+  | 'rgb8' | 'bgr8' | 'rgba8' | 'bgra8' | 'mono8'
+  | 'rgb16' | 'bgr16' | 'rgba16' | 'bgra16' | 'mono16'
+  | 'bayer_rggb8' | 'bayer_bggr8' | 'bayer_gbrg8' | 'bayer_grbg8'
+  | 'yuv422' | 'yuv422_yuy2';
+
+export const RAW_TEST_ENCODINGS: readonly RawEncoding[] = [
+  'rgb8', 'bgr8', 'rgba8', 'bgra8', 'mono8', 'rgb16', 'bgr16', 'rgba16', 'bgra16', 'mono16',
+  'bayer_rggb8', 'bayer_bggr8', 'bayer_gbrg8', 'bayer_grbg8', 'yuv422', 'yuv422_yuy2',
+];
+
+/**
+ * A packed RGB image as a sensor_msgs/Image in `encoding` (written independently of the node's
+ * converter: the camera's side), rows padded by `padBytes`. 16-bit samples are v * 257 (v in
+ * the high and the low byte), in the byte order `bigEndian` says; Bayer keeps each pixel's own
+ * colour at its site; YUV 4:2:2 is BT.601 video range with the chroma of each pixel pair's first.
+ */
+export function rawImageMsg(image: RgbImage, stampNs: bigint, encoding: RawEncoding = 'rgb8', padBytes = 0, bigEndian = false): ImageMsg {
+  const { width, height } = image;
+  const px = (x: number, y: number): [number, number, number] => {
+    const i = (y * width + x) * 3;
+    return [image.data[i]!, image.data[i + 1]!, image.data[i + 2]!];
+  };
+  const mono = (r: number, g: number, b: number): number => Math.round((r + g + b) / 3);
+  let bpp: number;
+  let write: (out: Uint8Array, o: number, x: number, y: number) => void;
+  if (encoding.startsWith('bayer_')) {
+    const pattern = encoding.slice(6, 10);
+    bpp = 1;
+    write = (out, o, x, y) => {
+      const channel = 'rgb'.indexOf(pattern[(y % 2) * 2 + (x % 2)]!);
+      out[o] = px(x, y)[channel]!;
+    };
+  } else if (encoding === 'yuv422' || encoding === 'yuv422_yuy2') {
+    bpp = 2;
+    const uyvy = encoding === 'yuv422';
+    const luma = (r: number, g: number, b: number): number => Math.round(16 + 0.257 * r + 0.504 * g + 0.098 * b);
+    write = (out, o, x, y) => {
+      const [r, g, b] = px(x, y);
+      const [r0, g0, b0] = px(x - (x % 2), y);
+      const chroma = x % 2 === 0 ? Math.round(128 - 0.148 * r0 - 0.291 * g0 + 0.439 * b0) : Math.round(128 + 0.439 * r0 - 0.368 * g0 - 0.071 * b0);
+      out[o + (uyvy ? 1 : 0)] = luma(r, g, b);
+      out[o + (uyvy ? 0 : 1)] = chroma;
+    };
+  } else {
+    const sixteen = encoding.endsWith('16');
+    const channels = encoding.startsWith('mono') ? 1 : encoding.startsWith('rgba') || encoding.startsWith('bgra') ? 4 : 3;
+    const bgr = encoding.startsWith('bgr');
+    bpp = channels * (sixteen ? 2 : 1);
+    write = (out, o, x, y) => {
+      const [r, g, b] = px(x, y);
+      const values = channels === 1 ? [mono(r, g, b)] : [bgr ? b : r, g, bgr ? r : b, 255].slice(0, channels);
+      values.forEach((v, c) => {
+        if (!sixteen) out[o + c] = v;
+        else {
+          const word = v * 257;
+          out[o + 2 * c + (bigEndian ? 0 : 1)] = word >> 8;
+          out[o + 2 * c + (bigEndian ? 1 : 0)] = word & 0xff;
+        }
+      });
+    };
+  }
+  const step = width * bpp + padBytes;
+  const data = new Uint8Array(step * height);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) write(data, y * step + x * bpp, x, y);
+  return { header: { stamp: nsToTimeMsg(stampNs), frame_id: 'camera' }, height, width, encoding, is_bigendian: bigEndian ? 1 : 0, step, data };
+}
+
+/** A test image of flat 2x2 blocks (Bayer and YUV 4:2:2 then convert it exactly, up to rounding). */
+export function blockImage(width: number, height: number): RgbImage {
+  const data = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const bx = x >> 1;
+      const by = y >> 1;
+      const i = (y * width + x) * 3;
+      data[i] = (37 * bx + 11 * by + 20) % 236 + 16;
+      data[i + 1] = (53 * by + 7 * bx + 90) % 220 + 16;
+      data[i + 2] = (29 * (bx + by) + 150) % 220 + 16;
     }
   }
-  return { header: { stamp: nsToTimeMsg(stampNs), frame_id: 'camera' }, height: image.height, width: image.width, encoding, is_bigendian: 0, step, data };
+  return { width, height, data };
 }
 
 export async function jpegBytes(image: RgbImage, quality = 90): Promise<Uint8Array> {
@@ -190,6 +252,11 @@ export interface Harness {
   /** Episode reports published so far. */
   episodes(): Record<string, unknown>[];
   nowNs(): bigint;
+  /**
+   * The safety driver's signal (true: the driver has the car), delivered now and then every
+   * 100 ms of the node's clock, as a driver's system publishes it (the node's heartbeat).
+   */
+  driver(hasControl: boolean): void;
 }
 
 export function makeHarness(
@@ -198,11 +265,19 @@ export function makeHarness(
   clock: ClockMode = 'manual',
   nodeOptions: Pick<DriveNodeOptions, 'onLatency'> = {},
 ): Harness {
-  const rcl = new FakeRcl({ overrides: { latency_log_period_s: 0, ...overrides }, clock });
+  const rcl = new FakeRcl({ clock });
   const ros = new rcl.Node('daydrive');
-  const params = declareDriveParams(rcl, ros);
+  // The overrides as resolveParameterOverrides gives them (from params files and -p rules).
+  const params = declareDriveParams(rcl, ros, new Map(Object.entries({ latency_log_period_s: 0, ...overrides })));
   const drive = new DriveNode({ rcl, node: ros, params, controller, ...nodeOptions });
   drive.start();
+  let driverHasControl: boolean | null = null;
+  const sendDriver = (): void => {
+    if (driverHasControl !== null) ros.deliver(params.safety_driver_topic, { data: driverHasControl });
+  };
+  // After the node's own timers: ros.timers[0] stays the policy timer. Stops with the node.
+  const driverTimer = ros.createTimer(100_000_000n, sendDriver);
+  void drive.finished.then(() => driverTimer.cancel());
   return {
     rcl,
     ros,
@@ -211,5 +286,9 @@ export function makeHarness(
     commands: () => ros.published<AckermannDriveStampedMsg>(params.command_topic),
     episodes: () => ros.published<StringMsg>(params.episodes_topic).map((m) => JSON.parse(m.data) as Record<string, unknown>),
     nowNs: () => ros.now().nanoseconds,
+    driver: (hasControl) => {
+      driverHasControl = hasControl;
+      sendDriver();
+    },
   };
 }

@@ -43,7 +43,7 @@ test('every command is measured, the status carries the window, and a log line g
   t.after(() => mock.restoreAll());
   const samples: LatencySample[] = [];
   const h = makeHarness(new ScriptedController(() => [0, 1]), { ...BASE, latency_log_period_s: 1.0 }, 'manual', { onLatency: (s) => samples.push(s) });
-  h.ros.deliver(h.params.safety_driver_topic, { data: false });
+  h.driver(false);
   assert.equal(h.ros.call<TriggerResponseMsg>('~/train').success, true);
   for (let i = 0; i < 9; i++) await period(h);
   assert.equal(lines.length, 0, 'logged before latency_log_period_s had passed');
@@ -76,7 +76,7 @@ test('latency_log_period_s 0: never logged; still measured', async (t) => {
   });
   t.after(() => mock.restoreAll());
   const h = makeHarness(new ScriptedController(() => [0, 1]), { ...BASE, latency_log_period_s: 0 });
-  h.ros.deliver(h.params.safety_driver_topic, { data: false });
+  h.driver(false);
   h.ros.call<TriggerResponseMsg>('~/train');
   for (let i = 0; i < 30; i++) await period(h);
   assert.equal(logged, 0);
@@ -107,7 +107,7 @@ async function camera30Hz(h: Harness, frames: number): Promise<bigint[]> {
 
 async function drivingHarness(trigger: 'timer' | 'frame'): Promise<Harness> {
   const h = makeHarness(new ScriptedController(() => [0, 1]), { ...BASE, policy_trigger: trigger });
-  h.ros.deliver(h.params.safety_driver_topic, { data: false });
+  h.driver(false);
   assert.equal(h.ros.call<TriggerResponseMsg>('~/train').success, true);
   return h;
 }

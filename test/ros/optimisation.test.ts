@@ -97,17 +97,17 @@ test(`a real optimisation (${UPDATES} updates) between episodes does not starve 
     h.ros.deliver(h.params.speed_topic, odometryMsg(1.5, h.nowNs()));
   }, CAMERA_PERIOD_MS);
   // The safety driver's Bool, republished at 10 Hz as a real driver node does.
-  const driver = setInterval(() => h.ros.deliver(h.params.safety_driver_topic, { data: driverEngaged }), 100);
+  const driver = setInterval(() => h.driver(driverEngaged), 100);
   const loop = monitorEventLoopDelay({ resolution: 5 });
   try {
-    h.ros.deliver(h.params.safety_driver_topic, { data: false });
+    h.driver(false);
     assert.equal(h.ros.call<TriggerResponseMsg>('~/train').success, true);
     await until('20 steps of the explore episode', () => agent.learner.replaySize() >= 20);
 
     // The driver takes over: the episode ends and the optimisation starts; the car is handed back
     // at once (a reset quicker than the optimisation), so the node holds it with speed 0 meanwhile.
     driverEngaged = true;
-    h.ros.deliver(h.params.safety_driver_topic, { data: true });
+    h.driver(true);
     await until('the optimisation to start', () => h.drive.status().optimising);
     lastProgressAt = performance.now();
     const startNs = h.nowNs();
@@ -116,7 +116,7 @@ test(`a real optimisation (${UPDATES} updates) between episodes does not starve 
     const ticksAtStart = policyTimer.fired;
     loop.enable();
     driverEngaged = false;
-    h.ros.deliver(h.params.safety_driver_topic, { data: false });
+    h.driver(false);
     // A task command during the optimisation is answered at once: queued.
     let queued: TriggerResponseMsg | null = null;
     setTimeout(() => (queued = h.ros.call<TriggerResponseMsg>('~/train')), 2 * POLICY_PERIOD_MS);
@@ -178,7 +178,7 @@ test(`a real optimisation (${UPDATES} updates) between episodes does not starve 
     // A shutdown during the next optimisation stops it early, between two updates.
     updatesRun = 0;
     driverEngaged = true;
-    h.ros.deliver(h.params.safety_driver_topic, { data: true });
+    h.driver(true);
     await until('the second optimisation to make progress', () => updatesRun > 0);
     const stopAt = performance.now();
     h.drive.shutdown('SIGINT');

@@ -13,6 +13,7 @@ import { parse as parseYaml } from 'yaml';
 import { rosArgsOf } from '../../src/cli/drive.js';
 import { UserError } from '../../src/core/errors.js';
 import { DEFAULT_DRIVE_PARAMS, DRIVE_PARAMETERS, DRIVE_PARAM_NAMES, declareDriveParams } from '../../src/ros/params.js';
+import { nodeMatches, resolveParameterOverrides } from '../../src/ros/param-overrides.js';
 import { RCL_PARAMETER_TYPE, type TriggerResponseMsg } from '../../src/ros/rclnodejs-types.js';
 import { buildDriveAgent, runDrive } from '../../src/ros/run.js';
 import { log } from '../../src/core/logger.js';
@@ -21,26 +22,31 @@ import { FakeRcl } from './fake-rclnodejs.js';
 
 const repo = new URL('../../', import.meta.url).pathname;
 
-test('every parameter is declared with its ROS type, default and description', () => {
+test('every parameter is declared with its ROS type, default and description, read-only', () => {
   const rcl = new FakeRcl();
   const node = new rcl.Node('daydrive');
-  const params = declareDriveParams(rcl, node);
+  const params = declareDriveParams(rcl, node, new Map());
   assert.deepEqual(params, DEFAULT_DRIVE_PARAMS);
   assert.deepEqual([...node.declared.keys()], DRIVE_PARAM_NAMES);
   for (const [name, { parameter, descriptor }] of node.declared) {
     const spec = DRIVE_PARAMETERS[name as keyof typeof DRIVE_PARAMETERS];
     assert.equal(parameter.type, RCL_PARAMETER_TYPE[spec.kind], name);
     assert.equal(descriptor?.description, spec.description);
+    assert.equal(descriptor?.readOnly, true, name);
     if (spec.kind === 'integer') assert.equal(typeof parameter.value, 'bigint', `${name}: rclnodejs integers are bigint`);
   }
   assert.equal(params.policy_rate_hz, 10);
   assert.equal(params.camera_type, 'sensor_msgs/msg/Image');
+  // `ros2 param set` (the ~/set_parameters service, rclnodejs setParameters) is refused, not "successful" and ignored.
+  assert.deepEqual(node.setParameters([new rcl.Parameter('policy_rate_hz', RCL_PARAMETER_TYPE.double, 20)]), [{ successful: false, reason: 'Parameter policy_rate_hz is readonly' }]);
+  // Default topics are relative: under the node's namespace (__ns:=/car gives /car/ackermann_cmd).
+  for (const name of ['camera_topic', 'speed_topic', 'safety_driver_topic', 'command_topic'] as const) assert.doesNotMatch(params[name], /^\//, name);
 });
 
 test('overrides apply; a bad value or type is one error naming the parameter', () => {
   const declare = (overrides: Record<string, unknown>) => {
-    const rcl = new FakeRcl({ overrides });
-    return declareDriveParams(rcl, new rcl.Node('daydrive'));
+    const rcl = new FakeRcl();
+    return declareDriveParams(rcl, new rcl.Node('daydrive'), new Map(Object.entries(overrides)));
   };
   const p = declare({ policy_rate_hz: 15.0, max_consecutive_bad_frames: 3, camera_type: 'sensor_msgs/msg/CompressedImage', task_services: false });
   assert.equal(p.policy_rate_hz, 15);
@@ -49,7 +55,52 @@ test('overrides apply; a bad value or type is one error naming the parameter', (
   assert.throws(() => declare({ policy_rate_hz: 0.5 }), (e: Error) => e instanceof UserError && /field policy_rate_hz/.test(e.message));
   assert.throws(() => declare({ camera_type: 'sensor_msgs/msg/PointCloud2' }), /field camera_type/);
   assert.throws(() => declare({ camera_width_px: 640 }), /camera_width_px and camera_height_px/);
-  assert.throws(() => declare({ max_speed_mps: 'fast' }), /max_speed_mps/);
+  assert.throws(() => declare({ max_speed_mps: 'fast' }), /invalid drive parameter max_speed_mps: expected a double, got "fast"/);
+  assert.throws(() => declare({ camera_width_px: 640.5, camera_height_px: 480 }), /camera_width_px: expected an integer/);
+  // An integer for a double (`policy_rate_hz: 15`, `-p policy_rate_hz:=15`) is the double it means.
+  assert.equal(declare({ policy_rate_hz: 15 }).policy_rate_hz, 15);
+});
+
+test('the stand-in refuses an integer for a double as rclnodejs does; the node declares its own resolved values', () => {
+  // rclnodejs 2.2 applies its own override unless ignoreOverride, and refuses the type mismatch.
+  const rcl = new FakeRcl({ overrides: { policy_rate_hz: 15 } });
+  const node = new rcl.Node('daydrive');
+  assert.throws(() => node.declareParameter(new rcl.Parameter('policy_rate_hz', RCL_PARAMETER_TYPE.double, 10), undefined), /Parameter policy_rate_hz does not {2}readonly/);
+  const other = new rcl.Node('daydrive');
+  assert.equal(declareDriveParams(rcl, other, new Map([['policy_rate_hz', 15]])).policy_rate_hz, 15);
+});
+
+test('params files and -p rules as rcl and rclcpp apply them: /**, daydrive, /daydrive, namespaces, wildcards, later wins', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'daydrive-params-'));
+  const file = join(dir, 'p.yaml');
+  await writeFile(
+    file,
+    [
+      '/**:',
+      '  ros__parameters: {policy_rate_hz: 5, camera_topic: all}',
+      'daydrive:',
+      '  ros__parameters: {camera_topic: bare}',
+      '/daydrive:',
+      '  ros__parameters: {status_rate_hz: 2.0}',
+      '/car/daydrive:',
+      '  ros__parameters: {command_topic: car_cmd}',
+      '/*/daydrive:',
+      '  ros__parameters: {command_frame_id: one_level}',
+      '/other:',
+      '  ros__parameters: {camera_topic: not_ours}',
+      '',
+    ].join('\n'),
+  );
+  const root = await resolveParameterOverrides(['--params-file', file], '/daydrive');
+  assert.deepEqual(Object.fromEntries(root), { policy_rate_hz: 5, camera_topic: 'bare', status_rate_hz: 2 });
+  const car = await resolveParameterOverrides(['--params-file', file, '-p', 'policy_rate_hz:=15', '-p', 'other:camera_topic:=x'], '/car/daydrive');
+  assert.deepEqual(Object.fromEntries(car), { policy_rate_hz: 15, camera_topic: 'all', command_topic: 'car_cmd', command_frame_id: 'one_level' });
+  // A -p before the file is overridden by it (rcl's order).
+  assert.equal((await resolveParameterOverrides(['-p', 'policy_rate_hz:=20.0', '--params-file', file], '/daydrive')).get('policy_rate_hz'), 5);
+  assert.equal(nodeMatches('/**', '/a/b/daydrive'), true);
+  assert.equal(nodeMatches('/*', '/a/daydrive'), false);
+  await writeFile(file, '/**:\n  policy_rate_hz: 5\n');
+  await assert.rejects(resolveParameterOverrides(['--params-file', file], '/daydrive'), /'\/\*\*' has no ros__parameters mapping/);
 });
 
 test('launch/config/daydrive.params.yaml lists every parameter with its default; doubles keep a decimal point', async () => {
@@ -96,7 +147,7 @@ test('runDrive composes rcl, parameters, agent and node; done ends it with speed
   await writeFile(config, 'seed: 4\nagent:\n  state: pixels\n  pixels: {widthPx: 16, heightPx: 16}\nsim: {}\n');
   const paramsFile = join(dir, 'params.yaml');
   await writeFile(paramsFile, `/**:\n  ros__parameters:\n    config_file: ${config}\n`);
-  const rcl = new FakeRcl({ overrides: { config_file: config } });
+  const rcl = new FakeRcl();
   const run = runDrive({ rcl, rosArgs: ['-r', '__node:=car'], paramsFile });
   while (!rcl.nodes[0]?.services.has('~/done')) await new Promise((r) => setTimeout(r, 10));
   const node = rcl.nodes[0];
@@ -125,8 +176,8 @@ test('the drive node loads the VAE with what its parameters know: a camera of an
   // The shipped VAE (models/vae-sim) was trained on 160x120 frames (4:3).
   for (const [w, h, warned] of [[640, 480, false], [640, 360, true]] as const) {
     warnings.length = 0;
-    const rcl = new FakeRcl({ overrides: { camera_width_px: w, camera_height_px: h } });
-    const params = declareDriveParams(rcl, new rcl.Node('daydrive'));
+    const rcl = new FakeRcl();
+    const params = declareDriveParams(rcl, new rcl.Node('daydrive'), new Map([['camera_width_px', w], ['camera_height_px', h]]));
     const parts = await buildDriveAgent(params);
     try {
       assert.equal(warnings.some((m) => m.includes(`${w}x${h}`) && /trained on 160x120/.test(m)), warned, warnings.join('\n'));

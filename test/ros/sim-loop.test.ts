@@ -61,12 +61,12 @@ async function loopStep(h: Harness, env: DrivingSimEnv, obs: { current: DrivingO
   const action = [cmd.drive.steering_angle / h.params.max_steering_rad, (2 * cmd.drive.speed) / h.params.max_speed_mps - 1];
   const step = env.stepSync(action);
   obs.current = step.observation;
-  if (step.info.intervention) h.ros.deliver(h.params.safety_driver_topic, { data: true });
+  if (step.info.intervention) h.driver(true);
   return { commanded: true, info: step.info };
 }
 
 function startEpisode(h: Harness, command: 'train' | 'test'): void {
-  h.ros.deliver(h.params.safety_driver_topic, { data: false });
+  h.driver(false);
   const answer = h.ros.call<TriggerResponseMsg>(`~/${command}`);
   assert.equal(answer.success, true, answer.message);
 }

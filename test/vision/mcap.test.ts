@@ -86,7 +86,7 @@ async function writeBag(path: string): Promise<{ goodRaw: number; goodCompressed
   const good = raw(2, 'rgb8', rgbPattern(2));
   await add(rawChannel, good.subarray(0, 60)); // truncated CDR: does not decode
   await add(rawChannel, raw(3, 'rgb8', rgbPattern(3).subarray(0, W * 3 * (H - 1)))); // data shorter than height*step
-  await add(rawChannel, raw(4, 'yuv422', new Uint8Array(W * H * 2), W * 2)); // unknown encoding
+  await add(rawChannel, raw(4, 'nv21', new Uint8Array(W * H * 2), W * 2)); // unknown encoding
   await add(rawChannel, raw(5, 'rgb8', rgbPattern(5)));
   await add(rawChannel, raw(6, 'rgb8', rgbPattern(6)));
 

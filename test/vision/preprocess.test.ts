@@ -146,7 +146,7 @@ test('bad frames throw a BadImageError naming the problem (the caller can skip t
   }
   await rejects(preprocessRawImage({ ...raw, data: raw.data.subarray(0, raw.data.length - 1) }), 'size-mismatch', /expected height\*step/);
   await rejects(preprocessRawImage({ ...raw, step: raw.step - 3 }), 'size-mismatch', /step/);
-  await rejects(preprocessRawImage({ ...raw, encoding: 'yuv422' }), 'unknown-encoding', /unknown image encoding 'yuv422'/);
+  await rejects(preprocessRawImage({ ...raw, encoding: 'nv21' }), 'unknown-encoding', /unknown image encoding 'nv21'/);
   await rejects(preprocessRawImage({ encoding: 'rgb8', width: 0, height: 0, step: 0, data: new Uint8Array(0) }), 'zero-size', /empty/);
   await rejects(preprocessRawImage({ encoding: 'rgb8', width: 160, height: 0, step: 480, data: new Uint8Array(0) }), 'zero-size', /empty \(160x0\)/);
   await rejects(preprocessRawImage({ encoding: 'mono8', width: -4, height: 2, step: 4, data: new Uint8Array(8) }), 'zero-size', /non-negative integers/);
