@@ -135,7 +135,7 @@ function round(x: number): number {
 }
 
 /** Keeps the frames and the path of the latest test episode, to write when the run ends. */
-class TestDriveRecorder {
+export class TestDriveRecorder {
   private frames: RgbImage[] = [];
   private interventions: MapPoint[] = [];
   private path: MapPoint[] = [];
@@ -236,6 +236,10 @@ interface TrainOptions extends CommonOptions {
   seed?: number;
   out?: string;
   resume?: boolean;
+  actors?: number;
+  learnerEndpoints?: string;
+  curveKeys?: string;
+  actorNoiseAlpha?: number;
 }
 
 /** The configuration from the file and the flags (flags win). */
@@ -267,7 +271,11 @@ export function registerTrain(program: Command): void {
         .option('--episodes <n>', 'most learning episodes', parseIntArg(1, 10_000))
         .option('--seed <n>', 'random seed', parseIntArg(0, 0x7fffffff))
         .option('--out <dir>', 'run directory (default: runs/<date>-<time>)')
-        .option('--resume', 'continue the run in --out from its last checkpoint'),
+        .option('--resume', 'continue the run in --out from its last checkpoint')
+        .option('--actors <n>', 'N simulator actor processes and one learner process over ZeroMQ (docs/transport.md); default: one process', parseIntArg(1, 64))
+        .option('--learner-endpoints <uplink,downlink>', 'with --actors: where the learner binds (default: free ports on 127.0.0.1; any other address needs --curve-keys)')
+        .option('--curve-keys <file>', 'with --actors: CURVE keys and the allowed client keys (JSON; docs/transport.md)')
+        .option('--actor-noise-alpha <a>', "with --actors: actor i's noise is 0.4^(a*i/(N-1)) of the configured noise (Ape-X; default 1)", parseFloat),
     async (_args, opts) => {
       const out = resolve(opts.out ?? join('runs', new Date().toISOString().replace(/[:T]/g, '-').slice(0, 19)));
       let config: TrainConfig;
@@ -275,6 +283,7 @@ export function registerTrain(program: Command): void {
         if (!opts.out) throw new UserError('--resume needs --out DIR (the run to continue)');
         if (!(await hasCheckpoint(out))) throw new UserError(`cannot resume: no checkpoint in ${out}`);
         config = parseTrainConfig(await readJson(join(out, RUN_FILES.config)), `run config ${join(out, RUN_FILES.config)}`);
+        if (opts.actors === undefined && (await exists(join(out, 'learner-checkpoint')))) throw new UserError(`${out} was trained with --actors: resume it with --actors N`);
       } else {
         if (await exists(join(out, RUN_FILES.config))) throw new UserError(`${out} already holds a run: use --resume to continue it, or another --out`);
         config = await resolveTrainConfig(opts);
@@ -288,7 +297,27 @@ export function registerTrain(program: Command): void {
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       log.info({ out, algo: config.algo, state: config.agent.state, seed: config.seed }, 'training in the simulator');
+      if (opts.actors === undefined && (opts.learnerEndpoints || opts.curveKeys || opts.actorNoiseAlpha !== undefined)) {
+        throw new UserError('--learner-endpoints, --curve-keys and --actor-noise-alpha need --actors N');
+      }
+      if (opts.actorNoiseAlpha !== undefined && !(opts.actorNoiseAlpha >= 0 && Number.isFinite(opts.actorNoiseAlpha))) throw new UserError('--actor-noise-alpha must be a number >= 0');
       try {
+        if (opts.actors !== undefined) {
+          // Loaded only here: the single-process path does not load the transport.
+          const { runDistributedTraining } = await import('../transport/distributed-training.js');
+          const { parseEndpoints } = await import('../transport/endpoint.js');
+          return await runDistributedTraining({
+            config,
+            out,
+            resume: opts.resume === true,
+            actors: opts.actors,
+            ...(opts.learnerEndpoints ? { endpoints: parseEndpoints(opts.learnerEndpoints, '--learner-endpoints') } : {}),
+            ...(opts.curveKeys ? { curveKeys: opts.curveKeys } : {}),
+            ...(opts.actorNoiseAlpha !== undefined ? { noiseAlpha: opts.actorNoiseAlpha } : {}),
+            onEpisode: (r) => log.info(describeEpisode(r)),
+            shouldStop: () => interrupts > 0,
+          });
+        }
         return await runTraining({
           config,
           out,

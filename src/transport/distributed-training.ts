@@ -1,0 +1,284 @@
+import type { ChildProcess } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { initBackend } from '../core/backend.js';
+import { UserError } from '../core/errors.js';
+import { writeJsonSafely } from '../core/files.js';
+import { log } from '../core/logger.js';
+import { createDrivingAgent } from '../agent/index.js';
+import { driveEpisode, episodeReset, passed, type EpisodeRecord, type TrainingProgress } from '../agent/training.js';
+import { loadEncoderFor, simEnvFor, summarise, TestDriveRecorder, testWorldConfig, vehicleScaleOf, type TrainSummary } from '../cli/train.js';
+import type { TrainConfig } from '../cli/train-config.js';
+import { readCheckpoint, RUN_FILES, writeCheckpoint, writeLearningCurve, writeMetrics, writeOverview } from '../cli/run-dir.js';
+import { ActorLink } from './actor-link.js';
+import { childExit, childMessage, startChild } from './children.js';
+import type { WeightsMessage } from './codec.js';
+import { LOOPBACK_ANY_PORT, type LinkEndpoints } from './endpoint.js';
+import type { LearnerProcessOptions } from './learner-process.js';
+import type { ActorProcessOptions } from './actor-process.js';
+import type { LearnerEvent } from './protocol.js';
+import { RemoteLearner } from './remote-learner.js';
+import { clientSecurity, readCurveKeys, serverSecurity } from './security.js';
+
+/**
+ * `daydrive train --actors N` (Ape-X's layout, Acme's actor/learner/replay separation): one
+ * learner process (learner-process.ts: the learner, its prioritized replay, its checkpoints), N
+ * simulator actor processes (sim-actor.ts: own roads, own noise scale) and this process, which
+ * drives the test episodes with the learner's weights and keeps the run directory as the single
+ * process does. A test passed starts a streak of tests on new roads with the same weights
+ * (frozen), so "testsToPass in a row" means what it means in the single process.
+ */
+
+export const LEARNER_CHECKPOINT_DIR = 'learner-checkpoint';
+
+export interface DistributedTrainingOptions {
+  readonly config: TrainConfig;
+  readonly out: string;
+  readonly resume: boolean;
+  readonly actors: number;
+  /** Where the learner binds (default: free loopback ports). */
+  readonly endpoints?: LinkEndpoints;
+  /** The CURVE keys file (needed for any non-loopback endpoint). */
+  readonly curveKeys?: string;
+  /** Ape-X's noise alpha (actor-noise.ts). */
+  readonly noiseAlpha?: number;
+  readonly transitionsPerMessage?: number;
+  /** Episodes an actor may drive ahead of the learner's optimisation of its episodes. */
+  readonly lead?: number;
+  readonly onEpisode?: (record: EpisodeRecord) => void;
+  readonly shouldStop?: () => boolean;
+}
+
+export interface DistributedSummary extends TrainSummary {
+  readonly actors: number;
+  /** Environment steps per second of wall-clock, all actors' learning episodes together. */
+  readonly learningStepsPerS: number;
+  /** Messages the learner dropped as invalid. */
+  readonly droppedMessages: number;
+}
+
+const HEARTBEAT_MS = 250;
+const LIVENESS_TIMEOUT_MS = 5000;
+
+export async function runDistributedTraining(opts: DistributedTrainingOptions): Promise<DistributedSummary> {
+  const { config, out } = opts;
+  const actors = opts.actors;
+  if (!Number.isInteger(actors) || actors < 1) throw new UserError(`--actors must be a positive integer, got ${actors}`);
+  const bindAt = opts.endpoints ?? LOOPBACK_ANY_PORT;
+  const keys = opts.curveKeys ? await readCurveKeys(opts.curveKeys) : null;
+  serverSecurity(bindAt, keys); // refuses a non-loopback endpoint without keys before anything starts
+  await initBackend();
+  await mkdir(out, { recursive: true });
+  const encoder = await loadEncoderFor(config);
+  let remote: RemoteLearner | null = null;
+  let link: ActorLink | null = null;
+  const children: ChildProcess[] = [];
+  const agent = createDrivingAgent({
+    agent: config.agent,
+    algo: config.algo,
+    learner: config.learner,
+    exploration: config.exploration,
+    encoder,
+    vehicle: vehicleScaleOf(config),
+    seed: config.seed,
+    // The link is made once the learner's endpoints are known; the agent only acts in tests.
+    wrapLearner: (local) => (remote = new RemoteLearner(local, { actorId: actors, sendTransitions: (b) => link?.sendTransitions(b) }, opts.transitionsPerMessage ?? 256)),
+  });
+  const tester = remote as RemoteLearner | null;
+  if (!tester) throw new Error('the agent did not take the remote learner');
+  try {
+    let progress: TrainingProgress = { records: [], elapsedS: 0 };
+    if (opts.resume) progress = await readCheckpoint(out, agent);
+    else await writeJsonSafely(join(out, RUN_FILES.config), config);
+
+    const learnerOptions: LearnerProcessOptions = {
+      config,
+      endpoints: bindAt,
+      curveKeys: opts.curveKeys ?? null,
+      checkpointDir: join(out, LEARNER_CHECKPOINT_DIR),
+      weightsEveryUpdates: 50,
+      heartbeatMs: HEARTBEAT_MS,
+      actorTimeoutMs: LIVENESS_TIMEOUT_MS,
+    };
+    const learnerProcess = startChild('learner-process', learnerOptions);
+    children.push(learnerProcess);
+    const ready = await childMessage<{ endpoints: LinkEndpoints; learningEpisodes: number }>(learnerProcess, 'ready', 120_000);
+    const endpoints = ready.endpoints;
+    link = new ActorLink(endpoints, actors, clientSecurity(endpoints, keys));
+
+    // What the learner says: weights (kept, the tests use them) and 'learned' events (the records).
+    let latest: WeightsMessage | null = null;
+    const events: LearnerEvent[] = [];
+    let learnerSeenMs = Date.now();
+    let learnerStopped = false;
+    let wake: (() => void) | null = null;
+    link.receive((m) => {
+      learnerSeenMs = Date.now();
+      if ('weights' in m) latest = m;
+      else if (m.header.kind === 'event') {
+        if (m.header.name === 'learned' && m.header.episode && m.header.episode.mode !== 'test') events.push(m.header);
+        if (m.header.name === 'stopping') learnerStopped = true;
+      }
+      wake?.();
+    });
+    link.hello(agent.stateSize, agent.learner.actionSize);
+
+    for (let i = 0; i < actors; i++) {
+      const actorOptions: ActorProcessOptions = {
+        config,
+        actorId: i,
+        actors,
+        endpoints,
+        curveKeys: opts.curveKeys ?? null,
+        noiseAlpha: opts.noiseAlpha ?? 1,
+        transitionsPerMessage: opts.transitionsPerMessage ?? 256,
+        lead: opts.lead ?? 1,
+        learnerTimeoutMs: LIVENESS_TIMEOUT_MS,
+        heartbeatMs: HEARTBEAT_MS,
+      };
+      children.push(startChild('actor-process', actorOptions));
+    }
+    const actorExits = children.slice(1).map((c) => childExit(c, Number.POSITIVE_INFINITY));
+
+    const testEnv = simEnvFor(testWorldConfig(config), 2);
+    const recorder = new TestDriveRecorder(testEnv);
+    const title = `daydrive train --actors ${actors}: ${config.algo} from ${config.agent.state}, seed ${config.seed}`;
+    const startedAt = performance.now() - progress.elapsedS * 1000;
+    const explore = config.agent.exploreEpisodes;
+    const schedule = config.schedule;
+    let records = [...progress.records];
+    let lastTested = records.findLast((r) => r.mode === 'test')?.learningEpisodes ?? explore;
+    /** Tests of the current pass streak, with the frozen weights they drive; appended to the records when the streak ends. */
+    let streak: EpisodeRecord[] = [];
+    let frozen: WeightsMessage | null = null;
+    let learningSteps = 0;
+    let sinceCheckpoint = 0;
+    let solved = false;
+
+    const commit = async () => {
+      progress = { records, elapsedS: (performance.now() - startedAt) / 1000 };
+      await writeMetrics(out, records);
+      await writeLearningCurve(out, records, title);
+      if (++sinceCheckpoint >= config.checkpointEvery) {
+        await writeCheckpoint(out, agent, progress);
+        sinceCheckpoint = 0;
+      }
+    };
+    const record = (r: Omit<EpisodeRecord, 'episode' | 'trainingDistanceM' | 'elapsedS'>, list: EpisodeRecord[]): EpisodeRecord => {
+      const before = [...records, ...streak];
+      const full: EpisodeRecord = {
+        ...r,
+        episode: before.length + 1,
+        trainingDistanceM: (before.at(-1)?.trainingDistanceM ?? 0) + (r.mode === 'test' ? 0 : r.distanceM),
+        elapsedS: (performance.now() - startedAt) / 1000,
+      };
+      list.push(full);
+      opts.onEpisode?.(full);
+      return full;
+    };
+
+    const runTest = async (weights: WeightsMessage): Promise<EpisodeRecord> => {
+      tester.applyWeights(weights);
+      tester.setPolicyWeights(weights.weights); // also when already applied: a streak's tests use exactly these
+      const step = agent.command('test');
+      if (step.refused) throw new Error(`the task machine refused 'test': ${step.refused}`);
+      const all = [...records, ...streak];
+      const reset = episodeReset('test', schedule, all, { routeSeed: config.routeSeed, firstEpisode: false, separateTestWorld: true });
+      const outcome = await driveEpisode(testEnv, agent, reset, (v) => recorder.onStep(v));
+      if (agent.optimisationDue) await agent.optimise();
+      link?.sendEpisode({ mode: 'test', steps: outcome.steps, distanceM: outcome.distanceM, intervention: outcome.intervention, routeCompleted: outcome.routeCompleted, worldS: outcome.worldS, agentS: outcome.agentS });
+      return {
+        episode: 0,
+        mode: 'test',
+        steps: outcome.steps,
+        distanceM: outcome.distanceM,
+        intervention: outcome.intervention,
+        routeCompleted: outcome.routeCompleted,
+        learningEpisodes: weights.header.learningEpisodes,
+        trainingDistanceM: 0,
+        elapsedS: 0,
+        seconds: { world: outcome.worldS, agent: outcome.agentS, optimise: 0 },
+        update: null,
+        undid: false,
+      };
+    };
+
+    for (;;) {
+      if (opts.shouldStop?.()) break;
+      // Learned episodes become records (during a streak too: they were driven meanwhile).
+      for (const e of events.splice(0)) {
+        const ep = e.episode!;
+        learningSteps += ep.steps;
+        record({ mode: ep.mode, steps: ep.steps, distanceM: ep.distanceM, intervention: ep.intervention as EpisodeRecord['intervention'], routeCompleted: ep.routeCompleted, learningEpisodes: e.learningEpisodes, seconds: { world: ep.worldS, agent: ep.agentS, optimise: e.optimiseS ?? 0 }, update: e.update ?? null, undid: false }, records);
+        await commit();
+      }
+      const weights = latest as WeightsMessage | null;
+      const inStreak = streak.length > 0;
+      const trainedSinceTest = (weights?.header.learningEpisodes ?? 0) - lastTested;
+      const atMax = (weights?.header.learningEpisodes ?? 0) >= schedule.maxEpisodes;
+      const due = weights !== null && weights.header.learningEpisodes > explore && (trainedSinceTest >= schedule.testEvery || (atMax && trainedSinceTest > 0));
+      if (inStreak || due) {
+        const tested: WeightsMessage = inStreak ? (frozen as WeightsMessage) : (weights as WeightsMessage);
+        const result = await runTest(tested);
+        lastTested = tested.header.learningEpisodes;
+        if (passed(result) && schedule.stopWhenTestCompletesRoute) {
+          frozen = tested;
+          record({ ...result }, streak);
+          if (streak.length >= schedule.testsToPass) {
+            solved = true;
+            break;
+          }
+          continue;
+        }
+        // The streak (if any) ends with this test: its records go in now, in the order driven.
+        records = [...records, ...streak];
+        streak = [];
+        frozen = null;
+        record({ ...result }, records);
+        await commit();
+        if (atMax) break;
+        continue;
+      }
+      if (atMax && trainedSinceTest <= 0 && lastTested >= schedule.maxEpisodes) break;
+      if (learnerStopped) throw new Error('the learner stopped before the run ended');
+      if (Date.now() - learnerSeenMs > LIVENESS_TIMEOUT_MS * 6) throw new Error(`no word from the learner for ${LIVENESS_TIMEOUT_MS * 6} ms`);
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, 250);
+      });
+      wake = null;
+    }
+    records = [...records, ...streak];
+    await commit();
+    await writeCheckpoint(out, agent, progress);
+    await recorder.write(join(out, RUN_FILES.finalTest));
+    await writeOverview(out);
+
+    // Stop: the learner checkpoints and says 'stopping'; the actors stop on it.
+    link.sendTask('stop');
+    const learnerDone = await childMessage<{ dropped: Record<string, number> }>(learnerProcess, 'done', 120_000).catch((err: Error) => {
+      log.warn(`the learner did not stop cleanly: ${err.message}`);
+      return { dropped: {} };
+    });
+    await childExit(learnerProcess, 30_000);
+    for (const c of children.slice(1)) setTimeout(() => c.kill('SIGTERM'), 10_000).unref();
+    await Promise.all(actorExits);
+
+    const stopped = !solved && (opts.shouldStop?.() ?? false);
+    const base = summarise(out, config, progress, stopped);
+    const summary: DistributedSummary = {
+      ...base,
+      actors,
+      learningStepsPerS: Math.round((learningSteps / Math.max(progress.elapsedS, 1e-9)) * 10) / 10,
+      droppedMessages: Object.values(learnerDone.dropped).reduce((a, b) => a + b, 0),
+    };
+    await writeJsonSafely(join(out, RUN_FILES.summary), summary);
+    return summary;
+  } finally {
+    link?.close();
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    agent.dispose();
+    encoder?.dispose();
+  }
+}
