@@ -45,7 +45,7 @@ export function childMessage<T>(child: ChildProcess, kind: string, timeoutMs: nu
 export function childExit(child: ChildProcess, graceMs: number): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
   return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    const timer = Number.isFinite(graceMs) ? setTimeout(() => child.kill('SIGKILL'), graceMs) : undefined;
     child.once('exit', (code) => {
       clearTimeout(timer);
       resolve(code);
@@ -59,5 +59,5 @@ function entryName(child: ChildProcess): string {
 
 /** Sends an IPC message to the parent, when there is one. */
 export function tellParent(message: Record<string, unknown>): void {
-  process.send?.(message);
+  if (process.connected) process.send?.(message);
 }

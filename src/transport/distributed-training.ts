@@ -19,6 +19,7 @@ import type { LearnerProcessOptions } from './learner-process.js';
 import type { ActorProcessOptions } from './actor-process.js';
 import type { LearnerEvent } from './protocol.js';
 import { RemoteLearner } from './remote-learner.js';
+import { EventLoopYield, YIELD_EVERY_MS } from './event-loop-yield.js';
 import { clientSecurity, readCurveKeys, serverSecurity } from './security.js';
 
 /**
@@ -60,6 +61,7 @@ export interface DistributedSummary extends TrainSummary {
 
 const HEARTBEAT_MS = 250;
 const LIVENESS_TIMEOUT_MS = 5000;
+const MAX_ACTOR_RESTARTS = 3;
 
 export async function runDistributedTraining(opts: DistributedTrainingOptions): Promise<DistributedSummary> {
   const { config, out } = opts;
@@ -74,6 +76,8 @@ export async function runDistributedTraining(opts: DistributedTrainingOptions): 
   let remote: RemoteLearner | null = null;
   let link: ActorLink | null = null;
   const children: ChildProcess[] = [];
+  let heartbeat: NodeJS.Timeout | undefined;
+  let stopping = false;
   const agent = createDrivingAgent({
     agent: config.agent,
     algo: config.algo,
@@ -124,7 +128,11 @@ export async function runDistributedTraining(opts: DistributedTrainingOptions): 
     });
     link.hello(agent.stateSize, agent.learner.actionSize);
 
-    for (let i = 0; i < actors; i++) {
+    heartbeat = setInterval(() => link?.sendHeartbeat(), HEARTBEAT_MS);
+    const restarts = new Array<number>(actors).fill(0);
+    const actorProcesses: ChildProcess[] = [];
+    // A supervisor: an actor process that dies is started again (it rejoins the learner), up to MAX_ACTOR_RESTARTS times.
+    const startActor = (i: number): void => {
       const actorOptions: ActorProcessOptions = {
         config,
         actorId: i,
@@ -137,9 +145,21 @@ export async function runDistributedTraining(opts: DistributedTrainingOptions): 
         learnerTimeoutMs: LIVENESS_TIMEOUT_MS,
         heartbeatMs: HEARTBEAT_MS,
       };
-      children.push(startChild('actor-process', actorOptions));
-    }
-    const actorExits = children.slice(1).map((c) => childExit(c, Number.POSITIVE_INFINITY));
+      const child = startChild('actor-process', actorOptions);
+      actorProcesses[i] = child;
+      children.push(child);
+      child.once('exit', (code, signal) => {
+        if (stopping || code === 0) return;
+        if (restarts[i]! >= MAX_ACTOR_RESTARTS) {
+          log.error(`actor ${i} died (${signal ?? `code ${String(code)}`}) ${MAX_ACTOR_RESTARTS} times: not restarted`);
+          return;
+        }
+        restarts[i] = restarts[i]! + 1;
+        log.warn(`actor ${i} died (${signal ?? `code ${String(code)}`}): restarting it`);
+        startActor(i);
+      });
+    };
+    for (let i = 0; i < actors; i++) startActor(i);
 
     const testEnv = simEnvFor(testWorldConfig(config), 2);
     const recorder = new TestDriveRecorder(testEnv);
@@ -168,16 +188,25 @@ export async function runDistributedTraining(opts: DistributedTrainingOptions): 
     const record = (r: Omit<EpisodeRecord, 'episode' | 'trainingDistanceM' | 'elapsedS'>, list: EpisodeRecord[]): EpisodeRecord => {
       const before = [...records, ...streak];
       const full: EpisodeRecord = {
-        ...r,
         episode: before.length + 1,
+        mode: r.mode,
+        steps: r.steps,
+        distanceM: r.distanceM,
+        intervention: r.intervention,
+        routeCompleted: r.routeCompleted,
+        learningEpisodes: r.learningEpisodes,
         trainingDistanceM: (before.at(-1)?.trainingDistanceM ?? 0) + (r.mode === 'test' ? 0 : r.distanceM),
         elapsedS: (performance.now() - startedAt) / 1000,
+        seconds: r.seconds,
+        update: r.update,
+        undid: false,
       };
       list.push(full);
       opts.onEpisode?.(full);
       return full;
     };
 
+    const yieldEvery = new EventLoopYield(YIELD_EVERY_MS);
     const runTest = async (weights: WeightsMessage): Promise<EpisodeRecord> => {
       tester.applyWeights(weights);
       tester.setPolicyWeights(weights.weights); // also when already applied: a streak's tests use exactly these
@@ -185,7 +214,10 @@ export async function runDistributedTraining(opts: DistributedTrainingOptions): 
       if (step.refused) throw new Error(`the task machine refused 'test': ${step.refused}`);
       const all = [...records, ...streak];
       const reset = episodeReset('test', schedule, all, { routeSeed: config.routeSeed, firstEpisode: false, separateTestWorld: true });
-      const outcome = await driveEpisode(testEnv, agent, reset, (v) => recorder.onStep(v));
+      const outcome = await driveEpisode(testEnv, agent, reset, async (v) => {
+        recorder.onStep(v);
+        await yieldEvery.maybe();
+      });
       if (agent.optimisationDue) await agent.optimise();
       link?.sendEpisode({ mode: 'test', steps: outcome.steps, distanceM: outcome.distanceM, intervention: outcome.intervention, routeCompleted: outcome.routeCompleted, worldS: outcome.worldS, agentS: outcome.agentS });
       return {
@@ -256,14 +288,19 @@ export async function runDistributedTraining(opts: DistributedTrainingOptions): 
     await writeOverview(out);
 
     // Stop: the learner checkpoints and says 'stopping'; the actors stop on it.
+    stopping = true;
+    clearInterval(heartbeat);
     link.sendTask('stop');
     const learnerDone = await childMessage<{ dropped: Record<string, number> }>(learnerProcess, 'done', 120_000).catch((err: Error) => {
       log.warn(`the learner did not stop cleanly: ${err.message}`);
       return { dropped: {} };
     });
     await childExit(learnerProcess, 30_000);
-    for (const c of children.slice(1)) setTimeout(() => c.kill('SIGTERM'), 10_000).unref();
-    await Promise.all(actorExits);
+    await Promise.all(actorProcesses.map(async (c) => {
+      const timer = setTimeout(() => c.kill('SIGTERM'), 10_000);
+      await childExit(c, 30_000);
+      clearTimeout(timer);
+    }));
 
     const stopped = !solved && (opts.shouldStop?.() ?? false);
     const base = summarise(out, config, progress, stopped);
@@ -276,6 +313,8 @@ export async function runDistributedTraining(opts: DistributedTrainingOptions): 
     await writeJsonSafely(join(out, RUN_FILES.summary), summary);
     return summary;
   } finally {
+    stopping = true;
+    clearInterval(heartbeat);
     link?.close();
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     agent.dispose();

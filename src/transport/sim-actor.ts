@@ -8,6 +8,7 @@ import { ActorLink } from './actor-link.js';
 import { actorNoiseScale, scaledExploration } from './actor-noise.js';
 import type { LinkEndpoints } from './endpoint.js';
 import { RemoteLearner } from './remote-learner.js';
+import { EventLoopYield, YIELD_EVERY_MS } from './event-loop-yield.js';
 import type { ClientCurve } from './security.js';
 
 /**
@@ -101,6 +102,7 @@ export async function runSimActor(opts: SimActorOptions): Promise<{ episodes: nu
 
   const env = simEnvFor(config, actorId === 0 ? 0 : 10 + actorId);
   const records: EpisodeRecord[] = [];
+  const yieldEvery = new EventLoopYield(YIELD_EVERY_MS);
   let sent = 0;
   let steps = 0;
   try {
@@ -114,7 +116,7 @@ export async function runSimActor(opts: SimActorOptions): Promise<{ episodes: nu
       const reset = episodeReset(mode, config.schedule, records, where);
       // 'varied' roads: VARIED_ROAD_SEED_BASE + episode, shifted to this actor's own range.
       const shifted = reset.seed !== undefined && reset.seed >= VARIED_ROAD_SEED_BASE ? { ...reset, seed: reset.seed + actorId * ACTOR_ROAD_SEED_STRIDE } : reset;
-      const outcome = await driveEpisode(env, agent, shifted);
+      const outcome = await driveEpisode(env, agent, shifted, () => yieldEvery.maybe());
       if (agent.optimisationDue) await agent.optimise();
       link.sendEpisode({ mode: outcome.mode, steps: outcome.steps, distanceM: outcome.distanceM, intervention: outcome.intervention, routeCompleted: outcome.routeCompleted, worldS: outcome.worldS, agentS: outcome.agentS });
       sent += 1;
