@@ -8,7 +8,7 @@ import { log } from '../core/logger.js';
 import type { Learner, LearnerSnapshot, PolicyWeights, UpdateStats } from '../rl/types.js';
 import type { UplinkMessage } from './codec.js';
 import type { LearnerLink } from './learner-link.js';
-import type { EpisodeMessage, TaskCommandName } from './protocol.js';
+import type { EpisodeMessage, TaskCommandName, WeightsHeader } from './protocol.js';
 import { transitionAt } from './transition-batcher.js';
 
 /**
@@ -39,6 +39,9 @@ export interface LearnerServiceOptions {
   readonly sliceMs?: number;
 }
 
+/** How often the last weights are broadcast again for actors that joined after them. */
+export const WEIGHTS_REFRESH_MS = 1000;
+
 const SERVICE_FILE = 'service.json';
 const LEARNER_DIR = 'learner';
 const serviceStateSchema = z.object({
@@ -48,8 +51,20 @@ const serviceStateSchema = z.object({
   owed: z.array(z.object({ steps: z.number().int().min(0), learningEpisodes: z.number().int().min(0), episode: z.record(z.string(), z.unknown()) })),
 });
 
+/** An optimisation owed for one learning episode; `steps` counts down when a checkpoint interrupts it. */
+interface Optimisation {
+  readonly kind: 'optimise';
+  steps: number;
+  readonly episode: Omit<EpisodeMessage, 'v' | 'kind'>;
+  readonly learningEpisodes: number;
+  /** Stats of the parts done before an interruption (sums; averaged when it finishes). */
+  done: { updates: number; criticLoss: number; actorLoss: number; meanQ: number; skipped: number; seconds: number };
+}
+
+const NOTHING_DONE = () => ({ updates: 0, criticLoss: 0, actorLoss: 0, meanQ: 0, skipped: 0, seconds: 0 });
+
 type Work =
-  | { readonly kind: 'optimise'; readonly steps: number; readonly episode: Omit<EpisodeMessage, 'v' | 'kind'>; readonly learningEpisodes: number }
+  | Optimisation
   | { readonly kind: 'task'; readonly command: TaskCommandName; readonly requestId: number };
 
 export class LearnerService {
@@ -71,6 +86,10 @@ export class LearnerService {
   /** Actors whose next transitions open a new episode. */
   private readonly episodeOpen = new Set<number>();
   private heartbeat: NodeJS.Timeout | null = null;
+  private interrupt: AbortController | null = null;
+  private lastWeights: { header: Omit<WeightsHeader, 'v' | 'kind' | 'size'>; weights: Float32Array } | null = null;
+  private lastWeightsAtMs = 0;
+  private stopRequested: number | null = null;
   private stopped = false;
   private resolveStopped!: () => void;
   /** Resolves when a 'stop' task (or stop()) has checkpointed and closed the link. */
@@ -90,7 +109,7 @@ export class LearnerService {
     await this.opts.learner.load(join(dir, LEARNER_DIR));
     this.learningEpisodes = state.learningEpisodes;
     // The optimisations the checkpoint was written before are owed still: do them first.
-    for (const w of state.owed) this.work.push({ kind: 'optimise', steps: w.steps, learningEpisodes: w.learningEpisodes, episode: w.episode as Omit<EpisodeMessage, 'v' | 'kind'> });
+    for (const w of state.owed) this.work.push({ kind: 'optimise', steps: w.steps, learningEpisodes: w.learningEpisodes, episode: w.episode as Omit<EpisodeMessage, 'v' | 'kind'>, done: NOTHING_DONE() });
     log.info({ dir, learningEpisodes: this.learningEpisodes, replay: this.opts.learner.replaySize(), owed: state.owed.length }, 'learner resumed from its checkpoint');
     return true;
   }
@@ -164,14 +183,20 @@ export class LearnerService {
         }
         this.learningEpisodes += 1;
         this.sinceCheckpoint += 1;
-        this.work.push({ kind: 'optimise', steps: this.opts.optimisationSteps, episode, learningEpisodes: this.learningEpisodes });
+        this.work.push({ kind: 'optimise', steps: this.opts.optimisationSteps, episode, learningEpisodes: this.learningEpisodes, done: NOTHING_DONE() });
+        // Checkpoint now rather than after the running optimisation: it pauses, keeps its rest owed, and goes on after.
+        if (this.optimising && this.sinceCheckpoint >= this.opts.checkpointEveryEpisodes) this.interrupt?.abort();
         this.kick();
         return;
       }
       case 'heartbeat':
         return;
       case 'task':
-        this.work.push({ kind: 'task', command: h.command, requestId: h.requestId });
+        if (h.command === 'stop') {
+          // At once, not behind the owed optimisations (the checkpoint keeps them owed).
+          this.stopRequested = h.requestId;
+          this.interrupt?.abort();
+        } else this.work.push({ kind: 'task', command: h.command, requestId: h.requestId });
         this.kick();
         return;
     }
@@ -190,13 +215,18 @@ export class LearnerService {
   }
 
   private async drain(): Promise<void> {
-    while (this.work.length > 0 && !this.stopped) {
-      const item = this.work[0] as Work;
+    while (!this.stopped) {
+      if (this.stopRequested !== null) {
+        await this.task('stop', this.stopRequested);
+        return;
+      }
+      const item = this.work[0];
+      if (!item) return;
       if (item.kind === 'optimise') {
         // Checkpoint first (with this episode's transitions, and this optimisation owed).
         if (this.sinceCheckpoint >= this.opts.checkpointEveryEpisodes) await this.checkpoint();
-        await this.optimise(item);
-        this.work.shift();
+        if (this.stopRequested !== null) continue;
+        if (await this.optimise(item)) this.work.shift();
       } else {
         this.work.shift();
         await this.task(item.command, item.requestId);
@@ -204,26 +234,48 @@ export class LearnerService {
     }
   }
 
-  private async optimise(item: Extract<Work, { kind: 'optimise' }>): Promise<void> {
+  /** Runs the item's owed updates; false when a checkpoint or a stop interrupted it (the rest stays owed). */
+  private async optimise(item: Optimisation): Promise<boolean> {
     const { learner } = this.opts;
-    let stats: UpdateStats | null = null;
     const t = performance.now();
+    const interrupt = new AbortController();
+    this.interrupt = interrupt;
     this.optimising = true;
     try {
       if (item.steps > 0 && learner.replaySize() > 0) {
-        stats = await learner.update(item.steps, {
+        let iterations = 0;
+        const stats = await learner.update(item.steps, {
           ...(this.opts.sliceMs !== undefined ? { sliceMs: this.opts.sliceMs } : {}),
+          signal: interrupt.signal,
           onProgress: (done) => {
+            iterations = done;
             if (done % this.opts.weightsEveryUpdates === 0 && done < item.steps) this.publishWeights(item.learningEpisodes - 1);
           },
         });
+        const d = item.done;
+        d.updates += stats.updates;
+        d.skipped += stats.skipped;
+        if (stats.updates > 0) {
+          d.criticLoss += stats.criticLoss * stats.updates;
+          d.actorLoss += (Number.isFinite(stats.actorLoss) ? stats.actorLoss : 0) * stats.updates;
+          d.meanQ += stats.meanQ * stats.updates;
+        }
+        item.steps -= iterations;
+        if (interrupt.signal.aborted && item.steps > 0) {
+          item.done.seconds += (performance.now() - t) / 1000;
+          return false;
+        }
       }
     } finally {
       this.optimising = false;
+      this.interrupt = null;
     }
-    const optimiseS = (performance.now() - t) / 1000;
+    const d = item.done;
+    const optimiseS = d.seconds + (performance.now() - t) / 1000;
+    const update: UpdateStats | null = d.updates > 0 ? { updates: d.updates, criticLoss: d.criticLoss / d.updates, actorLoss: d.actorLoss / d.updates, meanQ: d.meanQ / d.updates, skipped: d.skipped } : null;
     this.publishWeights(item.learningEpisodes);
-    this.opts.link.publishEvent({ name: 'learned', incarnation: this.incarnation, learningEpisodes: item.learningEpisodes, episode: item.episode, update: stats, optimiseS });
+    this.opts.link.publishEvent({ name: 'learned', incarnation: this.incarnation, learningEpisodes: item.learningEpisodes, episode: item.episode, update, optimiseS });
+    return true;
   }
 
   private async task(command: TaskCommandName, requestId: number): Promise<void> {
@@ -271,7 +323,7 @@ export class LearnerService {
     if (!dir) return;
     this.checkpointing = true;
     try {
-      const owed = this.work.filter((w): w is Extract<Work, { kind: 'optimise' }> => w.kind === 'optimise');
+      const owed = this.work.filter((w): w is Optimisation => w.kind === 'optimise');
       await replaceDirectory(dir, async (tmp) => {
         await this.opts.learner.save(join(tmp, LEARNER_DIR));
         await writeJsonSafely(join(tmp, SERVICE_FILE), {
@@ -296,11 +348,19 @@ export class LearnerService {
 
   private publishWeights(learningEpisodes = this.learningEpisodes): void {
     const learner = this.opts.learner as Learner & PolicyWeights & { updateCount?: number };
-    this.opts.link.publishWeights({ incarnation: this.incarnation, version: ++this.version, updates: learner.updateCount ?? 0, learningEpisodes: Math.max(0, learningEpisodes) }, learner.policyWeights());
+    this.lastWeights = { header: { incarnation: this.incarnation, version: ++this.version, updates: learner.updateCount ?? 0, learningEpisodes: Math.max(0, learningEpisodes) }, weights: learner.policyWeights() };
+    this.lastWeightsAtMs = Date.now();
+    this.opts.link.publishWeights(this.lastWeights.header, this.lastWeights.weights);
   }
 
   private beat(): void {
     const now = Date.now();
+    // PUB/SUB loses what is sent before a subscriber's connection is up (a joining actor): the
+    // last weights go out again every WEIGHTS_REFRESH_MS, same version, ignored by actors that have them.
+    if (this.lastWeights && now - this.lastWeightsAtMs >= WEIGHTS_REFRESH_MS) {
+      this.lastWeightsAtMs = now;
+      this.opts.link.publishWeights(this.lastWeights.header, this.lastWeights.weights);
+    }
     let alive = 0;
     for (const [id, last] of this.actorsLastSeenMs) {
       if (now - last <= this.opts.actorTimeoutMs) alive += 1;
