@@ -53,7 +53,10 @@ async function main(): Promise<void> {
   tellParent({ kind: 'ready', endpoints: link.endpoints, learningEpisodes: service.learningEpisodes, incarnation: service.incarnation });
   const onSignal = () => void service.stop();
   process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  // Ctrl-C reaches the whole process group: with a parent, the parent decides when to stop (a 'stop' task).
+  process.on('SIGINT', () => {
+    if (!process.connected) onSignal();
+  });
   await service.finished;
   tellParent({ kind: 'done', learningEpisodes: service.learningEpisodes, received: service.received, dropped: link.dropped.counts() });
   agent.dispose();

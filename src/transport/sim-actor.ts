@@ -80,8 +80,12 @@ export async function runSimActor(opts: SimActorOptions): Promise<{ episodes: nu
     stop = true;
     notify();
   };
+  // Ctrl-C reaches the whole process group: with a parent (train --actors), it stops the actors through the learner's 'stopping'.
+  const onInterrupt = () => {
+    if (!process.connected) onSignal();
+  };
   process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  process.on('SIGINT', onInterrupt);
   const heartbeat = setInterval(() => link.sendHeartbeat(), opts.heartbeatMs);
   const waitFor = async (ready: () => boolean, what: string) => {
     let warned = false;
@@ -139,7 +143,7 @@ export async function runSimActor(opts: SimActorOptions): Promise<{ episodes: nu
   } finally {
     clearInterval(heartbeat);
     process.off('SIGTERM', onSignal);
-    process.off('SIGINT', onSignal);
+    process.off('SIGINT', onInterrupt);
     await Promise.race([link.flush(), new Promise((r) => setTimeout(r, 2000))]);
     link.close();
     agent.dispose();
