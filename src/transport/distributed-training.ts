@@ -207,6 +207,17 @@ export async function runDistributedTraining(opts: DistributedTrainingOptions): 
     };
 
     const yieldEvery = new EventLoopYield(YIELD_EVERY_MS);
+    /** Records of the episodes the learner has optimised on since the last call; returns how many. */
+    const takeLearned = (): number => {
+      const taken = events.splice(0);
+      for (const e of taken) {
+        const ep = e.episode!;
+        learningSteps += ep.steps;
+        record({ mode: ep.mode, steps: ep.steps, distanceM: ep.distanceM, intervention: ep.intervention as EpisodeRecord['intervention'], routeCompleted: ep.routeCompleted, learningEpisodes: e.learningEpisodes, seconds: { world: ep.worldS, agent: ep.agentS, optimise: e.optimiseS ?? 0 }, update: e.update ?? null, undid: false }, records);
+      }
+      return taken.length;
+    };
+
     const runTest = async (weights: WeightsMessage): Promise<EpisodeRecord> => {
       tester.applyWeights(weights);
       tester.setPolicyWeights(weights.weights); // also when already applied: a streak's tests use exactly these
@@ -239,12 +250,7 @@ export async function runDistributedTraining(opts: DistributedTrainingOptions): 
     for (;;) {
       if (opts.shouldStop?.()) break;
       // Learned episodes become records (during a streak too: they were driven meanwhile).
-      for (const e of events.splice(0)) {
-        const ep = e.episode!;
-        learningSteps += ep.steps;
-        record({ mode: ep.mode, steps: ep.steps, distanceM: ep.distanceM, intervention: ep.intervention as EpisodeRecord['intervention'], routeCompleted: ep.routeCompleted, learningEpisodes: e.learningEpisodes, seconds: { world: ep.worldS, agent: ep.agentS, optimise: e.optimiseS ?? 0 }, update: e.update ?? null, undid: false }, records);
-        await commit();
-      }
+      if (takeLearned() > 0) await commit();
       const weights = latest as WeightsMessage | null;
       const inStreak = streak.length > 0;
       const trainedSinceTest = (weights?.header.learningEpisodes ?? 0) - lastTested;
@@ -264,7 +270,7 @@ export async function runDistributedTraining(opts: DistributedTrainingOptions): 
           continue;
         }
         // The streak (if any) ends with this test: its records go in now, in the order driven.
-        records = [...records, ...streak];
+        records = renumbered([...records, ...streak]);
         streak = [];
         frozen = null;
         record({ ...result }, records);
@@ -281,12 +287,6 @@ export async function runDistributedTraining(opts: DistributedTrainingOptions): 
       });
       wake = null;
     }
-    records = [...records, ...streak];
-    await commit();
-    await writeCheckpoint(out, agent, progress);
-    await recorder.write(join(out, RUN_FILES.finalTest));
-    await writeOverview(out);
-
     // Stop: the learner checkpoints and says 'stopping'; the actors stop on it.
     stopping = true;
     clearInterval(heartbeat);
@@ -296,6 +296,16 @@ export async function runDistributedTraining(opts: DistributedTrainingOptions): 
       return { dropped: {} };
     });
     await childExit(learnerProcess, 30_000);
+    // The episodes it finished optimising meanwhile ('learned' comes before 'stopping' on the one socket).
+    for (const t0 = Date.now(); !learnerStopped && Date.now() - t0 < 5000; ) await new Promise((r) => setTimeout(r, 20));
+    takeLearned();
+    // A streak of passes (solved or cut short) ends the records.
+    records = renumbered([...records, ...streak]);
+    streak = [];
+    sinceCheckpoint = config.checkpointEvery;
+    await commit();
+    await recorder.write(join(out, RUN_FILES.finalTest));
+    await writeOverview(out);
     await Promise.all(actorProcesses.map(async (c) => {
       const timer = setTimeout(() => c.kill('SIGTERM'), 10_000);
       await childExit(c, 30_000);
@@ -320,4 +330,17 @@ export async function runDistributedTraining(opts: DistributedTrainingOptions): 
     agent.dispose();
     encoder?.dispose();
   }
+}
+
+/**
+ * Records in the order they are kept, numbered 1.. and with the training distance summed again
+ * in that order (a streak's tests were numbered when driven, before the learning episodes recorded
+ * meanwhile).
+ */
+function renumbered(records: readonly EpisodeRecord[]): EpisodeRecord[] {
+  let trainingDistanceM = 0;
+  return records.map((r, i) => {
+    if (r.mode !== 'test') trainingDistanceM += r.distanceM;
+    return { ...r, episode: i + 1, trainingDistanceM };
+  });
 }
