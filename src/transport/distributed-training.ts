@@ -144,6 +144,7 @@ export async function runDistributedTraining(opts: DistributedTrainingOptions): 
         lead: opts.lead ?? 1,
         learnerTimeoutMs: LIVENESS_TIMEOUT_MS,
         heartbeatMs: HEARTBEAT_MS,
+        episodeOffset: ready.learningEpisodes,
       };
       const child = startChild('actor-process', actorOptions);
       actorProcesses[i] = child;

@@ -35,6 +35,8 @@ export interface SimActorOptions {
   /** No weights or heartbeat from the learner for this long: the actor waits (and says so) before its next episode. */
   readonly learnerTimeoutMs: number;
   readonly heartbeatMs: number;
+  /** Learning episodes the learner had when the run (re)started: a resumed run explores no more than the rest and drives new roads. */
+  readonly episodeOffset?: number;
 }
 
 export async function runSimActor(opts: SimActorOptions): Promise<{ episodes: number; steps: number }> {
@@ -43,9 +45,10 @@ export async function runSimActor(opts: SimActorOptions): Promise<{ episodes: nu
   const encoder = await loadEncoderFor(config);
   const link = new ActorLink(opts.endpoints, actorId, opts.security);
   let remote: RemoteLearner | null = null;
+  const offset = opts.episodeOffset ?? 0;
   const noiseScale = actorNoiseScale(actorId, opts.actors, opts.noiseAlpha);
   const agent = createDrivingAgent({
-    agent: { ...config.agent, exploreEpisodes: Math.ceil(config.agent.exploreEpisodes / opts.actors) },
+    agent: { ...config.agent, exploreEpisodes: Math.ceil(Math.max(0, config.agent.exploreEpisodes - offset) / opts.actors) },
     algo: config.algo,
     learner: config.learner,
     exploration: scaledExploration(config.exploration, noiseScale),
@@ -118,8 +121,8 @@ export async function runSimActor(opts: SimActorOptions): Promise<{ episodes: nu
       const mode = command.effects.find((e) => e.kind === 'start-episode')?.mode ?? 'train';
       const where = { routeSeed: config.routeSeed + actorId * ACTOR_ROAD_SEED_STRIDE, firstEpisode: records.length === 0, separateTestWorld: true };
       const reset = episodeReset(mode, config.schedule, records, where);
-      // 'varied' roads: VARIED_ROAD_SEED_BASE + episode, shifted to this actor's own range.
-      const shifted = reset.seed !== undefined && reset.seed >= VARIED_ROAD_SEED_BASE ? { ...reset, seed: reset.seed + actorId * ACTOR_ROAD_SEED_STRIDE } : reset;
+      // 'varied' roads: VARIED_ROAD_SEED_BASE + episode, shifted to this actor's own range (and past a resumed run's episodes).
+      const shifted = reset.seed !== undefined && reset.seed >= VARIED_ROAD_SEED_BASE ? { ...reset, seed: reset.seed + actorId * ACTOR_ROAD_SEED_STRIDE + offset } : reset;
       const outcome = await driveEpisode(env, agent, shifted, () => yieldEvery.maybe());
       if (agent.optimisationDue) await agent.optimise();
       link.sendEpisode({ mode: outcome.mode, steps: outcome.steps, distanceM: outcome.distanceM, intervention: outcome.intervention, routeCompleted: outcome.routeCompleted, worldS: outcome.worldS, agentS: outcome.agentS });
