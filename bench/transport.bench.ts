@@ -8,7 +8,8 @@
  *    transitions, batched 256 a message, from the actor's batcher to the learner's decoded batch,
  *    goal >= 50,000/s; and the same into the learner's prioritized replay (learner.observe);
  *  - environment steps per second of `daydrive train --actors` with 2 actors against 1 actor, in
- *    this run, one after the other (learning episodes' steps / wall-clock; the default
+ *    this run, one after the other (the learning steps recorded after the first learning episode
+ *    over the wall-clock between the two, so process start-up is left out; the default
  *    configuration, TRANSPORT_BENCH_EPISODES (6) learning episodes each, no stop on passed tests).
  * Both ends of the first two share this process and its one event loop, so the figures include
  * the other end's work. The load average is printed beside the figures.
@@ -16,7 +17,7 @@
  * Run: node --import tsx bench/transport.bench.ts   (TRANSPORT_BENCH_QUICK=1: 200 broadcasts,
  * 50,000 transitions, no training runs)
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -147,8 +148,13 @@ if (!QUICK) {
     try {
       const config = parseTrainConfig({ seed: 0, schedule: { maxEpisodes: EPISODES, testsToPass: 100, testEvery: 1000 } }, 'bench config');
       const summary = await runDistributedTraining({ config, out, resume: false, actors });
-      stepsPerS[actors] = summary.learningStepsPerS;
-      runs[`actors${actors}`] = { learningEpisodes: summary.learningEpisodes, learningStepsPerS: summary.learningStepsPerS, seconds: summary.seconds, load1m: round(loadavg()[0]!) };
+      // Steady state: the learning steps recorded after the first learning episode, over the time between the two (process start-up left out).
+      const learning = (await readFile(join(out, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { mode: string; steps: number; elapsedS: number }).filter((r) => r.mode !== 'test');
+      const first = learning[0]!;
+      const last = learning.at(-1)!;
+      const steps = learning.slice(1).reduce((n, r) => n + r.steps, 0);
+      stepsPerS[actors] = round(steps / Math.max(1e-9, last.elapsedS - first.elapsedS), 1);
+      runs[`actors${actors}`] = { learningEpisodes: summary.learningEpisodes, steadyStepsPerS: stepsPerS[actors], learningStepsPerSWithStartup: summary.learningStepsPerS, seconds: summary.seconds, load1m: round(loadavg()[0]!) };
     } finally {
       await rm(out, { recursive: true, force: true });
     }

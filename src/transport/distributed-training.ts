@@ -173,7 +173,6 @@ export async function runDistributedTraining(opts: DistributedTrainingOptions): 
     /** Tests of the current pass streak, with the frozen weights they drive; appended to the records when the streak ends. */
     let streak: EpisodeRecord[] = [];
     let frozen: WeightsMessage | null = null;
-    let learningSteps = 0;
     let sinceCheckpoint = 0;
     let solved = false;
 
@@ -213,7 +212,6 @@ export async function runDistributedTraining(opts: DistributedTrainingOptions): 
       const taken = events.splice(0);
       for (const e of taken) {
         const ep = e.episode!;
-        learningSteps += ep.steps;
         record({ mode: ep.mode, steps: ep.steps, distanceM: ep.distanceM, intervention: ep.intervention as EpisodeRecord['intervention'], routeCompleted: ep.routeCompleted, learningEpisodes: e.learningEpisodes, seconds: { world: ep.worldS, agent: ep.agentS, optimise: e.optimiseS ?? 0 }, update: e.update ?? null, undid: false }, records);
       }
       return taken.length;
@@ -318,7 +316,7 @@ export async function runDistributedTraining(opts: DistributedTrainingOptions): 
     const summary: DistributedSummary = {
       ...base,
       actors,
-      learningStepsPerS: Math.round((learningSteps / Math.max(progress.elapsedS, 1e-9)) * 10) / 10,
+      learningStepsPerS: Math.round((progress.records.reduce((n, r) => n + (r.mode === 'test' ? 0 : r.steps), 0) / Math.max(progress.elapsedS, 1e-9)) * 10) / 10,
       droppedMessages: Object.values(learnerDone.dropped).reduce((a, b) => a + b, 0),
     };
     await writeJsonSafely(join(out, RUN_FILES.summary), summary);
