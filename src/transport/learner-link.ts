@@ -24,6 +24,7 @@ export class LearnerLink {
     readonly endpoints: LinkEndpoints,
     pull: zmq.Pull,
     pub: zmq.Publisher,
+    private readonly zap: ZapAllowList | null,
   ) {
     this.pull = pull;
     this.pub = pub;
@@ -33,7 +34,7 @@ export class LearnerLink {
   /** Binds both sockets (a '*' port picks a free one: `endpoints` holds the actual ones). */
   static async bind(endpoints: LinkEndpoints, security: ServerCurve | null): Promise<LearnerLink> {
     const curve = security ? { curveServer: true, curvePublicKey: security.curvePublicKey, curveSecretKey: security.curveSecretKey, zapDomain: security.zapDomain } : {};
-    if (security) await ZapAllowList.start(security.allowedClientKeys);
+    const zap = security ? await ZapAllowList.start(security.allowedClientKeys) : null;
     const pull = new zmq.Pull({ linger: 0, receiveHighWaterMark: 10_000, ...curve });
     const pub = new zmq.Publisher({ linger: 0, sendHighWaterMark: 1000, ...curve });
     try {
@@ -42,9 +43,10 @@ export class LearnerLink {
     } catch (err) {
       pull.close();
       pub.close();
+      zap?.release();
       throw new Error(`cannot bind the learner's sockets (${endpoints.uplink}, ${endpoints.downlink}): ${(err as Error).message}`);
     }
-    return new LearnerLink({ uplink: pull.lastEndpoint ?? endpoints.uplink, downlink: pub.lastEndpoint ?? endpoints.downlink }, pull, pub);
+    return new LearnerLink({ uplink: pull.lastEndpoint ?? endpoints.uplink, downlink: pub.lastEndpoint ?? endpoints.downlink }, pull, pub, zap);
   }
 
   /** Receives until close(); `handler` gets every valid message (an exception in it is logged, the loop goes on). */
@@ -88,7 +90,9 @@ export class LearnerLink {
   }
 
   close(): void {
+    if (this.pull.closed) return;
     this.pull.close();
     this.pub.close();
+    this.zap?.release();
   }
 }

@@ -15,6 +15,8 @@ const ZAP_ENDPOINT = 'inproc://zeromq.zap.01';
 export class ZapAllowList {
   private static instance: ZapAllowList | null = null;
   private readonly allowed = new Set<string>();
+  /** Servers using the handler; the last to release it closes it (an open socket keeps the process alive). */
+  private users = 0;
   private readonly router = new zmq.Router({ linger: 0 });
   refused = 0;
   admitted = 0;
@@ -30,7 +32,17 @@ export class ZapAllowList {
       ZapAllowList.instance = zap;
     }
     for (const k of keys) ZapAllowList.instance.allowed.add(k);
+    ZapAllowList.instance.users += 1;
     return ZapAllowList.instance;
+  }
+
+  /** A server no longer needs the handler. */
+  release(): void {
+    this.users -= 1;
+    if (this.users > 0) return;
+    this.router.close();
+    this.allowed.clear();
+    if (ZapAllowList.instance === this) ZapAllowList.instance = null;
   }
 
   private async serve(): Promise<void> {
