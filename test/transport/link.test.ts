@@ -156,3 +156,32 @@ test('CURVE with the ZAP allow-list: a listed client key gets through, any other
     close();
   }
 });
+
+test('an actor drops and counts malformed, truncated and wrong-version broadcasts, and takes the valid ones', async () => {
+  const zmq = await import('zeromq');
+  const { ActorLink } = await import('../../src/transport/actor-link.js');
+  const pub = new zmq.Publisher({ linger: 0 });
+  await pub.bind('tcp://127.0.0.1:*');
+  const endpoint = pub.lastEndpoint!;
+  const actor = new ActorLink({ uplink: endpoint.replace(/:\d+$/, ':1'), downlink: endpoint }, 0, null);
+  try {
+    const got = collect(actor);
+    const other = new Packr({ useRecords: false });
+    const weights = encodeWeights({ v: PROTOCOL_VERSION, kind: 'weights', incarnation: 'x', version: 1, size: 8, updates: 0, learningEpisodes: 0 }, new Float32Array(8).fill(0.5));
+    const heartbeat = [encodeHeader({ v: PROTOCOL_VERSION, kind: 'heartbeat', incarnation: 'x', sentAtMs: 1, updates: 0, replaySize: 0, learningEpisodes: 0, optimising: false, actorsAlive: 0 })];
+    // Until the subscription is through, then one round of garbage and the valid messages.
+    await until(() => {
+      void pub.send(heartbeat);
+      return got.length > 0 ? true : undefined;
+    }, 'the subscription');
+    got.length = 0;
+    const garbage = [[Buffer.from('not msgpack at all')], [other.pack({ ...other.unpack(heartbeat[0]!), v: 99 })], [weights[0]!, weights[1]!.subarray(0, 30)], [weights[0]!], [heartbeat[0]!, Buffer.from('extra')]];
+    for (const frames of garbage) await pub.send(frames);
+    await pub.send(weights);
+    await until(() => (got.some((m) => 'weights' in m) ? true : undefined), 'the valid weights');
+    assert.equal(actor.dropped.total, garbage.length, JSON.stringify(actor.dropped.counts()));
+  } finally {
+    actor.close();
+    pub.close();
+  }
+});
