@@ -62,6 +62,7 @@ export interface DistributedSummary extends TrainSummary {
 const HEARTBEAT_MS = 250;
 const LIVENESS_TIMEOUT_MS = 5000;
 const MAX_ACTOR_RESTARTS = 3;
+const MAX_LEARNER_RESTARTS = 3;
 
 export async function runDistributedTraining(opts: DistributedTrainingOptions): Promise<DistributedSummary> {
   const { config, out } = opts;
@@ -105,16 +106,37 @@ export async function runDistributedTraining(opts: DistributedTrainingOptions): 
       heartbeatMs: HEARTBEAT_MS,
       actorTimeoutMs: LIVENESS_TIMEOUT_MS,
     };
-    const learnerProcess = startChild('learner-process', learnerOptions);
+    let learnerProcess = startChild('learner-process', learnerOptions);
     children.push(learnerProcess);
     const ready = await childMessage<{ endpoints: LinkEndpoints; learningEpisodes: number }>(learnerProcess, 'ready', 120_000);
     const endpoints = ready.endpoints;
+    // A supervisor for the learner too: one that dies is started again on the same endpoints and
+    // resumes from its checkpoint (the actors reconnect by themselves), up to MAX_LEARNER_RESTARTS times.
+    let learnerRestarts = 0;
+    let learnerSeenMs = Date.now();
+    let learnerFailed: string | null = null;
+    const watchLearner = (child: ChildProcess): void => {
+      child.once('exit', (code, signal) => {
+        if (stopping) return;
+        const how = signal ?? `code ${String(code)}`;
+        if (learnerRestarts >= MAX_LEARNER_RESTARTS) {
+          learnerFailed = `the learner process died (${how}) ${MAX_LEARNER_RESTARTS + 1} times`;
+          return;
+        }
+        learnerRestarts += 1;
+        log.warn(`the learner process died (${how}): restarting it from its checkpoint`);
+        learnerSeenMs = Date.now() + 60_000; // its start-up (loading the backend and the VAE) is not silence
+        learnerProcess = startChild('learner-process', { ...learnerOptions, endpoints });
+        children.push(learnerProcess);
+        watchLearner(learnerProcess);
+      });
+    };
+    watchLearner(learnerProcess);
     link = new ActorLink(endpoints, actors, clientSecurity(endpoints, keys));
 
     // What the learner says: weights (kept, the tests use them) and 'learned' events (the records).
     let latest: WeightsMessage | null = null;
     const events: LearnerEvent[] = [];
-    let learnerSeenMs = Date.now();
     let learnerStopped = false;
     let wake: (() => void) | null = null;
     link.receive((m) => {
@@ -278,6 +300,7 @@ export async function runDistributedTraining(opts: DistributedTrainingOptions): 
         continue;
       }
       if (atMax && trainedSinceTest <= 0 && lastTested >= schedule.maxEpisodes) break;
+      if (learnerFailed) throw new Error(learnerFailed);
       if (learnerStopped) throw new Error('the learner stopped before the run ended');
       if (Date.now() - learnerSeenMs > LIVENESS_TIMEOUT_MS * 6) throw new Error(`no word from the learner for ${LIVENESS_TIMEOUT_MS * 6} ms`);
       await new Promise<void>((resolve) => {
