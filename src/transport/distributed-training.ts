@@ -49,6 +49,8 @@ export interface DistributedTrainingOptions {
   readonly lead?: number;
   readonly onEpisode?: (record: EpisodeRecord) => void;
   readonly shouldStop?: () => boolean;
+  /** Called with the pid of every learner process started (tests kill it). */
+  readonly onLearnerProcess?: (pid: number) => void;
 }
 
 export interface DistributedSummary extends TrainSummary {
@@ -108,6 +110,7 @@ export async function runDistributedTraining(opts: DistributedTrainingOptions): 
     };
     let learnerProcess = startChild('learner-process', learnerOptions);
     children.push(learnerProcess);
+    if (learnerProcess.pid !== undefined) opts.onLearnerProcess?.(learnerProcess.pid);
     const ready = await childMessage<{ endpoints: LinkEndpoints; learningEpisodes: number }>(learnerProcess, 'ready', 120_000);
     const endpoints = ready.endpoints;
     // A supervisor for the learner too: one that dies is started again on the same endpoints and
@@ -128,6 +131,7 @@ export async function runDistributedTraining(opts: DistributedTrainingOptions): 
         learnerSeenMs = Date.now() + 60_000; // its start-up (loading the backend and the VAE) is not silence
         learnerProcess = startChild('learner-process', { ...learnerOptions, endpoints });
         children.push(learnerProcess);
+        if (learnerProcess.pid !== undefined) opts.onLearnerProcess?.(learnerProcess.pid);
         watchLearner(learnerProcess);
       });
     };
@@ -230,13 +234,21 @@ export async function runDistributedTraining(opts: DistributedTrainingOptions): 
 
     const yieldEvery = new EventLoopYield(YIELD_EVERY_MS);
     /** Records of the episodes the learner has optimised on since the last call; returns how many. */
+    // A learner killed after an optimisation but before its next checkpoint does that
+    // optimisation again when restarted, and says 'learned' again: recorded once.
+    const learnedKey = (r: { learningEpisodes: number; steps: number; distanceM: number }) => `${r.learningEpisodes}:${r.steps}:${r.distanceM}`;
+    const recorded = new Set(records.filter((r) => r.mode !== 'test').map(learnedKey));
     const takeLearned = (): number => {
-      const taken = events.splice(0);
-      for (const e of taken) {
+      let taken = 0;
+      for (const e of events.splice(0)) {
         const ep = e.episode!;
+        const key = learnedKey({ learningEpisodes: e.learningEpisodes, steps: ep.steps, distanceM: ep.distanceM });
+        if (recorded.has(key)) continue;
+        recorded.add(key);
+        taken += 1;
         record({ mode: ep.mode, steps: ep.steps, distanceM: ep.distanceM, intervention: ep.intervention as EpisodeRecord['intervention'], routeCompleted: ep.routeCompleted, learningEpisodes: e.learningEpisodes, seconds: { world: ep.worldS, agent: ep.agentS, optimise: e.optimiseS ?? 0 }, update: e.update ?? null, undid: false }, records);
       }
-      return taken.length;
+      return taken;
     };
 
     const runTest = async (weights: WeightsMessage): Promise<EpisodeRecord> => {

@@ -83,3 +83,35 @@ test('daydrive train --actors: a non-loopback learner endpoint without --curve-k
     await rm(out, { recursive: true, force: true });
   }
 });
+
+test('train --actors: a learner process killed mid-run is restarted, resumes from its checkpoint, and the run finishes with every learning episode recorded once', { timeout: 600_000 }, async () => {
+  const config = parseTrainConfig({ seed: 3, agent: { optimisationSteps: 300 }, learner: { batchSize: 16 }, schedule: { maxEpisodes: 5, testEvery: 2, stopWhenTestCompletesRoute: false }, sim: { road: { routeLengthM: 60 } } }, 'learner restart test config');
+  const out = await mkdtemp(join(tmpdir(), 'daydrive-actors-restart-'));
+  const pids: number[] = [];
+  let killed = false;
+  try {
+    const summary = await runDistributedTraining({
+      config,
+      out,
+      resume: false,
+      actors: 2,
+      onLearnerProcess: (pid) => pids.push(pid),
+      onEpisode: (r) => {
+        // Kill it once, right after it reported its first learning episode (it is optimising or checkpointing the next).
+        if (!killed && r.mode !== 'test') {
+          killed = true;
+          process.kill(pids[0]!, 'SIGKILL');
+        }
+      },
+    });
+    assert.ok(killed);
+    assert.equal(pids.length, 2, 'one restart');
+    const lines = (await readFile(join(out, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { mode: string; learningEpisodes: number });
+    const learning = lines.filter((r) => r.mode !== 'test').map((r) => r.learningEpisodes);
+    // Every learning episode the learner counted has one record: none lost to the kill, none twice.
+    assert.deepEqual([...learning].sort((a, b) => a - b), Array.from({ length: summary.learningEpisodes }, (_, i) => i + 1), JSON.stringify(learning));
+    assert.ok(summary.learningEpisodes >= config.schedule.maxEpisodes);
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
+});
