@@ -1,6 +1,7 @@
 import { Rng } from '../core/rng.js';
 import { algorithmPreset, withAlgorithmPreset, learnerConfigSchema, explorationConfigSchema, type Algorithm, type ExplorationConfigInput, type LearnerConfigInput } from '../rl/config.js';
-import { createLearner } from '../rl/learner.js';
+import { createLearner, type DdpgLearner } from '../rl/learner.js';
+import type { Learner } from '../rl/types.js';
 import { createExploration } from '../rl/noise.js';
 import { parseWith } from '../core/config.js';
 import type { ImageEncoder } from '../vision/types.js';
@@ -18,6 +19,8 @@ export interface DrivingAgentOptions {
   readonly encoder: ImageEncoder | null;
   readonly vehicle: VehicleScale;
   readonly seed: number;
+  /** Puts the learner behind another Learner (an actor process's link to a remote learner, src/transport). */
+  readonly wrapLearner?: (learner: DdpgLearner) => Learner;
 }
 
 const ACTION_SIZE = 2;
@@ -75,7 +78,8 @@ export function createDrivingAgent(opts: DrivingAgentOptions): DrivingAgent {
       : parsed;
   const exploration = parseWith(explorationConfigSchema, opts.exploration, 'exploration config');
   const root = Rng.fromSeed(opts.seed);
-  const learner = createLearner(learnerConfig, state.stateSize, ACTION_SIZE, root.fork());
+  const local = createLearner(learnerConfig, state.stateSize, ACTION_SIZE, root.fork());
+  const learner = opts.wrapLearner ? opts.wrapLearner(local) : local;
   return new DrivingAgent({
     config: opts.agent,
     learner,

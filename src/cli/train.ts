@@ -137,7 +137,7 @@ function round(x: number): number {
 }
 
 /** Keeps the frames and the path of the latest test episode, to write when the run ends. */
-class TestDriveRecorder {
+export class TestDriveRecorder {
   private frames: RgbImage[] = [];
   private interventions: MapPoint[] = [];
   private path: MapPoint[] = [];
@@ -241,6 +241,10 @@ interface TrainOptions extends CommonOptions {
   resume?: boolean;
   fromSweep?: string;
   trial?: string;
+  actors?: number;
+  learnerEndpoints?: string;
+  curveKeys?: string;
+  actorNoiseAlpha?: number;
 }
 
 /** The configuration from the file and the flags (flags win). */
@@ -336,7 +340,11 @@ export function registerTrain(program: Command): void {
         .option('--force', FORCE_HELP)
         .option('--resume', 'continue the run in --out from its last checkpoint (its settings; --episodes may raise or lower the budget)')
         .option('--from-sweep <dir>', 'the configuration of a trial of `daydrive sweep` (docs/sweep.md)')
-        .option('--trial <id>', "with --from-sweep: a trial number, or 'best' (default)"),
+        .option('--trial <id>', "with --from-sweep: a trial number, or 'best' (default)")
+        .option('--actors <n>', 'N simulator actor processes and one learner process over ZeroMQ (docs/transport.md); default: one process', parseIntArg(1, 64))
+        .option('--learner-endpoints <uplink,downlink>', 'with --actors: where the learner binds (default: free ports on 127.0.0.1; any other address needs --curve-keys)')
+        .option('--curve-keys <file>', 'with --actors: CURVE keys and the allowed client keys (JSON; docs/transport.md)')
+        .option('--actor-noise-alpha <a>', "with --actors: actor i's noise is 0.4^(a*i/(N-1)) of the configured noise (Ape-X; default 1)", parseFloat),
     async (_args, opts) => {
       const out = resolve(opts.out ?? (await newRunDir()));
       let config: TrainConfig;
@@ -348,6 +356,7 @@ export function registerTrain(program: Command): void {
         config = await resumedConfig(runConfig, opts, out);
         await recoverCheckpoint(out);
         if (!(await hasCheckpoint(out))) throw new UserError(`cannot resume: no checkpoint in ${out}`);
+        if (opts.actors === undefined && (await exists(join(out, 'learner-checkpoint')))) throw new UserError(`${out} was trained with --actors: resume it with --actors N`);
       } else {
         if (await exists(join(out, RUN_FILES.config))) throw new UserError(`${out} already holds a run: use --resume to continue it, or another --out`);
         await checkOutputDir(out, { command: 'train', force: opts.force === true });
@@ -370,14 +379,25 @@ export function registerTrain(program: Command): void {
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       log.info({ out, algo: config.algo, state: config.agent.state, seed: config.seed }, 'training in the simulator');
+      if (opts.actors === undefined && (opts.learnerEndpoints || opts.curveKeys || opts.actorNoiseAlpha !== undefined)) {
+        throw new UserError('--learner-endpoints, --curve-keys and --actor-noise-alpha need --actors N');
+      }
+      if (opts.actorNoiseAlpha !== undefined && !(opts.actorNoiseAlpha >= 0 && Number.isFinite(opts.actorNoiseAlpha))) throw new UserError('--actor-noise-alpha must be a number >= 0');
       try {
-        const summary = await runTraining({
-          config,
-          out,
-          resume: opts.resume === true,
-          onEpisode: (r) => log.info(describeEpisode(r)),
-          shouldStop: () => signal !== null,
-        });
+        const runOptions = { config, out, resume: opts.resume === true, onEpisode: (r: EpisodeRecord) => log.info(describeEpisode(r)), shouldStop: () => signal !== null };
+        let summary: TrainSummary;
+        if (opts.actors !== undefined) {
+          // Loaded only here: the single-process path does not load the transport.
+          const { runDistributedTraining } = await import('../transport/distributed-training.js');
+          const { parseEndpoints } = await import('../transport/endpoint.js');
+          summary = await runDistributedTraining({
+            ...runOptions,
+            actors: opts.actors,
+            ...(opts.learnerEndpoints ? { endpoints: parseEndpoints(opts.learnerEndpoints, '--learner-endpoints') } : {}),
+            ...(opts.curveKeys ? { curveKeys: opts.curveKeys } : {}),
+            ...(opts.actorNoiseAlpha !== undefined ? { noiseAlpha: opts.actorNoiseAlpha } : {}),
+          });
+        } else summary = await runTraining(runOptions);
         if (signal === null) return summary;
         // What a shell reports for a process its signal ended (130 after Ctrl-C), so scripts see it.
         process.exitCode = signalExitCode(signal);

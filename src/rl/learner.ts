@@ -26,7 +26,7 @@ import {
 } from './networks.js';
 import type { AdamState } from './optimizer.js';
 import { ReplayBuffer, type ReplayMark, type SampledBatch } from './replay.js';
-import type { Learner, LearnerSnapshot, PerturbablePolicy, Transition, UpdateOptions, UpdateStats } from './types.js';
+import type { Learner, LearnerSnapshot, PerturbablePolicy, PolicyWeights, Transition, UpdateOptions, UpdateStats } from './types.js';
 
 /**
  * The learner: DDPG with the TD3 and D4PG switches (see ddpg.ts), replay, n-step windows per
@@ -87,7 +87,7 @@ function checkFinite(values: ArrayLike<number>, field: string, expectedLength?: 
   }
 }
 
-class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy {
+class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy, PolicyWeights {
   readonly config: LearnerConfig;
   private readonly online: ActorCritic;
   private readonly target: ActorCritic;
@@ -340,6 +340,22 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy {
     return copy;
   }
 
+  // ---- policy weights (the actor/learner link, src/transport) ----
+
+  policyWeights(): Float32Array {
+    this.assertAlive();
+    return this.model.actorParams.values.slice();
+  }
+
+  setPolicyWeights(values: Float32Array): void {
+    this.assertAlive();
+    const params = this.model.actorParams;
+    if (values.length !== params.size) throw new RangeError(`policy weights have ${values.length} values, this actor has ${params.size}`);
+    checkFinite(values, 'policy weights');
+    params.values.set(values);
+    params.push();
+  }
+
   // ---- undo ----
 
   snapshot(): LearnerSnapshot {
@@ -495,7 +511,7 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy {
   }
 }
 
-export type DdpgLearner = Learner & PerturbablePolicy & { readonly config: LearnerConfig; readonly updateCount: number };
+export type DdpgLearner = Learner & PerturbablePolicy & PolicyWeights & { readonly config: LearnerConfig; readonly updateCount: number };
 
 /**
  * A DDPG/TD3/D4PG learner for states of `stateSize` components and actions of `actionSize`

@@ -103,3 +103,18 @@ export function isPerturbablePolicy(learner: Learner): learner is Learner & Pert
   const l = learner as Partial<PerturbablePolicy>;
   return typeof l.perturbPolicy === 'function' && typeof l.actPerturbed === 'function' && typeof l.perturbationDistance === 'function';
 }
+
+/**
+ * Implemented by learners whose policy can be copied to another process (src/transport): the
+ * actor's parameters as one flat Float32Array, in a fixed order.
+ */
+export interface PolicyWeights {
+  policyWeights(): Float32Array;
+  /** Replaces the policy's parameters (the critics, targets and optimisers are untouched). */
+  setPolicyWeights(values: Float32Array): void;
+}
+
+export function hasPolicyWeights(learner: Learner): learner is Learner & PolicyWeights {
+  const l = learner as Partial<PolicyWeights>;
+  return typeof l.policyWeights === 'function' && typeof l.setPolicyWeights === 'function';
+}
