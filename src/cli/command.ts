@@ -2,7 +2,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { isSystemError, oneLine, systemErrorCause, UserError } from '../core/errors.js';
 import { log } from '../core/logger.js';
 
-/** Options every command has (the CLI contract in DESIGN.md). */
+/** Options every command has (the CLI contract in docs/design.md). */
 export interface CommonOptions {
   readonly json?: boolean;
 }

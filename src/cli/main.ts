@@ -16,7 +16,7 @@ function packageVersion(): string {
 
 /**
  * The `daydrive` CLI. Each subcommand lives in its own file under src/cli/ and is added here;
- * the contract (flags, --json, one-line errors) is in DESIGN.md and the README.
+ * the contract (flags, --json, one-line errors) is in docs/design.md and the README.
  */
 const program = new Command('daydrive')
   .description('learn to drive from a single front camera in a day (VAE + DDPG with prioritized replay)')
