@@ -63,9 +63,9 @@ async function paramsFileOverrides(path: string, nodeFqn: string): Promise<Map<s
   }
   const out = new Map<string, unknown>();
   if (doc === null || doc === undefined) return out;
-  const isSection = (v: unknown): boolean => typeof v === 'object' && v !== null && 'ros__parameters' in v;
+  const isMapping = (v: unknown): boolean => typeof v === 'object' && v !== null && !Array.isArray(v);
   // rcl refuses a file without node sections (its YAML parser wants "<node>: ros__parameters:").
-  if (typeof doc !== 'object' || Array.isArray(doc) || !Object.values(doc).some(isSection)) {
+  if (!isMapping(doc) || !Object.values(doc as object).some(isMapping)) {
     throw new UserError(`parameters ${path} is not a ROS 2 parameters file: no "ros__parameters" section (expected "/**: ros__parameters: ..." or "daydrive: ros__parameters: ...")`);
   }
   for (const [key, section] of Object.entries(doc as Record<string, unknown>)) {
