@@ -5,7 +5,9 @@
  * DrivingSimEnvOptions.modelInput); today's path before it, measured in the same run, rendered
  * the 160x120 frame and cropped and resized it with sharp (src/vision/preprocess.ts). Also the
  * full-frame rates at 64x64, 160x120 and 640x480 and the no-render rate. Driven by pure pursuit
- * so the car stays on the road.
+ * so the car stays on the road. Rates are per CPU second of the process (as bench/rl.bench.ts:
+ * the figure of one core, less at the mercy of a shared machine's load); the wall-clock rates
+ * are in each figure's notes.
  * Run: node --import tsx bench/sim.bench.ts   (SIM_BENCH_SECONDS per figure, default 3)
  */
 import { figure, printReport, type BenchFigure } from './report.js';
@@ -16,11 +18,17 @@ const GOAL_AGENT_CAMERA_STEPS_PER_S = 5000;
 
 type Mode = { kind: 'frame'; widthPx: number; heightPx: number } | { kind: 'model-input' } | { kind: 'frame+sharp' } | { kind: 'none' };
 
-async function stepsPerSecond(mode: Mode, minSeconds: number): Promise<number> {
+interface Rate {
+  readonly perCpuS: number;
+  readonly perWallS: number;
+}
+
+async function stepsPerSecond(mode: Mode, minSeconds: number): Promise<Rate> {
   const camera = mode.kind === 'frame' ? { widthPx: mode.widthPx, heightPx: mode.heightPx } : { render: mode.kind !== 'none' };
   const env = new DrivingSimEnv({ camera, env: { seed: 1 } }, mode.kind === 'model-input' ? { modelInput: DEFAULT_PREPROCESS } : {});
   env.resetSync({ seed: 1 });
   let steps = 0;
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   let elapsedMs = 0;
   while (elapsedMs < minSeconds * 1000) {
@@ -32,8 +40,11 @@ async function stepsPerSecond(mode: Mode, minSeconds: number): Promise<number> {
     }
     elapsedMs = performance.now() - t0;
   }
-  return (steps * 1000) / elapsedMs;
+  const cpu = process.cpuUsage(c0);
+  return { perCpuS: (steps * 1e6) / (cpu.user + cpu.system), perWallS: (steps * 1000) / elapsedMs };
 }
+
+const wall = (r: Rate) => `${Math.round(r.perWallS)} steps per wall-clock second`;
 
 const seconds = Number(process.env.SIM_BENCH_SECONDS ?? 3);
 await stepsPerSecond({ kind: 'model-input' }, 0.5); // warm-up (JIT)
@@ -42,15 +53,17 @@ const noRender = await stepsPerSecond({ kind: 'none' }, seconds);
 const agentView = await stepsPerSecond({ kind: 'model-input' }, seconds);
 const today = await stepsPerSecond({ kind: 'frame+sharp' }, seconds);
 const figures: BenchFigure[] = [];
-figures.push(figure("env steps/s with the agent's camera (model input rendered by the simulator)", agentView, 'steps/s', { name: 'goal', value: GOAL_AGENT_CAMERA_STEPS_PER_S }, true));
-figures.push(figure("env steps/s with the agent's camera (model input rendered by the simulator)", agentView, 'steps/s', { name: "today's path: 160x120 frame + sharp crop and resize", value: today }, true));
+figures.push(figure("env steps/s with the agent's camera (model input rendered by the simulator)", agentView.perCpuS, 'steps/s', { name: 'goal', value: GOAL_AGENT_CAMERA_STEPS_PER_S }, true, wall(agentView)));
+figures.push(
+  figure("env steps/s with the agent's camera (model input rendered by the simulator)", agentView.perCpuS, 'steps/s', { name: "today's path: 160x120 frame + sharp crop and resize", value: today.perCpuS }, true, `${wall(agentView)}, today's ${wall(today)}`),
+);
 for (const [w, h] of [
   [64, 64],
   [160, 120],
   [640, 480],
 ] as const) {
   const rate = await stepsPerSecond({ kind: 'frame', widthPx: w, heightPx: h }, seconds);
-  figures.push(figure(`env steps/s with ${w}x${h} full-frame rendering`, rate, 'steps/s', { name: 'no-render step rate', value: noRender }, true));
+  figures.push(figure(`env steps/s with ${w}x${h} full-frame rendering`, rate.perCpuS, 'steps/s', { name: 'no-render step rate', value: noRender.perCpuS }, true, wall(rate)));
 }
-figures.push(figure('env steps/s without rendering', noRender, 'steps/s', { name: "goal (agent's camera)", value: GOAL_AGENT_CAMERA_STEPS_PER_S }, true));
+figures.push(figure('env steps/s without rendering', noRender.perCpuS, 'steps/s', { name: "goal (agent's camera)", value: GOAL_AGENT_CAMERA_STEPS_PER_S }, true, wall(noRender)));
 printReport('sim', figures, { secondsPerFigure: seconds, threads: 1 });

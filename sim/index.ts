@@ -5,6 +5,8 @@
  *   let obs = await env.reset({ seed: 7 });        // road of seed 7, car at the start, lane centre
  *   const r = await env.step([steer, speed]);      // both in [-1, 1] (clipped); NaN/length -> RangeError
  *   r.observation.image                            // RgbImage, Uint8 HWC, fresh buffer per step
+ *   new DrivingSimEnv(config, { modelInput: { skyCropFraction: 0.4, width: 64, height: 64 } })
+ *     .stepSync(a).observation.modelInput          // the agent's view rendered at the model input (image 0x0)
  *   r.info.crossTrackErrorM / headingErrorRad / distanceAlongRouteM / routeCompletion / intervention
  *   r.reward                                       // metres gained along the centre line this step
  *   await env.reset({ continueRoute: true });      // back at the lane centre where it stopped
