@@ -116,6 +116,8 @@ export class Camera {
   private readonly fog: Float64Array;
   private fogVisibilityM = Number.NaN;
   private readonly proj = newProjection();
+  /** Per sample column: offset of its output pixel within an output row (x 3 channels). */
+  private readonly outColOffset: Int32Array;
 
   constructor(
     readonly intrinsics: CameraIntrinsics,
@@ -137,6 +139,8 @@ export class Camera {
     const h = window ? window.outHeightPx * window.supersampleY : fullH;
     this.samplesX = w;
     this.samplesY = h;
+    const sx = window?.supersampleX ?? 1;
+    this.outColOffset = Int32Array.from({ length: w }, (_, u) => Math.floor(u / sx) * 3);
     const f = fullW / 2 / Math.tan(((intrinsics.hfovDeg / 2) * Math.PI) / 180);
     // Sample spacing in full-image pixels (1 without a window), as in sharp's resize: sample k of
     // n over a span of L pixels sits at (k + 0.5) L / n.
@@ -236,6 +240,7 @@ export class Camera {
     const sy = this.window?.supersampleY ?? 1;
     const outW = this.widthPx;
     const floatScale = 1 / (255 * sx * sy);
+    const outColOffset = this.outColOffset;
     const K = this.intrinsics;
     const cosY = Math.cos(pose.yawRad);
     const sinY = Math.sin(pose.yawRad);
@@ -280,6 +285,7 @@ export class Camera {
     let g = 0;
     let b = 0;
     for (let v = H - 1; v >= 0; v--) {
+      const outRowOffset = Math.floor(v / sy) * outW * 3;
       const rf = this.rowF[v]!;
       const ru = this.rowU[v]!;
       let hint = rowHint;
@@ -301,7 +307,7 @@ export class Camera {
           const fpL = rangeM * pxAX;
           const fpS = (rangeM * pxAY * norm) / -ru;
           if (rangeM < K.maxRoadRangeM) {
-            road.project(gx, gy, hint, proj, 256);
+            road.project(gx, gy, hint, proj, 256, false); // (s, lateral) only: no heading per pixel
             hint = proj.index;
             if (firstInRow) {
               rowHint = hint;
@@ -412,7 +418,7 @@ export class Camera {
           data[o + 1] = g < 0 ? 0 : g > 255 ? 255 : g + 0.5;
           data[o + 2] = b < 0 ? 0 : b > 255 ? 255 : b + 0.5;
         } else if (floats !== null) {
-          const o = (((v / sy) | 0) * outW + ((u / sx) | 0)) * 3;
+          const o = outRowOffset + (outColOffset[u] as number);
           floats[o]! += (r < 0 ? 0 : r > 255 ? 255 : r) * floatScale;
           floats[o + 1]! += (g < 0 ? 0 : g > 255 ? 255 : g) * floatScale;
           floats[o + 2]! += (b < 0 ? 0 : b > 255 ? 255 : b) * floatScale;
