@@ -10,6 +10,8 @@ import { newProjection, type Pose2D, type Road } from './road.js';
  * or verge. Markings and edges are box-filtered over the pixel's footprint on the ground, so thin
  * lines stay visible (as grey) at low resolution instead of flickering. Texture noise is a hash
  * of world coordinates (no stateful RNG), so a frame depends only on (road, appearance, pose).
+ * A CameraWindow renders part of the image (the model input: below the sky crop) on a grid of
+ * samples, each filtered over its own footprint, box-averaged into output pixels.
  */
 
 /**
