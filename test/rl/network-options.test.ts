@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
+import { createDrivingAgent, parseAgentConfig } from '../../src/agent/index.js';
 import { runGym } from '../../src/cli/gym.js';
 import { initBackend } from '../../src/core/backend.js';
 import { Rng } from '../../src/core/rng.js';
@@ -163,6 +164,28 @@ test('NoisyNet exploration: acting noise moves the action, the plain policy is t
   assert.throws(() => exploration.action(plain, s), /NoisyNet actor/);
   learner.dispose();
   plain.dispose();
+});
+
+test('the driving agent: splitInput sends speed, steering and command history late; exploration noisy gives a NoisyNet actor', () => {
+  const encoder = { latentSize: 8, inputWidth: 16, inputHeight: 12, encode: async () => new Float32Array(8), dispose() {} };
+  const agent = createDrivingAgent({
+    agent: parseAgentConfig({ commandHistory: 2 }),
+    algo: 'td3',
+    learner: { splitInput: true },
+    exploration: { type: 'noisy', sigma0: 0.3 },
+    encoder,
+    vehicle: { maxSteeringRad: 0.45, maxSpeedMps: 2.78, policyPeriodS: 0.1 },
+    seed: 1,
+  });
+  try {
+    const config = (agent.learner as unknown as { config: { lateInputSize: number; noisyActorSigma0: number | null } }).config;
+    assert.equal(agent.stateSize, 8 + 2 + 4);
+    assert.equal(config.lateInputSize, 2 + 4, 'speed, steering and two commands of two components');
+    assert.equal(config.noisyActorSigma0, 0.3);
+    assert.ok(isNoisyPolicy(agent.learner));
+  } finally {
+    agent.dispose();
+  }
 });
 
 /**
