@@ -10,7 +10,24 @@ import { newProjection, type Pose2D, type Road } from './road.js';
  * or verge. Markings and edges are box-filtered over the pixel's footprint on the ground, so thin
  * lines stay visible (as grey) at low resolution instead of flickering. Texture noise is a hash
  * of world coordinates (no stateful RNG), so a frame depends only on (road, appearance, pose).
+ * A CameraWindow renders part of the image (the model input: below the sky crop) on a grid of
+ * samples, each filtered over its own footprint, box-averaged into output pixels.
  */
+
+/**
+ * The part of the camera image a Camera draws and at what resolution: the rows below
+ * `topRowsPx` (the sky crop, in pixels of the full widthPx x heightPx image), over the full
+ * width, drawn at outWidthPx x outHeightPx, each output pixel the mean of supersampleX x
+ * supersampleY samples on a regular grid. The agent's view: the model input straight from the
+ * renderer, with no full frame, image library or copy in between (docs/sim.md).
+ */
+export interface CameraWindow {
+  readonly topRowsPx: number;
+  readonly outWidthPx: number;
+  readonly outHeightPx: number;
+  readonly supersampleX: number;
+  readonly supersampleY: number;
+}
 
 export interface CameraIntrinsics {
   readonly widthPx: number;
@@ -76,32 +93,63 @@ function dashIntegral(x: number, dashM: number, periodM: number): number {
 }
 
 export class Camera {
+  /** Size of what render() / renderModelInput() write: the full image, or the window's output. */
   readonly widthPx: number;
   readonly heightPx: number;
-  /** Per column: normalised image-plane x (right positive). */
+  /** The sample grid: widthPx x heightPx, or the window's output times its supersampling. */
+  private readonly samplesX: number;
+  private readonly samplesY: number;
+  private readonly window: CameraWindow | null;
+  /** Per sample column: normalised image-plane x (right positive). */
   private readonly colX: Float64Array;
-  /** Per row: ray forward and up components (camera pitched down). */
+  /** Per sample row: ray forward and up components (camera pitched down). */
   private readonly rowF: Float64Array;
   private readonly rowU: Float64Array;
-  /** Per column: azimuth of the horizontal ray relative to the car heading (+ left). */
+  /** Per sample column: azimuth of the horizontal ray relative to the car heading (+ left). */
   private readonly colAz: Float64Array;
-  private readonly pixelAngleRad: number;
+  /** Angle between neighbouring samples, horizontally and vertically (radians, at the centre). */
+  private readonly sampleAngleXRad: number;
+  private readonly sampleAngleYRad: number;
   private readonly treeHeight: Float64Array;
-  /** Per pixel: ray length (ground) or elevation angle (sky); fixed by the intrinsics. */
+  /** Per sample: ray length (ground) or elevation angle (sky); fixed by the intrinsics. */
   private readonly rayNorm: Float64Array;
   private readonly skyElevation: Float64Array;
-  /** Per pixel haze fraction for `fogVisibilityM` (recomputed when the look changes). */
+  /** Per sample haze fraction for `fogVisibilityM` (recomputed when the look changes). */
   private readonly fog: Float64Array;
   private fogVisibilityM = Number.NaN;
   private readonly proj = newProjection();
+  /** Per sample column: offset of its output pixel within an output row (x 3 channels). */
+  private readonly outColOffset: Int32Array;
 
-  constructor(readonly intrinsics: CameraIntrinsics) {
-    const w = intrinsics.widthPx;
-    const h = intrinsics.heightPx;
-    this.widthPx = w;
-    this.heightPx = h;
-    const f = w / 2 / Math.tan(((intrinsics.hfovDeg / 2) * Math.PI) / 180);
-    this.pixelAngleRad = 1 / f;
+  constructor(
+    readonly intrinsics: CameraIntrinsics,
+    window?: CameraWindow,
+  ) {
+    const fullW = intrinsics.widthPx;
+    const fullH = intrinsics.heightPx;
+    const top = window?.topRowsPx ?? 0;
+    if (window) {
+      const ints = [window.topRowsPx, window.outWidthPx, window.outHeightPx, window.supersampleX, window.supersampleY];
+      if (!ints.every((n) => Number.isInteger(n)) || top < 0 || top >= fullH || ints.slice(1).some((n) => n < 1)) {
+        throw new RangeError(`camera window ${JSON.stringify(window)} does not fit a ${fullW}x${fullH} image`);
+      }
+    }
+    this.window = window ?? null;
+    this.widthPx = window?.outWidthPx ?? fullW;
+    this.heightPx = window?.outHeightPx ?? fullH;
+    const w = window ? window.outWidthPx * window.supersampleX : fullW;
+    const h = window ? window.outHeightPx * window.supersampleY : fullH;
+    this.samplesX = w;
+    this.samplesY = h;
+    const sx = window?.supersampleX ?? 1;
+    this.outColOffset = Int32Array.from({ length: w }, (_, u) => Math.floor(u / sx) * 3);
+    const f = fullW / 2 / Math.tan(((intrinsics.hfovDeg / 2) * Math.PI) / 180);
+    // Sample spacing in full-image pixels (1 without a window), as in sharp's resize: sample k of
+    // n over a span of L pixels sits at (k + 0.5) L / n.
+    const stepX = fullW / w;
+    const stepY = (fullH - top) / h;
+    this.sampleAngleXRad = stepX / f;
+    this.sampleAngleYRad = stepY / f;
     const pitch = (intrinsics.pitchDeg * Math.PI) / 180;
     const cp = Math.cos(pitch);
     const sp = Math.sin(pitch);
@@ -109,13 +157,13 @@ export class Camera {
     this.colAz = new Float64Array(w);
     this.treeHeight = new Float64Array(w);
     for (let u = 0; u < w; u++) {
-      this.colX[u] = (u + 0.5 - w / 2) / f;
+      this.colX[u] = ((u + 0.5) * stepX - fullW / 2) / f;
       this.colAz[u] = Math.atan2(-this.colX[u]! * cp, 1);
     }
     this.rowF = new Float64Array(h);
     this.rowU = new Float64Array(h);
     for (let v = 0; v < h; v++) {
-      const y = (v + 0.5 - h / 2) / f; // image y, down positive
+      const y = (top + (v + 0.5) * stepY - fullH / 2) / f; // image y, down positive
       // Camera forward = F cos(p) - U sin(p); camera down = -U cos(p) - F sin(p).
       this.rowF[v] = cp - y * sp;
       this.rowU[v] = -sp - y * cp;
@@ -134,10 +182,11 @@ export class Camera {
     }
   }
 
-  /** Haze fraction per ground pixel, 1 - exp(-range / visibility), cached per visibility. */
+  /** Haze fraction per ground sample, 1 - exp(-range / visibility), cached per visibility. */
   private updateFog(visibilityM: number): void {
     if (visibilityM === this.fogVisibilityM) return;
-    const { widthPx: w, heightPx: h } = this;
+    const w = this.samplesX;
+    const h = this.samplesY;
     for (let v = 0; v < h; v++) {
       const ru = this.rowU[v]!;
       if (ru >= 0) continue;
@@ -147,8 +196,8 @@ export class Camera {
     this.fogVisibilityM = visibilityM;
   }
 
-  static fromConfig(cfg: CameraConfig, widthPx = cfg.widthPx, heightPx = cfg.heightPx): Camera {
-    return new Camera({ ...cfg, widthPx, heightPx });
+  static fromConfig(cfg: CameraConfig, widthPx = cfg.widthPx, heightPx = cfg.heightPx, window?: CameraWindow): Camera {
+    return new Camera({ ...cfg, widthPx, heightPx }, window);
   }
 
   /** A buffer of the right size for render(). */
@@ -161,11 +210,39 @@ export class Camera {
    * `hintIndex` is the road polyline index near the car (speeds up the first projection).
    */
   render(road: Road, look: Appearance, pose: Pose2D, hintIndex = -1, out?: RgbImage): RgbImage {
+    if (this.window && (this.window.supersampleX !== 1 || this.window.supersampleY !== 1)) throw new RangeError('a supersampled camera window renders floats: use renderModelInput');
     const img = out ?? this.allocate();
     if (img.width !== this.widthPx || img.height !== this.heightPx) throw new RangeError('render buffer has the wrong size');
-    const data = img.data;
-    const W = this.widthPx;
-    const H = this.heightPx;
+    this.draw(road, look, pose, hintIndex, img.data, null);
+    return img;
+  }
+
+  /**
+   * Renders the view into `out` as the model reads it: HWC floats in [0, 1] (a byte level / 255),
+   * each pixel the mean of its supersamples (allocated if absent; length widthPx * heightPx * 3).
+   */
+  renderModelInput(road: Road, look: Appearance, pose: Pose2D, hintIndex = -1, out?: Float32Array): Float32Array {
+    const n = this.widthPx * this.heightPx * 3;
+    const target = out ?? new Float32Array(n);
+    if (target.length !== n) throw new RangeError(`model input buffer has ${target.length} values, expected ${n}`);
+    target.fill(0);
+    this.draw(road, look, pose, hintIndex, null, target);
+    return target;
+  }
+
+  /**
+   * Shades every sample: into `bytes` (one sample per pixel, rounded to 0..255) or summed into
+   * `floats` (each sample's clamped value / (255 x samples per pixel)).
+   */
+  private draw(road: Road, look: Appearance, pose: Pose2D, hintIndex: number, bytes: Uint8Array | null, floats: Float32Array | null): void {
+    const data = bytes;
+    const W = this.samplesX;
+    const H = this.samplesY;
+    const sx = this.window?.supersampleX ?? 1;
+    const sy = this.window?.supersampleY ?? 1;
+    const outW = this.widthPx;
+    const floatScale = 1 / (255 * sx * sy);
+    const outColOffset = this.outColOffset;
     const K = this.intrinsics;
     const cosY = Math.cos(pose.yawRad);
     const sinY = Math.sin(pose.yawRad);
@@ -179,7 +256,8 @@ export class Camera {
     const mw = look.markingWidthM;
     const edgeHi = halfW - look.edgeInsetM;
     const edgeLo = edgeHi - mw;
-    const pxA = this.pixelAngleRad;
+    const pxAX = this.sampleAngleXRad;
+    const pxAY = this.sampleAngleYRad;
     const proj = this.proj;
 
     // Sun direction (world) and how strongly a low sun glares.
@@ -209,6 +287,7 @@ export class Camera {
     let g = 0;
     let b = 0;
     for (let v = H - 1; v >= 0; v--) {
+      const outRowOffset = Math.floor(v / sy) * outW * 3;
       const rf = this.rowF[v]!;
       const ru = this.rowU[v]!;
       let hint = rowHint;
@@ -227,10 +306,10 @@ export class Camera {
           const gy = camY + t * dirY;
           // Footprint of the pixel on the ground: lateral ~ range * angle; along the view
           // direction stretched by 1 / sin(depression).
-          const fpL = rangeM * pxA;
-          const fpS = (fpL * norm) / -ru;
+          const fpL = rangeM * pxAX;
+          const fpS = (rangeM * pxAY * norm) / -ru;
           if (rangeM < K.maxRoadRangeM) {
-            road.project(gx, gy, hint, proj, 256);
+            road.project(gx, gy, hint, proj, 256, false); // (s, lateral) only: no heading per pixel
             hint = proj.index;
             if (firstInRow) {
               rowHint = hint;
@@ -244,18 +323,29 @@ export class Camera {
           const a = d < 0 ? -d : d;
           // Verge (grass / gravel / dirt) everywhere; asphalt and markings blended over it.
           const grainFade = fpL < 0.08 ? 1 : 0.08 / fpL;
-          const vn = valueNoise(gx * 0.5, gy * 0.5, seed + 1) - 0.5;
-          const vg = (grain(gx * 12, gy * 12, fpL * 12, seed + 2) - 0.5) * grainFade;
-          const vk = look.vergeNoise * (1.2 * vn + vg);
-          r = look.vergeColour[0] + vk;
-          g = look.vergeColour[1] + vk * 1.1;
-          b = look.vergeColour[2] + vk * 0.8;
+          // A footprint wholly on asphalt (its coverage is 1 up to rounding) hides the verge and
+          // shoulder under it: their noise is not computed (a third of the cost of such a sample).
+          const hidden = a + 0.5 * fpL < halfW;
+          if (hidden) {
+            r = 0;
+            g = 0;
+            b = 0;
+          } else {
+            const vn = valueNoise(gx * 0.5, gy * 0.5, seed + 1) - 0.5;
+            const vg = (grain(gx * 12, gy * 12, fpL * 12, seed + 2) - 0.5) * grainFade;
+            const vk = look.vergeNoise * (1.2 * vn + vg);
+            r = look.vergeColour[0] + vk;
+            g = look.vergeColour[1] + vk * 1.1;
+            b = look.vergeColour[2] + vk * 0.8;
+          }
           if (a < shoulderOut + fpL) {
-            const cs = coverage(a, fpL, -1e9, shoulderOut);
-            const sk = (grain(gx * 20, gy * 20, fpL * 20, seed + 3) - 0.5) * 30 * grainFade;
-            r += (look.shoulderColour[0] + sk - r) * cs;
-            g += (look.shoulderColour[1] + sk - g) * cs;
-            b += (look.shoulderColour[2] + sk - b) * cs;
+            if (!hidden) {
+              const cs = coverage(a, fpL, -1e9, shoulderOut);
+              const sk = (grain(gx * 20, gy * 20, fpL * 20, seed + 3) - 0.5) * 30 * grainFade;
+              r += (look.shoulderColour[0] + sk - r) * cs;
+              g += (look.shoulderColour[1] + sk - g) * cs;
+              b += (look.shoulderColour[2] + sk - b) * cs;
+            }
             const ca = coverage(a, fpL, -1e9, halfW);
             if (ca > 0) {
               const patch = (valueNoise(gx * 0.35, gy * 0.35, seed + 4) - 0.5) * 2 * look.asphaltPatch;
@@ -324,12 +414,18 @@ export class Camera {
         r = (r * bright - 128) * contrast + 128;
         g = (g * bright - 128) * contrast + 128;
         b = (b * bright - 128) * contrast + 128;
-        const o = pix * 3;
-        data[o] = r < 0 ? 0 : r > 255 ? 255 : r + 0.5;
-        data[o + 1] = g < 0 ? 0 : g > 255 ? 255 : g + 0.5;
-        data[o + 2] = b < 0 ? 0 : b > 255 ? 255 : b + 0.5;
+        if (data !== null) {
+          const o = pix * 3;
+          data[o] = r < 0 ? 0 : r > 255 ? 255 : r + 0.5;
+          data[o + 1] = g < 0 ? 0 : g > 255 ? 255 : g + 0.5;
+          data[o + 2] = b < 0 ? 0 : b > 255 ? 255 : b + 0.5;
+        } else if (floats !== null) {
+          const o = outRowOffset + (outColOffset[u] as number);
+          floats[o]! += (r < 0 ? 0 : r > 255 ? 255 : r) * floatScale;
+          floats[o + 1]! += (g < 0 ? 0 : g > 255 ? 255 : g) * floatScale;
+          floats[o + 2]! += (b < 0 ? 0 : b > 255 ? 255 : b) * floatScale;
+        }
       }
     }
-    return img;
   }
 }

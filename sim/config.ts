@@ -205,6 +205,12 @@ export const cameraConfigSchema = z
     hfovDeg: z.number().min(10).max(170).default(90),
     /** Ground beyond this range is drawn as verge in haze (road detail there is sub-pixel). */
     maxRoadRangeM: z.number().min(5).max(10_000).default(120),
+    /**
+     * Samples per model-input pixel [x, y] when the simulator renders the model input itself
+     * (DrivingSimEnvOptions.modelInput), box-averaged: what stands in for the resize of a full
+     * frame. Chosen so the encoder sees the statistics of the full-frame path (docs/sim.md).
+     */
+    modelInputSupersample: z.tuple([z.number().int().min(1).max(8), z.number().int().min(1).max(8)]).default([2, 1]),
   })
   .prefault({});
 

@@ -1,9 +1,9 @@
 import { DRIVING_ACTION_SIZE, validateAction } from '../src/core/env.js';
-import type { DrivingEnvironment, DrivingInfo, DrivingObservation, ResetOptions, RgbImage, StepResult } from '../src/core/env.js';
+import { skyCropRows, type DrivingEnvironment, type DrivingInfo, type DrivingObservation, type ModelInputSpec, type ResetOptions, type RgbImage, type StepResult } from '../src/core/env.js';
 import { Rng } from '../src/core/rng.js';
 import { drawAppearance, type Appearance } from './appearance.js';
-import { Camera } from './camera.js';
-import { parseSimConfig, type SimConfig, type SimConfigInput } from './config.js';
+import { Camera, type CameraWindow } from './camera.js';
+import { parseSimConfig, type CameraConfig, type SimConfig, type SimConfigInput } from './config.js';
 import { generateRoad, newProjection, wrapAngle, type Pose2D, type Road } from './road.js';
 import { SafetyDriver } from './safety-driver.js';
 import { Vehicle } from './vehicle.js';
@@ -30,6 +30,24 @@ export interface CarPose extends Pose2D {
   readonly steeringRad: number;
 }
 
+export interface DrivingSimEnvOptions {
+  /**
+   * Render what the model reads (the sky-cropped view at the model input size, supersampled
+   * `camera.modelInputSupersample`) into each observation's `modelInput`, and no full frame:
+   * `image` is then empty (0x0); frames for people come from renderAt(). Absent: full frames.
+   */
+  readonly modelInput?: ModelInputSpec;
+}
+
+/**
+ * The window of the camera that is the model input `spec`: the rows below the sky crop of the
+ * configured camera image, drawn at the model's size with the configured supersampling.
+ */
+export function modelInputWindow(camera: CameraConfig, spec: ModelInputSpec): CameraWindow {
+  const [supersampleX, supersampleY] = camera.modelInputSupersample;
+  return { topRowsPx: skyCropRows(camera.heightPx, spec.skyCropFraction), outWidthPx: spec.width, outHeightPx: spec.height, supersampleX, supersampleY };
+}
+
 /**
  * The simulated driving environment (implements DrivingEnvironment from src/core/env.ts).
  *
@@ -54,6 +72,8 @@ export class DrivingSimEnv implements DrivingEnvironment {
   private readonly vehicle: Vehicle;
   private readonly safety: SafetyDriver;
   private readonly camera: Camera | null;
+  private readonly modelInputCamera: Camera | null;
+  private readonly modelInputSpec: ModelInputSpec | null;
   private readonly proj = newProjection();
   private roadValue: Road | null = null;
   private lookValue: Appearance | null = null;
@@ -64,12 +84,15 @@ export class DrivingSimEnv implements DrivingEnvironment {
   private routeDone = false;
   private readonly path: { xM: number; yM: number }[] = [];
 
-  constructor(config: SimConfigInput | SimConfig = {}) {
+  constructor(config: SimConfigInput | SimConfig = {}, options: DrivingSimEnvOptions = {}) {
     this.config = parseSimConfig(config);
     this.rng = Rng.fromSeed(this.config.env.seed);
     this.vehicle = new Vehicle(this.config.vehicle);
     this.safety = new SafetyDriver(this.config.safety);
-    this.camera = this.config.camera.render ? Camera.fromConfig(this.config.camera) : null;
+    const render = this.config.camera.render;
+    this.modelInputSpec = render && options.modelInput ? { ...options.modelInput } : null;
+    this.modelInputCamera = this.modelInputSpec ? Camera.fromConfig(this.config.camera, undefined, undefined, modelInputWindow(this.config.camera, this.modelInputSpec)) : null;
+    this.camera = render && !this.modelInputCamera ? Camera.fromConfig(this.config.camera) : null;
   }
 
   /** The current road (after the first reset). */
@@ -223,11 +246,12 @@ export class DrivingSimEnv implements DrivingEnvironment {
 
   private observe(): DrivingObservation {
     const s = this.vehicle.state;
-    let image: RgbImage = EMPTY_IMAGE;
-    if (this.camera) {
-      // A fresh buffer per observation: callers may keep frames (replay buffers, datasets).
-      image = this.camera.render(this.road, this.appearance, s, this.proj.index);
+    // Fresh buffers per observation: callers may keep frames (replay buffers, datasets).
+    if (this.modelInputCamera && this.modelInputSpec) {
+      const data = this.modelInputCamera.renderModelInput(this.road, this.appearance, s, this.proj.index);
+      return { image: EMPTY_IMAGE, modelInput: { ...this.modelInputSpec, data }, speedMps: s.speedMps, steeringRad: s.steeringRad };
     }
+    const image = this.camera ? this.camera.render(this.road, this.appearance, s, this.proj.index) : EMPTY_IMAGE;
     return { image, speedMps: s.speedMps, steeringRad: s.steeringRad };
   }
 }

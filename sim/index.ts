@@ -5,6 +5,8 @@
  *   let obs = await env.reset({ seed: 7 });        // road of seed 7, car at the start, lane centre
  *   const r = await env.step([steer, speed]);      // both in [-1, 1] (clipped); NaN/length -> RangeError
  *   r.observation.image                            // RgbImage, Uint8 HWC, fresh buffer per step
+ *   new DrivingSimEnv(config, { modelInput: { skyCropFraction: 0.4, width: 64, height: 64 } })
+ *     .stepSync(a).observation.modelInput          // the agent's view rendered at the model input (image 0x0)
  *   r.info.crossTrackErrorM / headingErrorRad / distanceAlongRouteM / routeCompletion / intervention
  *   r.reward                                       // metres gained along the centre line this step
  *   await env.reset({ continueRoute: true });      // back at the lane centre where it stopped
@@ -15,7 +17,7 @@
  * driver; topDownMapPng(road, {path, interventions}) and rgbToPng(image) for pictures;
  * parseSimConfig / simConfigSchema for configuration (errors name the field).
  */
-export { DrivingSimEnv, type SimDrivingInfo, type CarPose } from './driving-env.js';
+export { DrivingSimEnv, modelInputWindow, type SimDrivingInfo, type CarPose, type DrivingSimEnvOptions } from './driving-env.js';
 export {
   simConfigSchema,
   parseSimConfig,
@@ -31,7 +33,7 @@ export {
 } from './config.js';
 export { Road, generateRoad, straightRoad, circleRoad, newProjection, wrapAngle, type RoadProjection, type RoadSegment, type Pose2D } from './road.js';
 export { drawAppearance, type Appearance } from './appearance.js';
-export { Camera, type CameraIntrinsics } from './camera.js';
+export { Camera, type CameraIntrinsics, type CameraWindow } from './camera.js';
 export { Vehicle, type VehicleState, type VehicleCommand } from './vehicle.js';
 export { SafetyDriver, type SafetyInputs } from './safety-driver.js';
 export { purePursuitAction, purePursuitForEnv, type PurePursuitOptions } from './pure-pursuit.js';

@@ -122,9 +122,10 @@ export class Road {
    * Projects (x, y) onto the centre line by walking from segment `hint` towards the foot point
    * (a local search: O(distance moved / spacing)). The result is written into `out` to avoid
    * allocation in the renderer's inner loop. The lateral sign comes from the 2-D cross product
-   * of the segment direction and the point offset; the heading is interpolated.
+   * of the segment direction and the point offset; the heading is interpolated (not written
+   * with `withHeading` false: the renderer needs only s and lateral).
    */
-  project(xM: number, yM: number, hint: number, out: RoadProjection, maxWalk = 4096): RoadProjection {
+  project(xM: number, yM: number, hint: number, out: RoadProjection, maxWalk = 4096, withHeading = true): RoadProjection {
     const xs = this.xs;
     const ys = this.ys;
     const last = this.count - 2;
@@ -150,8 +151,10 @@ export class Road {
     const dist = Math.sqrt(ex * ex + ey * ey); // (Math.hypot is several times slower in V8)
     out.sM = (i + t) * this.spacingM;
     out.lateralM = cross >= 0 ? dist : -dist;
-    const h0 = this.headings[i]!;
-    out.headingRad = h0 + tc * wrapAngle(this.headings[i + 1]! - h0);
+    if (withHeading) {
+      const h0 = this.headings[i]!;
+      out.headingRad = h0 + tc * wrapAngle(this.headings[i + 1]! - h0);
+    }
     out.index = i;
     return out;
   }

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { DrivingObservation } from '../core/env.js';
+import type { DrivingObservation, ModelInputSpec } from '../core/env.js';
 import { z } from 'zod';
 import { parseWith } from '../core/config.js';
 import { readJson, writeJsonSafely } from '../core/files.js';
@@ -84,6 +84,11 @@ export class DrivingAgent {
 
   get stateSize(): number {
     return this.stateBuilder.stateSize;
+  }
+
+  /** The crop and size of the frame the state is computed from (a simulator can render it directly). */
+  get modelInput(): ModelInputSpec | undefined {
+    return this.stateBuilder.frame.modelInput;
   }
 
   /** A driver's (or the schedule's) command. Undo is carried out here; the caller starts episodes. */

@@ -1,5 +1,14 @@
 import { Rng } from '../core/rng.js';
-import { algorithmPreset, withAlgorithmPreset, learnerConfigSchema, explorationConfigSchema, type Algorithm, type ExplorationConfigInput, type LearnerConfigInput } from '../rl/config.js';
+import {
+  algorithmPreset,
+  withAlgorithmPreset,
+  learnerConfigSchema,
+  explorationConfigSchema,
+  learnerSettingsForExploration,
+  type Algorithm,
+  type ExplorationConfigInput,
+  type LearnerConfigInput,
+} from '../rl/config.js';
 import { createLearner, type DdpgLearner } from '../rl/learner.js';
 import type { Learner } from '../rl/types.js';
 import { createExploration } from '../rl/noise.js';
@@ -68,7 +77,17 @@ export function createDrivingAgent(opts: DrivingAgentOptions): DrivingAgent {
   const frame: FrameFeatures = frameFeatures(opts.agent, opts.encoder);
   const state = new StateBuilder(frame, opts.vehicle, new CommandHistory(opts.agent.commandHistory, ACTION_SIZE));
   const overrides = opts.learner as LearnerConfigInput;
-  const learnerInput: LearnerConfigInput = { ...drivingLearnerDefaults(opts.algo), ...overrides, ...(frame.imageShape ? { imageShape: [...frame.imageShape] as [number, number, number] } : {}) };
+  const exploration = parseWith(explorationConfigSchema, opts.exploration, 'exploration config');
+  // Split-input networks: what the agent measures about the car (speed, steering, command
+  // history: everything after the frame features) joins at the second layer, unless set.
+  const lateInputSize = overrides.splitInput && overrides.lateInputSize === undefined ? { lateInputSize: state.stateSize - frame.size } : {};
+  const learnerInput: LearnerConfigInput = {
+    ...drivingLearnerDefaults(opts.algo),
+    ...learnerSettingsForExploration(exploration),
+    ...overrides,
+    ...lateInputSize,
+    ...(frame.imageShape ? { imageShape: [...frame.imageShape] as [number, number, number] } : {}),
+  };
   const parse = (input: LearnerConfigInput) => parseWith(learnerConfigSchema, withAlgorithmPreset(opts.algo, input), 'learner config');
   // A categorical critic gets the driving return's support, from the validated discount, unless the user set one.
   const parsed = parse(learnerInput);
@@ -76,7 +95,6 @@ export function createDrivingAgent(opts: DrivingAgentOptions): DrivingAgent {
     parsed.distributional && overrides.vMin === undefined && overrides.vMax === undefined
       ? parse({ ...learnerInput, ...drivingReturnSupport(opts.vehicle, parsed.discount) })
       : parsed;
-  const exploration = parseWith(explorationConfigSchema, opts.exploration, 'exploration config');
   const root = Rng.fromSeed(opts.seed);
   const local = createLearner(learnerConfig, state.stateSize, ACTION_SIZE, root.fork());
   const learner = opts.wrapLearner ? opts.wrapLearner(local) : local;

@@ -1,4 +1,4 @@
-import type { DrivingObservation } from '../core/env.js';
+import { sameModelInput, type DrivingObservation, type ModelInputSpec } from '../core/env.js';
 import type { ImageEncoder } from '../vision/types.js';
 import { preprocessToInput, type PreprocessOptions } from '../vision/preprocess.js';
 import type { VehicleScale } from './config.js';
@@ -15,6 +15,11 @@ import type { VehicleScale } from './config.js';
 /** Turns one camera frame into the leading part of the state. */
 export interface FrameFeatures {
   readonly size: number;
+  /**
+   * What the features are computed from, when known: a camera frame cropped and resized to this. A world
+   * that can draw it directly (the simulator) is asked to, and sends it as `obs.modelInput`.
+   */
+  readonly modelInput?: ModelInputSpec;
   /** HWC shape when the features are pixels (the learner's conv encoder reads them). */
   readonly imageShape?: readonly [number, number, number];
   features(obs: DrivingObservation): Promise<Float32Array>;
@@ -23,11 +28,15 @@ export interface FrameFeatures {
 /** The VAE latent mean of the frame (Kendall et al.: "deep RL from VAE"). */
 export class LatentFeatures implements FrameFeatures {
   readonly size: number;
+  readonly modelInput?: ModelInputSpec;
   constructor(private readonly encoder: ImageEncoder) {
     this.size = encoder.latentSize;
+    if (encoder.preprocess && encoder.encodeModelInput) this.modelInput = encoder.preprocess;
   }
   features(obs: DrivingObservation): Promise<Float32Array> {
-    return this.encoder.encode(obs.image);
+    if (!obs.modelInput) return this.encoder.encode(obs.image);
+    if (!this.encoder.encodeModelInput) throw new RangeError('the observation carries a model input frame but the encoder reads only camera images');
+    return this.encoder.encodeModelInput(obs.modelInput);
   }
 }
 
@@ -35,12 +44,19 @@ export class LatentFeatures implements FrameFeatures {
 export class PixelFeatures implements FrameFeatures {
   readonly size: number;
   readonly imageShape: readonly [number, number, number];
+  readonly modelInput: ModelInputSpec;
   constructor(private readonly preprocess: PreprocessOptions) {
     this.imageShape = [preprocess.height, preprocess.width, 3];
     this.size = preprocess.height * preprocess.width * 3;
+    this.modelInput = preprocess;
   }
-  features(obs: DrivingObservation): Promise<Float32Array> {
-    return preprocessToInput(obs.image, this.preprocess);
+  async features(obs: DrivingObservation): Promise<Float32Array> {
+    const frame = obs.modelInput;
+    if (!frame) return preprocessToInput(obs.image, this.preprocess);
+    if (!sameModelInput(frame, this.preprocess)) {
+      throw new RangeError(`model input frame ${frame.width}x${frame.height} (sky crop ${frame.skyCropFraction}) is not the pixel state's ${this.preprocess.width}x${this.preprocess.height} (sky crop ${this.preprocess.skyCropFraction})`);
+    }
+    return frame.data;
   }
 }
 

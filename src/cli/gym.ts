@@ -13,6 +13,7 @@ import { seededStream } from '../../sim/road.js';
 import {
   ALGORITHMS,
   explorationConfigSchema,
+  learnerSettingsForExploration,
   learnerConfigSchema,
   mergeLearnerConfig,
   withAlgorithmPreset,
@@ -34,7 +35,7 @@ import { addCommand, choiceOption, FORCE_HELP, OUT_RULE, parseIntArg, type Commo
 /** Keeps the learner's and the noise's streams apart from the task's resets (which use the bare seed). */
 const GYM_SEED_SALT = 0x67796d;
 
-export const NOISE_KINDS = ['ou', 'gaussian', 'param'] as const;
+export const NOISE_KINDS = ['ou', 'gaussian', 'param', 'noisy'] as const;
 export type NoiseKind = (typeof NOISE_KINDS)[number];
 
 export interface GymLoopSettings {
@@ -71,6 +72,7 @@ export function gymSetup(task: ClassicTask, algo: Algorithm, noise: NoiseKind | 
       gaussian: { type: 'gaussian', sigma: 0.1 },
       ou: { type: 'ou', theta: 0.6, sigma: 0.4, dt: 0.1, halfLifeEpisodes: null },
       param: { type: 'param', initialStd: 0.1, targetActionStd: 0.1 },
+      noisy: { type: 'noisy', sigma0: 0.5, resample: 'step' },
     };
     return {
       learner: { ...common, discount: 0.98, ...(algo === 'd4pg' ? { vMin: -400, vMax: 0 } : {}) },
@@ -82,6 +84,7 @@ export function gymSetup(task: ClassicTask, algo: Algorithm, noise: NoiseKind | 
     ou: { type: 'ou', theta: 0.15, sigma: 0.5, dt: 0.01, halfLifeEpisodes: null },
     gaussian: { type: 'gaussian', sigma: 0.5 },
     param: { type: 'param', initialStd: 0.5, targetActionStd: 0.5 },
+    noisy: { type: 'noisy', sigma0: 0.5, resample: 'episode' },
   };
   return {
     learner: { ...common, discount: 0.99, ...(algo === 'd4pg' ? { vMin: -50, vMax: 100 } : {}) },
@@ -126,10 +129,13 @@ export async function runGym(options: GymRunOptions): Promise<GymRunResult> {
   await initBackend();
   const setup = gymSetup(options.task, options.algo, options.noise);
   // File settings are validated by the schema below; nested replay / encoder fields merge.
-  const learnerOverrides = mergeLearnerConfig(setup.learner, (options.file?.learner ?? {}) as LearnerConfigInput);
-  const learnerConfig = parseWith(learnerConfigSchema, withAlgorithmPreset(options.algo, learnerOverrides), 'learner config');
   const explorationRaw = options.file?.exploration ?? setup.exploration;
   const explorationConfig = parseWith(explorationConfigSchema, explorationRaw, 'exploration config');
+  const learnerOverrides = mergeLearnerConfig(
+    { ...setup.learner, ...learnerSettingsForExploration(explorationConfig) },
+    (options.file?.learner ?? {}) as LearnerConfigInput,
+  );
+  const learnerConfig = parseWith(learnerConfigSchema, withAlgorithmPreset(options.algo, learnerOverrides), 'learner config');
   const loop = {
     learningStarts: options.file?.learningStarts ?? setup.loop.learningStarts,
     gradientSteps: options.file?.gradientSteps ?? setup.loop.gradientSteps,

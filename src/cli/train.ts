@@ -7,7 +7,7 @@ import { UserError } from '../core/errors.js';
 import { ensureDirectory, exists, readJson, replaceDirectory, writeFileSafely, writeJsonSafely } from '../core/files.js';
 import { checkOutputDir } from '../core/out-dir.js';
 import { log } from '../core/logger.js';
-import type { RgbImage } from '../core/env.js';
+import type { ModelInputSpec, RgbImage } from '../core/env.js';
 import { createDrivingAgent, type DrivingAgent, type VehicleScale } from '../agent/index.js';
 import { consecutivePasses, passed, trainAgent, type EpisodeRecord, type StepView, type TrainingProgress } from '../agent/training.js';
 import { DEFAULT_VAE_MODEL_DIR, loadVaeEncoder } from '../vision/encoder.js';
@@ -90,8 +90,12 @@ export function buildAgent(config: TrainConfig, encoder: ImageEncoder | null): D
   });
 }
 
-export function simEnvFor(config: TrainConfig, seedOffset = 0): DrivingSimEnv {
-  return new DrivingSimEnv({ ...config.sim, env: { ...config.sim.env, seed: config.seed + seedOffset } });
+/**
+ * The simulator of a run. With `modelInput` (the agent's: DrivingAgent.modelInput) it renders
+ * what the agent reads straight at the model input size, and no full frame (docs/sim.md).
+ */
+export function simEnvFor(config: TrainConfig, seedOffset = 0, modelInput?: ModelInputSpec): DrivingSimEnv {
+  return new DrivingSimEnv({ ...config.sim, env: { ...config.sim.env, seed: config.seed + seedOffset } }, modelInput ? { modelInput } : {});
 }
 
 /** The test world's configuration: the training world's, with the schedule's choice of test roads. */
@@ -152,7 +156,8 @@ export class TestDriveRecorder {
       this.interventions = [];
       this.step = 0;
     }
-    if (this.step % FRAME_EVERY_STEPS === 0 && view.observation.image.width > 0) this.frames.push(view.observation.image);
+    // Frames for people at the camera's full size (the agent may see only its model input).
+    if (this.step % FRAME_EVERY_STEPS === 0 && this.env.config.camera.render) this.frames.push(this.env.renderAt(this.env.config.camera.widthPx, this.env.config.camera.heightPx));
     if (view.info?.intervention) this.interventions.push({ xM: this.env.pose.xM, yM: this.env.pose.yM });
     this.path = [...this.env.drivenPath];
     this.step += 1;
@@ -184,8 +189,8 @@ export async function runTraining(opts: TrainRunOptions): Promise<TrainSummary> 
     }
     // On resume too: the episode budget may have changed (the only setting that can).
     await writeJsonSafely(join(out, RUN_FILES.config), config);
-    const env = simEnvFor(config);
-    const testEnv = simEnvFor(testWorldConfig(config), 2);
+    const env = simEnvFor(config, 0, agent.modelInput);
+    const testEnv = simEnvFor(testWorldConfig(config), 2, agent.modelInput);
     const recorder = new TestDriveRecorder(testEnv);
     const title = `daydrive train: ${config.algo} from ${config.agent.state}, seed ${config.seed}`;
     let sinceCheckpoint = 0;

@@ -42,9 +42,39 @@ export interface Environment<Obs, Info> {
 
 // ---- Driving: what both the simulator and the ROS node present ----
 
-/** One camera frame plus what the car measures about itself. */
+/**
+ * What a model reads of a frame: the top `skyCropFraction` of the rows cropped off (the sky),
+ * the rest resized to width x height (src/vision/preprocess.ts does it to camera frames).
+ */
+export interface ModelInputSpec {
+  readonly skyCropFraction: number;
+  readonly width: number;
+  readonly height: number;
+}
+
+/** A frame already made model input by the world: HWC floats in [0, 1], width * height * 3 of them. */
+export interface ModelInputFrame extends ModelInputSpec {
+  readonly data: Float32Array;
+}
+
+/** Rows removed from the top of an image of this height by a sky crop (the one rounding every path uses). */
+export function skyCropRows(heightPx: number, skyCropFraction: number): number {
+  return Math.round(heightPx * skyCropFraction);
+}
+
+/** Whether two model input specs describe the same crop and size. */
+export function sameModelInput(a: ModelInputSpec, b: ModelInputSpec): boolean {
+  return a.width === b.width && a.height === b.height && Math.abs(a.skyCropFraction - b.skyCropFraction) < 1e-9;
+}
+
+/**
+ * One camera frame plus what the car measures about itself. A world that can draw the model
+ * input itself (the simulator, asked to by its composer) sends it as `modelInput` and may send an
+ * empty (0x0) `image`; the vehicle sends camera images, which the agent preprocesses.
+ */
 export interface DrivingObservation {
   readonly image: RgbImage;
+  readonly modelInput?: ModelInputFrame;
   readonly speedMps: number;
   readonly steeringRad: number;
 }

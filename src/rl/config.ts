@@ -60,6 +60,20 @@ export const learnerConfigSchema = z
      * actor loss (rlkit's policy_pre_activation_weight); 0 disables it. See ddpg.ts.
      */
     actorPreActivationPenalty: z.number().min(0).default(0),
+    /**
+     * Split-input networks (the Parkour D4PG's proprioceptive split): the last `lateInputSize`
+     * state components (speed, steering, command history) join actor and critic at their second
+     * layer, with the action in the critic; the rest (the latent) has the first layer to itself.
+     * The driving agent sets lateInputSize from its state layout.
+     */
+    splitInput: z.boolean().default(false),
+    lateInputSize: z.number().int().min(0).default(0),
+    /**
+     * NoisyNet actor (Fortunato et al. 2018): every actor layer has learned factorised Gaussian
+     * noise, sigma starting at this / sqrt(fanIn) (the paper's 0.5). Set by exploration type
+     * 'noisy'; null: a plain actor.
+     */
+    noisyActorSigma0: z.number().positive().nullable().default(null),
     // ---- TD3 switches (Fujimoto et al. 2018) ----
     /** Two critics, the minimum of their targets in the Bellman target. */
     twinCritics: z.boolean().default(false),
@@ -188,12 +202,28 @@ export const paramNoiseSchema = z
   })
   .strict();
 
+export const noisyNetSchema = z
+  .object({
+    type: z.literal('noisy'),
+    /** Initial noise scale: sigma = sigma0 / sqrt(fanIn) per layer (Fortunato et al. 2018: 0.5 for factorised noise). */
+    sigma0: z.number().positive().default(0.5),
+    /** A new noise draw for acting at every step, or once per training episode. */
+    resample: z.enum(['step', 'episode']).default('step'),
+  })
+  .strict();
+
 export const explorationConfigSchema = z
-  .discriminatedUnion('type', [ouNoiseSchema, gaussianNoiseSchema, paramNoiseSchema])
+  .discriminatedUnion('type', [ouNoiseSchema, gaussianNoiseSchema, paramNoiseSchema, noisyNetSchema])
   .default({ type: 'ou', theta: 0.6, sigma: 0.4, dt: 0.1, mu: 0, halfLifeEpisodes: 250 });
 
 export type ExplorationConfig = z.output<typeof explorationConfigSchema>;
 export type OuNoiseConfig = z.output<typeof ouNoiseSchema>;
 export type GaussianNoiseConfig = z.output<typeof gaussianNoiseSchema>;
 export type ParamNoiseConfig = z.output<typeof paramNoiseSchema>;
+export type NoisyNetConfig = z.output<typeof noisyNetSchema>;
+
+/** The learner settings an exploration needs: a NoisyNet actor for type 'noisy' (its sigma0), nothing else for the others. */
+export function learnerSettingsForExploration(exploration: ExplorationConfig): LearnerConfigInput {
+  return exploration.type === 'noisy' ? { noisyActorSigma0: exploration.sigma0 } : {};
+}
 export type ExplorationConfigInput = z.input<typeof explorationConfigSchema>;

@@ -10,11 +10,16 @@ import {
   critic,
   criticVariables,
   criticForward,
+  actionGradient,
+  criticInputRequest,
   encoderBackward,
+  featureGradient,
+  featureParts,
   features,
   mlpBackward,
   mlpForwardTrace,
   type ActorCritic,
+  type MlpNoise,
   type StateBatch,
 } from './networks.js';
 import type { TensorOps, Tensor } from './tensor-ops.js';
@@ -92,6 +97,8 @@ export interface BatchTensors {
    */
   readonly stateActionOnesT?: Tensor | null;
   readonly stateOnesT?: Tensor | null;
+  /** A NoisyNet actor's noise draw for this update's actor step (networks.ts MlpNoise); null: a plain actor. */
+  readonly actorNoise?: MlpNoise | null;
 }
 
 export interface StepResult {
@@ -176,7 +183,7 @@ export function criticLossAndGradients(ops: TensorOps, model: DdpgModel, batch: 
   let q1: Tensor | null = null;
   let dFeatures: Tensor | null = null;
   for (const [k, net] of online.critics.entries()) {
-    const trace = mlpForwardTrace(ops, net, [feats, batch.actions]);
+    const trace = mlpForwardTrace(ops, net, [...featureParts(ops, online, feats), batch.actions]);
     const out = trace.output;
     let dOut: Tensor;
     if (support && targets.distribution) {
@@ -193,9 +200,13 @@ export function criticLossAndGradients(ops: TensorOps, model: DdpgModel, batch: 
       losses.push(ops.mean(ops.mul(batch.weights, ops.square(diff))));
       dOut = ops.view(ops.mul(diff, ops.scale(batch.weights, 2 / batchSize)), [batchSize, 1]);
     }
-    const g = mlpBackward(ops, net, trace, dOut, { params: true, inputs: [pixels, false], firstInputT: pixels ? null : (batch.stateActionOnesT ?? null) });
+    const g = mlpBackward(ops, net, trace, dOut, {
+      params: true,
+      inputs: criticInputRequest(online, pixels, false),
+      firstInputT: pixels ? null : (batch.stateActionOnesT ?? null),
+    });
     grads.push(...(g.params ?? []));
-    const dFeat = g.inputs[0];
+    const dFeat = featureGradient(ops, online, g.inputs);
     if (dFeat) dFeatures = dFeatures ? ops.add(dFeatures, dFeat) : dFeat;
   }
   if (pixels && online.encoder && batch.states.images && dFeatures) {
@@ -217,12 +228,21 @@ export function criticLossAndGradients(ops: TensorOps, model: DdpgModel, batch: 
  * when the host has it (GradRequest.firstInputT). `grads`: flattened and concatenated, in
  * actorVariables order.
  */
-export function actorLossAndGradients(ops: TensorOps, model: DdpgModel, feats: Tensor, featsOnesT: Tensor | null = null): { loss: Tensor; grads: Tensor[] } {
+export function actorLossAndGradients(
+  ops: TensorOps,
+  model: DdpgModel,
+  feats: Tensor,
+  featsOnesT: Tensor | null = null,
+  actorNoise: MlpNoise | null = null,
+): { loss: Tensor; grads: Tensor[] } {
   const { online, support } = model;
   const batchSize = feats.shape[0] as number;
-  const actorTrace = mlpForwardTrace(ops, online.actor, [feats]);
+  const parts = featureParts(ops, online, feats);
+  // A NoisyNet actor is trained through its noise draw (Fortunato et al. 2018: the loss of the
+  // noisy network, so sigma learns how much noise pays).
+  const actorTrace = mlpForwardTrace(ops, online.actor, parts, actorNoise);
   const critic1 = critic(online, 0);
-  const criticTrace = mlpForwardTrace(ops, critic1, [feats, actorTrace.output]);
+  const criticTrace = mlpForwardTrace(ops, critic1, [...parts, actorTrace.output]);
   const out = criticTrace.output;
   let q: Tensor;
   let dOut: Tensor;
@@ -236,7 +256,7 @@ export function actorLossAndGradients(ops: TensorOps, model: DdpgModel, feats: T
     q = out;
     dOut = ops.upload(new Float32Array(batchSize).fill(-1 / batchSize), [batchSize, 1]);
   }
-  const dAction = mlpBackward(ops, critic1, criticTrace, dOut, { params: false, inputs: [false, true] }).inputs[1] as Tensor;
+  const dAction = actionGradient(mlpBackward(ops, critic1, criticTrace, dOut, { params: false, inputs: criticInputRequest(online, false, true) }).inputs) as Tensor;
   let loss = ops.scale(ops.mean(q), -1);
   let dPreActivation: Tensor | null = null;
   const penalty = model.config.actorPreActivationPenalty;
@@ -285,7 +305,7 @@ export function ddpgStep(ops: TensorOps, model: DdpgModel, batch: BatchTensors, 
     return { skipped: null, criticLoss, actorLoss: Number.NaN, meanQ, criticGradNorm: criticNorm, tdErrors };
   }
   const feats = pixels ? features(ops, online, batch.states) : batch.states.vectors;
-  const actor = actorLossAndGradients(ops, model, feats, pixels ? null : (batch.stateOnesT ?? null));
+  const actor = actorLossAndGradients(ops, model, feats, pixels ? null : (batch.stateOnesT ?? null), batch.actorNoise ?? null);
   const actorRead = ops.readAll([actor.loss, ...actor.grads]);
   const actorLoss = actorRead[0] as number;
   const actorGrad = actorRead.subarray(1);
@@ -300,7 +320,7 @@ export function ddpgStep(ops: TensorOps, model: DdpgModel, batch: BatchTensors, 
   return { skipped: null, criticLoss, actorLoss, meanQ, criticGradNorm: criticNorm, tdErrors };
 }
 
-/** mu(s) for a batch of states, [B, actionSize]. */
-export function policy(ops: TensorOps, net: ActorCritic, states: StateBatch): Tensor {
-  return actorForward(ops, net, features(ops, net, states));
+/** mu(s) for a batch of states, [B, actionSize] (under a NoisyNet actor's noise draw when given). */
+export function policy(ops: TensorOps, net: ActorCritic, states: StateBatch, actorNoise: MlpNoise | null = null): Tensor {
+  return actorForward(ops, net, features(ops, net, states), actorNoise);
 }

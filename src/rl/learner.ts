@@ -15,7 +15,11 @@ import { withTensorOps } from './with-tensor-ops.js';
 import { NStepAccumulator } from './n-step.js';
 import {
   disposeActorCritic,
+  mlpMeanVariables,
   mlpVariables,
+  sampleMlpNoise,
+  uploadMlpNoise,
+  type HostNoiseLayer,
   namedVariables,
   stateLayout,
   variableFrom,
@@ -26,7 +30,7 @@ import {
 } from './networks.js';
 import type { AdamState } from './optimizer.js';
 import { ReplayBuffer, type ReplayMark, type SampledBatch } from './replay.js';
-import type { Learner, LearnerSnapshot, PerturbablePolicy, PolicyWeights, Transition, UpdateOptions, UpdateStats } from './types.js';
+import type { Learner, LearnerSnapshot, NoisyPolicy, PerturbablePolicy, PolicyWeights, Transition, UpdateOptions, UpdateStats } from './types.js';
 
 /**
  * The learner: DDPG with the TD3 and D4PG switches (see ddpg.ts), replay, n-step windows per
@@ -87,7 +91,7 @@ function checkFinite(values: ArrayLike<number>, field: string, expectedLength?: 
   }
 }
 
-class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy, PolicyWeights {
+class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy, NoisyPolicy, PolicyWeights {
   readonly config: LearnerConfig;
   private readonly online: ActorCritic;
   private readonly target: ActorCritic;
@@ -105,6 +109,9 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy, 
   private adaptive: Mlp | null = null;
   private latestSnapshot: Snapshot | null = null;
   private disposed = false;
+  /** NoisyNet: the acting noise draw (null: act with the mean until the first draw). */
+  private actingNoise: (HostNoiseLayer | null)[] | null = null;
+  readonly hasNoisyActor: boolean;
 
   constructor(
     config: LearnerConfig,
@@ -123,6 +130,7 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy, 
     this.online = this.model.online;
     this.target = this.model.target;
     this.replay = new ReplayBuffer(config.replay, { stateSize, actionSize, imageSize: this.imageSize });
+    this.hasNoisyActor = config.noisyActorSigma0 !== null;
   }
 
   // ---- acting ----
@@ -136,6 +144,18 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy, 
     checkFinite(state, 'state', this.stateSize);
     if (!this.perturbed) return this.actWith(this.online, state);
     return this.actWith({ ...this.online, actor: this.perturbed }, state);
+  }
+
+  resampleActingNoise(rng: Rng): void {
+    this.assertAlive();
+    this.actingNoise = sampleMlpNoise(this.online.actor, rng);
+  }
+
+  actNoisy(state: Float32Array): Float32Array {
+    checkFinite(state, 'state', this.stateSize);
+    const host = this.actingNoise;
+    if (!host) return this.actWith(this.online, state);
+    return withTensorOps((ops) => ops.read(policy(ops, this.online, this.stateBatch(ops, state, 1), uploadMlpNoise(ops, this.online.actor, host))));
   }
 
   private actWith(net: ActorCritic, state: Float32Array): Float32Array {
@@ -280,6 +300,8 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy, 
       weights: ops.upload(sample.weights, [b]),
       targetNoise,
       host: { rewards: sample.rewards, discounts: sample.discounts },
+      // A fresh draw per update (Fortunato et al. 2018, Algorithm 1), only on updates that train the actor.
+      actorNoise: this.hasNoisyActor && this.updates % config.policyDelay === config.policyDelay - 1 ? uploadMlpNoise(ops, this.online.actor, sampleMlpNoise(this.online.actor, this.rng)) : null,
     };
   }
 
@@ -330,9 +352,10 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy, 
     const copy = into ?? {
       outputActivation: source.outputActivation,
       layers: source.layers.map((l) => ({ ws: l.ws.map((w) => variableFrom(w.clone(), false)), b: variableFrom(l.b.clone(), false) })),
+      ...(source.joinLayers ? { joinLayers: source.joinLayers } : {}),
     };
     const targets = mlpVariables(copy);
-    mlpVariables(source).forEach((v, i) => {
+    mlpMeanVariables(source).forEach((v, i) => {
       const noise = new Float32Array(v.size);
       for (let k = 0; k < noise.length; k++) noise[k] = rng.normal() * stddev;
       tf.tidy(() => (targets[i] as tf.Variable).assign(tf.add(v, tf.tensor(noise, v.shape))));

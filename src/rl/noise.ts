@@ -8,10 +8,11 @@ import {
   type ExplorationConfig,
   type ExplorationConfigInput,
   type GaussianNoiseConfig,
+  type NoisyNetConfig,
   type OuNoiseConfig,
   type ParamNoiseConfig,
 } from './config.js';
-import { isPerturbablePolicy, type Exploration, type Learner } from './types.js';
+import { isNoisyPolicy, isPerturbablePolicy, type Exploration, type Learner } from './types.js';
 
 /**
  * Exploration: how the behaviour policy departs from mu(s). Action-space noise (Ornstein-Uhlenbeck,
@@ -33,6 +34,7 @@ const paramStateSchema = z.object({
   lastDistance: z.number().min(0).nullable().default(null),
   rng: rngStateSchema,
 });
+const noisyStateSchema = z.object({ type: z.literal('noisy'), episodes: episodesSchema, rng: rngStateSchema });
 const STATE_SOURCE = 'exploration state';
 
 function clip1(x: number): number {
@@ -213,6 +215,49 @@ export class ParameterNoise implements Exploration {
 }
 
 /**
+ * NoisyNet exploration (Fortunato et al. 2018): the actor's layers carry learned factorised
+ * Gaussian noise (networks.ts, LearnerConfig.noisyActorSigma0; the learner trains sigma with the
+ * means), and the behaviour policy is the actor under one draw of it, redrawn every step or once
+ * per training episode (`resample`). No hand-set noise scale or decay: the actor learns how much
+ * noise pays. Tests drive the mean (learner.act). The learner must have a noisy actor
+ * (learnerSettingsForExploration gives the setting).
+ */
+export class NoisyNetExploration implements Exploration {
+  private episodes = 0;
+  private drawnFor: Learner | null = null;
+
+  constructor(
+    readonly config: NoisyNetConfig,
+    private rng: Rng,
+  ) {}
+
+  action(learner: Learner, state: Float32Array): Float32Array {
+    if (!isNoisyPolicy(learner)) throw new RangeError("exploration type 'noisy' needs a learner with a NoisyNet actor (learner setting noisyActorSigma0)");
+    if (this.config.resample === 'step' || this.drawnFor !== learner) {
+      learner.resampleActingNoise(this.rng);
+      this.drawnFor = learner;
+    }
+    return learner.actNoisy(state).map(clip1);
+  }
+
+  endEpisode(): void {
+    this.episodes += 1;
+    this.drawnFor = null; // a new draw at the next episode's first step
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { type: 'noisy', episodes: this.episodes, rng: this.rng.state() };
+  }
+
+  restore(state: Record<string, unknown>): void {
+    const saved = parseWith(noisyStateSchema, state, STATE_SOURCE);
+    this.episodes = saved.episodes;
+    this.rng = Rng.fromState(saved.rng);
+    this.drawnFor = null;
+  }
+}
+
+/**
  * The adaptation rule of Plappert et al. 2018, section 3.2:
  * sigma_{k+1} = sigma_k / alpha if d(pi, pi~) > delta, else alpha * sigma_k.
  */
@@ -243,6 +288,9 @@ export function createExploration(
       break;
     case 'param':
       exploration = new ParameterNoise(cfg, rng);
+      break;
+    case 'noisy':
+      exploration = new NoisyNetExploration(cfg, rng);
       break;
   }
   if (state) {

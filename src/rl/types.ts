@@ -118,3 +118,21 @@ export function hasPolicyWeights(learner: Learner): learner is Learner & PolicyW
   const l = learner as Partial<PolicyWeights>;
   return typeof l.policyWeights === 'function' && typeof l.setPolicyWeights === 'function';
 }
+
+/**
+ * Implemented by learners with a NoisyNet actor (Fortunato et al. 2018): the behaviour policy is
+ * the actor under a draw of its learned factorised noise; the plain policy (act) is its mean.
+ */
+export interface NoisyPolicy {
+  /** Whether the actor has noisy layers (LearnerConfig.noisyActorSigma0). */
+  readonly hasNoisyActor: boolean;
+  /** Draws new acting noise. */
+  resampleActingNoise(rng: Rng): void;
+  /** The actor's action under the current acting noise (the mean until the first draw). */
+  actNoisy(state: Float32Array): Float32Array;
+}
+
+export function isNoisyPolicy(learner: Learner): learner is Learner & NoisyPolicy {
+  const l = learner as Partial<NoisyPolicy>;
+  return l.hasNoisyActor === true && typeof l.resampleActingNoise === 'function' && typeof l.actNoisy === 'function';
+}

@@ -14,7 +14,10 @@ export function actorNoiseScale(actorIndex: number, actors: number, alpha: numbe
   return actors === 1 ? 1 : 0.4 ** ((alpha * actorIndex) / (actors - 1));
 }
 
-/** The exploration config with its noise magnitude multiplied by `scale`. */
+/**
+ * The exploration config with its noise magnitude multiplied by `scale`. NoisyNet's noise is the
+ * actor's learned sigma, which travels with the weights: every actor explores with it unscaled.
+ */
 export function scaledExploration(config: ExplorationConfig, scale: number): ExplorationConfig {
   switch (config.type) {
     case 'ou':
@@ -22,5 +25,7 @@ export function scaledExploration(config: ExplorationConfig, scale: number): Exp
       return { ...config, sigma: config.sigma * scale };
     case 'param':
       return { ...config, initialStd: config.initialStd * scale, targetActionStd: config.targetActionStd * scale };
+    case 'noisy':
+      return config;
   }
 }

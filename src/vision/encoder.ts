@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { RgbImage } from '../core/env.js';
+import { sameModelInput, type ModelInputFrame, type RgbImage } from '../core/env.js';
 import { UserError } from '../core/errors.js';
 import { log, type Logger } from '../core/logger.js';
 import { loadLayersModel } from '../core/tfjs-io.js';
@@ -89,6 +89,19 @@ export class VaeImageEncoder implements ImageEncoder {
     this.checkFrameSize(image.width, image.height);
     const input = normalise(await preprocessRgb(image, this.preprocess));
     return (await this.encodeInputs(input, 1))[0]!;
+  }
+
+  /**
+   * The latent mean of a frame the world rendered as model input (the simulator's agent view:
+   * no image library in between). A frame of another crop or size is refused, naming both.
+   */
+  async encodeModelInput(frame: ModelInputFrame): Promise<Float32Array> {
+    if (!sameModelInput(frame, this.preprocess)) {
+      throw new UserError(
+        `model input frame ${frame.width}x${frame.height} with sky crop ${frame.skyCropFraction} does not match ${this.source}: ${this.inputWidth}x${this.inputHeight}, sky crop ${this.preprocess.skyCropFraction}`,
+      );
+    }
+    return (await this.encodeInputs(frame.data, 1))[0]!;
   }
 
   /**

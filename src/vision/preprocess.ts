@@ -23,7 +23,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import sharp, { type OutputInfo, type Sharp } from 'sharp';
-import type { RgbImage } from '../core/env.js';
+import { skyCropRows, type RgbImage } from '../core/env.js';
 import { UserError } from '../core/errors.js';
 import { BadImageError, type BadImageProblem } from './bad-image.js';
 
@@ -157,10 +157,7 @@ export async function readImageFile(path: string): Promise<RgbImage> {
   return decodeCompressedImage(bytes, `image ${path}`);
 }
 
-/** Rows removed from the top of an image of this height. */
-export function skyCropRows(heightPx: number, skyCropFraction: number): number {
-  return Math.round(heightPx * skyCropFraction);
-}
+export { skyCropRows };
 
 /** Checks options once; a bad value is a UserError naming it. */
 export function validatePreprocessOptions(opts: PreprocessOptions): void {
