@@ -1,6 +1,7 @@
 import { DrivingSimEnv, purePursuitForEnv, type SimConfig, type SimDrivingInfo } from '../../sim/index.js';
 import type { DrivingInfo, RgbImage } from '../core/env.js';
 import { Rng } from '../core/rng.js';
+import { VAE_COLLECTION_ROAD_SEED_BASE, VAE_COLLECTION_ROAD_SEEDS } from '../agent/road-seeds.js';
 import type { FrameRecord } from '../vision/dataset.js';
 
 /**
@@ -56,7 +57,8 @@ function recordOf(episode: number, step: number, info: DrivingInfo & Pick<SimDri
 
 /**
  * Drives `episodes` roads and calls `onFrame` for every kept frame (rendered with the config's
- * camera). Road seeds come from `seed`, so a different seed gives unseen roads.
+ * camera). Road seeds come from `seed`, drawn in the VAE collection range (src/agent/road-seeds.ts:
+ * never an evaluation road), so a different seed gives unseen roads.
  */
 export async function collectSimFrames(
   config: SimConfig,
@@ -72,7 +74,7 @@ export async function collectSimFrames(
   let interventions = 0;
   const roadSeeds: number[] = [];
   for (let episode = 0; episode < opts.episodes; episode++) {
-    const roadSeed = rng.int(0x7fffffff);
+    const roadSeed = VAE_COLLECTION_ROAD_SEED_BASE + rng.int(VAE_COLLECTION_ROAD_SEEDS);
     roadSeeds.push(roadSeed);
     env.resetSync({ seed: roadSeed });
     const halfLaneM = env.road.laneWidthM / 2;
