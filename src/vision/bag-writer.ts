@@ -141,8 +141,8 @@ export class BagWriter {
       rosbag2_bagfile_information: {
         version: 5,
         storage_identifier: 'mcap',
-        duration: { nanoseconds: Number(duration) },
-        starting_time: { nanoseconds_since_epoch: Number(start) },
+        duration: { nanoseconds: duration },
+        starting_time: { nanoseconds_since_epoch: start },
         message_count: messages,
         topics_with_message_count: [...this.topics.values()].map((t) => ({
           topic_metadata: { name: t.name, type: t.type, serialization_format: 'cdr', offered_qos_profiles: RELIABLE_QOS },
@@ -151,9 +151,10 @@ export class BagWriter {
         compression_format: '',
         compression_mode: '',
         relative_file_paths: [this.fileName],
-        files: [{ path: this.fileName, starting_time: { nanoseconds_since_epoch: Number(start) }, duration: { nanoseconds: Number(duration) }, message_count: messages }],
+        files: [{ path: this.fileName, starting_time: { nanoseconds_since_epoch: start }, duration: { nanoseconds: duration }, message_count: messages }],
       },
     };
+    // Nanoseconds since the epoch exceed 2^53: BigInts, written exactly.
     await writeFileSafely(join(this.dir, 'metadata.yaml'), toYaml(info));
     return { messages, path: join(this.dir, this.fileName) };
   }
