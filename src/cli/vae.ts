@@ -48,6 +48,9 @@ interface TrainOptions extends CommonOptions {
   resume?: boolean;
   maxFrames?: number;
   config?: string;
+  auxTargets?: 'odometry' | 'ground-truth';
+  augment?: 'none' | 'photometric';
+  probeData?: string;
 }
 
 /** This invocation as a `daydrive` command (without --json), for dataset.json and the model card. */
@@ -237,7 +240,10 @@ export function registerVae(program: Command): void {
         .option('--crop <fraction>', 'fraction of the image height cropped off the top (sky; default 0.4)', parseFloatArg(0, 0.95))
         .option('--beta <x>', 'weight of the KL term (default 1)', parseFloatArg(0, 100))
         .option('--kl-tolerance <nats>', 'KL floor per latent dimension (default 0.5)', parseFloatArg(0, 100))
-        .option('--aux-weight <x>', 'weight of the auxiliary linear head on cross-track and heading error (simulator frames; 0 = plain VAE)', parseFloatArg(0, 10_000))
+        .option('--aux-weight <x>', 'weight of the auxiliary linear head (0 = plain VAE)', parseFloatArg(0, 10_000))
+        .addOption(choiceOption('--aux-targets <kind>', "what the head predicts: odometry (from a bag: where the car went next, the driver's steering) or ground-truth (simulator cross-track and heading error: a simulator-only ablation)", ['odometry', 'ground-truth']))
+        .addOption(choiceOption('--augment <kind>', 'photometric: reconstruct the clean frame from one with light and colour changed (denoising); none', ['none', 'photometric']))
+        .option('--probe-data <dir>', 'labelled simulator frames of other roads (vae collect --episodes) for the latent probes, when the training data has no labels')
         .option('--validation <fraction>', 'fraction of episodes held out for validation', parseFloatArg(0, 0.9), 0.15)
         .option('--patience <n>', 'stop after n epochs without a better validation loss', parseIntArg(1, 1000), 4)
         .option('--seed <n>', 'seed of the initial weights, the split and the batches', parseIntArg(0, 0x7fffffff), 0)
@@ -254,6 +260,8 @@ export function registerVae(program: Command): void {
       if (opts.beta !== undefined) flags.beta = opts.beta;
       if (opts.klTolerance !== undefined) flags.klToleranceNats = opts.klTolerance;
       if (opts.auxWeight !== undefined) flags.auxiliaryWeight = opts.auxWeight;
+      if (opts.auxTargets !== undefined) flags.auxiliaryTargets = opts.auxTargets;
+      if (opts.augment !== undefined) flags.augmentation = opts.augment;
       const config = parseVaeConfig({ ...fromFile, ...flags }, opts.config ? `VAE config ${opts.config} with flags` : 'VAE options');
       const backend = await initBackend();
       if (backend.name === 'cpu') log.warn('training on the cpu backend is ~100x slower than wasm');
@@ -271,6 +279,7 @@ export function registerVae(program: Command): void {
         progress: true,
         command: commandLine(),
         ...(opts.maxFrames !== undefined ? { maxFrames: opts.maxFrames } : {}),
+        ...(opts.probeData !== undefined ? { probeDataDir: opts.probeData } : {}),
       });
       const s = result.summary;
       return {
