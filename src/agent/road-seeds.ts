@@ -2,9 +2,10 @@ import { UserError } from '../core/errors.js';
 import { TEST_ROAD_SEED_BASE, VARIED_ROAD_SEED_BASE } from './training.js';
 
 /**
- * Which road seeds each use of the simulator takes, as half-open ranges [start, end). The ranges
- * are disjoint, so an evaluation never drives a road the agent trained or was tested on, or a
- * road whose frames trained the VAE; `checkDisjointRanges` (run by the tests) keeps them so, and
+ * Which road seeds each use of the simulator takes, as half-open ranges [start, end), and VAE
+ * collection the seeds outside them. The ranges are disjoint, so an evaluation never drives a road
+ * the agent trained or was tested on, or a road whose frames trained the VAE; `checkDisjointRanges`
+ * (run by the tests) keeps them so, and
  * `checkEvaluationRoads` refuses an evaluation that would drive one of a run's own roads (a
  * configured training route seed can be anything).
  */
@@ -18,16 +19,22 @@ export interface SeedRange {
 export const EVALUATION_ROAD_SEED_BASE = 1_000_000;
 export const EVALUATION_SEEDS_PER_SET = 10_000;
 export const EVALUATION_SEED_SETS = 10_000;
-/** Roads of `daydrive vae collect` (the simulator's frames for the VAE). */
-export const VAE_COLLECTION_ROAD_SEED_BASE = 1_000_000_000;
-export const VAE_COLLECTION_ROAD_SEEDS = 1_000_000_000;
 
 export const ROAD_SEED_RANGES: readonly SeedRange[] = [
   { name: 'varied training roads', start: VARIED_ROAD_SEED_BASE, end: TEST_ROAD_SEED_BASE },
   { name: 'test roads', start: TEST_ROAD_SEED_BASE, end: EVALUATION_ROAD_SEED_BASE },
   { name: 'evaluation roads', start: EVALUATION_ROAD_SEED_BASE, end: EVALUATION_ROAD_SEED_BASE + EVALUATION_SEEDS_PER_SET * EVALUATION_SEED_SETS },
-  { name: 'VAE collection roads', start: VAE_COLLECTION_ROAD_SEED_BASE, end: VAE_COLLECTION_ROAD_SEED_BASE + VAE_COLLECTION_ROAD_SEEDS },
 ];
+
+/**
+ * Whether a seed belongs to one of the reserved ranges above. `daydrive vae collect` draws its
+ * roads from all seeds and redraws a reserved one, so its roads are never training, test or
+ * evaluation roads (and the roads of earlier collections, drawn before the ranges existed, stay
+ * the same unless they were reserved ones: about 1 in 21).
+ */
+export function isReservedRoadSeed(seed: number): boolean {
+  return ROAD_SEED_RANGES.some((r) => inRange(seed, r));
+}
 
 export function seedRange(name: string): SeedRange {
   const range = ROAD_SEED_RANGES.find((r) => r.name === name);
@@ -45,7 +52,9 @@ export function checkDisjointRanges(ranges: readonly SeedRange[] = ROAD_SEED_RAN
   });
 }
 
-export const inRange = (seed: number, range: SeedRange): boolean => seed >= range.start && seed < range.end;
+export function inRange(seed: number, range: SeedRange): boolean {
+  return seed >= range.start && seed < range.end;
+}
 
 /** The roads a run used outside the fixed ranges: its training route. */
 export interface RunRoads {

@@ -1,7 +1,7 @@
 import { DrivingSimEnv, maxSetpointMps, purePursuitForEnv, type CarPose, type SimConfig, type SimDrivingInfo } from '../../sim/index.js';
 import type { DrivingInfo, RgbImage } from '../core/env.js';
 import { Rng } from '../core/rng.js';
-import { VAE_COLLECTION_ROAD_SEED_BASE, VAE_COLLECTION_ROAD_SEEDS } from '../agent/road-seeds.js';
+import { isReservedRoadSeed } from '../agent/road-seeds.js';
 import type { BagWriter } from '../vision/bag-writer.js';
 import type { FrameRecord } from '../vision/dataset.js';
 
@@ -58,8 +58,8 @@ function recordOf(episode: number, step: number, info: DrivingInfo & Pick<SimDri
 
 /**
  * Drives `episodes` roads and calls `onFrame` for every kept frame (rendered with the config's
- * camera). Road seeds come from `seed`, drawn in the VAE collection range (src/agent/road-seeds.ts:
- * never an evaluation road), so a different seed gives unseen roads.
+ * camera). Road seeds come from `seed`, never a training, test or evaluation road
+ * (src/agent/road-seeds.ts), so a different seed gives unseen roads.
  */
 /** One policy step of the collection drive, for recorders of what a car logs (odometry, commands). */
 export interface CollectedStep {
@@ -88,7 +88,8 @@ export async function collectSimFrames(
   let interventions = 0;
   const roadSeeds: number[] = [];
   for (let episode = 0; episode < opts.episodes; episode++) {
-    const roadSeed = VAE_COLLECTION_ROAD_SEED_BASE + rng.int(VAE_COLLECTION_ROAD_SEEDS);
+    let roadSeed = rng.int(0x7fffffff);
+    while (isReservedRoadSeed(roadSeed)) roadSeed = rng.int(0x7fffffff);
     roadSeeds.push(roadSeed);
     env.resetSync({ seed: roadSeed });
     await onStep?.({ episode, step: 0, pose: env.pose, action: null, reset: 'road' });

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { LOOK_LEVELS, lookOfRoad, parseSimConfig } from '../../sim/index.js';
 import { baselineKey, readBaselines, writeBaselines } from '../../src/agent/baseline-cache.js';
 import { bootstrapInterval, breakdownByLook, cleanShare, pooledMetresPerDisengagement, roadResult, summariseRoadSet, type RouteResult } from '../../src/agent/evaluation.js';
-import { checkDisjointRanges, checkEvaluationRoads, inRange, ROAD_SEED_RANGES, seedRange } from '../../src/agent/road-seeds.js';
+import { checkDisjointRanges, checkEvaluationRoads, inRange, isReservedRoadSeed, ROAD_SEED_RANGES, seedRange } from '../../src/agent/road-seeds.js';
 import { TEST_ROAD_SEED_BASE, VARIED_ROAD_SEED_BASE } from '../../src/agent/training.js';
 import { DEFAULT_EVALUATION_ROADS, evaluationRoads } from '../../src/cli/eval.js';
 import { driveJob } from '../../src/cli/eval-drive.js';
@@ -68,8 +68,9 @@ test('road seeds: training, test, evaluation and VAE-collection roads never meet
   assert.equal(new Set(sets.flat()).size, sets.flat().length);
   // The ranges the other road users draw from are others.
   assert.ok(!inRange(VARIED_ROAD_SEED_BASE, evaluation) && !inRange(TEST_ROAD_SEED_BASE, evaluation));
-  const collected = await collectSimFrames(parseSimConfig({ camera: { widthPx: 16, heightPx: 12 } }), { ...DEFAULT_SIM_COLLECT, episodes: 20, seed: 4, stepsPerEpisode: 1 }, async () => {});
-  for (const seed of collected.roadSeeds) assert.ok(inRange(seed, seedRange('VAE collection roads')) && !inRange(seed, evaluation), `collection road ${seed}`);
+  const collected = await collectSimFrames(parseSimConfig({ camera: { widthPx: 16, heightPx: 12 } }), { ...DEFAULT_SIM_COLLECT, episodes: 200, seed: 4, stepsPerEpisode: 1 }, async () => {});
+  for (const seed of collected.roadSeeds) assert.ok(!isReservedRoadSeed(seed), `collection road ${seed}`);
+  assert.ok(isReservedRoadSeed(sets[0]![0]!) && isReservedRoadSeed(VARIED_ROAD_SEED_BASE) && isReservedRoadSeed(TEST_ROAD_SEED_BASE));
   // A run whose configured training route is an evaluation road is refused.
   assert.throws(() => checkEvaluationRoads(sets[0]!, [{ run: 'r', routeSeed: sets[0]![3]! }]), /trained on road .* one of the evaluation roads/);
   checkEvaluationRoads(sets[0]!, [{ run: 'r', routeSeed: 1 }]);

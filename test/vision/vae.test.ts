@@ -133,7 +133,7 @@ test('vae train: checkpoint and resume, TF.js model + card + grid; the loader ch
   const card = await readFile(join(out, 'MODEL_CARD.md'), 'utf8');
   assert.match(card, /32x32/);
   assert.match(card, /epochs/);
-  assert.match(card, /Auxiliary term \(weight 1\)/);
+  assert.match(card, /Auxiliary term \(weight 1, SIMULATOR-ONLY ABLATION\)/);
   assert.match(card, /collected with `daydrive vae collect --episodes 3 --seed 5`/);
   const meta = await readVaeMeta(out);
   assert.equal(meta.config.latentSize, 8);
