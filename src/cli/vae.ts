@@ -202,7 +202,7 @@ export function registerVae(program: Command): void {
   addCommand<CollectOptions>(
     vae,
     'collect',
-    'save camera frames (PNG + index.jsonl) from the simulator (--episodes) or a ROS 2 MCAP bag (--bag --topic)',
+    'save camera frames (PNG + index.jsonl) from the simulator (--episodes), record the simulator as a rosbag2 bag (--episodes --format bag), or read a ROS 2 bag (--bag --topic)',
     (cmd) =>
       cmd
         .requiredOption('--out <dir>', 'output dataset directory (replaced atomically)')
