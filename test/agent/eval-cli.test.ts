@@ -23,7 +23,7 @@ async function refused(args: string[], pattern: RegExp, cacheDir: string): Promi
   });
 }
 
-test('daydrive eval: a missing run, a run without a checkpoint and bad flags are refused before any drive', { timeout: 120_000 }, async () => {
+test('daydrive eval: a missing run, a run without a checkpoint and bad flags are refused before any drive', { timeout: 300_000 }, async () => {
   const root = await mkdtemp(join(tmpdir(), 'eval-cli-'));
   const cache = join(root, 'cache');
   await refused(['--run', join(root, 'nope')], /--run .*nope: not a directory/, cache);

@@ -92,7 +92,7 @@ test('evaluation roads: deterministic, every look covered and balanced, a smalle
   assert.deepEqual(evaluationRoads(10, 0, sim), roads.slice(0, 10));
 });
 
-test('drives: parallel child processes give the same per-road results as one process', { timeout: 120_000 }, async () => {
+test('drives: parallel child processes give the same per-road results as one process', { timeout: 300_000 }, async () => {
   const config = parseTrainConfig({ sim: { road: { routeLengthM: 30 } } }, 'test config');
   const roadSeeds = evaluationRoads(3, 5, config.sim).map((r) => r.seed);
   for (const policy of [{ kind: 'random', seed: 2 } as const, { kind: 'zero' } as const]) {
