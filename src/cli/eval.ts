@@ -159,7 +159,7 @@ async function checkRun(dir: string): Promise<CheckedRun> {
     agent.dispose();
     encoder?.dispose();
   }
-  return { dir, config, summary, name: `deep RL from ${config.agent.state === 'vae' ? 'VAE' : 'pixels'} (${config.algo})` };
+  return { dir, config, summary, name: `deep RL from ${config.agent.state === 'vae' ? 'VAE' : 'pixels'} (${config.algo}, seed ${config.seed})` };
 }
 
 /** --out must be a directory this command wrote (it holds evaluation.json), empty, or absent. */
