@@ -249,7 +249,7 @@ export function registerVae(program: Command): void {
         .option('--seed <n>', 'seed of the initial weights, the split and the batches', parseIntArg(0, 0x7fffffff), 0)
         .option('--resume', 'continue from OUT/checkpoint (its settings win over the flags)')
         .option('--max-frames <n>', 'use at most n frames (evenly spaced)', parseIntArg(1, 10_000_000))
-        .option('--config <file>', 'VAE config (YAML/JSON: inputWidth, inputHeight, skyCropFraction, latentSize, filters, beta, klToleranceNats, auxiliaryWeight); flags override it'),
+        .option('--config <file>', 'VAE config (YAML/JSON: inputWidth, inputHeight, skyCropFraction, latentSize, filters, beta, klToleranceNats, auxiliaryWeight, auxiliaryTargets, augmentation); flags override it'),
     async (_args, opts) => {
       const fromFile = opts.config ? ((await readConfigFile(opts.config)) as Record<string, unknown>) : {};
       const flags: Record<string, unknown> = {};
