@@ -27,7 +27,7 @@ const tinySeeds = Number(process.env.SWEEP_BENCH_SEEDS ?? 8);
 const withDefault = process.env.SWEEP_BENCH_DEFAULT !== '0';
 const dir = await mkdtemp(join(tmpdir(), 'daydrive-sweep-bench-'));
 const { space } = await readSpaceFile('test/sweep/fixtures/tiny-space.yaml');
-const roads = evaluationRoadSeeds(space.evaluation.roads, 0);
+const roads = evaluationRoadSeeds(space.evaluation.roads, 0, parseTrainConfig(space.base, 'tiny space base').sim);
 const r2 = (x: number) => Math.round(x * 100) / 100;
 
 function tasks(n: number, tag: string): SeedTask[] {
@@ -97,7 +97,7 @@ let defaultSeed: Record<string, unknown> | null = null;
 if (withDefault) {
   const config = { seed: 0 };
   const result = await runTrialSeed(
-    { sweepId: 'default', trialId: 0, seedIndex: 0, config, roadSeeds: evaluationRoadSeeds(5, 0), runDir: join(dir, 'default'), keepRun: false },
+    { sweepId: 'default', trialId: 0, seedIndex: 0, config, roadSeeds: evaluationRoadSeeds(24, 0, parseTrainConfig(config, 'default config').sim), runDir: join(dir, 'default'), keepRun: false },
     { worker: 'bench', startupS: 0, shouldStop: () => false },
   );
   const ts = result.trainSeconds;

@@ -10,7 +10,7 @@
  *   TRAIN_BENCH_SEEDS=5         VAE runs (seeds F..F+N-1)
  *   TRAIN_BENCH_PIXEL_SEEDS=3   pixel runs (seeds F..; 0: none)
  *   TRAIN_BENCH_FIRST_SEED=0    F, the first seed (other seeds check that a setting's figures hold)
- *   TRAIN_BENCH_ROADS=5         unseen roads of Table I
+ *   TRAIN_BENCH_ROADS=24        unseen roads of Table I (daydrive eval's default)
  *   TRAIN_BENCH_CONFIG=FILE     a configuration (YAML/JSON, as for daydrive train) under the seed:
  *                               how the settings in docs/agent.md were compared
  */
@@ -20,7 +20,8 @@ import { join } from 'node:path';
 import { figure, printReport, type BenchFigure } from './report.js';
 import { readConfigFile } from '../src/core/config.js';
 import { runTraining, type TrainSummary } from '../src/cli/train.js';
-import { runEvaluation, type TableRow } from '../src/cli/eval.js';
+import { DEFAULT_EVALUATION_ROADS, runEvaluation, type TableRow } from '../src/cli/eval.js';
+import { defaultWorkers } from '../src/cli/eval-parallel.js';
 import { parseTrainConfig } from '../src/cli/train-config.js';
 
 const PAPER_VAE_EPISODES = 11;
@@ -31,7 +32,7 @@ const GOAL_METRES_PER_DISENGAGEMENT = 250;
 const seeds = Number(process.env.TRAIN_BENCH_SEEDS ?? 5);
 const pixelSeeds = Number(process.env.TRAIN_BENCH_PIXEL_SEEDS ?? 3);
 const firstSeed = Number(process.env.TRAIN_BENCH_FIRST_SEED ?? 0);
-const roads = Number(process.env.TRAIN_BENCH_ROADS ?? 5);
+const roads = Number(process.env.TRAIN_BENCH_ROADS ?? DEFAULT_EVALUATION_ROADS);
 const configFile = process.env.TRAIN_BENCH_CONFIG;
 const base = (configFile ? await readConfigFile(configFile) : {}) as Record<string, unknown>;
 const configSource = configFile ? `bench config ${configFile}` : 'bench config';
@@ -74,7 +75,7 @@ const root = await mkdtemp(join(tmpdir(), 'daydrive-train-bench-'));
 try {
   const vae = await trainSeeds('vae', seeds, root);
   const pixels = await trainSeeds('pixels', pixelSeeds, root);
-  const table = await runEvaluation({ runs: [...vae.dirs, ...pixels.dirs], roads, seed: 0 });
+  const table = await runEvaluation({ runs: [...vae.dirs, ...pixels.dirs], roads, seed: 0, workers: defaultWorkers(), baselineCache: true, out: join(root, 'evaluation') });
   const [randomRow, zeroRow] = table.rows;
   const vaeRows = table.rows.slice(2, 2 + seeds);
   const pixelRows = table.rows.slice(2 + seeds);

@@ -38,3 +38,4 @@ export { Vehicle, type VehicleState, type VehicleCommand } from './vehicle.js';
 export { SafetyDriver, type SafetyInputs } from './safety-driver.js';
 export { purePursuitAction, purePursuitForEnv, type PurePursuitOptions } from './pure-pursuit.js';
 export { topDownMapPng, rgbToPng, type MapPoint, type TopDownOptions } from './topdown.js';
+export { LOOK_LEVELS, GLARE_BELOW_DEG, classifyLook, lookOfRoad, selectBalancedRoads, type Look, type LookFactor } from './looks.js';

@@ -1,24 +1,35 @@
 import type { Command } from 'commander';
+import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { LOOK_LEVELS, lookOfRoad, selectBalancedRoads } from '../../sim/index.js';
 import { initBackend } from '../core/backend.js';
-import { readJson } from '../core/files.js';
+import { UserError } from '../core/errors.js';
+import { readJson, replaceDirectory, writeJsonSafely } from '../core/files.js';
 import { log } from '../core/logger.js';
-import { agentPolicy, driveRoute, randomPolicy, summariseRoutes, zeroPolicy, type EpisodePolicy, type PolicyReport } from '../agent/evaluation.js';
+import { baselineKey, baselinePath, readBaselines, writeBaselines } from '../agent/baseline-cache.js';
+import { breakdownByLook, summariseRoadSet, type Interval, type LookRow, type RoadResult, type RoadSetSummary } from '../agent/evaluation.js';
+import { checkEvaluationRoads, EVALUATION_ROAD_SEED_BASE, EVALUATION_SEED_SETS, EVALUATION_SEEDS_PER_SET } from '../agent/road-seeds.js';
 import { addCommand, parseIntArg, type CommonOptions } from './command.js';
+import { MAX_DISENGAGEMENTS_PER_ROAD, readRunConfig, type DriveJob, type FailurePictures, type PolicySpec } from './eval-drive.js';
+import { driveInParallel, defaultWorkers } from './eval-parallel.js';
+import { failedRoadsPng, looksChartPng } from './eval-pictures.js';
 import { readCheckpoint, RUN_FILES } from './run-dir.js';
-import { parseTrainConfig, type TrainConfig } from './train-config.js';
-import { buildAgent, loadEncoderFor, simEnvFor, type TrainSummary } from './train.js';
+import type { TrainConfig } from './train-config.js';
+import { buildAgent, loadEncoderFor, type TrainSummary } from './train.js';
 
 /**
- * `daydrive eval`: Table I of Kendall et al. 2019 in simulation. Every policy drives the same
- * unseen roads (seeds from UNSEEN_ROAD_SEED_BASE up, disjoint from the training route and from
- * the VAE's collection seeds); the random and zero policies come first, then each trained run.
+ * `daydrive eval`: Table I of Kendall et al. 2019 in simulation, on unseen roads chosen to cover
+ * every look the simulator draws (sim/looks.ts: lines, verge, light, haze, low sun), balanced
+ * per look and disjoint from every training, test and VAE-collection road (src/agent/road-seeds.ts).
+ * Every input is checked before anything drives. The random and zero policies' drives come from
+ * a cache when this road set and world were driven before (src/agent/baseline-cache.ts); roads
+ * drive in parallel child processes (--workers). Writes evaluation.json and pictures to --out.
  */
 
-/** Evaluation roads start here; training routes and VAE collection use small seeds. */
-export const UNSEEN_ROAD_SEED_BASE = 1_000_000;
-/** A drive is given up after this many disengagements on one road (the random policy's worst case). */
-const MAX_DISENGAGEMENTS_PER_ROAD = 200;
+/** Evaluation roads by default: 24 = 8 per level of the three-level look factors, 12 per two-level one. */
+export const DEFAULT_EVALUATION_ROADS = 24;
+/** Files of an evaluation directory; evaluation.json marks it as one (it may be replaced). */
+export const EVAL_FILES = { result: 'evaluation.json', looks: 'looks.png', failedRoads: 'failed-roads.png' } as const;
 
 export interface TableRow {
   readonly method: string;
@@ -28,108 +39,252 @@ export interface TableRow {
   readonly metresPerDisengagement: number;
   readonly disengagements: number;
   readonly distanceM: number;
+  readonly roads: number;
+  readonly cleanRoads: number;
+  /** Share of roads driven without a disengagement, with its bootstrap 95% interval. */
+  readonly cleanShare: Interval;
+  /** Pooled metres per disengagement with its bootstrap 95% interval. */
+  readonly metresPerDisengagementInterval: Interval;
 }
 
-export function unseenRoadSeeds(roads: number, seed: number): number[] {
-  return Array.from({ length: roads }, (_, i) => UNSEEN_ROAD_SEED_BASE + seed * 10_000 + i);
+/** One policy's drives: the per-road results (what a sweep scores), the summary and the look breakdown. */
+export interface PolicyEvaluation {
+  readonly policy: string;
+  readonly roads: readonly RoadResult[];
+  readonly summary: RoadSetSummary;
+  readonly looks: readonly LookRow[];
 }
 
-async function evaluate(config: TrainConfig, policy: EpisodePolicy, roadSeeds: readonly number[]): Promise<PolicyReport> {
-  const env = simEnvFor(config, 1);
-  const routes = [];
-  for (const seed of roadSeeds) {
-    const route = await driveRoute(env, policy, seed, MAX_DISENGAGEMENTS_PER_ROAD);
-    log.info({ policy: policy.name, road: seed, distanceM: Math.round(route.distanceM), disengagements: route.disengagements }, 'evaluation drive');
-    routes.push(route);
-  }
-  return summariseRoutes(policy.name, routes);
+export interface EvaluationResult {
+  readonly roadSeeds: number[];
+  readonly routeLengthM: number;
+  readonly rows: TableRow[];
+  readonly policies: PolicyEvaluation[];
+  /** 'hit': the baselines came from the cache; 'miss': driven and stored; 'off': --no-baseline-cache. */
+  readonly baselineCache: 'hit' | 'miss' | 'off';
+  readonly baselineCachePath: string | null;
+  readonly out: string;
+  readonly pictures: string[];
 }
 
-function row(method: string, report: PolicyReport, training: TrainSummary | null): TableRow {
+/**
+ * The evaluation roads of seed set `seed`: `roads` seeds from its own block of the evaluation
+ * range, balanced over every level of every look factor of `sim` (sim/looks.ts).
+ */
+export function evaluationRoads(roads: number, seed: number, sim: TrainConfig['sim']): { seed: number; look: Record<string, string> }[] {
+  const base = EVALUATION_ROAD_SEED_BASE + seed * EVALUATION_SEEDS_PER_SET;
+  return selectBalancedRoads(roads, EVALUATION_SEEDS_PER_SET, (i) => base + i, (s) => lookOfRoad(s, sim));
+}
+
+function row(method: string, s: RoadSetSummary, training: TrainSummary | null): TableRow {
   const r1 = (x: number) => Math.round(x * 10) / 10;
   return {
     method,
     trainingEpisodes: training?.trainingEpisodes ?? null,
     trainingDistanceM: training ? training.trainingDistanceM : null,
     trainingTimeS: training ? training.trainingTimeS : null,
-    metresPerDisengagement: r1(report.metresPerDisengagement),
-    disengagements: report.disengagements,
-    distanceM: r1(report.distanceM),
+    metresPerDisengagement: r1(s.metresPerDisengagement.estimate),
+    disengagements: s.disengagements,
+    distanceM: r1(s.distanceM),
+    roads: s.roads,
+    cleanRoads: s.cleanRoads,
+    cleanShare: s.cleanShare,
+    metresPerDisengagementInterval: s.metresPerDisengagement,
   };
 }
 
-/** The table as text, in the paper's columns. */
+const pct = (x: number): string => `${Math.round(100 * x)}%`;
+
+function formatColumns(header: readonly string[], cells: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const line = (c: readonly string[]) => c.map((x, i) => (i === 0 ? x.padEnd(widths[i]!) : x.padStart(widths[i]!))).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)].join('\n');
+}
+
+/** The table as text, in the paper's columns plus the clean-road share; intervals are bootstrap 95% over roads. */
 export function formatTable(rows: readonly TableRow[]): string {
-  const header = ['method', 'training episodes', 'training distance (m)', 'training time (s)', 'm per disengagement', 'disengagements'];
+  const header = ['method', 'training episodes', 'training distance (m)', 'training time (s)', 'roads clean [95% CI]', 'm per disengagement [95% CI]', 'disengagements'];
   const cells = rows.map((r) => [
     r.method,
     r.trainingEpisodes === null ? '-' : String(r.trainingEpisodes),
     r.trainingDistanceM === null ? '-' : r.trainingDistanceM.toFixed(1),
     r.trainingTimeS === null ? '-' : r.trainingTimeS.toFixed(0),
-    r.metresPerDisengagement.toFixed(1) + (r.disengagements === 0 ? ' (none)' : ''),
+    `${r.cleanRoads}/${r.roads} ${pct(r.cleanShare.estimate)} [${pct(r.cleanShare.lo)}, ${pct(r.cleanShare.hi)}]`,
+    `${r.metresPerDisengagement.toFixed(1)}${r.disengagements === 0 ? ' (none)' : ''} [${r.metresPerDisengagementInterval.lo.toFixed(0)}, ${r.metresPerDisengagementInterval.hi.toFixed(0)}]`,
     String(r.disengagements),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
-  const line = (c: readonly string[]) => c.map((x, i) => (i === 0 ? x.padEnd(widths[i]!) : x.padStart(widths[i]!))).join('  ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)].join('\n');
+  return formatColumns(header, cells);
+}
+
+/** One policy's breakdown by look as text. */
+export function formatLooks(policy: string, looks: readonly LookRow[]): string {
+  const cells = looks.map((l) => [
+    `${l.factor}: ${l.level}`,
+    String(l.roads),
+    l.roads === 0 ? '-' : `${l.cleanRoads} ${pct(l.cleanShare.estimate)} [${pct(l.cleanShare.lo)}, ${pct(l.cleanShare.hi)}]`,
+    l.roads === 0 ? '-' : `${l.metresPerDisengagement.estimate.toFixed(1)}${l.disengagements === 0 ? ' (none)' : ''} [${l.metresPerDisengagement.lo.toFixed(0)}, ${l.metresPerDisengagement.hi.toFixed(0)}]`,
+  ]);
+  return `${policy}, by look:\n` + formatColumns(['look', 'roads', 'clean [95% CI]', 'm per disengagement [95% CI]'], cells);
 }
 
 export interface EvalOptions {
   readonly runs: readonly string[];
   readonly roads: number;
   readonly seed: number;
+  readonly workers: number;
+  /** Directory for evaluation.json and the pictures (default: RUN/evaluation of the first run). */
+  readonly out?: string;
+  readonly baselineCache: boolean;
 }
 
-export async function runEvaluation(opts: EvalOptions): Promise<{ rows: TableRow[]; roadSeeds: number[]; routeLengthM: number }> {
-  await initBackend();
-  const roadSeeds = unseenRoadSeeds(opts.roads, opts.seed);
-  const runs = await Promise.all(
-    opts.runs.map(async (dir) => ({
-      dir,
-      config: parseTrainConfig(await readJson(join(dir, RUN_FILES.config)), `run config ${join(dir, RUN_FILES.config)}`),
-      summary: (await readJson(join(dir, RUN_FILES.summary))) as TrainSummary,
-    })),
-  );
-  const first = runs[0]!.config;
-  const rows: TableRow[] = [];
-  rows.push(row('random policy', await evaluate(first, randomPolicy(first.agent, opts.seed), roadSeeds), null));
-  rows.push(row('zero policy', await evaluate(first, zeroPolicy(first.agent), roadSeeds), null));
-  for (const run of runs) {
-    const encoder = await loadEncoderFor(run.config);
-    // Evaluation drives test episodes: nothing of them is kept for learning.
-    const agent = buildAgent({ ...run.config, agent: { ...run.config.agent, replayTestEpisodes: false } }, encoder);
-    try {
-      await readCheckpoint(run.dir, agent);
-      const name = `deep RL from ${run.config.agent.state === 'vae' ? 'VAE' : 'pixels'} (${run.config.algo})`;
-      rows.push(row(name, await evaluate(run.config, agentPolicy(agent, name), roadSeeds), run.summary));
-    } finally {
-      agent.dispose();
-      encoder?.dispose();
-    }
+interface CheckedRun {
+  readonly dir: string;
+  readonly config: TrainConfig;
+  readonly summary: TrainSummary;
+  readonly name: string;
+}
+
+/** Every run readable (config, summary, checkpoint loadable into its agent), before anything drives. */
+async function checkRun(dir: string): Promise<CheckedRun> {
+  const info = await stat(dir).catch(() => null);
+  if (!info?.isDirectory()) throw new UserError(`--run ${dir}: not a directory`);
+  const config = await readRunConfig(dir);
+  const summary = (await readJson(join(dir, RUN_FILES.summary))) as TrainSummary;
+  if (typeof summary !== 'object' || summary === null) throw new UserError(`${join(dir, RUN_FILES.summary)} is not a run summary`);
+  const encoder = await loadEncoderFor(config);
+  const agent = buildAgent({ ...config, agent: { ...config.agent, replayTestEpisodes: false } }, encoder);
+  try {
+    await readCheckpoint(dir, agent);
+  } finally {
+    agent.dispose();
+    encoder?.dispose();
   }
-  return { rows, roadSeeds, routeLengthM: first.sim.road.routeLengthM };
+  return { dir, config, summary, name: `deep RL from ${config.agent.state === 'vae' ? 'VAE' : 'pixels'} (${config.algo}, seed ${config.seed})` };
+}
+
+/** --out must be a directory this command wrote (it holds evaluation.json), empty, or absent. */
+async function checkOut(out: string): Promise<void> {
+  const info = await stat(out).catch(() => null);
+  if (info === null) return;
+  if (!info.isDirectory()) throw new UserError(`--out ${out} is a file, not a directory`);
+  const entries = await readdir(out);
+  if (entries.length > 0 && !entries.includes(EVAL_FILES.result)) {
+    throw new UserError(`--out ${out} holds files that are not an evaluation's (no ${EVAL_FILES.result}): choose another directory`);
+  }
+}
+
+function sameWorld(a: TrainConfig, b: TrainConfig): boolean {
+  return JSON.stringify(a.sim) === JSON.stringify(b.sim);
+}
+
+export async function runEvaluation(opts: EvalOptions): Promise<EvaluationResult> {
+  if (opts.runs.length === 0) throw new UserError('give at least one --run');
+  await initBackend();
+  // 1. Inputs first: every run, the output directory, the roads (issue: nothing drives before a bad input is found).
+  const runs: CheckedRun[] = [];
+  for (const dir of opts.runs) runs.push(await checkRun(dir));
+  const first = runs[0]!;
+  for (const run of runs.slice(1)) {
+    if (!sameWorld(first.config, run.config)) throw new UserError(`runs ${first.dir} and ${run.dir} were trained in different simulator configs: evaluate them separately`);
+  }
+  const out = opts.out ?? join(first.dir, 'evaluation');
+  await checkOut(out);
+  const chosen = evaluationRoads(opts.roads, opts.seed, first.config.sim);
+  const roadSeeds = chosen.map((c) => c.seed);
+  checkEvaluationRoads(
+    roadSeeds,
+    runs.map((r) => ({ run: r.dir, routeSeed: r.config.routeSeed })),
+  );
+
+  const drive = (policy: PolicySpec, pictures: boolean) => driveInParallel({ config: first.config, policy, roadSeeds, pictures } satisfies DriveJob, opts.workers);
+  const evaluations: PolicyEvaluation[] = [];
+  const failures = new Map<string, FailurePictures[]>();
+  const summarise = (policy: string, roads: readonly RoadResult[], i: number): PolicyEvaluation => ({
+    policy,
+    roads,
+    summary: summariseRoadSet(roads, opts.seed * 1000 + i * 100),
+    looks: breakdownByLook(roads, opts.seed * 1000 + i * 100 + 2, LOOK_LEVELS),
+  });
+
+  // 2. The baselines, from the cache when this road set and world were driven before.
+  const key = baselineKey({
+    roadSeeds,
+    sim: first.config.sim,
+    actionShaping: { maxSteeringChangePerStep: first.config.agent.maxSteeringChangePerStep, speedFractionRange: first.config.agent.speedFractionRange },
+    randomSeed: opts.seed,
+    maxDisengagementsPerRoad: MAX_DISENGAGEMENTS_PER_ROAD,
+  });
+  let cache: EvaluationResult['baselineCache'] = 'off';
+  let baselines = opts.baselineCache ? await readBaselines(key, roadSeeds.length) : null;
+  if (opts.baselineCache) cache = baselines ? 'hit' : 'miss';
+  if (!baselines) {
+    const random = (await drive({ kind: 'random', seed: opts.seed }, false)).roads;
+    const zero = (await drive({ kind: 'zero' }, false)).roads;
+    baselines = { key, random, zero };
+    if (opts.baselineCache) log.info({ path: await writeBaselines(baselines) }, 'baseline drives cached');
+  }
+  evaluations.push(summarise('random policy', baselines.random, 0), summarise('zero policy', baselines.zero, 1));
+
+  // 3. Each run.
+  for (const [i, run] of runs.entries()) {
+    const driven = await drive({ kind: 'run', dir: run.dir, name: run.name }, true);
+    evaluations.push(summarise(run.name, driven.roads, i + 2));
+    failures.set(run.name + '\u0000' + String(i), driven.failures);
+  }
+
+  const rows = evaluations.map((e, i) => row(e.policy, e.summary, i < 2 ? null : runs[i - 2]!.summary));
+  const pictures: string[] = [];
+  const result = { roadSeeds, routeLengthM: first.config.sim.road.routeLengthM, rows, policies: evaluations, baselineCache: cache, baselineCachePath: opts.baselineCache ? baselinePath(key) : null, out, pictures };
+  await replaceDirectory(out, async (tmp) => {
+    await looksChartPng(
+      evaluations.flatMap((e) => e.looks.map((l) => ({ ...l, policy: e.policy }))),
+      join(tmp, EVAL_FILES.looks),
+    );
+    pictures.push(join(out, EVAL_FILES.looks));
+    for (const [i, run] of runs.entries()) {
+      const name = runs.length === 1 ? EVAL_FILES.failedRoads : `failed-roads-${i + 1}.png`;
+      if (await failedRoadsPng(run.name, failures.get(run.name + '\u0000' + String(i)) ?? [], evaluations[i + 2]!.roads, join(tmp, name))) pictures.push(join(out, name));
+    }
+    await writeJsonSafely(join(tmp, EVAL_FILES.result), { ...result, runs: runs.map((r) => r.dir), seed: opts.seed, createdAt: new Date().toISOString() });
+  });
+  return result;
 }
 
 interface EvalCliOptions extends CommonOptions {
   run: string[];
   roads: number;
   seed: number;
+  workers: number;
+  out?: string;
+  baselineCache: boolean;
 }
 
 export function registerEval(program: Command): void {
   addCommand<EvalCliOptions>(
     program,
     'eval',
-    "the paper's Table I on unseen roads: random policy, zero policy and each trained run",
+    "the paper's Table I on unseen roads covering every look: random policy, zero policy and each trained run",
     (cmd) =>
       cmd
-        .requiredOption('--run <dir...>', 'run directories of daydrive train (several: one row each)')
-        .option('--roads <n>', 'unseen roads, one route each', parseIntArg(1, 1000), 5)
-        .option('--seed <n>', 'picks the unseen roads and the random policy', parseIntArg(0, 100_000), 0),
+        .requiredOption('--run <dir...>', 'run directories of daydrive train (several: one row each; same simulator config)')
+        .option('--roads <n>', 'unseen roads, one route each, balanced over every look (lines, verge, light, haze, low sun)', parseIntArg(1, 1000), DEFAULT_EVALUATION_ROADS)
+        .option('--seed <n>', 'picks the road set (each seed its own roads) and the random policy', parseIntArg(0, EVALUATION_SEED_SETS - 1), 0)
+        .option('--workers <n>', 'child processes driving roads in parallel (default: cores - 1)', parseIntArg(1, 256), defaultWorkers())
+        .option('--out <dir>', `evaluation.json, ${EVAL_FILES.looks} and ${EVAL_FILES.failedRoads} (default: RUN/evaluation of the first run; replaced only when it holds an evaluation)`)
+        .option('--no-baseline-cache', 'drive the random and zero policies again instead of reading them from the cache'),
     async (_args, opts) => {
-      const result = await runEvaluation({ runs: opts.run.map((d) => resolve(d)), roads: opts.roads, seed: opts.seed });
-      return { ...result, table: formatTable(result.rows) };
+      const result = await runEvaluation({
+        runs: opts.run.map((d) => resolve(d)),
+        roads: opts.roads,
+        seed: opts.seed,
+        workers: opts.workers,
+        baselineCache: opts.baselineCache,
+        ...(opts.out !== undefined ? { out: resolve(opts.out) } : {}),
+      });
+      const looks = result.policies.slice(2).map((p) => formatLooks(p.policy, p.looks));
+      return { ...result, table: formatTable(result.rows), looksTable: looks.join('\n\n') };
     },
-    (r) => `Table I on ${(r.roadSeeds as number[]).length} unseen roads of ${String(r.routeLengthM)} m:\n${String(r.table)}`,
+    (r) =>
+      `Table I on ${(r.roadSeeds as number[]).length} unseen roads of ${String(r.routeLengthM)} m (baselines: cache ${String(r.baselineCache)}):\n${String(r.table)}\n\n${String(r.looksTable)}\n\npictures: ${(r.pictures as string[]).join(', ')}`,
   );
 }

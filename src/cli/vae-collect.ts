@@ -1,6 +1,8 @@
-import { DrivingSimEnv, purePursuitForEnv, type SimConfig, type SimDrivingInfo } from '../../sim/index.js';
+import { DrivingSimEnv, maxSetpointMps, purePursuitForEnv, type CarPose, type SimConfig, type SimDrivingInfo } from '../../sim/index.js';
 import type { DrivingInfo, RgbImage } from '../core/env.js';
 import { Rng } from '../core/rng.js';
+import { isReservedRoadSeed } from '../agent/road-seeds.js';
+import type { BagWriter } from '../vision/bag-writer.js';
 import type { FrameRecord } from '../vision/dataset.js';
 
 /**
@@ -56,13 +58,27 @@ function recordOf(episode: number, step: number, info: DrivingInfo & Pick<SimDri
 
 /**
  * Drives `episodes` roads and calls `onFrame` for every kept frame (rendered with the config's
- * camera). Road seeds come from `seed`, so a different seed gives unseen roads.
+ * camera). Road seeds come from `seed`, never a training, test or evaluation road
+ * (src/agent/road-seeds.ts), so a different seed gives unseen roads.
  */
+/** One policy step of the collection drive, for recorders of what a car logs (odometry, commands). */
+export interface CollectedStep {
+  readonly episode: number;
+  readonly step: number;
+  /** The car after the step (or after a reset). */
+  readonly pose: CarPose;
+  /** The action applied in this step ([steering, speed] in [-1, 1]); null for the pose of a reset. */
+  readonly action: readonly [number, number] | null;
+  /** 'road': a new road begins; 'reset': the safety driver put the car back in its lane. */
+  readonly reset: 'road' | 'reset' | null;
+}
+
 export async function collectSimFrames(
   config: SimConfig,
   opts: SimCollectOptions,
   onFrame: (frame: CollectedFrame) => Promise<void>,
   onEpisode?: (episode: number) => void,
+  onStep?: (step: CollectedStep) => Promise<void>,
 ): Promise<{ frames: number; interventions: number; roadSeeds: number[] }> {
   const env = new DrivingSimEnv({ ...config, camera: { ...config.camera, render: false } });
   const rng = Rng.fromSeed(opts.seed);
@@ -72,9 +88,11 @@ export async function collectSimFrames(
   let interventions = 0;
   const roadSeeds: number[] = [];
   for (let episode = 0; episode < opts.episodes; episode++) {
-    const roadSeed = rng.int(0x7fffffff);
+    let roadSeed = rng.int(0x7fffffff);
+    while (isReservedRoadSeed(roadSeed)) roadSeed = rng.int(0x7fffffff);
     roadSeeds.push(roadSeed);
     env.resetSync({ seed: roadSeed });
+    await onStep?.({ episode, step: 0, pose: env.pose, action: null, reset: 'road' });
     const halfLaneM = env.road.laneWidthM / 2;
     let offsetM = 0;
     let steerNoise = 0;
@@ -102,15 +120,48 @@ export async function collectSimFrames(
         action = [Math.max(-1, Math.min(1, steer + steerNoise)), speedAction];
       }
       const r = env.stepSync(action);
+      await onStep?.({ episode, step, pose: env.pose, action, reset: null });
       if (step % opts.frameEvery === 0) await emit(step, r.info);
       if (r.terminated || r.truncated) {
         if (r.terminated) interventions++;
         burstLeft = 0;
         steerNoise = 0;
         env.resetSync({ continueRoute: true });
+        await onStep?.({ episode, step, pose: env.pose, action: null, reset: 'reset' });
       }
     }
     onEpisode?.(episode + 1);
   }
   return { frames, interventions, roadSeeds };
+}
+
+/** Gaps in a recording's clock: the safety driver resetting the car, and driving to the next road. */
+const RESET_GAP_NS = 2_000_000_000n;
+const ROAD_GAP_NS = 10_000_000_000n;
+/** The recording's first stamp (2026-01-01T00:00:00Z): a plausible clock for a drive. */
+const RECORDING_START_NS = 1_767_225_600_000_000_000n;
+
+/**
+ * Records the collection drive as a car logs it (src/vision/bag-writer.ts): the camera frames as
+ * JPEG, odometry every step (pose in the odom frame; across roads the odometry is continuous in
+ * time but the pose starts at each road's start, as after re-localising), and the driver's
+ * command every step. No simulator ground truth goes into the bag. A reset adds 2 s to the clock
+ * and a new road 10 s, so a reader can split the recording where the car was put back.
+ */
+export async function recordSimBag(config: SimConfig, opts: SimCollectOptions, bag: BagWriter, onEpisode?: (episode: number) => void): Promise<{ frames: number; interventions: number; roadSeeds: number[] }> {
+  const stepNs = BigInt(Math.round(1e9 / config.vehicle.policyHz));
+  let clockNs = RECORDING_START_NS - ROAD_GAP_NS;
+  const maxSetpoint = maxSetpointMps(config.vehicle);
+  return collectSimFrames(
+    config,
+    opts,
+    async (frame) => bag.addImage(clockNs, frame.image),
+    onEpisode,
+    async (s) => {
+      clockNs += s.reset === 'road' ? ROAD_GAP_NS : s.reset === 'reset' ? RESET_GAP_NS : stepNs;
+      const yawRateRadPerS = (s.pose.speedMps * Math.tan(s.pose.steeringRad)) / config.vehicle.wheelbaseM;
+      await bag.addOdometry(clockNs, s.pose.xM, s.pose.yM, s.pose.yawRad, s.pose.speedMps, yawRateRadPerS);
+      if (s.action) await bag.addCommand(clockNs, s.action[0] * config.vehicle.maxSteeringRad, ((s.action[1] + 1) / 2) * maxSetpoint);
+    },
+  );
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { simConfigSchema } from '../../sim/index.js';
 import { initBackend } from '../core/backend.js';
@@ -8,12 +8,14 @@ import { UserError } from '../core/errors.js';
 import { checkOutputDir, warnReplacing, writeOutputDirectory, writeOutputMarker } from '../core/out-dir.js';
 import { log } from '../core/logger.js';
 import { FrameWriter } from '../vision/dataset.js';
-import { readMcapImages } from '../vision/mcap.js';
+import { bagFiles, readMcapImages } from '../vision/mcap.js';
+import { BagWriter } from '../vision/bag-writer.js';
 import { DECODER_SUBDIR, ENCODER_SUBDIR, GRID_FILE, MODEL_CARD_FILE, VAE_META_FILE } from '../vision/model-files.js';
+import { BAG_TOPICS } from '../vision/ros-schemas.js';
 import { trainVae } from '../vision/trainer.js';
 import { parseVaeConfig } from '../vision/vae.js';
-import { addCommand, FORCE_HELP, OUT_RULE, parseFloatArg, parseIntArg, type CommonOptions } from './command.js';
-import { DEFAULT_SIM_COLLECT, collectSimFrames } from './vae-collect.js';
+import { addCommand, choiceOption, FORCE_HELP, OUT_RULE, parseFloatArg, parseIntArg, type CommonOptions } from './command.js';
+import { DEFAULT_SIM_COLLECT, collectSimFrames, recordSimBag } from './vae-collect.js';
 
 interface CollectOptions extends CommonOptions {
   out: string;
@@ -26,6 +28,7 @@ interface CollectOptions extends CommonOptions {
   frameEvery?: number;
   maxFrames?: number;
   config?: string;
+  format: 'frames' | 'bag';
 }
 
 interface TrainOptions extends CommonOptions {
@@ -48,6 +51,9 @@ interface TrainOptions extends CommonOptions {
   resume?: boolean;
   maxFrames?: number;
   config?: string;
+  auxTargets?: 'odometry' | 'ground-truth';
+  augment?: 'none' | 'photometric';
+  probeData?: string;
 }
 
 const VAE_TRAIN = 'vae train';
@@ -107,12 +113,18 @@ async function collectFromSim(opts: CollectOptions): Promise<Record<string, unkn
   };
 }
 
+/** A pause longer than this between two frames of a bag starts a new segment (an episode: the car was stopped or put back). */
+const SEGMENT_GAP_NS = 1_000_000_000n;
+
 async function collectFromBag(opts: CollectOptions): Promise<Record<string, unknown>> {
   const bag = opts.bag!;
   const topic = opts.topic;
-  if (!topic) throw new UserError('--bag needs --topic (the camera topic, e.g. /camera/image_raw)');
+  if (!topic) throw new UserError(`--bag needs --topic (the camera topic, e.g. ${BAG_TOPICS.camera})`);
+  await bagFiles(bag); // a path that is no ROS 2 MCAP bag is refused before --out is touched
   let stats: Awaited<ReturnType<typeof readMcapImages>> | null = null;
   let camera: { widthPx: number; heightPx: number } | undefined;
+  let episode = 0;
+  let lastNs: bigint | null = null;
   await writeOutputDirectory(opts.out, { command: 'vae collect', force: opts.force === true }, async (tmp) => {
     const writer = new FrameWriter(tmp);
     stats = await readMcapImages(
@@ -120,19 +132,76 @@ async function collectFromBag(opts: CollectOptions): Promise<Record<string, unkn
       topic,
       async (frame) => {
         camera ??= { widthPx: frame.image.width, heightPx: frame.image.height };
-        // A recording is one episode; blocks of consecutive frames form the validation groups.
-        await writer.add(frame.image, { episode: 0, step: frame.messageIndex, timestampNs: frame.logTimeNs.toString() });
+        if (lastNs !== null && frame.logTimeNs - lastNs > SEGMENT_GAP_NS) episode++;
+        lastNs = frame.logTimeNs;
+        const o = frame.odometry;
+        const c = frame.command;
+        await writer.add(frame.image, {
+          episode,
+          step: frame.messageIndex,
+          timestampNs: frame.logTimeNs.toString(),
+          ...(o ? { odomXM: o.xM, odomYM: o.yM, odomYawRad: o.yawRad, speedMps: o.speedMps } : {}),
+          ...(c ? { commandSteeringRad: c.steeringRad, commandSpeedMps: c.speedMps, steeringRad: c.steeringRad } : {}),
+        });
         if (writer.count % 500 === 0) log.info({ frames: writer.count }, 'frames read from bag');
       },
       { every: opts.frameEvery ?? 1, ...(opts.maxFrames !== undefined ? { maxFrames: opts.maxFrames } : {}) },
     );
     if (writer.count === 0) throw new UserError(`no decodable images on ${topic} in ${bag} (${stats.skipped} skipped: ${JSON.stringify(stats.skippedByReason)})`);
-    await writer.finish({ source: 'bag', episodes: 1, bag: resolve(bag), topic, skippedMessages: stats.skipped, command: commandLine(), ...(camera ? { camera } : {}) });
+    await writer.finish({
+      source: 'bag',
+      episodes: episode + 1,
+      bag: resolve(bag),
+      topic,
+      skippedMessages: stats.skipped,
+      skippedChunks: stats.skippedChunks.length,
+      command: commandLine(),
+      ...(camera ? { camera } : {}),
+    });
   });
   const s = stats!;
   if (s.skipped > 0) log.warn({ skipped: s.skipped, reasons: s.skippedByReason }, 'messages that did not decode were skipped');
+  if (s.skippedChunks.length > 0) log.warn({ chunks: s.skippedChunks.length, at: s.skippedChunks.map((c) => `${c.file}@${c.offset}`) }, 'unreadable chunks were skipped: their frames are missing');
   if (!s.complete) log.warn({ bag }, 'the bag ends without an MCAP footer (recording cut short?): kept the frames before the cut');
-  return { out: opts.out, source: 'bag', bag, topic, schema: s.schema, messages: s.messages, frames: s.frames, skipped: s.skipped, skippedByReason: s.skippedByReason, complete: s.complete };
+  return {
+    out: opts.out,
+    source: 'bag',
+    bag,
+    files: s.files,
+    topic,
+    schema: s.schema,
+    messages: s.messages,
+    frames: s.frames,
+    segments: episode + 1,
+    skipped: s.skipped,
+    skippedByReason: s.skippedByReason,
+    skippedChunks: s.skippedChunks,
+    complete: s.complete,
+    odometryMessages: s.odometryMessages,
+    commandMessages: s.commandMessages,
+  };
+}
+
+/** The simulator's drive recorded as a car records it: a rosbag2 directory at --out. */
+async function collectSimBag(opts: CollectOptions): Promise<Record<string, unknown>> {
+  const raw = opts.config ? await readConfigFile(opts.config) : {};
+  const config = parseWith(simConfigSchema, raw, opts.config ? `config ${opts.config}` : 'simulator config');
+  const episodes = opts.episodes!;
+  const bar = counterBar('episodes', episodes);
+  let result: { frames: number; interventions: number; roadSeeds: number[] } = { frames: 0, interventions: 0, roadSeeds: [] };
+  let messages = 0;
+  await writeOutputDirectory(opts.out, { command: 'vae collect', force: opts.force === true }, async (tmp) => {
+    const bag = await BagWriter.create(tmp, { name: basename(opts.out) });
+    result = await recordSimBag(
+      config,
+      { ...DEFAULT_SIM_COLLECT, episodes, seed: opts.seed, stepsPerEpisode: opts.stepsPerEpisode, frameEvery: opts.frameEvery ?? DEFAULT_SIM_COLLECT.frameEvery },
+      bag,
+      (done) => bar?.update(done),
+    );
+    messages = (await bag.finish()).messages;
+  });
+  bar?.stop();
+  return { out: opts.out, source: 'sim', format: 'bag', frames: result.frames, messages, episodes, seed: opts.seed, interventions: result.interventions, topics: BAG_TOPICS };
 }
 
 /** `daydrive vae collect` and `daydrive vae train` (see docs/vision.md). */
@@ -141,7 +210,7 @@ export function registerVae(program: Command): void {
   addCommand<CollectOptions>(
     vae,
     'collect',
-    'save camera frames (PNG + index.jsonl) from the simulator (--episodes) or a ROS 2 MCAP bag (--bag --topic)',
+    'save camera frames (PNG + index.jsonl) from the simulator (--episodes), record the simulator as a rosbag2 bag (--episodes --format bag), or read a ROS 2 bag (--bag --topic)',
     (cmd) =>
       cmd
         .requiredOption('--out <dir>', `output dataset directory: created, or replaced when it holds this command's earlier output (${OUT_RULE})`)
@@ -151,12 +220,14 @@ export function registerVae(program: Command): void {
         .option('--steps-per-episode <n>', 'simulator: policy steps (0.1 s) per episode', parseIntArg(1, 1_000_000), DEFAULT_SIM_COLLECT.stepsPerEpisode)
         .option('--frame-every <n>', `keep one frame every n steps (simulator, default ${DEFAULT_SIM_COLLECT.frameEvery}) or messages (bag, default 1)`, parseIntArg(1, 100_000))
         .option('--config <file>', 'simulator: config (YAML/JSON; the camera section sets the frame size)')
-        .option('--bag <file>', 'a ROS 2 bag in MCAP format (sensor_msgs/msg/Image or CompressedImage)')
+        .addOption(choiceOption('--format <kind>', 'simulator: frames (PNG dataset with ground-truth labels, for probes) or bag (a rosbag2 directory as a car records it: JPEG camera, odometry, driver commands)', ['frames', 'bag'], 'frames'))
+        .option('--bag <path>', 'a ROS 2 bag: a rosbag2 directory (metadata.yaml + .mcap) or one .mcap file (sensor_msgs/msg/Image or CompressedImage; odometry and Ackermann commands are read beside the frames)')
         .option('--topic <name>', 'bag: the camera topic')
         .option('--max-frames <n>', 'bag: stop after this many frames', parseIntArg(1, 10_000_000)),
     async (_args, opts) => {
       if ((opts.episodes === undefined) === (opts.bag === undefined)) throw new UserError('give either --episodes N (simulator) or --bag FILE.mcap --topic TOPIC');
-      return opts.bag !== undefined ? collectFromBag(opts) : collectFromSim(opts);
+      if (opts.format === 'bag' && opts.bag !== undefined) throw new UserError('--format bag writes a simulator drive as a bag: it takes --episodes, not --bag');
+      return opts.bag !== undefined ? collectFromBag(opts) : opts.format === 'bag' ? collectSimBag(opts) : collectFromSim(opts);
     },
     (r) => `wrote ${String(r.frames)} frames to ${String(r.out)}${r.skipped ? ` (${String(r.skipped)} messages skipped)` : ''}`,
   );
@@ -179,13 +250,16 @@ export function registerVae(program: Command): void {
         .option('--crop <fraction>', 'fraction of the image height cropped off the top (sky; default 0.4)', parseFloatArg(0, 0.95))
         .option('--beta <x>', 'weight of the KL term (default 1)', parseFloatArg(0, 100))
         .option('--kl-tolerance <nats>', 'KL floor per latent dimension (default 0.5)', parseFloatArg(0, 100))
-        .option('--aux-weight <x>', 'weight of the auxiliary linear head on cross-track and heading error (simulator frames; 0 = plain VAE)', parseFloatArg(0, 10_000))
+        .option('--aux-weight <x>', 'weight of the auxiliary linear head (0 = plain VAE)', parseFloatArg(0, 10_000))
+        .addOption(choiceOption('--aux-targets <kind>', "what the head predicts: odometry (from a bag: where the car went next, the driver's steering) or ground-truth (simulator cross-track and heading error: a simulator-only ablation)", ['odometry', 'ground-truth']))
+        .addOption(choiceOption('--augment <kind>', 'photometric: reconstruct the clean frame from one with light and colour changed (denoising); none', ['none', 'photometric']))
+        .option('--probe-data <dir>', 'labelled simulator frames of other roads (vae collect --episodes) for the latent probes, when the training data has no labels')
         .option('--validation <fraction>', 'fraction of episodes held out for validation', parseFloatArg(0, 0.9), 0.15)
         .option('--patience <n>', 'stop after n epochs without a better validation loss', parseIntArg(1, 1000), 4)
         .option('--seed <n>', 'seed of the initial weights, the split and the batches', parseIntArg(0, 0x7fffffff), 0)
         .option('--resume', 'continue from OUT/checkpoint (its settings win over the flags)')
         .option('--max-frames <n>', 'use at most n frames (evenly spaced)', parseIntArg(1, 10_000_000))
-        .option('--config <file>', 'VAE config (YAML/JSON: inputWidth, inputHeight, skyCropFraction, latentSize, filters, beta, klToleranceNats, auxiliaryWeight); flags override it'),
+        .option('--config <file>', 'VAE config (YAML/JSON: inputWidth, inputHeight, skyCropFraction, latentSize, filters, beta, klToleranceNats, auxiliaryWeight, auxiliaryTargets, augmentation); flags override it'),
     async (_args, opts) => {
       const fromFile = opts.config ? ((await readConfigFile(opts.config)) as Record<string, unknown>) : {};
       const flags: Record<string, unknown> = {};
@@ -196,6 +270,8 @@ export function registerVae(program: Command): void {
       if (opts.beta !== undefined) flags.beta = opts.beta;
       if (opts.klTolerance !== undefined) flags.klToleranceNats = opts.klTolerance;
       if (opts.auxWeight !== undefined) flags.auxiliaryWeight = opts.auxWeight;
+      if (opts.auxTargets !== undefined) flags.auxiliaryTargets = opts.auxTargets;
+      if (opts.augment !== undefined) flags.augmentation = opts.augment;
       const config = parseVaeConfig({ ...fromFile, ...flags }, opts.config ? `VAE config ${opts.config} with flags` : 'VAE options');
       if (!opts.resume) {
         // Before any training: a model is never overwritten unless it is this command's own.
@@ -220,6 +296,7 @@ export function registerVae(program: Command): void {
         progress: true,
         command: commandLine(),
         ...(opts.maxFrames !== undefined ? { maxFrames: opts.maxFrames } : {}),
+        ...(opts.probeData !== undefined ? { probeDataDir: opts.probeData } : {}),
       });
       await writeOutputMarker(opts.out, VAE_TRAIN, VAE_MODEL_ENTRIES);
       const s = result.summary;

@@ -1,6 +1,7 @@
 import { agentPolicy, driveRoute } from '../agent/evaluation.js';
 import { TEST_ROAD_SEED_BASE, VARIED_ROAD_SEED_BASE } from '../agent/training.js';
-import { UNSEEN_ROAD_SEED_BASE, unseenRoadSeeds } from '../cli/eval.js';
+import { EVALUATION_ROAD_SEED_BASE as UNSEEN_ROAD_SEED_BASE } from '../agent/road-seeds.js';
+import { evaluationRoads } from '../cli/eval.js';
 import { readCheckpoint } from '../cli/run-dir.js';
 import type { TrainConfig } from '../cli/train-config.js';
 import { buildAgent, loadEncoderFor, simEnvFor } from '../cli/train.js';
@@ -16,9 +17,9 @@ import type { RoadOutcome } from './objective.js';
 /** A sweep gives a road up after this many disengagements (it is far from clean by then; it bounds a bad trial's time). */
 export const SWEEP_MAX_DISENGAGEMENTS_PER_ROAD = 20;
 
-/** The unseen evaluation roads of a sweep: those of `daydrive eval --roads N --seed S`. */
-export function evaluationRoadSeeds(roads: number, seed: number): number[] {
-  return unseenRoadSeeds(roads, seed);
+/** The unseen evaluation roads of a sweep: those of `daydrive eval --roads N --seed S` (every look covered). */
+export function evaluationRoadSeeds(roads: number, seed: number, sim: TrainConfig['sim']): number[] {
+  return evaluationRoads(roads, seed, sim).map((road) => road.seed);
 }
 
 /**

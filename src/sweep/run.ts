@@ -8,6 +8,7 @@ import { log } from '../core/logger.js';
 import { writeSweepCharts } from './charts.js';
 import { SweepCoordinator } from './coordinator.js';
 import { evaluationRoadSeeds } from './evaluation-adapter.js';
+import { parseTrainConfig } from '../cli/train-config.js';
 import type { Executor } from './executor.js';
 import { LiveTable } from './live-table.js';
 import { LocalExecutor } from './local-executor.js';
@@ -90,7 +91,7 @@ export async function runSweep(opts: SweepCommandOptions): Promise<SweepSummary>
     meta,
     trials,
     executor,
-    roadSeeds: evaluationRoadSeeds(space.evaluation.roads, space.evaluation.seed),
+    roadSeeds: evaluationRoadSeeds(space.evaluation.roads, space.evaluation.seed, parseTrainConfig(space.base, 'the space\'s base configuration').sim),
     keepRuns: opts.keepRuns,
     shouldStop: opts.shouldStop,
     stopRequested: opts.stopRequested,

@@ -11,8 +11,9 @@ import { BadImageError, preprocessRgb, readImageFile, rgbToPngBytes, type Prepro
 /**
  * A frame dataset for VAE pretraining, one directory:
  *   dataset.json   what was collected (source, camera size, episodes, seed / bag and topic)
- *   index.jsonl    one JSON object per frame (file, episode, step, and for simulator frames the
- *                  cross-track and heading error, used for the latent probes' R^2)
+ *   index.jsonl    one JSON object per frame (file, episode, step; for simulator frames the
+ *                  cross-track and heading error, used for the latent probes' R^2; for bag frames
+ *                  the odometry pose and speed and the driver's command at the frame)
  *   frames/        000000.png ...
  */
 
@@ -31,6 +32,13 @@ export const frameRecordSchema = z.object({
   speedMps: z.number().optional(),
   steeringRad: z.number().optional(),
   timestampNs: z.string().optional(),
+  /** Bag frames: the car's odometry at the frame (odom frame, metres and radians). */
+  odomXM: z.number().optional(),
+  odomYM: z.number().optional(),
+  odomYawRad: z.number().optional(),
+  /** Bag frames: the driver's latest command (steering angle, radians; speed set-point, m/s). */
+  commandSteeringRad: z.number().optional(),
+  commandSpeedMps: z.number().optional(),
 });
 
 export type FrameRecord = z.output<typeof frameRecordSchema>;
@@ -49,6 +57,8 @@ export const datasetMetaSchema = z.object({
   bag: z.string().optional(),
   topic: z.string().optional(),
   skippedMessages: z.number().int().optional(),
+  /** Bag chunks that could not be read (their frames are missing). */
+  skippedChunks: z.number().int().optional(),
   createdAt: z.string(),
 });
 

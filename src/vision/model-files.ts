@@ -66,6 +66,10 @@ export const vaeTrainingSummarySchema = z.object({
   validation: lossesSchema,
   /** Linear probes: R^2 of least squares from the latent mean on validation (unseen-road) frames. */
   probes: z.record(z.string(), z.number()).optional(),
+  /** The labelled simulator frames the probes were fitted and scored on, when not the training data (vae train --probe-data). */
+  probeData: z.object({ dir: z.string(), frames: z.number().int(), fitFrames: z.number().int(), scoreFrames: z.number().int(), command: z.string().optional() }).optional(),
+  /** The auxiliary head's targets, by name. */
+  auxiliaryTargetNames: z.array(z.string()).optional(),
   /** The fitted probes (latent mean -> target), to check the latent on new frames. */
   probeModels: z.record(z.string(), z.object({ weights: z.array(z.number()), bias: z.number() })).optional(),
   history: z.array(z.object({ epoch: z.number().int(), train: lossesSchema, validation: lossesSchema })),

@@ -72,12 +72,21 @@ export function modelCardMarkdown(meta: VaeMeta, title = 'daydrive VAE'): string
     `- Decoder: dense, then ${c.filters.length} transposed convs 3x3 stride 2 mirroring the encoder, sigmoid output.`,
     `- Loss: per-image squared error + beta * max(KL, tolerance * latent size), beta ${c.beta}, tolerance ${c.klToleranceNats} nats per dimension.`,
   );
-  if (c.auxiliaryWeight > 0) {
+  if (c.auxiliaryWeight > 0 && c.auxiliaryTargets === 'odometry') {
     lines.push(
-      `- Auxiliary term (weight ${c.auxiliaryWeight}): during training a linear head on the latent mean predicts the standardised cross-track`,
-      '  and heading error the simulator records with each frame (squared error); it keeps the road geometry in the latent. The head is',
-      '  not part of the model: the agent sees only the latent mean. Frames without these labels (recorded drives) train a plain VAE.',
+      `- Auxiliary term (weight ${c.auxiliaryWeight}): during training a linear head on the latent mean predicts standardised targets computed`,
+      `  from the bag's own odometry and driver commands${t?.auxiliaryTargetNames ? ` (${t.auxiliaryTargetNames.join(', ')})` : ''}: where the car was 1 and 2 s later`,
+      "  in the frame's car coordinates, its heading change over 2 s, the driver's steering (squared error, frames without a future pose masked).",
+      '  No simulator ground truth: a car can train this model from its own recording. The head is not part of the model.',
     );
+  } else if (c.auxiliaryWeight > 0) {
+    lines.push(
+      `- Auxiliary term (weight ${c.auxiliaryWeight}, SIMULATOR-ONLY ABLATION): during training a linear head on the latent mean predicts the standardised`,
+      "  cross-track and heading error the simulator records with each frame (squared error). A car has no such labels. The head is not part of the model.",
+    );
+  }
+  if (c.augmentation === 'photometric') {
+    lines.push('- Augmentation: the encoder sees each training frame with brightness, contrast, colour balance and gamma changed; the loss asks for the clean frame (a denoising autoencoder).');
   }
   if (t) {
     const h = t.history;
@@ -106,8 +115,12 @@ export function modelCardMarkdown(meta: VaeMeta, title = 'daydrive VAE'): string
         '',
         '## Is the latent informative?',
         '',
-        'Linear least squares from the latent mean, fitted on the training frames and scored (R^2) on the',
-        'held-out frames from unseen roads:',
+        ...(t.probeData
+          ? [
+              `Linear least squares from the latent mean to the simulator's labels (the probe may use ground truth, the VAE did not), on`,
+              `\`${t.probeData.dir}\` (${t.probeData.frames} labelled frames of roads the VAE never saw${t.probeData.command ? `, \`${t.probeData.command}\`` : ''}): fitted on ${t.probeData.fitFrames} frames, scored (R^2) on ${t.probeData.scoreFrames} of other roads:`,
+            ]
+          : ['Linear least squares from the latent mean, fitted on the training frames and scored (R^2) on the', 'held-out frames from unseen roads:']),
         '',
         '| target | R^2 |',
         '|---|---:|',

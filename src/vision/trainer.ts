@@ -20,6 +20,8 @@ import {
   type VaeTrainingSummary,
 } from './model-files.js';
 import { normalise } from './preprocess.js';
+import { applyPhotometricChange, drawPhotometricChange } from './augment.js';
+import { ODOMETRY_TARGET_NAMES, odometryTargets } from './odometry-targets.js';
 import { fitLinear, predictLinear, rSquared } from './regression.js';
 import { modelCardMarkdown, reconstructionGridPng } from './report.js';
 import { Vae, preprocessOptionsOf, vaeConfigSchema, type VaeConfig, type VaeLosses } from './vae.js';
@@ -50,6 +52,11 @@ export interface VaeTrainOptions {
   readonly maxFrames?: number;
   /** The command line, recorded in the model card. */
   readonly command?: string;
+  /**
+   * Labelled simulator frames of other roads for the latent probes (fitted on half of their
+   * roads, scored on the other half): how a VAE trained on a bag, which has no labels, is checked.
+   */
+  readonly probeDataDir?: string;
 }
 
 export interface VaeTrainResult {
@@ -126,39 +133,86 @@ function disposeSnapshot(snap: WeightSnapshot | null): void {
 
 /** Bytes of images `indices` -> a [B, H, W, 3] float tensor in [0, 1]. */
 function batchTensor(data: FrameTensorData, indices: readonly number[]): tf.Tensor4D {
+  return tf.tensor4d(batchPixels(data, indices), [indices.length, data.height, data.width, 3]);
+}
+
+function batchPixels(data: FrameTensorData, indices: readonly number[]): Float32Array {
   const size = data.width * data.height * 3;
   const buf = new Float32Array(indices.length * size);
   indices.forEach((idx, b) => normalise({ width: data.width, height: data.height, data: data.images.subarray(idx * size, (idx + 1) * size) }, buf, b * size));
-  return tf.tensor4d(buf, [indices.length, data.height, data.width, 3]);
+  return buf;
 }
 
-/** Auxiliary targets of every frame, standardised with the training frames' mean and deviation. */
+/** The clean batch and, with augmentation, its photometrically changed copy (src/vision/augment.ts) for the encoder. */
+function trainingBatch(data: FrameTensorData, indices: readonly number[], augmentation: VaeConfig['augmentation'], rng: Rng): { input: tf.Tensor4D; clean?: tf.Tensor4D } {
+  const clean = batchPixels(data, indices);
+  const shape: [number, number, number, number] = [indices.length, data.height, data.width, 3];
+  if (augmentation === 'none') return { input: tf.tensor4d(clean, shape) };
+  const size = data.width * data.height * 3;
+  const changed = new Float32Array(clean.length);
+  for (let b = 0; b < indices.length; b++) applyPhotometricChange(clean, changed, b * size, size, drawPhotometricChange(rng));
+  return { input: tf.tensor4d(changed, shape), clean: tf.tensor4d(clean, shape) };
+}
+
+/** Auxiliary targets of every frame, standardised with the training frames' mean and deviation; mask 0 where a frame has none. */
 interface AuxTargets {
+  readonly names: readonly string[];
   readonly count: number;
-  /** [frames x count], row-major. */
+  /** [frames x count], row-major (0 where masked). */
   readonly values: Float32Array;
+  readonly mask: Float32Array;
 }
 
-/** The PROBE_TARGETS of every frame, or null when some frame lacks one (e.g. a recorded drive). */
-function auxTargets(records: readonly FrameRecord[], train: readonly number[]): AuxTargets | null {
-  const count = PROBE_TARGETS.length;
+/** Raw targets [frames x names] (NaN: missing) -> standardised values and a mask. */
+function standardise(names: readonly string[], raw: Float64Array, frames: number, train: readonly number[]): AuxTargets {
+  const count = names.length;
+  const values = new Float32Array(frames * count);
+  const mask = new Float32Array(frames * count);
+  for (let k = 0; k < count; k++) {
+    const ys = train.map((i) => raw[i * count + k]!).filter(Number.isFinite);
+    const mean = ys.reduce((a, b) => a + b, 0) / Math.max(1, ys.length);
+    const std = Math.sqrt(ys.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, ys.length)) || 1;
+    for (let i = 0; i < frames; i++) {
+      const y = raw[i * count + k]!;
+      if (Number.isFinite(y)) {
+        values[i * count + k] = (y - mean) / std;
+        mask[i * count + k] = 1;
+      }
+    }
+  }
+  return { names, count, values, mask };
+}
+
+/**
+ * The auxiliary head's targets: 'odometry' from a bag's odometry and commands (null when the
+ * frames have none), 'ground-truth' the simulator's PROBE_TARGETS (null when some frame lacks one).
+ */
+function auxTargets(records: readonly FrameRecord[], train: readonly number[], source: VaeConfig['auxiliaryTargets']): AuxTargets | null {
+  if (source === 'odometry') {
+    const raw = odometryTargets(records);
+    return raw ? standardise(ODOMETRY_TARGET_NAMES, raw, records.length, train) : null;
+  }
   if (!records.every((r) => PROBE_TARGETS.every((t) => Number.isFinite(t.get(r))))) return null;
-  const values = new Float32Array(records.length * count);
-  PROBE_TARGETS.forEach((t, k) => {
-    const ys = train.map((i) => t.get(records[i]!)!);
-    const mean = ys.reduce((a, b) => a + b, 0) / ys.length;
-    const std = Math.sqrt(ys.reduce((a, b) => a + (b - mean) ** 2, 0) / ys.length) || 1;
-    records.forEach((r, i) => (values[i * count + k] = (t.get(r)! - mean) / std));
-  });
-  return { count, values };
+  const raw = new Float64Array(records.length * PROBE_TARGETS.length);
+  records.forEach((r, i) => PROBE_TARGETS.forEach((t, k) => (raw[i * PROBE_TARGETS.length + k] = t.get(r)!)));
+  return standardise(
+    PROBE_TARGETS.map((t) => t.name),
+    raw,
+    records.length,
+    train,
+  );
 }
 
-function targetTensor(targets: AuxTargets | null, indices: readonly number[]): tf.Tensor2D | undefined {
+function targetTensor(targets: AuxTargets | null, indices: readonly number[]): { y: tf.Tensor2D; mask: tf.Tensor2D } | undefined {
   if (!targets) return undefined;
   const n = targets.count;
   const buf = new Float32Array(indices.length * n);
-  indices.forEach((idx, b) => buf.set(targets.values.subarray(idx * n, (idx + 1) * n), b * n));
-  return tf.tensor2d(buf, [indices.length, n]);
+  const mask = new Float32Array(indices.length * n);
+  indices.forEach((idx, b) => {
+    buf.set(targets.values.subarray(idx * n, (idx + 1) * n), b * n);
+    mask.set(targets.mask.subarray(idx * n, (idx + 1) * n), b * n);
+  });
+  return { y: tf.tensor2d(buf, [indices.length, n]), mask: tf.tensor2d(mask, [indices.length, n]) };
 }
 
 function shuffled(indices: readonly number[], rng: Rng): number[] {
@@ -194,8 +248,8 @@ function evaluate(vae: Vae, data: FrameTensorData, targets: AuxTargets | null, i
     const idx = indices.slice(i, i + batchSize);
     const x = batchTensor(data, idx);
     const y = targetTensor(targets, idx);
-    sum.add(vae.evaluate(x, y), idx.length);
-    tf.dispose([x, ...(y ? [y] : [])]);
+    sum.add(vae.evaluate(x, y?.y, y?.mask), idx.length);
+    tf.dispose([x, ...(y ? [y.y, y.mask] : [])]);
   }
   return sum.mean();
 }
@@ -362,8 +416,14 @@ export async function trainVae(opts: VaeTrainOptions): Promise<VaeTrainResult> {
   if (train.length === 0) throw new UserError(`dataset ${opts.dataDir} has too few frames to train on (${data.records.length})`);
   if (validation.length === 0) log.warn('no validation frames: early stopping uses the training loss');
 
-  const targets = config.auxiliaryWeight > 0 ? auxTargets(data.records, train) : null;
-  if (config.auxiliaryWeight > 0 && !targets) log.warn('frames carry no cross-track and heading error (a recorded drive?): training a plain VAE, no auxiliary head');
+  const targets = config.auxiliaryWeight > 0 ? auxTargets(data.records, train, config.auxiliaryTargets) : null;
+  if (config.auxiliaryWeight > 0 && !targets) {
+    throw new UserError(
+      config.auxiliaryTargets === 'odometry'
+        ? `frames of ${opts.dataDir} carry no odometry (collect them from a bag: vae collect --bag), so no odometry targets: use --aux-weight 0`
+        : `frames of ${opts.dataDir} carry no simulator ground truth (cross-track and heading error): the ground-truth head needs simulator frames`,
+    );
+  }
   const vae = resumed?.vae ?? new Vae(config, { seed, learningRate, auxiliaryTargets: targets?.count ?? 0 });
   if ((vae.head === null) !== (targets === null)) throw new UserError('the checkpoint and the data disagree on the auxiliary targets: resume with the same data');
   const rng = resumed ? Rng.fromState(resumed.state.rngState) : Rng.fromSeed(seed);
@@ -387,10 +447,10 @@ export async function trainVae(opts: VaeTrainOptions): Promise<VaeTrainResult> {
       const t0 = performance.now();
       for (let b = 0; b < batches; b++) {
         const idx = order.slice(b * batchSize, (b + 1) * batchSize);
-        const x = batchTensor(data, idx);
+        const x = trainingBatch(data, idx, config.augmentation, rng);
         const y = targetTensor(targets, idx);
-        const l = vae.trainStep(x, rng.int(0x7fffffff), y);
-        tf.dispose([x, ...(y ? [y] : [])]);
+        const l = vae.trainStep(x.input, rng.int(0x7fffffff), y?.y, { ...(y ? { mask: y.mask } : {}), ...(x.clean ? { clean: x.clean } : {}) });
+        tf.dispose([x.input, ...(x.clean ? [x.clean] : []), ...(y ? [y.y, y.mask] : [])]);
         sum.add(l, idx.length);
         bar?.update(b + 1, { status: `loss ${l.loss.toFixed(1)} (recon ${l.reconstruction.toFixed(1)}, KL ${l.kl.toFixed(1)}${vae.head ? `, aux ${l.auxiliary.toFixed(2)}` : ''})` });
       }
@@ -439,7 +499,16 @@ export async function trainVae(opts: VaeTrainOptions): Promise<VaeTrainResult> {
 
     restore(vae, best);
     const bestRow = history.find((h) => h.epoch === bestEpoch) ?? history[history.length - 1]!;
-    const probes = await latentProbes(vae, data, train, validation);
+    let probes = await latentProbes(vae, data, train, validation);
+    let probeData: VaeTrainingSummary['probeData'];
+    if (opts.probeDataDir !== undefined) {
+      const probeIndex = await readFrameIndex(opts.probeDataDir);
+      const probeFrames = await loadFrames(probeIndex, preprocessOptionsOf(config));
+      const split = splitByEpisode(probeFrames.records, 0.5, seed + 1);
+      probes = await latentProbes(vae, probeFrames, split.train, split.validation);
+      if (Object.keys(probes.r2).length === 0) throw new UserError(`--probe-data ${opts.probeDataDir} has no cross-track and heading labels (collect it with vae collect --episodes, frames format)`);
+      probeData = { dir: opts.probeDataDir, frames: probeFrames.records.length, fitFrames: split.train.length, scoreFrames: split.validation.length, ...(probeIndex.meta.command ? { command: probeIndex.meta.command } : {}) };
+    }
     const summary: VaeTrainingSummary = {
       data: {
         dir: opts.dataDir,
@@ -466,6 +535,8 @@ export async function trainVae(opts: VaeTrainOptions): Promise<VaeTrainResult> {
       train: bestRow.train,
       validation: bestRow.validation,
       ...(Object.keys(probes.r2).length > 0 ? { probes: probes.r2, probeModels: probes.models } : {}),
+      ...(probeData ? { probeData } : {}),
+      ...(targets ? { auxiliaryTargetNames: [...targets.names] } : {}),
       history,
     };
     const meta = makeVaeMeta(config, summary);

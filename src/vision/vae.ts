@@ -13,11 +13,19 @@ import { DEFAULT_PREPROCESS, type PreprocessOptions } from './preprocess.js';
  *   KL = -1/2 sum_j (1 + log sigma_j^2 - mu_j^2 - sigma_j^2)        (Kingma & Welling 2014)
  * The KL floor ("free bits", World Models' kl_tolerance) keeps the latent from collapsing.
  *
- * Optional auxiliary term (auxiliaryWeight > 0, frames that carry the driving state: the
- * simulator's): a linear head on the latent mean predicts the standardised cross-track and heading
- * error, adding auxiliaryWeight * mean_b ||W mu_b + c - y_b||^2 to L. It makes the latent carry
- * the road geometry linearly instead of spending it all on the look of the verge and sky (an
- * auxiliary task, as in Jaderberg et al. 2017, UNREAL); the head itself is not shipped.
+ * Optional auxiliary term (auxiliaryWeight > 0): a linear head on the latent mean predicts
+ * standardised targets y, adding auxiliaryWeight * mean_b ||m_b * (W mu_b + c - y_b)||^2 to L (m:
+ * 1 where a frame has the target). Targets (auxiliaryTargets): 'odometry', what a car's own bag
+ * gives (where it drove 1-2 s later, the driver's steering: src/vision/odometry-targets.ts), or
+ * 'ground-truth', the simulator's cross-track and heading error (a simulator-only ablation: a car
+ * has no such labels). It makes the latent carry the road geometry linearly instead of spending
+ * it all on the look of the verge and sky (an auxiliary task, as in Jaderberg et al. 2017,
+ * UNREAL); the head itself is not shipped.
+ *
+ * Optional photometric augmentation (augmentation 'photometric'): the encoder sees a frame with
+ * brightness, contrast, colour balance and gamma changed, the loss asks for the clean frame back
+ * (a denoising / augmented autoencoder, as araffin's aae-train-donkeycar), so the latent has less
+ * reason to carry the light and colour of a road.
  */
 
 export const vaeConfigSchema = z
@@ -34,8 +42,12 @@ export const vaeConfigSchema = z
     beta: z.number().min(0).max(100).default(1),
     /** KL floor per latent dimension, nats (World Models: 0.5). */
     klToleranceNats: z.number().min(0).max(100).default(0.5),
-    /** Weight of the auxiliary linear head (0 = a plain VAE); used only with labelled frames. */
+    /** Weight of the auxiliary linear head (0 = a plain VAE). */
     auxiliaryWeight: z.number().min(0).max(10_000).default(0),
+    /** What the auxiliary head predicts: 'odometry' (from a bag: a car has it) or 'ground-truth' (simulator frames only: an ablation). */
+    auxiliaryTargets: z.enum(['odometry', 'ground-truth']).default('odometry'),
+    /** 'photometric': reconstruct the clean frame from a photometrically changed one (training only). */
+    augmentation: z.enum(['none', 'photometric']).default('none'),
   })
   .refine((c) => c.inputWidth % 2 ** c.filters.length === 0 && c.inputHeight % 2 ** c.filters.length === 0, {
     message: 'inputWidth and inputHeight must be divisible by 2^(number of conv layers)',
@@ -130,7 +142,7 @@ export function vaeLoss(
   mu: tf.Tensor2D,
   logVar: tf.Tensor2D,
   cfg: VaeConfig,
-  aux?: { head: AuxiliaryHead; targets: tf.Tensor2D },
+  aux?: { head: AuxiliaryHead; targets: tf.Tensor2D; mask?: tf.Tensor2D },
 ): VaeLossTensors {
   const batch = x.shape[0]!;
   const reconstruction = tf.div(tf.sum(tf.squaredDifference(x, xHat)), batch) as tf.Scalar;
@@ -140,7 +152,8 @@ export function vaeLoss(
   const vae = tf.add(reconstruction, tf.mul(cfg.beta, tf.maximum(kl, klFloor))) as tf.Scalar;
   if (!aux) return { loss: vae, reconstruction, kl, auxiliary: tf.scalar(0) };
   const predicted = tf.add(tf.matMul(mu, aux.head.weights), aux.head.bias);
-  const auxiliary = tf.div(tf.sum(tf.squaredDifference(predicted, aux.targets)), batch) as tf.Scalar;
+  const squared = tf.squaredDifference(predicted, aux.targets);
+  const auxiliary = tf.div(tf.sum(aux.mask ? tf.mul(squared, aux.mask) : squared), batch) as tf.Scalar;
   return { loss: tf.add(vae, tf.mul(cfg.auxiliaryWeight, auxiliary)) as tf.Scalar, reconstruction, kl, auxiliary };
 }
 
@@ -200,8 +213,10 @@ export class Vae {
    * One Adam step on a batch [B, H, W, 3] in [0, 1]; `noiseSeed` makes the sampled z
    * reproducible; `targets` [B, auxiliaryTargets] (standardised) are required with a head.
    */
-  trainStep(batch: tf.Tensor4D, noiseSeed: number, targets?: tf.Tensor2D): VaeLosses {
-    const aux = this.auxiliary(targets);
+  trainStep(batch: tf.Tensor4D, noiseSeed: number, targets?: tf.Tensor2D, options: { mask?: tf.Tensor2D; clean?: tf.Tensor4D } = {}): VaeLosses {
+    const aux = this.auxiliary(targets, options.mask);
+    // With augmentation the encoder sees `batch` and the loss asks for `clean` back.
+    const wanted = options.clean ?? batch;
     // The loss terms are kept out of minimize's scope to report them, then freed here.
     let parts: tf.Scalar[] = [];
     const terms = tf.tidy(() => {
@@ -212,7 +227,7 @@ export class Vae {
           const eps = tf.randomNormal(mu.shape, 0, 1, 'float32', noiseSeed);
           const z = tf.add(mu, tf.mul(tf.exp(tf.mul(0.5, logVar)), eps));
           const xHat = this.decoder.apply(z, { training: true }) as tf.Tensor;
-          const l = vaeLoss(batch, xHat, mu, logVar, this.config, aux);
+          const l = vaeLoss(wanted, xHat, mu, logVar, this.config, aux);
           parts = [tf.keep(l.reconstruction), tf.keep(l.kl), tf.keep(l.auxiliary)];
           return l.loss;
         },
@@ -226,8 +241,8 @@ export class Vae {
   }
 
   /** Loss on a batch with z = mu (no sampling; for validation); `targets` as in trainStep. */
-  evaluate(batch: tf.Tensor4D, targets?: tf.Tensor2D): VaeLosses {
-    const aux = this.auxiliary(targets);
+  evaluate(batch: tf.Tensor4D, targets?: tf.Tensor2D, mask?: tf.Tensor2D): VaeLosses {
+    const aux = this.auxiliary(targets, mask);
     const terms = tf.tidy(() => {
       const [mu, logVar] = splitMuLogVar(this.encoder.predict(batch) as tf.Tensor, this.config.latentSize);
       const xHat = this.decoder.predict(mu) as tf.Tensor;
@@ -255,11 +270,11 @@ export class Vae {
   }
 
   /** The head and its targets for vaeLoss; a head needs targets, and targets need a head. */
-  private auxiliary(targets: tf.Tensor2D | undefined): { head: AuxiliaryHead; targets: tf.Tensor2D } | undefined {
+  private auxiliary(targets: tf.Tensor2D | undefined, mask: tf.Tensor2D | undefined): { head: AuxiliaryHead; targets: tf.Tensor2D; mask?: tf.Tensor2D } | undefined {
     if ((this.head === null) !== (targets === undefined)) {
       throw new RangeError(this.head ? 'this VAE has an auxiliary head: give the targets' : 'targets given to a VAE without an auxiliary head');
     }
-    return this.head && targets ? { head: this.head, targets } : undefined;
+    return this.head && targets ? { head: this.head, targets, ...(mask ? { mask } : {}) } : undefined;
   }
 
   /** [reconstruction, kl, auxiliary] -> the loss figures (and the total, as in vaeLoss). */

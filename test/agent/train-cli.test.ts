@@ -89,11 +89,33 @@ test('daydrive train: interrupted, resumed, then evaluated; the run directory ho
   assert.ok(finalTest.includes('map.png') && finalTest.some((f) => f.startsWith('frame_')));
 
   // Table I on one unseen road (the safety driver resets after each disengagement, so every row drives the route): random, zero, the agent.
-  const table = lastJson((await run(process.execPath, [...cli, 'eval', '--run', out, '--roads', '1', '--json'], { env })).stdout);
-  const rows = table.rows as { method: string; disengagements: number; distanceM: number; trainingEpisodes: number | null }[];
+  // The baselines are driven once, then read from the cache (a directory of this test's own).
+  const evalEnv = { ...env, DAYDRIVE_CACHE_DIR: join(root, 'cache') };
+  const evalArgs = [...cli, 'eval', '--run', out, '--roads', '1', '--workers', '1', '--json'];
+  const table = lastJson((await run(process.execPath, evalArgs, { env: evalEnv })).stdout);
+  const rows = table.rows as { method: string; disengagements: number; distanceM: number; trainingEpisodes: number | null; roads: number; cleanShare: { estimate: number } }[];
   assert.deepEqual(rows.map((r) => r.method.split(' ')[0]), ['random', 'zero', 'deep']);
   for (const r of rows) assert.ok(r.distanceM >= 60, `${r.method} drove ${r.distanceM} m of a 60 m route`);
+  for (const r of rows) assert.equal(r.cleanShare.estimate, r.disengagements === 0 ? 1 : 0);
   assert.match(String(table.table), /m per disengagement/);
+  assert.equal(table.baselineCache, 'miss');
+  const policies = table.policies as { policy: string; roads: { routeSeed: number; look: Record<string, string> }[] }[];
+  assert.deepEqual(policies[2]!.roads.map((r) => r.routeSeed), table.roadSeeds);
+  assert.ok((await readdir(join(out, 'evaluation'))).includes('evaluation.json'));
+  const again = lastJson((await run(process.execPath, evalArgs, { env: evalEnv })).stdout);
+  assert.equal(again.baselineCache, 'hit');
+  assert.deepEqual(again.rows, table.rows);
+  // An --out holding the user's own files is refused before anything drives, and the files stay.
+  const mine = join(root, 'mine');
+  await mkdir(mine);
+  await writeFile(join(mine, 'notes.txt'), 'thesis');
+  await assert.rejects(run(process.execPath, [...cli, 'eval', '--run', out, '--out', mine], { env: evalEnv }), (e: { code: number; stderr: string }) => {
+    assert.equal(e.code, 2);
+    assert.match(e.stderr, /holds files that are not an evaluation's/);
+    assert.doesNotMatch(e.stderr, /evaluation drive/);
+    return true;
+  });
+  assert.equal(await readFile(join(mine, 'notes.txt'), 'utf8'), 'thesis');
 });
 
 test('daydrive train: a bad config names the field; a damaged checkpoint is refused and left as it was', async () => {

@@ -116,7 +116,7 @@ test('vae train: checkpoint and resume, TF.js model + card + grid; the loader ch
   assert.ok(index.records.every((r) => Number.isFinite(r.crossTrackErrorM) && Number.isFinite(r.headingErrorRad)));
 
   const out = join(root, 'model');
-  const config = parseVaeConfig({ inputWidth: 32, inputHeight: 32, latentSize: 8, filters: [8, 8], auxiliaryWeight: 1 });
+  const config = parseVaeConfig({ inputWidth: 32, inputHeight: 32, latentSize: 8, filters: [8, 8], auxiliaryWeight: 1, auxiliaryTargets: 'ground-truth' });
   const first = await trainVae({ dataDir: data, outDir: out, epochs: 1, config, batchSize: 16, seed: 1, validationFraction: 0.34, command: 'daydrive vae train --epochs 1' });
   assert.equal(first.summary.epochs, 1);
   assert.equal(first.summary.data.validationFrames, 13, 'one whole episode (road) held out');
@@ -133,7 +133,7 @@ test('vae train: checkpoint and resume, TF.js model + card + grid; the loader ch
   const card = await readFile(join(out, 'MODEL_CARD.md'), 'utf8');
   assert.match(card, /32x32/);
   assert.match(card, /epochs/);
-  assert.match(card, /Auxiliary term \(weight 1\)/);
+  assert.match(card, /Auxiliary term \(weight 1, SIMULATOR-ONLY ABLATION\)/);
   assert.match(card, /collected with `daydrive vae collect --episodes 3 --seed 5`/);
   const meta = await readVaeMeta(out);
   assert.equal(meta.config.latentSize, 8);

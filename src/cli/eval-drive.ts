@@ -1,0 +1,114 @@
+import { join } from 'node:path';
+import { lookOfRoad, rgbToPng, topDownMapPng, type MapPoint } from '../../sim/index.js';
+import { initBackend } from '../core/backend.js';
+import type { RgbImage } from '../core/env.js';
+import { readJson } from '../core/files.js';
+import { log } from '../core/logger.js';
+import { agentPolicy, driveRoute, randomPolicy, roadResult, zeroPolicy, type EpisodePolicy, type RoadResult } from '../agent/evaluation.js';
+import { readCheckpoint, RUN_FILES } from './run-dir.js';
+import { parseTrainConfig, type TrainConfig } from './train-config.js';
+import { buildAgent, loadEncoderFor, simEnvFor } from './train.js';
+
+/**
+ * Drives one policy over a list of evaluation roads: the work of `daydrive eval`, done in the
+ * CLI process or in a child (eval-worker.ts) with the same result. Lives with the CLI because it
+ * composes the simulator, the agent and a run directory.
+ */
+
+/** A drive is given up after this many disengagements on one road (the random policy's worst case). */
+export const MAX_DISENGAGEMENTS_PER_ROAD = 200;
+/** Size of the camera frame kept of a failed road (4:3 like the simulator's camera). */
+const FAILURE_FRAME = { widthPx: 320, heightPx: 240 } as const;
+
+export type PolicySpec = { readonly kind: 'random'; readonly seed: number } | { readonly kind: 'zero' } | { readonly kind: 'run'; readonly dir: string; readonly name: string };
+
+export interface DriveJob {
+  /** The world: the first run's training config (its sim and agent sections). */
+  readonly config: TrainConfig;
+  readonly policy: PolicySpec;
+  readonly roadSeeds: readonly number[];
+  /** Keep a camera frame (at the first disengagement) and a map of each road with a disengagement. */
+  readonly pictures: boolean;
+}
+
+/** What a failed road looked like, PNG bytes in base64 (they cross a process boundary). */
+export interface FailurePictures {
+  readonly roadSeed: number;
+  readonly framePngBase64: string;
+  readonly mapPngBase64: string;
+}
+
+export interface DrivenRoads {
+  readonly roads: RoadResult[];
+  readonly failures: FailurePictures[];
+}
+
+/** A run directory's training config, parsed (errors name the file). */
+export async function readRunConfig(dir: string): Promise<TrainConfig> {
+  const path = join(dir, RUN_FILES.config);
+  return parseTrainConfig(await readJson(path), `run config ${path}`);
+}
+
+/** Each road's own random stream, so a road's result does not depend on which worker drives it or in what order. */
+function roadRandomSeed(seed: number, roadSeed: number): number {
+  return (Math.imul(seed + 1, 0x9e3779b1) ^ roadSeed) | 0;
+}
+
+export async function driveJob(job: DriveJob): Promise<DrivenRoads> {
+  const env = simEnvFor(job.config, 1);
+  let policyFor: (roadSeed: number) => EpisodePolicy;
+  let release = (): void => {};
+  const policy = job.policy;
+  if (policy.kind === 'random') policyFor = (road) => randomPolicy(job.config.agent, roadRandomSeed(policy.seed, road));
+  else if (policy.kind === 'zero') policyFor = () => zeroPolicy(job.config.agent);
+  else {
+    await initBackend();
+    const config = await readRunConfig(policy.dir);
+    const encoder = await loadEncoderFor(config);
+    // Evaluation drives test episodes: nothing of them is kept for learning.
+    const agent = buildAgent({ ...config, agent: { ...config.agent, replayTestEpisodes: false } }, encoder);
+    release = () => {
+      agent.dispose();
+      encoder?.dispose();
+    };
+    try {
+      await readCheckpoint(policy.dir, agent);
+    } catch (err) {
+      release();
+      throw err;
+    }
+    const plain = agentPolicy(agent, policy.name);
+    policyFor = () => plain;
+  }
+  const roads: RoadResult[] = [];
+  const failures: FailurePictures[] = [];
+  try {
+    for (const seed of job.roadSeeds) {
+      const interventions: MapPoint[] = [];
+      const seen: { frame: RgbImage | null } = { frame: null };
+      const route = await driveRoute(env, policyFor(seed), seed, MAX_DISENGAGEMENTS_PER_ROAD, (info) => {
+        if (!job.pictures || info.intervention === null) return;
+        interventions.push({ xM: env.pose.xM, yM: env.pose.yM });
+        // The first failure, seen from the car before the safety driver puts it back.
+        seen.frame ??= env.renderAt(FAILURE_FRAME.widthPx, FAILURE_FRAME.heightPx);
+      });
+      if (seen.frame !== null && route.disengagements > 0) {
+        failures.push({
+          roadSeed: seed,
+          framePngBase64: Buffer.from(await rgbToPng(seen.frame)).toString('base64'),
+          mapPngBase64: Buffer.from(await topDownMapPng(env.road, { path: env.drivenPath, interventions, sizePx: 240 })).toString('base64'),
+        });
+      }
+      const look = lookOfRoad(seed, job.config.sim);
+      roads.push(roadResult(route, look));
+      log.info({ policy: policyName(policy), road: seed, distanceM: Math.round(route.distanceM), disengagements: route.disengagements }, 'evaluation drive');
+    }
+  } finally {
+    release();
+  }
+  return { roads, failures };
+}
+
+export function policyName(policy: PolicySpec): string {
+  return policy.kind === 'random' ? 'random policy' : policy.kind === 'zero' ? 'zero policy' : policy.name;
+}
