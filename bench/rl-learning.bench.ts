@@ -4,7 +4,7 @@
  *    of DDPG, TD3 and D4PG over 3 seeds each; goal >= -200 (Stable-Baselines3 zoo: -152);
  *  - MountainCarContinuous-v0: evaluation return (5 episodes) of TD3 with each exploration noise;
  *    goal: above 90 (Gymnasium's "solved") for at least one noise setting.
- * Every run is `daydrive gym` (src/cli/gym.ts runGym) with its per-task settings: the same code
+ * Every run is `daydrive gym` (src/jobs/gym.ts runGym) with its per-task settings: the same code
  * and hyperparameters as `daydrive gym pendulum --algo td3 --steps 20000 --seed 0`.
  *
  * Run: nice -n 10 node --import tsx bench/rl-learning.bench.ts   (about 25 minutes on our 2-core
@@ -13,7 +13,7 @@
  * Environment: RL_BENCH_SEEDS (3), RL_BENCH_PENDULUM_STEPS (20000), RL_BENCH_MOUNTAINCAR_STEPS
  * (50000), RL_BENCH_ONLY ('pendulum' or 'mountaincar' to run one task).
  */
-import { runGym, NOISE_KINDS, type NoiseKind } from '../src/cli/gym.js';
+import { runGym, NOISE_KINDS, type NoiseKind } from '../src/jobs/gym.js';
 import { ALGORITHMS, type Algorithm } from '../src/rl/config.js';
 import { figure, printReport, type BenchFigure } from './report.js';
 

@@ -19,10 +19,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { figure, printReport, type BenchFigure } from './report.js';
 import { readConfigFile } from '../src/core/config.js';
-import { runTraining, type TrainSummary } from '../src/cli/train.js';
-import { DEFAULT_EVALUATION_ROADS, runEvaluation, type TableRow } from '../src/cli/eval.js';
-import { defaultWorkers } from '../src/cli/eval-parallel.js';
-import { parseTrainConfig } from '../src/cli/train-config.js';
+import { runTraining, type TrainSummary } from '../src/jobs/training.js';
+import { DEFAULT_EVALUATION_ROADS, runEvaluation, type TableRow } from '../src/jobs/evaluation.js';
+import { defaultWorkers } from '../src/jobs/eval-parallel.js';
+import { parseTrainConfig } from '../src/jobs/train-config.js';
 
 const PAPER_VAE_EPISODES = 11;
 const PAPER_PIXEL_EPISODES = 35;

@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { initBackend } from '../src/core/backend.js';
 import { Rng } from '../src/core/rng.js';
-import { parseTrainConfig } from '../src/cli/train-config.js';
+import { parseTrainConfig } from '../src/jobs/train-config.js';
 import { createLearner } from '../src/rl/learner.js';
 import { ActorLink } from '../src/transport/actor-link.js';
 import { LOOPBACK_ANY_PORT } from '../src/transport/endpoint.js';

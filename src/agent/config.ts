@@ -71,7 +71,7 @@ export interface VehicleScale {
 }
 
 /**
- * The learning part of a configuration, shared by `daydrive train` (src/cli/train-config.ts) and
+ * The learning part of a configuration, shared by `daydrive train` (src/jobs/train-config.ts) and
  * the drive node's config file (src/ros/agent-config.ts), so settings tuned in simulation carry
  * over to the car unchanged. Spread it into a z.object and add `checkLearnerOverrides`.
  */

@@ -15,7 +15,7 @@ import { BAG_TOPICS } from '../vision/ros-schemas.js';
 import { trainVae } from '../vision/trainer.js';
 import { parseVaeConfig } from '../vision/vae.js';
 import { addCommand, choiceOption, FORCE_HELP, OUT_RULE, parseFloatArg, parseIntArg, type CommonOptions } from './command.js';
-import { DEFAULT_SIM_COLLECT, collectSimFrames, recordSimBag } from './vae-collect.js';
+import { DEFAULT_SIM_COLLECT, collectSimFrames, recordSimBag } from '../jobs/vae-collect.js';
 
 interface CollectOptions extends CommonOptions {
   out: string;

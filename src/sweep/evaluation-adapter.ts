@@ -1,10 +1,10 @@
 import { agentPolicy, driveRoute } from '../agent/evaluation.js';
 import { TEST_ROAD_SEED_BASE, VARIED_ROAD_SEED_BASE } from '../agent/training.js';
 import { EVALUATION_ROAD_SEED_BASE as UNSEEN_ROAD_SEED_BASE } from '../agent/road-seeds.js';
-import { evaluationRoads } from '../cli/eval.js';
-import { readCheckpoint } from '../cli/run-dir.js';
-import type { TrainConfig } from '../cli/train-config.js';
-import { buildAgent, loadEncoderFor, simEnvFor } from '../cli/train.js';
+import { evaluationRoads } from '../jobs/evaluation.js';
+import { readCheckpoint } from '../jobs/run-dir.js';
+import type { TrainConfig } from '../jobs/train-config.js';
+import { buildAgent, loadEncoderFor, simEnvFor } from '../jobs/training.js';
 import type { RoadOutcome } from './objective.js';
 
 /**

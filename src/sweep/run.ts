@@ -8,7 +8,7 @@ import { log } from '../core/logger.js';
 import { writeSweepCharts } from './charts.js';
 import { SweepCoordinator } from './coordinator.js';
 import { evaluationRoadSeeds } from './evaluation-adapter.js';
-import { parseTrainConfig } from '../cli/train-config.js';
+import { parseTrainConfig } from '../jobs/train-config.js';
 import type { Executor } from './executor.js';
 import { LiveTable } from './live-table.js';
 import { LocalExecutor } from './local-executor.js';

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { describeIssues } from '../core/config.js';
 import { UserError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
-import { trainConfigSchema, type TrainConfig } from '../cli/train-config.js';
+import { trainConfigSchema, type TrainConfig } from '../jobs/train-config.js';
 
 /**
  * The search space of a sweep (docs/sweep.md): a YAML file naming train-config paths

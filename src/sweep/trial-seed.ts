@@ -2,8 +2,8 @@ import { appendFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { UserError } from '../core/errors.js';
-import { parseTrainConfig } from '../cli/train-config.js';
-import { runTraining } from '../cli/train.js';
+import { parseTrainConfig } from '../jobs/train-config.js';
+import { runTraining } from '../jobs/training.js';
 import { evaluateTrainedRun, roadOverlap } from './evaluation-adapter.js';
 import type { SeedResult } from './objective.js';
 

@@ -1,5 +1,5 @@
 import { oneLine } from '../core/errors.js';
-import { parseTrainConfig } from '../cli/train-config.js';
+import { parseTrainConfig } from '../jobs/train-config.js';
 import { tellParent } from './children.js';
 import type { LinkEndpoints } from './endpoint.js';
 import { clientSecurity, readCurveKeys } from './security.js';

@@ -8,11 +8,11 @@ import { baselineKey, readBaselines, writeBaselines } from '../../src/agent/base
 import { bootstrapInterval, breakdownByLook, cleanShare, pooledMetresPerDisengagement, roadResult, summariseRoadSet, type RouteResult } from '../../src/agent/evaluation.js';
 import { checkDisjointRanges, checkEvaluationRoads, inRange, isReservedRoadSeed, ROAD_SEED_RANGES, seedRange } from '../../src/agent/road-seeds.js';
 import { TEST_ROAD_SEED_BASE, VARIED_ROAD_SEED_BASE } from '../../src/agent/training.js';
-import { DEFAULT_EVALUATION_ROADS, evaluationRoads } from '../../src/cli/eval.js';
-import { driveJob } from '../../src/cli/eval-drive.js';
-import { driveInParallel } from '../../src/cli/eval-parallel.js';
-import { parseTrainConfig } from '../../src/cli/train-config.js';
-import { collectSimFrames, DEFAULT_SIM_COLLECT } from '../../src/cli/vae-collect.js';
+import { DEFAULT_EVALUATION_ROADS, evaluationRoads } from '../../src/jobs/evaluation.js';
+import { driveJob } from '../../src/jobs/eval-drive.js';
+import { driveInParallel } from '../../src/jobs/eval-parallel.js';
+import { parseTrainConfig } from '../../src/jobs/train-config.js';
+import { collectSimFrames, DEFAULT_SIM_COLLECT } from '../../src/jobs/vae-collect.js';
 
 const route = (routeSeed: number, distanceM: number, disengagements: number): RouteResult => ({ routeSeed, distanceM, disengagements, reasons: {}, completed: true });
 

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { agentPolicy, driveRoute, zeroPolicy } from '../../src/agent/evaluation.js';
-import { readCheckpoint } from '../../src/cli/run-dir.js';
-import { parseTrainConfig } from '../../src/cli/train-config.js';
-import { buildAgent, loadEncoderFor, runTraining, simEnvFor } from '../../src/cli/train.js';
+import { readCheckpoint } from '../../src/jobs/run-dir.js';
+import { parseTrainConfig } from '../../src/jobs/train-config.js';
+import { buildAgent, loadEncoderFor, runTraining, simEnvFor } from '../../src/jobs/training.js';
 
 /**
  * The main job learns: `daydrive train` with its defaults (TD3 with prioritized replay on the

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseTrainConfig } from '../../src/cli/train-config.js';
-import { summarise, testWorldConfig } from '../../src/cli/train.js';
+import { parseTrainConfig } from '../../src/jobs/train-config.js';
+import { summarise, testWorldConfig } from '../../src/jobs/training.js';
 import type { EpisodeRecord } from '../../src/agent/training.js';
 
 /**

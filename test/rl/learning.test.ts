@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { runGym } from '../../src/cli/gym.js';
+import { runGym } from '../../src/jobs/gym.js';
 
 /**
  * The short learning check: DDPG with `daydrive gym`'s Pendulum settings (batch 128, 5,000 steps)

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { createDrivingAgent, parseAgentConfig } from '../../src/agent/index.js';
-import { runGym } from '../../src/cli/gym.js';
+import { runGym } from '../../src/jobs/gym.js';
 import { initBackend } from '../../src/core/backend.js';
 import { Rng } from '../../src/core/rng.js';
 import { learnerConfigFor } from '../../src/rl/config.js';

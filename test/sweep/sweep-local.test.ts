@@ -3,7 +3,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
-import { parseTrainConfig } from '../../src/cli/train-config.js';
+import { parseTrainConfig } from '../../src/jobs/train-config.js';
 import { resolveTrainConfig } from '../../src/cli/train.js';
 import { readDriveAgentConfig } from '../../src/ros/agent-config.js';
 import { cliEnv, daydrive, doneSeeds, finished, lastJson, readTrace, readTrialsOf, tempDir, TINY_SPACE, waitFor } from './helpers.js';

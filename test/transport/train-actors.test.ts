@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { agentPolicy, driveRoute, zeroPolicy } from '../../src/agent/evaluation.js';
-import { readCheckpoint } from '../../src/cli/run-dir.js';
-import { parseTrainConfig } from '../../src/cli/train-config.js';
-import { buildAgent, loadEncoderFor, simEnvFor } from '../../src/cli/train.js';
+import { readCheckpoint } from '../../src/jobs/run-dir.js';
+import { parseTrainConfig } from '../../src/jobs/train-config.js';
+import { buildAgent, loadEncoderFor, simEnvFor } from '../../src/jobs/training.js';
 import { runDistributedTraining } from '../../src/transport/distributed-training.js';
 
 /**

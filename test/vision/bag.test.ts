@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { parseSimConfig } from '../../sim/index.js';
 import type { RgbImage } from '../../src/core/env.js';
-import { collectSimFrames, DEFAULT_SIM_COLLECT, recordSimBag, type CollectedStep } from '../../src/cli/vae-collect.js';
+import { collectSimFrames, DEFAULT_SIM_COLLECT, recordSimBag, type CollectedStep } from '../../src/jobs/vae-collect.js';
 import { BagWriter } from '../../src/vision/bag-writer.js';
 import { readFrameIndex } from '../../src/vision/dataset.js';
 import { readMcapImages } from '../../src/vision/mcap.js';

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { parseSimConfig } from '../../sim/index.js';
-import { DEFAULT_SIM_COLLECT, collectSimFrames } from '../../src/cli/vae-collect.js';
+import { DEFAULT_SIM_COLLECT, collectSimFrames } from '../../src/jobs/vae-collect.js';
 import { initBackend } from '../../src/core/backend.js';
 import type { RgbImage } from '../../src/core/env.js';
 import { DEFAULT_VAE_MODEL_DIR, loadVaeEncoder } from '../../src/vision/encoder.js';

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { parseSimConfig } from '../../sim/index.js';
 import { initBackend } from '../../src/core/backend.js';
 import { Rng } from '../../src/core/rng.js';
-import { collectSimFrames, DEFAULT_SIM_COLLECT, recordSimBag } from '../../src/cli/vae-collect.js';
+import { collectSimFrames, DEFAULT_SIM_COLLECT, recordSimBag } from '../../src/jobs/vae-collect.js';
 import { applyPhotometricChange, drawPhotometricChange } from '../../src/vision/augment.js';
 import { BagWriter } from '../../src/vision/bag-writer.js';
 import { FrameWriter } from '../../src/vision/dataset.js';

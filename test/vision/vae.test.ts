@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import { DrivingSimEnv, parseSimConfig } from '../../sim/index.js';
-import { collectSimFrames } from '../../src/cli/vae-collect.js';
+import { collectSimFrames } from '../../src/jobs/vae-collect.js';
 import { initBackend } from '../../src/core/backend.js';
 import { UserError } from '../../src/core/errors.js';
 import { log } from '../../src/core/logger.js';

@@ -7,7 +7,7 @@ import { log } from '../core/logger.js';
 import { agentPolicy, driveRoute, randomPolicy, roadResult, zeroPolicy, type EpisodePolicy, type RoadResult } from '../agent/evaluation.js';
 import { readCheckpoint, RUN_FILES } from './run-dir.js';
 import { parseTrainConfig, type TrainConfig } from './train-config.js';
-import { buildAgent, loadEncoderFor, simEnvFor } from './train.js';
+import { buildAgent, loadEncoderFor, simEnvFor } from './training.js';
 
 /**
  * Drives one policy over a list of evaluation roads: the work of `daydrive eval`, done in the

@@ -1,0 +1,219 @@
+import { join } from 'node:path';
+import { initBackend } from '../core/backend.js';
+import { ensureDirectory, replaceDirectory, writeFileSafely, writeJsonSafely } from '../core/files.js';
+import { log } from '../core/logger.js';
+import type { ModelInputSpec, RgbImage } from '../core/env.js';
+import { createDrivingAgent, type DrivingAgent, type VehicleScale } from '../agent/index.js';
+import { consecutivePasses, passed, trainAgent, type EpisodeRecord, type StepView, type TrainingProgress } from '../agent/training.js';
+import { DEFAULT_VAE_MODEL_DIR, loadVaeEncoder } from '../vision/encoder.js';
+import type { ImageEncoder } from '../vision/types.js';
+import { type Algorithm } from '../rl/config.js';
+import { DrivingSimEnv, rgbToPng, topDownMapPng, type MapPoint } from '../../sim/index.js';
+import { maxSetpointMps } from '../../sim/config.js';
+import { readCheckpoint, RUN_FILES, writeCheckpoint, writeLearningCurve, writeMetrics, writeOverview } from './run-dir.js';
+import { type TrainConfig } from './train-config.js';
+
+/**
+ * `daydrive train`: the main job. Builds the simulator, the VAE state and the learner from one
+ * configuration and trains as the paper's safety driver did, until a test episode drives the
+ * whole route without intervention (src/agent/training.ts), writing the run directory
+ * (src/jobs/run-dir.ts) as it goes.
+ */
+
+/** Frames of the final test drive kept for people: one per second of driving. */
+const FRAME_EVERY_STEPS = 10;
+
+export interface TrainRunOptions {
+  readonly config: TrainConfig;
+  readonly out: string;
+  /** Continue from the run's last checkpoint (`config`: the run's, see resumedConfig). */
+  readonly resume: boolean;
+  readonly onEpisode?: (record: EpisodeRecord) => void;
+  readonly shouldStop?: () => boolean;
+}
+
+export interface TrainSummary extends Record<string, unknown> {
+  readonly out: string;
+  readonly algo: Algorithm;
+  readonly state: 'vae' | 'pixels';
+  readonly seed: number;
+  /** Learning (explore + train) episodes before the passing test drive(s) of the whole route; null if not solved. */
+  readonly trainingEpisodes: number | null;
+  /**
+   * Learning episodes before the first test drive of a whole route without an intervention (the
+   * paper's measure: it stopped at its route's first pass); null if no test passed.
+   */
+  readonly firstPassEpisodes: number | null;
+  /** Learning episodes the run drove, solved or not. */
+  readonly learningEpisodes: number;
+  /** The stop rule: this many passed tests in a row solve the run (`schedule.testsToPass`). */
+  readonly testsToPass: number;
+  readonly trainingDistanceM: number;
+  readonly trainingTimeS: number;
+  readonly solved: boolean;
+  readonly episodes: number;
+  readonly lastTestDistanceM: number | null;
+  /** Where the wall-clock time went (seconds): simulation, agent (state encoding + policy), optimisation. */
+  readonly seconds: { readonly world: number; readonly agent: number; readonly optimise: number; readonly total: number };
+  readonly stopped: boolean;
+}
+
+/** What the world's vehicle means for the agent's units. */
+export function vehicleScaleOf(config: TrainConfig): VehicleScale {
+  const { vehicle } = config.sim;
+  return { maxSteeringRad: vehicle.maxSteeringRad, maxSpeedMps: maxSetpointMps(vehicle), policyPeriodS: 1 / vehicle.policyHz };
+}
+
+export async function loadEncoderFor(config: TrainConfig): Promise<ImageEncoder | null> {
+  if (config.agent.state !== 'vae') return null;
+  const dir = config.vaeModel ?? DEFAULT_VAE_MODEL_DIR;
+  // The simulator's camera: a VAE trained on frames of another aspect ratio is warned about at load.
+  return loadVaeEncoder(dir, { cameraWidthPx: config.sim.camera.widthPx, cameraHeightPx: config.sim.camera.heightPx });
+}
+
+export function buildAgent(config: TrainConfig, encoder: ImageEncoder | null): DrivingAgent {
+  return createDrivingAgent({
+    agent: config.agent,
+    algo: config.algo,
+    learner: config.learner,
+    exploration: config.exploration,
+    encoder,
+    vehicle: vehicleScaleOf(config),
+    seed: config.seed,
+  });
+}
+
+/**
+ * The simulator of a run. With `modelInput` (the agent's: DrivingAgent.modelInput) it renders
+ * what the agent reads straight at the model input size, and no full frame (docs/sim.md).
+ */
+export function simEnvFor(config: TrainConfig, seedOffset = 0, modelInput?: ModelInputSpec): DrivingSimEnv {
+  return new DrivingSimEnv({ ...config.sim, env: { ...config.sim.env, seed: config.seed + seedOffset } }, modelInput ? { modelInput } : {});
+}
+
+/** The test world's configuration: the training world's, with the schedule's choice of test roads. */
+export function testWorldConfig(config: TrainConfig): TrainConfig {
+  const tightestBendAtMostM = config.schedule.testRoadTightestBendAtMostM;
+  return tightestBendAtMostM === null ? config : { ...config, sim: { ...config.sim, road: { ...config.sim.road, tightestBendAtMostM } } };
+}
+
+/** The run's result from its records. */
+export function summarise(out: string, config: TrainConfig, progress: TrainingProgress, stopped: boolean): TrainSummary {
+  const records = progress.records;
+  // Solved: the run ended on schedule.testsToPass passed tests in a row.
+  const solvedAt = consecutivePasses(records) >= config.schedule.testsToPass ? records.at(-1) : undefined;
+  const lastTest = [...records].reverse().find((r) => r.mode === 'test');
+  const firstPass = records.find(passed);
+  const sum = (key: 'world' | 'agent' | 'optimise') => records.reduce((s, r) => s + r.seconds[key], 0);
+  const at = solvedAt ?? records.at(-1);
+  return {
+    out,
+    algo: config.algo,
+    state: config.agent.state,
+    seed: config.seed,
+    trainingEpisodes: solvedAt ? solvedAt.learningEpisodes : null,
+    firstPassEpisodes: firstPass ? firstPass.learningEpisodes : null,
+    learningEpisodes: records.at(-1)?.learningEpisodes ?? 0,
+    testsToPass: config.schedule.testsToPass,
+    trainingDistanceM: round(at?.trainingDistanceM ?? 0),
+    trainingTimeS: round(at?.elapsedS ?? 0),
+    solved: solvedAt !== undefined,
+    episodes: records.length,
+    lastTestDistanceM: lastTest ? round(lastTest.distanceM) : null,
+    seconds: { world: round(sum('world')), agent: round(sum('agent')), optimise: round(sum('optimise')), total: round(progress.elapsedS) },
+    stopped,
+  };
+}
+
+function round(x: number): number {
+  return Math.round(x * 10) / 10;
+}
+
+/** Keeps the frames and the path of the latest test episode, to write when the run ends. */
+export class TestDriveRecorder {
+  private frames: RgbImage[] = [];
+  private interventions: MapPoint[] = [];
+  private path: MapPoint[] = [];
+  private step = 0;
+
+  constructor(private readonly env: DrivingSimEnv) {}
+
+  onStep(view: StepView): void {
+    if (view.mode !== 'test') return;
+    if (view.info === null) {
+      this.frames = [];
+      this.interventions = [];
+      this.step = 0;
+    }
+    // Frames for people at the camera's full size (the agent may see only its model input).
+    if (this.step % FRAME_EVERY_STEPS === 0 && this.env.config.camera.render) this.frames.push(this.env.renderAt(this.env.config.camera.widthPx, this.env.config.camera.heightPx));
+    if (view.info?.intervention) this.interventions.push({ xM: this.env.pose.xM, yM: this.env.pose.yM });
+    this.path = [...this.env.drivenPath];
+    this.step += 1;
+  }
+
+  async write(dir: string): Promise<number> {
+    if (this.path.length === 0) return 0;
+    await replaceDirectory(dir, async (tmp) => {
+      for (const [i, frame] of this.frames.entries()) {
+        await writeFileSafely(join(tmp, `frame_${String(i).padStart(4, '0')}.png`), await rgbToPng(frame));
+      }
+      await writeFileSafely(join(tmp, 'map.png'), await topDownMapPng(this.env.road, { path: this.path, interventions: this.interventions }));
+    });
+    return this.frames.length;
+  }
+}
+
+export async function runTraining(opts: TrainRunOptions): Promise<TrainSummary> {
+  const { out, config } = opts;
+  await initBackend();
+  const encoder = await loadEncoderFor(config);
+  const agent = buildAgent(config, encoder);
+  try {
+    await ensureDirectory(out);
+    let progress: TrainingProgress | undefined;
+    if (opts.resume) {
+      progress = await readCheckpoint(out, agent);
+      log.info({ episodes: progress.records.length, out }, 'resuming from the last checkpoint');
+    }
+    // On resume too: the episode budget may have changed (the only setting that can).
+    await writeJsonSafely(join(out, RUN_FILES.config), config);
+    const env = simEnvFor(config, 0, agent.modelInput);
+    const testEnv = simEnvFor(testWorldConfig(config), 2, agent.modelInput);
+    const recorder = new TestDriveRecorder(testEnv);
+    const title = `daydrive train: ${config.algo} from ${config.agent.state}, seed ${config.seed}`;
+    let sinceCheckpoint = 0;
+    const finalProgress = await trainAgent({
+      env,
+      testEnv,
+      agent,
+      schedule: config.schedule,
+      routeSeed: config.routeSeed,
+      ...(progress ? { progress } : {}),
+      hooks: {
+        onStep: (view) => recorder.onStep(view),
+        onEpisode: async (record, p) => {
+          opts.onEpisode?.(record);
+          await writeMetrics(out, p.records);
+          await writeLearningCurve(out, p.records, title);
+          if (++sinceCheckpoint >= config.checkpointEvery) {
+            await writeCheckpoint(out, agent, p);
+            sinceCheckpoint = 0;
+          }
+        },
+        ...(opts.shouldStop ? { shouldStop: opts.shouldStop } : {}),
+      },
+    });
+    await writeCheckpoint(out, agent, finalProgress);
+    await recorder.write(join(out, RUN_FILES.finalTest));
+    await writeOverview(out);
+    const stopped = opts.shouldStop?.() ?? false;
+    const summary = summarise(out, config, finalProgress, stopped);
+    await writeJsonSafely(join(out, RUN_FILES.summary), summary);
+    return summary;
+  } finally {
+    agent.dispose();
+    encoder?.dispose();
+  }
+}
+
