@@ -94,7 +94,12 @@ function pixelStats(inputs: readonly Float32Array[]): { mean: number[]; std: num
   const count = (inputs.length * size) / 3;
   const mean = sum.map((s) => s / count);
   const std = sq.map((s, k) => Math.sqrt(s / count - mean[k]! ** 2));
-  return { mean, std, gradX: gx / (inputs.length * spec.height * (w - 1) * 3), gradY: gy / (inputs.length * (spec.height - 1) * w * 3) };
+  return {
+    mean,
+    std,
+    gradX: gx / (inputs.length * spec.height * (w - 1) * 3),
+    gradY: gy / (inputs.length * (spec.height - 1) * w * 3),
+  };
 }
 
 let absDiff = 0;
@@ -140,23 +145,79 @@ const probe = (zs: Float32Array[], target: 'cte' | 'heading') => {
   const model = stored?.[target === 'cte' ? 'crossTrackErrorM' : 'headingErrorRad'];
   return {
     fitted: groupCrossValidatedR2(zs, values, roads, 3),
-    stored: model ? rSquared(values, zs.map((z) => predictLinear({ weights: Float64Array.from(model.weights), bias: model.bias }, z))) : Number.NaN,
+    stored: model
+      ? rSquared(
+          values,
+          zs.map((z) => predictLinear({ weights: Float64Array.from(model.weights), bias: model.bias }, z)),
+        )
+      : Number.NaN,
   };
 };
-const r2 = { car: { cte: probe(zCar, 'cte'), heading: probe(zCar, 'heading') }, sim: { cte: probe(zSim, 'cte'), heading: probe(zSim, 'heading') } };
+const r2 = {
+  car: { cte: probe(zCar, 'cte'), heading: probe(zCar, 'heading') },
+  sim: { cte: probe(zSim, 'cte'), heading: probe(zSim, 'heading') },
+};
 encoder.dispose();
 
 const figures: BenchFigure[] = [];
 for (const target of ['cte', 'heading'] as const) {
   for (const kind of ['fitted', 'stored'] as const) {
-    figures.push(figure(`latent probe R^2, ${target}, ${kind} probe, simulator path`, r2.sim[target][kind], 'R^2', { name: 'car path (sharp)', value: r2.car[target][kind] }, true));
+    figures.push(
+      figure(
+        `latent probe R^2, ${target}, ${kind} probe, simulator path`,
+        r2.sim[target][kind],
+        'R^2',
+        { name: 'car path (sharp)', value: r2.car[target][kind] },
+        true,
+      ),
+    );
   }
 }
-figures.push(figure('mean |difference| per input value, simulator vs car path', (absDiff / (n * size)) * 255, 'levels of 255', { name: 'largest difference', value: maxDiff * 255 }, false));
-figures.push(figure('latent difference between the paths, relative to the latent spread', Math.sqrt(zDiff / zSpread), 'RMS ratio', { name: 'none', value: 1 }, false));
-figures.push(figure('mean |horizontal gradient|, simulator path', sim.gradX * 255, 'levels of 255', { name: 'car path', value: car.gradX * 255 }, true));
-figures.push(figure('mean |vertical gradient|, simulator path', sim.gradY * 255, 'levels of 255', { name: 'car path', value: car.gradY * 255 }, true));
-figures.push(figure('ms per frame to the model input, simulator path', directMs / n, 'ms', { name: 'car path (render 160x120 + sharp)', value: sharpMs / n }, false));
+figures.push(
+  figure(
+    'mean |difference| per input value, simulator vs car path',
+    (absDiff / (n * size)) * 255,
+    'levels of 255',
+    { name: 'largest difference', value: maxDiff * 255 },
+    false,
+  ),
+);
+figures.push(
+  figure(
+    'latent difference between the paths, relative to the latent spread',
+    Math.sqrt(zDiff / zSpread),
+    'RMS ratio',
+    { name: 'none', value: 1 },
+    false,
+  ),
+);
+figures.push(
+  figure(
+    'mean |horizontal gradient|, simulator path',
+    sim.gradX * 255,
+    'levels of 255',
+    { name: 'car path', value: car.gradX * 255 },
+    true,
+  ),
+);
+figures.push(
+  figure(
+    'mean |vertical gradient|, simulator path',
+    sim.gradY * 255,
+    'levels of 255',
+    { name: 'car path', value: car.gradY * 255 },
+    true,
+  ),
+);
+figures.push(
+  figure(
+    'ms per frame to the model input, simulator path',
+    directMs / n,
+    'ms',
+    { name: 'car path (render 160x120 + sharp)', value: sharpMs / n },
+    false,
+  ),
+);
 printReport('render-path', figures, {
   frames: n,
   roads: ROADS,

@@ -33,10 +33,22 @@ export function figure(
   higherIsBetter: boolean,
   notes?: string,
 ): BenchFigure {
-  return { name, value, unit, comparedTo, ratio: value / comparedTo.value, higherIsBetter, ...(notes ? { notes } : {}) };
+  return {
+    name,
+    value,
+    unit,
+    comparedTo,
+    ratio: value / comparedTo.value,
+    higherIsBetter,
+    ...(notes ? { notes } : {}),
+  };
 }
 
 /** Prints one JSON object: the benchmark's name, the machine, and its figures. */
-export function printReport(benchmark: string, figures: readonly BenchFigure[], extra: Record<string, unknown> = {}): void {
+export function printReport(
+  benchmark: string,
+  figures: readonly BenchFigure[],
+  extra: Record<string, unknown> = {},
+): void {
   process.stdout.write(JSON.stringify({ benchmark, machine: machine(), figures, ...extra }) + '\n');
 }

@@ -46,7 +46,13 @@ function std(xs: readonly number[]): number {
   return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / xs.length);
 }
 
-async function run(task: 'pendulum' | 'mountaincar', algo: Algorithm, steps: number, seed: number, noise?: NoiseKind): Promise<RunRecord> {
+async function run(
+  task: 'pendulum' | 'mountaincar',
+  algo: Algorithm,
+  steps: number,
+  seed: number,
+  noise?: NoiseKind,
+): Promise<RunRecord> {
   const { report } = await runGym({ task, algo, steps, seed, ...(noise ? { noise } : {}) });
   const record: RunRecord = {
     task,

@@ -69,14 +69,25 @@ function rates(count: number, t: Timing): { perCpuSecond: number; perWallSecond:
 async function learnerUpdatesPerSecond(algo: Algorithm): Promise<{ perCpuSecond: number; perWallSecond: number }> {
   const rng = Rng.fromSeed(1);
   const learner = createLearner(
-    learnerConfigFor(algo, { batchSize: BATCH, actorHidden: HIDDEN, criticHidden: HIDDEN, replay: { kind: 'prioritized', capacity: 100_000 } }),
+    learnerConfigFor(algo, {
+      batchSize: BATCH,
+      actorHidden: HIDDEN,
+      criticHidden: HIDDEN,
+      replay: { kind: 'prioritized', capacity: 100_000 },
+    }),
     STATE,
     ACTION,
     rng,
   );
   for (let i = 0; i < 5000; i++) {
     const s = randomState(rng);
-    learner.observe({ state: s, action: Float32Array.from({ length: ACTION }, () => rng.range(-1, 1)), reward: rng.normal(), nextState: s.map((v) => 0.9 * v), terminated: rng.uniform() < 0.01 });
+    learner.observe({
+      state: s,
+      action: Float32Array.from({ length: ACTION }, () => rng.range(-1, 1)),
+      reward: rng.normal(),
+      nextState: s.map((v) => 0.9 * v),
+      terminated: rng.uniform() < 0.01,
+    });
   }
   await learner.update(100); // warm-up: kernels, XNNPACK operators
   const t = await timeMs(3, async () => {
@@ -143,8 +154,16 @@ async function layersApiUpdatesPerSecond(): Promise<{ perCpuSecond: number; perW
       const r = tf.tensor2d(rb, [BATCH, 1]);
       const s2 = s;
       const y = tf.add(r, tf.mul(gamma, criticTarget.predict([s2, actorTarget.predict(s2) as tf.Tensor]) as tf.Tensor));
-      criticOpt.minimize(() => tf.losses.meanSquaredError(y, critic.apply([s, a]) as tf.Tensor) as tf.Scalar, false, critic.trainableWeights.map((w) => w.read() as tf.Variable));
-      actorOpt.minimize(() => tf.neg(tf.mean(critic.apply([s, actor.apply(s) as tf.Tensor]) as tf.Tensor)) as tf.Scalar, false, actor.trainableWeights.map((w) => w.read() as tf.Variable));
+      criticOpt.minimize(
+        () => tf.losses.meanSquaredError(y, critic.apply([s, a]) as tf.Tensor) as tf.Scalar,
+        false,
+        critic.trainableWeights.map((w) => w.read() as tf.Variable),
+      );
+      actorOpt.minimize(
+        () => tf.neg(tf.mean(critic.apply([s, actor.apply(s) as tf.Tensor]) as tf.Tensor)) as tf.Scalar,
+        false,
+        actor.trainableWeights.map((w) => w.read() as tf.Variable),
+      );
     });
     softUpdate(actorTarget, actor);
     softUpdate(criticTarget, critic);
@@ -161,7 +180,11 @@ async function layersApiUpdatesPerSecond(): Promise<{ perCpuSecond: number; perW
 async function replayFigures(): Promise<BenchFigure[]> {
   const capacity = 1_000_000;
   const rssBefore = process.memoryUsage().rss;
-  const replay = new ReplayBuffer(replayConfigSchema.parse({ kind: 'prioritized', capacity }), { stateSize: STATE, actionSize: ACTION, imageSize: 0 });
+  const replay = new ReplayBuffer(replayConfigSchema.parse({ kind: 'prioritized', capacity }), {
+    stateSize: STATE,
+    actionSize: ACTION,
+    imageSize: 0,
+  });
   const rng = Rng.fromSeed(3);
   const s = randomState(rng);
   const a = new Float32Array(ACTION);
@@ -196,7 +219,14 @@ async function replayFigures(): Promise<BenchFigure[]> {
       false,
       `wall clock ${wallUs.toFixed(1)} us`,
     ),
-    figure('replay memory, 1,000,000 transitions of a 34-dim state (typed arrays + trees)', mb, 'MB', { name: 'goal', value: 400 }, false, `process RSS grew by ${((rssAfter - rssBefore) / 1e6).toFixed(0)} MB while filling`),
+    figure(
+      'replay memory, 1,000,000 transitions of a 34-dim state (typed arrays + trees)',
+      mb,
+      'MB',
+      { name: 'goal', value: 400 },
+      false,
+      `process RSS grew by ${((rssAfter - rssBefore) / 1e6).toFixed(0)} MB while filling`,
+    ),
   ];
 }
 
@@ -205,7 +235,14 @@ const GOAL_SPEEDUP = 10;
 const figures: BenchFigure[] = [];
 const layers = await layersApiUpdatesPerSecond();
 figures.push(
-  figure('tfjs layers-API DDPG update (baseline), batch 64, 2x64 hidden, per CPU second', layers.perCpuSecond, 'updates/s', { name: 'learner goal', value: GOAL_UPDATES_PER_S }, true, `wall clock ${layers.perWallSecond.toFixed(0)} updates/s; ${backend.name}`),
+  figure(
+    'tfjs layers-API DDPG update (baseline), batch 64, 2x64 hidden, per CPU second',
+    layers.perCpuSecond,
+    'updates/s',
+    { name: 'learner goal', value: GOAL_UPDATES_PER_S },
+    true,
+    `wall clock ${layers.perWallSecond.toFixed(0)} updates/s; ${backend.name}`,
+  ),
 );
 for (const algo of ['ddpg', 'td3', 'd4pg'] as const) {
   const ups = await learnerUpdatesPerSecond(algo);

@@ -20,7 +20,14 @@ import { loadRclnodejs } from '../src/ros/load.js';
 import { MSG, nsToTimeMsg } from '../src/ros/messages.js';
 import { DriveNode } from '../src/ros/node.js';
 import { declareDriveParams } from '../src/ros/params.js';
-import type { AckermannDriveStampedMsg, BoolMsg, ImageMsg, OdometryMsg, RclModule, RclNode } from '../src/ros/rclnodejs-types.js';
+import type {
+  AckermannDriveStampedMsg,
+  BoolMsg,
+  ImageMsg,
+  OdometryMsg,
+  RclModule,
+  RclNode,
+} from '../src/ros/rclnodejs-types.js';
 import { FakeRcl } from '../test/ros/fake-rclnodejs.js';
 import { odometryMsg, rawImageMsg, ScriptedController, testImage } from '../test/ros/helpers.js';
 import { figure, printReport } from './report.js';
@@ -46,8 +53,21 @@ function numbered(base: RgbImage, n: number): RgbImage {
   return { width: base.width, height: base.height, data };
 }
 
-async function measure(rcl: RclModule, node: RclNode, link: Link): Promise<{ latenciesMs: number[]; commandsPerS: number }> {
-  const params = declareDriveParams(rcl, node, new Map<string, unknown>([['policy_trigger', 'frame'], ['latency_log_period_s', 0], ['max_steering_rad', MAX_STEER], ['max_frame_age_s', 1.0]]));
+async function measure(
+  rcl: RclModule,
+  node: RclNode,
+  link: Link,
+): Promise<{ latenciesMs: number[]; commandsPerS: number }> {
+  const params = declareDriveParams(
+    rcl,
+    node,
+    new Map<string, unknown>([
+      ['policy_trigger', 'frame'],
+      ['latency_log_period_s', 0],
+      ['max_steering_rad', MAX_STEER],
+      ['max_frame_age_s', 1.0],
+    ]),
+  );
   // Steering = the frame's number / 200, so the command says which frame it was computed on.
   const controller = new ScriptedController((obs) => [obs.image.data[0]! / 200, 0]);
   const drive = new DriveNode({ rcl, node, params, controller });
@@ -101,7 +121,9 @@ function p(sorted: readonly number[], q: number): number {
 }
 
 async function realRun(): Promise<Awaited<ReturnType<typeof measure>>> {
-  const rcl = (await loadRclnodejs()) as RclModule & { Node: new (name: string, ns?: string) => RclNode & { spin(): void; destroy(): void } };
+  const rcl = (await loadRclnodejs()) as RclModule & {
+    Node: new (name: string, ns?: string) => RclNode & { spin(): void; destroy(): void };
+  };
   await rcl.init();
   const ns = `/dd_bench_${process.pid}`;
   const node = new rcl.Node('daydrive', ns);
@@ -109,11 +131,15 @@ async function realRun(): Promise<Awaited<ReturnType<typeof measure>>> {
   const world = new rcl.Node('world', ns) as unknown as RclNode & {
     createPublisher<M>(t: string, topic: string, o?: { qos?: string }): { publish(m: M): void };
   };
-  const image = world.createPublisher<ImageMsg>(MSG.image, `${ns}/camera/image_raw`, { qos: rcl.QoS.profileSensorData });
+  const image = world.createPublisher<ImageMsg>(MSG.image, `${ns}/camera/image_raw`, {
+    qos: rcl.QoS.profileSensorData,
+  });
   const odom = world.createPublisher<OdometryMsg>(MSG.odometry, `${ns}/odom`, { qos: rcl.QoS.profileSensorData });
   const driver = world.createPublisher<BoolMsg>(MSG.bool, `${ns}/safety_driver/has_control`);
   let onCommand: (msg: AckermannDriveStampedMsg) => void = () => {};
-  world.createSubscription<AckermannDriveStampedMsg>(MSG.ackermannStamped, `${ns}/ackermann_cmd`, {}, (m) => onCommand(m));
+  world.createSubscription<AckermannDriveStampedMsg>(MSG.ackermannStamped, `${ns}/ackermann_cmd`, {}, (m) =>
+    onCommand(m),
+  );
   world.spin();
   const result = await measure(rcl, node, {
     publishImage: (m) => image.publish(m),
@@ -162,9 +188,29 @@ const sStand = [...standIn.latenciesMs].sort((a, b) => a - b);
 printReport(
   'ros-dds',
   [
-    figure('camera in -> command out through DDS on loopback, p99 (640x480 rgb8, policy_trigger frame, no learner)', p(sReal, 0.99), 'ms', { name: 'goal', value: GOAL_P99_MS }, false, `p50 ${p(sReal, 0.5)} ms over ${sReal.length} commands`),
-    figure('the same on the in-process stand-in, p99', p(sStand, 0.99), 'ms', { name: 'goal', value: GOAL_P99_MS }, false, `p50 ${p(sStand, 0.5)} ms over ${sStand.length} commands (stand-in delivery polled every 1 ms)`),
-    figure('commands per second through DDS', Math.round(real.commandsPerS * 100) / 100, '1/s', { name: 'policy rate', value: 10 }, true),
+    figure(
+      'camera in -> command out through DDS on loopback, p99 (640x480 rgb8, policy_trigger frame, no learner)',
+      p(sReal, 0.99),
+      'ms',
+      { name: 'goal', value: GOAL_P99_MS },
+      false,
+      `p50 ${p(sReal, 0.5)} ms over ${sReal.length} commands`,
+    ),
+    figure(
+      'the same on the in-process stand-in, p99',
+      p(sStand, 0.99),
+      'ms',
+      { name: 'goal', value: GOAL_P99_MS },
+      false,
+      `p50 ${p(sStand, 0.5)} ms over ${sStand.length} commands (stand-in delivery polled every 1 ms)`,
+    ),
+    figure(
+      'commands per second through DDS',
+      Math.round(real.commandsPerS * 100) / 100,
+      '1/s',
+      { name: 'policy rate', value: 10 },
+      true,
+    ),
   ],
   { runS: RUN_S, loadAverage1m: { standIn: loadStandIn, real: loadReal } },
 );

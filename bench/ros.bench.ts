@@ -29,7 +29,13 @@
  * ROS_BENCH_SLOW=1 prints every command over 20 ms with its decode and step parts on stderr)
  */
 import { loadavg } from 'node:os';
-import { constants as perfConstants, monitorEventLoopDelay, PerformanceObserver, performance, type PerformanceEntry } from 'node:perf_hooks';
+import {
+  constants as perfConstants,
+  monitorEventLoopDelay,
+  PerformanceObserver,
+  performance,
+  type PerformanceEntry,
+} from 'node:perf_hooks';
 import { DrivingSimEnv, maxSetpointMps, purePursuitForEnv } from '../sim/index.js';
 import { initBackend } from '../src/core/backend.js';
 import { createDrivingAgent, parseAgentConfig, type DrivingAgent } from '../src/agent/index.js';
@@ -75,7 +81,11 @@ async function cameraFrames(): Promise<Uint8Array[]> {
 const backend = await initBackend('wasm');
 const enc = await loadVaeEncoder(DEFAULT_VAE_MODEL_DIR);
 const simVehicle = new DrivingSimEnv({ camera: { render: false } }).config.vehicle;
-const vehicle = { maxSteeringRad: 0.45, maxSpeedMps: maxSetpointMps(simVehicle), policyPeriodS: 1 / simVehicle.policyHz };
+const vehicle = {
+  maxSteeringRad: 0.45,
+  maxSpeedMps: maxSetpointMps(simVehicle),
+  policyPeriodS: 1 / simVehicle.policyHz,
+};
 const frames = await cameraFrames();
 const round = (x: number): number => Math.round(x * 100) / 100;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -122,7 +132,11 @@ function inputs(h: Harness): Inputs {
   return io;
 }
 
-function node(controller: DriveController, nodeOptions: Pick<DriveNodeOptions, 'onLatency'> = {}, trigger: PolicyTrigger = 'timer'): Harness {
+function node(
+  controller: DriveController,
+  nodeOptions: Pick<DriveNodeOptions, 'onLatency'> = {},
+  trigger: PolicyTrigger = 'timer',
+): Harness {
   return makeHarness(
     controller,
     {
@@ -141,11 +155,23 @@ function node(controller: DriveController, nodeOptions: Pick<DriveNodeOptions, '
 }
 
 function agentWith(seed: number, optimisationSteps: number): DrivingAgent {
-  return createDrivingAgent({ agent: parseAgentConfig({ exploreEpisodes: 0, optimisationSteps }), algo: 'td3', learner: {}, exploration: { type: 'ou' }, encoder: enc, vehicle, seed });
+  return createDrivingAgent({
+    agent: parseAgentConfig({ exploreEpisodes: 0, optimisationSteps }),
+    algo: 'td3',
+    learner: {},
+    exploration: { type: 'ou' },
+    encoder: enc,
+    vehicle,
+    seed,
+  });
 }
 
 /** A node driving a training episode; whenever a fail-safe has ended one, the next is asked for. */
-function driving(seed: number, onLatency?: (sample: LatencySample) => void, trigger: PolicyTrigger = 'timer'): { h: Harness; agent: DrivingAgent; io: Inputs; stop: () => void } {
+function driving(
+  seed: number,
+  onLatency?: (sample: LatencySample) => void,
+  trigger: PolicyTrigger = 'timer',
+): { h: Harness; agent: DrivingAgent; io: Inputs; stop: () => void } {
   // No optimisation between episodes here (phase 2 measures it): a fail-safe stop on a loaded
   // machine would otherwise start one in the middle of the latency figures.
   const agent = agentWith(seed, 0);
@@ -182,7 +208,11 @@ const gcObserver = new PerformanceObserver((list) => {
   for (const e of list.getEntries() as PerformanceEntry[]) {
     // Node puts the GC kind in `detail` (the DOM PerformanceEntry type has no such field).
     const kind = (e as PerformanceEntry & { detail?: { kind?: number } | null }).detail?.kind;
-    gcPauses.push({ startMs: e.startTime, durationMs: e.duration, major: kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR });
+    gcPauses.push({
+      startMs: e.startTime,
+      durationMs: e.duration,
+      major: kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR,
+    });
   }
 });
 gcObserver.observe({ entryTypes: ['gc'] });
@@ -205,14 +235,16 @@ run.h.drive.shutdown('phase 1 finished');
 run.agent.dispose();
 
 const commands = run.h.commands().filter((c) => c.drive.speed > 0).length;
-if (process.env.ROS_BENCH_SLOW === '1') for (const x of samples) if (x.processingMs > P99_GOAL_MS) process.stderr.write(`slow: ${JSON.stringify(x)}\n`);
+if (process.env.ROS_BENCH_SLOW === '1')
+  for (const x of samples) if (x.processingMs > P99_GOAL_MS) process.stderr.write(`slow: ${JSON.stringify(x)}\n`);
 // Steady state: after the first second (a new agent's first calls build its networks' kernels).
 const steady = samples.filter((x) => x.atMs - t0 >= 1000);
 const processing = steady.map((x) => x.processingMs);
 const frameAge = steady.map((x) => x.frameAgeMs);
 const slow = steady.filter((x) => x.processingMs > P99_GOAL_MS);
 // A slow command "had a GC" when a pause overlapped the time from its message's arrival to its command.
-const overlapsGc = (x: { atMs: number; frameAgeMs: number }): boolean => gcPauses.some((g) => g.startMs < x.atMs && g.startMs + g.durationMs > x.atMs - x.frameAgeMs);
+const overlapsGc = (x: { atMs: number; frameAgeMs: number }): boolean =>
+  gcPauses.some((g) => g.startMs < x.atMs && g.startMs + g.durationMs > x.atMs - x.frameAgeMs);
 
 // ---- phase 1b: the same drive with policy_trigger 'frame' (a step as a frame arrives) ----
 
@@ -264,7 +296,14 @@ async function optimisationRun(sliceMs: number, seed: number): Promise<Optimisat
   const ticksMs: number[] = [];
   let ticker: NodeJS.Timeout | null = null;
   // Set by the optimisation itself (an object: the closure's writes stay visible to the type checker).
-  const timing: { startMs: number; startNs: bigint; endMs: number | null; endNs: bigint; queuedAnswer: string | null; ask: NodeJS.Timeout | null } = {
+  const timing: {
+    startMs: number;
+    startNs: bigint;
+    endMs: number | null;
+    endNs: bigint;
+    queuedAnswer: string | null;
+    ask: NodeJS.Timeout | null;
+  } = {
     startMs: 0,
     startNs: 0n,
     endMs: null,
@@ -341,27 +380,116 @@ const unsliced = await optimisationRun(UNSLICED_MS, 3);
 enc.dispose();
 
 const figures: BenchFigure[] = [
-  figure('node processing per command p99 (JPEG decode + policy step; 640x480, wasm)', pct(processing, 0.99), 'ms', { name: 'goal p99', value: P99_GOAL_MS }, false,
-    `p50 ${pct(processing, 0.5)} ms, max ${pct(processing, 1)} ms over ${processing.length} commands; decode p99 ${pct(steady.map((x) => x.decodeMs), 0.99)} ms, step (state with the VAE + TD3 actor + OU noise + transition stored + publish) p99 ${pct(steady.map((x) => x.stepMs), 0.99)} ms`),
-  figure('node processing per command p50', pct(processing, 0.5), 'ms', { name: 'goal p99', value: P99_GOAL_MS }, false),
-  figure('share of commands processed within 20 ms', Math.round((1000 * processing.filter((ms) => ms <= P99_GOAL_MS).length) / processing.length) / 1000, 'fraction', { name: 'goal (p99)', value: 0.99 }, true),
-  figure('camera message in -> command out p99 (frame age: decode, wait for the 10 Hz timer, step)', pct(frameAge, 0.99), 'ms', { name: 'camera period + goal', value: CAMERA_PERIOD_MS + P99_GOAL_MS }, false, `p50 ${pct(frameAge, 0.5)} ms`),
-  figure("camera message in -> command out p99, policy_trigger 'frame' (a step as its frame arrives)", pct(frameSteady.map((x) => x.frameAgeMs), 0.99), 'ms', { name: 'goal p99', value: P99_GOAL_MS }, false,
-    `p50 ${pct(frameSteady.map((x) => x.frameAgeMs), 0.5)} ms; processing p50 / p99 ${pct(frameSteady.map((x) => x.processingMs), 0.5)} / ${pct(frameSteady.map((x) => x.processingMs), 0.99)} ms; ${round(frameCommands / frameElapsedS)} commands/s over ${round(frameElapsedS)} s; timer mode, same run: p99 ${pct(frameAge, 0.99)} ms`),
-  figure('drive commands per second at 30 Hz input', round(commands / elapsedS), 'Hz', { name: 'policy rate', value: POLICY_HZ }, true),
-  figure('event loop delay p99 while driving', round(loopDelay.percentile(99) / 1e6), 'ms', { name: 'policy period', value: POLICY_PERIOD_MS }, false),
-  figure(`event loop delay max during the optimisation (${OPT_STEPS} updates, ${UPDATE_SLICE_MS} ms slices)`, sliced.loopDelayMaxMs, 'ms', { name: 'unsliced, same path', value: unsliced.loopDelayMaxMs }, false,
-    `p99 ${sliced.loopDelayP99Ms} ms (unsliced: ${unsliced.loopDelayP99Ms} ms)`),
-  figure(`longest gap between speed-0 commands during the optimisation (${UPDATE_SLICE_MS} ms slices)`, sliced.holdGapMaxMs, 'ms', { name: 'policy period', value: POLICY_PERIOD_MS }, false,
-    `unsliced: ${unsliced.holdGapMaxMs} ms`),
-  figure(`camera callback lag max during the optimisation (${UPDATE_SLICE_MS} ms slices)`, sliced.cameraLagMaxMs, 'ms', { name: 'unsliced, same path', value: unsliced.cameraLagMaxMs }, false),
-  figure(`optimisation updates per second under 30 Hz input (${UPDATE_SLICE_MS} ms slices)`, sliced.updatesPerS, 'updates/s', { name: 'unsliced, same path', value: unsliced.updatesPerS }, true),
+  figure(
+    'node processing per command p99 (JPEG decode + policy step; 640x480, wasm)',
+    pct(processing, 0.99),
+    'ms',
+    { name: 'goal p99', value: P99_GOAL_MS },
+    false,
+    `p50 ${pct(processing, 0.5)} ms, max ${pct(processing, 1)} ms over ${processing.length} commands; decode p99 ${pct(
+      steady.map((x) => x.decodeMs),
+      0.99,
+    )} ms, step (state with the VAE + TD3 actor + OU noise + transition stored + publish) p99 ${pct(
+      steady.map((x) => x.stepMs),
+      0.99,
+    )} ms`,
+  ),
+  figure(
+    'node processing per command p50',
+    pct(processing, 0.5),
+    'ms',
+    { name: 'goal p99', value: P99_GOAL_MS },
+    false,
+  ),
+  figure(
+    'share of commands processed within 20 ms',
+    Math.round((1000 * processing.filter((ms) => ms <= P99_GOAL_MS).length) / processing.length) / 1000,
+    'fraction',
+    { name: 'goal (p99)', value: 0.99 },
+    true,
+  ),
+  figure(
+    'camera message in -> command out p99 (frame age: decode, wait for the 10 Hz timer, step)',
+    pct(frameAge, 0.99),
+    'ms',
+    { name: 'camera period + goal', value: CAMERA_PERIOD_MS + P99_GOAL_MS },
+    false,
+    `p50 ${pct(frameAge, 0.5)} ms`,
+  ),
+  figure(
+    "camera message in -> command out p99, policy_trigger 'frame' (a step as its frame arrives)",
+    pct(
+      frameSteady.map((x) => x.frameAgeMs),
+      0.99,
+    ),
+    'ms',
+    { name: 'goal p99', value: P99_GOAL_MS },
+    false,
+    `p50 ${pct(
+      frameSteady.map((x) => x.frameAgeMs),
+      0.5,
+    )} ms; processing p50 / p99 ${pct(
+      frameSteady.map((x) => x.processingMs),
+      0.5,
+    )} / ${pct(
+      frameSteady.map((x) => x.processingMs),
+      0.99,
+    )} ms; ${round(frameCommands / frameElapsedS)} commands/s over ${round(frameElapsedS)} s; timer mode, same run: p99 ${pct(frameAge, 0.99)} ms`,
+  ),
+  figure(
+    'drive commands per second at 30 Hz input',
+    round(commands / elapsedS),
+    'Hz',
+    { name: 'policy rate', value: POLICY_HZ },
+    true,
+  ),
+  figure(
+    'event loop delay p99 while driving',
+    round(loopDelay.percentile(99) / 1e6),
+    'ms',
+    { name: 'policy period', value: POLICY_PERIOD_MS },
+    false,
+  ),
+  figure(
+    `event loop delay max during the optimisation (${OPT_STEPS} updates, ${UPDATE_SLICE_MS} ms slices)`,
+    sliced.loopDelayMaxMs,
+    'ms',
+    { name: 'unsliced, same path', value: unsliced.loopDelayMaxMs },
+    false,
+    `p99 ${sliced.loopDelayP99Ms} ms (unsliced: ${unsliced.loopDelayP99Ms} ms)`,
+  ),
+  figure(
+    `longest gap between speed-0 commands during the optimisation (${UPDATE_SLICE_MS} ms slices)`,
+    sliced.holdGapMaxMs,
+    'ms',
+    { name: 'policy period', value: POLICY_PERIOD_MS },
+    false,
+    `unsliced: ${unsliced.holdGapMaxMs} ms`,
+  ),
+  figure(
+    `camera callback lag max during the optimisation (${UPDATE_SLICE_MS} ms slices)`,
+    sliced.cameraLagMaxMs,
+    'ms',
+    { name: 'unsliced, same path', value: unsliced.cameraLagMaxMs },
+    false,
+  ),
+  figure(
+    `optimisation updates per second under 30 Hz input (${UPDATE_SLICE_MS} ms slices)`,
+    sliced.updatesPerS,
+    'updates/s',
+    { name: 'unsliced, same path', value: unsliced.updatesPerS },
+    true,
+  ),
 ];
 printReport('ros', figures, {
   backend: backend.name,
   encoder: `${DEFAULT_VAE_MODEL_DIR} (latent ${enc.latentSize}, input ${enc.inputWidth}x${enc.inputHeight})`,
   // Other work on the machine shows up in p99: the 1-minute load average at the end of each phase.
-  loadAverage1m: { driving: loadDriving, optimisationSliced: sliced.loadAverage1m, optimisationUnsliced: unsliced.loadAverage1m },
+  loadAverage1m: {
+    driving: loadDriving,
+    optimisationSliced: sliced.loadAverage1m,
+    optimisationUnsliced: unsliced.loadAverage1m,
+  },
   driving: {
     runS: round(elapsedS),
     framesSent: run.io.sent,
@@ -378,9 +506,18 @@ printReport('ros', figures, {
     slowDecodeDominated: slow.filter((x) => x.decodeMs > x.stepMs).length,
     gcPauses: gcPauses.length,
     gcMajor: gcPauses.filter((g) => g.major).length,
-    gcMajorMaxMs: pct(gcPauses.filter((g) => g.major).map((g) => g.durationMs), 1),
-    gcPauseP99Ms: pct(gcPauses.map((g) => g.durationMs), 0.99),
-    gcPauseMaxMs: pct(gcPauses.map((g) => g.durationMs), 1),
+    gcMajorMaxMs: pct(
+      gcPauses.filter((g) => g.major).map((g) => g.durationMs),
+      1,
+    ),
+    gcPauseP99Ms: pct(
+      gcPauses.map((g) => g.durationMs),
+      0.99,
+    ),
+    gcPauseMaxMs: pct(
+      gcPauses.map((g) => g.durationMs),
+      1,
+    ),
   },
   optimisation: { steps: OPT_STEPS, sliced, unsliced },
 });

@@ -16,7 +16,11 @@ import { DEFAULT_PREPROCESS, normalise, preprocessRgb } from '../src/vision/prep
 
 const GOAL_AGENT_CAMERA_STEPS_PER_S = 5000;
 
-type Mode = { kind: 'frame'; widthPx: number; heightPx: number } | { kind: 'model-input' } | { kind: 'frame+sharp' } | { kind: 'none' };
+type Mode =
+  | { kind: 'frame'; widthPx: number; heightPx: number }
+  | { kind: 'model-input' }
+  | { kind: 'frame+sharp' }
+  | { kind: 'none' };
 
 interface Rate {
   readonly perCpuS: number;
@@ -24,8 +28,12 @@ interface Rate {
 }
 
 async function stepsPerSecond(mode: Mode, minSeconds: number): Promise<Rate> {
-  const camera = mode.kind === 'frame' ? { widthPx: mode.widthPx, heightPx: mode.heightPx } : { render: mode.kind !== 'none' };
-  const env = new DrivingSimEnv({ camera, env: { seed: 1 } }, mode.kind === 'model-input' ? { modelInput: DEFAULT_PREPROCESS } : {});
+  const camera =
+    mode.kind === 'frame' ? { widthPx: mode.widthPx, heightPx: mode.heightPx } : { render: mode.kind !== 'none' };
+  const env = new DrivingSimEnv(
+    { camera, env: { seed: 1 } },
+    mode.kind === 'model-input' ? { modelInput: DEFAULT_PREPROCESS } : {},
+  );
   env.resetSync({ seed: 1 });
   let steps = 0;
   const c0 = process.cpuUsage();
@@ -53,9 +61,25 @@ const noRender = await stepsPerSecond({ kind: 'none' }, seconds);
 const agentView = await stepsPerSecond({ kind: 'model-input' }, seconds);
 const today = await stepsPerSecond({ kind: 'frame+sharp' }, seconds);
 const figures: BenchFigure[] = [];
-figures.push(figure("env steps/s with the agent's camera (model input rendered by the simulator)", agentView.perCpuS, 'steps/s', { name: 'goal', value: GOAL_AGENT_CAMERA_STEPS_PER_S }, true, wall(agentView)));
 figures.push(
-  figure("env steps/s with the agent's camera (model input rendered by the simulator)", agentView.perCpuS, 'steps/s', { name: "today's path: 160x120 frame + sharp crop and resize", value: today.perCpuS }, true, `${wall(agentView)}, today's ${wall(today)}`),
+  figure(
+    "env steps/s with the agent's camera (model input rendered by the simulator)",
+    agentView.perCpuS,
+    'steps/s',
+    { name: 'goal', value: GOAL_AGENT_CAMERA_STEPS_PER_S },
+    true,
+    wall(agentView),
+  ),
+);
+figures.push(
+  figure(
+    "env steps/s with the agent's camera (model input rendered by the simulator)",
+    agentView.perCpuS,
+    'steps/s',
+    { name: "today's path: 160x120 frame + sharp crop and resize", value: today.perCpuS },
+    true,
+    `${wall(agentView)}, today's ${wall(today)}`,
+  ),
 );
 for (const [w, h] of [
   [64, 64],
@@ -63,7 +87,25 @@ for (const [w, h] of [
   [640, 480],
 ] as const) {
   const rate = await stepsPerSecond({ kind: 'frame', widthPx: w, heightPx: h }, seconds);
-  figures.push(figure(`env steps/s with ${w}x${h} full-frame rendering`, rate.perCpuS, 'steps/s', { name: 'no-render step rate', value: noRender.perCpuS }, true, wall(rate)));
+  figures.push(
+    figure(
+      `env steps/s with ${w}x${h} full-frame rendering`,
+      rate.perCpuS,
+      'steps/s',
+      { name: 'no-render step rate', value: noRender.perCpuS },
+      true,
+      wall(rate),
+    ),
+  );
 }
-figures.push(figure('env steps/s without rendering', noRender.perCpuS, 'steps/s', { name: "goal (agent's camera)", value: GOAL_AGENT_CAMERA_STEPS_PER_S }, true, wall(noRender)));
+figures.push(
+  figure(
+    'env steps/s without rendering',
+    noRender.perCpuS,
+    'steps/s',
+    { name: "goal (agent's camera)", value: GOAL_AGENT_CAMERA_STEPS_PER_S },
+    true,
+    wall(noRender),
+  ),
+);
 printReport('sim', figures, { secondsPerFigure: seconds, threads: 1 });

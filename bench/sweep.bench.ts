@@ -33,7 +33,15 @@ const r2 = (x: number) => Math.round(x * 100) / 100;
 function tasks(n: number, tag: string): SeedTask[] {
   return Array.from({ length: n }, (_, i) => {
     const params: Params = { 'sim.safety.maxHeadingErrorDeg': 90 };
-    return { sweepId: tag, trialId: i, seedIndex: 0, config: { ...configInput(space, params), seed: i }, roadSeeds: roads, runDir: join(dir, `${tag}-${i}`), keepRun: false };
+    return {
+      sweepId: tag,
+      trialId: i,
+      seedIndex: 0,
+      config: { ...configInput(space, params), seed: i },
+      roadSeeds: roads,
+      runDir: join(dir, `${tag}-${i}`),
+      keepRun: false,
+    };
   });
 }
 
@@ -78,7 +86,12 @@ const record: TrialRecord[] = Array.from({ length: 30 }, (_, id) => ({
   params: { 'sim.safety.maxHeadingErrorDeg': 90 },
   config: tasks(1, 'x')[0]!.config,
   state: 'done',
-  seeds: [0, 1, 2].map((index) => ({ index, seed: index, state: 'done' as const, result: one.results[index % one.results.length]! })),
+  seeds: [0, 1, 2].map((index) => ({
+    index,
+    seed: index,
+    state: 'done' as const,
+    result: one.results[index % one.results.length]!,
+  })),
   createdAt: new Date().toISOString(),
 }));
 const w0 = performance.now();
@@ -87,17 +100,45 @@ await writeResults(dir, space, record);
 const writeS = (performance.now() - w0) / 1000;
 
 const figures: BenchFigure[] = [
-  figure('overhead per trial seed, 1 local worker (wall minus the seeds\' own train + evaluate, start-up amortised)', r2(overheadPerSeedS), 's', { name: 'goal', value: 1 }, false,
-    `over ${tinySeeds} tiny trial seeds; the trial process's start-up (${r2(startupS)} s, paid once per process) included; model load ${r2(modelLoadS)} s per load (two per seed, inside train and evaluate); record write of a 30x3 sweep ${r2(writeS)} s`),
-  figure('overhead per trial seed in a warm trial process (start-up excluded)', r2(overheadPerSeedS - startupS / tinySeeds), 's', { name: 'goal', value: 1 }, false, 'IPC, sampling, scoring and the sweep record per finished trial seed'),
-  figure('trial-seed throughput, 2 local workers / 1', r2(one.wallS / two.wallS), 'x', { name: 'goal', value: 1.8 }, true, `${tinySeeds} tiny trial seeds each: 1 worker ${r2(one.wallS)} s, 2 workers ${r2(two.wallS)} s`),
+  figure(
+    "overhead per trial seed, 1 local worker (wall minus the seeds' own train + evaluate, start-up amortised)",
+    r2(overheadPerSeedS),
+    's',
+    { name: 'goal', value: 1 },
+    false,
+    `over ${tinySeeds} tiny trial seeds; the trial process's start-up (${r2(startupS)} s, paid once per process) included; model load ${r2(modelLoadS)} s per load (two per seed, inside train and evaluate); record write of a 30x3 sweep ${r2(writeS)} s`,
+  ),
+  figure(
+    'overhead per trial seed in a warm trial process (start-up excluded)',
+    r2(overheadPerSeedS - startupS / tinySeeds),
+    's',
+    { name: 'goal', value: 1 },
+    false,
+    'IPC, sampling, scoring and the sweep record per finished trial seed',
+  ),
+  figure(
+    'trial-seed throughput, 2 local workers / 1',
+    r2(one.wallS / two.wallS),
+    'x',
+    { name: 'goal', value: 1.8 },
+    true,
+    `${tinySeeds} tiny trial seeds each: 1 worker ${r2(one.wallS)} s, 2 workers ${r2(two.wallS)} s`,
+  ),
 ];
 
 let defaultSeed: Record<string, unknown> | null = null;
 if (withDefault) {
   const config = { seed: 0 };
   const result = await runTrialSeed(
-    { sweepId: 'default', trialId: 0, seedIndex: 0, config, roadSeeds: evaluationRoadSeeds(24, 0, parseTrainConfig(config, 'default config').sim), runDir: join(dir, 'default'), keepRun: false },
+    {
+      sweepId: 'default',
+      trialId: 0,
+      seedIndex: 0,
+      config,
+      roadSeeds: evaluationRoadSeeds(24, 0, parseTrainConfig(config, 'default config').sim),
+      runDir: join(dir, 'default'),
+      keepRun: false,
+    },
     { worker: 'bench', startupS: 0, shouldStop: () => false },
   );
   const ts = result.trainSeconds;
@@ -108,8 +149,20 @@ if (withDefault) {
     learningEpisodes: result.learningEpisodes,
     roads: result.roads,
   };
-  figures.push(figure('one trial seed of the driving defaults (train + evaluate on 5 unseen roads), one core', result.seconds.total, 's', { name: 'tiny trial seed (test space)', value: r2(work(one.results) / tinySeeds) }, false,
-    `train ${result.seconds.train} s (simulation ${ts.world}, agent ${ts.agent}, optimisation ${ts.optimise}, the rest: run-directory files and charts), evaluate ${result.seconds.evaluate} s`));
+  figures.push(
+    figure(
+      'one trial seed of the driving defaults (train + evaluate on 5 unseen roads), one core',
+      result.seconds.total,
+      's',
+      { name: 'tiny trial seed (test space)', value: r2(work(one.results) / tinySeeds) },
+      false,
+      `train ${result.seconds.train} s (simulation ${ts.world}, agent ${ts.agent}, optimisation ${ts.optimise}, the rest: run-directory files and charts), evaluate ${result.seconds.evaluate} s`,
+    ),
+  );
 }
 await rm(dir, { recursive: true, force: true });
-printReport('sweep', figures, { load: { ...load, after: loadavg().map((x) => r2(x)) }, runs: 'one run of each figure', defaultSeed });
+printReport('sweep', figures, {
+  load: { ...load, after: loadavg().map((x) => r2(x)) },
+  runs: 'one run of each figure',
+  defaultSeed,
+});

@@ -46,14 +46,20 @@ function median(xs: readonly number[]): number {
 /** schedule.maxEpisodes and testsToPass of the runs (the seed does not change them). */
 const { maxEpisodes: learningBudget, testsToPass } = parseTrainConfig(base, configSource).schedule;
 
-async function trainSeeds(state: 'vae' | 'pixels', n: number, root: string): Promise<{ dirs: string[]; runs: TrainSummary[] }> {
+async function trainSeeds(
+  state: 'vae' | 'pixels',
+  n: number,
+  root: string,
+): Promise<{ dirs: string[]; runs: TrainSummary[] }> {
   const dirs: string[] = [];
   const runs: TrainSummary[] = [];
   for (let seed = firstSeed; seed < firstSeed + n; seed++) {
     const out = join(root, `${state}-${seed}`);
     const raw = { ...base, seed, agent: { ...(base.agent as object | undefined), state } };
     const summary = await runTraining({ config: parseTrainConfig(raw, configSource), out, resume: false });
-    process.stderr.write(`${state} seed ${seed}: ${summary.solved ? `solved after ${summary.trainingEpisodes} episodes` : 'not solved'} in ${summary.seconds.total} s\n`);
+    process.stderr.write(
+      `${state} seed ${seed}: ${summary.solved ? `solved after ${summary.trainingEpisodes} episodes` : 'not solved'} in ${summary.seconds.total} s\n`,
+    );
     dirs.push(out);
     runs.push(summary);
   }
@@ -65,7 +71,11 @@ const episodesOf = (r: TrainSummary) => r.trainingEpisodes ?? learningBudget;
 const firstPassOf = (r: TrainSummary) => r.firstPassEpisodes ?? learningBudget;
 
 /** The agents' rows of Table I pooled: metres per disengagement over every run and road. */
-function pooled(rows: readonly TableRow[]): { distanceM: number; disengagements: number; metresPerDisengagement: number } {
+function pooled(rows: readonly TableRow[]): {
+  distanceM: number;
+  disengagements: number;
+  metresPerDisengagement: number;
+} {
   const distanceM = rows.reduce((s, r) => s + r.distanceM, 0);
   const disengagements = rows.reduce((s, r) => s + r.disengagements, 0);
   return { distanceM, disengagements, metresPerDisengagement: distanceM / Math.max(1, disengagements) };
@@ -75,29 +85,90 @@ const root = await mkdtemp(join(tmpdir(), 'daydrive-train-bench-'));
 try {
   const vae = await trainSeeds('vae', seeds, root);
   const pixels = await trainSeeds('pixels', pixelSeeds, root);
-  const table = await runEvaluation({ runs: [...vae.dirs, ...pixels.dirs], roads, seed: 0, workers: defaultWorkers(), baselineCache: true, out: join(root, 'evaluation') });
+  const table = await runEvaluation({
+    runs: [...vae.dirs, ...pixels.dirs],
+    roads,
+    seed: 0,
+    workers: defaultWorkers(),
+    baselineCache: true,
+    out: join(root, 'evaluation'),
+  });
   const [randomRow, zeroRow] = table.rows;
   const vaeRows = table.rows.slice(2, 2 + seeds);
   const pixelRows = table.rows.slice(2 + seeds);
   const vaePooled = pooled(vaeRows);
   const sum = (key: 'world' | 'agent' | 'optimise' | 'total') => vae.runs.reduce((s, r) => s + r.seconds[key], 0);
   const figures: BenchFigure[] = [
-    figure('metres per disengagement on unseen roads (zero policy)', zeroRow!.metresPerDisengagement, 'm', { name: 'random policy', value: randomRow!.metresPerDisengagement }, true),
+    figure(
+      'metres per disengagement on unseen roads (zero policy)',
+      zeroRow!.metresPerDisengagement,
+      'm',
+      { name: 'random policy', value: randomRow!.metresPerDisengagement },
+      true,
+    ),
   ];
   if (seeds > 0) {
     figures.push(
-      figure(`median training episodes to the stop (${testsToPass} passed tests in a row, VAE)`, median(vae.runs.map(episodesOf)), 'episodes', { name: 'paper (real car)', value: PAPER_VAE_EPISODES }, false),
-      figure('median training episodes to the first passed test (VAE; the paper stopped there)', median(vae.runs.map(firstPassOf)), 'episodes', { name: 'paper (real car)', value: PAPER_VAE_EPISODES }, false),
-      figure('median wall-clock of daydrive train (VAE)', median(vae.runs.map((r) => r.seconds.total)), 's', { name: 'goal', value: GOAL_WALL_CLOCK_S }, false),
-      figure('metres per disengagement on unseen roads (VAE agents, pooled)', vaePooled.metresPerDisengagement, 'm', { name: 'goal', value: GOAL_METRES_PER_DISENGAGEMENT }, true),
-      figure('metres per disengagement on unseen roads (VAE agents, median of runs)', median(vaeRows.map((r) => r.metresPerDisengagement)), 'm', { name: 'zero policy', value: zeroRow!.metresPerDisengagement }, true),
+      figure(
+        `median training episodes to the stop (${testsToPass} passed tests in a row, VAE)`,
+        median(vae.runs.map(episodesOf)),
+        'episodes',
+        { name: 'paper (real car)', value: PAPER_VAE_EPISODES },
+        false,
+      ),
+      figure(
+        'median training episodes to the first passed test (VAE; the paper stopped there)',
+        median(vae.runs.map(firstPassOf)),
+        'episodes',
+        { name: 'paper (real car)', value: PAPER_VAE_EPISODES },
+        false,
+      ),
+      figure(
+        'median wall-clock of daydrive train (VAE)',
+        median(vae.runs.map((r) => r.seconds.total)),
+        's',
+        { name: 'goal', value: GOAL_WALL_CLOCK_S },
+        false,
+      ),
+      figure(
+        'metres per disengagement on unseen roads (VAE agents, pooled)',
+        vaePooled.metresPerDisengagement,
+        'm',
+        { name: 'goal', value: GOAL_METRES_PER_DISENGAGEMENT },
+        true,
+      ),
+      figure(
+        'metres per disengagement on unseen roads (VAE agents, median of runs)',
+        median(vaeRows.map((r) => r.metresPerDisengagement)),
+        'm',
+        { name: 'zero policy', value: zeroRow!.metresPerDisengagement },
+        true,
+      ),
     );
   }
   if (pixelSeeds > 0) {
     figures.push(
-      figure(`median training episodes to the stop (${testsToPass} passed tests in a row, pixels)`, median(pixels.runs.map(episodesOf)), 'episodes', { name: 'paper (real car)', value: PAPER_PIXEL_EPISODES }, false),
-      figure('median training episodes to the first passed test (pixels)', median(pixels.runs.map(firstPassOf)), 'episodes', { name: 'paper (real car)', value: PAPER_PIXEL_EPISODES }, false),
-      figure('metres per disengagement on unseen roads (pixel agents, pooled)', pooled(pixelRows).metresPerDisengagement, 'm', { name: 'zero policy', value: zeroRow!.metresPerDisengagement }, true),
+      figure(
+        `median training episodes to the stop (${testsToPass} passed tests in a row, pixels)`,
+        median(pixels.runs.map(episodesOf)),
+        'episodes',
+        { name: 'paper (real car)', value: PAPER_PIXEL_EPISODES },
+        false,
+      ),
+      figure(
+        'median training episodes to the first passed test (pixels)',
+        median(pixels.runs.map(firstPassOf)),
+        'episodes',
+        { name: 'paper (real car)', value: PAPER_PIXEL_EPISODES },
+        false,
+      ),
+      figure(
+        'metres per disengagement on unseen roads (pixel agents, pooled)',
+        pooled(pixelRows).metresPerDisengagement,
+        'm',
+        { name: 'zero policy', value: zeroRow!.metresPerDisengagement },
+        true,
+      ),
     );
   }
   printReport('train', figures, {
@@ -108,9 +179,16 @@ try {
     roads,
     solved: { vae: vae.runs.filter((r) => r.solved).length, pixels: pixels.runs.filter((r) => r.solved).length },
     episodes: { vae: vae.runs.map((r) => r.trainingEpisodes), pixels: pixels.runs.map((r) => r.trainingEpisodes) },
-    firstPassEpisodes: { vae: vae.runs.map((r) => r.firstPassEpisodes), pixels: pixels.runs.map((r) => r.firstPassEpisodes) },
+    firstPassEpisodes: {
+      vae: vae.runs.map((r) => r.firstPassEpisodes),
+      pixels: pixels.runs.map((r) => r.firstPassEpisodes),
+    },
     wallClockS: { vae: vae.runs.map((r) => r.seconds.total), pixels: pixels.runs.map((r) => r.seconds.total) },
-    timeShare: { world: sum('world') / sum('total'), agent: sum('agent') / sum('total'), optimise: sum('optimise') / sum('total') },
+    timeShare: {
+      world: sum('world') / sum('total'),
+      agent: sum('agent') / sum('total'),
+      optimise: sum('optimise') / sum('total'),
+    },
     table: table.rows,
   });
 } finally {

@@ -40,7 +40,8 @@ const EPISODES = Number(process.env.TRANSPORT_BENCH_EPISODES ?? 6);
 const STATE = 34;
 const ACTION = 2;
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
-const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? Number.NaN;
+const quantile = (xs: number[], q: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? Number.NaN;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 await initBackend();
@@ -79,7 +80,16 @@ const loads: Record<string, number> = { start: round(loadavg()[0]!) };
   await sleep(200);
   const p50 = quantile(latencies, 0.5);
   const p99 = quantile(latencies, 0.99);
-  figures.push(figure('weight broadcast p99 (2x64 actor, 6530 float32, publish -> set in the actor)', round(p99, 3), 'ms', { name: 'goal', value: 5 }, false, `p50 ${round(p50, 3)} ms, max ${round(Math.max(...latencies), 3)} ms, ${latencies.length}/${BROADCASTS} received (PUB drops nothing here: HWM 1000)`));
+  figures.push(
+    figure(
+      'weight broadcast p99 (2x64 actor, 6530 float32, publish -> set in the actor)',
+      round(p99, 3),
+      'ms',
+      { name: 'goal', value: 5 },
+      false,
+      `p50 ${round(p50, 3)} ms, max ${round(Math.max(...latencies), 3)} ms, ${latencies.length}/${BROADCASTS} received (PUB drops nothing here: HWM 1000)`,
+    ),
+  );
   actor.close();
   link.close();
   learner.dispose();
@@ -89,7 +99,9 @@ loads.afterBroadcast = round(loadavg()[0]!);
 
 // ---- transitions through the link ----
 for (const intoReplay of [false, true]) {
-  const learner = intoReplay ? createLearner({ nStep: 3, replay: { capacity: TRANSITIONS } }, STATE, ACTION, Rng.fromSeed(3)) : null;
+  const learner = intoReplay
+    ? createLearner({ nStep: 3, replay: { capacity: TRANSITIONS } }, STATE, ACTION, Rng.fromSeed(3))
+    : null;
   const link = await LearnerLink.bind(LOOPBACK_ANY_PORT, null);
   const actor = new ActorLink(link.endpoints, 0, null, { sendHighWaterMark: 100_000 });
   let received = 0;
@@ -102,7 +114,15 @@ for (const intoReplay of [false, true]) {
   while (received === 0 && link.dropped.total === 0) {
     // the connection is up once a first message has gone through
     const probe = new TransitionBatcher(0, STATE, ACTION, 1);
-    actor.sendTransitions(probe.add({ state: new Float32Array(STATE), action: new Float32Array(ACTION), reward: 0, nextState: new Float32Array(STATE), terminated: false })!);
+    actor.sendTransitions(
+      probe.add({
+        state: new Float32Array(STATE),
+        action: new Float32Array(ACTION),
+        reward: 0,
+        nextState: new Float32Array(STATE),
+        terminated: false,
+      })!,
+    );
     await sleep(20);
   }
   const batcher = new TransitionBatcher(0, STATE, ACTION, 256);
@@ -125,7 +145,9 @@ for (const intoReplay of [false, true]) {
   const perS = await pass(TRANSITIONS);
   figures.push(
     figure(
-      intoReplay ? 'transitions/s into the learner\'s prioritized replay (34-dim, batches of 256, n-step 3)' : 'transitions/s through the link (34-dim state, batches of 256, batch -> decoded batch)',
+      intoReplay
+        ? "transitions/s into the learner's prioritized replay (34-dim, batches of 256, n-step 3)"
+        : 'transitions/s through the link (34-dim state, batches of 256, batch -> decoded batch)',
       Math.round(perS),
       'transitions/s',
       { name: 'goal', value: 50_000 },
@@ -146,20 +168,42 @@ if (!QUICK) {
   for (const actors of [1, 2]) {
     const out = await mkdtemp(join(tmpdir(), 'transport-bench-'));
     try {
-      const config = parseTrainConfig({ seed: 0, schedule: { maxEpisodes: EPISODES, testsToPass: 100, testEvery: 1000 } }, 'bench config');
+      const config = parseTrainConfig(
+        { seed: 0, schedule: { maxEpisodes: EPISODES, testsToPass: 100, testEvery: 1000 } },
+        'bench config',
+      );
       const summary = await runDistributedTraining({ config, out, resume: false, actors });
       // Steady state: the learning steps recorded after the first learning episode, over the time between the two (process start-up left out).
-      const learning = (await readFile(join(out, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { mode: string; steps: number; elapsedS: number }).filter((r) => r.mode !== 'test');
+      const learning = (await readFile(join(out, 'metrics.jsonl'), 'utf8'))
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { mode: string; steps: number; elapsedS: number })
+        .filter((r) => r.mode !== 'test');
       const first = learning[0]!;
       const last = learning.at(-1)!;
       const steps = learning.slice(1).reduce((n, r) => n + r.steps, 0);
       stepsPerS[actors] = round(steps / Math.max(1e-9, last.elapsedS - first.elapsedS), 1);
-      runs[`actors${actors}`] = { learningEpisodes: summary.learningEpisodes, steadyStepsPerS: stepsPerS[actors], learningStepsPerSWithStartup: summary.learningStepsPerS, seconds: summary.seconds, load1m: round(loadavg()[0]!) };
+      runs[`actors${actors}`] = {
+        learningEpisodes: summary.learningEpisodes,
+        steadyStepsPerS: stepsPerS[actors],
+        learningStepsPerSWithStartup: summary.learningStepsPerS,
+        seconds: summary.seconds,
+        load1m: round(loadavg()[0]!),
+      };
     } finally {
       await rm(out, { recursive: true, force: true });
     }
   }
-  figures.push(figure('environment steps/s, train --actors 2 (learning episodes)', stepsPerS[2]!, 'steps/s', { name: 'train --actors 1, same run', value: stepsPerS[1]! }, true, `${EPISODES} learning episodes each; 2 cores shared with the learner and the test driver`));
+  figures.push(
+    figure(
+      'environment steps/s, train --actors 2 (learning episodes)',
+      stepsPerS[2]!,
+      'steps/s',
+      { name: 'train --actors 1, same run', value: stepsPerS[1]! },
+      true,
+      `${EPISODES} learning episodes each; 2 cores shared with the learner and the test driver`,
+    ),
+  );
 }
 loads.end = round(loadavg()[0]!);
 printReport('transport', figures, { loadAverage1m: loads, runs });

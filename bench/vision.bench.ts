@@ -40,7 +40,12 @@ function percentile(sorted: readonly number[], p: number): number {
 
 function summary(times: number[]): { p50: number; p99: number; mean: number; max: number } {
   const sorted = [...times].sort((a, b) => a - b);
-  return { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), mean: times.reduce((a, b) => a + b, 0) / times.length, max: sorted[sorted.length - 1]! };
+  return {
+    p50: percentile(sorted, 0.5),
+    p99: percentile(sorted, 0.99),
+    mean: times.reduce((a, b) => a + b, 0) / times.length,
+    max: sorted[sorted.length - 1]!,
+  };
 }
 
 /** GC events (any kind) by start time, to count those that fell inside a variant's blocks. */
@@ -50,7 +55,11 @@ new PerformanceObserver((list) => {
 }).observe({ entryTypes: ['gc'] });
 
 /** First encode of a fresh encoder (and the one after it), with or without warmUp before it. */
-async function firstCalls(config: VaeConfig, jpeg: Buffer, warm: boolean): Promise<{ firstMs: number; secondMs: number }> {
+async function firstCalls(
+  config: VaeConfig,
+  jpeg: Buffer,
+  warm: boolean,
+): Promise<{ firstMs: number; secondMs: number }> {
   const encoder = new VaeImageEncoder(buildEncoder(config, 1), config);
   if (warm) await encoder.warmUp();
   const t0 = performance.now();
@@ -161,7 +170,11 @@ async function driveJpegs(count: number): Promise<Buffer[]> {
   for (let i = 0; i < count; i++) {
     env.stepSync([0.1, 1]);
     const img = env.renderAt(640, 480);
-    frames.push(await sharp(Buffer.from(img.data), { raw: { width: 640, height: 480, channels: 3 } }).jpeg({ quality: 90 }).toBuffer());
+    frames.push(
+      await sharp(Buffer.from(img.data), { raw: { width: 640, height: 480, channels: 3 } })
+        .jpeg({ quality: 90 })
+        .toBuffer(),
+    );
   }
   return frames;
 }
@@ -206,7 +219,12 @@ async function compareSizes(jpeg: Buffer, encodes: number, trainSteps: number) {
   }
   tf.dispose(xs);
   vaes.forEach((v) => v.dispose());
-  return configs.map((c, k) => ({ size: c.name, encode: summary(latency[k]!), trainImagesPerSecond: (trainSteps * batch) / seconds[k]!, encoderWeights: buildParamCount(c.config) }));
+  return configs.map((c, k) => ({
+    size: c.name,
+    encode: summary(latency[k]!),
+    trainImagesPerSecond: (trainSteps * batch) / seconds[k]!,
+    encoderWeights: buildParamCount(c.config),
+  }));
 }
 
 function buildParamCount(config: VaeConfig): number {
@@ -235,25 +253,98 @@ await initBackend('wasm');
 
 const base = sizes.find((s) => s.size === '64x64') ?? sizes[0]!;
 const sizeFigures: BenchFigure[] = sizes.flatMap((s) => [
-  figure(`input ${s.size}: encode latency p50, 640x480 JPEG -> latent (wasm)`, s.encode.p50, 'ms', { name: `${base.size}, same run`, value: base.encode.p50 }, false, `p99 ${s.encode.p99.toFixed(2)} ms`),
-  figure(`input ${s.size}: VAE training throughput, 4x16 conv, batch 64 (wasm)`, s.trainImagesPerSecond, 'images/s', { name: `${base.size}, same run`, value: base.trainImagesPerSecond }, true),
+  figure(
+    `input ${s.size}: encode latency p50, 640x480 JPEG -> latent (wasm)`,
+    s.encode.p50,
+    'ms',
+    { name: `${base.size}, same run`, value: base.encode.p50 },
+    false,
+    `p99 ${s.encode.p99.toFixed(2)} ms`,
+  ),
+  figure(
+    `input ${s.size}: VAE training throughput, 4x16 conv, batch 64 (wasm)`,
+    s.trainImagesPerSecond,
+    'images/s',
+    { name: `${base.size}, same run`, value: base.trainImagesPerSecond },
+    true,
+  ),
 ]);
 
 printReport(
   'vision',
   [
-    figure('encode latency p99, 640x480 JPEG -> latent (wasm)', latency.oneCall.p99, 'ms', { name: 'goal', value: ENCODE_P99_GOAL_MS }, false, `p50 ${latency.oneCall.p50.toFixed(2)} ms; VaeImageEncoder.encodeCompressed (one sharp call)`),
-    figure('encode latency p50, 640x480 JPEG -> latent (wasm)', latency.oneCall.p50, 'ms', { name: 'goal (p99)', value: ENCODE_P99_GOAL_MS }, false),
-    figure('encode latency p99 at the camera pace (a new frame every 100 ms)', paced.p99, 'ms', { name: 'goal', value: ENCODE_P99_GOAL_MS }, false, `p50 ${paced.p50.toFixed(2)} ms, max ${paced.max.toFixed(2)} ms`),
-    figure('encode latency p99, one sharp call vs two (decode, then encode), same run', latency.oneCall.p99, 'ms', { name: 'two sharp calls', value: latency.twoCalls.p99 }, false, `p50 ${latency.oneCall.p50.toFixed(2)} vs ${latency.twoCalls.p50.toFixed(2)} ms`),
-    figure('machine jitter: p99 of a fixed 3 ms CPU loop, same run', latency.spin3ms.p99, 'ms', { name: 'its 3 ms', value: 3 }, false, 'what the scheduler alone adds to any tail on this machine'),
-    figure('first encode of a fresh encoder, after warmUp() (as loadVaeEncoder does)', warmed.firstMs, 'ms', { name: 'without warm-up', value: cold.firstMs }, false),
-    figure('VAE training throughput, 64x64, 4x16 conv, batch 64 (wasm)', wasmRate, 'images/s', { name: 'goal', value: TRAIN_GOAL_IMAGES_PER_S }, true),
-    figure('VAE training throughput, wasm vs the cpu backend (ratio = speed-up)', wasmRate, 'images/s', { name: 'cpu backend, same run (batch 8)', value: cpuRate }, true),
+    figure(
+      'encode latency p99, 640x480 JPEG -> latent (wasm)',
+      latency.oneCall.p99,
+      'ms',
+      { name: 'goal', value: ENCODE_P99_GOAL_MS },
+      false,
+      `p50 ${latency.oneCall.p50.toFixed(2)} ms; VaeImageEncoder.encodeCompressed (one sharp call)`,
+    ),
+    figure(
+      'encode latency p50, 640x480 JPEG -> latent (wasm)',
+      latency.oneCall.p50,
+      'ms',
+      { name: 'goal (p99)', value: ENCODE_P99_GOAL_MS },
+      false,
+    ),
+    figure(
+      'encode latency p99 at the camera pace (a new frame every 100 ms)',
+      paced.p99,
+      'ms',
+      { name: 'goal', value: ENCODE_P99_GOAL_MS },
+      false,
+      `p50 ${paced.p50.toFixed(2)} ms, max ${paced.max.toFixed(2)} ms`,
+    ),
+    figure(
+      'encode latency p99, one sharp call vs two (decode, then encode), same run',
+      latency.oneCall.p99,
+      'ms',
+      { name: 'two sharp calls', value: latency.twoCalls.p99 },
+      false,
+      `p50 ${latency.oneCall.p50.toFixed(2)} vs ${latency.twoCalls.p50.toFixed(2)} ms`,
+    ),
+    figure(
+      'machine jitter: p99 of a fixed 3 ms CPU loop, same run',
+      latency.spin3ms.p99,
+      'ms',
+      { name: 'its 3 ms', value: 3 },
+      false,
+      'what the scheduler alone adds to any tail on this machine',
+    ),
+    figure(
+      'first encode of a fresh encoder, after warmUp() (as loadVaeEncoder does)',
+      warmed.firstMs,
+      'ms',
+      { name: 'without warm-up', value: cold.firstMs },
+      false,
+    ),
+    figure(
+      'VAE training throughput, 64x64, 4x16 conv, batch 64 (wasm)',
+      wasmRate,
+      'images/s',
+      { name: 'goal', value: TRAIN_GOAL_IMAGES_PER_S },
+      true,
+    ),
+    figure(
+      'VAE training throughput, wasm vs the cpu backend (ratio = speed-up)',
+      wasmRate,
+      'images/s',
+      { name: 'cpu backend, same run (batch 8)', value: cpuRate },
+      true,
+    ),
     ...sizeFigures,
   ],
   {
-    encode: { oneCall: latency.oneCall, twoCalls: latency.twoCalls, spin3ms: latency.spin3ms, gcPerPath: latency.gc, eachPathAlone: latency.alone, oneCallStagesMeanMs: latency.stagesMeanMs, pacedAt10Hz: paced },
+    encode: {
+      oneCall: latency.oneCall,
+      twoCalls: latency.twoCalls,
+      spin3ms: latency.spin3ms,
+      gcPerPath: latency.gc,
+      eachPathAlone: latency.alone,
+      oneCallStagesMeanMs: latency.stagesMeanMs,
+      pacedAt10Hz: paced,
+    },
     firstCalls: { cold, warmed },
     sizes,
     sharpConcurrency: sharp.concurrency(),

@@ -94,19 +94,25 @@ function main(): void {
     };
     writeFileSync(join(exampleDir, 'tsconfig.json'), JSON.stringify(tsconfig));
     try {
-      execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', exampleDir], { encoding: 'utf8' });
+      execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', exampleDir], {
+        encoding: 'utf8',
+      });
     } catch (error) {
       const output = String((error as { stdout?: string }).stdout ?? error);
       for (const text of output.split('\n').filter((l) => /error TS/.test(l))) {
         const where = /([\w.]+\.ts)\((\d+),/.exec(text);
         const example = where ? exampleFiles.get(where[1] ?? '') : undefined;
-        problems.push(example ? `${example}: the ts example does not compile: ${text.replace(/^.*?error /, 'error ')}` : text);
+        problems.push(
+          example ? `${example}: the ts example does not compile: ${text.replace(/^.*?error /, 'error ')}` : text,
+        );
       }
     }
   }
   rmSync(exampleDir, { recursive: true, force: true });
   for (const problem of problems) console.error(problem);
-  console.log(`check-docs: ${markdownFiles().length} Markdown files, ${exampleFiles.size} ts examples, ${problems.length} problems`);
+  console.log(
+    `check-docs: ${markdownFiles().length} Markdown files, ${exampleFiles.size} ts examples, ${problems.length} problems`,
+  );
   if (problems.length > 0) process.exit(1);
 }
 

@@ -90,7 +90,9 @@ export function drawAppearance(roadSeed: number, cfg: AppearanceConfig, twoLanes
   const shoulderWidthM = r(cfg.shoulderWidthRangeM);
   const shoulderColour = jitter(rng, cfg.shoulderColour, cfg.shoulderColourJitter);
   // Log-uniform: thin and thick haze equally likely per octave.
-  const hazeVisibilityM = Math.exp(rng.range(Math.log(cfg.hazeVisibilityRangeM[0]), Math.log(cfg.hazeVisibilityRangeM[1])));
+  const hazeVisibilityM = Math.exp(
+    rng.range(Math.log(cfg.hazeVisibilityRangeM[0]), Math.log(cfg.hazeVisibilityRangeM[1])),
+  );
   const sunAzimuthRad = rng.range(cfg.sunAzimuthRangeDeg[0] * DEG, cfg.sunAzimuthRangeDeg[1] * DEG);
   const brightness = r(cfg.brightnessRange);
   const contrast = r(cfg.contrastRange);

@@ -210,9 +210,11 @@ export class Camera {
    * `hintIndex` is the road polyline index near the car (speeds up the first projection).
    */
   render(road: Road, look: Appearance, pose: Pose2D, hintIndex = -1, out?: RgbImage): RgbImage {
-    if (this.window && (this.window.supersampleX !== 1 || this.window.supersampleY !== 1)) throw new RangeError('a supersampled camera window renders floats: use renderModelInput');
+    if (this.window && (this.window.supersampleX !== 1 || this.window.supersampleY !== 1))
+      throw new RangeError('a supersampled camera window renders floats: use renderModelInput');
     const img = out ?? this.allocate();
-    if (img.width !== this.widthPx || img.height !== this.heightPx) throw new RangeError('render buffer has the wrong size');
+    if (img.width !== this.widthPx || img.height !== this.heightPx)
+      throw new RangeError('render buffer has the wrong size');
     this.draw(road, look, pose, hintIndex, img.data, null);
     return img;
   }
@@ -234,7 +236,14 @@ export class Camera {
    * Shades every sample: into `bytes` (one sample per pixel, rounded to 0..255) or summed into
    * `floats` (each sample's clamped value / (255 x samples per pixel)).
    */
-  private draw(road: Road, look: Appearance, pose: Pose2D, hintIndex: number, bytes: Uint8Array | null, floats: Float32Array | null): void {
+  private draw(
+    road: Road,
+    look: Appearance,
+    pose: Pose2D,
+    hintIndex: number,
+    bytes: Uint8Array | null,
+    floats: Float32Array | null,
+  ): void {
     const data = bytes;
     const W = this.samplesX;
     const H = this.samplesY;
@@ -367,7 +376,10 @@ export class Camera {
                 if (cc > 0 && look.centreMarking === 'dashed') {
                   const s = proj.sM;
                   const span = Math.max(fpS, 1e-3);
-                  cc *= (dashIntegral(s + span / 2, look.dashLengthM, look.dashPeriodM) - dashIntegral(s - span / 2, look.dashLengthM, look.dashPeriodM)) / span;
+                  cc *=
+                    (dashIntegral(s + span / 2, look.dashLengthM, look.dashPeriodM) -
+                      dashIntegral(s - span / 2, look.dashLengthM, look.dashPeriodM)) /
+                    span;
                 }
                 if (cc > 0) {
                   r += (look.centreColour[0] - r) * cc;

@@ -16,10 +16,12 @@ const range = (lo: number, hi: number, min = -Infinity, max = Infinity) =>
 const probability = (p: number) => z.number().min(0).max(1).default(p);
 
 /** A linear RGB colour, 0..255 per channel (before brightness and contrast). */
-const colour = (r: number, g: number, b: number) => z.tuple([z.number().min(0).max(255), z.number().min(0).max(255), z.number().min(0).max(255)]).default([r, g, b]);
+const colour = (r: number, g: number, b: number) =>
+  z.tuple([z.number().min(0).max(255), z.number().min(0).max(255), z.number().min(0).max(255)]).default([r, g, b]);
 
 /** Per-channel multipliers of a drawn grey level (the tint of paint or asphalt). */
-const tint = (r: number, g: number, b: number) => z.tuple([z.number().min(0).max(2), z.number().min(0).max(2), z.number().min(0).max(2)]).default([r, g, b]);
+const tint = (r: number, g: number, b: number) =>
+  z.tuple([z.number().min(0).max(2), z.number().min(0).max(2), z.number().min(0).max(2)]).default([r, g, b]);
 
 /** Half-width of a uniform per-channel jitter: each channel gets base + U(-j, j). */
 const jitter = (j: number) => z.number().min(0).max(128).default(j);
@@ -73,7 +75,11 @@ export const appearanceConfigSchema = z
   .object({
     /** Centre marking of two-lane roads (one-lane roads have none): relative weights. */
     centreMarkingWeights: z
-      .object({ dashed: z.number().min(0).default(0.6), solid: z.number().min(0).default(0.25), none: z.number().min(0).default(0.15) })
+      .object({
+        dashed: z.number().min(0).default(0.6),
+        solid: z.number().min(0).default(0.25),
+        none: z.number().min(0).default(0.15),
+      })
       .prefault({}),
     edgeLineProbability: probability(0.7),
     yellowCentreProbability: probability(0.2),
@@ -86,7 +92,13 @@ export const appearanceConfigSchema = z
     asphaltPatchRange: range(0, 18, 0, 128),
     markingBrightnessRange: range(170, 240, 0, 255),
     /** Relative weights of verge kinds beside the road. */
-    vergeWeights: z.object({ grass: z.number().min(0).default(0.6), gravel: z.number().min(0).default(0.25), dirt: z.number().min(0).default(0.15) }).prefault({}),
+    vergeWeights: z
+      .object({
+        grass: z.number().min(0).default(0.6),
+        gravel: z.number().min(0).default(0.25),
+        dirt: z.number().min(0).default(0.15),
+      })
+      .prefault({}),
     /** Width of a gravel shoulder between the asphalt and the verge, metres (0 = none). */
     shoulderWidthRangeM: range(0, 0.8, 0, 5),
     /** 0 = clear blue sky, 1 = overcast grey. */
@@ -171,7 +183,11 @@ export const vehicleConfigSchema = z
     maxSteeringRad: z.number().positive().max(1.2).default(0.45),
     maxSteeringRateRadPerS: z.number().positive().max(100).default(1.5),
     /** The speed cap of the car (10 km/h on the paper's car); the safety driver enforces it. */
-    speedCapMps: z.number().positive().max(100).default(10 / 3.6),
+    speedCapMps: z
+      .number()
+      .positive()
+      .max(100)
+      .default(10 / 3.6),
     /**
      * Speed set-point for action +1. Defaults to the cap; set it higher to let a policy
      * overspeed (then the safety driver intervenes with reason 'overspeed').

@@ -1,5 +1,14 @@
 import { DRIVING_ACTION_SIZE, validateAction } from '../src/core/env.js';
-import { skyCropRows, type DrivingEnvironment, type DrivingInfo, type DrivingObservation, type ModelInputSpec, type ResetOptions, type RgbImage, type StepResult } from '../src/core/env.js';
+import {
+  skyCropRows,
+  type DrivingEnvironment,
+  type DrivingInfo,
+  type DrivingObservation,
+  type ModelInputSpec,
+  type ResetOptions,
+  type RgbImage,
+  type StepResult,
+} from '../src/core/env.js';
 import { Rng } from '../src/core/rng.js';
 import { drawAppearance, type Appearance } from './appearance.js';
 import { Camera, type CameraWindow } from './camera.js';
@@ -45,7 +54,13 @@ export interface DrivingSimEnvOptions {
  */
 export function modelInputWindow(camera: CameraConfig, spec: ModelInputSpec): CameraWindow {
   const [supersampleX, supersampleY] = camera.modelInputSupersample;
-  return { topRowsPx: skyCropRows(camera.heightPx, spec.skyCropFraction), outWidthPx: spec.width, outHeightPx: spec.height, supersampleX, supersampleY };
+  return {
+    topRowsPx: skyCropRows(camera.heightPx, spec.skyCropFraction),
+    outWidthPx: spec.width,
+    outHeightPx: spec.height,
+    supersampleX,
+    supersampleY,
+  };
 }
 
 /**
@@ -91,7 +106,14 @@ export class DrivingSimEnv implements DrivingEnvironment {
     this.safety = new SafetyDriver(this.config.safety);
     const render = this.config.camera.render;
     this.modelInputSpec = render && options.modelInput ? { ...options.modelInput } : null;
-    this.modelInputCamera = this.modelInputSpec ? Camera.fromConfig(this.config.camera, undefined, undefined, modelInputWindow(this.config.camera, this.modelInputSpec)) : null;
+    this.modelInputCamera = this.modelInputSpec
+      ? Camera.fromConfig(
+          this.config.camera,
+          undefined,
+          undefined,
+          modelInputWindow(this.config.camera, this.modelInputSpec),
+        )
+      : null;
     this.camera = render && !this.modelInputCamera ? Camera.fromConfig(this.config.camera) : null;
   }
 
@@ -140,7 +162,8 @@ export class DrivingSimEnv implements DrivingEnvironment {
 
   /** Synchronous reset (the simulator never waits); same semantics as reset(). */
   resetSync(options: ResetOptions = {}): DrivingObservation {
-    if (options.seed !== undefined && !Number.isInteger(options.seed)) throw new RangeError(`reset seed must be an integer, got ${options.seed}`);
+    if (options.seed !== undefined && !Number.isInteger(options.seed))
+      throw new RangeError(`reset seed must be an integer, got ${options.seed}`);
     let startS = 0;
     if (options.continueRoute && this.roadValue && options.seed === undefined) {
       startS = this.routeDone ? 0 : Math.min(this.sM, this.roadValue.routeLengthM);
@@ -249,7 +272,12 @@ export class DrivingSimEnv implements DrivingEnvironment {
     // Fresh buffers per observation: callers may keep frames (replay buffers, datasets).
     if (this.modelInputCamera && this.modelInputSpec) {
       const data = this.modelInputCamera.renderModelInput(this.road, this.appearance, s, this.proj.index);
-      return { image: EMPTY_IMAGE, modelInput: { ...this.modelInputSpec, data }, speedMps: s.speedMps, steeringRad: s.steeringRad };
+      return {
+        image: EMPTY_IMAGE,
+        modelInput: { ...this.modelInputSpec, data },
+        speedMps: s.speedMps,
+        steeringRad: s.steeringRad,
+      };
     }
     const image = this.camera ? this.camera.render(this.road, this.appearance, s, this.proj.index) : EMPTY_IMAGE;
     return { image, speedMps: s.speedMps, steeringRad: s.steeringRad };

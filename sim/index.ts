@@ -17,7 +17,13 @@
  * driver; topDownMapPng(road, {path, interventions}) and rgbToPng(image) for pictures;
  * parseSimConfig / simConfigSchema for configuration (errors name the field).
  */
-export { DrivingSimEnv, modelInputWindow, type SimDrivingInfo, type CarPose, type DrivingSimEnvOptions } from './driving-env.js';
+export {
+  DrivingSimEnv,
+  modelInputWindow,
+  type SimDrivingInfo,
+  type CarPose,
+  type DrivingSimEnvOptions,
+} from './driving-env.js';
 export {
   simConfigSchema,
   parseSimConfig,
@@ -31,11 +37,29 @@ export {
   type SafetyConfig,
   type EnvConfig,
 } from './config.js';
-export { Road, generateRoad, straightRoad, circleRoad, newProjection, wrapAngle, type RoadProjection, type RoadSegment, type Pose2D } from './road.js';
+export {
+  Road,
+  generateRoad,
+  straightRoad,
+  circleRoad,
+  newProjection,
+  wrapAngle,
+  type RoadProjection,
+  type RoadSegment,
+  type Pose2D,
+} from './road.js';
 export { drawAppearance, type Appearance } from './appearance.js';
 export { Camera, type CameraIntrinsics, type CameraWindow } from './camera.js';
 export { Vehicle, type VehicleState, type VehicleCommand } from './vehicle.js';
 export { SafetyDriver, type SafetyInputs } from './safety-driver.js';
 export { purePursuitAction, purePursuitForEnv, type PurePursuitOptions } from './pure-pursuit.js';
 export { topDownMapPng, rgbToPng, type MapPoint, type TopDownOptions } from './topdown.js';
-export { LOOK_LEVELS, GLARE_BELOW_DEG, classifyLook, lookOfRoad, selectBalancedRoads, type Look, type LookFactor } from './looks.js';
+export {
+  LOOK_LEVELS,
+  GLARE_BELOW_DEG,
+  classifyLook,
+  lookOfRoad,
+  selectBalancedRoads,
+  type Look,
+  type LookFactor,
+} from './looks.js';

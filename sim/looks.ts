@@ -56,7 +56,12 @@ const LOOKAHEAD = 64;
  * roads of a larger set are the k-road set. Balanced per factor (marginally): 3 x 3 x 3 x 2 x 2
  * combinations are more than a road set holds. `candidate(i)` is the i-th seed of the caller's range.
  */
-export function selectBalancedRoads(count: number, candidates: number, candidate: (i: number) => number, lookOf: (seed: number) => Look): { seed: number; look: Look }[] {
+export function selectBalancedRoads(
+  count: number,
+  candidates: number,
+  candidate: (i: number) => number,
+  lookOf: (seed: number) => Look,
+): { seed: number; look: Look }[] {
   const factors = Object.keys(LOOK_LEVELS) as LookFactor[];
   const counts = new Map<string, number>();
   const pool: { seed: number; look: Look }[] = [];

@@ -32,7 +32,12 @@ export function purePursuitAction(road: Road, pose: CarPose, sM: number, opts: P
 
 /** Pure pursuit for a simulator env's current road and car (wheelbase and steering limit from its config). */
 export function purePursuitForEnv(
-  env: { readonly road: Road; readonly pose: CarPose; readonly distanceAlongRouteM: number; readonly config: { readonly vehicle: { readonly wheelbaseM: number; readonly maxSteeringRad: number } } },
+  env: {
+    readonly road: Road;
+    readonly pose: CarPose;
+    readonly distanceAlongRouteM: number;
+    readonly config: { readonly vehicle: { readonly wheelbaseM: number; readonly maxSteeringRad: number } };
+  },
   opts: Omit<PurePursuitOptions, 'wheelbaseM' | 'maxSteeringRad'> = {},
 ): [number, number] {
   return purePursuitAction(env.road, env.pose, env.distanceAlongRouteM, {

@@ -125,7 +125,14 @@ export class Road {
    * of the segment direction and the point offset; the heading is interpolated (not written
    * with `withHeading` false: the renderer needs only s and lateral).
    */
-  project(xM: number, yM: number, hint: number, out: RoadProjection, maxWalk = 4096, withHeading = true): RoadProjection {
+  project(
+    xM: number,
+    yM: number,
+    hint: number,
+    out: RoadProjection,
+    maxWalk = 4096,
+    withHeading = true,
+  ): RoadProjection {
     const xs = this.xs;
     const ys = this.ys;
     const last = this.count - 2;
@@ -332,11 +339,22 @@ export function generateRoad(seed: number, cfg: RoadConfig): Road {
   const laneWidthM = rng.range(cfg.laneWidthRangeM[0], cfg.laneWidthRangeM[1]);
   const totalM = cfg.routeLengthM + cfg.extraRoadM;
   for (let attempt = 0; attempt < ROAD_MAX_ATTEMPTS; attempt++) {
-    const road = new Road(drawSegments(rng, cfg, totalM), cfg.sampleSpacingM, cfg.routeLengthM, laneWidthM, laneCount, cfg.drivingSide, seed);
+    const road = new Road(
+      drawSegments(rng, cfg, totalM),
+      cfg.sampleSpacingM,
+      cfg.routeLengthM,
+      laneWidthM,
+      laneCount,
+      cfg.drivingSide,
+      seed,
+    );
     if (!selfIntersects(road, ROAD_CLEARANCE_M, ROAD_LOOP_GAP_M) && hasBendWithin(road.segments, cfg)) return road;
   }
   const w = cfg.segmentWeights;
-  const bend = cfg.tightestBendAtMostM === null ? '' : ` or have no bend of at most road.tightestBendAtMostM ${cfg.tightestBendAtMostM} m in the route`;
+  const bend =
+    cfg.tightestBendAtMostM === null
+      ? ''
+      : ` or have no bend of at most road.tightestBendAtMostM ${cfg.tightestBendAtMostM} m in the route`;
   throw new UserError(
     `invalid road config: all ${ROAD_MAX_ATTEMPTS} roads drawn for seed ${seed} loop back onto themselves${bend} (parts more than ` +
       `${ROAD_LOOP_GAP_M} m apart along the road come within ${ROAD_CLEARANCE_M} m) with road.routeLengthM ${cfg.routeLengthM} + road.extraRoadM ${cfg.extraRoadM}, ` +
@@ -367,5 +385,12 @@ export function straightRoad(lengthM: number, laneWidthM = 3.2, laneCount: 1 | 2
 /** A full circle of radius r turning left, starting at the origin heading +x (centre at (0, r)). */
 export function circleRoad(radiusM: number, laneWidthM = 3.2, laneCount: 1 | 2 = 1, spacingM = 0.25): Road {
   const len = 2 * Math.PI * radiusM;
-  return new Road([{ kind: 'arc', radiusM, angleRad: 2 * Math.PI, left: true }], spacingM, len, laneWidthM, laneCount, 'right');
+  return new Road(
+    [{ kind: 'arc', radiusM, angleRad: 2 * Math.PI, left: true }],
+    spacingM,
+    len,
+    laneWidthM,
+    laneCount,
+    'right',
+  );
 }

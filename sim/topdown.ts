@@ -64,13 +64,15 @@ export async function topDownMapPng(road: Road, opts: TopDownOptions = {}): Prom
     if (i > routeEnd && !showExtra) break;
     disc(road.xs[i]!, road.ys[i]!, road.roadHalfWidthM, i > routeEnd ? COLOURS.extra : COLOURS.route);
   }
-  for (let i = 0; i <= Math.min(routeEnd, road.count - 1); i += step) disc(road.xs[i]!, road.ys[i]!, 0.12, [235, 235, 235]);
+  for (let i = 0; i <= Math.min(routeEnd, road.count - 1); i += step)
+    disc(road.xs[i]!, road.ys[i]!, 0.12, [235, 235, 235]);
   const path = opts.path ?? [];
   for (let k = 1; k < path.length; k++) {
     const a = path[k - 1]!;
     const b = path[k]!;
     const n = Math.max(1, Math.ceil((Math.hypot(b.xM - a.xM, b.yM - a.yM) * scale) / 0.7));
-    for (let j = 0; j <= n; j++) disc(a.xM + ((b.xM - a.xM) * j) / n, a.yM + ((b.yM - a.yM) * j) / n, 0.3, COLOURS.path);
+    for (let j = 0; j <= n; j++)
+      disc(a.xM + ((b.xM - a.xM) * j) / n, a.yM + ((b.yM - a.yM) * j) / n, 0.3, COLOURS.path);
   }
   disc(road.xs[0]!, road.ys[0]!, 2, COLOURS.start);
   const end = Math.min(routeEnd, road.count - 1);
@@ -108,9 +110,16 @@ export function scaleBarLengthM(targetM: number): number {
  * are where the safety driver took over) and a scale bar in metres. Laid out in rows that fit
  * the map's width.
  */
-function legendSvg(widthPx: number, pxPerM: number, fontPx: number, routeLengthM: number): { svg: string; heightPx: number } {
-  const dot = (c: readonly [number, number, number]) => (x: number, y: number) => `<circle cx="${x + fontPx / 2}" cy="${y}" r="${fontPx / 2.4}" fill="${rgb(c)}"/>`;
-  const bar = (c: readonly [number, number, number], h: number) => (x: number, y: number) => `<rect x="${x}" y="${y - h / 2}" width="${fontPx}" height="${h}" fill="${rgb(c)}"/>`;
+function legendSvg(
+  widthPx: number,
+  pxPerM: number,
+  fontPx: number,
+  routeLengthM: number,
+): { svg: string; heightPx: number } {
+  const dot = (c: readonly [number, number, number]) => (x: number, y: number) =>
+    `<circle cx="${x + fontPx / 2}" cy="${y}" r="${fontPx / 2.4}" fill="${rgb(c)}"/>`;
+  const bar = (c: readonly [number, number, number], h: number) => (x: number, y: number) =>
+    `<rect x="${x}" y="${y - h / 2}" width="${fontPx}" height="${h}" fill="${rgb(c)}"/>`;
   const items: { mark: (x: number, y: number) => string; label: string }[] = [
     { mark: dot(COLOURS.start), label: 'start' },
     { mark: dot(COLOURS.end), label: `end of the ${Math.round(routeLengthM)} m route` },
@@ -152,6 +161,14 @@ function legendSvg(widthPx: number, pxPerM: number, fontPx: number, routeLengthM
 }
 
 /** Encodes an RGB image as PNG bytes. */
-export async function rgbToPng(image: { readonly width: number; readonly height: number; readonly data: Uint8Array }): Promise<Uint8Array> {
-  return new Uint8Array(await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } }).png().toBuffer());
+export async function rgbToPng(image: {
+  readonly width: number;
+  readonly height: number;
+  readonly data: Uint8Array;
+}): Promise<Uint8Array> {
+  return new Uint8Array(
+    await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+      .png()
+      .toBuffer(),
+  );
 }

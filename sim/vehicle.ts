@@ -35,7 +35,10 @@ export class Vehicle {
 
   /** Maps a normalised action in [-1, 1]^2 (already clipped) to a command. */
   command(steeringAction: number, speedAction: number): VehicleCommand {
-    const { steeringRad, speedMps } = drivingCommand([steeringAction, speedAction], { maxSteeringRad: this.cfg.maxSteeringRad, maxSpeedMps: maxSetpointMps(this.cfg) });
+    const { steeringRad, speedMps } = drivingCommand([steeringAction, speedAction], {
+      maxSteeringRad: this.cfg.maxSteeringRad,
+      maxSpeedMps: maxSetpointMps(this.cfg),
+    });
     return { steeringRad, speedSetpointMps: speedMps };
   }
 
@@ -54,7 +57,10 @@ export class Vehicle {
     const dSteer = Math.min(Math.max(cmd.steeringRad - s.steeringRad, -maxDelta), maxDelta);
     s.steeringRad = Math.min(Math.max(s.steeringRad + dSteer, -c.maxSteeringRad), c.maxSteeringRad);
     // P speed controller: a = k (v* - v), limited; speed never negative (no reverse gear).
-    const accel = Math.min(Math.max(c.speedGainPerS * (cmd.speedSetpointMps - s.speedMps), -c.maxDecelMps2), c.maxAccelMps2);
+    const accel = Math.min(
+      Math.max(c.speedGainPerS * (cmd.speedSetpointMps - s.speedMps), -c.maxDecelMps2),
+      c.maxAccelMps2,
+    );
     const v0 = s.speedMps;
     s.speedMps = Math.max(0, v0 + accel * dt);
     const v = 0.5 * (v0 + s.speedMps);

@@ -85,7 +85,7 @@ export class PendulumEnv implements VectorEnvironment {
     // u = clip(u, -max_torque, max_torque)[0]   (float32 action)
     const u = Math.fround(Math.min(Math.max(Math.fround(maxTorque * (action[0] as number)), -maxTorque), maxTorque));
     const costs = angleNormalize(th) ** 2 + 0.1 * thdot ** 2 + 0.001 * u ** 2;
-    let newThdot = thdot + ((3 * g) / (2 * l) * Math.sin(th) + (3.0 / (m * l ** 2)) * u) * dt;
+    let newThdot = thdot + (((3 * g) / (2 * l)) * Math.sin(th) + (3.0 / (m * l ** 2)) * u) * dt;
     newThdot = Math.min(Math.max(newThdot, -maxSpeed), maxSpeed);
     const newTh = th + newThdot * dt;
     this.theta = newTh;

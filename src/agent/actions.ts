@@ -41,7 +41,11 @@ export class ActionShaper {
   }
 
   shape(policyAction: ArrayLike<number>): ShapedAction {
-    const steering = limitSteeringChange(Math.max(-1, Math.min(1, policyAction[0] as number)), this.lastSteering, this.maxSteeringChangePerStep);
+    const steering = limitSteeringChange(
+      Math.max(-1, Math.min(1, policyAction[0] as number)),
+      this.lastSteering,
+      this.maxSteeringChangePerStep,
+    );
     const speed = Math.max(-1, Math.min(1, policyAction[1] as number));
     this.lastSteering = steering;
     return {

@@ -8,7 +8,14 @@ import type { Exploration, Learner, LearnerSnapshot, UpdateOptions, UpdateStats 
 import type { AgentConfig } from './config.js';
 import { ActionShaper } from './actions.js';
 import type { StateBuilder } from './state.js';
-import { isLearningMode, TaskStateMachine, type EpisodeMode, type TaskCommand, type TaskState, type TaskStep } from './task.js';
+import {
+  isLearningMode,
+  TaskStateMachine,
+  type EpisodeMode,
+  type TaskCommand,
+  type TaskState,
+  type TaskStep,
+} from './task.js';
 
 /** What the agent is built from (composed by the CLI or the ROS node). */
 export interface AgentParts {
@@ -101,7 +108,8 @@ export class DrivingAgent {
   /** Starts the episode the last command asked for, from the world's first observation. */
   async begin(obs: DrivingObservation): Promise<EpisodeMode> {
     const { phase, mode } = this.task.state;
-    if (phase !== 'driving' || mode === null || this.current !== null) throw new Error(`cannot begin an episode in phase '${phase}'`);
+    if (phase !== 'driving' || mode === null || this.current !== null)
+      throw new Error(`cannot begin an episode in phase '${phase}'`);
     if (isLearningMode(mode)) this.snapshot = this.learner.snapshot();
     this.stateBuilder.history.clear();
     this.shaper.reset(0);
@@ -151,7 +159,8 @@ export class DrivingAgent {
   /** Ends the running episode (intervention, route end, time limit, or the driver). */
   endEpisode(): EpisodeSummary {
     const mode = this.task.state.mode;
-    if (this.task.state.phase !== 'driving' || mode === null) throw new Error(`no episode to end in phase '${this.task.state.phase}'`);
+    if (this.task.state.phase !== 'driving' || mode === null)
+      throw new Error(`no episode to end in phase '${this.task.state.phase}'`);
     if (this.replaysEpisode(mode)) this.learner.endEpisode();
     if (isLearningMode(mode)) this.exploration.endEpisode();
     this.task.dispatch({ kind: 'episode-ended' });
@@ -198,7 +207,12 @@ export class DrivingAgent {
   /** Checkpoint: the learner (networks, optimisers, replay) plus task, noise and random state. */
   async save(dir: string): Promise<void> {
     await this.learner.save(join(dir, LEARNER_DIR));
-    const saved: SavedAgentState = { format: 'daydrive-agent-v1', task: this.task.state, exploration: this.exploration.toJSON(), rng: this.rng.state() };
+    const saved: SavedAgentState = {
+      format: 'daydrive-agent-v1',
+      task: this.task.state,
+      exploration: this.exploration.toJSON(),
+      rng: this.rng.state(),
+    };
     await writeJsonSafely(join(dir, AGENT_STATE_FILE), saved);
   }
 

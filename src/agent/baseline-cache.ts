@@ -39,7 +39,9 @@ export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 export function baselineKey(inputs: BaselineKeyInputs): string {
-  return createHash('sha256').update(JSON.stringify({ format: BASELINE_FORMAT, ...inputs })).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify({ format: BASELINE_FORMAT, ...inputs }))
+    .digest('hex');
 }
 
 export function baselinePath(key: string, dir = cacheDir()): string {
@@ -47,7 +49,11 @@ export function baselinePath(key: string, dir = cacheDir()): string {
 }
 
 function isRoadResults(x: unknown, roads: number): x is RoadResult[] {
-  return Array.isArray(x) && x.length === roads && x.every((r) => typeof r === 'object' && r !== null && typeof (r as RoadResult).distanceM === 'number');
+  return (
+    Array.isArray(x) &&
+    x.length === roads &&
+    x.every((r) => typeof r === 'object' && r !== null && typeof (r as RoadResult).distanceM === 'number')
+  );
 }
 
 /** The cached drives for `key`, or null (none, or a file that is not a complete entry). */
@@ -57,7 +63,8 @@ export async function readBaselines(key: string, roads: number, dir = cacheDir()
   try {
     raw = JSON.parse(await readFile(path, 'utf8'));
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') log.warn({ path, problem: (err as Error).message }, 'ignoring an unreadable baseline cache entry');
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+      log.warn({ path, problem: (err as Error).message }, 'ignoring an unreadable baseline cache entry');
     return null;
   }
   const entry = raw as Partial<CachedBaselines>;

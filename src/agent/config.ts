@@ -93,5 +93,6 @@ export const drivingLearningShape = {
 /** Checks the `learner` overrides against the learner's own schema, reporting their path. */
 export function checkLearnerOverrides(c: { learner: Record<string, unknown> }, ctx: z.RefinementCtx): void {
   const learner = learnerConfigSchema.safeParse(c.learner);
-  if (!learner.success) for (const issue of learner.error.issues) ctx.addIssue({ ...issue, path: ['learner', ...issue.path] });
+  if (!learner.success)
+    for (const issue of learner.error.issues) ctx.addIssue({ ...issue, path: ['learner', ...issue.path] });
 }

@@ -46,7 +46,11 @@ const ACTION_SIZE = 2;
  * when no steering could still save the car, and its Q hardly depended on the steering there, so
  * the actor under-steered tight bends; 0.95 halved the median number of training episodes.
  */
-const DRIVING_LEARNER_DEFAULTS: LearnerConfigInput = { discount: 0.95, actorLearningRate: 1e-4, actorPreActivationPenalty: 0.2 };
+const DRIVING_LEARNER_DEFAULTS: LearnerConfigInput = {
+  discount: 0.95,
+  actorLearningRate: 1e-4,
+  actorPreActivationPenalty: 0.2,
+};
 
 /**
  * n-step returns for the algorithms whose preset sets none (DDPG, TD3; D4PG keeps its 5): with 3,
@@ -63,13 +67,19 @@ const DRIVING_N_STEP = 3;
  * (2.8 m with the paper's 0.9); a metre of margin either side. The learner's generic [-150, 150]
  * would put every driving return into one or two of its 51 atoms.
  */
-export function drivingReturnSupport(vehicle: Pick<VehicleScale, 'maxSpeedMps' | 'policyPeriodS'>, discount: number): { vMin: number; vMax: number } {
+export function drivingReturnSupport(
+  vehicle: Pick<VehicleScale, 'maxSpeedMps' | 'policyPeriodS'>,
+  discount: number,
+): { vMin: number; vMax: number } {
   return { vMin: -1, vMax: (vehicle.maxSpeedMps * vehicle.policyPeriodS) / (1 - discount) + 1 };
 }
 
 /** The driving defaults for `algo`, before the caller's overrides. */
 export function drivingLearnerDefaults(algo: Algorithm): LearnerConfigInput {
-  return { ...DRIVING_LEARNER_DEFAULTS, ...(algorithmPreset(algo).nStep === undefined ? { nStep: DRIVING_N_STEP } : {}) };
+  return {
+    ...DRIVING_LEARNER_DEFAULTS,
+    ...(algorithmPreset(algo).nStep === undefined ? { nStep: DRIVING_N_STEP } : {}),
+  };
 }
 
 /** Composes state builder, learner, exploration and the task machine into a DrivingAgent. */
@@ -80,7 +90,10 @@ export function createDrivingAgent(opts: DrivingAgentOptions): DrivingAgent {
   const exploration = parseWith(explorationConfigSchema, opts.exploration, 'exploration config');
   // Split-input networks: what the agent measures about the car (speed, steering, command
   // history: everything after the frame features) joins at the second layer, unless set.
-  const lateInputSize = overrides.splitInput && overrides.lateInputSize === undefined ? { lateInputSize: state.stateSize - frame.size } : {};
+  const lateInputSize =
+    overrides.splitInput && overrides.lateInputSize === undefined
+      ? { lateInputSize: state.stateSize - frame.size }
+      : {};
   const learnerInput: LearnerConfigInput = {
     ...drivingLearnerDefaults(opts.algo),
     ...learnerSettingsForExploration(exploration),
@@ -88,7 +101,8 @@ export function createDrivingAgent(opts: DrivingAgentOptions): DrivingAgent {
     ...lateInputSize,
     ...(frame.imageShape ? { imageShape: [...frame.imageShape] as [number, number, number] } : {}),
   };
-  const parse = (input: LearnerConfigInput) => parseWith(learnerConfigSchema, withAlgorithmPreset(opts.algo, input), 'learner config');
+  const parse = (input: LearnerConfigInput) =>
+    parseWith(learnerConfigSchema, withAlgorithmPreset(opts.algo, input), 'learner config');
   // A categorical critic gets the driving return's support, from the validated discount, unless the user set one.
   const parsed = parse(learnerInput);
   const learnerConfig =

@@ -102,7 +102,8 @@ export async function driveRoute(
     }
     policy.end();
     if (completed) return { routeSeed, distanceM, disengagements, reasons, completed: true };
-    if (disengagements >= maxDisengagements || episode >= 2 * maxDisengagements) return { routeSeed, distanceM, disengagements, reasons, completed: false };
+    if (disengagements >= maxDisengagements || episode >= 2 * maxDisengagements)
+      return { routeSeed, distanceM, disengagements, reasons, completed: false };
     obs = await env.reset({ continueRoute: true });
   }
 }
@@ -143,7 +144,11 @@ export interface BootstrapOptions {
  * those values (lower order statistics, so a value the statistic can take). Roads are the unit
  * resampled, since drives on one road are not independent. Pure: the same seed gives the same interval.
  */
-export function bootstrapInterval<T>(items: readonly T[], statistic: (sample: readonly T[]) => number, opts: BootstrapOptions): Interval {
+export function bootstrapInterval<T>(
+  items: readonly T[],
+  statistic: (sample: readonly T[]) => number,
+  opts: BootstrapOptions,
+): Interval {
   const estimate = statistic(items);
   if (items.length === 0) return { estimate, lo: estimate, hi: estimate };
   const resamples = opts.resamples ?? 2000;
@@ -218,10 +223,15 @@ export interface LookRow extends RoadSetSummary {
  * The breakdown by look: for every factor and level present, the summary of its roads. Marginal
  * (one factor at a time): the road sets are balanced per factor, not per combination.
  */
-export function breakdownByLook(roads: readonly RoadResult[], seed: number, order?: Readonly<Record<string, readonly string[]>>): LookRow[] {
+export function breakdownByLook(
+  roads: readonly RoadResult[],
+  seed: number,
+  order?: Readonly<Record<string, readonly string[]>>,
+): LookRow[] {
   const groups = new Map<string, { factor: string; level: string; roads: RoadResult[] }>();
   // Factors and levels in the given order first (all of them, so a level no road has is not silently absent), then any other.
-  for (const [factor, levels] of Object.entries(order ?? {})) for (const level of levels) groups.set(`${factor}\u0000${level}`, { factor, level, roads: [] });
+  for (const [factor, levels] of Object.entries(order ?? {}))
+    for (const level of levels) groups.set(`${factor}\u0000${level}`, { factor, level, roads: [] });
   for (const road of roads) {
     for (const [factor, level] of Object.entries(road.look)) {
       const key = `${factor}\u0000${level}`;
@@ -230,5 +240,9 @@ export function breakdownByLook(roads: readonly RoadResult[], seed: number, orde
       groups.set(key, g);
     }
   }
-  return [...groups.values()].map((g, i) => ({ factor: g.factor, level: g.level, ...summariseRoadSet(g.roads, seed + 10 * (i + 1)) }));
+  return [...groups.values()].map((g, i) => ({
+    factor: g.factor,
+    level: g.level,
+    ...summariseRoadSet(g.roads, seed + 10 * (i + 1)),
+  }));
 }

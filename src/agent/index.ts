@@ -1,9 +1,22 @@
 /** The driving agent: what the simulator loop and the ROS node use. */
 export { DrivingAgent, type AgentParts, type EpisodeSummary } from './agent.js';
 export { createDrivingAgent, type DrivingAgentOptions } from './create.js';
-export { agentConfigSchema, parseAgentConfig, type AgentConfig, type AgentConfigInput, type VehicleScale } from './config.js';
+export {
+  agentConfigSchema,
+  parseAgentConfig,
+  type AgentConfig,
+  type AgentConfigInput,
+  type VehicleScale,
+} from './config.js';
 export { ActionShaper, limitSteeringChange, worldSpeedAction, type ShapedAction } from './actions.js';
-export { StateBuilder, CommandHistory, LatentFeatures, PixelFeatures, vehicleFeatures, type FrameFeatures } from './state.js';
+export {
+  StateBuilder,
+  CommandHistory,
+  LatentFeatures,
+  PixelFeatures,
+  vehicleFeatures,
+  type FrameFeatures,
+} from './state.js';
 export {
   TaskStateMachine,
   taskTransition,

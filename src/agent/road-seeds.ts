@@ -23,7 +23,11 @@ export const EVALUATION_SEED_SETS = 10_000;
 export const ROAD_SEED_RANGES: readonly SeedRange[] = [
   { name: 'varied training roads', start: VARIED_ROAD_SEED_BASE, end: TEST_ROAD_SEED_BASE },
   { name: 'test roads', start: TEST_ROAD_SEED_BASE, end: EVALUATION_ROAD_SEED_BASE },
-  { name: 'evaluation roads', start: EVALUATION_ROAD_SEED_BASE, end: EVALUATION_ROAD_SEED_BASE + EVALUATION_SEEDS_PER_SET * EVALUATION_SEED_SETS },
+  {
+    name: 'evaluation roads',
+    start: EVALUATION_ROAD_SEED_BASE,
+    end: EVALUATION_ROAD_SEED_BASE + EVALUATION_SEEDS_PER_SET * EVALUATION_SEED_SETS,
+  },
 ];
 
 /**
@@ -46,7 +50,8 @@ export function seedRange(name: string): SeedRange {
 export function checkDisjointRanges(ranges: readonly SeedRange[] = ROAD_SEED_RANGES): void {
   const sorted = [...ranges].sort((a, b) => a.start - b.start);
   sorted.forEach((r, i) => {
-    if (!(r.start < r.end) || r.start < 0 || r.end > 0x80000000) throw new Error(`road seed range ${r.name} [${r.start}, ${r.end}) is empty or out of bounds`);
+    if (!(r.start < r.end) || r.start < 0 || r.end > 0x80000000)
+      throw new Error(`road seed range ${r.name} [${r.start}, ${r.end}) is empty or out of bounds`);
     const next = sorted[i + 1];
     if (next && next.start < r.end) throw new Error(`road seed ranges ${r.name} and ${next.name} overlap`);
   });
@@ -71,7 +76,9 @@ export function checkEvaluationRoads(roadSeeds: readonly number[], runs: readonl
   const set = new Set(roadSeeds);
   for (const run of runs) {
     if (set.has(run.routeSeed)) {
-      throw new UserError(`run ${run.run} trained on road ${run.routeSeed}, one of the evaluation roads: choose another --seed or a routeSeed outside [${evaluation.start}, ${evaluation.end})`);
+      throw new UserError(
+        `run ${run.run} trained on road ${run.routeSeed}, one of the evaluation roads: choose another --seed or a routeSeed outside [${evaluation.start}, ${evaluation.end})`,
+      );
     }
   }
 }

@@ -35,7 +35,8 @@ export class LatentFeatures implements FrameFeatures {
   }
   features(obs: DrivingObservation): Promise<Float32Array> {
     if (!obs.modelInput) return this.encoder.encode(obs.image);
-    if (!this.encoder.encodeModelInput) throw new RangeError('the observation carries a model input frame but the encoder reads only camera images');
+    if (!this.encoder.encodeModelInput)
+      throw new RangeError('the observation carries a model input frame but the encoder reads only camera images');
     return this.encoder.encodeModelInput(obs.modelInput);
   }
 }
@@ -54,7 +55,9 @@ export class PixelFeatures implements FrameFeatures {
     const frame = obs.modelInput;
     if (!frame) return preprocessToInput(obs.image, this.preprocess);
     if (!sameModelInput(frame, this.preprocess)) {
-      throw new RangeError(`model input frame ${frame.width}x${frame.height} (sky crop ${frame.skyCropFraction}) is not the pixel state's ${this.preprocess.width}x${this.preprocess.height} (sky crop ${this.preprocess.skyCropFraction})`);
+      throw new RangeError(
+        `model input frame ${frame.width}x${frame.height} (sky crop ${frame.skyCropFraction}) is not the pixel state's ${this.preprocess.width}x${this.preprocess.height} (sky crop ${this.preprocess.skyCropFraction})`,
+      );
     }
     return frame.data;
   }
@@ -75,7 +78,8 @@ export class CommandHistory {
   push(action: ArrayLike<number>): void {
     if (this.length === 0) return;
     this.values.copyWithin(0, this.actionSize);
-    for (let i = 0; i < this.actionSize; i++) this.values[this.values.length - this.actionSize + i] = action[i] as number;
+    for (let i = 0; i < this.actionSize; i++)
+      this.values[this.values.length - this.actionSize + i] = action[i] as number;
   }
   get flat(): Float32Array {
     return this.values;

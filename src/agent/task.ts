@@ -46,19 +46,29 @@ export interface TaskStep {
   readonly refused?: string;
 }
 
-export const INITIAL_TASK_STATE: TaskState = { phase: 'waiting', mode: null, learningEpisodes: 0, undoable: false, pending: null };
+export const INITIAL_TASK_STATE: TaskState = {
+  phase: 'waiting',
+  mode: null,
+  learningEpisodes: 0,
+  undoable: false,
+  pending: null,
+};
 
 export function isLearningMode(mode: EpisodeMode | null): boolean {
   return mode === 'explore' || mode === 'train';
 }
 
 function start(state: TaskState, command: 'train' | 'test', exploreEpisodes: number): TaskStep {
-  const mode: EpisodeMode = command === 'test' ? 'test' : state.learningEpisodes < exploreEpisodes ? 'explore' : 'train';
+  const mode: EpisodeMode =
+    command === 'test' ? 'test' : state.learningEpisodes < exploreEpisodes ? 'explore' : 'train';
   return { state: { ...state, phase: 'driving', mode, pending: null }, effects: [{ kind: 'start-episode', mode }] };
 }
 
 const refuse = (state: TaskState, refused: string): TaskStep => ({ state, effects: [], refused });
-const finish = (state: TaskState): TaskStep => ({ state: { ...state, phase: 'done', pending: null }, effects: [{ kind: 'finish' }] });
+const finish = (state: TaskState): TaskStep => ({
+  state: { ...state, phase: 'done', pending: null },
+  effects: [{ kind: 'finish' }],
+});
 
 /** The pure transition function: the next state and what must be done. */
 export function taskTransition(state: TaskState, event: TaskEvent, exploreEpisodes: number): TaskStep {
@@ -69,17 +79,24 @@ export function taskTransition(state: TaskState, event: TaskEvent, exploreEpisod
       if (event.kind !== 'command') return refuse(state, `no episode is running (got ${event.kind})`);
       if (event.command === 'undo') {
         if (!state.undoable) return refuse(state, 'nothing to undo: no training episode since the last undo');
-        return { state: { ...state, learningEpisodes: state.learningEpisodes - 1, undoable: false }, effects: [{ kind: 'undo' }] };
+        return {
+          state: { ...state, learningEpisodes: state.learningEpisodes - 1, undoable: false },
+          effects: [{ kind: 'undo' }],
+        };
       }
       return event.command === 'done' ? finish(state) : start(state, event.command, exploreEpisodes);
     case 'driving':
       if (event.kind === 'episode-ended') {
         if (isLearningMode(state.mode)) {
-          return { state: { ...state, phase: 'optimising', learningEpisodes: state.learningEpisodes + 1, undoable: true }, effects: [{ kind: 'optimise' }] };
+          return {
+            state: { ...state, phase: 'optimising', learningEpisodes: state.learningEpisodes + 1, undoable: true },
+            effects: [{ kind: 'optimise' }],
+          };
         }
         return { state: { ...state, phase: 'waiting' }, effects: [] };
       }
-      if (event.kind === 'command') return refuse(state, `an episode is running: '${event.command}' is taken once the safety driver has ended it`);
+      if (event.kind === 'command')
+        return refuse(state, `an episode is running: '${event.command}' is taken once the safety driver has ended it`);
       return refuse(state, 'no optimisation is running');
     case 'optimising':
       if (event.kind === 'optimisation-finished') {
@@ -89,7 +106,12 @@ export function taskTransition(state: TaskState, event: TaskEvent, exploreEpisod
       if (event.kind === 'command' && (event.command === 'train' || event.command === 'test')) {
         return { state: { ...state, pending: event.command }, effects: [] };
       }
-      return refuse(state, event.kind === 'command' ? `optimising: '${event.command}' is taken once it has finished` : 'the episode has already ended');
+      return refuse(
+        state,
+        event.kind === 'command'
+          ? `optimising: '${event.command}' is taken once it has finished`
+          : 'the episode has already ended',
+      );
   }
 }
 

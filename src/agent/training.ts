@@ -1,5 +1,11 @@
 import { performance } from 'node:perf_hooks';
-import type { DrivingEnvironment, DrivingInfo, DrivingObservation, InterventionReason, ResetOptions } from '../core/env.js';
+import type {
+  DrivingEnvironment,
+  DrivingInfo,
+  DrivingObservation,
+  InterventionReason,
+  ResetOptions,
+} from '../core/env.js';
 import type { UpdateStats } from '../rl/types.js';
 import type { DrivingAgent } from './agent.js';
 import type { EpisodeMode, TaskCommand } from './task.js';
@@ -96,7 +102,11 @@ export function consecutivePasses(records: readonly EpisodeRecord[]): number {
 }
 
 /** The schedule's decision after the episodes so far (a pure function of the records). */
-export function nextCommand(records: readonly EpisodeRecord[], schedule: TrainingSchedule, exploreEpisodes: number): TaskCommand {
+export function nextCommand(
+  records: readonly EpisodeRecord[],
+  schedule: TrainingSchedule,
+  exploreEpisodes: number,
+): TaskCommand {
   const last = records.at(-1);
   if (!last) return 'train';
   if (last.mode === 'test') {
@@ -181,7 +191,8 @@ export function episodeReset(
   where: { readonly routeSeed: number; readonly firstEpisode: boolean; readonly separateTestWorld: boolean },
 ): ResetOptions {
   const newRoad = { seed: VARIED_ROAD_SEED_BASE + records.length };
-  if (mode === 'test') return schedule.testRoads === 'new' ? { seed: TEST_ROAD_SEED_BASE + records.length } : { seed: where.routeSeed };
+  if (mode === 'test')
+    return schedule.testRoads === 'new' ? { seed: TEST_ROAD_SEED_BASE + records.length } : { seed: where.routeSeed };
   switch (schedule.trainingRoads) {
     case 'failed-tests':
       return episodeWorld(mode, schedule, records, where) === 'test' ? { continueRoute: true } : newRoad;

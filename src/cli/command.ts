@@ -30,7 +30,9 @@ export function addCommand<O extends CommonOptions>(
   cmd.action(async (...actionArgs: unknown[]) => {
     // commander passes positional args, then the options object, then the command.
     const opts = actionArgs[actionArgs.length - 2] as O;
-    const positional = actionArgs.slice(0, -2).flatMap((a) => (Array.isArray(a) ? (a as string[]) : a === undefined ? [] : [String(a)]));
+    const positional = actionArgs
+      .slice(0, -2)
+      .flatMap((a) => (Array.isArray(a) ? (a as string[]) : a === undefined ? [] : [String(a)]));
     try {
       const result = await run(positional, opts);
       if (opts.json) process.stdout.write(JSON.stringify({ ok: true, ...result }) + '\n');
@@ -120,7 +122,9 @@ export async function runCli(program: Command, args: readonly string[]): Promise
 
 /** A system error as a UserError: `cannot <syscall> <path>: <cause> (CODE)`. */
 function systemError(err: NodeJS.ErrnoException & { dest?: string }): UserError {
-  const what = err.path ? `${err.syscall ?? 'use'} ${err.path}${err.dest ? ` to ${err.dest}` : ''}` : (err.syscall ?? 'complete the operation');
+  const what = err.path
+    ? `${err.syscall ?? 'use'} ${err.path}${err.dest ? ` to ${err.dest}` : ''}`
+    : (err.syscall ?? 'complete the operation');
   return new UserError(`cannot ${what}: ${systemErrorCause(err)}`);
 }
 
@@ -128,7 +132,8 @@ export function reportFailure(thrown: unknown, json: boolean): never {
   // A CommanderError can also come from inside an action (cmd.error()); it is bad input too.
   // A system error that reached here (a full disk, a read-only file system) is the user's
   // environment, not a bug: one line naming the path and the cause.
-  const err = thrown instanceof CommanderError ? usageError(thrown) : isSystemError(thrown) ? systemError(thrown) : thrown;
+  const err =
+    thrown instanceof CommanderError ? usageError(thrown) : isSystemError(thrown) ? systemError(thrown) : thrown;
   const message = oneLine(err);
   if (!(err instanceof UserError)) log.debug({ err }, 'unexpected error');
   if (process.env.DAYDRIVE_DEBUG === '1' && err instanceof Error) process.stderr.write(`${err.stack ?? ''}\n`);
@@ -152,14 +157,16 @@ export function invocation(): string {
 export const OUT_RULE = 'a non-empty directory holding other files is refused unless --force';
 
 /** The help of --force. */
-export const FORCE_HELP = 'write into a non-empty --out that holds other files (same-named entries are replaced, nothing else is removed)';
+export const FORCE_HELP =
+  'write into a non-empty --out that holds other files (same-named entries are replaced, nothing else is removed)';
 
 // ---- option value parsers: a bad value is one clear line from commander ----
 
 export function parseIntArg(min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER): (v: string) => number {
   return (value: string) => {
     const n = Number(value);
-    if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`'${value}' is not an integer.`);
+    if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n))
+      throw new InvalidArgumentError(`'${value}' is not an integer.`);
     if (n < min || n > max) throw new InvalidArgumentError(`${n} is outside [${min}, ${max}].`);
     return n;
   };
@@ -168,13 +175,19 @@ export function parseIntArg(min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE
 export function parseFloatArg(min = -Infinity, max = Infinity): (v: string) => number {
   return (value: string) => {
     const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`'${value}' is not a finite number.`);
+    if (value.trim() === '' || !Number.isFinite(n))
+      throw new InvalidArgumentError(`'${value}' is not a finite number.`);
     if (n < min || n > max) throw new InvalidArgumentError(`${n} is outside [${min}, ${max}].`);
     return n;
   };
 }
 
-export function choiceOption<T extends string>(flags: string, description: string, choices: readonly T[], fallback?: T): Option {
+export function choiceOption<T extends string>(
+  flags: string,
+  description: string,
+  choices: readonly T[],
+  fallback?: T,
+): Option {
   const opt = new Option(flags, description).choices(choices);
   return fallback === undefined ? opt : opt.default(fallback);
 }

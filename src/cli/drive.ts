@@ -5,7 +5,14 @@ import { UserError } from '../core/errors.js';
 import { exists } from '../core/files.js';
 import { readDriveAgentConfig } from '../ros/agent-config.js';
 import { nodeFqnFromRosArgs, resolveParameterOverrides } from '../ros/param-overrides.js';
-import { DRIVE_PARAMETERS, DRIVE_PARAM_NAMES, overrideValue, parseDriveParams, type DriveParamName, type DriveParams } from '../ros/params.js';
+import {
+  DRIVE_PARAMETERS,
+  DRIVE_PARAM_NAMES,
+  overrideValue,
+  parseDriveParams,
+  type DriveParamName,
+  type DriveParams,
+} from '../ros/params.js';
 import { NODE_NAME, runDrive } from '../ros/run.js';
 import { addCommand, takesForeignArguments, type CommonOptions } from './command.js';
 
@@ -88,7 +95,10 @@ export async function checkDriveSetup(paramsFile: string | undefined, rosArgs: r
     raw[name] = overrideValue(name, DRIVE_PARAMETERS[name as DriveParamName].kind, value);
   }
   const sources = args.filter((_, i) => args[i - 1] === '--params-file');
-  const params = parseDriveParams(raw, sources.length > 0 ? `drive parameters (${sources.join(', ')})` : 'drive parameters');
+  const params = parseDriveParams(
+    raw,
+    sources.length > 0 ? `drive parameters (${sources.join(', ')})` : 'drive parameters',
+  );
   const checkedFiles: string[] = [];
   if (params.config_file !== '') {
     await readDriveAgentConfig(params.config_file);
@@ -97,9 +107,13 @@ export async function checkDriveSetup(paramsFile: string | undefined, rosArgs: r
   for (const name of ['vae_model_dir', 'checkpoint_dir'] as const) {
     const dir = params[name];
     if (dir === '') continue;
-    const isDirectory = await stat(dir).then((s) => s.isDirectory(), () => null);
+    const isDirectory = await stat(dir).then(
+      (s) => s.isDirectory(),
+      () => null,
+    );
     // checkpoint_dir may not exist yet: the node creates it at its first checkpoint.
-    if (isDirectory === false || (isDirectory === null && name === 'vae_model_dir')) throw new UserError(`parameter ${name}: ${dir} is not a directory`);
+    if (isDirectory === false || (isDirectory === null && name === 'vae_model_dir'))
+      throw new UserError(`parameter ${name}: ${dir} is not a directory`);
     checkedFiles.push(dir);
   }
   return { params, checkedFiles };

@@ -49,12 +49,27 @@ export function registerEncode(program: Command): void {
       const encoder = await loadVaeEncoder(opts.model, expectationOf(opts));
       try {
         const means = await encoder.encodeBatch(await Promise.all(images.map((file) => readImageFile(file))));
-        const latents = images.map((file, i) => ({ file, mean: Array.from(means[i]!, (v) => Math.round(v * 1e5) / 1e5) }));
-        return { model: opts.model, latentSize: encoder.latentSize, input: { width: encoder.inputWidth, height: encoder.inputHeight, skyCropFraction: encoder.config.skyCropFraction }, latents };
+        const latents = images.map((file, i) => ({
+          file,
+          mean: Array.from(means[i]!, (v) => Math.round(v * 1e5) / 1e5),
+        }));
+        return {
+          model: opts.model,
+          latentSize: encoder.latentSize,
+          input: {
+            width: encoder.inputWidth,
+            height: encoder.inputHeight,
+            skyCropFraction: encoder.config.skyCropFraction,
+          },
+          latents,
+        };
       } finally {
         encoder.dispose();
       }
     },
-    (r) => (r.latents as { file: string; mean: number[] }[]).map((l) => `${l.file}: ${l.mean.map((v) => v.toFixed(4)).join(' ')}`).join('\n'),
+    (r) =>
+      (r.latents as { file: string; mean: number[] }[])
+        .map((l) => `${l.file}: ${l.mean.map((v) => v.toFixed(4)).join(' ')}`)
+        .join('\n'),
   );
 }

@@ -23,12 +23,36 @@ export function registerEval(program: Command): void {
     "the paper's Table I on unseen roads covering every look: random policy, zero policy and each trained run",
     (cmd) =>
       cmd
-        .requiredOption('--run <dir...>', 'run directories of daydrive train (several: one row each; same simulator config)')
-        .option('--roads <n>', 'unseen roads, one route each, balanced over every look (lines, verge, light, haze, low sun)', parseIntArg(1, 1000), DEFAULT_EVALUATION_ROADS)
-        .option('--seed <n>', 'picks the road set (each seed its own roads) and the random policy', parseIntArg(0, EVALUATION_SEED_SETS - 1), 0)
-        .option('--workers <n>', 'child processes driving roads in parallel (default: cores - 1)', parseIntArg(1, 256), defaultWorkers())
-        .option('--out <dir>', `evaluation.json, ${EVAL_FILES.looks} and ${EVAL_FILES.failedRoads} (default: RUN/evaluation of the first run; replaced only when it holds an evaluation)`)
-        .option('--no-baseline-cache', 'drive the random and zero policies again instead of reading them from the cache'),
+        .requiredOption(
+          '--run <dir...>',
+          'run directories of daydrive train (several: one row each; same simulator config)',
+        )
+        .option(
+          '--roads <n>',
+          'unseen roads, one route each, balanced over every look (lines, verge, light, haze, low sun)',
+          parseIntArg(1, 1000),
+          DEFAULT_EVALUATION_ROADS,
+        )
+        .option(
+          '--seed <n>',
+          'picks the road set (each seed its own roads) and the random policy',
+          parseIntArg(0, EVALUATION_SEED_SETS - 1),
+          0,
+        )
+        .option(
+          '--workers <n>',
+          'child processes driving roads in parallel (default: cores - 1)',
+          parseIntArg(1, 256),
+          defaultWorkers(),
+        )
+        .option(
+          '--out <dir>',
+          `evaluation.json, ${EVAL_FILES.looks} and ${EVAL_FILES.failedRoads} (default: RUN/evaluation of the first run; replaced only when it holds an evaluation)`,
+        )
+        .option(
+          '--no-baseline-cache',
+          'drive the random and zero policies again instead of reading them from the cache',
+        ),
     async (_args, opts) => {
       const result = await runEvaluation({
         runs: opts.run.map((d) => resolve(d)),

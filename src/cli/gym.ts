@@ -31,9 +31,21 @@ export function registerGym(program: Command): void {
         .addOption(choiceOption('--algo <algo>', 'algorithm', ALGORITHMS, 'td3'))
         .option('--steps <n>', 'environment steps', parseIntArg(1, 100_000_000), 20_000)
         .option('--seed <n>', 'random seed', parseIntArg(0, 0x7fffffff), 0)
-        .addOption(choiceOption('--noise <kind>', 'exploration (default: gaussian for pendulum, ou for mountaincar)', NOISE_KINDS))
-        .option('--config <file>', 'YAML/JSON overrides: learner, exploration, learningStarts, gradientSteps, evalEpisodes, evalEvery')
-        .option('--out <dir>', `write the trained learner checkpoint and report.json here: created, or its own earlier output replaced (${OUT_RULE})`)
+        .addOption(
+          choiceOption(
+            '--noise <kind>',
+            'exploration (default: gaussian for pendulum, ou for mountaincar)',
+            NOISE_KINDS,
+          ),
+        )
+        .option(
+          '--config <file>',
+          'YAML/JSON overrides: learner, exploration, learningStarts, gradientSteps, evalEpisodes, evalEvery',
+        )
+        .option(
+          '--out <dir>',
+          `write the trained learner checkpoint and report.json here: created, or its own earlier output replaced (${OUT_RULE})`,
+        )
         .option('--force', FORCE_HELP),
     async (args, opts) => {
       const task = args[0] as ClassicTask;
@@ -42,10 +54,16 @@ export function registerGym(program: Command): void {
       }
       // Before training: a refused --out must not cost the run.
       if (opts.out) await checkOutputDir(opts.out, { command: 'gym', force: opts.force === true });
-      const file = opts.config ? parseWith(gymFileSchema, await readConfigFile(opts.config), `config ${opts.config}`) : undefined;
+      const file = opts.config
+        ? parseWith(gymFileSchema, await readConfigFile(opts.config), `config ${opts.config}`)
+        : undefined;
       const bar = process.stderr.isTTY
         ? new cliProgress.SingleBar(
-            { format: `${task} ${opts.algo} [{bar}] {value}/{total} steps | episodes {episodes} | last return {ret}`, stream: process.stderr, hideCursor: true },
+            {
+              format: `${task} ${opts.algo} [{bar}] {value}/{total} steps | episodes {episodes} | last return {ret}`,
+              stream: process.stderr,
+              hideCursor: true,
+            },
             cliProgress.Presets.shades_classic,
           )
         : null;
@@ -63,7 +81,10 @@ export function registerGym(program: Command): void {
           const ret = p.lastEpisodeReturn === null ? '-' : p.lastEpisodeReturn.toFixed(1);
           bar?.update(p.step, { episodes: p.episodes, ret });
           if (!bar && p.step >= nextLog) {
-            log.info({ step: p.step, episodes: p.episodes, lastEpisodeReturn: p.lastEpisodeReturn }, `${task} ${opts.algo} training`);
+            log.info(
+              { step: p.step, episodes: p.episodes, lastEpisodeReturn: p.lastEpisodeReturn },
+              `${task} ${opts.algo} training`,
+            );
             nextLog += Math.max(1, Math.floor(opts.steps / 10));
           }
         },

@@ -27,13 +27,20 @@ applyCliContract(program);
 // Subcommands, one module each:
 import { registerSim } from './sim.js';
 registerSim(program);
-import { registerVae } from './vae.js'; registerVae(program);
-import { registerEncode } from './encode.js'; registerEncode(program);
-import { registerGym } from './gym.js'; registerGym(program);
-import { registerTrain } from './train.js'; registerTrain(program);
-import { registerEval } from './eval.js'; registerEval(program);
-import { registerDrive } from './drive.js'; registerDrive(program);
-import { registerSweep } from './sweep.js'; registerSweep(program);
+import { registerVae } from './vae.js';
+registerVae(program);
+import { registerEncode } from './encode.js';
+registerEncode(program);
+import { registerGym } from './gym.js';
+registerGym(program);
+import { registerTrain } from './train.js';
+registerTrain(program);
+import { registerEval } from './eval.js';
+registerEval(program);
+import { registerDrive } from './drive.js';
+registerDrive(program);
+import { registerSweep } from './sweep.js';
+registerSweep(program);
 
 // `npm run daydrive -- ...` runs in the package root: paths the user typed are relative to where
 // they typed them (npm's INIT_CWD), as for any other command.

@@ -4,7 +4,14 @@ import { parseWith, readConfigFile } from '../core/config.js';
 import { writeFileSafely } from '../core/files.js';
 import { writeOutputDirectory } from '../core/out-dir.js';
 import { log } from '../core/logger.js';
-import { DrivingSimEnv, purePursuitForEnv, rgbToPng, simConfigSchema, topDownMapPng, type MapPoint } from '../../sim/index.js';
+import {
+  DrivingSimEnv,
+  purePursuitForEnv,
+  rgbToPng,
+  simConfigSchema,
+  topDownMapPng,
+  type MapPoint,
+} from '../../sim/index.js';
 import { addCommand, FORCE_HELP, OUT_RULE, parseFloatArg, parseIntArg, type CommonOptions } from './command.js';
 
 interface RenderOptions extends CommonOptions {
@@ -33,12 +40,20 @@ export function registerSim(program: Command): void {
       cmd
         .option('--seed <n>', 'road seed', parseIntArg(0, 0x7fffffff), 0)
         .option('--frames <n>', 'number of camera frames', parseIntArg(1, 100_000), 8)
-        .requiredOption('--out <dir>', `output directory: created, or replaced when it holds this command's earlier output (${OUT_RULE})`)
+        .requiredOption(
+          '--out <dir>',
+          `output directory: created, or replaced when it holds this command's earlier output (${OUT_RULE})`,
+        )
         .option('--force', FORCE_HELP)
         .option('--width <px>', 'frame width (default: the config camera width)', parseIntArg(8, 4096))
         .option('--height <px>', 'frame height (default: the config camera height)', parseIntArg(8, 4096))
         .option('--stride <steps>', 'policy steps (0.1 s each) between frames', parseIntArg(1, 10_000), 10)
-        .option('--weave <m>', 'amplitude of the driver weaving about the lane centre, metres', parseFloatArg(0, 5), 0.3)
+        .option(
+          '--weave <m>',
+          'amplitude of the driver weaving about the lane centre, metres',
+          parseFloatArg(0, 5),
+          0.3,
+        )
         .option('--config <file>', 'simulator config (YAML/JSON, any subset of the settings)'),
     async (_args, opts) => {
       const raw = opts.config ? await readConfigFile(opts.config) : {};
@@ -77,7 +92,10 @@ export function registerSim(program: Command): void {
             break;
           }
         }
-        await writeFileSafely(join(tmp, 'map.png'), await topDownMapPng(env.road, { path: env.drivenPath, interventions }));
+        await writeFileSafely(
+          join(tmp, 'map.png'),
+          await topDownMapPng(env.road, { path: env.drivenPath, interventions }),
+        );
       });
       return {
         out,

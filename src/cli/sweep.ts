@@ -39,7 +39,12 @@ interface WorkerCliOptions extends CommonOptions {
 }
 
 /** First Ctrl-C: stop cleanly; second: quit now. */
-function interrupts(): { stopRequested: Promise<void>; killRequested: Promise<void>; count: () => number; dispose: () => void } {
+function interrupts(): {
+  stopRequested: Promise<void>;
+  killRequested: Promise<void>;
+  count: () => number;
+  dispose: () => void;
+} {
   let n = 0;
   let stop!: () => void;
   let kill!: () => void;
@@ -81,15 +86,28 @@ export function registerSweep(program: Command): void {
         .option('--space <file>', 'search space (YAML; see sweeps/ and docs/sweep.md)')
         .option('--trials <n>', 'configurations to try (default 20)', parseIntArg(1, 100_000))
         .option('--seeds <k>', 'seeds per configuration (default 3)', parseIntArg(1, 100))
-        .option('--workers <w>', 'local trial processes (default: the number of cores); with --queue, trial seeds outstanding (default 4)', parseIntArg(1, 1024))
+        .option(
+          '--workers <w>',
+          'local trial processes (default: the number of cores); with --queue, trial seeds outstanding (default 4)',
+          parseIntArg(1, 1024),
+        )
         .option('--out <dir>', 'sweep directory (default: sweeps-out/<date>-<time>)')
         .option('--resume', 'continue the sweep in --out (finished trial seeds are never run again)')
         .addOption(choiceOption('--sampler <name>', 'how configurations are drawn (default tpe)', SAMPLERS))
-        .addOption(choiceOption('--pruner <name>', 'stop configurations early, seeds as the resource (default asha)', PRUNERS))
+        .addOption(
+          choiceOption('--pruner <name>', 'stop configurations early, seeds as the resource (default asha)', PRUNERS),
+        )
         .option('--reduction-factor <n>', 'ASHA reduction factor (default 2)', parseIntArg(2, 100))
-        .option('--startup-trials <n>', 'random trials before TPE (default min(10, trials/3)); completed trials before median pruning', parseIntArg(1, 10_000))
+        .option(
+          '--startup-trials <n>',
+          'random trials before TPE (default min(10, trials/3)); completed trials before median pruning',
+          parseIntArg(1, 10_000),
+        )
         .option('--seed <n>', 'draws the configurations (default 0)', parseIntArg(0, 0x7fffffff))
-        .option('--queue <url>', 'run the trial seeds on a BullMQ queue (redis://HOST:PORT, rediss:// for TLS) served by `daydrive sweep worker`')
+        .option(
+          '--queue <url>',
+          'run the trial seeds on a BullMQ queue (redis://HOST:PORT, rediss:// for TLS) served by `daydrive sweep worker`',
+        )
         .option('--keep-runs', 'keep every trial seed run directory (runs/ in the sweep directory)'),
     async (_args, opts) => {
       const out = resolve(opts.out ?? join('sweeps-out', new Date().toISOString().replace(/[:T]/g, '-').slice(0, 19)));
@@ -105,7 +123,9 @@ export function registerSweep(program: Command): void {
       };
       const signals = interrupts();
       void signals.killRequested.then(() => process.exit(130));
-      void signals.stopRequested.then(() => log.warn('stopping: the sweep is recorded; continue with --resume (interrupt again to quit now)'));
+      void signals.stopRequested.then(() =>
+        log.warn('stopping: the sweep is recorded; continue with --resume (interrupt again to quit now)'),
+      );
       try {
         return await runSweep({
           ...(opts.space ? { spacePath: opts.space } : {}),
@@ -133,14 +153,23 @@ export function registerSweep(program: Command): void {
     'take trial seeds from a sweep queue and run them (any machine that reaches the Redis)',
     (cmd) =>
       cmd
-        .option('--queue <url>', '(required) the queue\'s Redis: redis://HOST:PORT (rediss:// for TLS; a password for any host but this one)')
+        .option(
+          '--queue <url>',
+          "(required) the queue's Redis: redis://HOST:PORT (rediss:// for TLS; a password for any host but this one)",
+        )
         .option('--concurrency <c>', 'trial seeds at once, one process each', parseIntArg(1, 1024), 1)
         .option('--work-dir <dir>', 'where trial runs are trained (each removed after its evaluation)', 'sweep-work')
-        .option('--lock-ms <ms>', 'job lock: a dead worker\'s trial seeds are taken over within about twice this', parseIntArg(1000, 3_600_000), 30_000),
+        .option(
+          '--lock-ms <ms>',
+          "job lock: a dead worker's trial seeds are taken over within about twice this",
+          parseIntArg(1000, 3_600_000),
+          30_000,
+        ),
     async (_args, opts) => {
       // Commander may hand `--queue` after `worker` to the parent `sweep` command (both have it): take it from there.
       const queue = opts.queue ?? (sweep.opts() as { queue?: string }).queue;
-      if (!queue) throw new UserError('sweep worker needs --queue redis://HOST:PORT (the Redis the sweep was started with)');
+      if (!queue)
+        throw new UserError('sweep worker needs --queue redis://HOST:PORT (the Redis the sweep was started with)');
       const signals = interrupts();
       try {
         return await runQueueWorker({
@@ -156,6 +185,7 @@ export function registerSweep(program: Command): void {
         signals.dispose();
       }
     },
-    (r) => `worker ${String(r.worker)} stopped: ${String(r.completed)} trial seeds completed, ${String(r.failed)} failed`,
+    (r) =>
+      `worker ${String(r.worker)} stopped: ${String(r.completed)} trial seeds completed, ${String(r.failed)} failed`,
   );
 }

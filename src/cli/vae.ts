@@ -14,7 +14,15 @@ import { DECODER_SUBDIR, ENCODER_SUBDIR, GRID_FILE, MODEL_CARD_FILE, VAE_META_FI
 import { BAG_TOPICS } from '../vision/ros-schemas.js';
 import { trainVae } from '../vision/trainer.js';
 import { parseVaeConfig } from '../vision/vae.js';
-import { addCommand, choiceOption, FORCE_HELP, OUT_RULE, parseFloatArg, parseIntArg, type CommonOptions } from './command.js';
+import {
+  addCommand,
+  choiceOption,
+  FORCE_HELP,
+  OUT_RULE,
+  parseFloatArg,
+  parseIntArg,
+  type CommonOptions,
+} from './command.js';
 import { DEFAULT_SIM_COLLECT, collectSimFrames, recordSimBag } from '../jobs/vae-collect.js';
 
 interface CollectOptions extends CommonOptions {
@@ -68,7 +76,10 @@ function commandLine(): string {
 
 function counterBar(label: string, total: number): cliProgress.SingleBar | null {
   if (!process.stderr.isTTY) return null;
-  const bar = new cliProgress.SingleBar({ format: `${label} [{bar}] {value}/{total} | ETA {eta}s`, stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
+  const bar = new cliProgress.SingleBar(
+    { format: `${label} [{bar}] {value}/{total} | ETA {eta}s`, stream: process.stderr, hideCursor: true },
+    cliProgress.Presets.shades_classic,
+  );
   bar.start(total, 0);
   return bar;
 }
@@ -78,12 +89,22 @@ async function collectFromSim(opts: CollectOptions): Promise<Record<string, unkn
   const config = parseWith(simConfigSchema, raw, opts.config ? `config ${opts.config}` : 'simulator config');
   const episodes = opts.episodes!;
   const bar = counterBar('episodes', episodes);
-  let result: { frames: number; interventions: number; roadSeeds: number[] } = { frames: 0, interventions: 0, roadSeeds: [] };
+  let result: { frames: number; interventions: number; roadSeeds: number[] } = {
+    frames: 0,
+    interventions: 0,
+    roadSeeds: [],
+  };
   await writeOutputDirectory(opts.out, { command: 'vae collect', force: opts.force === true }, async (tmp) => {
     const writer = new FrameWriter(tmp);
     result = await collectSimFrames(
       config,
-      { ...DEFAULT_SIM_COLLECT, episodes, seed: opts.seed, stepsPerEpisode: opts.stepsPerEpisode, frameEvery: opts.frameEvery ?? DEFAULT_SIM_COLLECT.frameEvery },
+      {
+        ...DEFAULT_SIM_COLLECT,
+        episodes,
+        seed: opts.seed,
+        stepsPerEpisode: opts.stepsPerEpisode,
+        frameEvery: opts.frameEvery ?? DEFAULT_SIM_COLLECT.frameEvery,
+      },
       async (frame) => {
         await writer.add(frame.image, frame.record);
       },
@@ -147,7 +168,10 @@ async function collectFromBag(opts: CollectOptions): Promise<Record<string, unkn
       },
       { every: opts.frameEvery ?? 1, ...(opts.maxFrames !== undefined ? { maxFrames: opts.maxFrames } : {}) },
     );
-    if (writer.count === 0) throw new UserError(`no decodable images on ${topic} in ${bag} (${stats.skipped} skipped: ${JSON.stringify(stats.skippedByReason)})`);
+    if (writer.count === 0)
+      throw new UserError(
+        `no decodable images on ${topic} in ${bag} (${stats.skipped} skipped: ${JSON.stringify(stats.skippedByReason)})`,
+      );
     await writer.finish({
       source: 'bag',
       episodes: episode + 1,
@@ -160,9 +184,15 @@ async function collectFromBag(opts: CollectOptions): Promise<Record<string, unkn
     });
   });
   const s = stats!;
-  if (s.skipped > 0) log.warn({ skipped: s.skipped, reasons: s.skippedByReason }, 'messages that did not decode were skipped');
-  if (s.skippedChunks.length > 0) log.warn({ chunks: s.skippedChunks.length, at: s.skippedChunks.map((c) => `${c.file}@${c.offset}`) }, 'unreadable chunks were skipped: their frames are missing');
-  if (!s.complete) log.warn({ bag }, 'the bag ends without an MCAP footer (recording cut short?): kept the frames before the cut');
+  if (s.skipped > 0)
+    log.warn({ skipped: s.skipped, reasons: s.skippedByReason }, 'messages that did not decode were skipped');
+  if (s.skippedChunks.length > 0)
+    log.warn(
+      { chunks: s.skippedChunks.length, at: s.skippedChunks.map((c) => `${c.file}@${c.offset}`) },
+      'unreadable chunks were skipped: their frames are missing',
+    );
+  if (!s.complete)
+    log.warn({ bag }, 'the bag ends without an MCAP footer (recording cut short?): kept the frames before the cut');
   return {
     out: opts.out,
     source: 'bag',
@@ -188,20 +218,40 @@ async function collectSimBag(opts: CollectOptions): Promise<Record<string, unkno
   const config = parseWith(simConfigSchema, raw, opts.config ? `config ${opts.config}` : 'simulator config');
   const episodes = opts.episodes!;
   const bar = counterBar('episodes', episodes);
-  let result: { frames: number; interventions: number; roadSeeds: number[] } = { frames: 0, interventions: 0, roadSeeds: [] };
+  let result: { frames: number; interventions: number; roadSeeds: number[] } = {
+    frames: 0,
+    interventions: 0,
+    roadSeeds: [],
+  };
   let messages = 0;
   await writeOutputDirectory(opts.out, { command: 'vae collect', force: opts.force === true }, async (tmp) => {
     const bag = await BagWriter.create(tmp, { name: basename(opts.out) });
     result = await recordSimBag(
       config,
-      { ...DEFAULT_SIM_COLLECT, episodes, seed: opts.seed, stepsPerEpisode: opts.stepsPerEpisode, frameEvery: opts.frameEvery ?? DEFAULT_SIM_COLLECT.frameEvery },
+      {
+        ...DEFAULT_SIM_COLLECT,
+        episodes,
+        seed: opts.seed,
+        stepsPerEpisode: opts.stepsPerEpisode,
+        frameEvery: opts.frameEvery ?? DEFAULT_SIM_COLLECT.frameEvery,
+      },
       bag,
       (done) => bar?.update(done),
     );
     messages = (await bag.finish()).messages;
   });
   bar?.stop();
-  return { out: opts.out, source: 'sim', format: 'bag', frames: result.frames, messages, episodes, seed: opts.seed, interventions: result.interventions, topics: BAG_TOPICS };
+  return {
+    out: opts.out,
+    source: 'sim',
+    format: 'bag',
+    frames: result.frames,
+    messages,
+    episodes,
+    seed: opts.seed,
+    interventions: result.interventions,
+    topics: BAG_TOPICS,
+  };
 }
 
 /** `daydrive vae collect` and `daydrive vae train` (see docs/vision.md). */
@@ -213,23 +263,52 @@ export function registerVae(program: Command): void {
     'save camera frames (PNG + index.jsonl) from the simulator (--episodes), record the simulator as a rosbag2 bag (--episodes --format bag), or read a ROS 2 bag (--bag --topic)',
     (cmd) =>
       cmd
-        .requiredOption('--out <dir>', `output dataset directory: created, or replaced when it holds this command's earlier output (${OUT_RULE})`)
+        .requiredOption(
+          '--out <dir>',
+          `output dataset directory: created, or replaced when it holds this command's earlier output (${OUT_RULE})`,
+        )
         .option('--force', FORCE_HELP)
         .option('--episodes <n>', 'simulator: number of episodes (one new road each)', parseIntArg(1, 100_000))
         .option('--seed <n>', 'simulator: seed of the road seeds and the driver noise', parseIntArg(0, 0x7fffffff), 0)
-        .option('--steps-per-episode <n>', 'simulator: policy steps (0.1 s) per episode', parseIntArg(1, 1_000_000), DEFAULT_SIM_COLLECT.stepsPerEpisode)
-        .option('--frame-every <n>', `keep one frame every n steps (simulator, default ${DEFAULT_SIM_COLLECT.frameEvery}) or messages (bag, default 1)`, parseIntArg(1, 100_000))
+        .option(
+          '--steps-per-episode <n>',
+          'simulator: policy steps (0.1 s) per episode',
+          parseIntArg(1, 1_000_000),
+          DEFAULT_SIM_COLLECT.stepsPerEpisode,
+        )
+        .option(
+          '--frame-every <n>',
+          `keep one frame every n steps (simulator, default ${DEFAULT_SIM_COLLECT.frameEvery}) or messages (bag, default 1)`,
+          parseIntArg(1, 100_000),
+        )
         .option('--config <file>', 'simulator: config (YAML/JSON; the camera section sets the frame size)')
-        .addOption(choiceOption('--format <kind>', 'simulator: frames (PNG dataset with ground-truth labels, for probes) or bag (a rosbag2 directory as a car records it: JPEG camera, odometry, driver commands)', ['frames', 'bag'], 'frames'))
-        .option('--bag <path>', 'a ROS 2 bag: a rosbag2 directory (metadata.yaml + .mcap) or one .mcap file (sensor_msgs/msg/Image or CompressedImage; odometry and Ackermann commands are read beside the frames)')
+        .addOption(
+          choiceOption(
+            '--format <kind>',
+            'simulator: frames (PNG dataset with ground-truth labels, for probes) or bag (a rosbag2 directory as a car records it: JPEG camera, odometry, driver commands)',
+            ['frames', 'bag'],
+            'frames',
+          ),
+        )
+        .option(
+          '--bag <path>',
+          'a ROS 2 bag: a rosbag2 directory (metadata.yaml + .mcap) or one .mcap file (sensor_msgs/msg/Image or CompressedImage; odometry and Ackermann commands are read beside the frames)',
+        )
         .option('--topic <name>', 'bag: the camera topic')
         .option('--max-frames <n>', 'bag: stop after this many frames', parseIntArg(1, 10_000_000)),
     async (_args, opts) => {
-      if ((opts.episodes === undefined) === (opts.bag === undefined)) throw new UserError('give either --episodes N (simulator) or --bag FILE.mcap --topic TOPIC');
-      if (opts.format === 'bag' && opts.bag !== undefined) throw new UserError('--format bag writes a simulator drive as a bag: it takes --episodes, not --bag');
-      return opts.bag !== undefined ? collectFromBag(opts) : opts.format === 'bag' ? collectSimBag(opts) : collectFromSim(opts);
+      if ((opts.episodes === undefined) === (opts.bag === undefined))
+        throw new UserError('give either --episodes N (simulator) or --bag FILE.mcap --topic TOPIC');
+      if (opts.format === 'bag' && opts.bag !== undefined)
+        throw new UserError('--format bag writes a simulator drive as a bag: it takes --episodes, not --bag');
+      return opts.bag !== undefined
+        ? collectFromBag(opts)
+        : opts.format === 'bag'
+          ? collectSimBag(opts)
+          : collectFromSim(opts);
     },
-    (r) => `wrote ${String(r.frames)} frames to ${String(r.out)}${r.skipped ? ` (${String(r.skipped)} messages skipped)` : ''}`,
+    (r) =>
+      `wrote ${String(r.frames)} frames to ${String(r.out)}${r.skipped ? ` (${String(r.skipped)} messages skipped)` : ''}`,
   );
 
   addCommand<TrainOptions>(
@@ -239,7 +318,10 @@ export function registerVae(program: Command): void {
     (cmd) =>
       cmd
         .requiredOption('--data <dir>', 'dataset directory from `vae collect`')
-        .requiredOption('--out <dir>', `model directory (checkpoints in OUT/checkpoint): created, or its own earlier model replaced (${OUT_RULE})`)
+        .requiredOption(
+          '--out <dir>',
+          `model directory (checkpoints in OUT/checkpoint): created, or its own earlier model replaced (${OUT_RULE})`,
+        )
         .option('--force', FORCE_HELP)
         .option('--epochs <n>', 'total epochs (a resumed run continues up to this number)', parseIntArg(1, 100_000), 20)
         .option('--batch-size <n>', 'images per optimisation step', parseIntArg(1, 4096), 64)
@@ -247,19 +329,41 @@ export function registerVae(program: Command): void {
         .option('--latent <n>', 'latent size (default 32)', parseIntArg(1, 1024))
         .option('--width <px>', 'model input width (default 64)', parseIntArg(8, 1024))
         .option('--height <px>', 'model input height (default 64)', parseIntArg(8, 1024))
-        .option('--crop <fraction>', 'fraction of the image height cropped off the top (sky; default 0.4)', parseFloatArg(0, 0.95))
+        .option(
+          '--crop <fraction>',
+          'fraction of the image height cropped off the top (sky; default 0.4)',
+          parseFloatArg(0, 0.95),
+        )
         .option('--beta <x>', 'weight of the KL term (default 1)', parseFloatArg(0, 100))
         .option('--kl-tolerance <nats>', 'KL floor per latent dimension (default 0.5)', parseFloatArg(0, 100))
         .option('--aux-weight <x>', 'weight of the auxiliary linear head (0 = plain VAE)', parseFloatArg(0, 10_000))
-        .addOption(choiceOption('--aux-targets <kind>', "what the head predicts: odometry (from a bag: where the car went next, the driver's steering) or ground-truth (simulator cross-track and heading error: a simulator-only ablation)", ['odometry', 'ground-truth']))
-        .addOption(choiceOption('--augment <kind>', 'photometric: reconstruct the clean frame from one with light and colour changed (denoising); none', ['none', 'photometric']))
-        .option('--probe-data <dir>', 'labelled simulator frames of other roads (vae collect --episodes) for the latent probes, when the training data has no labels')
+        .addOption(
+          choiceOption(
+            '--aux-targets <kind>',
+            "what the head predicts: odometry (from a bag: where the car went next, the driver's steering) or ground-truth (simulator cross-track and heading error: a simulator-only ablation)",
+            ['odometry', 'ground-truth'],
+          ),
+        )
+        .addOption(
+          choiceOption(
+            '--augment <kind>',
+            'photometric: reconstruct the clean frame from one with light and colour changed (denoising); none',
+            ['none', 'photometric'],
+          ),
+        )
+        .option(
+          '--probe-data <dir>',
+          'labelled simulator frames of other roads (vae collect --episodes) for the latent probes, when the training data has no labels',
+        )
         .option('--validation <fraction>', 'fraction of episodes held out for validation', parseFloatArg(0, 0.9), 0.15)
         .option('--patience <n>', 'stop after n epochs without a better validation loss', parseIntArg(1, 1000), 4)
         .option('--seed <n>', 'seed of the initial weights, the split and the batches', parseIntArg(0, 0x7fffffff), 0)
         .option('--resume', 'continue from OUT/checkpoint (its settings win over the flags)')
         .option('--max-frames <n>', 'use at most n frames (evenly spaced)', parseIntArg(1, 10_000_000))
-        .option('--config <file>', 'VAE config (YAML/JSON: inputWidth, inputHeight, skyCropFraction, latentSize, filters, beta, klToleranceNats, auxiliaryWeight, auxiliaryTargets, augmentation); flags override it'),
+        .option(
+          '--config <file>',
+          'VAE config (YAML/JSON: inputWidth, inputHeight, skyCropFraction, latentSize, filters, beta, klToleranceNats, auxiliaryWeight, auxiliaryTargets, augmentation); flags override it',
+        ),
     async (_args, opts) => {
       const fromFile = opts.config ? ((await readConfigFile(opts.config)) as Record<string, unknown>) : {};
       const flags: Record<string, unknown> = {};
@@ -272,7 +376,10 @@ export function registerVae(program: Command): void {
       if (opts.auxWeight !== undefined) flags.auxiliaryWeight = opts.auxWeight;
       if (opts.auxTargets !== undefined) flags.auxiliaryTargets = opts.auxTargets;
       if (opts.augment !== undefined) flags.augmentation = opts.augment;
-      const config = parseVaeConfig({ ...fromFile, ...flags }, opts.config ? `VAE config ${opts.config} with flags` : 'VAE options');
+      const config = parseVaeConfig(
+        { ...fromFile, ...flags },
+        opts.config ? `VAE config ${opts.config} with flags` : 'VAE options',
+      );
       if (!opts.resume) {
         // Before any training: a model is never overwritten unless it is this command's own.
         const state = await checkOutputDir(opts.out, { command: VAE_TRAIN, force: opts.force === true });

@@ -29,7 +29,11 @@ async function tryNative(): Promise<{ ok: true; pkg: string } | { ok: false; why
       reasons.push(`${pkg} loaded but registered no 'tensorflow' backend`);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      reasons.push(code === 'ERR_MODULE_NOT_FOUND' ? `${pkg} not installed` : `${pkg} failed to load (${(err as Error).message.split('\n')[0]})`);
+      reasons.push(
+        code === 'ERR_MODULE_NOT_FOUND'
+          ? `${pkg} not installed`
+          : `${pkg} failed to load (${(err as Error).message.split('\n')[0]})`,
+      );
     }
   }
   return { ok: false, why: reasons.join('; ') };
@@ -72,8 +76,15 @@ export async function initBackend(preferred?: BackendName): Promise<BackendChoic
     } else {
       await tf.setBackend('cpu');
       silenceCpuBanner();
-      chosen = { name: 'cpu', detail: `tfjs cpu fallback (${nativeWhy}); training convolutions is ~80x slower than wasm` };
-      if (want !== 'cpu') log.warn({ backend: 'cpu', detail: chosen.detail }, 'tensorflow.js runs on its slowest backend: the wasm backend failed to initialise');
+      chosen = {
+        name: 'cpu',
+        detail: `tfjs cpu fallback (${nativeWhy}); training convolutions is ~80x slower than wasm`,
+      };
+      if (want !== 'cpu')
+        log.warn(
+          { backend: 'cpu', detail: chosen.detail },
+          'tensorflow.js runs on its slowest backend: the wasm backend failed to initialise',
+        );
     }
   }
   await tf.ready();

@@ -13,7 +13,10 @@ export async function renderVegaLitePng(spec: TopLevelSpec, path: string, scale 
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
   const svg = await view.toSVG();
   view.finalize();
-  const png = await sharp(Buffer.from(svg), { density: 72 * scale }).flatten({ background: '#ffffff' }).png().toBuffer();
+  const png = await sharp(Buffer.from(svg), { density: 72 * scale })
+    .flatten({ background: '#ffffff' })
+    .png()
+    .toBuffer();
   await writeFileSafely(path, png);
 }
 

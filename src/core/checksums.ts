@@ -15,7 +15,13 @@ import { exists, readJson, writeJsonSafely } from './files.js';
 export const CHECKSUMS_FILE = 'checksums.json';
 const FORMAT = 'daydrive-checksums-v1';
 
-const checksumsSchema = z.object({ format: z.literal(FORMAT), algorithm: z.literal('sha256'), files: z.record(z.string(), z.string().regex(/^[0-9a-f]{64}$/)) }).strict();
+const checksumsSchema = z
+  .object({
+    format: z.literal(FORMAT),
+    algorithm: z.literal('sha256'),
+    files: z.record(z.string(), z.string().regex(/^[0-9a-f]{64}$/)),
+  })
+  .strict();
 
 async function sha256(path: string): Promise<string> {
   const hash = createHash('sha256');
@@ -53,10 +59,17 @@ export async function verifyDirectoryChecksums(dir: string): Promise<'verified' 
   if (!parsed.success) throw new UserError(`${listPath} is not a daydrive checksum file`);
   const listed = parsed.data.files;
   const present = await filesBelow(dir);
-  for (const file of present) if (!(file in listed)) throw new UserError(`${join(dir, file)} is not in ${CHECKSUMS_FILE}: the directory was changed after it was written`);
+  for (const file of present)
+    if (!(file in listed))
+      throw new UserError(
+        `${join(dir, file)} is not in ${CHECKSUMS_FILE}: the directory was changed after it was written`,
+      );
   for (const [file, want] of Object.entries(listed)) {
     if (!present.includes(file)) throw new UserError(`${join(dir, file)} is missing (listed in ${CHECKSUMS_FILE})`);
-    if ((await sha256(join(dir, file))) !== want) throw new UserError(`${join(dir, file)} does not match its checksum: the file was altered or damaged after it was written`);
+    if ((await sha256(join(dir, file))) !== want)
+      throw new UserError(
+        `${join(dir, file)} does not match its checksum: the file was altered or damaged after it was written`,
+      );
   }
   return 'verified';
 }

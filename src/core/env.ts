@@ -116,9 +116,15 @@ export interface DrivingCommand {
  * node both use it): each component clipped to [-1, 1], steering scaled to +-maxSteeringRad,
  * speed from -1 -> 0 to +1 -> maxSpeedMps.
  */
-export function drivingCommand(action: ArrayLike<number>, limits: { readonly maxSteeringRad: number; readonly maxSpeedMps: number }): DrivingCommand {
+export function drivingCommand(
+  action: ArrayLike<number>,
+  limits: { readonly maxSteeringRad: number; readonly maxSpeedMps: number },
+): DrivingCommand {
   const clip = (x: number): number => Math.max(-1, Math.min(1, x));
-  return { steeringRad: clip(action[0]!) * limits.maxSteeringRad, speedMps: ((clip(action[1]!) + 1) / 2) * limits.maxSpeedMps };
+  return {
+    steeringRad: clip(action[0]!) * limits.maxSteeringRad,
+    speedMps: ((clip(action[1]!) + 1) / 2) * limits.maxSpeedMps,
+  };
 }
 
 export type DrivingEnvironment = Environment<DrivingObservation, DrivingInfo>;

@@ -40,7 +40,11 @@ const FS_CAUSES: Readonly<Record<string, string>> = {
 
 /** A Node.js system error (fs, net): it carries a code such as ENOENT. */
 export function isSystemError(err: unknown): err is NodeJS.ErrnoException & { code: string } {
-  return err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string' && /^E[A-Z]+$/.test((err as NodeJS.ErrnoException).code!);
+  return (
+    err instanceof Error &&
+    typeof (err as NodeJS.ErrnoException).code === 'string' &&
+    /^E[A-Z]+$/.test((err as NodeJS.ErrnoException).code!)
+  );
 }
 
 /** "no space left on the device (ENOSPC)": the cause of a system error in words. */

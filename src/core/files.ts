@@ -26,7 +26,11 @@ export async function ensureDirectory(path: string): Promise<void> {
       throw fileSystemError(err, 'create directory', target);
     }
     if (!isDirectory) {
-      throw new UserError(at === target ? `cannot create directory ${target}: it is a file` : `cannot create directory ${target}: ${at} is a file, not a directory`);
+      throw new UserError(
+        at === target
+          ? `cannot create directory ${target}: it is a file`
+          : `cannot create directory ${target}: ${at} is a file, not a directory`,
+      );
     }
     break;
   }
@@ -38,7 +42,9 @@ export async function ensureDirectory(path: string): Promise<void> {
       if (code === 'EEXIST' && (await stat(dir)).isDirectory()) continue; // made meanwhile
       if (code === 'ENOENT') {
         // The parent exists (it was found or made above): this file system makes no directories (/proc, /sys).
-        throw new UserError(`cannot create directory ${dir}: the file system of ${dirname(dir)} does not allow it (ENOENT)`);
+        throw new UserError(
+          `cannot create directory ${dir}: the file system of ${dirname(dir)} does not allow it (ENOENT)`,
+        );
       }
       throw fileSystemError(err, 'create directory', dir);
     }
@@ -49,7 +55,10 @@ export async function ensureDirectory(path: string): Promise<void> {
 export async function writeFileSafely(path: string, data: string | Uint8Array): Promise<void> {
   await ensureDirectory(dirname(path));
   try {
-    await writeFileAtomic(path, typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+    await writeFileAtomic(
+      path,
+      typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength),
+    );
   } catch (err) {
     // write-file-atomic's error names its temporary file: name the file the user knows.
     throw fileSystemError(err, 'write', path);
@@ -109,7 +118,10 @@ export async function replaceDirectory(dir: string, fill: (tmpDir: string) => Pr
   try {
     await mkdir(tmp);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError(`cannot create directory ${target}: the file system of ${dirname(target)} does not allow it (ENOENT)`);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new UserError(
+        `cannot create directory ${target}: the file system of ${dirname(target)} does not allow it (ENOENT)`,
+      );
     throw fileSystemError(err, 'create directory', target);
   }
   try {
@@ -167,7 +179,10 @@ export async function leftoverCopies(dir: string): Promise<LeftoverCopy[]> {
  * (`dir` moved aside, the new copy not yet renamed in) the newest leftover copy that `isComplete`
  * accepts. Null when there is none. Reads only: see recoverReplacedDirectory.
  */
-export async function findReplacedDirectory(dir: string, isComplete: (copy: string) => Promise<boolean>): Promise<string | null> {
+export async function findReplacedDirectory(
+  dir: string,
+  isComplete: (copy: string) => Promise<boolean>,
+): Promise<string | null> {
   const target = resolve(dir);
   if (await exists(target)) return target;
   for (const copy of await leftoverCopies(target)) if (await isComplete(copy.path)) return copy.path;
@@ -181,7 +196,10 @@ export async function findReplacedDirectory(dir: string, isComplete: (copy: stri
  * the directory's one writer (a resumed run), never while another process may be replacing it.
  * Returns the copy restored (null if none) and the copies removed.
  */
-export async function recoverReplacedDirectory(dir: string, isComplete: (copy: string) => Promise<boolean>): Promise<{ restored: string | null; removed: string[] }> {
+export async function recoverReplacedDirectory(
+  dir: string,
+  isComplete: (copy: string) => Promise<boolean>,
+): Promise<{ restored: string | null; removed: string[] }> {
   const target = resolve(dir);
   let restored: string | null = null;
   const copies = await leftoverCopies(target);

@@ -64,7 +64,10 @@ export async function inspectOutputDir(dir: string, command: string): Promise<Ou
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return { kind: 'absent' };
-    if (code === 'ENOTDIR') throw new UserError(`cannot use ${dir} as the output directory: a part of the path is a file, not a directory (ENOTDIR)`);
+    if (code === 'ENOTDIR')
+      throw new UserError(
+        `cannot use ${dir} as the output directory: a part of the path is a file, not a directory (ENOTDIR)`,
+      );
     throw fileSystemError(err, 'use as the output directory', dir);
   }
   if (!isDirectory) throw new UserError(`cannot use ${dir} as the output directory: it is a file`);
@@ -105,13 +108,21 @@ function holdsWorkingDirectory(dir: string): boolean {
 
 /** Writes (or rewrites) the marker listing what the command wrote into `dir`. */
 export async function writeOutputMarker(dir: string, command: string, entries: readonly string[]): Promise<void> {
-  const marker: OutputMarker = { format: FORMAT, command, writtenAt: new Date().toISOString(), entries: [...new Set(entries)].filter((e) => e !== OUTPUT_MARKER_FILE).sort() };
+  const marker: OutputMarker = {
+    format: FORMAT,
+    command,
+    writtenAt: new Date().toISOString(),
+    entries: [...new Set(entries)].filter((e) => e !== OUTPUT_MARKER_FILE).sort(),
+  };
   await writeJsonSafely(join(dir, OUTPUT_MARKER_FILE), marker);
 }
 
 /** Says that the command's own earlier output is being replaced (the rule: replace it only knowingly). */
 export function warnReplacing(dir: string, command: string, marker: OutputMarker): void {
-  log.warn({ out: dir }, `replacing the earlier output of \`daydrive ${command}\` in ${dir} (written ${marker.writtenAt})`);
+  log.warn(
+    { out: dir },
+    `replacing the earlier output of \`daydrive ${command}\` in ${dir} (written ${marker.writtenAt})`,
+  );
 }
 
 /**
@@ -119,7 +130,11 @@ export function warnReplacing(dir: string, command: string, marker: OutputMarker
  * empty temporary directory; when it succeeds, the output takes its place. If `fill` throws,
  * nothing in `dir` has changed. Returns what `dir` held before.
  */
-export async function writeOutputDirectory(dir: string, opts: OutputDirOptions, fill: (tmpDir: string) => Promise<void>): Promise<OutputDirState> {
+export async function writeOutputDirectory(
+  dir: string,
+  opts: OutputDirOptions,
+  fill: (tmpDir: string) => Promise<void>,
+): Promise<OutputDirState> {
   const target = resolve(dir);
   const state = await checkOutputDir(dir, opts);
   if (state.kind === 'own') warnReplacing(dir, opts.command, state.marker);
@@ -144,7 +159,8 @@ export async function writeOutputDirectory(dir: string, opts: OutputDirOptions, 
     await fill(tmp);
     const written = (await readdir(tmp)).filter((e) => e !== OUTPUT_MARKER_FILE);
     const earlier = state.kind === 'own' || state.kind === 'foreign' ? (state.marker?.entries ?? []) : [];
-    for (const entry of earlier) if (!written.includes(entry)) await rm(join(target, entry), { recursive: true, force: true });
+    for (const entry of earlier)
+      if (!written.includes(entry)) await rm(join(target, entry), { recursive: true, force: true });
     for (const entry of written) {
       await rm(join(target, entry), { recursive: true, force: true });
       try {

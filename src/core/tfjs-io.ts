@@ -26,16 +26,21 @@ async function readFileOrExplain(path: string, what: string): Promise<Buffer> {
 
 /** A TF.js weights manifest: groups of weight files and the tensors they hold. */
 const weightsManifestSchema = z.array(
-  z.object({
-    paths: z.array(z.string()),
-    weights: z.array(z.object({ name: z.string(), shape: z.array(z.number().int().min(0)), dtype: z.string() }).loose()),
-  }).loose(),
+  z
+    .object({
+      paths: z.array(z.string()),
+      weights: z.array(
+        z.object({ name: z.string(), shape: z.array(z.number().int().min(0)), dtype: z.string() }).loose(),
+      ),
+    })
+    .loose(),
 );
 
 /** Checks a parsed manifest's shape, so a damaged one (`{}`) is one line naming the file, not a TypeError. */
 function checkManifest(raw: unknown, path: string): tf.io.WeightsManifestConfig {
   const parsed = weightsManifestSchema.safeParse(raw);
-  if (!parsed.success) throw new UserError(`${path} is not a TF.js weights manifest (a list of {paths, weights}): the file is damaged`);
+  if (!parsed.success)
+    throw new UserError(`${path} is not a TF.js weights manifest (a list of {paths, weights}): the file is damaged`);
   return parsed.data as tf.io.WeightsManifestConfig;
 }
 
@@ -114,7 +119,9 @@ export async function loadNamedTensors(dir: string, name: string): Promise<Recor
   const data = Buffer.concat(chunks);
   const expected = specs.reduce((sum, s) => sum + s.shape.reduce((a, b) => a * b, 1) * bytesPerElement(s.dtype), 0);
   if (data.byteLength !== expected) {
-    throw new UserError(`${dir}/${name}.bin holds ${data.byteLength} bytes, the manifest needs ${expected}: the file is truncated or corrupt`);
+    throw new UserError(
+      `${dir}/${name}.bin holds ${data.byteLength} bytes, the manifest needs ${expected}: the file is truncated or corrupt`,
+    );
   }
   return tf.io.decodeWeights(bufferToArrayBuffer(data), specs);
 }

@@ -13,7 +13,11 @@ import * as tf from '@tensorflow/tfjs';
  * padding, strides 1 and 2); bench/vision.bench.ts measures the training throughput.
  */
 
-type KernelFn = (args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap }) => tf.TensorInfo;
+type KernelFn = (args: {
+  inputs: tf.NamedTensorInfoMap;
+  backend: tf.KernelBackend;
+  attrs?: tf.NamedAttrMap;
+}) => tf.TensorInfo;
 
 function wasmKernel(name: string): KernelFn {
   const k = tf.getKernel(name, 'wasm');
@@ -82,11 +86,21 @@ function conv2DBackpropFilterWasm(args: {
     let g = conv2d({
       inputs: { x: xT, filter: dyT },
       backend,
-      attrs: { strides: [1, 1], pad: explicitPad, dataFormat: 'NHWC', dilations: [strideH, strideW], dimRoundingMode: undefined } as unknown as tf.NamedAttrMap,
+      attrs: {
+        strides: [1, 1],
+        pad: explicitPad,
+        dataFormat: 'NHWC',
+        dilations: [strideH, strideW],
+        dimRoundingMode: undefined,
+      } as unknown as tf.NamedAttrMap,
     });
     temps.push(g);
     if (g.shape[1] !== kh || g.shape[2] !== kw) {
-      g = slice({ inputs: { x: g }, backend, attrs: { begin: [0, 0, 0, 0], size: [g.shape[0] as number, kh, kw, g.shape[3] as number] } });
+      g = slice({
+        inputs: { x: g },
+        backend,
+        attrs: { begin: [0, 0, 0, 0], size: [g.shape[0] as number, kh, kw, g.shape[3] as number] },
+      });
       temps.push(g);
     }
     return transpose({ inputs: { x: g }, backend, attrs: { perm: [1, 2, 0, 3] } });
@@ -151,10 +165,18 @@ function makeConv2DBackpropInputWasm(original: KernelFn): KernelFn {
     if (attrs.dataFormat === 'NCHW' || sh !== sw) return original(args);
     const inputShape = attrs.inputShape;
     const [kh, kw, cin, cout] = filter.shape as [number, number, number, number];
-    const info = tf.backend_util.computeConv2DInfo(inputShape, [kh, kw, cin, cout], attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+    const info = tf.backend_util.computeConv2DInfo(
+      inputShape,
+      [kh, kw, cin, cout],
+      attrs.strides,
+      1,
+      attrs.pad,
+      attrs.dimRoundingMode,
+    );
     const rows = phaseTaps(kh, sh, info.padInfo.top);
     const cols = phaseTaps(kw, sw, info.padInfo.left);
-    if (rows.dMin > 0 || cols.dMin > 0 || !Number.isFinite(rows.dMin) || !Number.isFinite(cols.dMin)) return original(args);
+    if (rows.dMin > 0 || cols.dMin > 0 || !Number.isFinite(rows.dMin) || !Number.isFinite(cols.dMin))
+      return original(args);
     const [batch, h, w] = [inputShape[0], inputShape[1], inputShape[2]];
     const [oh, ow] = [dy.shape[1] as number, dy.shape[2] as number];
     const KH = rows.dMax - rows.dMin + 1;
@@ -207,7 +229,11 @@ function makeConv2DBackpropInputWasm(original: KernelFn): KernelFn {
       });
       temps.push(y);
       if (y.shape[1] !== mRows || y.shape[2] !== mCols) {
-        y = wasmKernel('Slice')({ inputs: { x: y }, backend, attrs: { begin: [0, 0, 0, 0], size: [batch, mRows, mCols, outCh] } });
+        y = wasmKernel('Slice')({
+          inputs: { x: y },
+          backend,
+          attrs: { begin: [0, 0, 0, 0], size: [batch, mRows, mCols, outCh] },
+        });
         temps.push(y);
       }
       if (sh > 1) {
@@ -222,7 +248,11 @@ function makeConv2DBackpropInputWasm(original: KernelFn): KernelFn {
         temps.push(y);
       }
       if (y.shape[1] !== h || y.shape[2] !== w) {
-        y = wasmKernel('Slice')({ inputs: { x: y }, backend, attrs: { begin: [0, 0, 0, 0], size: [batch, h, w, cin] } });
+        y = wasmKernel('Slice')({
+          inputs: { x: y },
+          backend,
+          attrs: { begin: [0, 0, 0, 0], size: [batch, h, w, cin] },
+        });
         temps.push(y);
       }
       temps.pop(); // the result is returned, not freed
@@ -243,7 +273,11 @@ let registered = false;
 export function registerMissingWasmKernels(): void {
   if (registered) return;
   if (tf.getKernel('Conv2DBackpropFilter', 'wasm') === undefined) {
-    tf.registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: conv2DBackpropFilterWasm as unknown as tf.KernelFunc });
+    tf.registerKernel({
+      kernelName: 'Conv2DBackpropFilter',
+      backendName: 'wasm',
+      kernelFunc: conv2DBackpropFilterWasm as unknown as tf.KernelFunc,
+    });
   }
   const original = tf.getKernel('Conv2DBackpropInput', 'wasm');
   if (original !== undefined) {

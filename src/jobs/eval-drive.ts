@@ -4,7 +4,15 @@ import { initBackend } from '../core/backend.js';
 import type { RgbImage } from '../core/env.js';
 import { readJson } from '../core/files.js';
 import { log } from '../core/logger.js';
-import { agentPolicy, driveRoute, randomPolicy, roadResult, zeroPolicy, type EpisodePolicy, type RoadResult } from '../agent/evaluation.js';
+import {
+  agentPolicy,
+  driveRoute,
+  randomPolicy,
+  roadResult,
+  zeroPolicy,
+  type EpisodePolicy,
+  type RoadResult,
+} from '../agent/evaluation.js';
 import { readCheckpoint, RUN_FILES } from './run-dir.js';
 import { parseTrainConfig, type TrainConfig } from './train-config.js';
 import { buildAgent, loadEncoderFor, simEnvFor } from './training.js';
@@ -20,7 +28,10 @@ export const MAX_DISENGAGEMENTS_PER_ROAD = 200;
 /** Size of the camera frame kept of a failed road (4:3 like the simulator's camera). */
 const FAILURE_FRAME = { widthPx: 320, heightPx: 240 } as const;
 
-export type PolicySpec = { readonly kind: 'random'; readonly seed: number } | { readonly kind: 'zero' } | { readonly kind: 'run'; readonly dir: string; readonly name: string };
+export type PolicySpec =
+  | { readonly kind: 'random'; readonly seed: number }
+  | { readonly kind: 'zero' }
+  | { readonly kind: 'run'; readonly dir: string; readonly name: string };
 
 export interface DriveJob {
   /** The world: the first run's training config (its sim and agent sections). */
@@ -96,12 +107,22 @@ export async function driveJob(job: DriveJob): Promise<DrivenRoads> {
         failures.push({
           roadSeed: seed,
           framePngBase64: Buffer.from(await rgbToPng(seen.frame)).toString('base64'),
-          mapPngBase64: Buffer.from(await topDownMapPng(env.road, { path: env.drivenPath, interventions, sizePx: 240 })).toString('base64'),
+          mapPngBase64: Buffer.from(
+            await topDownMapPng(env.road, { path: env.drivenPath, interventions, sizePx: 240 }),
+          ).toString('base64'),
         });
       }
       const look = lookOfRoad(seed, job.config.sim);
       roads.push(roadResult(route, look));
-      log.info({ policy: policyName(policy), road: seed, distanceM: Math.round(route.distanceM), disengagements: route.disengagements }, 'evaluation drive');
+      log.info(
+        {
+          policy: policyName(policy),
+          road: seed,
+          distanceM: Math.round(route.distanceM),
+          disengagements: route.disengagements,
+        },
+        'evaluation drive',
+      );
     }
   } finally {
     release();

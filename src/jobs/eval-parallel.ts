@@ -47,7 +47,9 @@ export async function driveInParallel(job: DriveJob, workers: number): Promise<D
   const n = Math.min(workers, job.roadSeeds.length);
   if (n <= 1) return driveJob(job);
   const per = Math.ceil(job.roadSeeds.length / n);
-  const shares = Array.from({ length: n }, (_, i) => job.roadSeeds.slice(i * per, (i + 1) * per)).filter((s) => s.length > 0);
+  const shares = Array.from({ length: n }, (_, i) => job.roadSeeds.slice(i * per, (i + 1) * per)).filter(
+    (s) => s.length > 0,
+  );
   const parts = await Promise.all(shares.map((roadSeeds) => inChild({ ...job, roadSeeds })));
   return { roads: parts.flatMap((p) => p.roads), failures: parts.flatMap((p) => p.failures) };
 }

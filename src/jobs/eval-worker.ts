@@ -8,6 +8,7 @@ import { driveJob, type DriveJob } from './eval-drive.js';
 process.once('message', (job: DriveJob) => {
   driveJob(job).then(
     (result) => process.send!({ ok: true, result }, () => process.exit(0)),
-    (err: unknown) => process.send!({ ok: false, error: oneLine(err), user: err instanceof UserError }, () => process.exit(1)),
+    (err: unknown) =>
+      process.send!({ ok: false, error: oneLine(err), user: err instanceof UserError }, () => process.exit(1)),
   );
 });

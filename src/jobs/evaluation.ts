@@ -6,9 +6,22 @@ import { UserError } from '../core/errors.js';
 import { readJson, replaceDirectory, writeJsonSafely } from '../core/files.js';
 import { log } from '../core/logger.js';
 import { baselineKey, baselinePath, readBaselines, writeBaselines } from '../agent/baseline-cache.js';
-import { breakdownByLook, summariseRoadSet, type Interval, type LookRow, type RoadResult, type RoadSetSummary } from '../agent/evaluation.js';
+import {
+  breakdownByLook,
+  summariseRoadSet,
+  type Interval,
+  type LookRow,
+  type RoadResult,
+  type RoadSetSummary,
+} from '../agent/evaluation.js';
 import { checkEvaluationRoads, EVALUATION_ROAD_SEED_BASE, EVALUATION_SEEDS_PER_SET } from '../agent/road-seeds.js';
-import { MAX_DISENGAGEMENTS_PER_ROAD, readRunConfig, type DriveJob, type FailurePictures, type PolicySpec } from './eval-drive.js';
+import {
+  MAX_DISENGAGEMENTS_PER_ROAD,
+  readRunConfig,
+  type DriveJob,
+  type FailurePictures,
+  type PolicySpec,
+} from './eval-drive.js';
 import { driveInParallel } from './eval-parallel.js';
 import { failedRoadsPng, looksChartPng } from './eval-pictures.js';
 import { readCheckpoint, RUN_FILES } from './run-dir.js';
@@ -69,9 +82,18 @@ export interface EvaluationResult {
  * The evaluation roads of seed set `seed`: `roads` seeds from its own block of the evaluation
  * range, balanced over every level of every look factor of `sim` (sim/looks.ts).
  */
-export function evaluationRoads(roads: number, seed: number, sim: TrainConfig['sim']): { seed: number; look: Record<string, string> }[] {
+export function evaluationRoads(
+  roads: number,
+  seed: number,
+  sim: TrainConfig['sim'],
+): { seed: number; look: Record<string, string> }[] {
   const base = EVALUATION_ROAD_SEED_BASE + seed * EVALUATION_SEEDS_PER_SET;
-  return selectBalancedRoads(roads, EVALUATION_SEEDS_PER_SET, (i) => base + i, (s) => lookOfRoad(s, sim));
+  return selectBalancedRoads(
+    roads,
+    EVALUATION_SEEDS_PER_SET,
+    (i) => base + i,
+    (s) => lookOfRoad(s, sim),
+  );
 }
 
 function row(method: string, s: RoadSetSummary, training: TrainSummary | null): TableRow {
@@ -95,13 +117,22 @@ const pct = (x: number): string => `${Math.round(100 * x)}%`;
 
 function formatColumns(header: readonly string[], cells: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
-  const line = (c: readonly string[]) => c.map((x, i) => (i === 0 ? x.padEnd(widths[i]!) : x.padStart(widths[i]!))).join('  ');
+  const line = (c: readonly string[]) =>
+    c.map((x, i) => (i === 0 ? x.padEnd(widths[i]!) : x.padStart(widths[i]!))).join('  ');
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)].join('\n');
 }
 
 /** The table as text, in the paper's columns plus the clean-road share; intervals are bootstrap 95% over roads. */
 export function formatTable(rows: readonly TableRow[]): string {
-  const header = ['method', 'training episodes', 'training distance (m)', 'training time (s)', 'roads clean [95% CI]', 'm per disengagement [95% CI]', 'disengagements'];
+  const header = [
+    'method',
+    'training episodes',
+    'training distance (m)',
+    'training time (s)',
+    'roads clean [95% CI]',
+    'm per disengagement [95% CI]',
+    'disengagements',
+  ];
   const cells = rows.map((r) => [
     r.method,
     r.trainingEpisodes === null ? '-' : String(r.trainingEpisodes),
@@ -119,10 +150,16 @@ export function formatLooks(policy: string, looks: readonly LookRow[]): string {
   const cells = looks.map((l) => [
     `${l.factor}: ${l.level}`,
     String(l.roads),
-    l.roads === 0 ? '-' : `${l.cleanRoads} ${pct(l.cleanShare.estimate)} [${pct(l.cleanShare.lo)}, ${pct(l.cleanShare.hi)}]`,
-    l.roads === 0 ? '-' : `${l.metresPerDisengagement.estimate.toFixed(1)}${l.disengagements === 0 ? ' (none)' : ''} [${l.metresPerDisengagement.lo.toFixed(0)}, ${l.metresPerDisengagement.hi.toFixed(0)}]`,
+    l.roads === 0
+      ? '-'
+      : `${l.cleanRoads} ${pct(l.cleanShare.estimate)} [${pct(l.cleanShare.lo)}, ${pct(l.cleanShare.hi)}]`,
+    l.roads === 0
+      ? '-'
+      : `${l.metresPerDisengagement.estimate.toFixed(1)}${l.disengagements === 0 ? ' (none)' : ''} [${l.metresPerDisengagement.lo.toFixed(0)}, ${l.metresPerDisengagement.hi.toFixed(0)}]`,
   ]);
-  return `${policy}, by look:\n` + formatColumns(['look', 'roads', 'clean [95% CI]', 'm per disengagement [95% CI]'], cells);
+  return (
+    `${policy}, by look:\n` + formatColumns(['look', 'roads', 'clean [95% CI]', 'm per disengagement [95% CI]'], cells)
+  );
 }
 
 export interface EvalOptions {
@@ -148,7 +185,8 @@ async function checkRun(dir: string): Promise<CheckedRun> {
   if (!info?.isDirectory()) throw new UserError(`--run ${dir}: not a directory`);
   const config = await readRunConfig(dir);
   const summary = (await readJson(join(dir, RUN_FILES.summary))) as TrainSummary;
-  if (typeof summary !== 'object' || summary === null) throw new UserError(`${join(dir, RUN_FILES.summary)} is not a run summary`);
+  if (typeof summary !== 'object' || summary === null)
+    throw new UserError(`${join(dir, RUN_FILES.summary)} is not a run summary`);
   const encoder = await loadEncoderFor(config);
   const agent = buildAgent({ ...config, agent: { ...config.agent, replayTestEpisodes: false } }, encoder);
   try {
@@ -157,7 +195,12 @@ async function checkRun(dir: string): Promise<CheckedRun> {
     agent.dispose();
     encoder?.dispose();
   }
-  return { dir, config, summary, name: `deep RL from ${config.agent.state === 'vae' ? 'VAE' : 'pixels'} (${config.algo}, seed ${config.seed})` };
+  return {
+    dir,
+    config,
+    summary,
+    name: `deep RL from ${config.agent.state === 'vae' ? 'VAE' : 'pixels'} (${config.algo}, seed ${config.seed})`,
+  };
 }
 
 /** --out must be a directory this command wrote (it holds evaluation.json), empty, or absent. */
@@ -167,7 +210,9 @@ async function checkOut(out: string): Promise<void> {
   if (!info.isDirectory()) throw new UserError(`--out ${out} is a file, not a directory`);
   const entries = await readdir(out);
   if (entries.length > 0 && !entries.includes(EVAL_FILES.result)) {
-    throw new UserError(`--out ${out} holds files that are not an evaluation's (no ${EVAL_FILES.result}): choose another directory`);
+    throw new UserError(
+      `--out ${out} holds files that are not an evaluation's (no ${EVAL_FILES.result}): choose another directory`,
+    );
   }
 }
 
@@ -183,7 +228,10 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvaluationResult
   for (const dir of opts.runs) runs.push(await checkRun(dir));
   const first = runs[0]!;
   for (const run of runs.slice(1)) {
-    if (!sameWorld(first.config, run.config)) throw new UserError(`runs ${first.dir} and ${run.dir} were trained in different simulator configs: evaluate them separately`);
+    if (!sameWorld(first.config, run.config))
+      throw new UserError(
+        `runs ${first.dir} and ${run.dir} were trained in different simulator configs: evaluate them separately`,
+      );
   }
   const out = opts.out ?? join(first.dir, 'evaluation');
   await checkOut(out);
@@ -194,7 +242,8 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvaluationResult
     runs.map((r) => ({ run: r.dir, routeSeed: r.config.routeSeed })),
   );
 
-  const drive = (policy: PolicySpec, pictures: boolean) => driveInParallel({ config: first.config, policy, roadSeeds, pictures } satisfies DriveJob, opts.workers);
+  const drive = (policy: PolicySpec, pictures: boolean) =>
+    driveInParallel({ config: first.config, policy, roadSeeds, pictures } satisfies DriveJob, opts.workers);
   const evaluations: PolicyEvaluation[] = [];
   const failures = new Map<string, FailurePictures[]>();
   const summarise = (policy: string, roads: readonly RoadResult[], i: number): PolicyEvaluation => ({
@@ -208,7 +257,10 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvaluationResult
   const key = baselineKey({
     roadSeeds,
     sim: first.config.sim,
-    actionShaping: { maxSteeringChangePerStep: first.config.agent.maxSteeringChangePerStep, speedFractionRange: first.config.agent.speedFractionRange },
+    actionShaping: {
+      maxSteeringChangePerStep: first.config.agent.maxSteeringChangePerStep,
+      speedFractionRange: first.config.agent.speedFractionRange,
+    },
     randomSeed: opts.seed,
     maxDisengagementsPerRoad: MAX_DISENGAGEMENTS_PER_ROAD,
   });
@@ -232,7 +284,16 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvaluationResult
 
   const rows = evaluations.map((e, i) => row(e.policy, e.summary, i < 2 ? null : runs[i - 2]!.summary));
   const pictures: string[] = [];
-  const result = { roadSeeds, routeLengthM: first.config.sim.road.routeLengthM, rows, policies: evaluations, baselineCache: cache, baselineCachePath: opts.baselineCache ? baselinePath(key) : null, out, pictures };
+  const result = {
+    roadSeeds,
+    routeLengthM: first.config.sim.road.routeLengthM,
+    rows,
+    policies: evaluations,
+    baselineCache: cache,
+    baselineCachePath: opts.baselineCache ? baselinePath(key) : null,
+    out,
+    pictures,
+  };
   await replaceDirectory(out, async (tmp) => {
     await looksChartPng(
       evaluations.flatMap((e) => e.looks.map((l) => ({ ...l, policy: e.policy }))),
@@ -241,10 +302,22 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvaluationResult
     pictures.push(join(out, EVAL_FILES.looks));
     for (const [i, run] of runs.entries()) {
       const name = runs.length === 1 ? EVAL_FILES.failedRoads : `failed-roads-${i + 1}.png`;
-      if (await failedRoadsPng(run.name, failures.get(run.name + '\u0000' + String(i)) ?? [], evaluations[i + 2]!.roads, join(tmp, name))) pictures.push(join(out, name));
+      if (
+        await failedRoadsPng(
+          run.name,
+          failures.get(run.name + '\u0000' + String(i)) ?? [],
+          evaluations[i + 2]!.roads,
+          join(tmp, name),
+        )
+      )
+        pictures.push(join(out, name));
     }
-    await writeJsonSafely(join(tmp, EVAL_FILES.result), { ...result, runs: runs.map((r) => r.dir), seed: opts.seed, createdAt: new Date().toISOString() });
+    await writeJsonSafely(join(tmp, EVAL_FILES.result), {
+      ...result,
+      runs: runs.map((r) => r.dir),
+      seed: opts.seed,
+      createdAt: new Date().toISOString(),
+    });
   });
   return result;
 }
-

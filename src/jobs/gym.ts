@@ -6,7 +6,17 @@ import { writeOutputDirectory } from '../core/out-dir.js';
 import { join } from 'node:path';
 import { createClassicEnv, type ClassicTask } from '../../sim/classic/index.js';
 import { seededStream } from '../../sim/road.js';
-import { explorationConfigSchema, learnerSettingsForExploration, learnerConfigSchema, mergeLearnerConfig, withAlgorithmPreset, type Algorithm, type LearnerConfig, type ExplorationConfigInput, type LearnerConfigInput } from '../rl/config.js';
+import {
+  explorationConfigSchema,
+  learnerSettingsForExploration,
+  learnerConfigSchema,
+  mergeLearnerConfig,
+  withAlgorithmPreset,
+  type Algorithm,
+  type LearnerConfig,
+  type ExplorationConfigInput,
+  type LearnerConfigInput,
+} from '../rl/config.js';
 import { createLearner } from '../rl/learner.js';
 import { createExploration } from '../rl/noise.js';
 import { trainOnVectorEnv, type TrainProgress, type TrainReport } from '../rl/vector-loop.js';
@@ -119,7 +129,11 @@ export async function runGym(options: GymRunOptions): Promise<GymRunResult> {
     { ...setup.learner, ...learnerSettingsForExploration(explorationConfig) },
     (options.file?.learner ?? {}) as LearnerConfigInput,
   );
-  const learnerConfig = parseWith(learnerConfigSchema, withAlgorithmPreset(options.algo, learnerOverrides), 'learner config');
+  const learnerConfig = parseWith(
+    learnerConfigSchema,
+    withAlgorithmPreset(options.algo, learnerOverrides),
+    'learner config',
+  );
   const loop = {
     learningStarts: options.file?.learningStarts ?? setup.loop.learningStarts,
     gradientSteps: options.file?.gradientSteps ?? setup.loop.gradientSteps,
@@ -156,4 +170,3 @@ export async function runGym(options: GymRunOptions): Promise<GymRunResult> {
     learner.dispose();
   }
 }
-

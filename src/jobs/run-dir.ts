@@ -2,8 +2,21 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { lineChartPng } from '../core/chart.js';
-import { CHECKSUMS_FILE, hasValidChecksums, verifyDirectoryChecksums, writeDirectoryChecksums } from '../core/checksums.js';
-import { exists, findReplacedDirectory, readJson, recoverReplacedDirectory, replaceDirectory, writeFileSafely, writeJsonSafely } from '../core/files.js';
+import {
+  CHECKSUMS_FILE,
+  hasValidChecksums,
+  verifyDirectoryChecksums,
+  writeDirectoryChecksums,
+} from '../core/checksums.js';
+import {
+  exists,
+  findReplacedDirectory,
+  readJson,
+  recoverReplacedDirectory,
+  replaceDirectory,
+  writeFileSafely,
+  writeJsonSafely,
+} from '../core/files.js';
 import { log } from '../core/logger.js';
 import { UserError } from '../core/errors.js';
 import type { DrivingAgent } from '../agent/agent.js';
@@ -36,7 +49,11 @@ export async function writeMetrics(runDir: string, records: readonly EpisodeReco
   await writeFileSafely(join(runDir, RUN_FILES.metrics), records.map((r) => JSON.stringify(r)).join('\n') + '\n');
 }
 
-export async function writeLearningCurve(runDir: string, records: readonly EpisodeRecord[], title: string): Promise<void> {
+export async function writeLearningCurve(
+  runDir: string,
+  records: readonly EpisodeRecord[],
+  title: string,
+): Promise<void> {
   await lineChartPng(
     records.map((r) => ({ x: r.episode, y: Math.round(r.distanceM * 10) / 10, series: r.mode })),
     { title, xTitle: 'episode', yTitle: 'distance before intervention (m)', path: join(runDir, RUN_FILES.curve) },
@@ -74,8 +91,12 @@ export async function hasCheckpoint(runDir: string): Promise<boolean> {
  * copy when a crash left it missing, and removes the other copies. Says what it did.
  */
 export async function recoverCheckpoint(runDir: string): Promise<void> {
-  const { restored, removed } = await recoverReplacedDirectory(join(runDir, RUN_FILES.checkpoint), isCompleteCheckpoint);
-  if (restored !== null) log.warn({ from: restored }, 'the last checkpoint replacement was cut short: restored the newest complete copy');
+  const { restored, removed } = await recoverReplacedDirectory(
+    join(runDir, RUN_FILES.checkpoint),
+    isCompleteCheckpoint,
+  );
+  if (restored !== null)
+    log.warn({ from: restored }, 'the last checkpoint replacement was cut short: restored the newest complete copy');
   if (removed.length > 0) log.info({ removed }, 'removed leftover checkpoint copies');
 }
 
@@ -85,11 +106,16 @@ export async function recoverCheckpoint(runDir: string): Promise<void> {
  */
 export async function readCheckpoint(runDir: string, agent: DrivingAgent): Promise<TrainingProgress> {
   const dir = await checkpointDirOf(runDir);
-  if (dir === null) throw new UserError(`no checkpoint in ${runDir} (expected ${join(runDir, RUN_FILES.checkpoint, RUN_FILES.progress)})`);
-  if ((await verifyDirectoryChecksums(dir)) === 'absent') log.warn({ dir }, `the checkpoint has no ${CHECKSUMS_FILE} (written by an older daydrive): loaded unverified`);
+  if (dir === null)
+    throw new UserError(
+      `no checkpoint in ${runDir} (expected ${join(runDir, RUN_FILES.checkpoint, RUN_FILES.progress)})`,
+    );
+  if ((await verifyDirectoryChecksums(dir)) === 'absent')
+    log.warn({ dir }, `the checkpoint has no ${CHECKSUMS_FILE} (written by an older daydrive): loaded unverified`);
   await agent.load(join(dir, RUN_FILES.agent));
   const progress = (await readJson(join(dir, RUN_FILES.progress))) as TrainingProgress;
-  if (!Array.isArray(progress.records) || typeof progress.elapsedS !== 'number') throw new UserError(`${dir}/${RUN_FILES.progress} is not a training progress file`);
+  if (!Array.isArray(progress.records) || typeof progress.elapsedS !== 'number')
+    throw new UserError(`${dir}/${RUN_FILES.progress} is not a training progress file`);
   return progress;
 }
 
@@ -105,10 +131,18 @@ export async function writeOverview(runDir: string): Promise<boolean> {
   const testDir = join(runDir, RUN_FILES.finalTest);
   const frames = (await exists(testDir)) ? (await readdir(testDir)).filter((f) => f.startsWith('frame_')).sort() : [];
   if (frames.length === 0 || !(await exists(join(testDir, 'map.png')))) return false;
-  const panelPaths = [join(testDir, frames[Math.floor(frames.length / 2)]!), join(testDir, 'map.png'), join(runDir, RUN_FILES.curve)];
+  const panelPaths = [
+    join(testDir, frames[Math.floor(frames.length / 2)]!),
+    join(testDir, 'map.png'),
+    join(runDir, RUN_FILES.curve),
+  ];
   const panels = await Promise.all(
     panelPaths.map(async (path) => {
-      const { data, info } = await sharp(path).resize({ height: OVERVIEW_PANEL_PX, kernel: 'nearest' }).flatten({ background: '#ffffff' }).png().toBuffer({ resolveWithObject: true });
+      const { data, info } = await sharp(path)
+        .resize({ height: OVERVIEW_PANEL_PX, kernel: 'nearest' })
+        .flatten({ background: '#ffffff' })
+        .png()
+        .toBuffer({ resolveWithObject: true });
       return { data, width: info.width };
     }),
   );
@@ -120,7 +154,10 @@ export async function writeOverview(runDir: string): Promise<boolean> {
     left += p.width + gapPx;
     return placed;
   });
-  const png = await sharp({ create: { width, height: OVERVIEW_PANEL_PX, channels: 3, background: '#ffffff' } }).composite(composite).png().toBuffer();
+  const png = await sharp({ create: { width, height: OVERVIEW_PANEL_PX, channels: 3, background: '#ffffff' } })
+    .composite(composite)
+    .png()
+    .toBuffer();
   await writeFileSafely(join(runDir, RUN_FILES.overview), png);
   return true;
 }

@@ -42,11 +42,16 @@ export const trainConfigSchema = z
   .superRefine(checkTestWorldRoads);
 
 /** The test world's roads (sim.road with the schedule's tightest bend) must pass the simulator's own road checks. */
-function checkTestWorldRoads(c: { schedule: { testRoadTightestBendAtMostM: number | null }; sim: { road: z.input<typeof roadConfigSchema> } }, ctx: z.RefinementCtx): void {
+function checkTestWorldRoads(
+  c: { schedule: { testRoadTightestBendAtMostM: number | null }; sim: { road: z.input<typeof roadConfigSchema> } },
+  ctx: z.RefinementCtx,
+): void {
   const tightestBendAtMostM = c.schedule.testRoadTightestBendAtMostM;
   if (tightestBendAtMostM === null) return;
   const road = roadConfigSchema.safeParse({ ...c.sim.road, tightestBendAtMostM });
-  if (!road.success) for (const issue of road.error.issues) ctx.addIssue({ ...issue, path: ['schedule', 'testRoadTightestBendAtMostM'] });
+  if (!road.success)
+    for (const issue of road.error.issues)
+      ctx.addIssue({ ...issue, path: ['schedule', 'testRoadTightestBendAtMostM'] });
 }
 
 export type TrainConfig = z.output<typeof trainConfigSchema>;

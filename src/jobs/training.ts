@@ -4,13 +4,27 @@ import { ensureDirectory, replaceDirectory, writeFileSafely, writeJsonSafely } f
 import { log } from '../core/logger.js';
 import type { ModelInputSpec, RgbImage } from '../core/env.js';
 import { createDrivingAgent, type DrivingAgent, type VehicleScale } from '../agent/index.js';
-import { consecutivePasses, passed, trainAgent, type EpisodeRecord, type StepView, type TrainingProgress } from '../agent/training.js';
+import {
+  consecutivePasses,
+  passed,
+  trainAgent,
+  type EpisodeRecord,
+  type StepView,
+  type TrainingProgress,
+} from '../agent/training.js';
 import { DEFAULT_VAE_MODEL_DIR, loadVaeEncoder } from '../vision/encoder.js';
 import type { ImageEncoder } from '../vision/types.js';
 import { type Algorithm } from '../rl/config.js';
 import { DrivingSimEnv, rgbToPng, topDownMapPng, type MapPoint } from '../../sim/index.js';
 import { maxSetpointMps } from '../../sim/config.js';
-import { readCheckpoint, RUN_FILES, writeCheckpoint, writeLearningCurve, writeMetrics, writeOverview } from './run-dir.js';
+import {
+  readCheckpoint,
+  RUN_FILES,
+  writeCheckpoint,
+  writeLearningCurve,
+  writeMetrics,
+  writeOverview,
+} from './run-dir.js';
 import { type TrainConfig } from './train-config.js';
 
 /**
@@ -54,14 +68,23 @@ export interface TrainSummary extends Record<string, unknown> {
   readonly episodes: number;
   readonly lastTestDistanceM: number | null;
   /** Where the wall-clock time went (seconds): simulation, agent (state encoding + policy), optimisation. */
-  readonly seconds: { readonly world: number; readonly agent: number; readonly optimise: number; readonly total: number };
+  readonly seconds: {
+    readonly world: number;
+    readonly agent: number;
+    readonly optimise: number;
+    readonly total: number;
+  };
   readonly stopped: boolean;
 }
 
 /** What the world's vehicle means for the agent's units. */
 export function vehicleScaleOf(config: TrainConfig): VehicleScale {
   const { vehicle } = config.sim;
-  return { maxSteeringRad: vehicle.maxSteeringRad, maxSpeedMps: maxSetpointMps(vehicle), policyPeriodS: 1 / vehicle.policyHz };
+  return {
+    maxSteeringRad: vehicle.maxSteeringRad,
+    maxSpeedMps: maxSetpointMps(vehicle),
+    policyPeriodS: 1 / vehicle.policyHz,
+  };
 }
 
 export async function loadEncoderFor(config: TrainConfig): Promise<ImageEncoder | null> {
@@ -88,17 +111,27 @@ export function buildAgent(config: TrainConfig, encoder: ImageEncoder | null): D
  * what the agent reads straight at the model input size, and no full frame (docs/sim.md).
  */
 export function simEnvFor(config: TrainConfig, seedOffset = 0, modelInput?: ModelInputSpec): DrivingSimEnv {
-  return new DrivingSimEnv({ ...config.sim, env: { ...config.sim.env, seed: config.seed + seedOffset } }, modelInput ? { modelInput } : {});
+  return new DrivingSimEnv(
+    { ...config.sim, env: { ...config.sim.env, seed: config.seed + seedOffset } },
+    modelInput ? { modelInput } : {},
+  );
 }
 
 /** The test world's configuration: the training world's, with the schedule's choice of test roads. */
 export function testWorldConfig(config: TrainConfig): TrainConfig {
   const tightestBendAtMostM = config.schedule.testRoadTightestBendAtMostM;
-  return tightestBendAtMostM === null ? config : { ...config, sim: { ...config.sim, road: { ...config.sim.road, tightestBendAtMostM } } };
+  return tightestBendAtMostM === null
+    ? config
+    : { ...config, sim: { ...config.sim, road: { ...config.sim.road, tightestBendAtMostM } } };
 }
 
 /** The run's result from its records. */
-export function summarise(out: string, config: TrainConfig, progress: TrainingProgress, stopped: boolean): TrainSummary {
+export function summarise(
+  out: string,
+  config: TrainConfig,
+  progress: TrainingProgress,
+  stopped: boolean,
+): TrainSummary {
   const records = progress.records;
   // Solved: the run ended on schedule.testsToPass passed tests in a row.
   const solvedAt = consecutivePasses(records) >= config.schedule.testsToPass ? records.at(-1) : undefined;
@@ -120,7 +153,12 @@ export function summarise(out: string, config: TrainConfig, progress: TrainingPr
     solved: solvedAt !== undefined,
     episodes: records.length,
     lastTestDistanceM: lastTest ? round(lastTest.distanceM) : null,
-    seconds: { world: round(sum('world')), agent: round(sum('agent')), optimise: round(sum('optimise')), total: round(progress.elapsedS) },
+    seconds: {
+      world: round(sum('world')),
+      agent: round(sum('agent')),
+      optimise: round(sum('optimise')),
+      total: round(progress.elapsedS),
+    },
     stopped,
   };
 }
@@ -146,7 +184,8 @@ export class TestDriveRecorder {
       this.step = 0;
     }
     // Frames for people at the camera's full size (the agent may see only its model input).
-    if (this.step % FRAME_EVERY_STEPS === 0 && this.env.config.camera.render) this.frames.push(this.env.renderAt(this.env.config.camera.widthPx, this.env.config.camera.heightPx));
+    if (this.step % FRAME_EVERY_STEPS === 0 && this.env.config.camera.render)
+      this.frames.push(this.env.renderAt(this.env.config.camera.widthPx, this.env.config.camera.heightPx));
     if (view.info?.intervention) this.interventions.push({ xM: this.env.pose.xM, yM: this.env.pose.yM });
     this.path = [...this.env.drivenPath];
     this.step += 1;
@@ -158,7 +197,10 @@ export class TestDriveRecorder {
       for (const [i, frame] of this.frames.entries()) {
         await writeFileSafely(join(tmp, `frame_${String(i).padStart(4, '0')}.png`), await rgbToPng(frame));
       }
-      await writeFileSafely(join(tmp, 'map.png'), await topDownMapPng(this.env.road, { path: this.path, interventions: this.interventions }));
+      await writeFileSafely(
+        join(tmp, 'map.png'),
+        await topDownMapPng(this.env.road, { path: this.path, interventions: this.interventions }),
+      );
     });
     return this.frames.length;
   }
@@ -216,4 +258,3 @@ export async function runTraining(opts: TrainRunOptions): Promise<TrainSummary> 
     encoder?.dispose();
   }
 }
-

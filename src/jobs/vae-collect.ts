@@ -1,4 +1,11 @@
-import { DrivingSimEnv, maxSetpointMps, purePursuitForEnv, type CarPose, type SimConfig, type SimDrivingInfo } from '../../sim/index.js';
+import {
+  DrivingSimEnv,
+  maxSetpointMps,
+  purePursuitForEnv,
+  type CarPose,
+  type SimConfig,
+  type SimDrivingInfo,
+} from '../../sim/index.js';
 import type { DrivingInfo, RgbImage } from '../core/env.js';
 import { Rng } from '../core/rng.js';
 import { isReservedRoadSeed } from '../agent/road-seeds.js';
@@ -44,7 +51,12 @@ export interface CollectedFrame {
   readonly record: Omit<FrameRecord, 'file'>;
 }
 
-function recordOf(episode: number, step: number, info: DrivingInfo & Pick<SimDrivingInfo, 'roadSeed' | 'speedMps'>, steeringRad: number): Omit<FrameRecord, 'file'> {
+function recordOf(
+  episode: number,
+  step: number,
+  info: DrivingInfo & Pick<SimDrivingInfo, 'roadSeed' | 'speedMps'>,
+  steeringRad: number,
+): Omit<FrameRecord, 'file'> {
   return {
     episode,
     step,
@@ -100,7 +112,10 @@ export async function collectSimFrames(
     let burstLeft = 0;
     let burstSteer = 0;
     const emit = async (step: number, info: ReturnType<DrivingSimEnv['currentInfo']>): Promise<void> => {
-      await onFrame({ image: env.renderAt(width, height), record: recordOf(episode, step, info, env.pose.steeringRad) });
+      await onFrame({
+        image: env.renderAt(width, height),
+        record: recordOf(episode, step, info, env.pose.steeringRad),
+      });
       frames++;
     };
     await emit(0, env.currentInfo());
@@ -148,7 +163,12 @@ const RECORDING_START_NS = 1_767_225_600_000_000_000n;
  * command every step. No simulator ground truth goes into the bag. A reset adds 2 s to the clock
  * and a new road 10 s, so a reader can split the recording where the car was put back.
  */
-export async function recordSimBag(config: SimConfig, opts: SimCollectOptions, bag: BagWriter, onEpisode?: (episode: number) => void): Promise<{ frames: number; interventions: number; roadSeeds: number[] }> {
+export async function recordSimBag(
+  config: SimConfig,
+  opts: SimCollectOptions,
+  bag: BagWriter,
+  onEpisode?: (episode: number) => void,
+): Promise<{ frames: number; interventions: number; roadSeeds: number[] }> {
   const stepNs = BigInt(Math.round(1e9 / config.vehicle.policyHz));
   let clockNs = RECORDING_START_NS - ROAD_GAP_NS;
   const maxSetpoint = maxSetpointMps(config.vehicle);
@@ -161,7 +181,12 @@ export async function recordSimBag(config: SimConfig, opts: SimCollectOptions, b
       clockNs += s.reset === 'road' ? ROAD_GAP_NS : s.reset === 'reset' ? RESET_GAP_NS : stepNs;
       const yawRateRadPerS = (s.pose.speedMps * Math.tan(s.pose.steeringRad)) / config.vehicle.wheelbaseM;
       await bag.addOdometry(clockNs, s.pose.xM, s.pose.yM, s.pose.yawRad, s.pose.speedMps, yawRateRadPerS);
-      if (s.action) await bag.addCommand(clockNs, s.action[0] * config.vehicle.maxSteeringRad, ((s.action[1] + 1) / 2) * maxSetpoint);
+      if (s.action)
+        await bag.addCommand(
+          clockNs,
+          s.action[0] * config.vehicle.maxSteeringRad,
+          ((s.action[1] + 1) / 2) * maxSetpoint,
+        );
     },
   );
 }

@@ -157,7 +157,13 @@ export function learnerConfigFor(algo: Algorithm, overrides: LearnerConfigInput 
  * (an all-zero state only ever yields zeros). Checked before Rng.fromState, which trusts its input.
  */
 export const rngStateSchema = z
-  .array(z.number().int().min(-(2 ** 31)).max(2 ** 32 - 1))
+  .array(
+    z
+      .number()
+      .int()
+      .min(-(2 ** 31))
+      .max(2 ** 32 - 1),
+  )
   .length(4)
   .refine((words) => words.some((w) => w !== 0), { message: 'an all-zero generator state is invalid' });
 

@@ -24,7 +24,15 @@ import {
 } from './networks.js';
 import type { TensorOps, Tensor } from './tensor-ops.js';
 import { Adam, globalNorm, ParameterGroup, polyakUpdate } from './optimizer.js';
-import { categoricalCrossEntropy, categoricalExpectation, categoricalProjection, categoricalSupport, smoothedTargetAction, td3Target, tdTarget } from './targets.js';
+import {
+  categoricalCrossEntropy,
+  categoricalExpectation,
+  categoricalProjection,
+  categoricalSupport,
+  smoothedTargetAction,
+  td3Target,
+  tdTarget,
+} from './targets.js';
 
 /**
  * One gradient update of the deterministic policy gradient family, written in the order of the
@@ -72,7 +80,9 @@ export function createDdpgModel(config: LearnerConfig, stateSize: number, action
       clipNorm: config.gradClipNorm,
       weightDecay: config.criticWeightDecay,
     }),
-    support: config.distributional ? tf.tensor2d(categoricalSupport(config.vMin, config.vMax, config.atoms), [1, config.atoms]) : null,
+    support: config.distributional
+      ? tf.tensor2d(categoricalSupport(config.vMin, config.vMax, config.atoms), [1, config.atoms])
+      : null,
   };
 }
 
@@ -123,7 +133,10 @@ function allFinite(values: ArrayLike<number>): boolean {
  * are the means of the target and predicted distributions) and mean_i Q_1(s_i, a_i). The float32
  * difference of two float32 values computed in float64 rounds to the same float32.
  */
-export function tdErrorsAndMean(targetMeans: ArrayLike<number>, q: ArrayLike<number>): { tdErrors: Float32Array; meanQ: number } {
+export function tdErrorsAndMean(
+  targetMeans: ArrayLike<number>,
+  q: ArrayLike<number>,
+): { tdErrors: Float32Array; meanQ: number } {
   const tdErrors = new Float32Array(q.length);
   let sum = 0;
   for (let i = 0; i < q.length; i++) {
@@ -150,15 +163,26 @@ export function bellmanTargets(ops: TensorOps, model: DdpgModel, batch: BatchTen
   const batchSize = batch.rewards.shape[0] as number;
   const nextFeatures = features(ops, target, batch.nextStates);
   let nextActions = actorForward(ops, target, nextFeatures);
-  if (batch.targetNoise) nextActions = smoothedTargetAction(ops, nextActions, batch.targetNoise, config.targetNoiseClip);
+  if (batch.targetNoise)
+    nextActions = smoothedTargetAction(ops, nextActions, batch.targetNoise, config.targetNoiseClip);
   if (support) {
     const nextProbs = ops.read(ops.softmax(criticForward(ops, target, 0, nextFeatures, nextActions)));
-    const projected = categoricalProjection(nextProbs, batch.host.rewards, batch.host.discounts, config.vMin, config.vMax, config.atoms);
+    const projected = categoricalProjection(
+      nextProbs,
+      batch.host.rewards,
+      batch.host.discounts,
+      config.vMin,
+      config.vMax,
+      config.atoms,
+    );
     const distribution = ops.upload(projected, [batchSize, config.atoms]);
     return { y: null, distribution, mean: categoricalExpectation(ops, distribution, ops.borrow(support)) };
   }
   const nextQ = (k: number) => ops.view(criticForward(ops, target, k, nextFeatures, nextActions), [batchSize]);
-  const y = target.critics.length === 2 ? td3Target(ops, batch.rewards, batch.discounts, nextQ(0), nextQ(1)) : tdTarget(ops, batch.rewards, batch.discounts, nextQ(0));
+  const y =
+    target.critics.length === 2
+      ? td3Target(ops, batch.rewards, batch.discounts, nextQ(0), nextQ(1))
+      : tdTarget(ops, batch.rewards, batch.discounts, nextQ(0));
   return { y, distribution: null, mean: y };
 }
 
@@ -172,7 +196,12 @@ export interface CriticGradients {
 }
 
 /** The critic loss and its gradient by backpropagation (networks.ts mlpBackward). */
-export function criticLossAndGradients(ops: TensorOps, model: DdpgModel, batch: BatchTensors, targets: BellmanTargets): CriticGradients {
+export function criticLossAndGradients(
+  ops: TensorOps,
+  model: DdpgModel,
+  batch: BatchTensors,
+  targets: BellmanTargets,
+): CriticGradients {
   const { online, support } = model;
   const batchSize = batch.rewards.shape[0] as number;
   const pixels = online.encoder !== null && batch.states.images !== null;
@@ -256,7 +285,10 @@ export function actorLossAndGradients(
     q = out;
     dOut = ops.upload(new Float32Array(batchSize).fill(-1 / batchSize), [batchSize, 1]);
   }
-  const dAction = actionGradient(mlpBackward(ops, critic1, criticTrace, dOut, { params: false, inputs: criticInputRequest(online, false, true) }).inputs) as Tensor;
+  const dAction = actionGradient(
+    mlpBackward(ops, critic1, criticTrace, dOut, { params: false, inputs: criticInputRequest(online, false, true) })
+      .inputs,
+  ) as Tensor;
   let loss = ops.scale(ops.mean(q), -1);
   let dPreActivation: Tensor | null = null;
   const penalty = model.config.actorPreActivationPenalty;
@@ -270,7 +302,12 @@ export function actorLossAndGradients(
     dPreActivation = ops.scale(u, (2 * penalty) / batchSize);
   }
   const grads =
-    mlpBackward(ops, online.actor, actorTrace, dAction, { params: true, inputs: [false], firstInputT: featsOnesT, dOutputPreActivation: dPreActivation }).params ?? [];
+    mlpBackward(ops, online.actor, actorTrace, dAction, {
+      params: true,
+      inputs: [false],
+      firstInputT: featsOnesT,
+      dOutputPreActivation: dPreActivation,
+    }).params ?? [];
   return { loss, grads };
 }
 
@@ -292,7 +329,10 @@ export function ddpgStep(ops: TensorOps, model: DdpgModel, batch: BatchTensors, 
   // The targets and Q_1 come back whole: |TD error| and mean Q are a few host operations (three ops fewer).
   const criticRead = ops.readAll([critic.loss, targets.mean, critic.q1, ...critic.grads]);
   const criticLoss = criticRead[0] as number;
-  const { tdErrors, meanQ } = tdErrorsAndMean(criticRead.subarray(1, 1 + batchSize), criticRead.subarray(1 + batchSize, 1 + 2 * batchSize));
+  const { tdErrors, meanQ } = tdErrorsAndMean(
+    criticRead.subarray(1, 1 + batchSize),
+    criticRead.subarray(1 + batchSize, 1 + 2 * batchSize),
+  );
   const criticGrad = criticRead.subarray(1 + 2 * batchSize);
   const criticNorm = globalNorm(criticGrad);
   if (!allFinite(criticRead) || !Number.isFinite(criticNorm)) {
@@ -305,7 +345,13 @@ export function ddpgStep(ops: TensorOps, model: DdpgModel, batch: BatchTensors, 
     return { skipped: null, criticLoss, actorLoss: Number.NaN, meanQ, criticGradNorm: criticNorm, tdErrors };
   }
   const feats = pixels ? features(ops, online, batch.states) : batch.states.vectors;
-  const actor = actorLossAndGradients(ops, model, feats, pixels ? null : (batch.stateOnesT ?? null), batch.actorNoise ?? null);
+  const actor = actorLossAndGradients(
+    ops,
+    model,
+    feats,
+    pixels ? null : (batch.stateOnesT ?? null),
+    batch.actorNoise ?? null,
+  );
   const actorRead = ops.readAll([actor.loss, ...actor.grads]);
   const actorLoss = actorRead[0] as number;
   const actorGrad = actorRead.subarray(1);
@@ -321,6 +367,11 @@ export function ddpgStep(ops: TensorOps, model: DdpgModel, batch: BatchTensors, 
 }
 
 /** mu(s) for a batch of states, [B, actionSize] (under a NoisyNet actor's noise draw when given). */
-export function policy(ops: TensorOps, net: ActorCritic, states: StateBatch, actorNoise: MlpNoise | null = null): Tensor {
+export function policy(
+  ops: TensorOps,
+  net: ActorCritic,
+  states: StateBatch,
+  actorNoise: MlpNoise | null = null,
+): Tensor {
   return actorForward(ops, net, features(ops, net, states), actorNoise);
 }

@@ -66,7 +66,9 @@ export class EngineOps extends TensorOps {
   // ---- products ----
 
   protected override product(a: Tensor, b: Tensor, bias: Tensor | null, activation: 'relu' | 'linear'): Tensor {
-    return this.own(tf.fused.matMul({ a: this.tensor(a), b: this.tensor(b), bias: bias ? this.tensor(bias) : undefined, activation }));
+    return this.own(
+      tf.fused.matMul({ a: this.tensor(a), b: this.tensor(b), bias: bias ? this.tensor(bias) : undefined, activation }),
+    );
   }
 
   // ---- elementwise ----
@@ -138,7 +140,12 @@ export class EngineOps extends TensorOps {
   }
 
   override concat(xs: readonly Tensor[], axis: number): Tensor {
-    return this.own(tf.concat(xs.map((x) => this.tensor(x)), axis));
+    return this.own(
+      tf.concat(
+        xs.map((x) => this.tensor(x)),
+        axis,
+      ),
+    );
   }
 
   override columns(x: Tensor, from: number, count: number): Tensor {

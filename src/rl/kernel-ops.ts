@@ -45,7 +45,8 @@ export class KernelOps extends TensorOps {
   constructor() {
     super();
     this.backendName = tf.getBackend();
-    if (!DIRECT_KERNEL_BACKENDS.has(this.backendName)) throw new Error(`direct kernel calls need the wasm or cpu backend, not ${this.backendName} (use withTensorOps)`);
+    if (!DIRECT_KERNEL_BACKENDS.has(this.backendName))
+      throw new Error(`direct kernel calls need the wasm or cpu backend, not ${this.backendName} (use withTensorOps)`);
     this.backend = tf.backend();
     this.kernels = kernelsOf(this.backendName);
   }
@@ -71,7 +72,11 @@ export class KernelOps extends TensorOps {
   // ---- data in and out ----
 
   protected override write(values: Float32Array, shape: readonly number[]): Tensor {
-    const out: Tensor = { dataId: this.backend.write(values, [...shape], 'float32'), shape: [...shape], dtype: 'float32' };
+    const out: Tensor = {
+      dataId: this.backend.write(values, [...shape], 'float32'),
+      shape: [...shape],
+      dtype: 'float32',
+    };
     this.owned.push(out);
     return out;
   }
@@ -114,7 +119,15 @@ export class KernelOps extends TensorOps {
   // ---- products ----
 
   /** One _FusedMatMul on 3D views. No transpose flags: on wasm those take an unoptimised path (~10x slower). */
-  protected override product(a: Tensor, b: Tensor, bias: Tensor | null, activation: 'relu' | 'linear', m: number, k: number, n: number): Tensor {
+  protected override product(
+    a: Tensor,
+    b: Tensor,
+    bias: Tensor | null,
+    activation: 'relu' | 'linear',
+    m: number,
+    k: number,
+    n: number,
+  ): Tensor {
     const inputs: Record<string, Tensor> = { a: this.reshape(a, [1, m, k]), b: this.reshape(b, [1, k, n]) };
     if (bias) inputs.bias = bias;
     return this.reshape(this.run('_FusedMatMul', inputs, { transposeA: false, transposeB: false, activation }), [m, n]);

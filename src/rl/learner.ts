@@ -30,7 +30,16 @@ import {
 } from './networks.js';
 import type { AdamState } from './optimizer.js';
 import { ReplayBuffer, type ReplayMark, type SampledBatch } from './replay.js';
-import type { Learner, LearnerSnapshot, NoisyPolicy, PerturbablePolicy, PolicyWeights, Transition, UpdateOptions, UpdateStats } from './types.js';
+import type {
+  Learner,
+  LearnerSnapshot,
+  NoisyPolicy,
+  PerturbablePolicy,
+  PolicyWeights,
+  Transition,
+  UpdateOptions,
+  UpdateStats,
+} from './types.js';
 
 /**
  * The learner: DDPG with the TD3 and D4PG switches (see ddpg.ts), replay, n-step windows per
@@ -78,7 +87,8 @@ const learnerMetaSchema = z.object({
 function checkFiniteValues(values: ArrayLike<number>, what: string, nonNegative = false): void {
   for (let i = 0; i < values.length; i++) {
     const v = values[i] as number;
-    if (!Number.isFinite(v) || (nonNegative && v < 0)) throw new UserError(`${what}: value ${i} is ${v}: must be finite${nonNegative ? ' and >= 0' : ''}`);
+    if (!Number.isFinite(v) || (nonNegative && v < 0))
+      throw new UserError(`${what}: value ${i} is ${v}: must be finite${nonNegative ? ' and >= 0' : ''}`);
   }
 }
 
@@ -87,7 +97,8 @@ function checkFinite(values: ArrayLike<number>, field: string, expectedLength?: 
     throw new RangeError(`${field} has ${values.length} components, expected ${expectedLength}`);
   }
   for (let i = 0; i < values.length; i++) {
-    if (!Number.isFinite(values[i] as number)) throw new RangeError(`${field}[${i}] is ${values[i]}: transitions must be finite`);
+    if (!Number.isFinite(values[i] as number))
+      throw new RangeError(`${field}[${i}] is ${values[i]}: transitions must be finite`);
   }
 }
 
@@ -119,8 +130,10 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy, 
     readonly actionSize: number,
     rng: Rng,
   ) {
-    if (!Number.isInteger(stateSize) || stateSize < 1) throw new RangeError(`stateSize must be a positive integer, got ${stateSize}`);
-    if (!Number.isInteger(actionSize) || actionSize < 1) throw new RangeError(`actionSize must be a positive integer, got ${actionSize}`);
+    if (!Number.isInteger(stateSize) || stateSize < 1)
+      throw new RangeError(`stateSize must be a positive integer, got ${stateSize}`);
+    if (!Number.isInteger(actionSize) || actionSize < 1)
+      throw new RangeError(`actionSize must be a positive integer, got ${actionSize}`);
     this.config = config;
     this.rng = rng;
     const layout = stateLayout(config, stateSize);
@@ -155,7 +168,9 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy, 
     checkFinite(state, 'state', this.stateSize);
     const host = this.actingNoise;
     if (!host) return this.actWith(this.online, state);
-    return withTensorOps((ops) => ops.read(policy(ops, this.online, this.stateBatch(ops, state, 1), uploadMlpNoise(ops, this.online.actor, host))));
+    return withTensorOps((ops) =>
+      ops.read(policy(ops, this.online, this.stateBatch(ops, state, 1), uploadMlpNoise(ops, this.online.actor, host))),
+    );
   }
 
   private actWith(net: ActorCritic, state: Float32Array): Float32Array {
@@ -170,7 +185,10 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy, 
     checkFinite([t.reward], 'reward');
     checkFinite(t.nextState, 'nextState', this.stateSize);
     if (this.imageSize > 0) {
-      for (const [field, s] of [['state', t.state], ['nextState', t.nextState]] as const) {
+      for (const [field, s] of [
+        ['state', t.state],
+        ['nextState', t.nextState],
+      ] as const) {
         for (let i = 0; i < this.imageSize; i++) {
           const v = s[i] as number;
           if (v < 0 || v > 1) throw new RangeError(`${field}[${i}] is ${v}: image components must lie in [0, 1]`);
@@ -217,7 +235,8 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy, 
 
   async update(steps: number, options: UpdateOptions = {}): Promise<UpdateStats> {
     this.assertAlive();
-    if (!Number.isInteger(steps) || steps < 0) throw new RangeError(`update steps must be a non-negative integer, got ${steps}`);
+    if (!Number.isInteger(steps) || steps < 0)
+      throw new RangeError(`update steps must be a non-negative integer, got ${steps}`);
     const sliceMs = options.sliceMs ?? UPDATE_SLICE_MS;
     if (!(sliceMs >= 0)) throw new RangeError(`sliceMs must be >= 0, got ${sliceMs}`);
     const { onProgress, signal } = options;
@@ -227,16 +246,24 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy, 
     let actorLoss = 0;
     let actorUpdates = 0;
     let meanQ = 0;
-    if (this.replay.size === 0) return { updates: 0, criticLoss: Number.NaN, actorLoss: Number.NaN, meanQ: Number.NaN, skipped: 0 };
+    if (this.replay.size === 0)
+      return { updates: 0, criticLoss: Number.NaN, actorLoss: Number.NaN, meanQ: Number.NaN, skipped: 0 };
     let lastYield = performance.now();
     for (let i = 0; i < steps && !signal?.aborted; i++) {
       const sample = this.replay.sample(this.config.batchSize, this.rng);
       // Frees the batch, every intermediate and the engine's part (image batches, the encoder's tensors).
-      const result: StepResult = withTensorOps((ops) => ddpgStep(ops, this.model, this.batchTensors(ops, sample), this.updates));
+      const result: StepResult = withTensorOps((ops) =>
+        ddpgStep(ops, this.model, this.batchTensors(ops, sample), this.updates),
+      );
       if (result.skipped !== null) {
         skipped += 1;
         log.warn(
-          { update: this.updates, criticLoss: result.criticLoss, actorLoss: result.actorLoss, criticGradNorm: result.criticGradNorm },
+          {
+            update: this.updates,
+            criticLoss: result.criticLoss,
+            actorLoss: result.actorLoss,
+            criticGradNorm: result.criticGradNorm,
+          },
           `non-finite ${result.skipped} loss or gradient: ${result.skipped === 'critic' ? 'update' : 'actor and target update'} skipped, last good weights kept`,
         );
       }
@@ -292,8 +319,15 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy, 
     return {
       states: this.stateBatch(ops, sample.states, b),
       actions: ops.upload(sample.actions, [b, actionSize]),
-      stateActionOnesT: vectorsOnly ? ops.upload(withOnesTransposed([sample.states, sample.actions], [stateSize, actionSize], b), [stateSize + actionSize + 1, b]) : null,
-      stateOnesT: vectorsOnly ? ops.upload(withOnesTransposed([sample.states], [stateSize], b), [stateSize + 1, b]) : null,
+      stateActionOnesT: vectorsOnly
+        ? ops.upload(withOnesTransposed([sample.states, sample.actions], [stateSize, actionSize], b), [
+            stateSize + actionSize + 1,
+            b,
+          ])
+        : null,
+      stateOnesT: vectorsOnly
+        ? ops.upload(withOnesTransposed([sample.states], [stateSize], b), [stateSize + 1, b])
+        : null,
       rewards: ops.upload(sample.rewards, [b]),
       discounts: ops.upload(sample.discounts, [b]),
       nextStates: this.stateBatch(ops, sample.nextStates, b),
@@ -301,7 +335,10 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy, 
       targetNoise,
       host: { rewards: sample.rewards, discounts: sample.discounts },
       // A fresh draw per update (Fortunato et al. 2018, Algorithm 1), only on updates that train the actor.
-      actorNoise: this.hasNoisyActor && this.updates % config.policyDelay === config.policyDelay - 1 ? uploadMlpNoise(ops, this.online.actor, sampleMlpNoise(this.online.actor, this.rng)) : null,
+      actorNoise:
+        this.hasNoisyActor && this.updates % config.policyDelay === config.policyDelay - 1
+          ? uploadMlpNoise(ops, this.online.actor, sampleMlpNoise(this.online.actor, this.rng))
+          : null,
     };
   }
 
@@ -316,7 +353,10 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy, 
       images.set(flat.subarray(k * stateSize, k * stateSize + imageSize), k * imageSize);
       vectors.set(flat.subarray(k * stateSize + imageSize, (k + 1) * stateSize), k * vectorSize);
     }
-    return { images: tf.tensor4d(images, [b, shape[0], shape[1], shape[2]]), vectors: ops.upload(vectors, [b, vectorSize]) };
+    return {
+      images: tf.tensor4d(images, [b, shape[0], shape[1], shape[2]]),
+      vectors: ops.upload(vectors, [b, vectorSize]),
+    };
   }
 
   // ---- parameter-space noise ----
@@ -328,7 +368,8 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy, 
 
   perturbationDistance(stddev: number, batchSize: number, rng: Rng): number {
     this.assertAlive();
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`perturbation batch size must be a positive integer, got ${batchSize}`);
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new RangeError(`perturbation batch size must be a positive integer, got ${batchSize}`);
     if (this.replay.size === 0) return Number.NaN;
     // A copy of its own, drawn from the weights as they are now (OpenAI baselines'
     // perturb_adaptive_policy_ops): the behaviour policy was drawn from older weights.
@@ -337,7 +378,10 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy, 
     const states = this.replay.sampleStates(batchSize, rng);
     const [plain, noisy] = withTensorOps((ops): [Float32Array, Float32Array] => {
       const batch = this.stateBatch(ops, states, batchSize);
-      return [ops.read(policy(ops, this.online, batch)), ops.read(policy(ops, { ...this.online, actor: adaptive }, batch))];
+      return [
+        ops.read(policy(ops, this.online, batch)),
+        ops.read(policy(ops, { ...this.online, actor: adaptive }, batch)),
+      ];
     });
     // d(pi, pi~) = sqrt(E_s[ mean_k (pi(s)_k - pi~(s)_k)^2 ]) (Plappert et al. 2018, section 3.2).
     let sq = 0;
@@ -347,11 +391,15 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy, 
 
   /** `into` (created on first use) set to the online actor's current weights + N(0, stddev^2). */
   private perturbedCopy(into: Mlp | null, stddev: number, rng: Rng): Mlp {
-    if (!(stddev >= 0) || !Number.isFinite(stddev)) throw new RangeError(`perturbation stddev must be finite and >= 0, got ${stddev}`);
+    if (!(stddev >= 0) || !Number.isFinite(stddev))
+      throw new RangeError(`perturbation stddev must be finite and >= 0, got ${stddev}`);
     const source = this.online.actor;
     const copy = into ?? {
       outputActivation: source.outputActivation,
-      layers: source.layers.map((l) => ({ ws: l.ws.map((w) => variableFrom(w.clone(), false)), b: variableFrom(l.b.clone(), false) })),
+      layers: source.layers.map((l) => ({
+        ws: l.ws.map((w) => variableFrom(w.clone(), false)),
+        b: variableFrom(l.b.clone(), false),
+      })),
       ...(source.joinLayers ? { joinLayers: source.joinLayers } : {}),
     };
     const targets = mlpVariables(copy);
@@ -373,7 +421,8 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy, 
   setPolicyWeights(values: Float32Array): void {
     this.assertAlive();
     const params = this.model.actorParams;
-    if (values.length !== params.size) throw new RangeError(`policy weights have ${values.length} values, this actor has ${params.size}`);
+    if (values.length !== params.size)
+      throw new RangeError(`policy weights have ${values.length} values, this actor has ${params.size}`);
     checkFinite(values, 'policy weights');
     params.values.set(values);
     params.push();
@@ -410,7 +459,11 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy, 
       throw new RangeError('this snapshot is no longer current: only the most recent snapshot can be restored');
     }
     const { actorParams, criticParams, targetParams } = this.model;
-    for (const [group, values] of [[actorParams, snap.actor], [criticParams, snap.critic], [targetParams, snap.target]] as const) {
+    for (const [group, values] of [
+      [actorParams, snap.actor],
+      [criticParams, snap.critic],
+      [targetParams, snap.target],
+    ] as const) {
       group.values.set(values);
       group.push();
     }
@@ -426,7 +479,10 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy, 
 
   async save(dir: string): Promise<void> {
     this.assertAlive();
-    const tensors: Record<string, tf.Tensor> = { ...namedVariables(this.online, 'online/'), ...namedVariables(this.target, 'target/') };
+    const tensors: Record<string, tf.Tensor> = {
+      ...namedVariables(this.online, 'online/'),
+      ...namedVariables(this.target, 'target/'),
+    };
     await saveNamedTensors(dir, 'networks', tensors);
     const actorOpt = this.model.actorOptimizer.state();
     const criticOpt = this.model.criticOptimizer.state();
@@ -467,12 +523,18 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy, 
     const metaPath = join(dir, 'learner.json');
     const raw = await readJson(metaPath);
     const format = (raw as { format?: unknown } | null)?.format;
-    if (format !== FORMAT) throw new UserError(`${metaPath}: not a daydrive learner checkpoint (format ${String(format)})`);
+    if (format !== FORMAT)
+      throw new UserError(`${metaPath}: not a daydrive learner checkpoint (format ${String(format)})`);
     const meta = parseWith(learnerMetaSchema, raw, `learner checkpoint ${metaPath}`);
     if (meta.stateSize !== this.stateSize || meta.actionSize !== this.actionSize) {
-      throw new UserError(`${metaPath}: state/action sizes ${meta.stateSize}/${meta.actionSize}, this learner has ${this.stateSize}/${this.actionSize}`);
+      throw new UserError(
+        `${metaPath}: state/action sizes ${meta.stateSize}/${meta.actionSize}, this learner has ${this.stateSize}/${this.actionSize}`,
+      );
     }
-    const ours: Record<string, tf.Variable> = { ...namedVariables(this.online, 'online/'), ...namedVariables(this.target, 'target/') };
+    const ours: Record<string, tf.Variable> = {
+      ...namedVariables(this.online, 'online/'),
+      ...namedVariables(this.target, 'target/'),
+    };
     const loaded = await loadNamedTensors(dir, 'networks');
     let optimizer: Record<string, tf.Tensor> = {};
     try {
@@ -482,17 +544,23 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy, 
         const t = loaded[name];
         if (!t) throw new UserError(`${dir}: checkpoint has no tensor ${name} (different network configuration?)`);
         if (t.shape.join('x') !== v.shape.join('x')) {
-          throw new UserError(`${dir}: ${name} has shape [${t.shape.join(', ')}], this learner needs [${v.shape.join(', ')}]`);
+          throw new UserError(
+            `${dir}: ${name} has shape [${t.shape.join(', ')}], this learner needs [${v.shape.join(', ')}]`,
+          );
         }
         checkFiniteValues(t.dataSync(), `${networksPath}: ${name}`);
       }
       const extra = Object.keys(loaded).filter((k) => !(k in ours));
-      if (extra.length > 0) throw new UserError(`${dir}: checkpoint has tensors this learner lacks (${extra.slice(0, 3).join(', ')}): different network configuration`);
+      if (extra.length > 0)
+        throw new UserError(
+          `${dir}: checkpoint has tensors this learner lacks (${extra.slice(0, 3).join(', ')}): different network configuration`,
+        );
       const optimizerPath = join(dir, 'optimizer.bin');
       const get = (name: string, size: number, nonNegative: boolean): Float32Array => {
         const t = optimizer[name];
         if (!t) throw new UserError(`${dir}: optimizer state lacks ${name}`);
-        if (t.size !== size) throw new UserError(`${dir}: optimizer ${name} has ${t.size} values, the networks need ${size}`);
+        if (t.size !== size)
+          throw new UserError(`${dir}: optimizer ${name} has ${t.size} values, the networks need ${size}`);
         const values = t.dataSync() as Float32Array;
         checkFiniteValues(values, `${optimizerPath}: ${name}`, nonNegative);
         return values;
@@ -500,8 +568,16 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy, 
       const actorSize = this.model.actorParams.size;
       const criticSize = this.model.criticParams.size;
       // Adam's second moments are averages of squares: never negative.
-      const actorState = { m: get('actor/m', actorSize, false), v: get('actor/v', actorSize, true), step: meta.actorOptimizerStep };
-      const criticState = { m: get('critic/m', criticSize, false), v: get('critic/v', criticSize, true), step: meta.criticOptimizerStep };
+      const actorState = {
+        m: get('actor/m', actorSize, false),
+        v: get('actor/v', actorSize, true),
+        step: meta.actorOptimizerStep,
+      };
+      const criticState = {
+        m: get('critic/m', criticSize, false),
+        v: get('critic/v', criticSize, true),
+        step: meta.criticOptimizerStep,
+      };
       const replay = await this.replay.prepareLoad(dir);
 
       // Everything is checked: commit (nothing below can fail on the checkpoint's content).
@@ -534,13 +610,20 @@ class DeterministicPolicyGradientLearner implements Learner, PerturbablePolicy, 
   }
 }
 
-export type DdpgLearner = Learner & PerturbablePolicy & PolicyWeights & { readonly config: LearnerConfig; readonly updateCount: number };
+export type DdpgLearner = Learner &
+  PerturbablePolicy &
+  PolicyWeights & { readonly config: LearnerConfig; readonly updateCount: number };
 
 /**
  * A DDPG/TD3/D4PG learner for states of `stateSize` components and actions of `actionSize`
  * components in [-1, 1]. `config` is parsed with learnerConfigSchema (defaults filled in; use
  * learnerConfigFor(algo, overrides) for the algorithm presets). Call initBackend() first.
  */
-export function createLearner(config: LearnerConfigInput | LearnerConfig, stateSize: number, actionSize: number, rng: Rng): DdpgLearner {
+export function createLearner(
+  config: LearnerConfigInput | LearnerConfig,
+  stateSize: number,
+  actionSize: number,
+  rng: Rng,
+): DdpgLearner {
   return new DeterministicPolicyGradientLearner(learnerConfigSchema.parse(config), stateSize, actionSize, rng);
 }

@@ -45,7 +45,11 @@ export interface Mlp {
  * [eps_1; ..; eps_k; eps_b] (what the first layer's one-matmul gradient is multiplied by); null
  * for a plain layer. Tensors of the ops that run the pass.
  */
-export type MlpNoise = readonly ({ readonly ws: readonly Tensor[]; readonly b: Tensor; readonly stacked: Tensor } | null)[];
+export type MlpNoise = readonly ({
+  readonly ws: readonly Tensor[];
+  readonly b: Tensor;
+  readonly stacked: Tensor;
+} | null)[];
 
 /** Which gradients a backward pass computes. */
 export interface GradRequest {
@@ -67,7 +71,11 @@ export interface GradRequest {
 }
 
 /** The weight blocks a pass uses: the means, or mu + sigma (.) eps for a noise draw. */
-function layerWeights(ops: TensorOps, layer: LinearLayer, noise: MlpNoise[number] | undefined): { ws: Tensor[]; b: Tensor } {
+function layerWeights(
+  ops: TensorOps,
+  layer: LinearLayer,
+  noise: MlpNoise[number] | undefined,
+): { ws: Tensor[]; b: Tensor } {
   const ws = layer.ws.map((w) => ops.borrow(w as tf.Tensor));
   const b = ops.borrow(layer.b);
   if (!noise || !layer.sigma) return { ws, b };
@@ -79,7 +87,12 @@ function layerWeights(ops: TensorOps, layer: LinearLayer, noise: MlpNoise[number
 }
 
 /** y = act(sum_i x_i W_i + b), one fused matMul+bias(+relu) where the backend allows it; also z. */
-export function linearForward(ops: TensorOps, xs: readonly Tensor[], weights: { readonly ws: readonly Tensor[]; readonly b: Tensor }, act: Activation): { y: Tensor; z: Tensor } {
+export function linearForward(
+  ops: TensorOps,
+  xs: readonly Tensor[],
+  weights: { readonly ws: readonly Tensor[]; readonly b: Tensor },
+  act: Activation,
+): { y: Tensor; z: Tensor } {
   // tfjs' fused matMul has relu, not tanh; a second input part is added before the activation.
   const fusedAct = act === 'relu' && xs.length === 1 ? 'relu' : 'linear';
   let z = ops.matMul(xs[0] as Tensor, weights.ws[0] as Tensor, weights.b, fusedAct);
@@ -130,7 +143,12 @@ export interface MlpTrace {
   readonly outputPreActivation: Tensor;
 }
 
-export function mlpForwardTrace(ops: TensorOps, mlp: Mlp, inputs: readonly Tensor[], noise: MlpNoise | null = null): MlpTrace {
+export function mlpForwardTrace(
+  ops: TensorOps,
+  mlp: Mlp,
+  inputs: readonly Tensor[],
+  noise: MlpNoise | null = null,
+): MlpTrace {
   const outputs: Tensor[] = [];
   const layerInputs: Tensor[][] = [];
   const layerParts: number[][] = [];
@@ -151,7 +169,16 @@ export function mlpForwardTrace(ops: TensorOps, mlp: Mlp, inputs: readonly Tenso
     z = out.z;
   });
   if (z === null) throw new RangeError('the network has no layers');
-  return { inputs, layerInputs, layerParts, weights, noise, outputs, output: outputs[outputs.length - 1] as Tensor, outputPreActivation: z };
+  return {
+    inputs,
+    layerInputs,
+    layerParts,
+    weights,
+    noise,
+    outputs,
+    output: outputs[outputs.length - 1] as Tensor,
+    outputPreActivation: z,
+  };
 }
 
 export interface MlpGradients {
@@ -192,7 +219,9 @@ export function mlpBackward(ops: TensorOps, mlp: Mlp, trace: MlpTrace, dy: Tenso
     } else if (want.params) {
       const dWs = xs.map((x) => ops.matMul(ops.transpose(x), dz));
       const db = ops.sum(dz, 0);
-      paramGrads[i] = noise ? [...dWs, db, ...dWs.map((d, j) => ops.mul(d, noise.ws[j] as Tensor)), ops.mul(db, noise.b)] : [...dWs, db];
+      paramGrads[i] = noise
+        ? [...dWs, db, ...dWs.map((d, j) => ops.mul(d, noise.ws[j] as Tensor)), ops.mul(db, noise.b)]
+        : [...dWs, db];
     }
     const inputGrad = (j: number) => ops.matMul(dz, ops.transpose(weights.ws[j] as Tensor));
     parts.forEach((p, j) => {
@@ -208,13 +237,18 @@ export function mlpBackward(ops: TensorOps, mlp: Mlp, trace: MlpTrace, dy: Tenso
  * row-major [sum_i widths[i] + 1, B], feature rows of every part in order, then a row of ones
  * (GradRequest.firstInputT).
  */
-export function withOnesTransposed(parts: readonly Float32Array[], widths: readonly number[], batchSize: number): Float32Array {
+export function withOnesTransposed(
+  parts: readonly Float32Array[],
+  widths: readonly number[],
+  batchSize: number,
+): Float32Array {
   const rows = widths.reduce((a, b) => a + b, 0) + 1;
   const out = new Float32Array(rows * batchSize);
   let row = 0;
   parts.forEach((part, p) => {
     const w = widths[p] as number;
-    if (part.length !== w * batchSize) throw new RangeError(`input part ${p} has ${part.length} values, expected ${batchSize} x ${w}`);
+    if (part.length !== w * batchSize)
+      throw new RangeError(`input part ${p} has ${part.length} values, expected ${batchSize} x ${w}`);
     for (let k = 0; k < batchSize; k++) {
       for (let c = 0; c < w; c++) out[(row + c) * batchSize + k] = part[k * w + c] as number;
     }
@@ -262,9 +296,11 @@ export function createMlp(
 ): Mlp {
   const sizes = [...hidden, outputSize];
   const joinLayers = options.joinLayers ?? inputParts.map(() => 0);
-  if (joinLayers.length !== inputParts.length) throw new RangeError(`${joinLayers.length} join layers for ${inputParts.length} input parts`);
+  if (joinLayers.length !== inputParts.length)
+    throw new RangeError(`${joinLayers.length} join layers for ${inputParts.length} input parts`);
   for (const j of joinLayers) {
-    if (!Number.isInteger(j) || j < 0 || j >= sizes.length) throw new RangeError(`an input part joins at layer ${j}, the network has ${sizes.length} layers`);
+    if (!Number.isInteger(j) || j < 0 || j >= sizes.length)
+      throw new RangeError(`an input part joins at layer ${j}, the network has ${sizes.length} layers`);
   }
   if (!joinLayers.includes(0)) throw new RangeError('no input part joins at the first layer');
   const layers: LinearLayer[] = [];
@@ -272,7 +308,9 @@ export function createMlp(
     const parts = [...(i > 0 ? [sizes[i - 1] as number] : []), ...inputParts.filter((_, p) => joinLayers[p] === i)];
     const fanIn = parts.reduce((a, b) => a + b, 0);
     const bound = i === sizes.length - 1 ? finalInit : 1 / Math.sqrt(fanIn);
-    const ws = parts.map((inSize) => variableFrom(tf.tensor2d(uniformTensor([inSize, out], bound, rng), [inSize, out])));
+    const ws = parts.map((inSize) =>
+      variableFrom(tf.tensor2d(uniformTensor([inSize, out], bound, rng), [inSize, out])),
+    );
     const b = variableFrom(tf.tensor1d(uniformTensor([out], bound, rng)));
     const sigma0 = options.noisySigma0 ?? null;
     if (sigma0 === null) {
@@ -280,7 +318,10 @@ export function createMlp(
       return;
     }
     const s = sigma0 / Math.sqrt(fanIn);
-    const sigma = { ws: parts.map((inSize) => variableFrom(tf.fill([inSize, out], s) as tf.Tensor2D)), b: variableFrom(tf.fill([out], s) as tf.Tensor1D) };
+    const sigma = {
+      ws: parts.map((inSize) => variableFrom(tf.fill([inSize, out], s) as tf.Tensor2D)),
+      b: variableFrom(tf.fill([out], s) as tf.Tensor1D),
+    };
     layers.push({ ws, b, sigma });
   });
   return { layers, outputActivation, ...(allJoin(joinLayers) ? {} : { joinLayers: [...joinLayers] }) };
@@ -335,7 +376,8 @@ export function uploadMlpNoise(ops: TensorOps, mlp: Mlp, host: readonly (HostNoi
     if (!l.sigma || !h) return null;
     const out = h.epsOut.length;
     const stacked = new Float32Array((h.epsIn.length + 1) * out);
-    for (let r = 0; r < h.epsIn.length; r++) for (let c = 0; c < out; c++) stacked[r * out + c] = (h.epsIn[r] as number) * (h.epsOut[c] as number);
+    for (let r = 0; r < h.epsIn.length; r++)
+      for (let c = 0; c < out; c++) stacked[r * out + c] = (h.epsIn[r] as number) * (h.epsOut[c] as number);
     stacked.set(h.epsOut, h.epsIn.length * out);
     let row = 0;
     const ws = l.ws.map((w) => {
@@ -437,7 +479,9 @@ export interface ActorCritic {
 export function stateLayout(config: LearnerConfig, stateSize: number): { imageSize: number; vectorSize: number } {
   const imageSize = config.imageShape ? config.imageShape[0] * config.imageShape[1] * config.imageShape[2] : 0;
   if (imageSize > stateSize) {
-    throw new RangeError(`imageShape ${config.imageShape?.join('x')} needs ${imageSize} state components, the state has ${stateSize}`);
+    throw new RangeError(
+      `imageShape ${config.imageShape?.join('x')} needs ${imageSize} state components, the state has ${stateSize}`,
+    );
   }
   return { imageSize, vectorSize: stateSize - imageSize };
 }
@@ -449,17 +493,24 @@ export function createActorCritic(config: LearnerConfig, stateSize: number, acti
   if (featureSize === 0) throw new RangeError('the state has no components');
   const late = config.splitInput ? config.lateInputSize : 0;
   if (config.splitInput && !(late >= 1 && late < featureSize && late <= vectorSize)) {
-    throw new RangeError(`split-input networks need 1 to ${Math.min(featureSize - 1, vectorSize)} late state components (lateInputSize), got ${late}`);
+    throw new RangeError(
+      `split-input networks need 1 to ${Math.min(featureSize - 1, vectorSize)} late state components (lateInputSize), got ${late}`,
+    );
   }
   const front = featureSize - late;
   const noisySigma0 = config.noisyActorSigma0;
   const actor = late
-    ? createMlp([front, late], config.actorHidden, actionSize, 'tanh', config.finalLayerInit, rng, { joinLayers: [0, 1], noisySigma0 })
+    ? createMlp([front, late], config.actorHidden, actionSize, 'tanh', config.finalLayerInit, rng, {
+        joinLayers: [0, 1],
+        noisySigma0,
+      })
     : createMlp([featureSize], config.actorHidden, actionSize, 'tanh', config.finalLayerInit, rng, { noisySigma0 });
   const outputs = config.distributional ? config.atoms : 1;
   const critics = Array.from({ length: config.twinCritics ? 2 : 1 }, () =>
     late
-      ? createMlp([front, late, actionSize], config.criticHidden, outputs, 'linear', config.finalLayerInit, rng, { joinLayers: [0, 1, 1] })
+      ? createMlp([front, late, actionSize], config.criticHidden, outputs, 'linear', config.finalLayerInit, rng, {
+          joinLayers: [0, 1, 1],
+        })
       : createMlp([featureSize, actionSize], config.criticHidden, outputs, 'linear', config.finalLayerInit, rng),
   );
   return { encoder, actor, critics, lateInputSize: late };
@@ -533,12 +584,19 @@ export function cloneActorCritic(net: ActorCritic): ActorCritic {
   const copy = <R extends tf.Rank>(v: tf.Variable<R>) => variableFrom(v.clone());
   const copyMlp = (m: Mlp): Mlp => ({
     ...m,
-    layers: m.layers.map((l) => ({ ws: l.ws.map(copy), b: copy(l.b), ...(l.sigma ? { sigma: { ws: l.sigma.ws.map(copy), b: copy(l.sigma.b) } } : {}) })),
+    layers: m.layers.map((l) => ({
+      ws: l.ws.map(copy),
+      b: copy(l.b),
+      ...(l.sigma ? { sigma: { ws: l.sigma.ws.map(copy), b: copy(l.sigma.b) } } : {}),
+    })),
   });
   const encoder = net.encoder
     ? {
         imageShape: net.encoder.imageShape,
-        convs: net.encoder.convs.map((c) => ({ filter: variableFrom(c.filter.clone()), bias: variableFrom(c.bias.clone()) })),
+        convs: net.encoder.convs.map((c) => ({
+          filter: variableFrom(c.filter.clone()),
+          bias: variableFrom(c.bias.clone()),
+        })),
         head: copyMlp(net.encoder.head),
       }
     : null;

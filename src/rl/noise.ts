@@ -23,7 +23,12 @@ import { isNoisyPolicy, isPerturbablePolicy, type Exploration, type Learner } fr
 // Saved states (toJSON), validated by restore: a NaN or negative count or std would silently
 // poison every later action. Unknown keys (derived values such as `sigma`) are ignored.
 const episodesSchema = z.number().int().min(0);
-const ouStateSchema = z.object({ type: z.literal('ou'), episodes: episodesSchema, x: z.array(z.number()), rng: rngStateSchema });
+const ouStateSchema = z.object({
+  type: z.literal('ou'),
+  episodes: episodesSchema,
+  x: z.array(z.number()),
+  rng: rngStateSchema,
+});
 const gaussianStateSchema = z.object({ type: z.literal('gaussian'), episodes: episodesSchema, rng: rngStateSchema });
 const paramStateSchema = z.object({
   type: z.literal('param'),
@@ -96,7 +101,9 @@ export class OrnsteinUhlenbeckNoise implements Exploration {
   restore(state: Record<string, unknown>): void {
     const saved = parseWith(ouStateSchema, state, STATE_SOURCE);
     if (saved.x.length !== this.x.length) {
-      throw new UserError(`invalid ${STATE_SOURCE}: field x: ${saved.x.length} components, the action has ${this.x.length}`);
+      throw new UserError(
+        `invalid ${STATE_SOURCE}: field x: ${saved.x.length} components, the action has ${this.x.length}`,
+      );
     }
     this.episodes = saved.episodes;
     this.x.set(saved.x);
@@ -172,7 +179,8 @@ export class ParameterNoise implements Exploration {
   }
 
   action(learner: Learner, state: Float32Array): Float32Array {
-    if (!isPerturbablePolicy(learner)) throw new RangeError('parameter noise needs a learner that can perturb its policy (createLearner does)');
+    if (!isPerturbablePolicy(learner))
+      throw new RangeError('parameter noise needs a learner that can perturb its policy (createLearner does)');
     this.learner = learner;
     if (this.perturbedFor !== learner) {
       learner.perturbPolicy(this.stddev, this.rng);
@@ -232,7 +240,10 @@ export class NoisyNetExploration implements Exploration {
   ) {}
 
   action(learner: Learner, state: Float32Array): Float32Array {
-    if (!isNoisyPolicy(learner)) throw new RangeError("exploration type 'noisy' needs a learner with a NoisyNet actor (learner setting noisyActorSigma0)");
+    if (!isNoisyPolicy(learner))
+      throw new RangeError(
+        "exploration type 'noisy' needs a learner with a NoisyNet actor (learner setting noisyActorSigma0)",
+      );
     if (this.config.resample === 'step' || this.drawnFor !== learner) {
       learner.resampleActingNoise(this.rng);
       this.drawnFor = learner;
@@ -294,7 +305,8 @@ export function createExploration(
       break;
   }
   if (state) {
-    if (state.type !== cfg.type) throw new RangeError(`saved exploration state is '${String(state.type)}', the config asks for '${cfg.type}'`);
+    if (state.type !== cfg.type)
+      throw new RangeError(`saved exploration state is '${String(state.type)}', the config asks for '${cfg.type}'`);
     exploration.restore(state);
   }
   return exploration;

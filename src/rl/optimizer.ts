@@ -87,7 +87,8 @@ export class Adam {
 
   /** One step with `grad` (length group.size, finite, norm `norm`), then writes the variables. */
   apply(grad: Float32Array, norm: number = globalNorm(grad)): void {
-    if (grad.length !== this.group.size) throw new RangeError(`gradient has ${grad.length} values, the group ${this.group.size}`);
+    if (grad.length !== this.group.size)
+      throw new RangeError(`gradient has ${grad.length} values, the group ${this.group.size}`);
     const { learningRate, clipNorm = 0, weightDecay = 0 } = this.options;
     const b1 = this.options.beta1 ?? 0.9;
     const b2 = this.options.beta2 ?? 0.999;
@@ -137,7 +138,13 @@ interface AdamStepConstants {
  * the constants): g = scale g + wd theta; m <- b1 m + (1 - b1) g; v <- b2 v + (1 - b2) g^2;
  * theta <- theta - stepSize m / (sqrt(v) + epsilon).
  */
-function adamStep(theta: Float32Array, m: Float32Array, v: Float32Array, grad: Float32Array, c: AdamStepConstants): void {
+function adamStep(
+  theta: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  grad: Float32Array,
+  c: AdamStepConstants,
+): void {
   const { scale, weightDecay, b1, b2, stepSize, epsilon } = c;
   const c1 = 1 - b1;
   const c2 = 1 - b2;

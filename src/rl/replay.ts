@@ -165,7 +165,9 @@ export class ReplayBuffer {
   add(t: StoredTransition): number {
     const { stateSize, actionSize, imageSize } = this.layout;
     if (t.state.length !== stateSize || t.nextState.length !== stateSize || t.action.length !== actionSize) {
-      throw new RangeError(`transition sizes (state ${t.state.length}, action ${t.action.length}) do not match the replay (${stateSize}, ${actionSize})`);
+      throw new RangeError(
+        `transition sizes (state ${t.state.length}, action ${t.action.length}) do not match the replay (${stateSize}, ${actionSize})`,
+      );
     }
     const i = this.next;
     if (this.journal && i < this.count && !this.journal.saved.has(i)) this.journal.saved.set(i, this.readSlot(i));
@@ -206,7 +208,8 @@ export class ReplayBuffer {
       // exp(-beta (ln p_i - ln p_min)): half the cost of Math.pow, and exactly 1 at p_min.
       const beta = this.beta();
       const logPMin = Math.log(this.tree.min());
-      for (let k = 0; k < batchSize; k++) batch.weights[k] = Math.exp(-beta * (Math.log(prefixes[k] as number) - logPMin));
+      for (let k = 0; k < batchSize; k++)
+        batch.weights[k] = Math.exp(-beta * (Math.log(prefixes[k] as number) - logPMin));
     } else {
       for (let k = 0; k < batchSize; k++) idx[k] = rng.int(this.count);
     }
@@ -262,7 +265,8 @@ export class ReplayBuffer {
   }
 
   restoreMark(mark: ReplayMark): void {
-    if (mark !== this.journal) throw new RangeError('this replay snapshot is no longer current: only the most recent snapshot can be restored');
+    if (mark !== this.journal)
+      throw new RangeError('this replay snapshot is no longer current: only the most recent snapshot can be restored');
     const { imageSize } = this.layout;
     for (const [i, slot] of mark.saved) {
       this.images.set(slot.image, i * imageSize);
@@ -298,7 +302,10 @@ export class ReplayBuffer {
     };
     for (const [field, build] of Object.entries(files)) {
       const data = build();
-      await writeFileSafely(join(dir, `${name}-${field}.bin`), new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      await writeFileSafely(
+        join(dir, `${name}-${field}.bin`),
+        new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+      );
     }
     await writeJsonSafely(join(dir, `${name}.json`), {
       format: FORMAT,
@@ -335,18 +342,34 @@ export class ReplayBuffer {
     if (format !== FORMAT) throw new UserError(`${metaPath}: not a daydrive replay file (format ${String(format)})`);
     const meta = parseWith(replayMetaSchema, raw, `replay checkpoint ${metaPath}`);
     const { stateSize, actionSize, imageSize } = this.layout;
-    for (const [key, want] of [['stateSize', stateSize], ['actionSize', actionSize], ['imageSize', imageSize], ['capacity', this.capacity]] as const) {
+    for (const [key, want] of [
+      ['stateSize', stateSize],
+      ['actionSize', actionSize],
+      ['imageSize', imageSize],
+      ['capacity', this.capacity],
+    ] as const) {
       if (meta[key] !== want) throw new UserError(`${metaPath}: ${key} is ${meta[key]}, this learner needs ${want}`);
     }
-    if (meta.kind !== this.config.kind) throw new UserError(`${metaPath}: a ${meta.kind} replay cannot be loaded into a ${this.config.kind} one`);
+    if (meta.kind !== this.config.kind)
+      throw new UserError(`${metaPath}: a ${meta.kind} replay cannot be loaded into a ${this.config.kind} one`);
     const n = meta.size;
-    if (n > this.capacity) throw new UserError(`${metaPath}: field size: ${n} transitions exceed the capacity ${this.capacity}`);
-    if (meta.next >= this.capacity) throw new UserError(`${metaPath}: field next: slot ${meta.next} outside the capacity ${this.capacity}`);
+    if (n > this.capacity)
+      throw new UserError(`${metaPath}: field size: ${n} transitions exceed the capacity ${this.capacity}`);
+    if (meta.next >= this.capacity)
+      throw new UserError(`${metaPath}: field next: slot ${meta.next} outside the capacity ${this.capacity}`);
     // The ring fills slot by slot: until it is full the next slot is the size.
-    if (n < this.capacity && meta.next !== n) throw new UserError(`${metaPath}: field next: ${meta.next}, a ring of ${n} transitions that is not full continues at ${n}`);
-    if (meta.added < n) throw new UserError(`${metaPath}: field added: ${meta.added} transitions ever added, fewer than the ${n} held`);
+    if (n < this.capacity && meta.next !== n)
+      throw new UserError(
+        `${metaPath}: field next: ${meta.next}, a ring of ${n} transitions that is not full continues at ${n}`,
+      );
+    if (meta.added < n)
+      throw new UserError(`${metaPath}: field added: ${meta.added} transitions ever added, fewer than the ${n} held`);
     const vs = this.vectorSize;
-    const read = async <T extends Uint8Array | Float32Array | Float64Array>(field: string, make: (length: number) => T, count: number): Promise<T> => {
+    const read = async <T extends Uint8Array | Float32Array | Float64Array>(
+      field: string,
+      make: (length: number) => T,
+      count: number,
+    ): Promise<T> => {
       const path = join(dir, `${name}-${field}.bin`);
       let buf: Buffer;
       try {
@@ -355,12 +378,14 @@ export class ReplayBuffer {
         throw new UserError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
       }
       const out = make(count);
-      if (buf.byteLength !== out.byteLength) throw new UserError(`${path} holds ${buf.byteLength} bytes, expected ${out.byteLength}: truncated or corrupt`);
+      if (buf.byteLength !== out.byteLength)
+        throw new UserError(`${path} holds ${buf.byteLength} bytes, expected ${out.byteLength}: truncated or corrupt`);
       // A copy: Buffer offsets need not be aligned for a float view.
       new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(buf);
       if (!(out instanceof Uint8Array)) {
         for (let i = 0; i < out.length; i++) {
-          if (!Number.isFinite(out[i] as number)) throw new UserError(`${path}: value ${i} is ${out[i]}: replay values must be finite`);
+          if (!Number.isFinite(out[i] as number))
+            throw new UserError(`${path}: value ${i} is ${out[i]}: replay values must be finite`);
         }
       }
       return out;
@@ -380,7 +405,8 @@ export class ReplayBuffer {
     if (prepared.priorities) {
       const path = join(dir, `${name}-priorities.bin`);
       for (let i = 0; i < n; i++) {
-        if (!((prepared.priorities[i] as number) > 0)) throw new UserError(`${path}: priority ${i} is ${prepared.priorities[i]}: priorities must be > 0`);
+        if (!((prepared.priorities[i] as number) > 0))
+          throw new UserError(`${path}: priority ${i} is ${prepared.priorities[i]}: priorities must be > 0`);
       }
     }
     return prepared;
@@ -411,9 +437,7 @@ export class ReplayBuffer {
 
   /** Bytes held by the storage arrays and trees. */
   byteLength(): number {
-    return (
-      this.images.byteLength + this.nextImages.byteLength + this.rows.byteLength + (this.tree?.byteLength() ?? 0)
-    );
+    return this.images.byteLength + this.nextImages.byteLength + this.rows.byteLength + (this.tree?.byteLength() ?? 0);
   }
 
   // ---- internals ----

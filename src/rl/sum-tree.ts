@@ -35,7 +35,8 @@ export class SumTree {
   private readonly one = { index: new Int32Array(1), value: new Float64Array(1) };
 
   constructor(capacity: number) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`sum tree capacity must be a positive integer, got ${capacity}`);
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new RangeError(`sum tree capacity must be a positive integer, got ${capacity}`);
     this.capacity = capacity;
     this.sums = [];
     this.mins = [];
@@ -69,7 +70,8 @@ export class SumTree {
       const p = priorities[q] as number;
       const index = indices[q] as number;
       if (!(p >= 0) || !Number.isFinite(p)) throw new RangeError(`priority must be finite and >= 0, got ${p}`);
-      if (!(Number.isInteger(index) && index >= 0 && index < this.capacity)) throw new RangeError(`leaf ${index} outside [0, ${this.capacity})`);
+      if (!(Number.isInteger(index) && index >= 0 && index < this.capacity))
+        throw new RangeError(`leaf ${index} outside [0, ${this.capacity})`);
     }
     if (this.nodeScratch.length < n) {
       this.nodeScratch = new Int32Array(n);
@@ -150,7 +152,8 @@ export class SumTree {
   findMany(prefixes: ArrayLike<number>, out: Int32Array, leafPriorities?: Float64Array): void {
     const n = prefixes.length;
     if (out.length < n) throw new RangeError(`out holds ${out.length} indices, ${n} needed`);
-    if (leafPriorities && leafPriorities.length < n) throw new RangeError(`leafPriorities holds ${leafPriorities.length} values, ${n} needed`);
+    if (leafPriorities && leafPriorities.length < n)
+      throw new RangeError(`leafPriorities holds ${leafPriorities.length} values, ${n} needed`);
     if (this.scratch.length < n) this.scratch = new Float64Array(n);
     const rest = this.scratch;
     for (let q = 0; q < n; q++) {

@@ -79,7 +79,8 @@ export function categoricalProjection(
   out: Float32Array = new Float32Array(rewards.length * atoms),
 ): Float32Array {
   const batch = rewards.length;
-  if (probs.length !== batch * atoms) throw new RangeError(`probs has ${probs.length} values, expected ${batch} x ${atoms}`);
+  if (probs.length !== batch * atoms)
+    throw new RangeError(`probs has ${probs.length} values, expected ${batch} x ${atoms}`);
   const dz = (vMax - vMin) / (atoms - 1);
   out.fill(0, 0, batch * atoms);
   for (let k = 0; k < batch; k++) {

@@ -25,7 +25,8 @@ export abstract class TensorOps {
 
   /** A tensor holding `values` (owned). */
   upload(values: Float32Array, shape: readonly number[]): Tensor {
-    if (values.length !== sizeOf(shape)) throw new RangeError(`${values.length} values do not fill shape [${shape.join(', ')}]`);
+    if (values.length !== sizeOf(shape))
+      throw new RangeError(`${values.length} values do not fill shape [${shape.join(', ')}]`);
     return this.write(values, shape);
   }
 
@@ -48,7 +49,8 @@ export abstract class TensorOps {
 
   /** The same values under another shape of the same size. */
   view(t: Tensor, shape: readonly number[]): Tensor {
-    if (sizeOf(shape) !== sizeOf(t.shape)) throw new RangeError(`cannot view [${t.shape.join(', ')}] as [${shape.join(', ')}]`);
+    if (sizeOf(shape) !== sizeOf(t.shape))
+      throw new RangeError(`cannot view [${t.shape.join(', ')}] as [${shape.join(', ')}]`);
     return this.reshape(t, shape);
   }
 
@@ -70,7 +72,15 @@ export abstract class TensorOps {
     return this.product(a, b, bias, activation, m, k, n);
   }
 
-  protected abstract product(a: Tensor, b: Tensor, bias: Tensor | null, activation: 'relu' | 'linear', m: number, k: number, n: number): Tensor;
+  protected abstract product(
+    a: Tensor,
+    b: Tensor,
+    bias: Tensor | null,
+    activation: 'relu' | 'linear',
+    m: number,
+    k: number,
+    n: number,
+  ): Tensor;
 
   // ---- elementwise (numpy broadcasting) ----
 

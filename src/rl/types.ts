@@ -101,7 +101,11 @@ export interface PerturbablePolicy {
 
 export function isPerturbablePolicy(learner: Learner): learner is Learner & PerturbablePolicy {
   const l = learner as Partial<PerturbablePolicy>;
-  return typeof l.perturbPolicy === 'function' && typeof l.actPerturbed === 'function' && typeof l.perturbationDistance === 'function';
+  return (
+    typeof l.perturbPolicy === 'function' &&
+    typeof l.actPerturbed === 'function' &&
+    typeof l.perturbationDistance === 'function'
+  );
 }
 
 /**

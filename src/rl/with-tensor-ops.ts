@@ -12,7 +12,10 @@ export type TensorOpsKind = 'kernels' | 'engine';
  * engine everywhere else (tensorflow on the vehicle). DAYDRIVE_TENSOR_OPS=engine asks for the
  * engine on every backend (to compare the two, or to rule the direct calls out when debugging).
  */
-export function tensorOpsKind(backendName: string, setting: string | undefined = process.env.DAYDRIVE_TENSOR_OPS): TensorOpsKind {
+export function tensorOpsKind(
+  backendName: string,
+  setting: string | undefined = process.env.DAYDRIVE_TENSOR_OPS,
+): TensorOpsKind {
   if (setting !== undefined && setting !== '' && setting !== 'auto' && setting !== 'engine') {
     throw new UserError(`DAYDRIVE_TENSOR_OPS must be 'auto' or 'engine', got '${setting}'`);
   }

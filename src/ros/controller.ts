@@ -26,7 +26,9 @@ export interface DriveController {
    * learning agent hands them to the learner, whose time slices keep the callbacks running.
    * `stats` (the learner's, for the log) is absent where nothing learns (a scripted driver).
    */
-  optimise(options?: Pick<UpdateOptions, 'onProgress' | 'signal'>): Promise<{ readonly next: TaskStep; readonly stats?: UpdateStats | null }>;
+  optimise(
+    options?: Pick<UpdateOptions, 'onProgress' | 'signal'>,
+  ): Promise<{ readonly next: TaskStep; readonly stats?: UpdateStats | null }>;
   /** Checkpoint (after every optimisation and at done, where a checkpoint directory is set). */
   save?(dir: string): Promise<void>;
 }

@@ -2,7 +2,13 @@ import { performance } from 'node:perf_hooks';
 import type { RgbImage } from '../core/env.js';
 import { oneLine } from '../core/errors.js';
 import { log } from '../core/logger.js';
-import { BadImageError, checkRawImage, decodeCompressedImage, rawImageToRgb, type BadImageProblem } from '../vision/preprocess.js';
+import {
+  BadImageError,
+  checkRawImage,
+  decodeCompressedImage,
+  rawImageToRgb,
+  type BadImageProblem,
+} from '../vision/preprocess.js';
 import { timeMsgToMs } from './messages.js';
 import type { CompressedImageMsg, HeaderMsg, ImageMsg } from './rclnodejs-types.js';
 
@@ -135,7 +141,9 @@ export class FrameStore {
     try {
       checkRawImage(msg);
       if (!this.sizeOk(msg.width, msg.height)) return;
-      this.accept(new RawFrame(msg, this.stampOf(msg.header, receivedClockMs), arrivedAtMs, performance.now() - arrivedAtMs));
+      this.accept(
+        new RawFrame(msg, this.stampOf(msg.header, receivedClockMs), arrivedAtMs, performance.now() - arrivedAtMs),
+      );
     } catch (err) {
       this.reject(err);
     }
@@ -160,12 +168,20 @@ export class FrameStore {
 
   health(nowMs: number): CameraHealth {
     if (this.consecutiveBad >= this.opts.maxConsecutiveBad) {
-      return { fault: 'bad-frames', ageMs: this.ageMs(nowMs), detail: `${this.consecutiveBad} bad frames in a row (last: ${this.lastBad ?? '?'})` };
+      return {
+        fault: 'bad-frames',
+        ageMs: this.ageMs(nowMs),
+        detail: `${this.consecutiveBad} bad frames in a row (last: ${this.lastBad ?? '?'})`,
+      };
     }
     if (!this.newestFrame) return { fault: 'no-frames', ageMs: Infinity, detail: 'no usable camera frame yet' };
     const ageMs = this.ageMs(nowMs);
     if (ageMs > this.opts.maxFrameAgeMs) {
-      return { fault: 'stale-camera', ageMs, detail: `newest frame is ${Math.round(ageMs)} ms old (limit ${this.opts.maxFrameAgeMs} ms)` };
+      return {
+        fault: 'stale-camera',
+        ageMs,
+        detail: `newest frame is ${Math.round(ageMs)} ms old (limit ${this.opts.maxFrameAgeMs} ms)`,
+      };
     }
     return { fault: null, ageMs, detail: 'ok' };
   }
@@ -188,7 +204,12 @@ export class FrameStore {
         const image = await decodeCompressedImage(msg.data, `compressed image (format '${msg.format}')`);
         if (this.sizeOk(image.width, image.height)) {
           const decodeMs = performance.now() - decodeStartMs;
-          this.accept({ image: () => image, stampMs: this.stampOf(msg.header, receivedClockMs), arrivedAtMs, decodeMs });
+          this.accept({
+            image: () => image,
+            stampMs: this.stampOf(msg.header, receivedClockMs),
+            arrivedAtMs,
+            decodeMs,
+          });
         }
       } catch (err) {
         this.reject(err);
@@ -203,7 +224,12 @@ export class FrameStore {
   private sizeOk(widthPx: number, heightPx: number): boolean {
     const { expectedWidthPx: w, expectedHeightPx: h } = this.opts;
     if (w === 0 || (widthPx === w && heightPx === h)) return true;
-    this.reject(new BadImageError('size-mismatch', `frame is ${widthPx}x${heightPx}, expected ${w}x${h} (camera_width_px/camera_height_px)`));
+    this.reject(
+      new BadImageError(
+        'size-mismatch',
+        `frame is ${widthPx}x${heightPx}, expected ${w}x${h} (camera_width_px/camera_height_px)`,
+      ),
+    );
     return false;
   }
 

@@ -19,7 +19,9 @@ export async function loadRclnodejs(): Promise<RclModule> {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ERR_MODULE_NOT_FOUND') throw new UserError(`rclnodejs is not installed: ${RCLNODEJS_HINT}`);
     const why = (err as Error).message.split('\n')[0] ?? String(err);
-    const sourced = process.env.ROS_DISTRO ? `ROS_DISTRO=${process.env.ROS_DISTRO}` : 'ROS_DISTRO is not set: ROS 2 is not sourced';
+    const sourced = process.env.ROS_DISTRO
+      ? `ROS_DISTRO=${process.env.ROS_DISTRO}`
+      : 'ROS_DISTRO is not set: ROS 2 is not sourced';
     throw new UserError(`rclnodejs failed to load (${why}; ${sourced}): ${RCLNODEJS_HINT}`);
   }
   const rcl = (mod.default ?? mod) as Partial<RclModule>;

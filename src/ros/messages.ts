@@ -70,7 +70,15 @@ export function steeringOf(type: SteeringType, msg: unknown): number {
  * Autoware ControlModeReport.mode. Only AUTONOMOUS hands the car to the node; every other mode
  * (MANUAL, DISENGAGED, steer- or velocity-only, not ready) means it does not command the car.
  */
-export const CONTROL_MODE = { NO_COMMAND: 0, AUTONOMOUS: 1, AUTONOMOUS_STEER_ONLY: 2, AUTONOMOUS_VELOCITY_ONLY: 3, MANUAL: 4, DISENGAGED: 5, NOT_READY: 6 } as const;
+export const CONTROL_MODE = {
+  NO_COMMAND: 0,
+  AUTONOMOUS: 1,
+  AUTONOMOUS_STEER_ONLY: 2,
+  AUTONOMOUS_VELOCITY_ONLY: 3,
+  MANUAL: 4,
+  DISENGAGED: 5,
+  NOT_READY: 6,
+} as const;
 
 export function driverHasControl(report: ControlModeReportMsg): boolean {
   return report.mode !== CONTROL_MODE.AUTONOMOUS;
@@ -100,7 +108,13 @@ export interface CommandLimits {
 }
 
 /** An Ackermann command: steering angle (rad, + left) and speed (m/s) with the rate limits to reach them. */
-export function ackermannCommand(stampNs: bigint, frameId: string, steeringRad: number, speedMps: number, limits: CommandLimits): AckermannDriveStampedMsg {
+export function ackermannCommand(
+  stampNs: bigint,
+  frameId: string,
+  steeringRad: number,
+  speedMps: number,
+  limits: CommandLimits,
+): AckermannDriveStampedMsg {
   return {
     header: header(stampNs, frameId),
     drive: {

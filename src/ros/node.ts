@@ -74,10 +74,23 @@ import type {
 export type StopReason = CameraFault | `stale-${HeartbeatInput}` | 'non-finite-action' | 'error';
 
 /** Stops that ask for the car's emergency deceleration: the node cannot tell who has the car, or the policy is broken. */
-const EMERGENCY_STOPS: readonly StopReason[] = ['stale-safety-driver', 'stale-control-mode', 'non-finite-action', 'error'];
+const EMERGENCY_STOPS: readonly StopReason[] = [
+  'stale-safety-driver',
+  'stale-control-mode',
+  'non-finite-action',
+  'error',
+];
 
 /** Fail-safes that clear by themselves once their input is good again. */
-const SELF_CLEARING_STOPS: readonly StopReason[] = ['no-frames', 'stale-camera', 'bad-frames', 'stale-speed', 'stale-steering', 'stale-safety-driver', 'stale-control-mode'];
+const SELF_CLEARING_STOPS: readonly StopReason[] = [
+  'no-frames',
+  'stale-camera',
+  'bad-frames',
+  'stale-speed',
+  'stale-steering',
+  'stale-safety-driver',
+  'stale-control-mode',
+];
 
 export interface DriveStatus {
   readonly task: TaskState;
@@ -91,7 +104,11 @@ export interface DriveStatus {
   /** Updates done so far by the running optimisation (null when none runs). */
   readonly optimisationUpdates: number | null;
   readonly failsafe: { readonly reason: StopReason; readonly detail: string } | null;
-  readonly camera: { readonly fault: CameraFault | null; readonly ageMs: number | null; readonly detail: string } & FrameCounts;
+  readonly camera: {
+    readonly fault: CameraFault | null;
+    readonly ageMs: number | null;
+    readonly detail: string;
+  } & FrameCounts;
   readonly measured: { readonly speedMps: number | null; readonly steeringRad: number | null };
   /** The heartbeat of each input the node watches (heartbeat.ts). */
   readonly inputs: readonly HeartbeatState[];
@@ -233,44 +250,73 @@ export class DriveNode {
     this.driverBeat = new Heartbeat('safety-driver', p.safety_driver_timeout_s * 1000);
     this.modeBeat = p.control_mode_topic !== '' ? new Heartbeat('control-mode', p.control_mode_timeout_s * 1000) : null;
     // Safety signals first: firstTimedOut() reports them before the measurements.
-    this.heartbeats = [this.driverBeat, this.modeBeat, this.speedBeat, this.steeringBeat].filter((b): b is Heartbeat => b !== null);
-    this.driveLimits = { accelerationMps2: p.accel_limit_mps2, jerkMps3: p.jerk_limit_mps3, steeringRateRadps: p.steering_rate_limit_radps };
-    this.stopLimits = { accelerationMps2: p.stop_decel_mps2, jerkMps3: p.jerk_limit_mps3, steeringRateRadps: p.steering_rate_limit_radps };
-    this.emergencyLimits = { accelerationMps2: p.emergency_decel_mps2, jerkMps3: 0, steeringRateRadps: p.steering_rate_limit_radps };
+    this.heartbeats = [this.driverBeat, this.modeBeat, this.speedBeat, this.steeringBeat].filter(
+      (b): b is Heartbeat => b !== null,
+    );
+    this.driveLimits = {
+      accelerationMps2: p.accel_limit_mps2,
+      jerkMps3: p.jerk_limit_mps3,
+      steeringRateRadps: p.steering_rate_limit_radps,
+    };
+    this.stopLimits = {
+      accelerationMps2: p.stop_decel_mps2,
+      jerkMps3: p.jerk_limit_mps3,
+      steeringRateRadps: p.steering_rate_limit_radps,
+    };
+    this.emergencyLimits = {
+      accelerationMps2: p.emergency_decel_mps2,
+      jerkMps3: 0,
+      steeringRateRadps: p.steering_rate_limit_radps,
+    };
     const sensor = (): { qos: string } => ({ qos: opts.rcl.QoS.profileSensorData });
     const reliable = (): { qos: string } => ({ qos: opts.rcl.QoS.profileDefault });
     const n = this.node;
     this.commandPub = n.createPublisher<AckermannDriveStampedMsg>(MSG.ackermannStamped, p.command_topic, reliable());
     this.statusPub = n.createPublisher<StringMsg>(MSG.string, p.status_topic, reliable());
     this.episodesPub = n.createPublisher<StringMsg>(MSG.string, p.episodes_topic, reliable());
-    this.diagnosticsPub = p.publish_diagnostics ? n.createPublisher<DiagnosticArrayMsg>(MSG.diagnosticArray, '/diagnostics', reliable()) : null;
+    this.diagnosticsPub = p.publish_diagnostics
+      ? n.createPublisher<DiagnosticArrayMsg>(MSG.diagnosticArray, '/diagnostics', reliable())
+      : null;
 
     if (p.camera_type === MSG.compressedImage) {
-      n.createSubscription<CompressedImageMsg>(p.camera_type, p.camera_topic, sensor(), (m) => this.frames.onCompressed(m));
+      n.createSubscription<CompressedImageMsg>(p.camera_type, p.camera_topic, sensor(), (m) =>
+        this.frames.onCompressed(m),
+      );
     } else {
       n.createSubscription<ImageMsg>(p.camera_type, p.camera_topic, sensor(), (m) => this.frames.onRaw(m));
     }
     n.createSubscription<unknown>(p.speed_type, p.speed_topic, sensor(), (m) => this.onSpeed(speedOf(p.speed_type, m)));
     if (p.steering_topic !== '') {
-      n.createSubscription<unknown>(p.steering_type, p.steering_topic, sensor(), (m) => this.onSteering(steeringOf(p.steering_type, m)));
+      n.createSubscription<unknown>(p.steering_type, p.steering_topic, sensor(), (m) =>
+        this.onSteering(steeringOf(p.steering_type, m)),
+      );
     }
     // The safety signals: a best-effort subscription, because DDS matches it with reliable and
     // best-effort publishers alike (a reliable one would never hear a best-effort publisher:
     // QoS-incompatible, silent). A lost message does not matter: the signal is a heartbeat,
     // published continually, and its timeout stops the car when it stops arriving.
     const driverTrueMeansDriver = p.safety_driver_true_means === 'driver-has-control';
-    n.createSubscription<BoolMsg>(MSG.bool, p.safety_driver_topic, sensor(), (m) => this.onDriver('bool', driverTrueMeansDriver ? m.data : !m.data));
+    n.createSubscription<BoolMsg>(MSG.bool, p.safety_driver_topic, sensor(), (m) =>
+      this.onDriver('bool', driverTrueMeansDriver ? m.data : !m.data),
+    );
     if (p.control_mode_topic !== '') {
-      n.createSubscription<ControlModeReportMsg>(p.control_mode_type, p.control_mode_topic, sensor(), (m) => this.onDriver('mode', driverHasControl(m)));
+      n.createSubscription<ControlModeReportMsg>(p.control_mode_type, p.control_mode_topic, sensor(), (m) =>
+        this.onDriver('mode', driverHasControl(m)),
+      );
     }
     n.createSubscription<StringMsg>(MSG.string, p.task_topic, reliable(), (m) => {
       this.command(m.data.trim());
     });
     if (p.task_services) {
       for (const command of TASK_COMMANDS) {
-        n.createService<Record<string, never>, TriggerResponseMsg>(MSG.trigger, `~/${command}`, reliable(), (_req, response: RclServiceResponse<TriggerResponseMsg>) => {
-          response.send(this.command(command));
-        });
+        n.createService<Record<string, never>, TriggerResponseMsg>(
+          MSG.trigger,
+          `~/${command}`,
+          reliable(),
+          (_req, response: RclServiceResponse<TriggerResponseMsg>) => {
+            response.send(this.command(command));
+          },
+        );
       }
     }
   }
@@ -279,13 +325,22 @@ export class DriveNode {
   start(): void {
     this.lastLatencyLogMs = this.clockMs();
     this.timers.push(this.node.createTimer(BigInt(Math.round(this.periodMs * 1e6)), () => this.onTick()));
-    this.timers.push(this.node.createTimer(BigInt(Math.round(1e9 / this.params.status_rate_hz)), () => this.publishStatus()));
+    this.timers.push(
+      this.node.createTimer(BigInt(Math.round(1e9 / this.params.status_rate_hz)), () => this.publishStatus()),
+    );
     // During an optimisation the learner's time slices delay every timer a little, so holds at
     // the policy rate alone would leave gaps a little over one period: a second hold, half a
     // period after each, keeps every gap under one period.
-    this.timers.push(this.node.createTimer(BigInt(Math.round((this.periodMs / 2) * 1e6)), () => this.refreshHoldWhileOptimising()));
+    this.timers.push(
+      this.node.createTimer(BigInt(Math.round((this.periodMs / 2) * 1e6)), () => this.refreshHoldWhileOptimising()),
+    );
     log.info(
-      { camera: this.params.camera_topic, type: this.params.camera_type, command: this.params.command_topic, policyHz: this.params.policy_rate_hz },
+      {
+        camera: this.params.camera_topic,
+        type: this.params.camera_type,
+        command: this.params.command_topic,
+        policyHz: this.params.policy_rate_hz,
+      },
       'drive node started: waiting for the safety driver to hand over and a task command (train/test/undo/done)',
     );
   }
@@ -325,7 +380,12 @@ export class DriveNode {
       optimising: this.optimisation !== null,
       optimisationUpdates: this.optimisationUpdates,
       failsafe: this.failsafe,
-      camera: { fault: health.fault, ageMs: Number.isFinite(health.ageMs) ? Math.round(health.ageMs) : null, detail: health.detail, ...this.frames.counts },
+      camera: {
+        fault: health.fault,
+        ageMs: Number.isFinite(health.ageMs) ? Math.round(health.ageMs) : null,
+        detail: health.detail,
+        ...this.frames.counts,
+      },
       measured: { speedMps: this.speedMps, steeringRad: this.steeringRad },
       inputs: this.heartbeats.map((b) => b.state(this.clockMs())),
       lastCommand: this.lastCommand,
@@ -340,7 +400,9 @@ export class DriveNode {
    */
   async idle(options: { readonly optimisation: boolean } = { optimisation: true }): Promise<void> {
     for (;;) {
-      const pending = [this.tickInFlight, options.optimisation ? this.optimisation : null].filter((x): x is Promise<void> => x !== null);
+      const pending = [this.tickInFlight, options.optimisation ? this.optimisation : null].filter(
+        (x): x is Promise<void> => x !== null,
+      );
       await this.frames.settled();
       if (pending.length === 0) return;
       await Promise.all(pending);
@@ -358,7 +420,12 @@ export class DriveNode {
     this.closed = true;
     this.stopping.abort();
     for (const t of this.timers) t.cancel();
-    log.info({ reason, episodes: this.episodesFinished }, driver ? 'drive node stopped (the driver has the car: no command sent)' : 'drive node stopped (speed 0 published)');
+    log.info(
+      { reason, episodes: this.episodesFinished },
+      driver
+        ? 'drive node stopped (the driver has the car: no command sent)'
+        : 'drive node stopped (speed 0 published)',
+    );
     this.resolveFinished({ episodes: this.episodesFinished, endedBy: reason });
   }
 
@@ -390,7 +457,10 @@ export class DriveNode {
     const now = this.driverHasControl();
     if (now === before) return;
     if (now && this.episode) this.interventionLatched = true;
-    log.info({ source }, now ? 'safety driver took over: no drive commands from now on' : 'safety driver handed the car over');
+    log.info(
+      { source },
+      now ? 'safety driver took over: no drive commands from now on' : 'safety driver handed the car over',
+    );
     this.publishStatus();
   }
 
@@ -492,21 +562,38 @@ export class DriveNode {
       await this.controller.observe(rewardM, obs, false);
     }
     // The driver may have taken over (or said done) while the state was being encoded.
-    if (this.driverHasControl() || this.interventionLatched || this.closed || this.controller.taskState.phase !== 'driving') return;
+    if (
+      this.driverHasControl() ||
+      this.interventionLatched ||
+      this.closed ||
+      this.controller.taskState.phase !== 'driving'
+    )
+      return;
 
     const action = this.controller.act();
     if (action.length !== 2 || !Number.isFinite(action[0]) || !Number.isFinite(action[1])) {
-      log.error({ action: Array.from(action), episode: this.episode.number }, 'non-finite action from the policy: not published, speed 0 instead');
+      log.error(
+        { action: Array.from(action), episode: this.episode.number },
+        'non-finite action from the policy: not published, speed 0 instead',
+      );
       await this.stop('non-finite-action', `action [${Array.from(action).join(', ')}]`);
       return;
     }
-    const command = drivingCommand(action, { maxSteeringRad: this.params.max_steering_rad, maxSpeedMps: this.params.max_speed_mps });
+    const command = drivingCommand(action, {
+      maxSteeringRad: this.params.max_steering_rad,
+      maxSpeedMps: this.params.max_speed_mps,
+    });
     this.publishDrive(command.steeringRad, command.speedMps, this.driveLimits);
     this.episode.lastActMs = nowMs;
     this.frames.markUsed();
     const publishedAt = performance.now();
     const stepMs = publishedAt - startedAt;
-    const sample: LatencySample = { processingMs: frame.decodeMs + stepMs, decodeMs: frame.decodeMs, stepMs, frameAgeMs: publishedAt - frame.arrivedAtMs };
+    const sample: LatencySample = {
+      processingMs: frame.decodeMs + stepMs,
+      decodeMs: frame.decodeMs,
+      stepMs,
+      frameAgeMs: publishedAt - frame.arrivedAtMs,
+    };
     this.processing.add(sample.processingMs);
     this.frameAge.add(sample.frameAgeMs);
     this.onLatency?.(sample);
@@ -515,7 +602,8 @@ export class DriveNode {
   /** A fail-safe: speed 0 now (an emergency stop for the EMERGENCY_STOPS), the running episode ends. */
   private async stop(reason: StopReason, detail: string): Promise<void> {
     const emergency = EMERGENCY_STOPS.includes(reason);
-    if (this.failsafe?.reason !== reason) log.warn({ reason, detail, emergency }, emergency ? 'fail-safe: emergency stop' : 'fail-safe: speed 0');
+    if (this.failsafe?.reason !== reason)
+      log.warn({ reason, detail, emergency }, emergency ? 'fail-safe: emergency stop' : 'fail-safe: speed 0');
     this.failsafe = { reason, detail };
     if (!this.driverHasControl()) this.hold();
     if (this.episode) {
@@ -582,11 +670,17 @@ export class DriveNode {
     const t0 = performance.now();
     try {
       this.optimisationUpdates = 0;
-      const result = await this.controller.optimise({ onProgress: (done) => (this.optimisationUpdates = done), signal: this.stopping.signal });
+      const result = await this.controller.optimise({
+        onProgress: (done) => (this.optimisationUpdates = done),
+        signal: this.stopping.signal,
+      });
       if (this.closed) return; // shutting down: the task step does not matter any more
       const stats = result.stats ?? null;
       log.info(
-        { seconds: round((performance.now() - t0) / 1000), ...(stats ? { updates: stats.updates, criticLoss: stats.criticLoss, skipped: stats.skipped } : {}) },
+        {
+          seconds: round((performance.now() - t0) / 1000),
+          ...(stats ? { updates: stats.updates, criticLoss: stats.criticLoss, skipped: stats.skipped } : {}),
+        },
         'optimisation finished',
       );
       this.applyEffects(result.next);
@@ -633,7 +727,14 @@ export class DriveNode {
   // ---- outputs ----
 
   private refreshHoldWhileOptimising(): void {
-    if (this.closed || this.optimisation === null || this.episode !== null || this.tickInFlight !== null || this.driverHasControl()) return;
+    if (
+      this.closed ||
+      this.optimisation === null ||
+      this.episode !== null ||
+      this.tickInFlight !== null ||
+      this.driverHasControl()
+    )
+      return;
     if (this.lastCommand?.speedMps !== 0) return; // the policy step has not taken the car to a hold
     this.hold();
   }
@@ -654,7 +755,9 @@ export class DriveNode {
 
   private publishDrive(steeringRad: number, speedMps: number, limits: CommandLimits): void {
     if (this.closed) return;
-    this.commandPub.publish(ackermannCommand(this.node.now().nanoseconds, this.params.command_frame_id, steeringRad, speedMps, limits));
+    this.commandPub.publish(
+      ackermannCommand(this.node.now().nanoseconds, this.params.command_frame_id, steeringRad, speedMps, limits),
+    );
     this.lastCommand = { steeringRad, speedMps };
     this.lastCommandedSteeringRad = steeringRad;
   }
@@ -673,8 +776,14 @@ export class DriveNode {
    */
   private diagnostics(s: DriveStatus): DiagnosticStatusMsg[] {
     const prefix = `${this.node.name()}: `;
-    const hardwareId = this.params.diagnostics_hardware_id !== '' ? this.params.diagnostics_hardware_id : fullyQualifiedName(this.node);
-    const status = (task: string, level: number, message: string, values: Record<string, unknown>): DiagnosticStatusMsg => ({
+    const hardwareId =
+      this.params.diagnostics_hardware_id !== '' ? this.params.diagnostics_hardware_id : fullyQualifiedName(this.node);
+    const status = (
+      task: string,
+      level: number,
+      message: string,
+      values: Record<string, unknown>,
+    ): DiagnosticStatusMsg => ({
       level,
       name: prefix + task,
       message,
@@ -698,17 +807,27 @@ export class DriveNode {
         latency_p99_ms: s.latency.processing.p99Ms,
         skipped_ticks: s.skippedTicks,
       }),
-      status('camera', s.camera.fault ? DIAGNOSTIC_LEVEL.WARN : DIAGNOSTIC_LEVEL.OK, s.camera.fault ? `${s.camera.fault}: ${s.camera.detail}` : 'ok', {
-        fault: s.camera.fault ?? '',
-        frame_age_ms: s.camera.ageMs ?? '',
-        frames_received: s.camera.received,
-        frames_bad: s.camera.bad,
-      }),
+      status(
+        'camera',
+        s.camera.fault ? DIAGNOSTIC_LEVEL.WARN : DIAGNOSTIC_LEVEL.OK,
+        s.camera.fault ? `${s.camera.fault}: ${s.camera.detail}` : 'ok',
+        {
+          fault: s.camera.fault ?? '',
+          frame_age_ms: s.camera.ageMs ?? '',
+          frames_received: s.camera.received,
+          frames_bad: s.camera.bad,
+        },
+      ),
       status(
         'inputs',
         stale.length > 0 ? DIAGNOSTIC_LEVEL.STALE : DIAGNOSTIC_LEVEL.OK,
         stale.length > 0 ? `stale: ${stale.map(staleDetail).join('; ')}` : 'ok',
-        Object.fromEntries(s.inputs.flatMap((i) => [[`${i.input}_age_ms`, i.ageMs ?? 'never'], [`${i.input}_timeout_ms`, i.timeoutMs]])),
+        Object.fromEntries(
+          s.inputs.flatMap((i) => [
+            [`${i.input}_age_ms`, i.ageMs ?? 'never'],
+            [`${i.input}_timeout_ms`, i.timeoutMs],
+          ]),
+        ),
       ),
     ];
   }
@@ -735,7 +854,9 @@ export class DriveNode {
 }
 
 function staleDetail(s: HeartbeatState): string {
-  return s.ageMs === null ? `no ${s.input} message received (timeout ${s.timeoutMs} ms)` : `last ${s.input} message ${s.ageMs} ms ago (timeout ${s.timeoutMs} ms)`;
+  return s.ageMs === null
+    ? `no ${s.input} message received (timeout ${s.timeoutMs} ms)`
+    : `last ${s.input} message ${s.ageMs} ms ago (timeout ${s.timeoutMs} ms)`;
 }
 
 function round(x: number): number {

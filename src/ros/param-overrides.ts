@@ -15,7 +15,10 @@ import { isSystemError, oneLine, systemErrorCause, UserError } from '../core/err
  * double parameter; so the node resolves the overrides here and declares its parameters with
  * these values (ignoreOverride), rcl having already checked the files parse.
  */
-export async function resolveParameterOverrides(rosArgs: readonly string[], nodeFqn: string): Promise<Map<string, unknown>> {
+export async function resolveParameterOverrides(
+  rosArgs: readonly string[],
+  nodeFqn: string,
+): Promise<Map<string, unknown>> {
   const overrides = new Map<string, unknown>();
   for (let i = 0; i < rosArgs.length; i++) {
     const arg = rosArgs[i]!;
@@ -38,7 +41,9 @@ export function nodeNamePattern(yamlKey: string): RegExp {
   const absolute = yamlKey.startsWith('/') ? yamlKey : `/${yamlKey}`;
   const escaped = absolute
     .split(/(\/\*\*|\/\*)/)
-    .map((part) => (part === '/**' ? '(/[^/]+)*' : part === '/*' ? '/[^/]+' : part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')))
+    .map((part) =>
+      part === '/**' ? '(/[^/]+)*' : part === '/*' ? '/[^/]+' : part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'),
+    )
     .join('');
   return new RegExp(`^${escaped}$`);
 }
@@ -66,7 +71,9 @@ async function paramsFileOverrides(path: string, nodeFqn: string): Promise<Map<s
   const isMapping = (v: unknown): boolean => typeof v === 'object' && v !== null && !Array.isArray(v);
   // rcl refuses a file without node sections (its YAML parser wants "<node>: ros__parameters:").
   if (!isMapping(doc) || !Object.values(doc as object).some(isMapping)) {
-    throw new UserError(`parameters ${path} is not a ROS 2 parameters file: no "ros__parameters" section (expected "/**: ros__parameters: ..." or "daydrive: ros__parameters: ...")`);
+    throw new UserError(
+      `parameters ${path} is not a ROS 2 parameters file: no "ros__parameters" section (expected "/**: ros__parameters: ..." or "daydrive: ros__parameters: ...")`,
+    );
   }
   for (const [key, section] of Object.entries(doc as Record<string, unknown>)) {
     if (!nodeMatches(key, nodeFqn)) continue;
@@ -99,7 +106,8 @@ export function nodeFqnFromRosArgs(rosArgs: readonly string[], defaultName: stri
 /** Nested YAML maps are dotted parameter names (rcl's rule). */
 function flatten(params: Record<string, unknown>, prefix: string, out: Map<string, unknown>): void {
   for (const [name, value] of Object.entries(params)) {
-    if (value !== null && typeof value === 'object' && !Array.isArray(value)) flatten(value as Record<string, unknown>, `${prefix}${name}.`, out);
+    if (value !== null && typeof value === 'object' && !Array.isArray(value))
+      flatten(value as Record<string, unknown>, `${prefix}${name}.`, out);
     else out.set(`${prefix}${name}`, value);
   }
 }
@@ -116,5 +124,7 @@ function parseParamRule(rule: string): { node: string; name: string; value: unkn
   } catch (err) {
     throw new UserError(`bad ROS parameter rule '${rule}': ${oneLine(err)}`);
   }
-  return colon < 0 ? { node: '/**', name: lhs, value } : { node: lhs.slice(0, colon), name: lhs.slice(colon + 1), value };
+  return colon < 0
+    ? { node: '/**', name: lhs, value }
+    : { node: lhs.slice(0, colon), name: lhs.slice(colon + 1), value };
 }

@@ -52,7 +52,11 @@ export const driveParamsSchema = z
     policy_trigger: z.enum(POLICY_TRIGGERS).default('timer'),
     status_rate_hz: z.number().min(0.1).max(50).default(1),
     max_steering_rad: z.number().positive().max(1.5).default(0.45),
-    max_speed_mps: z.number().positive().max(30).default(10 / 3.6),
+    max_speed_mps: z
+      .number()
+      .positive()
+      .max(30)
+      .default(10 / 3.6),
     accel_limit_mps2: z.number().min(0).max(20).default(1.0),
     stop_decel_mps2: z.number().positive().max(20).default(2.0),
     emergency_decel_mps2: z.number().min(0).max(20).default(0),
@@ -79,38 +83,88 @@ export type DriveParamName = keyof DriveParams;
 type ParamKind = keyof typeof RCL_PARAMETER_TYPE;
 
 /** Each parameter's ROS type and what it means (the description `ros2 param describe` shows). */
-export const DRIVE_PARAMETERS: Readonly<Record<DriveParamName, { readonly kind: ParamKind; readonly description: string }>> = {
+export const DRIVE_PARAMETERS: Readonly<
+  Record<DriveParamName, { readonly kind: ParamKind; readonly description: string }>
+> = {
   camera_topic: { kind: 'string', description: 'front camera topic' },
   camera_type: { kind: 'string', description: `camera message type: ${CAMERA_TYPES.join(' or ')} (jpeg/png)` },
-  camera_width_px: { kind: 'integer', description: 'expected frame width, pixels; frames of another size are dropped as bad (0 with height 0: any size)' },
+  camera_width_px: {
+    kind: 'integer',
+    description: 'expected frame width, pixels; frames of another size are dropped as bad (0 with height 0: any size)',
+  },
   camera_height_px: { kind: 'integer', description: 'expected frame height, pixels (0 with width 0: any size)' },
   speed_topic: { kind: 'string', description: 'measured forward speed topic' },
   speed_type: { kind: 'string', description: `speed message type: ${SPEED_TYPES.join(', ')}` },
-  steering_topic: { kind: 'string', description: "measured front-wheel steering angle topic (rad, + left); '' = use the last commanded angle" },
+  steering_topic: {
+    kind: 'string',
+    description: "measured front-wheel steering angle topic (rad, + left); '' = use the last commanded angle",
+  },
   steering_type: { kind: 'string', description: `steering message type: ${STEERING_TYPES.join(', ')}` },
-  speed_timeout_s: { kind: 'double', description: 'no speed measurement for this long stops the car (speed 0) and ends the episode, s; 0 = no check' },
-  steering_timeout_s: { kind: 'double', description: "no steering measurement for this long stops the car, s (only with a steering_topic); 0 = no check" },
+  speed_timeout_s: {
+    kind: 'double',
+    description: 'no speed measurement for this long stops the car (speed 0) and ends the episode, s; 0 = no check',
+  },
+  steering_timeout_s: {
+    kind: 'double',
+    description: 'no steering measurement for this long stops the car, s (only with a steering_topic); 0 = no check',
+  },
   safety_driver_topic: {
     kind: 'string',
-    description: 'std_msgs/msg/Bool from the safety driver, published at 10 Hz or more; with safety_driver_true_means driver-has-control: true = the driver has the car (an intervention), false = the node may drive',
+    description:
+      'std_msgs/msg/Bool from the safety driver, published at 10 Hz or more; with safety_driver_true_means driver-has-control: true = the driver has the car (an intervention), false = the node may drive',
   },
   safety_driver_true_means: {
     kind: 'string',
-    description: "what true on safety_driver_topic means: 'driver-has-control' (true = intervention) or 'autonomy-enabled' (true = the node may drive, as Autoware's and drive-by-wire 'engaged')",
+    description:
+      "what true on safety_driver_topic means: 'driver-has-control' (true = intervention) or 'autonomy-enabled' (true = the node may drive, as Autoware's and drive-by-wire 'engaged')",
   },
-  safety_driver_timeout_s: { kind: 'double', description: 'no safety-driver message for this long counts as an intervention: emergency stop, the episode ends, s; 0 = no check (latched: not for a car)' },
-  control_mode_topic: { kind: 'string', description: "optional Autoware ControlModeReport topic: any mode but AUTONOMOUS (MANUAL, DISENGAGED, ...) is an intervention; '' = not used" },
-  control_mode_type: { kind: 'string', description: `ControlModeReport type: ${CONTROL_MODE_TYPES.join(' (Autoware 2023 on) or ')} (older Autoware.Auto stacks); same fields and modes` },
-  control_mode_timeout_s: { kind: 'double', description: 'no control-mode report for this long counts as an intervention (emergency stop), s; 0 = no check' },
+  safety_driver_timeout_s: {
+    kind: 'double',
+    description:
+      'no safety-driver message for this long counts as an intervention: emergency stop, the episode ends, s; 0 = no check (latched: not for a car)',
+  },
+  control_mode_topic: {
+    kind: 'string',
+    description:
+      "optional Autoware ControlModeReport topic: any mode but AUTONOMOUS (MANUAL, DISENGAGED, ...) is an intervention; '' = not used",
+  },
+  control_mode_type: {
+    kind: 'string',
+    description: `ControlModeReport type: ${CONTROL_MODE_TYPES.join(' (Autoware 2023 on) or ')} (older Autoware.Auto stacks); same fields and modes`,
+  },
+  control_mode_timeout_s: {
+    kind: 'double',
+    description: 'no control-mode report for this long counts as an intervention (emergency stop), s; 0 = no check',
+  },
   task_topic: { kind: 'string', description: 'std_msgs/msg/String task commands: train, test, undo, done' },
-  task_services: { kind: 'bool', description: 'also offer the task commands as std_srvs/srv/Trigger services ~/train, ~/test, ~/undo, ~/done' },
-  command_topic: { kind: 'string', description: 'ackermann_msgs/msg/AckermannDriveStamped output (steering angle rad, speed m/s); relative: under the node namespace' },
+  task_services: {
+    kind: 'bool',
+    description: 'also offer the task commands as std_srvs/srv/Trigger services ~/train, ~/test, ~/undo, ~/done',
+  },
+  command_topic: {
+    kind: 'string',
+    description:
+      'ackermann_msgs/msg/AckermannDriveStamped output (steering angle rad, speed m/s); relative: under the node namespace',
+  },
   command_frame_id: { kind: 'string', description: 'frame_id of the command header' },
-  status_topic: { kind: 'string', description: 'std_msgs/msg/String: the node status as JSON (task, fail-safes, frames, latency)' },
+  status_topic: {
+    kind: 'string',
+    description: 'std_msgs/msg/String: the node status as JSON (task, fail-safes, frames, latency)',
+  },
   episodes_topic: { kind: 'string', description: 'std_msgs/msg/String: one JSON object per finished episode' },
-  publish_diagnostics: { kind: 'bool', description: "also publish the status as diagnostic_msgs/msg/DiagnosticArray on /diagnostics (name 'daydrive: <task>', hardware_id the node's full name)" },
-  diagnostics_hardware_id: { kind: 'string', description: "hardware_id of the diagnostics (the car's name); '' = the node's full name (/namespace/name)" },
-  policy_rate_hz: { kind: 'double', description: 'policy rate: one command per period, on the newest frame (the paper: 10 Hz)' },
+  publish_diagnostics: {
+    kind: 'bool',
+    description:
+      "also publish the status as diagnostic_msgs/msg/DiagnosticArray on /diagnostics (name 'daydrive: <task>', hardware_id the node's full name)",
+  },
+  diagnostics_hardware_id: {
+    kind: 'string',
+    description: "hardware_id of the diagnostics (the car's name); '' = the node's full name (/namespace/name)",
+  },
+  policy_rate_hz: {
+    kind: 'double',
+    description: 'policy rate: one command per period, on the newest frame (the paper: 10 Hz)',
+  },
   policy_trigger: {
     kind: 'string',
     description:
@@ -118,22 +172,65 @@ export const DRIVE_PARAMETERS: Readonly<Record<DriveParamName, { readonly kind: 
   },
   status_rate_hz: { kind: 'double', description: 'status and diagnostics rate' },
   max_steering_rad: { kind: 'double', description: 'steering angle of action +1 (full left), rad' },
-  max_speed_mps: { kind: 'double', description: 'speed set-point of action +1, m/s (the paper capped the car at 10 km/h)' },
-  accel_limit_mps2: { kind: 'double', description: "acceleration limit of the drive commands (AckermannDrive acceleration), m/s^2; 0 = as fast as the car can" },
-  stop_decel_mps2: { kind: 'double', description: 'deceleration of a comfortable stop (holds, stale camera or measurements, end of an episode), m/s^2' },
-  emergency_decel_mps2: { kind: 'double', description: 'deceleration of an emergency stop (stale safety-driver signal or control mode, an error, a non-finite action), m/s^2; 0 = as fast as the car can (AckermannDrive.msg)' },
-  jerk_limit_mps3: { kind: 'double', description: 'jerk limit of drive commands and comfortable stops, m/s^3 (emergency stops: none); 0 = none' },
-  steering_rate_limit_radps: { kind: 'double', description: 'steering angle velocity limit of every command, rad/s; 0 = as fast as the car can' },
-  max_frame_age_s: { kind: 'double', description: 'a frame older than this (header stamp, else arrival) or no frame at all stops the car (speed 0) and ends the episode' },
-  max_consecutive_bad_frames: { kind: 'integer', description: 'this many unusable frames in a row (corrupt, wrong size, unknown encoding) stop the car and end the episode' },
+  max_speed_mps: {
+    kind: 'double',
+    description: 'speed set-point of action +1, m/s (the paper capped the car at 10 km/h)',
+  },
+  accel_limit_mps2: {
+    kind: 'double',
+    description:
+      'acceleration limit of the drive commands (AckermannDrive acceleration), m/s^2; 0 = as fast as the car can',
+  },
+  stop_decel_mps2: {
+    kind: 'double',
+    description: 'deceleration of a comfortable stop (holds, stale camera or measurements, end of an episode), m/s^2',
+  },
+  emergency_decel_mps2: {
+    kind: 'double',
+    description:
+      'deceleration of an emergency stop (stale safety-driver signal or control mode, an error, a non-finite action), m/s^2; 0 = as fast as the car can (AckermannDrive.msg)',
+  },
+  jerk_limit_mps3: {
+    kind: 'double',
+    description: 'jerk limit of drive commands and comfortable stops, m/s^3 (emergency stops: none); 0 = none',
+  },
+  steering_rate_limit_radps: {
+    kind: 'double',
+    description: 'steering angle velocity limit of every command, rad/s; 0 = as fast as the car can',
+  },
+  max_frame_age_s: {
+    kind: 'double',
+    description:
+      'a frame older than this (header stamp, else arrival) or no frame at all stops the car (speed 0) and ends the episode',
+  },
+  max_consecutive_bad_frames: {
+    kind: 'integer',
+    description:
+      'this many unusable frames in a row (corrupt, wrong size, unknown encoding) stop the car and end the episode',
+  },
   shutdown_flush_s: {
     kind: 'double',
-    description: 'on shutdown (done, SIGINT, SIGTERM): keep the node alive this long after the final speed-0 command, so that it leaves over DDS before the node is destroyed, s',
+    description:
+      'on shutdown (done, SIGINT, SIGTERM): keep the node alive this long after the final speed-0 command, so that it leaves over DDS before the node is destroyed, s',
   },
-  latency_log_period_s: { kind: 'double', description: 'log the control-loop latency (p50/p99/max) this often, s; 0 = never' },
-  config_file: { kind: 'string', description: "agent configuration (YAML/JSON: seed, algo, vaeModel, agent, learner, exploration; a `daydrive train` config works as is); '' = defaults" },
-  vae_model_dir: { kind: 'string', description: "VAE model directory; '' = the config file's vaeModel, else models/vae-sim" },
-  checkpoint_dir: { kind: 'string', description: "agent checkpoint: loaded at start if present, written after every optimisation and at done; '' = none" },
+  latency_log_period_s: {
+    kind: 'double',
+    description: 'log the control-loop latency (p50/p99/max) this often, s; 0 = never',
+  },
+  config_file: {
+    kind: 'string',
+    description:
+      "agent configuration (YAML/JSON: seed, algo, vaeModel, agent, learner, exploration; a `daydrive train` config works as is); '' = defaults",
+  },
+  vae_model_dir: {
+    kind: 'string',
+    description: "VAE model directory; '' = the config file's vaeModel, else models/vae-sim",
+  },
+  checkpoint_dir: {
+    kind: 'string',
+    description:
+      "agent checkpoint: loaded at start if present, written after every optimisation and at done; '' = none",
+  },
 };
 
 export const DRIVE_PARAM_NAMES = Object.keys(DRIVE_PARAMETERS) as DriveParamName[];
@@ -149,9 +246,14 @@ export const DEFAULT_DRIVE_PARAMS: DriveParams = driveParamsSchema.parse({});
  * changing nothing. An integer given for a double parameter (`policy_rate_hz: 10`) is taken as the
  * double it means; any other type mismatch is one error naming the parameter.
  */
-export function declareDriveParams(rcl: Pick<RclModule, 'Parameter' | 'ParameterDescriptor'>, node: RclNode, overrides: ReadonlyMap<string, unknown>): DriveParams {
+export function declareDriveParams(
+  rcl: Pick<RclModule, 'Parameter' | 'ParameterDescriptor'>,
+  node: RclNode,
+  overrides: ReadonlyMap<string, unknown>,
+): DriveParams {
   const unknown = [...overrides.keys()].filter((name) => !(name in DRIVE_PARAMETERS) && name !== 'use_sim_time');
-  if (unknown.length > 0) log.warn({ unknown }, `unknown drive parameters ignored: ${unknown.join(', ')} (docs/ros.md lists the parameters)`);
+  if (unknown.length > 0)
+    log.warn({ unknown }, `unknown drive parameters ignored: ${unknown.join(', ')} (docs/ros.md lists the parameters)`);
   const raw: Record<string, unknown> = {};
   for (const name of DRIVE_PARAM_NAMES) {
     const { kind, description } = DRIVE_PARAMETERS[name];
@@ -159,7 +261,11 @@ export function declareDriveParams(rcl: Pick<RclModule, 'Parameter' | 'Parameter
     const value = overrides.has(name) ? overrideValue(name, kind, overrides.get(name)) : DEFAULT_DRIVE_PARAMS[name];
     // rclnodejs holds PARAMETER_INTEGER values as bigint.
     const rosValue = kind === 'integer' ? BigInt(value as number) : value;
-    const declared = node.declareParameter(new rcl.Parameter(name, type, rosValue), new rcl.ParameterDescriptor(name, type, description, true), true);
+    const declared = node.declareParameter(
+      new rcl.Parameter(name, type, rosValue),
+      new rcl.ParameterDescriptor(name, type, description, true),
+      true,
+    );
     raw[name] = typeof declared.value === 'bigint' ? Number(declared.value) : declared.value;
   }
   return parseDriveParams(raw, 'drive parameters');
@@ -168,11 +274,17 @@ export function declareDriveParams(rcl: Pick<RclModule, 'Parameter' | 'Parameter
 /** An override's value for a parameter of `kind`, or a one-line error naming the parameter. */
 export function overrideValue(name: string, kind: ParamKind, value: unknown): unknown {
   const ok =
-    kind === 'double' ? typeof value === 'number' && Number.isFinite(value) :
-    kind === 'integer' ? typeof value === 'number' && Number.isSafeInteger(value) :
-    kind === 'bool' ? typeof value === 'boolean' :
-    typeof value === 'string';
-  if (!ok) throw new UserError(`invalid drive parameter ${name}: expected ${kind === 'integer' ? 'an integer' : `a ${kind}`}, got ${JSON.stringify(value)}`);
+    kind === 'double'
+      ? typeof value === 'number' && Number.isFinite(value)
+      : kind === 'integer'
+        ? typeof value === 'number' && Number.isSafeInteger(value)
+        : kind === 'bool'
+          ? typeof value === 'boolean'
+          : typeof value === 'string';
+  if (!ok)
+    throw new UserError(
+      `invalid drive parameter ${name}: expected ${kind === 'integer' ? 'an integer' : `a ${kind}`}, got ${JSON.stringify(value)}`,
+    );
   return value;
 }
 

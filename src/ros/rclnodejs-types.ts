@@ -192,12 +192,26 @@ export interface RclNode {
   namespace(): string;
   now(): RclTime;
   createPublisher<M>(typeClass: string, topic: string, options?: RclEntityOptions): RclPublisher<M>;
-  createSubscription<M>(typeClass: string, topic: string, options: RclEntityOptions, callback: (message: M) => void): unknown;
-  createService<Req, Res>(typeClass: string, serviceName: string, options: RclEntityOptions, callback: (request: Req, response: RclServiceResponse<Res>) => void): unknown;
+  createSubscription<M>(
+    typeClass: string,
+    topic: string,
+    options: RclEntityOptions,
+    callback: (message: M) => void,
+  ): unknown;
+  createService<Req, Res>(
+    typeClass: string,
+    serviceName: string,
+    options: RclEntityOptions,
+    callback: (request: Req, response: RclServiceResponse<Res>) => void,
+  ): unknown;
   /** period in nanoseconds */
   createTimer(period: bigint, callback: () => void): RclTimer;
   /** ignoreOverride: true declares the given value, whatever rclnodejs's own overrides say. */
-  declareParameter(parameter: RclParameter, descriptor?: RclParameterDescriptor, ignoreOverride?: boolean): RclParameter;
+  declareParameter(
+    parameter: RclParameter,
+    descriptor?: RclParameterDescriptor,
+    ignoreOverride?: boolean,
+  ): RclParameter;
   getParameter(name: string): RclParameter;
   spin(timeout?: number): void;
   destroy(): void;
@@ -209,7 +223,12 @@ export interface RclModule {
   init(context?: undefined, argv?: string[]): Promise<void>;
   readonly Node: new (nodeName: string, namespace?: string) => RclNode;
   readonly Parameter: new (name: string, type: number, value?: unknown) => RclParameter;
-  readonly ParameterDescriptor: new (name: string, type: number, description?: string, readOnly?: boolean) => RclParameterDescriptor;
+  readonly ParameterDescriptor: new (
+    name: string,
+    type: number,
+    description?: string,
+    readOnly?: boolean,
+  ) => RclParameterDescriptor;
   readonly QoS: { readonly profileSensorData: string; readonly profileDefault: string };
   /** Removes rclnodejs's own SIGINT handler (which shuts ROS down without telling the node). */
   removeSignalHandlers(): void;

@@ -56,7 +56,10 @@ export async function buildDriveAgent(params: DriveParams): Promise<DriveAgentPa
     // frames are stretched to the VAE's input: off-distribution latents). The configuration has
     // no latent or input size for VAE state (the agent's `pixels` section is for pixel state);
     // what ties the latent size down is a checkpoint to resume, checked at its load below.
-    const expectation: VaeExpectation = params.camera_width_px > 0 ? { cameraWidthPx: params.camera_width_px, cameraHeightPx: params.camera_height_px } : {};
+    const expectation: VaeExpectation =
+      params.camera_width_px > 0
+        ? { cameraWidthPx: params.camera_width_px, cameraHeightPx: params.camera_height_px }
+        : {};
     encoder = await loadVaeEncoder(vaeDir, expectation);
   }
   const agent = createDrivingAgent({
@@ -65,7 +68,11 @@ export async function buildDriveAgent(params: DriveParams): Promise<DriveAgentPa
     learner: config.learner,
     exploration: config.exploration,
     encoder,
-    vehicle: { maxSteeringRad: params.max_steering_rad, maxSpeedMps: params.max_speed_mps, policyPeriodS: 1 / params.policy_rate_hz },
+    vehicle: {
+      maxSteeringRad: params.max_steering_rad,
+      maxSpeedMps: params.max_speed_mps,
+      policyPeriodS: 1 / params.policy_rate_hz,
+    },
     seed: config.seed,
   });
   if (params.checkpoint_dir !== '' && (await exists(join(params.checkpoint_dir, AGENT_CHECKPOINT_FILE)))) {
@@ -75,10 +82,16 @@ export async function buildDriveAgent(params: DriveParams): Promise<DriveAgentPa
       agent.dispose();
       encoder?.dispose();
       // A checkpoint's networks fit only the VAE (latent size) they were trained with: say which one this is.
-      const vae = encoder && vaeDir ? ` (note: the VAE ${vaeDir} has latent size ${encoder.latentSize}; a checkpoint only fits the VAE it was trained with)` : '';
+      const vae =
+        encoder && vaeDir
+          ? ` (note: the VAE ${vaeDir} has latent size ${encoder.latentSize}; a checkpoint only fits the VAE it was trained with)`
+          : '';
       throw new UserError(`cannot resume from checkpoint_dir ${params.checkpoint_dir}: ${oneLine(err)}${vae}`);
     }
-    log.info({ dir: params.checkpoint_dir, learningEpisodes: agent.taskState.learningEpisodes }, 'agent resumed from its checkpoint');
+    log.info(
+      { dir: params.checkpoint_dir, learningEpisodes: agent.taskState.learningEpisodes },
+      'agent resumed from its checkpoint',
+    );
   }
   return { agent, encoder };
 }

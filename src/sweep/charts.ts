@@ -11,7 +11,11 @@ const SCHEMA = 'https://vega.github.io/schema/vega-lite/v5.json';
  * The sweep's charts (PNG, in charts/): the first objective key over trials with its 95%
  * interval and the best lower bound so far; each parameter against it; parameter importance.
  */
-export async function writeSweepCharts(dir: string, space: SearchSpace, trials: readonly TrialRecord[]): Promise<string[]> {
+export async function writeSweepCharts(
+  dir: string,
+  space: SearchSpace,
+  trials: readonly TrialRecord[],
+): Promise<string[]> {
   const key = space.objective[0]!;
   const label = OBJECTIVE_LABELS[key];
   const scored = trials.filter((t) => t.score && (t.state === 'done' || t.state === 'pruned'));
@@ -19,7 +23,14 @@ export async function writeSweepCharts(dir: string, space: SearchSpace, trials: 
   let bestLow = -Infinity;
   const points = scored.map((t) => {
     if (t.state === 'done') bestLow = Math.max(bestLow, t.score![key].low);
-    return { trial: t.id, state: t.state, estimate: t.score![key].estimate, low: t.score![key].low, high: t.score![key].high, best: Number.isFinite(bestLow) ? bestLow : null };
+    return {
+      trial: t.id,
+      state: t.state,
+      estimate: t.score![key].estimate,
+      low: t.score![key].low,
+      high: t.score![key].high,
+      best: Number.isFinite(bestLow) ? bestLow : null,
+    };
   });
   const files: string[] = [];
   const objective: TopLevelSpec = {
@@ -29,9 +40,26 @@ export async function writeSweepCharts(dir: string, space: SearchSpace, trials: 
     height: 300,
     data: { values: points },
     layer: [
-      { mark: 'rule', encoding: { x: { field: 'trial', type: 'quantitative' }, y: { field: 'low', type: 'quantitative', title: label }, y2: { field: 'high' } } },
-      { mark: { type: 'point', filled: true }, encoding: { x: { field: 'trial', type: 'quantitative' }, y: { field: 'estimate', type: 'quantitative' }, color: { field: 'state', type: 'nominal' } } },
-      { mark: { type: 'line', interpolate: 'step-after', color: 'black' }, encoding: { x: { field: 'trial', type: 'quantitative' }, y: { field: 'best', type: 'quantitative' } } },
+      {
+        mark: 'rule',
+        encoding: {
+          x: { field: 'trial', type: 'quantitative' },
+          y: { field: 'low', type: 'quantitative', title: label },
+          y2: { field: 'high' },
+        },
+      },
+      {
+        mark: { type: 'point', filled: true },
+        encoding: {
+          x: { field: 'trial', type: 'quantitative' },
+          y: { field: 'estimate', type: 'quantitative' },
+          color: { field: 'state', type: 'nominal' },
+        },
+      },
+      {
+        mark: { type: 'line', interpolate: 'step-after', color: 'black' },
+        encoding: { x: { field: 'trial', type: 'quantitative' }, y: { field: 'best', type: 'quantitative' } },
+      },
     ],
   };
   files.push(join(dir, 'charts', 'objective.png'));
@@ -39,9 +67,18 @@ export async function writeSweepCharts(dir: string, space: SearchSpace, trials: 
 
   const varied = space.parameters.filter((p) => p.distribution.kind !== 'fixed');
   const panels = varied.map((p) => {
-    const values = scored.filter((t) => p.path in t.params).map((t) => ({ value: typeof t.params[p.path] === 'number' ? t.params[p.path] : JSON.stringify(t.params[p.path]), estimate: t.score![key].estimate, state: t.state }));
+    const values = scored
+      .filter((t) => p.path in t.params)
+      .map((t) => ({
+        value: typeof t.params[p.path] === 'number' ? t.params[p.path] : JSON.stringify(t.params[p.path]),
+        estimate: t.score![key].estimate,
+        state: t.state,
+      }));
     const numeric = p.distribution.kind !== 'categorical';
-    const logScale = (p.distribution.kind === 'float' || p.distribution.kind === 'int') && p.distribution.log && !(p.distribution.kind === 'float' && p.distribution.oneMinus);
+    const logScale =
+      (p.distribution.kind === 'float' || p.distribution.kind === 'int') &&
+      p.distribution.log &&
+      !(p.distribution.kind === 'float' && p.distribution.oneMinus);
     return {
       title: p.path,
       width: 220,
@@ -49,7 +86,12 @@ export async function writeSweepCharts(dir: string, space: SearchSpace, trials: 
       data: { values },
       mark: { type: 'point', filled: true },
       encoding: {
-        x: { field: 'value', type: numeric ? 'quantitative' : 'nominal', title: p.path, ...(logScale ? { scale: { type: 'log' } } : {}) },
+        x: {
+          field: 'value',
+          type: numeric ? 'quantitative' : 'nominal',
+          title: p.path,
+          ...(logScale ? { scale: { type: 'log' } } : {}),
+        },
         y: { field: 'estimate', type: 'quantitative', title: label },
         color: { field: 'state', type: 'nominal' },
       },
@@ -59,7 +101,10 @@ export async function writeSweepCharts(dir: string, space: SearchSpace, trials: 
     const rows = [];
     for (let i = 0; i < panels.length; i += 3) rows.push({ hconcat: panels.slice(i, i + 3) });
     files.push(join(dir, 'charts', 'parameters.png'));
-    await renderVegaLitePng({ $schema: SCHEMA, title: `each parameter against the ${label}`, vconcat: rows } as TopLevelSpec, files.at(-1)!);
+    await renderVegaLitePng(
+      { $schema: SCHEMA, title: `each parameter against the ${label}`, vconcat: rows } as TopLevelSpec,
+      files.at(-1)!,
+    );
   }
 
   const importance = parameterImportance(
@@ -76,7 +121,10 @@ export async function writeSweepCharts(dir: string, space: SearchSpace, trials: 
         height: { step: 22 },
         data: { values: importance },
         mark: 'bar',
-        encoding: { y: { field: 'path', type: 'nominal', sort: '-x', title: null }, x: { field: 'importance', type: 'quantitative' } },
+        encoding: {
+          y: { field: 'path', type: 'nominal', sort: '-x', title: null },
+          x: { field: 'importance', type: 'quantitative' },
+        },
       } as TopLevelSpec,
       files.at(-1)!,
     );

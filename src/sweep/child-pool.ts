@@ -6,7 +6,9 @@ import type { SeedResult } from './objective.js';
 import { BadConfigurationError, type SeedTask } from './trial-seed.js';
 
 /** The trial process's entry: trial-child.ts beside this file (trial-child.js once built). */
-const CHILD_ENTRY = fileURLToPath(new URL(`./trial-child${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
+const CHILD_ENTRY = fileURLToPath(
+  new URL(`./trial-child${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url),
+);
 
 /** A trial process that crashed or was killed: the seed may be retried. */
 export class TrialProcessError extends Error {
@@ -60,7 +62,8 @@ export class ChildPool {
         child.off('exit', onExit);
         resolve();
       };
-      const onExit = (code: number | null, signal: NodeJS.Signals | null) => reject(new TrialProcessError(`trial process exited at start (${signal ?? `code ${String(code)}`})`));
+      const onExit = (code: number | null, signal: NodeJS.Signals | null) =>
+        reject(new TrialProcessError(`trial process exited at start (${signal ?? `code ${String(code)}`})`));
       child.on('message', onMessage);
       child.once('exit', onExit);
     });
@@ -97,7 +100,11 @@ export class ChildPool {
         };
         const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
           done();
-          reject(new TrialProcessError(`trial process ended during trial ${task.trialId} seed ${task.seedIndex} (${signal ?? `code ${String(code)}`})`));
+          reject(
+            new TrialProcessError(
+              `trial process ended during trial ${task.trialId} seed ${task.seedIndex} (${signal ?? `code ${String(code)}`})`,
+            ),
+          );
         };
         child.on('message', onMessage);
         child.once('exit', onExit);

@@ -42,7 +42,10 @@ function now(): string {
 
 /** Trials with a score, best first: finished trials, then pruned ones (fewer seeds, and worse by the pruner's account). */
 export function rankTrials(trials: readonly TrialRecord[], space: SearchSpace): TrialRecord[] {
-  const scored = (state: TrialRecord['state']) => trials.filter((t) => t.state === state && t.score).sort((a, b) => compareScores(a.score!, b.score!, space.objective) || a.id - b.id);
+  const scored = (state: TrialRecord['state']) =>
+    trials
+      .filter((t) => t.state === state && t.score)
+      .sort((a, b) => compareScores(a.score!, b.score!, space.objective) || a.id - b.id);
   return [...scored('done'), ...scored('pruned')];
 }
 
@@ -59,13 +62,22 @@ export class SweepCoordinator {
   constructor(private readonly opts: SweepRunOptions) {
     const { settings } = opts.meta;
     this.trials = opts.trials;
-    this.sampler = createSampler(settings.sampler, opts.space, { trials: settings.trials, seed: settings.seed, startupTrials: settings.startupTrials });
-    this.pruner = createPruner(settings.pruner, { seeds: settings.seeds, reductionFactor: settings.reductionFactor, startupTrials: settings.startupTrials });
+    this.sampler = createSampler(settings.sampler, opts.space, {
+      trials: settings.trials,
+      seed: settings.seed,
+      startupTrials: settings.startupTrials,
+    });
+    this.pruner = createPruner(settings.pruner, {
+      seeds: settings.seeds,
+      reductionFactor: settings.reductionFactor,
+      startupTrials: settings.startupTrials,
+    });
     // A resumed sweep: seeds that were running are run again; the pruner relearns what it saw.
     for (const t of this.trials) {
       for (const s of t.seeds) if (s.state === 'running') s.state = 'pending';
       const done = doneResults(t);
-      for (let step = 1; step <= done.length; step++) this.pruner.report(t.id, step, scalarObjective(done.slice(0, step), opts.space.objective));
+      for (let step = 1; step <= done.length; step++)
+        this.pruner.report(t.id, step, scalarObjective(done.slice(0, step), opts.space.objective));
       if (t.state === 'done') this.pruner.complete(t.id);
     }
   }
@@ -108,7 +120,11 @@ export class SweepCoordinator {
     while (this.trials.length < settings.trials) {
       const index = this.trials.length;
       const ranked = rankTrials(this.trials, this.opts.space).map((t) => ({ id: t.id, params: t.params }));
-      const params = this.sampler.sample(this.opts.space, { trialIndex: index, ranked, rng: Rng.fromSeed((settings.seed * 1_000_003 + index) | 0) });
+      const params = this.sampler.sample(this.opts.space, {
+        trialIndex: index,
+        ranked,
+        rng: Rng.fromSeed((settings.seed * 1_000_003 + index) | 0),
+      });
       const check = validateConfiguration(this.opts.space, params);
       const config = configInput(this.opts.space, params);
       delete config.seed;
@@ -118,7 +134,11 @@ export class SweepCoordinator {
         config,
         state: check.ok ? 'running' : 'failed',
         ...(check.ok ? {} : { reason: `invalid configuration: ${check.reason}`, finishedAt: now() }),
-        seeds: Array.from({ length: settings.seeds }, (_, k) => ({ index: k, seed: baseSeed(this.opts.space) + k, state: check.ok ? ('pending' as const) : ('skipped' as const) })),
+        seeds: Array.from({ length: settings.seeds }, (_, k) => ({
+          index: k,
+          seed: baseSeed(this.opts.space) + k,
+          state: check.ok ? ('pending' as const) : ('skipped' as const),
+        })),
         createdAt: now(),
       };
       this.trials.push(trial);
@@ -159,7 +179,10 @@ export class SweepCoordinator {
       this.pruner.complete(trial.id);
       return;
     }
-    if (this.sequentialSeeds && this.pruner.report(trial.id, done.length, scalarObjective(done, this.opts.space.objective)) === 'prune') {
+    if (
+      this.sequentialSeeds &&
+      this.pruner.report(trial.id, done.length, scalarObjective(done, this.opts.space.objective)) === 'prune'
+    ) {
       trial.state = 'pruned';
       trial.reason = `pruned by ${this.pruner.name} after ${done.length} seed${done.length === 1 ? '' : 's'}`;
       trial.finishedAt = seed.finishedAt;

@@ -35,14 +35,19 @@ export function roadOverlap(config: TrainConfig, roadSeeds: readonly number[]): 
     [TEST_ROAD_SEED_BASE, TEST_ROAD_SEED_BASE + episodesAtMost, 'the test roads'],
   ];
   for (const seed of roadSeeds) {
-    if (seed < UNSEEN_ROAD_SEED_BASE) return `evaluation road ${seed} is below the unseen roads (${UNSEEN_ROAD_SEED_BASE} and up)`;
+    if (seed < UNSEEN_ROAD_SEED_BASE)
+      return `evaluation road ${seed} is below the unseen roads (${UNSEEN_ROAD_SEED_BASE} and up)`;
     for (const [lo, hi, what] of used) if (seed >= lo && seed <= hi) return `evaluation road ${seed} is one of ${what}`;
   }
   return null;
 }
 
 /** Drives every road with the checkpoint of the run in `runDir`; one outcome per road, in order. */
-export async function evaluateTrainedRun(runDir: string, config: TrainConfig, roadSeeds: readonly number[]): Promise<RoadOutcome[]> {
+export async function evaluateTrainedRun(
+  runDir: string,
+  config: TrainConfig,
+  roadSeeds: readonly number[],
+): Promise<RoadOutcome[]> {
   const encoder = await loadEncoderFor(config);
   // Evaluation drives test episodes: nothing of them is kept for learning.
   const agent = buildAgent({ ...config, agent: { ...config.agent, replayTestEpisodes: false } }, encoder);
@@ -53,7 +58,12 @@ export async function evaluateTrainedRun(runDir: string, config: TrainConfig, ro
     const outcomes: RoadOutcome[] = [];
     for (const roadSeed of roadSeeds) {
       const r = await driveRoute(env, policy, roadSeed, SWEEP_MAX_DISENGAGEMENTS_PER_ROAD);
-      outcomes.push({ roadSeed, distanceM: Math.round(r.distanceM * 10) / 10, disengagements: r.disengagements, completed: r.completed });
+      outcomes.push({
+        roadSeed,
+        distanceM: Math.round(r.distanceM * 10) / 10,
+        disengagements: r.disengagements,
+        completed: r.completed,
+      });
     }
     return outcomes;
   } finally {

@@ -10,7 +10,7 @@ import { sameValue } from './space.js';
 function ranks(values: readonly number[]): number[] {
   const order = values.map((v, i) => [v, i] as const).sort((a, b) => a[0] - b[0]);
   const out = new Array<number>(values.length);
-  for (let i = 0; i < order.length; ) {
+  for (let i = 0; i < order.length;) {
     let j = i;
     while (j + 1 < order.length && order[j + 1]![0] === order[i]![0]) j++;
     for (let k = i; k <= j; k++) out[order[k]![1]] = (i + j) / 2;
@@ -48,16 +48,27 @@ function correlationRatio(groups: readonly unknown[], y: readonly number[]): num
   return Math.sqrt(between / total);
 }
 
-export function parameterImportance(space: SearchSpace, trials: readonly { params: Params; objective: number }[]): { path: string; importance: number }[] {
+export function parameterImportance(
+  space: SearchSpace,
+  trials: readonly { params: Params; objective: number }[],
+): { path: string; importance: number }[] {
   const raw = space.parameters
     .filter((p) => p.distribution.kind !== 'fixed')
     .map((p) => {
       const with_ = trials.filter((t) => p.path in t.params);
       if (with_.length < 3) return { path: p.path, importance: 0 };
       const y = with_.map((t) => t.objective);
-      const importance = p.distribution.kind === 'categorical' ? correlationRatio(with_.map((t) => t.params[p.path]), y) : Math.abs(pearson(ranks(with_.map((t) => Number(t.params[p.path]))), ranks(y)));
+      const importance =
+        p.distribution.kind === 'categorical'
+          ? correlationRatio(
+              with_.map((t) => t.params[p.path]),
+              y,
+            )
+          : Math.abs(pearson(ranks(with_.map((t) => Number(t.params[p.path]))), ranks(y)));
       return { path: p.path, importance };
     });
   const total = raw.reduce((s, r) => s + r.importance, 0);
-  return raw.map((r) => ({ path: r.path, importance: total > 0 ? r.importance / total : 0 })).sort((a, b) => b.importance - a.importance);
+  return raw
+    .map((r) => ({ path: r.path, importance: total > 0 ? r.importance / total : 0 }))
+    .sort((a, b) => b.importance - a.importance);
 }

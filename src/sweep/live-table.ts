@@ -5,7 +5,8 @@ import { rankTrials } from './coordinator.js';
 
 /** What a person sees while a sweep runs: counts, then the leaderboard with 95% intervals. */
 export function formatInterval(i: Interval, key: ObjectiveKey): string {
-  const f = (x: number) => (key === 'cleanShare' ? x.toFixed(2) : key === 'metresPerDisengagement' ? x.toFixed(0) : x.toFixed(1));
+  const f = (x: number) =>
+    key === 'cleanShare' ? x.toFixed(2) : key === 'metresPerDisengagement' ? x.toFixed(0) : x.toFixed(1);
   return `${f(i.estimate)} [${f(i.low)}, ${f(i.high)}]`;
 }
 
@@ -14,7 +15,14 @@ export function formatLeaderboard(trials: readonly TrialRecord[], space: SearchS
   const seedsRunning = trials.reduce((s, t) => s + t.seeds.filter((x) => x.state === 'running').length, 0);
   const head = `trials: ${count('running')} running (${seedsRunning} seeds), ${count('done')} done, ${count('pruned')} pruned, ${count('failed')} failed`;
   const ranked = rankTrials(trials, space).slice(0, rows);
-  const header = ['#', 'trial', 'state', 'seeds', ...space.objective, ...space.parameters.filter((p) => p.distribution.kind !== 'fixed').map((p) => p.path)];
+  const header = [
+    '#',
+    'trial',
+    'state',
+    'seeds',
+    ...space.objective,
+    ...space.parameters.filter((p) => p.distribution.kind !== 'fixed').map((p) => p.path),
+  ];
   const cells = ranked.map((t, i) => [
     String(i + 1),
     String(t.id),
@@ -45,7 +53,10 @@ export class LiveTable {
   ) {}
 
   update(trials: readonly TrialRecord[]): void {
-    const done = trials.reduce((s, t) => s + t.seeds.filter((x) => x.state === 'done' || x.state === 'failed').length, 0);
+    const done = trials.reduce(
+      (s, t) => s + t.seeds.filter((x) => x.state === 'done' || x.state === 'failed').length,
+      0,
+    );
     const text = formatLeaderboard(trials, this.space);
     if (this.stream.isTTY) this.stream.write(`\x1b[H\x1b[2J${text}\n`);
     else if (done !== this.lastDone) this.stream.write(`${text}\n\n`);

@@ -27,11 +27,19 @@ export class LocalExecutor implements Executor {
       (err: unknown) => {
         if (this.closing) return;
         if (err instanceof TrialProcessError && attempt < PROCESS_RETRIES) {
-          log.warn({ trial: task.trialId, seed: task.seedIndex, err: oneLine(err) }, 'trial process died; retrying the trial seed');
+          log.warn(
+            { trial: task.trialId, seed: task.seedIndex, err: oneLine(err) },
+            'trial process died; retrying the trial seed',
+          );
           this.submit(task, attempt + 1);
           return;
         }
-        this.events.push({ kind: 'failed', task, reason: oneLine(err), badConfiguration: err instanceof BadConfigurationError });
+        this.events.push({
+          kind: 'failed',
+          task,
+          reason: oneLine(err),
+          badConfiguration: err instanceof BadConfigurationError,
+        });
       },
     );
   }

@@ -25,7 +25,12 @@ export interface SeedResult {
   readonly roads: readonly RoadOutcome[];
   readonly routeLengthM: number;
   /** Where the trial seed's time went, seconds: child start-up (model load), training, evaluation, the whole. */
-  readonly seconds: { readonly startup: number; readonly train: number; readonly evaluate: number; readonly total: number };
+  readonly seconds: {
+    readonly startup: number;
+    readonly train: number;
+    readonly evaluate: number;
+    readonly total: number;
+  };
   /** Training's own split (simulation, agent, optimisation), seconds. */
   readonly trainSeconds: { readonly world: number; readonly agent: number; readonly optimise: number };
   /** Who ran it: host:pid of the worker (or the local pool). */

@@ -54,7 +54,9 @@ export class QueueExecutor implements Executor {
 
   submit(task: SeedTask): void {
     this.outstanding.set(jobId(task), task);
-    this.add(task).catch((err: unknown) => log.warn({ err: oneLine(err) }, 'could not enqueue a trial seed yet; the poll retries'));
+    this.add(task).catch((err: unknown) =>
+      log.warn({ err: oneLine(err) }, 'could not enqueue a trial seed yet; the poll retries'),
+    );
   }
 
   private async poll(): Promise<void> {
@@ -77,7 +79,14 @@ export class QueueExecutor implements Executor {
           this.outstanding.delete(id);
           const reason = job.failedReason ?? 'failed';
           const badConfiguration = reason.startsWith(BAD_CONFIGURATION_PREFIX);
-          this.events.push({ kind: 'failed', task, reason: badConfiguration ? reason.slice(BAD_CONFIGURATION_PREFIX.length) : `${reason} (after ${job.attemptsMade} attempts)`, badConfiguration });
+          this.events.push({
+            kind: 'failed',
+            task,
+            reason: badConfiguration
+              ? reason.slice(BAD_CONFIGURATION_PREFIX.length)
+              : `${reason} (after ${job.attemptsMade} attempts)`,
+            badConfiguration,
+          });
           await job.remove().catch(() => {});
         }
       }

@@ -30,7 +30,9 @@ export interface WorkerOptions {
  * lets the running trial seeds finish; a second one kills their process groups (their jobs then
  * stall and another worker takes them over).
  */
-export async function runQueueWorker(opts: WorkerOptions): Promise<{ completed: number; failed: number; worker: string }> {
+export async function runQueueWorker(
+  opts: WorkerOptions,
+): Promise<{ completed: number; failed: number; worker: string }> {
   const target = parseRedisUrl(opts.queue);
   await checkRedisReachable(target);
   const name = `${hostname()}:${process.pid}`;
@@ -73,7 +75,10 @@ export async function runQueueWorker(opts: WorkerOptions): Promise<{ completed: 
     if (line !== lastError) log.warn({ err: line }, 'queue connection');
     lastError = line;
   });
-  log.info({ worker: name, queue: target.display, concurrency: opts.concurrency }, 'sweep worker waiting for trial seeds');
+  log.info(
+    { worker: name, queue: target.display, concurrency: opts.concurrency },
+    'sweep worker waiting for trial seeds',
+  );
   await opts.stopRequested;
   log.warn('stopping: running trial seeds finish first; interrupt again to kill them');
   await Promise.race([worker.close(), opts.killRequested.then(() => pool.close()).then(() => worker.close(true))]);

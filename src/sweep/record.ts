@@ -73,7 +73,10 @@ export interface SweepMeta {
 
 export function gitRevision(): string | null {
   try {
-    return execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || null;
+    return (
+      execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() ||
+      null
+    );
   } catch {
     return null;
   }
@@ -85,12 +88,16 @@ export async function writeMeta(dir: string, meta: SweepMeta): Promise<void> {
 
 export async function readMeta(dir: string): Promise<SweepMeta> {
   const meta = (await readJson(join(dir, SWEEP_FILES.meta))) as Partial<SweepMeta>;
-  if (typeof meta.id !== 'string' || typeof meta.settings !== 'object' || meta.settings === null) throw new UserError(`${join(dir, SWEEP_FILES.meta)} is not a sweep record`);
+  if (typeof meta.id !== 'string' || typeof meta.settings !== 'object' || meta.settings === null)
+    throw new UserError(`${join(dir, SWEEP_FILES.meta)} is not a sweep record`);
   return meta as SweepMeta;
 }
 
 export async function writeTrials(dir: string, trials: readonly TrialRecord[]): Promise<void> {
-  await writeFileSafely(join(dir, SWEEP_FILES.trials), trials.map((t) => JSON.stringify(t)).join('\n') + (trials.length > 0 ? '\n' : ''));
+  await writeFileSafely(
+    join(dir, SWEEP_FILES.trials),
+    trials.map((t) => JSON.stringify(t)).join('\n') + (trials.length > 0 ? '\n' : ''),
+  );
 }
 
 export async function readTrials(dir: string): Promise<TrialRecord[]> {
@@ -122,16 +129,30 @@ function csvCell(value: unknown): string {
 /** results.csv: one row per trial, its parameters and each objective key's estimate and 95% interval. */
 export async function writeResults(dir: string, space: SearchSpace, trials: readonly TrialRecord[]): Promise<void> {
   const keys = ['cleanShare', 'metresPerDisengagement', 'trainingEpisodes'] as const;
-  const header = ['trial', 'state', 'seeds_done', ...space.parameters.map((p) => p.path), ...keys.flatMap((k) => [k, `${k}_low`, `${k}_high`]), 'reason'];
+  const header = [
+    'trial',
+    'state',
+    'seeds_done',
+    ...space.parameters.map((p) => p.path),
+    ...keys.flatMap((k) => [k, `${k}_low`, `${k}_high`]),
+    'reason',
+  ];
   const rows = trials.map((t): unknown[] => [
     t.id,
     t.state,
     t.seeds.filter((s) => s.state === 'done').length,
     ...space.parameters.map((p) => (p.path in t.params ? t.params[p.path] : '')),
-    ...keys.flatMap((k): unknown[] => (t.score ? [t.score[k].estimate, t.score[k].low, t.score[k].high].map((x) => Math.round(x * 1e4) / 1e4) : ['', '', ''])),
+    ...keys.flatMap((k): unknown[] =>
+      t.score
+        ? [t.score[k].estimate, t.score[k].low, t.score[k].high].map((x) => Math.round(x * 1e4) / 1e4)
+        : ['', '', ''],
+    ),
     t.reason ?? '',
   ]);
-  await writeFileSafely(join(dir, SWEEP_FILES.results), [header, ...rows].map((r) => r.map(csvCell).join(',')).join('\n') + '\n');
+  await writeFileSafely(
+    join(dir, SWEEP_FILES.results),
+    [header, ...rows].map((r) => r.map(csvCell).join(',')).join('\n') + '\n',
+  );
 }
 
 /** best.yaml: the best configuration as a train config file (`daydrive train --config best.yaml`). */

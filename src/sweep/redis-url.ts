@@ -30,7 +30,8 @@ export function parseRedisUrl(url: string): RedisTarget {
   } catch {
     throw new UserError(`--queue '${url}' is not a URL: use redis://HOST:PORT (or rediss:// for TLS)`);
   }
-  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new UserError(`--queue ${u.protocol}// is not supported: use redis://HOST:PORT or rediss://HOST:PORT (TLS)`);
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:')
+    throw new UserError(`--queue ${u.protocol}// is not supported: use redis://HOST:PORT or rediss://HOST:PORT (TLS)`);
   if (u.hostname === '') throw new UserError(`--queue '${url}' has no host`);
   const port = u.port === '' ? 6379 : Number(u.port);
   const dbText = u.pathname.replace(/^\//, '');
@@ -40,9 +41,19 @@ export function parseRedisUrl(url: string): RedisTarget {
   const username = u.username === '' ? undefined : decodeURIComponent(u.username);
   const host = u.hostname.replace(/^\[|\]$/g, '');
   if (!isLoopbackHost(u.hostname) && password === undefined) {
-    throw new UserError(`--queue ${u.protocol}//${u.host}: a Redis on another machine needs a password (redis://:PASSWORD@${u.host}; rediss:// for TLS; see docs/sweep.md)`);
+    throw new UserError(
+      `--queue ${u.protocol}//${u.host}: a Redis on another machine needs a password (redis://:PASSWORD@${u.host}; rediss:// for TLS; see docs/sweep.md)`,
+    );
   }
-  return { host, port, db, ...(username ? { username } : {}), ...(password ? { password } : {}), tls: u.protocol === 'rediss:', display: `${u.protocol}//${u.host}${db ? `/${db}` : ''}` };
+  return {
+    host,
+    port,
+    db,
+    ...(username ? { username } : {}),
+    ...(password ? { password } : {}),
+    tls: u.protocol === 'rediss:',
+    display: `${u.protocol}//${u.host}${db ? `/${db}` : ''}`,
+  };
 }
 
 /** ioredis/BullMQ connection options (BullMQ's workers need maxRetriesPerRequest: null: they wait out a Redis restart). */
@@ -60,7 +71,14 @@ export function connectionOptions(target: RedisTarget): Record<string, unknown> 
 
 /** Fails with one line when Redis cannot be reached (or refuses the password) within `timeoutMs`. */
 export async function checkRedisReachable(target: RedisTarget, timeoutMs = 3000): Promise<void> {
-  const client = new Redis({ ...connectionOptions(target), lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  const client = new Redis({
+    ...connectionOptions(target),
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+  });
   let socketError: NodeJS.ErrnoException | null = null;
   client.on('error', (err: NodeJS.ErrnoException) => (socketError ??= err)); // the socket's own error says more than 'Connection is closed'
   try {

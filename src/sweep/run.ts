@@ -13,7 +13,16 @@ import type { Executor } from './executor.js';
 import { LiveTable } from './live-table.js';
 import { LocalExecutor } from './local-executor.js';
 import { QueueExecutor } from './queue-executor.js';
-import { gitRevision, readMeta, readTrials, SWEEP_FILES, writeMeta, type SweepMeta, type SweepSettings, type TrialRecord } from './record.js';
+import {
+  gitRevision,
+  readMeta,
+  readTrials,
+  SWEEP_FILES,
+  writeMeta,
+  type SweepMeta,
+  type SweepSettings,
+  type TrialRecord,
+} from './record.js';
 import { checkRedisReachable, parseRedisUrl } from './redis-url.js';
 import { parseSpace, readSpaceFile, type SearchSpace } from './space.js';
 import type { Score } from './statistics.js';
@@ -42,32 +51,65 @@ export interface SweepSummary extends Record<string, unknown> {
   readonly pruned: number;
   readonly failed: number;
   readonly stopped: boolean;
-  readonly best: { readonly trial: number; readonly params: Record<string, unknown>; readonly score: Score; readonly config: Record<string, unknown> } | null;
+  readonly best: {
+    readonly trial: number;
+    readonly params: Record<string, unknown>;
+    readonly score: Score;
+    readonly config: Record<string, unknown>;
+  } | null;
   readonly charts: readonly string[];
 }
 
-export const DEFAULT_SETTINGS: SweepSettings = { trials: 20, seeds: 3, sampler: 'tpe', pruner: 'asha', seed: 0, reductionFactor: 2, startupTrials: 10 };
+export const DEFAULT_SETTINGS: SweepSettings = {
+  trials: 20,
+  seeds: 3,
+  sampler: 'tpe',
+  pruner: 'asha',
+  seed: 0,
+  reductionFactor: 2,
+  startupTrials: 10,
+};
 
-async function startSweep(opts: SweepCommandOptions): Promise<{ space: SearchSpace; meta: SweepMeta; trials: TrialRecord[] }> {
-  if (await exists(join(opts.out, SWEEP_FILES.meta))) throw new UserError(`${opts.out} already holds a sweep: use --resume to continue it, or another --out`);
+async function startSweep(
+  opts: SweepCommandOptions,
+): Promise<{ space: SearchSpace; meta: SweepMeta; trials: TrialRecord[] }> {
+  if (await exists(join(opts.out, SWEEP_FILES.meta)))
+    throw new UserError(`${opts.out} already holds a sweep: use --resume to continue it, or another --out`);
   if (!opts.spacePath) throw new UserError('--space FILE is required (a search space; see sweeps/ and docs/sweep.md)');
   const { space, text } = await readSpaceFile(opts.spacePath);
   const settings: SweepSettings = { ...DEFAULT_SETTINGS, ...opts.settings };
-  if (settings.sampler === 'tpe' && opts.settings.startupTrials === undefined) Object.assign(settings, { startupTrials: Math.min(DEFAULT_SETTINGS.startupTrials, Math.max(1, Math.floor(settings.trials / 3))) });
-  const meta: SweepMeta = { id: `s${Date.now().toString(36)}${process.pid.toString(36)}`, command: opts.command, gitRevision: gitRevision(), createdAt: new Date().toISOString(), settings };
+  if (settings.sampler === 'tpe' && opts.settings.startupTrials === undefined)
+    Object.assign(settings, {
+      startupTrials: Math.min(DEFAULT_SETTINGS.startupTrials, Math.max(1, Math.floor(settings.trials / 3))),
+    });
+  const meta: SweepMeta = {
+    id: `s${Date.now().toString(36)}${process.pid.toString(36)}`,
+    command: opts.command,
+    gitRevision: gitRevision(),
+    createdAt: new Date().toISOString(),
+    settings,
+  };
   await writeFileSafely(join(opts.out, SWEEP_FILES.space), text);
   await writeMeta(opts.out, meta);
   return { space, meta, trials: [] };
 }
 
-async function resumeSweep(opts: SweepCommandOptions): Promise<{ space: SearchSpace; meta: SweepMeta; trials: TrialRecord[] }> {
+async function resumeSweep(
+  opts: SweepCommandOptions,
+): Promise<{ space: SearchSpace; meta: SweepMeta; trials: TrialRecord[] }> {
   if (!(await exists(join(opts.out, SWEEP_FILES.meta)))) throw new UserError(`cannot resume: no sweep in ${opts.out}`);
   const changed = (Object.keys(opts.settings) as (keyof SweepSettings)[]).filter((k) => k !== 'trials');
-  if (changed.length > 0) throw new UserError(`--resume continues with the sweep's own settings: only --trials, --workers and --queue may be given (not ${changed.map((k) => `--${k}`).join(', ')})`);
+  if (changed.length > 0)
+    throw new UserError(
+      `--resume continues with the sweep's own settings: only --trials, --workers and --queue may be given (not ${changed.map((k) => `--${k}`).join(', ')})`,
+    );
   const stored = await readMeta(opts.out);
   const spacePath = join(opts.out, SWEEP_FILES.space);
   const space = parseSpace(parseYaml(await readFile(spacePath, 'utf8')), `space ${spacePath}`);
-  const meta: SweepMeta = { ...stored, settings: { ...stored.settings, ...(opts.settings.trials !== undefined ? { trials: opts.settings.trials } : {}) } };
+  const meta: SweepMeta = {
+    ...stored,
+    settings: { ...stored.settings, ...(opts.settings.trials !== undefined ? { trials: opts.settings.trials } : {}) },
+  };
   await writeMeta(opts.out, meta);
   return { space, meta, trials: await readTrials(opts.out) };
 }
@@ -83,7 +125,10 @@ export async function runSweep(opts: SweepCommandOptions): Promise<SweepSummary>
   } else {
     executor = new LocalExecutor(workers);
   }
-  log.info({ out: opts.out, executor: executor.description, ...meta.settings }, opts.resume ? 'resuming the sweep' : 'sweeping');
+  log.info(
+    { out: opts.out, executor: executor.description, ...meta.settings },
+    opts.resume ? 'resuming the sweep' : 'sweeping',
+  );
   const table = opts.live ? new LiveTable(space) : null;
   const coordinator = new SweepCoordinator({
     dir: opts.out,
@@ -91,7 +136,11 @@ export async function runSweep(opts: SweepCommandOptions): Promise<SweepSummary>
     meta,
     trials,
     executor,
-    roadSeeds: evaluationRoadSeeds(space.evaluation.roads, space.evaluation.seed, parseTrainConfig(space.base, 'the space\'s base configuration').sim),
+    roadSeeds: evaluationRoadSeeds(
+      space.evaluation.roads,
+      space.evaluation.seed,
+      parseTrainConfig(space.base, "the space's base configuration").sim,
+    ),
     keepRuns: opts.keepRuns,
     shouldStop: opts.shouldStop,
     stopRequested: opts.stopRequested,

@@ -13,7 +13,9 @@ import { trainConfigSchema, type TrainConfig } from '../jobs/train-config.js';
  * own schema when the file is read, so a wrong path or an impossible value is named at once.
  */
 
-const pair = z.tuple([z.number(), z.number()]).refine(([lo, hi]) => lo <= hi, { message: 'the lower bound is above the upper bound' });
+const pair = z
+  .tuple([z.number(), z.number()])
+  .refine(([lo, hi]) => lo <= hi, { message: 'the lower bound is above the upper bound' });
 /** `when: { exploration.type: ou }`: the parameter exists only while that earlier parameter has that value (or one of a list). */
 const whenSchema = z.record(z.string(), z.unknown()).optional();
 
@@ -28,7 +30,9 @@ const loguniformEntry = z
   .strict();
 const intEntry = z
   .object({
-    int: pair.refine(([lo, hi]) => Number.isInteger(lo) && Number.isInteger(hi), { message: 'int bounds must be integers' }),
+    int: pair.refine(([lo, hi]) => Number.isInteger(lo) && Number.isInteger(hi), {
+      message: 'int bounds must be integers',
+    }),
     log: z.boolean().default(false),
     when: whenSchema,
   })
@@ -36,7 +40,14 @@ const intEntry = z
   .refine((e) => !e.log || e.int[0] >= 1, { message: 'a log int range must start at 1 or more' });
 const choiceEntry = z.object({ choice: z.array(z.unknown()).min(1), when: whenSchema }).strict();
 const fixedEntry = z.object({ fixed: z.unknown(), when: whenSchema }).strict();
-const entrySchema = z.union([uniformEntry, loguniformEntry, intEntry, choiceEntry, fixedEntry, z.union([z.number(), z.string(), z.boolean(), z.array(z.unknown()), z.null()])]);
+const entrySchema = z.union([
+  uniformEntry,
+  loguniformEntry,
+  intEntry,
+  choiceEntry,
+  fixedEntry,
+  z.union([z.number(), z.string(), z.boolean(), z.array(z.unknown()), z.null()]),
+]);
 
 export const OBJECTIVE_KEYS = ['cleanShare', 'metresPerDisengagement', 'trainingEpisodes'] as const;
 export type ObjectiveKey = (typeof OBJECTIVE_KEYS)[number];
@@ -45,19 +56,33 @@ const spaceFileSchema = z
   .object({
     /** A train config (partial) every trial starts from; the parameters are set on top. */
     base: z.record(z.string(), z.unknown()).default({}),
-    parameters: z.record(z.string(), entrySchema).refine((p) => Object.keys(p).length > 0, { message: 'the space has no parameter' }),
+    parameters: z
+      .record(z.string(), entrySchema)
+      .refine((p) => Object.keys(p).length > 0, { message: 'the space has no parameter' }),
     /** The objective's keys in order of importance (ties of one broken by the next). */
-    objective: z.array(z.enum(OBJECTIVE_KEYS)).min(1).default([...OBJECTIVE_KEYS]),
+    objective: z
+      .array(z.enum(OBJECTIVE_KEYS))
+      .min(1)
+      .default([...OBJECTIVE_KEYS]),
     /** Unseen evaluation roads of every trial seed (the same roads for every trial). */
     evaluation: z
-      .object({ roads: z.number().int().min(1).max(1000).default(5), seed: z.number().int().min(0).max(99_999).default(0) })
+      .object({
+        roads: z.number().int().min(1).max(1000).default(5),
+        seed: z.number().int().min(0).max(99_999).default(0),
+      })
       .strict()
       .prefault({}),
   })
   .strict();
 
 export type Distribution =
-  | { readonly kind: 'float'; readonly low: number; readonly high: number; readonly log: boolean; readonly oneMinus: boolean }
+  | {
+      readonly kind: 'float';
+      readonly low: number;
+      readonly high: number;
+      readonly log: boolean;
+      readonly oneMinus: boolean;
+    }
   | { readonly kind: 'int'; readonly low: number; readonly high: number; readonly log: boolean }
   | { readonly kind: 'categorical'; readonly choices: readonly unknown[] }
   | { readonly kind: 'fixed'; readonly value: unknown };
@@ -83,11 +108,29 @@ export interface SearchSpace {
 /** A configuration's parameter values by path (inactive conditional parameters absent). */
 export type Params = Record<string, unknown>;
 
-function toDistribution(entry: z.output<typeof entrySchema>): { distribution: Distribution; when: Record<string, unknown> | undefined } {
+function toDistribution(entry: z.output<typeof entrySchema>): {
+  distribution: Distribution;
+  when: Record<string, unknown> | undefined;
+} {
   if (entry !== null && typeof entry === 'object' && !Array.isArray(entry)) {
-    if ('uniform' in entry) return { distribution: { kind: 'float', low: entry.uniform[0], high: entry.uniform[1], log: false, oneMinus: false }, when: entry.when };
-    if ('loguniform' in entry) return { distribution: { kind: 'float', low: entry.loguniform[0], high: entry.loguniform[1], log: true, oneMinus: entry.oneMinus }, when: entry.when };
-    if ('int' in entry) return { distribution: { kind: 'int', low: entry.int[0], high: entry.int[1], log: entry.log }, when: entry.when };
+    if ('uniform' in entry)
+      return {
+        distribution: { kind: 'float', low: entry.uniform[0], high: entry.uniform[1], log: false, oneMinus: false },
+        when: entry.when,
+      };
+    if ('loguniform' in entry)
+      return {
+        distribution: {
+          kind: 'float',
+          low: entry.loguniform[0],
+          high: entry.loguniform[1],
+          log: true,
+          oneMinus: entry.oneMinus,
+        },
+        when: entry.when,
+      };
+    if ('int' in entry)
+      return { distribution: { kind: 'int', low: entry.int[0], high: entry.int[1], log: entry.log }, when: entry.when };
     if ('choice' in entry) return { distribution: { kind: 'categorical', choices: entry.choice }, when: entry.when };
     return { distribution: { kind: 'fixed', value: entry.fixed }, when: entry.when };
   }
@@ -139,9 +182,14 @@ export function configInput(space: SearchSpace, params: Params): Record<string, 
 }
 
 /** The parsed train config of a configuration, or the reason it is invalid (one line, fields named). */
-export function validateConfiguration(space: SearchSpace, params: Params): { ok: true; config: TrainConfig } | { ok: false; reason: string } {
+export function validateConfiguration(
+  space: SearchSpace,
+  params: Params,
+): { ok: true; config: TrainConfig } | { ok: false; reason: string } {
   const parsed = trainConfigSchema.safeParse(configInput(space, params));
-  return parsed.success ? { ok: true, config: parsed.data } : { ok: false, reason: describeIssues(parsed.error.issues) };
+  return parsed.success
+    ? { ok: true, config: parsed.data }
+    : { ok: false, reason: describeIssues(parsed.error.issues) };
 }
 
 // ---- the unit cube and the samplers' internal coordinates ----
@@ -201,7 +249,10 @@ export function toInternal(d: Distribution, value: unknown): number {
     case 'int':
       return d.log ? Math.log(Number(value)) : Number(value);
     case 'categorical':
-      return Math.max(0, d.choices.findIndex((c) => sameValue(c, value)));
+      return Math.max(
+        0,
+        d.choices.findIndex((c) => sameValue(c, value)),
+      );
     case 'fixed':
       return 0;
   }
@@ -219,7 +270,16 @@ export function paramsFromUnits(space: SearchSpace, units: (p: Parameter, index:
 // ---- reading and checking ----
 
 /** Only these zod issues say a path or value does not fit the schema; cross-field rules are checked on whole configurations. */
-const SCHEMA_ISSUES = new Set(['unrecognized_keys', 'invalid_type', 'too_small', 'too_big', 'invalid_value', 'invalid_union', 'invalid_format', 'not_multiple_of']);
+const SCHEMA_ISSUES = new Set([
+  'unrecognized_keys',
+  'invalid_type',
+  'too_small',
+  'too_big',
+  'invalid_value',
+  'invalid_union',
+  'invalid_format',
+  'not_multiple_of',
+]);
 
 /**
  * Checks every parameter against the train config schema: each probe value (bounds, choices, the
@@ -235,11 +295,15 @@ function checkAgainstSchema(space: SearchSpace, source: string): void {
       const forced = new Map<string, unknown>(p.when.map((c) => [c.path, c.values[0]]));
       forced.set(p.path, value);
       const params: Params = {};
-      for (const q of space.parameters) if (isActive(q, params)) params[q.path] = forced.has(q.path) ? forced.get(q.path) : fromUnit(q.distribution, 0);
+      for (const q of space.parameters)
+        if (isActive(q, params)) params[q.path] = forced.has(q.path) ? forced.get(q.path) : fromUnit(q.distribution, 0);
       const parsed = trainConfigSchema.safeParse(configInput(space, params));
       if (parsed.success) continue;
       const issues = parsed.error.issues.filter((i) => SCHEMA_ISSUES.has(i.code));
-      if (issues.length > 0) throw new UserError(`${source}: parameter ${p.path} (value ${JSON.stringify(value)}): ${describeIssues(issues)}`);
+      if (issues.length > 0)
+        throw new UserError(
+          `${source}: parameter ${p.path} (value ${JSON.stringify(value)}): ${describeIssues(issues)}`,
+        );
     }
   }
 }
@@ -252,11 +316,16 @@ function checkSomeValid(space: SearchSpace, source: string, samples = 200): void
   const rng = Rng.fromSeed(12345);
   let reason = '';
   for (let i = 0; i < samples; i++) {
-    const check = validateConfiguration(space, paramsFromUnits(space, () => rng.uniform()));
+    const check = validateConfiguration(
+      space,
+      paramsFromUnits(space, () => rng.uniform()),
+    );
     if (check.ok) return;
     reason ||= check.reason;
   }
-  throw new UserError(`${source}: no valid configuration: ${samples} sampled configurations are all invalid, e.g. ${reason}`);
+  throw new UserError(
+    `${source}: no valid configuration: ${samples} sampled configurations are all invalid, e.g. ${reason}`,
+  );
 }
 
 export function parseSpace(raw: unknown, source: string): SearchSpace {
@@ -264,16 +333,26 @@ export function parseSpace(raw: unknown, source: string): SearchSpace {
   if (!parsed.success) throw new UserError(`invalid ${source}: ${describeIssues(parsed.error.issues)}`);
   const parameters: Parameter[] = [];
   for (const [path, entry] of Object.entries(parsed.data.parameters)) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/.test(path)) throw new UserError(`${source}: parameter '${path}' is not a dotted train-config path (e.g. learner.discount)`);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/.test(path))
+      throw new UserError(`${source}: parameter '${path}' is not a dotted train-config path (e.g. learner.discount)`);
     const { distribution, when } = toDistribution(entry);
     const conditions: Condition[] = Object.entries(when ?? {}).map(([cpath, v]) => {
-      if (!parameters.some((q) => q.path === cpath)) throw new UserError(`${source}: parameter ${path}: 'when' names ${cpath}, which is not an earlier parameter of the space`);
+      if (!parameters.some((q) => q.path === cpath))
+        throw new UserError(
+          `${source}: parameter ${path}: 'when' names ${cpath}, which is not an earlier parameter of the space`,
+        );
       return { path: cpath, values: Array.isArray(v) ? v : [v] };
     });
-    if (parameters.some((q) => path.startsWith(`${q.path}.`) || q.path.startsWith(`${path}.`))) throw new UserError(`${source}: parameter ${path} overlaps another parameter's path`);
+    if (parameters.some((q) => path.startsWith(`${q.path}.`) || q.path.startsWith(`${path}.`)))
+      throw new UserError(`${source}: parameter ${path} overlaps another parameter's path`);
     parameters.push({ path, distribution, when: conditions });
   }
-  const space: SearchSpace = { base: parsed.data.base, parameters, objective: parsed.data.objective, evaluation: parsed.data.evaluation };
+  const space: SearchSpace = {
+    base: parsed.data.base,
+    parameters,
+    objective: parsed.data.objective,
+    evaluation: parsed.data.evaluation,
+  };
   checkAgainstSchema(space, source);
   checkSomeValid(space, source);
   return space;

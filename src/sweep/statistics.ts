@@ -20,7 +20,10 @@ export type Score = Record<ObjectiveKey, Interval> & { readonly seeds: number; r
 
 export const BOOTSTRAP_RESAMPLES = 2000;
 
-export function bootstrapScore(results: readonly SeedResult[], opts: { resamples?: number; seed?: number } = {}): Score {
+export function bootstrapScore(
+  results: readonly SeedResult[],
+  opts: { resamples?: number; seed?: number } = {},
+): Score {
   const resamples = opts.resamples ?? BOOTSTRAP_RESAMPLES;
   const rng = Rng.fromSeed(opts.seed ?? 0);
   const point = pooledMetrics(results);
@@ -38,7 +41,8 @@ export function bootstrapScore(results: readonly SeedResult[], opts: { resamples
   }
   const interval = (key: ObjectiveKey): Interval => {
     const sorted = draws[key].sort((a, b) => a - b);
-    const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.floor(q * sorted.length)))] ?? point[key];
+    const at = (q: number) =>
+      sorted[Math.min(sorted.length - 1, Math.max(0, Math.floor(q * sorted.length)))] ?? point[key];
     return { estimate: point[key], low: at(0.025), high: at(0.975) };
   };
   return {

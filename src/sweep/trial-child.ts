@@ -27,7 +27,9 @@ process.on('message', (message: ChildRequest) => {
   startupS = 0;
   runTrialSeed(task, { worker, startupS: startup, shouldStop: () => !process.connected })
     .then((result) => reply({ type: 'result', result }))
-    .catch((err: unknown) => reply({ type: 'failed', message: oneLine(err), badConfiguration: err instanceof BadConfigurationError }));
+    .catch((err: unknown) =>
+      reply({ type: 'failed', message: oneLine(err), badConfiguration: err instanceof BadConfigurationError }),
+    );
 });
 
 await initBackend();

@@ -36,10 +36,23 @@ export class TrialInterruptedError extends Error {
 /** DAYDRIVE_SWEEP_TRACE=FILE appends one line per started trial seed (which process ran what: debugging, and the tests' proof that nothing ran twice). */
 function trace(task: SeedTask): void {
   const file = process.env.DAYDRIVE_SWEEP_TRACE;
-  if (file) appendFileSync(file, JSON.stringify({ sweepId: task.sweepId, trialId: task.trialId, seedIndex: task.seedIndex, pid: process.pid, ppid: process.ppid }) + '\n');
+  if (file)
+    appendFileSync(
+      file,
+      JSON.stringify({
+        sweepId: task.sweepId,
+        trialId: task.trialId,
+        seedIndex: task.seedIndex,
+        pid: process.pid,
+        ppid: process.ppid,
+      }) + '\n',
+    );
 }
 
-export async function runTrialSeed(task: SeedTask, opts: { worker: string; startupS: number; shouldStop: () => boolean }): Promise<SeedResult> {
+export async function runTrialSeed(
+  task: SeedTask,
+  opts: { worker: string; startupS: number; shouldStop: () => boolean },
+): Promise<SeedResult> {
   const t0 = performance.now();
   let config;
   try {
@@ -73,7 +86,12 @@ export async function runTrialSeed(task: SeedTask, opts: { worker: string; start
     solved: summary.solved,
     roads,
     routeLengthM: config.sim.road.routeLengthM,
-    seconds: { startup: r2(opts.startupS), train: r2((t1 - t0) / 1000), evaluate: r2((t2 - t1) / 1000), total: r2(total) },
+    seconds: {
+      startup: r2(opts.startupS),
+      train: r2((t1 - t0) / 1000),
+      evaluate: r2((t2 - t1) / 1000),
+      total: r2(total),
+    },
     trainSeconds: { world: summary.seconds.world, agent: summary.seconds.agent, optimise: summary.seconds.optimise },
     worker: opts.worker,
   };

@@ -1,6 +1,13 @@
 import * as zmq from 'zeromq';
 import { log } from '../core/logger.js';
-import { decodeDownlink, encodeHeader, encodeTransitions, type DownlinkMessage, type Frame, type TransitionBatch } from './codec.js';
+import {
+  decodeDownlink,
+  encodeHeader,
+  encodeTransitions,
+  type DownlinkMessage,
+  type Frame,
+  type TransitionBatch,
+} from './codec.js';
 import { DroppedMessages } from './dropped.js';
 import type { LinkEndpoints } from './endpoint.js';
 import { PROTOCOL_VERSION, type EpisodeMessage, type TaskCommandName } from './protocol.js';
@@ -28,7 +35,12 @@ export class ActorLink {
     options: { readonly sendHighWaterMark?: number } = {},
   ) {
     const curve = security ?? {};
-    this.push = new zmq.Push({ linger: 2000, sendHighWaterMark: options.sendHighWaterMark ?? 10_000, sendTimeout: 1000, ...curve });
+    this.push = new zmq.Push({
+      linger: 2000,
+      sendHighWaterMark: options.sendHighWaterMark ?? 10_000,
+      sendTimeout: 1000,
+      ...curve,
+    });
     this.sub = new zmq.Subscriber({ linger: 0, receiveHighWaterMark: 1000, ...curve });
     this.push.connect(endpoints.uplink);
     this.sub.connect(endpoints.downlink);
@@ -61,7 +73,16 @@ export class ActorLink {
   }
 
   hello(stateSize: number, actionSize: number): void {
-    this.out.send([encodeHeader({ v: PROTOCOL_VERSION, kind: 'hello', actorId: this.actorId, pid: process.pid, stateSize, actionSize })]);
+    this.out.send([
+      encodeHeader({
+        v: PROTOCOL_VERSION,
+        kind: 'hello',
+        actorId: this.actorId,
+        pid: process.pid,
+        stateSize,
+        actionSize,
+      }),
+    ]);
   }
 
   sendTransitions(batch: TransitionBatch): void {
@@ -73,7 +94,9 @@ export class ActorLink {
   }
 
   sendHeartbeat(): void {
-    this.out.send([encodeHeader({ v: PROTOCOL_VERSION, kind: 'heartbeat', actorId: this.actorId, sentAtMs: Date.now() })]);
+    this.out.send([
+      encodeHeader({ v: PROTOCOL_VERSION, kind: 'heartbeat', actorId: this.actorId, sentAtMs: Date.now() }),
+    ]);
   }
 
   /** Sends a task command; returns its request id (the learner's 'task-done'/'task-refused' event carries it). */

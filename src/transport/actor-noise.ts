@@ -9,8 +9,10 @@ import type { ExplorationConfig } from '../rl/config.js';
  */
 export function actorNoiseScale(actorIndex: number, actors: number, alpha: number): number {
   if (!Number.isInteger(actors) || actors < 1) throw new RangeError(`actors must be a positive integer, got ${actors}`);
-  if (!Number.isInteger(actorIndex) || actorIndex < 0 || actorIndex >= actors) throw new RangeError(`actor index ${actorIndex} is outside 0..${actors - 1}`);
-  if (!(alpha >= 0) || !Number.isFinite(alpha)) throw new RangeError(`noise alpha must be finite and >= 0, got ${alpha}`);
+  if (!Number.isInteger(actorIndex) || actorIndex < 0 || actorIndex >= actors)
+    throw new RangeError(`actor index ${actorIndex} is outside 0..${actors - 1}`);
+  if (!(alpha >= 0) || !Number.isFinite(alpha))
+    throw new RangeError(`noise alpha must be finite and >= 0, got ${alpha}`);
   return actors === 1 ? 1 : 0.4 ** ((alpha * actorIndex) / (actors - 1));
 }
 

@@ -6,7 +6,11 @@ import { clientSecurity, readCurveKeys } from './security.js';
 import { runSimActor, type SimActorOptions } from './sim-actor.js';
 
 /** A simulator actor process (started by `daydrive train --actors N`); its options are sim-actor.ts's, the config raw. */
-export type ActorProcessOptions = Omit<SimActorOptions, 'config' | 'security'> & { readonly config: unknown; readonly curveKeys: string | null; readonly endpoints: LinkEndpoints };
+export type ActorProcessOptions = Omit<SimActorOptions, 'config' | 'security'> & {
+  readonly config: unknown;
+  readonly curveKeys: string | null;
+  readonly endpoints: LinkEndpoints;
+};
 
 async function main(): Promise<void> {
   const opts = JSON.parse(process.argv[2] ?? '{}') as ActorProcessOptions;

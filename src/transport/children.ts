@@ -18,17 +18,24 @@ export function entryPath(entry: ChildEntry): string {
 }
 
 export function startChild(entry: ChildEntry, options: unknown): ChildProcess {
-  return fork(entryPath(entry), [JSON.stringify(options)], { execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return fork(entryPath(entry), [JSON.stringify(options)], {
+    execArgv: process.execArgv,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
 }
 
 /** A child's first IPC message of `kind` (rejects if it exits first, or after `timeoutMs`). */
 export function childMessage<T>(child: ChildProcess, kind: string, timeoutMs: number): Promise<T> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`${entryName(child)} sent no '${kind}' within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => done(new Error(`${entryName(child)} sent no '${kind}' within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     const onMessage = (m: unknown) => {
       if (typeof m === 'object' && m !== null && (m as { kind?: unknown }).kind === kind) done(null, m as T);
     };
-    const onExit = (code: number | null, signal: string | null) => done(new Error(`${entryName(child)} exited (${signal ?? `code ${String(code)}`}) before '${kind}'`));
+    const onExit = (code: number | null, signal: string | null) =>
+      done(new Error(`${entryName(child)} exited (${signal ?? `code ${String(code)}`}) before '${kind}'`));
     function done(err: Error | null, value?: T): void {
       clearTimeout(timer);
       child.off('message', onMessage);

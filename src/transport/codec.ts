@@ -41,7 +41,9 @@ export interface WeightsMessage {
   readonly weights: Float32Array;
 }
 
-export type UplinkMessage = { readonly header: Exclude<UplinkHeader, TransitionsHeader> } | { readonly header: TransitionsHeader; readonly batch: TransitionBatch };
+export type UplinkMessage =
+  | { readonly header: Exclude<UplinkHeader, TransitionsHeader> }
+  | { readonly header: TransitionsHeader; readonly batch: TransitionBatch };
 export type DownlinkMessage = { readonly header: Exclude<DownlinkHeader, WeightsHeader> } | WeightsMessage;
 
 /** A frame over the bytes of `array` (no copy: the array must not change until sent). */
@@ -54,15 +56,33 @@ export function encodeHeader(header: Record<string, unknown>): Frame {
 }
 
 export function encodeTransitions(batch: TransitionBatch): Frame[] {
-  const header: TransitionsHeader = { v: PROTOCOL_VERSION, kind: 'transitions', actorId: batch.actorId, seq: batch.seq, count: batch.count, stateSize: batch.stateSize, actionSize: batch.actionSize };
-  return [encodeHeader(header), frameOf(batch.states), frameOf(batch.actions), frameOf(batch.rewards), frameOf(batch.nextStates), frameOf(batch.terminated)];
+  const header: TransitionsHeader = {
+    v: PROTOCOL_VERSION,
+    kind: 'transitions',
+    actorId: batch.actorId,
+    seq: batch.seq,
+    count: batch.count,
+    stateSize: batch.stateSize,
+    actionSize: batch.actionSize,
+  };
+  return [
+    encodeHeader(header),
+    frameOf(batch.states),
+    frameOf(batch.actions),
+    frameOf(batch.rewards),
+    frameOf(batch.nextStates),
+    frameOf(batch.terminated),
+  ];
 }
 
 export function encodeWeights(header: WeightsHeader, weights: Float32Array): Frame[] {
   return [encodeHeader(header), frameOf(weights)];
 }
 
-type TypedArrayClass<T> = { new (buffer: ArrayBufferLike, byteOffset: number, length: number): T; readonly BYTES_PER_ELEMENT: number };
+type TypedArrayClass<T> = {
+  new (buffer: ArrayBufferLike, byteOffset: number, length: number): T;
+  readonly BYTES_PER_ELEMENT: number;
+};
 
 /**
  * The frame as a typed array of `length` elements, or null when its size differs (truncated or
@@ -86,11 +106,15 @@ function decodeHeader<S extends z.ZodType>(frame: Frame | undefined, schema: S):
   }
   if (typeof raw !== 'object' || raw === null) return { ok: false, reason: 'header is not a map' };
   const v = (raw as { v?: unknown }).v;
-  if (v !== PROTOCOL_VERSION) return { ok: false, reason: `protocol version ${String(v)}, expected ${PROTOCOL_VERSION}` };
+  if (v !== PROTOCOL_VERSION)
+    return { ok: false, reason: `protocol version ${String(v)}, expected ${PROTOCOL_VERSION}` };
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    return { ok: false, reason: `invalid header${issue ? ` (${issue.path.join('.') || 'kind'}: ${issue.message})` : ''}` };
+    return {
+      ok: false,
+      reason: `invalid header${issue ? ` (${issue.path.join('.') || 'kind'}: ${issue.message})` : ''}`,
+    };
   }
   return { ok: true, value: parsed.data };
 }
@@ -110,8 +134,29 @@ export function decodeUplink(frames: readonly Frame[]): Decoded<UplinkMessage> {
   const rewards = typedFrame(frames[3], Float64Array, count);
   const nextStates = typedFrame(frames[4], Float32Array, count * stateSize);
   const terminated = typedFrame(frames[5], Uint8Array, count);
-  if (!states || !actions || !rewards || !nextStates || !terminated) return { ok: false, reason: `transitions frames do not match ${count} x (state ${stateSize}, action ${actionSize}): truncated?` };
-  return { ok: true, value: { header: h, batch: { actorId: h.actorId, seq: h.seq, count, stateSize, actionSize, states, actions, rewards, nextStates, terminated } } };
+  if (!states || !actions || !rewards || !nextStates || !terminated)
+    return {
+      ok: false,
+      reason: `transitions frames do not match ${count} x (state ${stateSize}, action ${actionSize}): truncated?`,
+    };
+  return {
+    ok: true,
+    value: {
+      header: h,
+      batch: {
+        actorId: h.actorId,
+        seq: h.seq,
+        count,
+        stateSize,
+        actionSize,
+        states,
+        actions,
+        rewards,
+        nextStates,
+        terminated,
+      },
+    },
+  };
 }
 
 export function decodeDownlink(frames: readonly Frame[]): Decoded<DownlinkMessage> {

@@ -8,9 +8,24 @@ import { writeJsonSafely } from '../core/files.js';
 import { log } from '../core/logger.js';
 import { createDrivingAgent } from '../agent/index.js';
 import { driveEpisode, episodeReset, passed, type EpisodeRecord, type TrainingProgress } from '../agent/training.js';
-import { loadEncoderFor, simEnvFor, summarise, TestDriveRecorder, testWorldConfig, vehicleScaleOf, type TrainSummary } from '../jobs/training.js';
+import {
+  loadEncoderFor,
+  simEnvFor,
+  summarise,
+  TestDriveRecorder,
+  testWorldConfig,
+  vehicleScaleOf,
+  type TrainSummary,
+} from '../jobs/training.js';
 import type { TrainConfig } from '../jobs/train-config.js';
-import { readCheckpoint, RUN_FILES, writeCheckpoint, writeLearningCurve, writeMetrics, writeOverview } from '../jobs/run-dir.js';
+import {
+  readCheckpoint,
+  RUN_FILES,
+  writeCheckpoint,
+  writeLearningCurve,
+  writeMetrics,
+  writeOverview,
+} from '../jobs/run-dir.js';
 import { ActorLink } from './actor-link.js';
 import { childExit, childMessage, startChild } from './children.js';
 import type { WeightsMessage } from './codec.js';
@@ -69,7 +84,8 @@ const MAX_LEARNER_RESTARTS = 3;
 export async function runDistributedTraining(opts: DistributedTrainingOptions): Promise<DistributedSummary> {
   const { config, out } = opts;
   const actors = opts.actors;
-  if (!Number.isInteger(actors) || actors < 1) throw new UserError(`--actors must be a positive integer, got ${actors}`);
+  if (!Number.isInteger(actors) || actors < 1)
+    throw new UserError(`--actors must be a positive integer, got ${actors}`);
   const bindAt = opts.endpoints ?? LOOPBACK_ANY_PORT;
   const keys = opts.curveKeys ? await readCurveKeys(opts.curveKeys) : null;
   serverSecurity(bindAt, keys); // refuses a non-loopback endpoint without keys before anything starts
@@ -90,7 +106,12 @@ export async function runDistributedTraining(opts: DistributedTrainingOptions): 
     vehicle: vehicleScaleOf(config),
     seed: config.seed,
     // The link is made once the learner's endpoints are known; the agent only acts in tests.
-    wrapLearner: (local) => (remote = new RemoteLearner(local, { actorId: actors, sendTransitions: (b) => link?.sendTransitions(b) }, opts.transitionsPerMessage ?? 256)),
+    wrapLearner: (local) =>
+      (remote = new RemoteLearner(
+        local,
+        { actorId: actors, sendTransitions: (b) => link?.sendTransitions(b) },
+        opts.transitionsPerMessage ?? 256,
+      )),
   });
   const tester = remote as RemoteLearner | null;
   if (!tester) throw new Error('the agent did not take the remote learner');
@@ -111,7 +132,11 @@ export async function runDistributedTraining(opts: DistributedTrainingOptions): 
     let learnerProcess = startChild('learner-process', learnerOptions);
     children.push(learnerProcess);
     if (learnerProcess.pid !== undefined) opts.onLearnerProcess?.(learnerProcess.pid);
-    const ready = await childMessage<{ endpoints: LinkEndpoints; learningEpisodes: number }>(learnerProcess, 'ready', 120_000);
+    const ready = await childMessage<{ endpoints: LinkEndpoints; learningEpisodes: number }>(
+      learnerProcess,
+      'ready',
+      120_000,
+    );
     const endpoints = ready.endpoints;
     // A supervisor for the learner too: one that dies is started again on the same endpoints and
     // resumes from its checkpoint (the actors reconnect by themselves), up to MAX_LEARNER_RESTARTS times.
@@ -211,7 +236,10 @@ export async function runDistributedTraining(opts: DistributedTrainingOptions): 
         sinceCheckpoint = 0;
       }
     };
-    const record = (r: Omit<EpisodeRecord, 'episode' | 'trainingDistanceM' | 'elapsedS'>, list: EpisodeRecord[]): EpisodeRecord => {
+    const record = (
+      r: Omit<EpisodeRecord, 'episode' | 'trainingDistanceM' | 'elapsedS'>,
+      list: EpisodeRecord[],
+    ): EpisodeRecord => {
       const before = [...records, ...streak];
       const full: EpisodeRecord = {
         episode: before.length + 1,
@@ -236,7 +264,8 @@ export async function runDistributedTraining(opts: DistributedTrainingOptions): 
     /** Records of the episodes the learner has optimised on since the last call; returns how many. */
     // A learner killed after an optimisation but before its next checkpoint does that
     // optimisation again when restarted, and says 'learned' again: recorded once.
-    const learnedKey = (r: { learningEpisodes: number; steps: number; distanceM: number }) => `${r.learningEpisodes}:${r.steps}:${r.distanceM}`;
+    const learnedKey = (r: { learningEpisodes: number; steps: number; distanceM: number }) =>
+      `${r.learningEpisodes}:${r.steps}:${r.distanceM}`;
     const recorded = new Set(records.filter((r) => r.mode !== 'test').map(learnedKey));
     const takeLearned = (): number => {
       let taken = 0;
@@ -246,7 +275,20 @@ export async function runDistributedTraining(opts: DistributedTrainingOptions): 
         if (recorded.has(key)) continue;
         recorded.add(key);
         taken += 1;
-        record({ mode: ep.mode, steps: ep.steps, distanceM: ep.distanceM, intervention: ep.intervention as EpisodeRecord['intervention'], routeCompleted: ep.routeCompleted, learningEpisodes: e.learningEpisodes, seconds: { world: ep.worldS, agent: ep.agentS, optimise: e.optimiseS ?? 0 }, update: e.update ?? null, undid: false }, records);
+        record(
+          {
+            mode: ep.mode,
+            steps: ep.steps,
+            distanceM: ep.distanceM,
+            intervention: ep.intervention as EpisodeRecord['intervention'],
+            routeCompleted: ep.routeCompleted,
+            learningEpisodes: e.learningEpisodes,
+            seconds: { world: ep.worldS, agent: ep.agentS, optimise: e.optimiseS ?? 0 },
+            update: e.update ?? null,
+            undid: false,
+          },
+          records,
+        );
       }
       return taken;
     };
@@ -257,13 +299,25 @@ export async function runDistributedTraining(opts: DistributedTrainingOptions): 
       const step = agent.command('test');
       if (step.refused) throw new Error(`the task machine refused 'test': ${step.refused}`);
       const all = [...records, ...streak];
-      const reset = episodeReset('test', schedule, all, { routeSeed: config.routeSeed, firstEpisode: false, separateTestWorld: true });
+      const reset = episodeReset('test', schedule, all, {
+        routeSeed: config.routeSeed,
+        firstEpisode: false,
+        separateTestWorld: true,
+      });
       const outcome = await driveEpisode(testEnv, agent, reset, async (v) => {
         recorder.onStep(v);
         await yieldEvery.maybe();
       });
       if (agent.optimisationDue) await agent.optimise();
-      link?.sendEpisode({ mode: 'test', steps: outcome.steps, distanceM: outcome.distanceM, intervention: outcome.intervention, routeCompleted: outcome.routeCompleted, worldS: outcome.worldS, agentS: outcome.agentS });
+      link?.sendEpisode({
+        mode: 'test',
+        steps: outcome.steps,
+        distanceM: outcome.distanceM,
+        intervention: outcome.intervention,
+        routeCompleted: outcome.routeCompleted,
+        worldS: outcome.worldS,
+        agentS: outcome.agentS,
+      });
       return {
         episode: 0,
         mode: 'test',
@@ -288,7 +342,10 @@ export async function runDistributedTraining(opts: DistributedTrainingOptions): 
       const inStreak = streak.length > 0;
       const trainedSinceTest = (weights?.header.learningEpisodes ?? 0) - lastTested;
       const atMax = (weights?.header.learningEpisodes ?? 0) >= schedule.maxEpisodes;
-      const due = weights !== null && weights.header.learningEpisodes > explore && (trainedSinceTest >= schedule.testEvery || (atMax && trainedSinceTest > 0));
+      const due =
+        weights !== null &&
+        weights.header.learningEpisodes > explore &&
+        (trainedSinceTest >= schedule.testEvery || (atMax && trainedSinceTest > 0));
       if (inStreak || due) {
         const tested: WeightsMessage = inStreak ? (frozen as WeightsMessage) : (weights as WeightsMessage);
         const result = await runTest(tested);
@@ -314,7 +371,8 @@ export async function runDistributedTraining(opts: DistributedTrainingOptions): 
       if (atMax && trainedSinceTest <= 0 && lastTested >= schedule.maxEpisodes) break;
       if (learnerFailed) throw new Error(learnerFailed);
       if (learnerStopped) throw new Error('the learner stopped before the run ended');
-      if (Date.now() - learnerSeenMs > LIVENESS_TIMEOUT_MS * 6) throw new Error(`no word from the learner for ${LIVENESS_TIMEOUT_MS * 6} ms`);
+      if (Date.now() - learnerSeenMs > LIVENESS_TIMEOUT_MS * 6)
+        throw new Error(`no word from the learner for ${LIVENESS_TIMEOUT_MS * 6} ms`);
       await new Promise<void>((resolve) => {
         wake = resolve;
         setTimeout(resolve, 250);
@@ -325,13 +383,15 @@ export async function runDistributedTraining(opts: DistributedTrainingOptions): 
     stopping = true;
     clearInterval(heartbeat);
     link.sendTask('stop');
-    const learnerDone = await childMessage<{ dropped: Record<string, number> }>(learnerProcess, 'done', 120_000).catch((err: Error) => {
-      log.warn(`the learner did not stop cleanly: ${err.message}`);
-      return { dropped: {} };
-    });
+    const learnerDone = await childMessage<{ dropped: Record<string, number> }>(learnerProcess, 'done', 120_000).catch(
+      (err: Error) => {
+        log.warn(`the learner did not stop cleanly: ${err.message}`);
+        return { dropped: {} };
+      },
+    );
     await childExit(learnerProcess, 30_000);
     // The episodes it finished optimising meanwhile ('learned' comes before 'stopping' on the one socket).
-    for (const t0 = Date.now(); !learnerStopped && Date.now() - t0 < 5000; ) await new Promise((r) => setTimeout(r, 20));
+    for (const t0 = Date.now(); !learnerStopped && Date.now() - t0 < 5000;) await new Promise((r) => setTimeout(r, 20));
     takeLearned();
     // A streak of passes (solved or cut short) ends the records.
     records = renumbered([...records, ...streak]);
@@ -340,18 +400,25 @@ export async function runDistributedTraining(opts: DistributedTrainingOptions): 
     await commit();
     await recorder.write(join(out, RUN_FILES.finalTest));
     await writeOverview(out);
-    await Promise.all(actorProcesses.map(async (c) => {
-      const timer = setTimeout(() => c.kill('SIGTERM'), 10_000);
-      await childExit(c, 30_000);
-      clearTimeout(timer);
-    }));
+    await Promise.all(
+      actorProcesses.map(async (c) => {
+        const timer = setTimeout(() => c.kill('SIGTERM'), 10_000);
+        await childExit(c, 30_000);
+        clearTimeout(timer);
+      }),
+    );
 
     const stopped = !solved && (opts.shouldStop?.() ?? false);
     const base = summarise(out, config, progress, stopped);
     const summary: DistributedSummary = {
       ...base,
       actors,
-      learningStepsPerS: Math.round((progress.records.reduce((n, r) => n + (r.mode === 'test' ? 0 : r.steps), 0) / Math.max(progress.elapsedS, 1e-9)) * 10) / 10,
+      learningStepsPerS:
+        Math.round(
+          (progress.records.reduce((n, r) => n + (r.mode === 'test' ? 0 : r.steps), 0) /
+            Math.max(progress.elapsedS, 1e-9)) *
+            10,
+        ) / 10,
       droppedMessages: Object.values(learnerDone.dropped).reduce((a, b) => a + b, 0),
     };
     await writeJsonSafely(join(out, RUN_FILES.summary), summary);

@@ -19,7 +19,10 @@ const ENDPOINT = /^(tcp|ipc|inproc):\/\/(.+)$/;
 /** A ZeroMQ endpoint this project accepts (tcp://host:port, ipc://path, inproc://name), else a one-line error. */
 export function checkEndpoint(endpoint: string, what: string): void {
   const m = ENDPOINT.exec(endpoint);
-  if (!m) throw new UserError(`${what} '${endpoint}' is not a ZeroMQ endpoint (tcp://HOST:PORT, ipc://PATH or inproc://NAME)`);
+  if (!m)
+    throw new UserError(
+      `${what} '${endpoint}' is not a ZeroMQ endpoint (tcp://HOST:PORT, ipc://PATH or inproc://NAME)`,
+    );
   if (m[1] === 'tcp' && !/^(\[[0-9a-fA-F:.]+\]|[^:[\]]+):(\d{1,5}|\*)$/.test(m[2] as string)) {
     throw new UserError(`${what} '${endpoint}' needs a host and a port (tcp://127.0.0.1:5755)`);
   }
@@ -40,7 +43,8 @@ export function isLoopback(endpoint: string): boolean {
 /** Parses a `--learner-endpoints UPLINK,DOWNLINK` value. */
 export function parseEndpoints(value: string, what: string): LinkEndpoints {
   const parts = value.split(',').map((s) => s.trim());
-  if (parts.length !== 2 || !parts[0] || !parts[1]) throw new UserError(`${what} must be two endpoints, UPLINK,DOWNLINK (got '${value}')`);
+  if (parts.length !== 2 || !parts[0] || !parts[1])
+    throw new UserError(`${what} must be two endpoints, UPLINK,DOWNLINK (got '${value}')`);
   checkEndpoint(parts[0], `${what} uplink`);
   checkEndpoint(parts[1], `${what} downlink`);
   return { uplink: parts[0], downlink: parts[1] };

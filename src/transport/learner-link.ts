@@ -33,7 +33,14 @@ export class LearnerLink {
 
   /** Binds both sockets (a '*' port picks a free one: `endpoints` holds the actual ones). */
   static async bind(endpoints: LinkEndpoints, security: ServerCurve | null): Promise<LearnerLink> {
-    const curve = security ? { curveServer: true, curvePublicKey: security.curvePublicKey, curveSecretKey: security.curveSecretKey, zapDomain: security.zapDomain } : {};
+    const curve = security
+      ? {
+          curveServer: true,
+          curvePublicKey: security.curvePublicKey,
+          curveSecretKey: security.curveSecretKey,
+          zapDomain: security.zapDomain,
+        }
+      : {};
     const zap = security ? await ZapAllowList.start(security.allowedClientKeys) : null;
     const pull = new zmq.Pull({ linger: 0, receiveHighWaterMark: 10_000, ...curve });
     const pub = new zmq.Publisher({ linger: 0, sendHighWaterMark: 1000, ...curve });
@@ -44,9 +51,16 @@ export class LearnerLink {
       pull.close();
       pub.close();
       zap?.release();
-      throw new Error(`cannot bind the learner's sockets (${endpoints.uplink}, ${endpoints.downlink}): ${(err as Error).message}`);
+      throw new Error(
+        `cannot bind the learner's sockets (${endpoints.uplink}, ${endpoints.downlink}): ${(err as Error).message}`,
+      );
     }
-    return new LearnerLink({ uplink: pull.lastEndpoint ?? endpoints.uplink, downlink: pub.lastEndpoint ?? endpoints.downlink }, pull, pub, zap);
+    return new LearnerLink(
+      { uplink: pull.lastEndpoint ?? endpoints.uplink, downlink: pub.lastEndpoint ?? endpoints.downlink },
+      pull,
+      pub,
+      zap,
+    );
   }
 
   /** Receives until close(); `handler` gets every valid message (an exception in it is logged, the loop goes on). */

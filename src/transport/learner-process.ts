@@ -50,7 +50,12 @@ async function main(): Promise<void> {
   await service.resume();
   service.start();
   log.info({ endpoints: link.endpoints, pid: process.pid }, 'learner listening');
-  tellParent({ kind: 'ready', endpoints: link.endpoints, learningEpisodes: service.learningEpisodes, incarnation: service.incarnation });
+  tellParent({
+    kind: 'ready',
+    endpoints: link.endpoints,
+    learningEpisodes: service.learningEpisodes,
+    incarnation: service.incarnation,
+  });
   const onSignal = () => void service.stop();
   process.on('SIGTERM', onSignal);
   // Ctrl-C reaches the whole process group: with a parent, the parent decides when to stop (a 'stop' task).
@@ -58,7 +63,12 @@ async function main(): Promise<void> {
     if (!process.connected) onSignal();
   });
   await service.finished;
-  tellParent({ kind: 'done', learningEpisodes: service.learningEpisodes, received: service.received, dropped: link.dropped.counts() });
+  tellParent({
+    kind: 'done',
+    learningEpisodes: service.learningEpisodes,
+    received: service.received,
+    dropped: link.dropped.counts(),
+  });
   agent.dispose();
   process.disconnect?.();
 }

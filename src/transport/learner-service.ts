@@ -48,7 +48,13 @@ const serviceStateSchema = z.object({
   format: z.literal('daydrive-learner-service-v1'),
   learningEpisodes: z.number().int().min(0),
   /** Optimisations owed for episodes received but not yet optimised on when the checkpoint was written. */
-  owed: z.array(z.object({ steps: z.number().int().min(0), learningEpisodes: z.number().int().min(0), episode: z.record(z.string(), z.unknown()) })),
+  owed: z.array(
+    z.object({
+      steps: z.number().int().min(0),
+      learningEpisodes: z.number().int().min(0),
+      episode: z.record(z.string(), z.unknown()),
+    }),
+  ),
 });
 
 /** An optimisation owed for one learning episode; `steps` counts down when a checkpoint interrupts it. */
@@ -63,9 +69,7 @@ interface Optimisation {
 
 const NOTHING_DONE = () => ({ updates: 0, criticLoss: 0, actorLoss: 0, meanQ: 0, skipped: 0, seconds: 0 });
 
-type Work =
-  | Optimisation
-  | { readonly kind: 'task'; readonly command: TaskCommandName; readonly requestId: number };
+type Work = Optimisation | { readonly kind: 'task'; readonly command: TaskCommandName; readonly requestId: number };
 
 export class LearnerService {
   /** Names this process's life in weights and events (a restarted learner has another). */
@@ -96,8 +100,13 @@ export class LearnerService {
   readonly finished: Promise<void> = new Promise((resolve) => (this.resolveStopped = resolve));
 
   constructor(private readonly opts: LearnerServiceOptions) {
-    for (const [name, v] of [['optimisationSteps', opts.optimisationSteps], ['checkpointEveryEpisodes', opts.checkpointEveryEpisodes], ['weightsEveryUpdates', opts.weightsEveryUpdates]] as const) {
-      if (!Number.isInteger(v) || v < (name === 'optimisationSteps' ? 0 : 1)) throw new RangeError(`${name} must be a positive integer, got ${v}`);
+    for (const [name, v] of [
+      ['optimisationSteps', opts.optimisationSteps],
+      ['checkpointEveryEpisodes', opts.checkpointEveryEpisodes],
+      ['weightsEveryUpdates', opts.weightsEveryUpdates],
+    ] as const) {
+      if (!Number.isInteger(v) || v < (name === 'optimisationSteps' ? 0 : 1))
+        throw new RangeError(`${name} must be a positive integer, got ${v}`);
     }
   }
 
@@ -105,12 +114,26 @@ export class LearnerService {
   async resume(): Promise<boolean> {
     const dir = this.opts.checkpointDir;
     if (!dir || !(await exists(join(dir, SERVICE_FILE)))) return false;
-    const state = parseWith(serviceStateSchema, await readJson(join(dir, SERVICE_FILE)), `learner checkpoint ${join(dir, SERVICE_FILE)}`);
+    const state = parseWith(
+      serviceStateSchema,
+      await readJson(join(dir, SERVICE_FILE)),
+      `learner checkpoint ${join(dir, SERVICE_FILE)}`,
+    );
     await this.opts.learner.load(join(dir, LEARNER_DIR));
     this.learningEpisodes = state.learningEpisodes;
     // The optimisations the checkpoint was written before are owed still: do them first.
-    for (const w of state.owed) this.work.push({ kind: 'optimise', steps: w.steps, learningEpisodes: w.learningEpisodes, episode: w.episode as Omit<EpisodeMessage, 'v' | 'kind'>, done: NOTHING_DONE() });
-    log.info({ dir, learningEpisodes: this.learningEpisodes, replay: this.opts.learner.replaySize(), owed: state.owed.length }, 'learner resumed from its checkpoint');
+    for (const w of state.owed)
+      this.work.push({
+        kind: 'optimise',
+        steps: w.steps,
+        learningEpisodes: w.learningEpisodes,
+        episode: w.episode as Omit<EpisodeMessage, 'v' | 'kind'>,
+        done: NOTHING_DONE(),
+      });
+    log.info(
+      { dir, learningEpisodes: this.learningEpisodes, replay: this.opts.learner.replaySize(), owed: state.owed.length },
+      'learner resumed from its checkpoint',
+    );
     return true;
   }
 
@@ -139,7 +162,9 @@ export class LearnerService {
     switch (h.kind) {
       case 'hello':
         if (h.stateSize !== this.opts.learner.stateSize || h.actionSize !== this.opts.learner.actionSize) {
-          throw new Error(`actor ${h.actorId} has state/action sizes ${h.stateSize}/${h.actionSize}, the learner ${this.opts.learner.stateSize}/${this.opts.learner.actionSize}`);
+          throw new Error(
+            `actor ${h.actorId} has state/action sizes ${h.stateSize}/${h.actionSize}, the learner ${this.opts.learner.stateSize}/${this.opts.learner.actionSize}`,
+          );
         }
         log.info({ actorId: h.actorId, pid: h.pid }, `actor ${h.actorId} joined`);
         // A new or restarted actor starts a new episode; it gets the weights now rather than after the next update.
@@ -151,7 +176,9 @@ export class LearnerService {
         if (!('batch' in message)) return;
         const batch = message.batch;
         if (batch.stateSize !== this.opts.learner.stateSize || batch.actionSize !== this.opts.learner.actionSize) {
-          throw new Error(`transitions of sizes ${batch.stateSize}/${batch.actionSize}, the learner takes ${this.opts.learner.stateSize}/${this.opts.learner.actionSize}`);
+          throw new Error(
+            `transitions of sizes ${batch.stateSize}/${batch.actionSize}, the learner takes ${this.opts.learner.stateSize}/${this.opts.learner.actionSize}`,
+          );
         }
         if (!this.episodeOpen.has(h.actorId)) {
           this.episodeOpen.add(h.actorId);
@@ -178,12 +205,25 @@ export class LearnerService {
         this.received.episodes += 1;
         const { v: _v, kind: _k, ...episode } = h;
         if (h.mode === 'test') {
-          this.opts.link.publishEvent({ name: 'learned', incarnation: this.incarnation, learningEpisodes: this.learningEpisodes, episode, update: null, optimiseS: 0 });
+          this.opts.link.publishEvent({
+            name: 'learned',
+            incarnation: this.incarnation,
+            learningEpisodes: this.learningEpisodes,
+            episode,
+            update: null,
+            optimiseS: 0,
+          });
           return;
         }
         this.learningEpisodes += 1;
         this.sinceCheckpoint += 1;
-        this.work.push({ kind: 'optimise', steps: this.opts.optimisationSteps, episode, learningEpisodes: this.learningEpisodes, done: NOTHING_DONE() });
+        this.work.push({
+          kind: 'optimise',
+          steps: this.opts.optimisationSteps,
+          episode,
+          learningEpisodes: this.learningEpisodes,
+          done: NOTHING_DONE(),
+        });
         // Checkpoint now rather than after the running optimisation: it pauses, keeps its rest owed, and goes on after.
         if (this.optimising && this.sinceCheckpoint >= this.opts.checkpointEveryEpisodes) this.interrupt?.abort();
         this.kick();
@@ -249,7 +289,8 @@ export class LearnerService {
           signal: interrupt.signal,
           onProgress: (done) => {
             iterations = done;
-            if (done % this.opts.weightsEveryUpdates === 0 && done < item.steps) this.publishWeights(item.learningEpisodes - 1);
+            if (done % this.opts.weightsEveryUpdates === 0 && done < item.steps)
+              this.publishWeights(item.learningEpisodes - 1);
           },
         });
         const d = item.done;
@@ -272,14 +313,37 @@ export class LearnerService {
     }
     const d = item.done;
     const optimiseS = d.seconds + (performance.now() - t) / 1000;
-    const update: UpdateStats | null = d.updates > 0 ? { updates: d.updates, criticLoss: d.criticLoss / d.updates, actorLoss: d.actorLoss / d.updates, meanQ: d.meanQ / d.updates, skipped: d.skipped } : null;
+    const update: UpdateStats | null =
+      d.updates > 0
+        ? {
+            updates: d.updates,
+            criticLoss: d.criticLoss / d.updates,
+            actorLoss: d.actorLoss / d.updates,
+            meanQ: d.meanQ / d.updates,
+            skipped: d.skipped,
+          }
+        : null;
     this.publishWeights(item.learningEpisodes);
-    this.opts.link.publishEvent({ name: 'learned', incarnation: this.incarnation, learningEpisodes: item.learningEpisodes, episode: item.episode, update, optimiseS });
+    this.opts.link.publishEvent({
+      name: 'learned',
+      incarnation: this.incarnation,
+      learningEpisodes: item.learningEpisodes,
+      episode: item.episode,
+      update,
+      optimiseS,
+    });
     return true;
   }
 
   private async task(command: TaskCommandName, requestId: number): Promise<void> {
-    const done = (detail?: string) => this.opts.link.publishEvent({ name: 'task-done', incarnation: this.incarnation, learningEpisodes: this.learningEpisodes, requestId, ...(detail ? { detail } : {}) });
+    const done = (detail?: string) =>
+      this.opts.link.publishEvent({
+        name: 'task-done',
+        incarnation: this.incarnation,
+        learningEpisodes: this.learningEpisodes,
+        requestId,
+        ...(detail ? { detail } : {}),
+      });
     switch (command) {
       case 'checkpoint':
         await this.checkpoint();
@@ -287,7 +351,13 @@ export class LearnerService {
         return;
       case 'undo': {
         if (!this.snapshot) {
-          this.opts.link.publishEvent({ name: 'task-refused', incarnation: this.incarnation, learningEpisodes: this.learningEpisodes, requestId, detail: 'nothing to undo' });
+          this.opts.link.publishEvent({
+            name: 'task-refused',
+            incarnation: this.incarnation,
+            learningEpisodes: this.learningEpisodes,
+            requestId,
+            detail: 'nothing to undo',
+          });
           return;
         }
         this.opts.learner.restore(this.snapshot);
@@ -311,7 +381,11 @@ export class LearnerService {
     // Owed optimisations are kept in the checkpoint (a resumed learner does them).
     if (this.opts.checkpointDir) await this.checkpoint();
     this.stopped = true;
-    this.opts.link.publishEvent({ name: 'stopping', incarnation: this.incarnation, learningEpisodes: this.learningEpisodes });
+    this.opts.link.publishEvent({
+      name: 'stopping',
+      incarnation: this.incarnation,
+      learningEpisodes: this.learningEpisodes,
+    });
     await this.opts.link.flush();
     this.opts.link.close();
     this.resolveStopped();
@@ -333,7 +407,11 @@ export class LearnerService {
         });
       });
       this.sinceCheckpoint = 0;
-      this.opts.link.publishEvent({ name: 'checkpointed', incarnation: this.incarnation, learningEpisodes: this.learningEpisodes });
+      this.opts.link.publishEvent({
+        name: 'checkpointed',
+        incarnation: this.incarnation,
+        learningEpisodes: this.learningEpisodes,
+      });
     } finally {
       this.checkpointing = false;
       for (const m of this.deferred.splice(0)) {
@@ -348,7 +426,15 @@ export class LearnerService {
 
   private publishWeights(learningEpisodes = this.learningEpisodes): void {
     const learner = this.opts.learner as Learner & PolicyWeights & { updateCount?: number };
-    this.lastWeights = { header: { incarnation: this.incarnation, version: ++this.version, updates: learner.updateCount ?? 0, learningEpisodes: Math.max(0, learningEpisodes) }, weights: learner.policyWeights() };
+    this.lastWeights = {
+      header: {
+        incarnation: this.incarnation,
+        version: ++this.version,
+        updates: learner.updateCount ?? 0,
+        learningEpisodes: Math.max(0, learningEpisodes),
+      },
+      weights: learner.policyWeights(),
+    };
     this.lastWeightsAtMs = Date.now();
     this.opts.link.publishWeights(this.lastWeights.header, this.lastWeights.weights);
   }

@@ -19,7 +19,16 @@ const actorId = z.number().int().min(0).max(1_000_000);
 const episodeMode = z.enum(['explore', 'train', 'test']);
 
 /** An actor (re)joins: the learner answers with its current weights. */
-export const helloSchema = z.object({ ...base, kind: z.literal('hello'), actorId, pid: z.number().int(), stateSize: z.number().int().min(1), actionSize: z.number().int().min(1) }).strict();
+export const helloSchema = z
+  .object({
+    ...base,
+    kind: z.literal('hello'),
+    actorId,
+    pid: z.number().int(),
+    stateSize: z.number().int().min(1),
+    actionSize: z.number().int().min(1),
+  })
+  .strict();
 
 /**
  * A batch of `count` transitions, followed by five frames: states (f32, count x stateSize),
@@ -27,7 +36,15 @@ export const helloSchema = z.object({ ...base, kind: z.literal('hello'), actorId
  * Rewards stay float64 so the learner's n-step sums see what a single process would.
  */
 export const transitionsSchema = z
-  .object({ ...base, kind: z.literal('transitions'), actorId, seq: z.number().int().min(0), count: z.number().int().min(1).max(65_536), stateSize: z.number().int().min(1), actionSize: z.number().int().min(1) })
+  .object({
+    ...base,
+    kind: z.literal('transitions'),
+    actorId,
+    seq: z.number().int().min(0),
+    count: z.number().int().min(1).max(65_536),
+    stateSize: z.number().int().min(1),
+    actionSize: z.number().int().min(1),
+  })
   .strict();
 
 /** An actor's episode ended (after its last transitions): flushes its n-step window; a learning episode is optimised on. */
@@ -47,13 +64,23 @@ export const episodeSchema = z
   .strict();
 
 /** Liveness, both ways. The learner's carries what a coordinator or the car shows. */
-export const actorHeartbeatSchema = z.object({ ...base, kind: z.literal('heartbeat'), actorId, sentAtMs: z.number() }).strict();
+export const actorHeartbeatSchema = z
+  .object({ ...base, kind: z.literal('heartbeat'), actorId, sentAtMs: z.number() })
+  .strict();
 
 export const TASK_COMMANDS = ['checkpoint', 'stop', 'undo'] as const;
 /** A coordinator's (the train command's, the car's) command to the learner. */
-export const taskSchema = z.object({ ...base, kind: z.literal('task'), command: z.enum(TASK_COMMANDS), requestId: z.number().int().min(0) }).strict();
+export const taskSchema = z
+  .object({ ...base, kind: z.literal('task'), command: z.enum(TASK_COMMANDS), requestId: z.number().int().min(0) })
+  .strict();
 
-export const uplinkHeaderSchema = z.discriminatedUnion('kind', [helloSchema, transitionsSchema, episodeSchema, actorHeartbeatSchema, taskSchema]);
+export const uplinkHeaderSchema = z.discriminatedUnion('kind', [
+  helloSchema,
+  transitionsSchema,
+  episodeSchema,
+  actorHeartbeatSchema,
+  taskSchema,
+]);
 
 /**
  * The actor's policy weights, followed by one f32 frame of `size` values (the flat actor
@@ -73,7 +100,15 @@ export const weightsSchema = z
   })
   .strict();
 
-const updateStats = z.object({ updates: z.number(), criticLoss: z.number(), actorLoss: z.number(), meanQ: z.number(), skipped: z.number() }).strict();
+const updateStats = z
+  .object({
+    updates: z.number(),
+    criticLoss: z.number(),
+    actorLoss: z.number(),
+    meanQ: z.number(),
+    skipped: z.number(),
+  })
+  .strict();
 
 export const LEARNER_EVENTS = ['learned', 'checkpointed', 'task-done', 'task-refused', 'stopping'] as const;
 /** Something the learner did: an episode optimised on ('learned'), a checkpoint, a task's outcome, its shutdown. */

@@ -1,5 +1,12 @@
 import type { DdpgLearner } from '../rl/learner.js';
-import type { Learner, LearnerSnapshot, PerturbablePolicy, PolicyWeights, Transition, UpdateStats } from '../rl/types.js';
+import type {
+  Learner,
+  LearnerSnapshot,
+  PerturbablePolicy,
+  PolicyWeights,
+  Transition,
+  UpdateStats,
+} from '../rl/types.js';
 import type { Rng } from '../core/rng.js';
 import type { TransitionBatch, WeightsMessage } from './codec.js';
 import { TransitionBatcher } from './transition-batcher.js';
@@ -73,7 +80,13 @@ export class RemoteLearner implements Learner, PerturbablePolicy, PolicyWeights 
   }
 
   update(): Promise<UpdateStats> {
-    return Promise.resolve({ updates: 0, criticLoss: Number.NaN, actorLoss: Number.NaN, meanQ: Number.NaN, skipped: 0 });
+    return Promise.resolve({
+      updates: 0,
+      criticLoss: Number.NaN,
+      actorLoss: Number.NaN,
+      meanQ: Number.NaN,
+      skipped: 0,
+    });
   }
 
   snapshot(): LearnerSnapshot {

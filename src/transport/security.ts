@@ -60,21 +60,42 @@ function remoteEndpoints(endpoints: LinkEndpoints): string[] {
 export function serverSecurity(endpoints: LinkEndpoints, keys: CurveKeys | null): ServerCurve | null {
   const remote = remoteEndpoints(endpoints);
   if (!keys) {
-    if (remote.length > 0) throw new UserError(`learner endpoint ${remote[0]} is not loopback: it needs CURVE keys (--curve-keys FILE with serverPublicKey, serverSecretKey and allowedClientKeys; docs/transport.md)`);
+    if (remote.length > 0)
+      throw new UserError(
+        `learner endpoint ${remote[0]} is not loopback: it needs CURVE keys (--curve-keys FILE with serverPublicKey, serverSecretKey and allowedClientKeys; docs/transport.md)`,
+      );
     return null;
   }
-  if (!keys.serverSecretKey) throw new UserError('the CURVE keys file lacks serverSecretKey: the learner needs its secret key');
-  if (!keys.allowedClientKeys || keys.allowedClientKeys.length === 0) throw new UserError('the CURVE keys file lacks allowedClientKeys: the learner lets in only the clients listed there');
-  return { curveServer: true, curvePublicKey: keys.serverPublicKey, curveSecretKey: keys.serverSecretKey, zapDomain: ZAP_DOMAIN, allowedClientKeys: keys.allowedClientKeys };
+  if (!keys.serverSecretKey)
+    throw new UserError('the CURVE keys file lacks serverSecretKey: the learner needs its secret key');
+  if (!keys.allowedClientKeys || keys.allowedClientKeys.length === 0)
+    throw new UserError(
+      'the CURVE keys file lacks allowedClientKeys: the learner lets in only the clients listed there',
+    );
+  return {
+    curveServer: true,
+    curvePublicKey: keys.serverPublicKey,
+    curveSecretKey: keys.serverSecretKey,
+    zapDomain: ZAP_DOMAIN,
+    allowedClientKeys: keys.allowedClientKeys,
+  };
 }
 
 /** An actor's security for `endpoints`: null on loopback without keys; else its CURVE key pair and the learner's public key. */
 export function clientSecurity(endpoints: LinkEndpoints, keys: CurveKeys | null): ClientCurve | null {
   const remote = remoteEndpoints(endpoints);
   if (!keys) {
-    if (remote.length > 0) throw new UserError(`learner endpoint ${remote[0]} is not loopback: it needs CURVE keys (--curve-keys FILE with serverPublicKey, clientPublicKey and clientSecretKey; docs/transport.md)`);
+    if (remote.length > 0)
+      throw new UserError(
+        `learner endpoint ${remote[0]} is not loopback: it needs CURVE keys (--curve-keys FILE with serverPublicKey, clientPublicKey and clientSecretKey; docs/transport.md)`,
+      );
     return null;
   }
-  if (!keys.clientPublicKey || !keys.clientSecretKey) throw new UserError('the CURVE keys file lacks clientPublicKey/clientSecretKey: an actor needs its own key pair');
-  return { curveServerKey: keys.serverPublicKey, curvePublicKey: keys.clientPublicKey, curveSecretKey: keys.clientSecretKey };
+  if (!keys.clientPublicKey || !keys.clientSecretKey)
+    throw new UserError('the CURVE keys file lacks clientPublicKey/clientSecretKey: an actor needs its own key pair');
+  return {
+    curveServerKey: keys.serverPublicKey,
+    curvePublicKey: keys.clientPublicKey,
+    curveSecretKey: keys.clientSecretKey,
+  };
 }

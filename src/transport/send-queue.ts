@@ -27,7 +27,11 @@ export class SendQueue {
     if (this.queue.length >= this.maxQueued) {
       this.queue.shift();
       this.failed += 1;
-      if (this.failed === 1 || this.failed % 1000 === 0) log.warn({ link: this.link, dropped: this.failed }, `${this.link}: send queue full, dropped the oldest message`);
+      if (this.failed === 1 || this.failed % 1000 === 0)
+        log.warn(
+          { link: this.link, dropped: this.failed },
+          `${this.link}: send queue full, dropped the oldest message`,
+        );
     }
     this.queue.push(frames);
     this.running ??= this.drain();

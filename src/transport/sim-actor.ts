@@ -48,7 +48,10 @@ export async function runSimActor(opts: SimActorOptions): Promise<{ episodes: nu
   const offset = opts.episodeOffset ?? 0;
   const noiseScale = actorNoiseScale(actorId, opts.actors, opts.noiseAlpha);
   const agent = createDrivingAgent({
-    agent: { ...config.agent, exploreEpisodes: Math.ceil(Math.max(0, config.agent.exploreEpisodes - offset) / opts.actors) },
+    agent: {
+      ...config.agent,
+      exploreEpisodes: Math.ceil(Math.max(0, config.agent.exploreEpisodes - offset) / opts.actors),
+    },
     algo: config.algo,
     learner: config.learner,
     exploration: scaledExploration(config.exploration, noiseScale),
@@ -95,7 +98,10 @@ export async function runSimActor(opts: SimActorOptions): Promise<{ episodes: nu
     while (!ready() && !stop) {
       if (!warned && Date.now() - learnerSeenMs > opts.learnerTimeoutMs) {
         warned = true;
-        log.warn({ actorId }, `actor ${actorId}: no word from the learner for ${opts.learnerTimeoutMs} ms, waiting for ${what}`);
+        log.warn(
+          { actorId },
+          `actor ${actorId}: no word from the learner for ${opts.learnerTimeoutMs} ms, waiting for ${what}`,
+        );
       }
       await new Promise<void>((resolve) => {
         wake = resolve;
@@ -119,13 +125,28 @@ export async function runSimActor(opts: SimActorOptions): Promise<{ episodes: nu
       const command = agent.command('train');
       if (command.refused) throw new Error(`actor ${actorId}: the task machine refused 'train': ${command.refused}`);
       const mode = command.effects.find((e) => e.kind === 'start-episode')?.mode ?? 'train';
-      const where = { routeSeed: config.routeSeed + actorId * ACTOR_ROAD_SEED_STRIDE, firstEpisode: records.length === 0, separateTestWorld: true };
+      const where = {
+        routeSeed: config.routeSeed + actorId * ACTOR_ROAD_SEED_STRIDE,
+        firstEpisode: records.length === 0,
+        separateTestWorld: true,
+      };
       const reset = episodeReset(mode, config.schedule, records, where);
       // 'varied' roads: VARIED_ROAD_SEED_BASE + episode, shifted to this actor's own range (and past a resumed run's episodes).
-      const shifted = reset.seed !== undefined && reset.seed >= VARIED_ROAD_SEED_BASE ? { ...reset, seed: reset.seed + actorId * ACTOR_ROAD_SEED_STRIDE + offset } : reset;
+      const shifted =
+        reset.seed !== undefined && reset.seed >= VARIED_ROAD_SEED_BASE
+          ? { ...reset, seed: reset.seed + actorId * ACTOR_ROAD_SEED_STRIDE + offset }
+          : reset;
       const outcome = await driveEpisode(env, agent, shifted, () => yieldEvery.maybe());
       if (agent.optimisationDue) await agent.optimise();
-      link.sendEpisode({ mode: outcome.mode, steps: outcome.steps, distanceM: outcome.distanceM, intervention: outcome.intervention, routeCompleted: outcome.routeCompleted, worldS: outcome.worldS, agentS: outcome.agentS });
+      link.sendEpisode({
+        mode: outcome.mode,
+        steps: outcome.steps,
+        distanceM: outcome.distanceM,
+        intervention: outcome.intervention,
+        routeCompleted: outcome.routeCompleted,
+        worldS: outcome.worldS,
+        agentS: outcome.agentS,
+      });
       sent += 1;
       steps += outcome.steps;
       records.push({

@@ -6,7 +6,13 @@ import type { TransitionBatch } from './codec.js';
  * one at an episode's end). Each batch gets fresh arrays, since the sent frames point at them.
  */
 export class TransitionBatcher {
-  private batch: { states: Float32Array; actions: Float32Array; rewards: Float64Array; nextStates: Float32Array; terminated: Uint8Array } | null = null;
+  private batch: {
+    states: Float32Array;
+    actions: Float32Array;
+    rewards: Float64Array;
+    nextStates: Float32Array;
+    terminated: Uint8Array;
+  } | null = null;
   private count = 0;
   private seq = 0;
 
@@ -17,7 +23,8 @@ export class TransitionBatcher {
     /** Transitions per message. */
     readonly batchSize: number,
   ) {
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`transition batch size must be a positive integer, got ${batchSize}`);
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new RangeError(`transition batch size must be a positive integer, got ${batchSize}`);
   }
 
   get pending(): number {
@@ -26,10 +33,18 @@ export class TransitionBatcher {
 
   /** Adds a transition; returns the batch when it is full. */
   add(t: Transition): TransitionBatch | null {
-    if (t.state.length !== this.stateSize || t.nextState.length !== this.stateSize) throw new RangeError(`state has ${t.state.length} components, the link carries ${this.stateSize}`);
-    if (t.action.length !== this.actionSize) throw new RangeError(`action has ${t.action.length} components, the link carries ${this.actionSize}`);
+    if (t.state.length !== this.stateSize || t.nextState.length !== this.stateSize)
+      throw new RangeError(`state has ${t.state.length} components, the link carries ${this.stateSize}`);
+    if (t.action.length !== this.actionSize)
+      throw new RangeError(`action has ${t.action.length} components, the link carries ${this.actionSize}`);
     const n = this.batchSize;
-    this.batch ??= { states: new Float32Array(n * this.stateSize), actions: new Float32Array(n * this.actionSize), rewards: new Float64Array(n), nextStates: new Float32Array(n * this.stateSize), terminated: new Uint8Array(n) };
+    this.batch ??= {
+      states: new Float32Array(n * this.stateSize),
+      actions: new Float32Array(n * this.actionSize),
+      rewards: new Float64Array(n),
+      nextStates: new Float32Array(n * this.stateSize),
+      terminated: new Uint8Array(n),
+    };
     const b = this.batch;
     const i = this.count;
     b.states.set(t.state, i * this.stateSize);

@@ -8,7 +8,11 @@ export function z85Encode(bytes: Uint8Array): string {
   if (bytes.length % 4 !== 0) throw new RangeError(`z85 encodes multiples of 4 bytes, got ${bytes.length}`);
   let out = '';
   for (let i = 0; i < bytes.length; i += 4) {
-    let value = (((bytes[i] as number) << 24) >>> 0) + ((bytes[i + 1] as number) << 16) + ((bytes[i + 2] as number) << 8) + (bytes[i + 3] as number);
+    let value =
+      (((bytes[i] as number) << 24) >>> 0) +
+      ((bytes[i + 1] as number) << 16) +
+      ((bytes[i + 2] as number) << 8) +
+      (bytes[i + 3] as number);
     const chunk: string[] = [];
     for (let k = 0; k < 5; k++) {
       chunk.unshift(ALPHABET[value % 85] as string);

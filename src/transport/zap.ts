@@ -56,9 +56,21 @@ export class ZapAllowList {
         if (ok) this.admitted += 1;
         else {
           this.refused += 1;
-          log.warn({ address: address?.toString(), domain: domain?.toString(), mechanism: mechanism?.toString() }, 'ZAP: refused a client whose key is not on the allow-list');
+          log.warn(
+            { address: address?.toString(), domain: domain?.toString(), mechanism: mechanism?.toString() },
+            'ZAP: refused a client whose key is not on the allow-list',
+          );
         }
-        await this.router.send([id, empty, '1.0', requestId, ok ? '200' : '400', ok ? 'OK' : 'key not allowed', ok ? (clientKey as string) : '', '']);
+        await this.router.send([
+          id,
+          empty,
+          '1.0',
+          requestId,
+          ok ? '200' : '400',
+          ok ? 'OK' : 'key not allowed',
+          ok ? (clientKey as string) : '',
+          '',
+        ]);
       }
     } catch (err) {
       if (!this.router.closed) log.error({ err }, 'ZAP handler stopped');

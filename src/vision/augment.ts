@@ -26,7 +26,13 @@ export function drawPhotometricChange(rng: Rng): PhotometricChange {
 }
 
 /** Writes the changed copy of `src[offset, offset + length)` (RGB triples) into `dst` at the same offset. */
-export function applyPhotometricChange(src: Float32Array, dst: Float32Array, offset: number, length: number, p: PhotometricChange): void {
+export function applyPhotometricChange(
+  src: Float32Array,
+  dst: Float32Array,
+  offset: number,
+  length: number,
+  p: PhotometricChange,
+): void {
   let sum = 0;
   for (let i = 0; i < length; i++) {
     const v = p.gain[i % 3]! * p.brightness * Math.pow(src[offset + i]!, p.gamma);

@@ -8,7 +8,14 @@ import sharp from 'sharp';
 import { stringify as toYaml } from 'yaml';
 import type { RgbImage } from '../core/env.js';
 import { writeFileSafely } from '../core/files.js';
-import { BAG_TOPICS, BAG_TYPES, MESSAGE_DEFINITIONS, stampOf, type AckermannStampedMessage, type OdometryMessage } from './ros-schemas.js';
+import {
+  BAG_TOPICS,
+  BAG_TYPES,
+  MESSAGE_DEFINITIONS,
+  stampOf,
+  type AckermannStampedMessage,
+  type OdometryMessage,
+} from './ros-schemas.js';
 
 /**
  * Writes what a car records as `ros2 bag record -s mcap` does: a directory with `metadata.yaml`
@@ -85,9 +92,24 @@ export class BagWriter {
       [BAG_TOPICS.command, BAG_TYPES.ackermannStamped],
     ] as const) {
       const text = MESSAGE_DEFINITIONS[type]!;
-      const schemaId = await mcap.registerSchema({ name: type, encoding: 'ros2msg', data: new TextEncoder().encode(text) });
-      const channelId = await mcap.registerChannel({ topic, schemaId, messageEncoding: 'cdr', metadata: new Map([['offered_qos_profiles', RELIABLE_QOS]]) });
-      bag.topics.set(topic, { name: topic, type, channelId, writer: new MessageWriter(parseMessageDefinition(text, { ros2: true })), count: 0 });
+      const schemaId = await mcap.registerSchema({
+        name: type,
+        encoding: 'ros2msg',
+        data: new TextEncoder().encode(text),
+      });
+      const channelId = await mcap.registerChannel({
+        topic,
+        schemaId,
+        messageEncoding: 'cdr',
+        metadata: new Map([['offered_qos_profiles', RELIABLE_QOS]]),
+      });
+      bag.topics.set(topic, {
+        name: topic,
+        type,
+        channelId,
+        writer: new MessageWriter(parseMessageDefinition(text, { ros2: true })),
+        count: 0,
+      });
     }
     return bag;
   }
@@ -95,7 +117,13 @@ export class BagWriter {
   private async add(topic: string, stampNs: bigint, message: unknown): Promise<void> {
     const t = this.topics.get(topic)!;
     const data = t.writer.writeMessage(message);
-    await this.mcap.addMessage({ channelId: t.channelId, sequence: this.sequence++, logTime: stampNs, publishTime: stampNs, data });
+    await this.mcap.addMessage({
+      channelId: t.channelId,
+      sequence: this.sequence++,
+      logTime: stampNs,
+      publishTime: stampNs,
+      data,
+    });
     t.count++;
     this.firstNs ??= stampNs;
     if (stampNs > this.lastNs) this.lastNs = stampNs;
@@ -103,18 +131,40 @@ export class BagWriter {
 
   /** A camera frame, JPEG-encoded as image_transport's compressed plugin does (quality 90). */
   async addImage(stampNs: bigint, image: RgbImage, quality = 90): Promise<void> {
-    const jpeg = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } }).jpeg({ quality }).toBuffer();
-    await this.add(BAG_TOPICS.camera, stampNs, { header: { stamp: stampOf(stampNs), frame_id: 'camera' }, format: 'rgb8; jpeg compressed bgr8', data: new Uint8Array(jpeg) });
+    const jpeg = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+      .jpeg({ quality })
+      .toBuffer();
+    await this.add(BAG_TOPICS.camera, stampNs, {
+      header: { stamp: stampOf(stampNs), frame_id: 'camera' },
+      format: 'rgb8; jpeg compressed bgr8',
+      data: new Uint8Array(jpeg),
+    });
   }
 
   /** Wheel odometry: planar pose in the odom frame, forward speed and yaw rate. */
-  async addOdometry(stampNs: bigint, xM: number, yM: number, yawRad: number, speedMps: number, yawRateRadPerS: number): Promise<void> {
+  async addOdometry(
+    stampNs: bigint,
+    xM: number,
+    yM: number,
+    yawRad: number,
+    speedMps: number,
+    yawRateRadPerS: number,
+  ): Promise<void> {
     const zero36 = new Float64Array(36);
     const msg: OdometryMessage = {
       header: { stamp: stampOf(stampNs), frame_id: 'odom' },
       child_frame_id: this.frameId,
-      pose: { pose: { position: { x: xM, y: yM, z: 0 }, orientation: { x: 0, y: 0, z: Math.sin(yawRad / 2), w: Math.cos(yawRad / 2) } }, covariance: zero36 },
-      twist: { twist: { linear: { x: speedMps, y: 0, z: 0 }, angular: { x: 0, y: 0, z: yawRateRadPerS } }, covariance: zero36 },
+      pose: {
+        pose: {
+          position: { x: xM, y: yM, z: 0 },
+          orientation: { x: 0, y: 0, z: Math.sin(yawRad / 2), w: Math.cos(yawRad / 2) },
+        },
+        covariance: zero36,
+      },
+      twist: {
+        twist: { linear: { x: speedMps, y: 0, z: 0 }, angular: { x: 0, y: 0, z: yawRateRadPerS } },
+        covariance: zero36,
+      },
     };
     await this.add(BAG_TOPICS.odometry, stampNs, msg);
   }
@@ -145,13 +195,25 @@ export class BagWriter {
         starting_time: { nanoseconds_since_epoch: start },
         message_count: messages,
         topics_with_message_count: [...this.topics.values()].map((t) => ({
-          topic_metadata: { name: t.name, type: t.type, serialization_format: 'cdr', offered_qos_profiles: RELIABLE_QOS },
+          topic_metadata: {
+            name: t.name,
+            type: t.type,
+            serialization_format: 'cdr',
+            offered_qos_profiles: RELIABLE_QOS,
+          },
           message_count: t.count,
         })),
         compression_format: '',
         compression_mode: '',
         relative_file_paths: [this.fileName],
-        files: [{ path: this.fileName, starting_time: { nanoseconds_since_epoch: start }, duration: { nanoseconds: duration }, message_count: messages }],
+        files: [
+          {
+            path: this.fileName,
+            starting_time: { nanoseconds_since_epoch: start },
+            duration: { nanoseconds: duration },
+            message_count: messages,
+          },
+        ],
       },
     };
     // Nanoseconds since the epoch exceed 2^53: BigInts, written exactly.

@@ -83,8 +83,17 @@ export class FrameWriter {
   }
 
   async finish(meta: Omit<DatasetMeta, 'format' | 'version' | 'frames' | 'createdAt'>): Promise<DatasetMeta> {
-    const full: DatasetMeta = { format: 'daydrive-frames', version: 1, frames: this.lines.length, createdAt: new Date().toISOString(), ...meta };
-    await writeFileSafely(join(this.dir, DATASET_INDEX_FILE), this.lines.join('\n') + (this.lines.length > 0 ? '\n' : ''));
+    const full: DatasetMeta = {
+      format: 'daydrive-frames',
+      version: 1,
+      frames: this.lines.length,
+      createdAt: new Date().toISOString(),
+      ...meta,
+    };
+    await writeFileSafely(
+      join(this.dir, DATASET_INDEX_FILE),
+      this.lines.join('\n') + (this.lines.length > 0 ? '\n' : ''),
+    );
     await writeJsonSafely(join(this.dir, DATASET_META_FILE), full);
     return full;
   }
@@ -153,7 +162,13 @@ export async function loadFrames(
     }
     if (onProgress && (i % 64 === 63 || i === index.records.length - 1)) onProgress(i + 1, index.records.length);
   }
-  return { width: opts.width, height: opts.height, images: images.subarray(0, kept.length * size), records: kept, skipped };
+  return {
+    width: opts.width,
+    height: opts.height,
+    images: images.subarray(0, kept.length * size),
+    records: kept,
+    skipped,
+  };
 }
 
 /**
@@ -161,16 +176,26 @@ export async function loadFrames(
  * one road, so validation frames come from roads the model never saw). With a single episode
  * the frames are split into blocks of 50 consecutive frames instead.
  */
-export function splitByEpisode(records: readonly FrameRecord[], validationFraction: number, seed: number): { train: number[]; validation: number[] } {
+export function splitByEpisode(
+  records: readonly FrameRecord[],
+  validationFraction: number,
+  seed: number,
+): { train: number[]; validation: number[] } {
   const episodes = [...new Set(records.map((r) => r.episode))];
-  const groupOf = episodes.length >= 2 ? (r: FrameRecord, _i: number) => r.episode : (_r: FrameRecord, i: number) => Math.floor(i / 50);
+  const groupOf =
+    episodes.length >= 2
+      ? (r: FrameRecord, _i: number) => r.episode
+      : (_r: FrameRecord, i: number) => Math.floor(i / 50);
   const groups = [...new Set(records.map(groupOf))].sort((a, b) => a - b);
   const rng = Rng.fromSeed(seed);
   for (let i = groups.length - 1; i > 0; i--) {
     const j = rng.int(i + 1);
     [groups[i], groups[j]] = [groups[j]!, groups[i]!];
   }
-  const nVal = validationFraction <= 0 ? 0 : Math.min(groups.length - 1, Math.max(1, Math.round(groups.length * validationFraction)));
+  const nVal =
+    validationFraction <= 0
+      ? 0
+      : Math.min(groups.length - 1, Math.max(1, Math.round(groups.length * validationFraction)));
   const valGroups = new Set(groups.slice(0, nVal));
   const train: number[] = [];
   const validation: number[] = [];

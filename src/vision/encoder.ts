@@ -5,7 +5,13 @@ import { UserError } from '../core/errors.js';
 import { log, type Logger } from '../core/logger.js';
 import { loadLayersModel } from '../core/tfjs-io.js';
 import { ENCODER_SUBDIR, readVaeMeta, type VaeMeta } from './model-files.js';
-import { normalise, preprocessCompressed, preprocessRgb, warmUpPreprocessing, type PreprocessOptions } from './preprocess.js';
+import {
+  normalise,
+  preprocessCompressed,
+  preprocessRgb,
+  warmUpPreprocessing,
+  type PreprocessOptions,
+} from './preprocess.js';
 import { preprocessOptionsOf, type VaeConfig } from './vae.js';
 import type { ImageEncoder } from './types.js';
 
@@ -30,7 +36,11 @@ export interface VaeExpectation {
 export const ASPECT_TOLERANCE = 0.01;
 
 /** Whether a frame of this size has another aspect ratio than the camera the model was trained on. */
-export function aspectDiffers(width: number, height: number, camera: { readonly widthPx: number; readonly heightPx: number }): boolean {
+export function aspectDiffers(
+  width: number,
+  height: number,
+  camera: { readonly widthPx: number; readonly heightPx: number },
+): boolean {
   const trained = camera.widthPx / camera.heightPx;
   return Math.abs(width / height - trained) > ASPECT_TOLERANCE * trained;
 }
@@ -142,7 +152,9 @@ export class VaeImageEncoder implements ImageEncoder {
   async encodeInputs(inputs: Float32Array, count: number): Promise<Float32Array[]> {
     const size = this.inputWidth * this.inputHeight * 3;
     if (inputs.length !== count * size) {
-      throw new UserError(`encoder input has ${inputs.length} values, expected ${count} x ${this.inputHeight}x${this.inputWidth}x3 = ${count * size}`);
+      throw new UserError(
+        `encoder input has ${inputs.length} values, expected ${count} x ${this.inputHeight}x${this.inputWidth}x3 = ${count * size}`,
+      );
     }
     const out = tf.tidy(() => {
       const x = tf.tensor4d(inputs, [count, this.inputHeight, this.inputWidth, 3]);
@@ -187,24 +199,30 @@ export async function loadVaeEncoder(dir: string, expected: VaeExpectation = {})
   const meta = await readVaeMeta(dir);
   const config = meta.config;
   const problems = describeMismatch(config, expected);
-  if (problems.length > 0) throw new UserError(`VAE model ${dir} does not match the configuration: ${problems.join('; ')}`);
+  if (problems.length > 0)
+    throw new UserError(`VAE model ${dir} does not match the configuration: ${problems.join('; ')}`);
   const model = await loadLayersModel(join(dir, ENCODER_SUBDIR));
   const inShape = model.inputs[0]?.shape ?? [];
   const outShape = model.outputs[0]?.shape ?? [];
   const wantIn = [config.inputHeight, config.inputWidth, 3];
   const inconsistent: string[] = [];
   if (inShape.length !== 4 || inShape.slice(1).some((d, i) => d !== wantIn[i])) {
-    inconsistent.push(`encoder input shape [${inShape.slice(1).join(', ')}] vs ${config.inputHeight}x${config.inputWidth}x3 in vae.json`);
+    inconsistent.push(
+      `encoder input shape [${inShape.slice(1).join(', ')}] vs ${config.inputHeight}x${config.inputWidth}x3 in vae.json`,
+    );
   }
   if (outShape.length !== 2 || outShape[1] !== 2 * config.latentSize) {
-    inconsistent.push(`encoder output width ${String(outShape[1])} vs 2 x latent size ${config.latentSize} in vae.json`);
+    inconsistent.push(
+      `encoder output width ${String(outShape[1])} vs 2 x latent size ${config.latentSize} in vae.json`,
+    );
   }
   if (inconsistent.length > 0) {
     model.dispose();
     throw new UserError(`VAE model ${dir} is inconsistent: ${inconsistent.join('; ')}`);
   }
   const encoder = new VaeImageEncoder(model, config, meta, `VAE model ${dir}`);
-  if (expected.cameraWidthPx !== undefined && expected.cameraHeightPx !== undefined) encoder.checkFrameSize(expected.cameraWidthPx, expected.cameraHeightPx);
+  if (expected.cameraWidthPx !== undefined && expected.cameraHeightPx !== undefined)
+    encoder.checkFrameSize(expected.cameraWidthPx, expected.cameraHeightPx);
   await encoder.warmUp();
   return encoder;
 }

@@ -108,14 +108,23 @@ type Decoder = (data: Uint8Array) => Promise<RgbImage>;
 
 function decoderFor(schema: McapTypes.Schema, path: string, topic: string): Decoder {
   if (schema.name !== IMAGE_SCHEMA && schema.name !== COMPRESSED_IMAGE_SCHEMA) {
-    throw new UserError(`topic ${topic} in ${path} carries ${schema.name}, not ${IMAGE_SCHEMA} or ${COMPRESSED_IMAGE_SCHEMA}`);
+    throw new UserError(
+      `topic ${topic} in ${path} carries ${schema.name}, not ${IMAGE_SCHEMA} or ${COMPRESSED_IMAGE_SCHEMA}`,
+    );
   }
-  if (schema.encoding !== 'ros2msg') throw new UserError(`topic ${topic} in ${path}: schema encoding '${schema.encoding}' is not ros2msg`);
+  if (schema.encoding !== 'ros2msg')
+    throw new UserError(`topic ${topic} in ${path}: schema encoding '${schema.encoding}' is not ros2msg`);
   const reader = new MessageReader(parseMessageDefinition(new TextDecoder().decode(schema.data), { ros2: true }));
   if (schema.name === IMAGE_SCHEMA) {
     return async (data) => {
       const msg = reader.readMessage<RosImageMsg>(data);
-      return rawImageToRgb({ encoding: msg.encoding, width: msg.width, height: msg.height, step: msg.step, data: msg.data });
+      return rawImageToRgb({
+        encoding: msg.encoding,
+        width: msg.width,
+        height: msg.height,
+        step: msg.step,
+        data: msg.data,
+      });
     };
   }
   return async (data) => decodeCompressedImage(reader.readMessage<RosCompressedImageMsg>(data).data);
@@ -143,7 +152,11 @@ export async function bagFiles(path: string): Promise<string[]> {
     const mcaps = (await readdir(path)).filter((f) => f.endsWith('.mcap')).sort();
     if (mcaps.length === 0) {
       const db3 = (await readdir(path)).some((f) => f.endsWith('.db3'));
-      throw new UserError(db3 ? `${path} is a sqlite3 rosbag2: convert it to MCAP (ros2 bag convert with storage_id mcap)` : `${path} is not a rosbag2 directory: no metadata.yaml and no .mcap file`);
+      throw new UserError(
+        db3
+          ? `${path} is a sqlite3 rosbag2: convert it to MCAP (ros2 bag convert with storage_id mcap)`
+          : `${path} is not a rosbag2 directory: no metadata.yaml and no .mcap file`,
+      );
     }
     log.warn({ bag: path }, 'no metadata.yaml in the bag directory: reading its .mcap files in name order');
     const files = mcaps.map((f) => join(path, f));
@@ -156,13 +169,19 @@ export async function bagFiles(path: string): Promise<string[]> {
   } catch (err) {
     throw new UserError(`${metaPath} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
   }
-  const bag = (meta as { rosbag2_bagfile_information?: { storage_identifier?: unknown; relative_file_paths?: unknown } } | null)?.rosbag2_bagfile_information;
-  if (!bag || typeof bag !== 'object') throw new UserError(`${metaPath} is not rosbag2 metadata: no rosbag2_bagfile_information`);
+  const bag = (
+    meta as { rosbag2_bagfile_information?: { storage_identifier?: unknown; relative_file_paths?: unknown } } | null
+  )?.rosbag2_bagfile_information;
+  if (!bag || typeof bag !== 'object')
+    throw new UserError(`${metaPath} is not rosbag2 metadata: no rosbag2_bagfile_information`);
   if (bag.storage_identifier !== 'mcap') {
-    throw new UserError(`${path} is stored in ${String(bag.storage_identifier)}, not mcap: convert it (ros2 bag convert with storage_id mcap)`);
+    throw new UserError(
+      `${path} is stored in ${String(bag.storage_identifier)}, not mcap: convert it (ros2 bag convert with storage_id mcap)`,
+    );
   }
   const rel = bag.relative_file_paths;
-  if (!Array.isArray(rel) || rel.length === 0 || !rel.every((f) => typeof f === 'string')) throw new UserError(`${metaPath}: relative_file_paths lists no files`);
+  if (!Array.isArray(rel) || rel.length === 0 || !rel.every((f) => typeof f === 'string'))
+    throw new UserError(`${metaPath}: relative_file_paths lists no files`);
   const files = (rel as string[]).map((f) => join(path, basename(f)));
   for (const f of files) await checkMcapPrefix(f);
   return files;
@@ -183,13 +202,19 @@ async function checkMcapPrefix(path: string): Promise<void> {
     throw new UserError(`cannot read bag ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
   if (new TextDecoder().decode(head.subarray(0, Math.min(read, 9))) === '#ROSBAG V') {
-    throw new UserError(`${path} is a ROS 1 bag: daydrive reads ROS 2 bags (MCAP); convert it first (e.g. rosbags-convert --src ${basename(path)})`);
+    throw new UserError(
+      `${path} is a ROS 1 bag: daydrive reads ROS 2 bags (MCAP); convert it first (e.g. rosbags-convert --src ${basename(path)})`,
+    );
   }
-  if (read < 8 || !hasMcapPrefix(new DataView(head.buffer, 0, 8))) throw new UserError(`${path} is not a readable MCAP file: it does not start with the MCAP magic bytes`);
+  if (read < 8 || !hasMcapPrefix(new DataView(head.buffer, 0, 8)))
+    throw new UserError(`${path} is not a readable MCAP file: it does not start with the MCAP magic bytes`);
 }
 
 /** The top-level records of an MCAP file, read one at a time (opcode, bytes including the 9-byte header, offset). */
-async function* topLevelRecords(file: FileHandle, size: number): AsyncGenerator<{ opcode: number; bytes: Uint8Array; offset: number } | { truncatedAt: number }> {
+async function* topLevelRecords(
+  file: FileHandle,
+  size: number,
+): AsyncGenerator<{ opcode: number; bytes: Uint8Array; offset: number } | { truncatedAt: number }> {
   let offset = MCAP_MAGIC_BYTES;
   const head = new Uint8Array(RECORD_HEADER_BYTES);
   while (offset + RECORD_HEADER_BYTES <= size) {
@@ -283,7 +308,13 @@ export async function readMcapImages(
         if (msg) {
           odometryMessages++;
           const p = msg.pose.pose;
-          odometry = { stampNs: record.logTime, xM: p.position.x, yM: p.position.y, yawRad: yawOfQuaternion(p.orientation), speedMps: msg.twist.twist.linear.x };
+          odometry = {
+            stampNs: record.logTime,
+            xM: p.position.x,
+            yM: p.position.y,
+            yawRad: yawOfQuaternion(p.orientation),
+            speedMps: msg.twist.twist.linear.x,
+          };
         }
       } else if (isTopicOf(channel, BAG_TYPES.ackermannStamped, opts.commandTopic)) {
         const msg = readerFor(channel)?.readMessage<AckermannStampedMessage>(record.data);
@@ -299,7 +330,8 @@ export async function readMcapImages(
     if (decode === undefined) {
       const schema = schemas.get(channel.schemaId);
       if (schema === undefined) throw new UserError(`${path}: topic ${topic} has no schema record`);
-      if (channel.messageEncoding !== 'cdr') throw new UserError(`topic ${topic} in ${path}: message encoding '${channel.messageEncoding}' is not cdr`);
+      if (channel.messageEncoding !== 'cdr')
+        throw new UserError(`topic ${topic} in ${path}: message encoding '${channel.messageEncoding}' is not cdr`);
       decode = decoderFor(schema, path, topic);
       decoders.set(channel.id, decode);
       schemaName = schema.name;
@@ -362,7 +394,16 @@ export async function readMcapImages(
           parsed = [];
           const problem = (err as Error).message.split('\n')[0] ?? String(err);
           skippedChunks.push({ file: filePath, offset: item.offset, bytes: item.bytes.length, problem });
-          log.warn({ file: filePath, offset: item.offset, bytes: item.bytes.length, chunk: item.opcode === OPCODE_CHUNK, problem }, 'skipped a record of the bag that could not be read');
+          log.warn(
+            {
+              file: filePath,
+              offset: item.offset,
+              bytes: item.bytes.length,
+              chunk: item.opcode === OPCODE_CHUNK,
+              problem,
+            },
+            'skipped a record of the bag that could not be read',
+          );
         }
         for (const r of parsed) {
           if (stop) break;
@@ -382,8 +423,24 @@ export async function readMcapImages(
         return s !== undefined && (s.name === IMAGE_SCHEMA || s.name === COMPRESSED_IMAGE_SCHEMA);
       })
       .map((c) => c.topic);
-    const lost = skippedChunks.length > 0 ? ` (${skippedChunks.length} unreadable chunk${skippedChunks.length === 1 ? '' : 's'} skipped)` : '';
-    throw new UserError(`no messages on topic ${topic} in ${path}${lost}; image topics in the bag: ${imageTopics.length > 0 ? imageTopics.join(', ') : 'none'}`);
+    const lost =
+      skippedChunks.length > 0
+        ? ` (${skippedChunks.length} unreadable chunk${skippedChunks.length === 1 ? '' : 's'} skipped)`
+        : '';
+    throw new UserError(
+      `no messages on topic ${topic} in ${path}${lost}; image topics in the bag: ${imageTopics.length > 0 ? imageTopics.join(', ') : 'none'}`,
+    );
   }
-  return { messages, frames, skipped, skippedByReason, complete, schema: schemaName, skippedChunks, files, odometryMessages, commandMessages };
+  return {
+    messages,
+    frames,
+    skipped,
+    skippedByReason,
+    complete,
+    schema: schemaName,
+    skippedChunks,
+    files,
+    odometryMessages,
+    commandMessages,
+  };
 }

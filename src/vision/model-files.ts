@@ -34,7 +34,12 @@ function packageRoot(): string {
 /** The VAE shipped with daydrive (trained on the simulator's default 160x120 camera). */
 export const DEFAULT_VAE_MODEL_DIR: string = join(packageRoot(), 'models', 'vae-sim');
 
-const lossesSchema = z.object({ loss: z.number(), reconstruction: z.number(), kl: z.number(), auxiliary: z.number().default(0) });
+const lossesSchema = z.object({
+  loss: z.number(),
+  reconstruction: z.number(),
+  kl: z.number(),
+  auxiliary: z.number().default(0),
+});
 
 export const vaeTrainingSummarySchema = z.object({
   data: z.object({
@@ -67,7 +72,15 @@ export const vaeTrainingSummarySchema = z.object({
   /** Linear probes: R^2 of least squares from the latent mean on validation (unseen-road) frames. */
   probes: z.record(z.string(), z.number()).optional(),
   /** The labelled simulator frames the probes were fitted and scored on, when not the training data (vae train --probe-data). */
-  probeData: z.object({ dir: z.string(), frames: z.number().int(), fitFrames: z.number().int(), scoreFrames: z.number().int(), command: z.string().optional() }).optional(),
+  probeData: z
+    .object({
+      dir: z.string(),
+      frames: z.number().int(),
+      fitFrames: z.number().int(),
+      scoreFrames: z.number().int(),
+      command: z.string().optional(),
+    })
+    .optional(),
   /** The auxiliary head's targets, by name. */
   auxiliaryTargetNames: z.array(z.string()).optional(),
   /** The fitted probes (latent mean -> target), to check the latent on new frames. */

@@ -33,7 +33,12 @@ export function poseAt(samples: readonly PoseSample[], tS: number): PoseSample |
   const a = samples[lo]!;
   const b = samples[hi]!;
   const f = b.tS === a.tS ? 0 : (tS - a.tS) / (b.tS - a.tS);
-  return { tS, xM: a.xM + f * (b.xM - a.xM), yM: a.yM + f * (b.yM - a.yM), yawRad: a.yawRad + f * wrap(b.yawRad - a.yawRad) };
+  return {
+    tS,
+    xM: a.xM + f * (b.xM - a.xM),
+    yM: a.yM + f * (b.yM - a.yM),
+    yawRad: a.yawRad + f * wrap(b.yawRad - a.yawRad),
+  };
 }
 
 /** [lateral offset (m), heading change (rad)] of the pose `horizonS` after sample `i`, in sample i's car frame; null past the end. */
@@ -59,14 +64,17 @@ export function odometryTargets(records: readonly FrameRecord[]): Float64Array |
   const values = new Float64Array(records.length * n).fill(Number.NaN);
   const bySegment = new Map<number, number[]>();
   records.forEach((r, i) => {
-    if (r.odomXM === undefined || r.odomYM === undefined || r.odomYawRad === undefined || r.timestampNs === undefined) return;
+    if (r.odomXM === undefined || r.odomYM === undefined || r.odomYawRad === undefined || r.timestampNs === undefined)
+      return;
     const list = bySegment.get(r.episode) ?? [];
     list.push(i);
     bySegment.set(r.episode, list);
   });
   for (const indices of bySegment.values()) {
     const t0 = BigInt(records[indices[0]!]!.timestampNs!);
-    const sorted = [...indices].sort((a, b) => Number(BigInt(records[a]!.timestampNs!) - BigInt(records[b]!.timestampNs!)));
+    const sorted = [...indices].sort((a, b) =>
+      Number(BigInt(records[a]!.timestampNs!) - BigInt(records[b]!.timestampNs!)),
+    );
     const samples = sorted.map((i) => {
       const r = records[i]!;
       return { tS: Number(BigInt(r.timestampNs!) - t0) / 1e9, xM: r.odomXM!, yM: r.odomYM!, yawRad: r.odomYawRad! };

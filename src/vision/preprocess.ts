@@ -57,7 +57,8 @@ function checkSize(width: number, height: number, what: string): void {
 
 function sniffFormat(bytes: Uint8Array): 'jpeg' | 'png' | null {
   if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpeg';
-  if (bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) return 'png';
+  if (bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47)
+    return 'png';
   return null;
 }
 
@@ -86,15 +87,21 @@ function decodeFailure(err: unknown, bytes: Uint8Array, format: 'jpeg' | 'png', 
 function compressedFormat(bytes: Uint8Array, what: string): 'jpeg' | 'png' {
   if (bytes.length === 0) throw new BadImageError('zero-size', `${what} is empty (0 bytes)`);
   const format = sniffFormat(bytes);
-  if (format === null) throw new BadImageError('unknown-encoding', `${what} is neither JPEG nor PNG (unrecognised header bytes)`);
+  if (format === null)
+    throw new BadImageError('unknown-encoding', `${what} is neither JPEG nor PNG (unrecognised header bytes)`);
   return format;
 }
 
 /** sharp's raw output as an RgbImage, after checking it is non-empty 3-channel RGB. */
 function rgbOf(data: Buffer, info: OutputInfo, what: string): RgbImage {
   checkSize(info.width, info.height, what);
-  if (info.channels !== 3) throw new BadImageError('corrupt', `${what} decoded to ${info.channels} channels, expected 3`);
-  return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+  if (info.channels !== 3)
+    throw new BadImageError('corrupt', `${what} decoded to ${info.channels} channels, expected 3`);
+  return {
+    width: info.width,
+    height: info.height,
+    data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+  };
 }
 
 /** JPEG or PNG bytes (a CompressedImage's data, a file's content) -> packed RGB. */
@@ -152,7 +159,10 @@ export async function readImageFile(path: string): Promise<RgbImage> {
   try {
     bytes = await readFile(path);
   } catch (err) {
-    throw new BadImageError('unreadable', `cannot read image ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw new BadImageError(
+      'unreadable',
+      `cannot read image ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+    );
   }
   return decodeCompressedImage(bytes, `image ${path}`);
 }
@@ -161,7 +171,8 @@ export { skyCropRows };
 
 /** Checks options once; a bad value is a UserError naming it. */
 export function validatePreprocessOptions(opts: PreprocessOptions): void {
-  if (!(opts.skyCropFraction >= 0 && opts.skyCropFraction < 1)) throw new UserError(`skyCropFraction ${opts.skyCropFraction} must be in [0, 1)`);
+  if (!(opts.skyCropFraction >= 0 && opts.skyCropFraction < 1))
+    throw new UserError(`skyCropFraction ${opts.skyCropFraction} must be in [0, 1)`);
   if (!Number.isInteger(opts.width) || !Number.isInteger(opts.height) || opts.width < 1 || opts.height < 1) {
     throw new UserError(`model input ${opts.width}x${opts.height} must be positive integers`);
   }
@@ -175,7 +186,8 @@ export function validatePreprocessOptions(opts: PreprocessOptions): void {
 function cropAndResize(pipeline: Sharp, width: number, height: number, opts: PreprocessOptions): Sharp {
   const top = skyCropRows(height, opts.skyCropFraction);
   const keptRows = height - top;
-  if (keptRows < 1) throw new BadImageError('zero-size', `nothing left of a ${width}x${height} image after cropping ${top} sky rows`);
+  if (keptRows < 1)
+    throw new BadImageError('zero-size', `nothing left of a ${width}x${height} image after cropping ${top} sky rows`);
   // Extracted even when nothing is cropped: a pre-resize extract is also what keeps sharp from
   // decoding a JPEG at reduced scale (shrink-on-load), so that this path is exact.
   let p = pipeline.extract({ left: 0, top, width, height: keptRows });
@@ -200,19 +212,33 @@ function jpegCropAndResize(pipeline: Sharp, width: number, height: number, opts:
   const keptRows = height - skyCropRows(height, opts.skyCropFraction);
   if (width < 4 * opts.width || keptRows < 4 * opts.height) return cropAndResize(pipeline, width, height, opts);
   const resizedHeight = Math.round((opts.height * height) / keptRows);
-  return pipeline.resize(opts.width, resizedHeight, { fit: 'fill' }).extract({ left: 0, top: resizedHeight - opts.height, width: opts.width, height: opts.height });
+  return pipeline
+    .resize(opts.width, resizedHeight, { fit: 'fill' })
+    .extract({ left: 0, top: resizedHeight - opts.height, width: opts.width, height: opts.height });
 }
 
 /** Crops the sky off and resizes to the model input (see cropAndResize). Returns packed RGB bytes. */
 export async function preprocessRgb(image: RgbImage, opts: PreprocessOptions = DEFAULT_PREPROCESS): Promise<RgbImage> {
   checkSize(image.width, image.height, 'image');
   if (image.data.length !== image.width * image.height * 3) {
-    throw new BadImageError('size-mismatch', `RGB image data has ${image.data.length} bytes, expected width*height*3 = ${image.width * image.height * 3}`);
+    throw new BadImageError(
+      'size-mismatch',
+      `RGB image data has ${image.data.length} bytes, expected width*height*3 = ${image.width * image.height * 3}`,
+    );
   }
   const input = Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength);
-  const pipeline = cropAndResize(sharp(input, { raw: { width: image.width, height: image.height, channels: 3 } }), image.width, image.height, opts);
+  const pipeline = cropAndResize(
+    sharp(input, { raw: { width: image.width, height: image.height, channels: 3 } }),
+    image.width,
+    image.height,
+    opts,
+  );
   const data = await pipeline.raw().toBuffer();
-  return { width: opts.width, height: opts.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+  return {
+    width: opts.width,
+    height: opts.height,
+    data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+  };
 }
 
 /** A compressed frame made model input, with the size it had (for the encoder's camera check). */
@@ -229,7 +255,11 @@ export interface PreprocessedCompressed {
  * crosses the thread pool once instead of twice. PNG (files, datasets; it may carry alpha, which
  * sharp would premultiply in a one-call resize) and unparsable headers take the two-call path.
  */
-export async function preprocessCompressed(bytes: Uint8Array, opts: PreprocessOptions = DEFAULT_PREPROCESS, what = 'compressed image'): Promise<PreprocessedCompressed> {
+export async function preprocessCompressed(
+  bytes: Uint8Array,
+  opts: PreprocessOptions = DEFAULT_PREPROCESS,
+  what = 'compressed image',
+): Promise<PreprocessedCompressed> {
   const format = compressedFormat(bytes, what);
   const size = format === 'jpeg' ? jpegSize(bytes) : null;
   if (size === null) {
@@ -238,7 +268,11 @@ export async function preprocessCompressed(bytes: Uint8Array, opts: PreprocessOp
   }
   const pipeline = jpegCropAndResize(sharp(bytes, { failOn: 'warning' }), size.width, size.height, opts);
   try {
-    const { data, info } = await pipeline.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await pipeline
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     return { input: rgbOf(data, info, what), source: size };
   } catch (err) {
     throw decodeFailure(err, bytes, format, what);
@@ -253,7 +287,9 @@ export async function preprocessCompressed(bytes: Uint8Array, opts: PreprocessOp
 export async function warmUpPreprocessing(opts: PreprocessOptions = DEFAULT_PREPROCESS): Promise<void> {
   const frame: RgbImage = { width: 64, height: 48, data: new Uint8Array(64 * 48 * 3).fill(128) };
   await preprocessRgb(frame, opts);
-  const jpeg = await sharp(Buffer.from(frame.data), { raw: { width: frame.width, height: frame.height, channels: 3 } }).jpeg().toBuffer();
+  const jpeg = await sharp(Buffer.from(frame.data), { raw: { width: frame.width, height: frame.height, channels: 3 } })
+    .jpeg()
+    .toBuffer();
   await preprocessCompressed(jpeg, opts);
 }
 
@@ -267,22 +303,33 @@ export function normalise(image: RgbImage, out?: Float32Array, offset = 0): Floa
 }
 
 /** A frame as the model sees it: HWC floats in [0, 1]. */
-export async function preprocessToInput(image: RgbImage, opts: PreprocessOptions = DEFAULT_PREPROCESS): Promise<Float32Array> {
+export async function preprocessToInput(
+  image: RgbImage,
+  opts: PreprocessOptions = DEFAULT_PREPROCESS,
+): Promise<Float32Array> {
   return normalise(await preprocessRgb(image, opts));
 }
 
 /** sensor_msgs/Image -> model input (HWC floats in [0, 1]). */
-export async function preprocessRawImage(msg: RawImageMessage, opts: PreprocessOptions = DEFAULT_PREPROCESS): Promise<Float32Array> {
+export async function preprocessRawImage(
+  msg: RawImageMessage,
+  opts: PreprocessOptions = DEFAULT_PREPROCESS,
+): Promise<Float32Array> {
   return preprocessToInput(rawImageToRgb(msg), opts);
 }
 
 /** JPEG/PNG bytes (sensor_msgs/CompressedImage data) -> model input (HWC floats in [0, 1]). */
-export async function preprocessCompressedImage(bytes: Uint8Array, opts: PreprocessOptions = DEFAULT_PREPROCESS): Promise<Float32Array> {
+export async function preprocessCompressedImage(
+  bytes: Uint8Array,
+  opts: PreprocessOptions = DEFAULT_PREPROCESS,
+): Promise<Float32Array> {
   return normalise((await preprocessCompressed(bytes, opts)).input);
 }
 
 /** Packed RGB -> PNG bytes (for datasets and reconstruction grids). */
 export async function rgbToPngBytes(image: RgbImage): Promise<Buffer> {
   const input = Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength);
-  return sharp(input, { raw: { width: image.width, height: image.height, channels: 3 } }).png().toBuffer();
+  return sharp(input, { raw: { width: image.width, height: image.height, channels: 3 } })
+    .png()
+    .toBuffer();
 }

@@ -28,11 +28,25 @@ export interface RawImageMessage {
 }
 
 type Layout =
-  | { readonly kind: 'interleaved'; readonly bytesPerSample: 1 | 2; readonly channels: number; readonly r: number; readonly g: number; readonly b: number }
+  | {
+      readonly kind: 'interleaved';
+      readonly bytesPerSample: 1 | 2;
+      readonly channels: number;
+      readonly r: number;
+      readonly g: number;
+      readonly b: number;
+    }
   | { readonly kind: 'bayer'; readonly pattern: 'rggb' | 'bggr' | 'gbrg' | 'grbg' }
   | { readonly kind: 'yuv422'; readonly order: 'uyvy' | 'yuyv' };
 
-const interleaved = (bytesPerSample: 1 | 2, channels: number, r: number, g: number, b: number): Layout => ({ kind: 'interleaved', bytesPerSample, channels, r, g, b });
+const interleaved = (bytesPerSample: 1 | 2, channels: number, r: number, g: number, b: number): Layout => ({
+  kind: 'interleaved',
+  bytesPerSample,
+  channels,
+  r,
+  g,
+  b,
+});
 
 /** Each accepted encoding's layout (channel order: where R, G and B sit among the channels). */
 const LAYOUTS: Readonly<Record<string, Layout>> = {
@@ -79,19 +93,32 @@ function layoutOf(msg: RawImageMessage): Layout {
   if (width === 0 || height === 0) throw new BadImageError('zero-size', `image is empty (${width}x${height})`);
   const layout = LAYOUTS[msg.encoding];
   if (layout === undefined) {
-    throw new BadImageError('unknown-encoding', `unknown image encoding '${msg.encoding}': use one of ${RAW_ENCODINGS.join(', ')}`);
+    throw new BadImageError(
+      'unknown-encoding',
+      `unknown image encoding '${msg.encoding}': use one of ${RAW_ENCODINGS.join(', ')}`,
+    );
   }
   if (layout.kind === 'bayer' && (width % 2 !== 0 || height % 2 !== 0)) {
-    throw new BadImageError('size-mismatch', `a Bayer image (${msg.encoding}) needs an even width and height, got ${width}x${height}`);
+    throw new BadImageError(
+      'size-mismatch',
+      `a Bayer image (${msg.encoding}) needs an even width and height, got ${width}x${height}`,
+    );
   }
-  if (layout.kind === 'yuv422' && width % 2 !== 0) throw new BadImageError('size-mismatch', `a YUV 4:2:2 image (${msg.encoding}) needs an even width, got ${width}`);
+  if (layout.kind === 'yuv422' && width % 2 !== 0)
+    throw new BadImageError('size-mismatch', `a YUV 4:2:2 image (${msg.encoding}) needs an even width, got ${width}`);
   const bpp = bytesPerPixel(layout);
   const rowBytes = width * bpp;
   if (!Number.isInteger(step) || step < rowBytes) {
-    throw new BadImageError('size-mismatch', `image step ${step} is less than width*${bpp} = ${rowBytes} bytes for ${msg.encoding}`);
+    throw new BadImageError(
+      'size-mismatch',
+      `image step ${step} is less than width*${bpp} = ${rowBytes} bytes for ${msg.encoding}`,
+    );
   }
   if (data.length !== height * step) {
-    throw new BadImageError('size-mismatch', `image data has ${data.length} bytes, expected height*step = ${height}*${step} = ${height * step}`);
+    throw new BadImageError(
+      'size-mismatch',
+      `image data has ${data.length} bytes, expected height*step = ${height}*${step} = ${height * step}`,
+    );
   }
   return layout;
 }
@@ -113,7 +140,11 @@ export function rawImageToRgb(msg: RawImageMessage): RgbImage {
   return { width, height, data: out };
 }
 
-function interleaved8(msg: RawImageMessage, layout: { channels: number; r: number; g: number; b: number }, out: Uint8Array): void {
+function interleaved8(
+  msg: RawImageMessage,
+  layout: { channels: number; r: number; g: number; b: number },
+  out: Uint8Array,
+): void {
   const { width, height, step, data } = msg;
   if (msg.encoding === 'rgb8' && step === width * 3) {
     out.set(data);
@@ -132,7 +163,12 @@ function interleaved8(msg: RawImageMessage, layout: { channels: number; r: numbe
 }
 
 /** 16-bit samples: the high byte (cv_bridge's 16 -> 8 bit scaling, 1/256). */
-function interleaved16(msg: RawImageMessage, layout: { channels: number; r: number; g: number; b: number }, out: Uint8Array, bigEndian: boolean): void {
+function interleaved16(
+  msg: RawImageMessage,
+  layout: { channels: number; r: number; g: number; b: number },
+  out: Uint8Array,
+  bigEndian: boolean,
+): void {
   const { width, height, step, data } = msg;
   const bpp = layout.channels * 2;
   const high = bigEndian ? 0 : 1;

@@ -40,7 +40,8 @@ function solve(a: Float64Array, b: Float64Array, n: number): Float64Array {
  * (a tiny ridge, relative to the feature scale, only to keep collinear latents solvable).
  */
 export function fitLinear(xs: readonly ArrayLike<number>[], ys: readonly number[], lambda = 1e-6): LinearModel {
-  if (xs.length !== ys.length || xs.length === 0) throw new RangeError(`least squares needs as many targets as rows (got ${xs.length} rows, ${ys.length} targets)`);
+  if (xs.length !== ys.length || xs.length === 0)
+    throw new RangeError(`least squares needs as many targets as rows (got ${xs.length} rows, ${ys.length} targets)`);
   const d = xs[0]!.length;
   const n = d + 1;
   const ata = new Float64Array(n * n);
@@ -93,10 +94,19 @@ export function rSquared(ys: readonly number[], predictions: readonly number[]):
  * per-fold R^2) scores every frame once against the spread of the whole set, and dealing whole
  * groups keeps frames of one road, which are alike, from being both fitted and scored.
  */
-export function groupCrossValidatedR2(xs: readonly ArrayLike<number>[], ys: readonly number[], groups: readonly number[], folds = 3): number {
-  if (xs.length !== ys.length || xs.length !== groups.length) throw new RangeError('cross-validation needs one target and one group per row');
+export function groupCrossValidatedR2(
+  xs: readonly ArrayLike<number>[],
+  ys: readonly number[],
+  groups: readonly number[],
+  folds = 3,
+): number {
+  if (xs.length !== ys.length || xs.length !== groups.length)
+    throw new RangeError('cross-validation needs one target and one group per row');
   const distinct = [...new Set(groups)].sort((a, b) => a - b);
-  if (distinct.length < folds) throw new RangeError(`cross-validation over ${folds} folds needs at least ${folds} groups (got ${distinct.length})`);
+  if (distinct.length < folds)
+    throw new RangeError(
+      `cross-validation over ${folds} folds needs at least ${folds} groups (got ${distinct.length})`,
+    );
   const foldOf = new Map(distinct.map((g, i) => [g, i % folds]));
   const predictions = new Array<number>(xs.length);
   for (let f = 0; f < folds; f++) {

@@ -12,8 +12,14 @@ import type { VaeLosses } from './vae.js';
  * Pairs of rows: originals above their reconstructions, `columns` per row, each image scaled
  * by `scale` (nearest neighbour, so what the model saw is shown as is).
  */
-export async function reconstructionGridPng(originals: readonly RgbImage[], reconstructions: readonly RgbImage[], columns = 8, scale = 3): Promise<Buffer> {
-  if (originals.length === 0 || originals.length !== reconstructions.length) throw new RangeError('grid needs as many reconstructions as originals (at least one)');
+export async function reconstructionGridPng(
+  originals: readonly RgbImage[],
+  reconstructions: readonly RgbImage[],
+  columns = 8,
+  scale = 3,
+): Promise<Buffer> {
+  if (originals.length === 0 || originals.length !== reconstructions.length)
+    throw new RangeError('grid needs as many reconstructions as originals (at least one)');
   const w = originals[0]!.width * scale;
   const h = originals[0]!.height * scale;
   const gap = 4;
@@ -23,7 +29,9 @@ export async function reconstructionGridPng(originals: readonly RgbImage[], reco
   const height = rowPairs * (2 * h + 3 * gap);
   const tiles: OverlayOptions[] = [];
   const tile = async (img: RgbImage): Promise<Buffer> =>
-    sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), { raw: { width: img.width, height: img.height, channels: 3 } })
+    sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), {
+      raw: { width: img.width, height: img.height, channels: 3 },
+    })
       .resize(w, h, { kernel: 'nearest' })
       .png()
       .toBuffer();
@@ -52,7 +60,7 @@ export function modelCardMarkdown(meta: VaeMeta, title = 'daydrive VAE'): string
   const lines: string[] = [
     `# ${title}`,
     '',
-    'A convolutional VAE that turns a front-camera frame into the driving agent\'s latent state',
+    "A convolutional VAE that turns a front-camera frame into the driving agent's latent state",
     '(Kendall et al., "Learning to Drive in a Day", 2019). Load it with',
     '`loadVaeEncoder(dir)` (src/vision/encoder.ts); the encoder output used as state is the latent mean.',
     '',
@@ -62,7 +70,9 @@ export function modelCardMarkdown(meta: VaeMeta, title = 'daydrive VAE'): string
     `  the rest resized to ${c.inputWidth}x${c.inputHeight} (width x height, sharp Lanczos-3) and scaled to [0, 1].`,
   ];
   if (t?.data.camera) {
-    lines.push(`- Trained on ${t.data.camera.widthPx}x${t.data.camera.heightPx} frames (${t.data.source === 'sim' ? "the simulator's default camera: 90 deg horizontal field of view, 1.4 m high, pitched 10 deg down" : 'recorded camera'}); use the same camera.`);
+    lines.push(
+      `- Trained on ${t.data.camera.widthPx}x${t.data.camera.heightPx} frames (${t.data.source === 'sim' ? "the simulator's default camera: 90 deg horizontal field of view, 1.4 m high, pitched 10 deg down" : 'recorded camera'}); use the same camera.`,
+    );
   }
   lines.push(
     '',
@@ -82,17 +92,23 @@ export function modelCardMarkdown(meta: VaeMeta, title = 'daydrive VAE'): string
   } else if (c.auxiliaryWeight > 0) {
     lines.push(
       `- Auxiliary term (weight ${c.auxiliaryWeight}, SIMULATOR-ONLY ABLATION): during training a linear head on the latent mean predicts the standardised`,
-      "  cross-track and heading error the simulator records with each frame (squared error). A car has no such labels. The head is not part of the model.",
+      '  cross-track and heading error the simulator records with each frame (squared error). A car has no such labels. The head is not part of the model.',
     );
   }
   if (c.augmentation === 'photometric') {
-    lines.push('- Augmentation: the encoder sees each training frame with brightness, contrast, colour balance and gamma changed; the loss asks for the clean frame (a denoising autoencoder).');
+    lines.push(
+      '- Augmentation: the encoder sees each training frame with brightness, contrast, colour balance and gamma changed; the loss asks for the clean frame (a denoising autoencoder).',
+    );
   }
   if (t) {
     const h = t.history;
     const aux = c.auxiliaryWeight > 0 && h.some((e) => e.train.auxiliary > 0);
-    const parts = (l: VaeLosses): string => `reconstruction ${fmt(l.reconstruction)}, KL ${fmt(l.kl)}${aux ? `, auxiliary ${fmt(l.auxiliary, 3)}` : ''}`;
-    const row = (l: VaeLosses): string => [l.loss, l.reconstruction, l.kl, ...(aux ? [l.auxiliary] : [])].map((v, i) => fmt(v, i === 3 ? 3 : 2)).join(' | ');
+    const parts = (l: VaeLosses): string =>
+      `reconstruction ${fmt(l.reconstruction)}, KL ${fmt(l.kl)}${aux ? `, auxiliary ${fmt(l.auxiliary, 3)}` : ''}`;
+    const row = (l: VaeLosses): string =>
+      [l.loss, l.reconstruction, l.kl, ...(aux ? [l.auxiliary] : [])]
+        .map((v, i) => fmt(v, i === 3 ? 3 : 2))
+        .join(' | ');
     lines.push(
       '',
       '## Training',
@@ -120,7 +136,10 @@ export function modelCardMarkdown(meta: VaeMeta, title = 'daydrive VAE'): string
               `Linear least squares from the latent mean to the simulator's labels (the probe may use ground truth, the VAE did not), on`,
               `\`${t.probeData.dir}\` (${t.probeData.frames} labelled frames of roads the VAE never saw${t.probeData.command ? `, \`${t.probeData.command}\`` : ''}): fitted on ${t.probeData.fitFrames} frames, scored (R^2) on ${t.probeData.scoreFrames} of other roads:`,
             ]
-          : ['Linear least squares from the latent mean, fitted on the training frames and scored (R^2) on the', 'held-out frames from unseen roads:']),
+          : [
+              'Linear least squares from the latent mean, fitted on the training frames and scored (R^2) on the',
+              'held-out frames from unseen roads:',
+            ]),
         '',
         '| target | R^2 |',
         '|---|---:|',
@@ -128,6 +147,14 @@ export function modelCardMarkdown(meta: VaeMeta, title = 'daydrive VAE'): string
       );
     }
   }
-  lines.push('', '## Files', '', '- `vae.json`: configuration and training summary (machine-readable).', '- `encoder/`, `decoder/`: TF.js layers models (model.json + weights.bin).', '- `reconstructions.png`: model inputs (odd rows) above their reconstructions (even rows), held-out frames.', '');
+  lines.push(
+    '',
+    '## Files',
+    '',
+    '- `vae.json`: configuration and training summary (machine-readable).',
+    '- `encoder/`, `decoder/`: TF.js layers models (model.json + weights.bin).',
+    '- `reconstructions.png`: model inputs (odd rows) above their reconstructions (even rows), held-out frames.',
+    '',
+  );
   return lines.join('\n');
 }

@@ -68,7 +68,12 @@ export interface VaeTrainResult {
 const CHECKPOINT_SUBDIR = 'checkpoint';
 const STATE_FILE = 'state.json';
 
-const lossesSchema = z.object({ loss: z.number(), reconstruction: z.number(), kl: z.number(), auxiliary: z.number().default(0) });
+const lossesSchema = z.object({
+  loss: z.number(),
+  reconstruction: z.number(),
+  kl: z.number(),
+  auxiliary: z.number().default(0),
+});
 const checkpointStateSchema = z.object({
   epoch: z.number().int(),
   config: vaeConfigSchema,
@@ -139,18 +144,30 @@ function batchTensor(data: FrameTensorData, indices: readonly number[]): tf.Tens
 function batchPixels(data: FrameTensorData, indices: readonly number[]): Float32Array {
   const size = data.width * data.height * 3;
   const buf = new Float32Array(indices.length * size);
-  indices.forEach((idx, b) => normalise({ width: data.width, height: data.height, data: data.images.subarray(idx * size, (idx + 1) * size) }, buf, b * size));
+  indices.forEach((idx, b) =>
+    normalise(
+      { width: data.width, height: data.height, data: data.images.subarray(idx * size, (idx + 1) * size) },
+      buf,
+      b * size,
+    ),
+  );
   return buf;
 }
 
 /** The clean batch and, with augmentation, its photometrically changed copy (src/vision/augment.ts) for the encoder. */
-function trainingBatch(data: FrameTensorData, indices: readonly number[], augmentation: VaeConfig['augmentation'], rng: Rng): { input: tf.Tensor4D; clean?: tf.Tensor4D } {
+function trainingBatch(
+  data: FrameTensorData,
+  indices: readonly number[],
+  augmentation: VaeConfig['augmentation'],
+  rng: Rng,
+): { input: tf.Tensor4D; clean?: tf.Tensor4D } {
   const clean = batchPixels(data, indices);
   const shape: [number, number, number, number] = [indices.length, data.height, data.width, 3];
   if (augmentation === 'none') return { input: tf.tensor4d(clean, shape) };
   const size = data.width * data.height * 3;
   const changed = new Float32Array(clean.length);
-  for (let b = 0; b < indices.length; b++) applyPhotometricChange(clean, changed, b * size, size, drawPhotometricChange(rng));
+  for (let b = 0; b < indices.length; b++)
+    applyPhotometricChange(clean, changed, b * size, size, drawPhotometricChange(rng));
   return { input: tf.tensor4d(changed, shape), clean: tf.tensor4d(clean, shape) };
 }
 
@@ -164,7 +181,12 @@ interface AuxTargets {
 }
 
 /** Raw targets [frames x names] (NaN: missing) -> standardised values and a mask. */
-function standardise(names: readonly string[], raw: Float64Array, frames: number, train: readonly number[]): AuxTargets {
+function standardise(
+  names: readonly string[],
+  raw: Float64Array,
+  frames: number,
+  train: readonly number[],
+): AuxTargets {
   const count = names.length;
   const values = new Float32Array(frames * count);
   const mask = new Float32Array(frames * count);
@@ -187,7 +209,11 @@ function standardise(names: readonly string[], raw: Float64Array, frames: number
  * The auxiliary head's targets: 'odometry' from a bag's odometry and commands (null when the
  * frames have none), 'ground-truth' the simulator's PROBE_TARGETS (null when some frame lacks one).
  */
-function auxTargets(records: readonly FrameRecord[], train: readonly number[], source: VaeConfig['auxiliaryTargets']): AuxTargets | null {
+function auxTargets(
+  records: readonly FrameRecord[],
+  train: readonly number[],
+  source: VaeConfig['auxiliaryTargets'],
+): AuxTargets | null {
   if (source === 'odometry') {
     const raw = odometryTargets(records);
     return raw ? standardise(ODOMETRY_TARGET_NAMES, raw, records.length, train) : null;
@@ -203,7 +229,10 @@ function auxTargets(records: readonly FrameRecord[], train: readonly number[], s
   );
 }
 
-function targetTensor(targets: AuxTargets | null, indices: readonly number[]): { y: tf.Tensor2D; mask: tf.Tensor2D } | undefined {
+function targetTensor(
+  targets: AuxTargets | null,
+  indices: readonly number[],
+): { y: tf.Tensor2D; mask: tf.Tensor2D } | undefined {
   if (!targets) return undefined;
   const n = targets.count;
   const buf = new Float32Array(indices.length * n);
@@ -237,12 +266,23 @@ class LossSum {
   }
   mean(): VaeLosses {
     const n = Math.max(this.n, 1);
-    return { loss: this.sum.loss / n, reconstruction: this.sum.reconstruction / n, kl: this.sum.kl / n, auxiliary: this.sum.auxiliary / n };
+    return {
+      loss: this.sum.loss / n,
+      reconstruction: this.sum.reconstruction / n,
+      kl: this.sum.kl / n,
+      auxiliary: this.sum.auxiliary / n,
+    };
   }
 }
 
 /** Validation loss over `indices`, in batches. */
-function evaluate(vae: Vae, data: FrameTensorData, targets: AuxTargets | null, indices: readonly number[], batchSize = 128): VaeLosses {
+function evaluate(
+  vae: Vae,
+  data: FrameTensorData,
+  targets: AuxTargets | null,
+  indices: readonly number[],
+  batchSize = 128,
+): VaeLosses {
   const sum = new LossSum();
   for (let i = 0; i < indices.length; i += batchSize) {
     const idx = indices.slice(i, i + batchSize);
@@ -255,7 +295,12 @@ function evaluate(vae: Vae, data: FrameTensorData, targets: AuxTargets | null, i
 }
 
 /** Latent means of `indices`. */
-async function latents(vae: Vae, data: FrameTensorData, indices: readonly number[], batchSize = 256): Promise<Float32Array[]> {
+async function latents(
+  vae: Vae,
+  data: FrameTensorData,
+  indices: readonly number[],
+  batchSize = 256,
+): Promise<Float32Array[]> {
   const out: Float32Array[] = [];
   for (let i = 0; i < indices.length; i += batchSize) {
     const idx = indices.slice(i, i + batchSize);
@@ -288,7 +333,9 @@ export async function latentProbes(
 ): Promise<{ r2: Record<string, number>; models: Record<string, { weights: number[]; bias: number }> }> {
   const r2: Record<string, number> = {};
   const models: Record<string, { weights: number[]; bias: number }> = {};
-  const usable = PROBE_TARGETS.filter((t) => [...train, ...validation].every((i) => Number.isFinite(t.get(data.records[i]!))));
+  const usable = PROBE_TARGETS.filter((t) =>
+    [...train, ...validation].every((i) => Number.isFinite(t.get(data.records[i]!))),
+  );
   if (usable.length === 0 || validation.length < 10 || train.length < 10) return { r2, models };
   const zTrain = await latents(vae, data, train);
   const zVal = await latents(vae, data, validation);
@@ -315,7 +362,11 @@ async function gridPng(vae: Vae, data: FrameTensorData, indices: readonly number
   x.dispose();
   rec.dispose();
   const size = data.width * data.height * 3;
-  const originals: RgbImage[] = pick.map((idx) => ({ width: data.width, height: data.height, data: data.images.slice(idx * size, (idx + 1) * size) }));
+  const originals: RgbImage[] = pick.map((idx) => ({
+    width: data.width,
+    height: data.height,
+    data: data.images.slice(idx * size, (idx + 1) * size),
+  }));
   const recon: RgbImage[] = pick.map((_, b) => {
     const bytes = new Uint8Array(size);
     for (let i = 0; i < size; i++) bytes[i] = Math.round(Math.min(1, Math.max(0, flat[b * size + i]!)) * 255);
@@ -349,8 +400,17 @@ async function loadCheckpoint(dir: string): Promise<Resumed> {
   const encoder = await loadLayersModel(join(dir, ENCODER_SUBDIR));
   const decoder = await loadLayersModel(join(dir, DECODER_SUBDIR));
   const saved = state.auxiliaryTargets > 0 ? await loadNamedTensors(dir, 'head') : {};
-  const head = saved['head/weights'] && saved['head/bias'] ? { weights: saved['head/weights'], bias: saved['head/bias'] } : undefined;
-  const vae = new Vae(state.config, { encoder, decoder, learningRate: state.learningRate, auxiliaryTargets: state.auxiliaryTargets, ...(head ? { head } : {}) });
+  const head =
+    saved['head/weights'] && saved['head/bias']
+      ? { weights: saved['head/weights'], bias: saved['head/bias'] }
+      : undefined;
+  const vae = new Vae(state.config, {
+    encoder,
+    decoder,
+    learningRate: state.learningRate,
+    auxiliaryTargets: state.auxiliaryTargets,
+    ...(head ? { head } : {}),
+  });
   tf.dispose(Object.values(saved));
   const opt = await loadNamedTensors(dir, 'optimizer');
   const named = Object.keys(opt)
@@ -365,7 +425,12 @@ async function loadCheckpoint(dir: string): Promise<Resumed> {
 function progressBar(enabled: boolean, label: string): cliProgress.SingleBar | null {
   if (!enabled || !process.stderr.isTTY) return null;
   return new cliProgress.SingleBar(
-    { format: `${label} [{bar}] {percentage}% | {value}/{total} | ETA {eta}s | {status}`, hideCursor: true, clearOnComplete: false, stream: process.stderr },
+    {
+      format: `${label} [{bar}] {percentage}% | {value}/{total} | ETA {eta}s | {status}`,
+      hideCursor: true,
+      clearOnComplete: false,
+      stream: process.stderr,
+    },
     cliProgress.Presets.shades_classic,
   );
 }
@@ -375,7 +440,8 @@ export async function trainVae(opts: VaeTrainOptions): Promise<VaeTrainResult> {
   const checkpointDir = join(opts.outDir, CHECKPOINT_SUBDIR);
   let resumed: Resumed | null = null;
   if (opts.resume) {
-    if (!(await exists(join(checkpointDir, STATE_FILE)))) throw new UserError(`nothing to resume: no checkpoint in ${checkpointDir}`);
+    if (!(await exists(join(checkpointDir, STATE_FILE))))
+      throw new UserError(`nothing to resume: no checkpoint in ${checkpointDir}`);
     resumed = await loadCheckpoint(checkpointDir);
     const { epoch, stoppedEarly } = resumed.state;
     if (epoch >= opts.epochs || stoppedEarly) {
@@ -395,7 +461,10 @@ export async function trainVae(opts: VaeTrainOptions): Promise<VaeTrainResult> {
   const patience = resumed?.state.patience ?? opts.patience ?? 4;
   const seed = resumed?.state.seed ?? opts.seed ?? 0;
   if (resumed && resumed.state.dataDir !== opts.dataDir) {
-    log.warn({ checkpoint: resumed.state.dataDir, now: opts.dataDir }, 'resuming with a different --data directory than the checkpoint was trained on');
+    log.warn(
+      { checkpoint: resumed.state.dataDir, now: opts.dataDir },
+      'resuming with a different --data directory than the checkpoint was trained on',
+    );
   }
 
   const index = await readFrameIndex(opts.dataDir);
@@ -408,12 +477,16 @@ export async function trainVae(opts: VaeTrainOptions): Promise<VaeTrainResult> {
   loadBar?.start(records.length, 0, { status: '' });
   const data = await loadFrames({ ...index, records }, preprocessOptionsOf(config), (done) => loadBar?.update(done));
   loadBar?.stop();
-  if (data.skipped.length > 0) log.warn({ skipped: data.skipped.length, first: data.skipped[0] }, 'frames that could not be read were skipped');
+  if (data.skipped.length > 0)
+    log.warn({ skipped: data.skipped.length, first: data.skipped[0] }, 'frames that could not be read were skipped');
   if (resumed && resumed.state.frames !== data.records.length) {
-    throw new UserError(`checkpoint was trained on ${resumed.state.frames} frames, ${opts.dataDir} now gives ${data.records.length}: resume with the same data`);
+    throw new UserError(
+      `checkpoint was trained on ${resumed.state.frames} frames, ${opts.dataDir} now gives ${data.records.length}: resume with the same data`,
+    );
   }
   const { train, validation } = splitByEpisode(data.records, validationFraction, seed);
-  if (train.length === 0) throw new UserError(`dataset ${opts.dataDir} has too few frames to train on (${data.records.length})`);
+  if (train.length === 0)
+    throw new UserError(`dataset ${opts.dataDir} has too few frames to train on (${data.records.length})`);
   if (validation.length === 0) log.warn('no validation frames: early stopping uses the training loss');
 
   const targets = config.auxiliaryWeight > 0 ? auxTargets(data.records, train, config.auxiliaryTargets) : null;
@@ -425,7 +498,8 @@ export async function trainVae(opts: VaeTrainOptions): Promise<VaeTrainResult> {
     );
   }
   const vae = resumed?.vae ?? new Vae(config, { seed, learningRate, auxiliaryTargets: targets?.count ?? 0 });
-  if ((vae.head === null) !== (targets === null)) throw new UserError('the checkpoint and the data disagree on the auxiliary targets: resume with the same data');
+  if ((vae.head === null) !== (targets === null))
+    throw new UserError('the checkpoint and the data disagree on the auxiliary targets: resume with the same data');
   const rng = resumed ? Rng.fromState(resumed.state.rngState) : Rng.fromSeed(seed);
   let best: WeightSnapshot = resumed?.best ?? snapshot(vae);
   const history = [...(resumed?.state.history ?? [])];
@@ -449,10 +523,15 @@ export async function trainVae(opts: VaeTrainOptions): Promise<VaeTrainResult> {
         const idx = order.slice(b * batchSize, (b + 1) * batchSize);
         const x = trainingBatch(data, idx, config.augmentation, rng);
         const y = targetTensor(targets, idx);
-        const l = vae.trainStep(x.input, rng.int(0x7fffffff), y?.y, { ...(y ? { mask: y.mask } : {}), ...(x.clean ? { clean: x.clean } : {}) });
+        const l = vae.trainStep(x.input, rng.int(0x7fffffff), y?.y, {
+          ...(y ? { mask: y.mask } : {}),
+          ...(x.clean ? { clean: x.clean } : {}),
+        });
         tf.dispose([x.input, ...(x.clean ? [x.clean] : []), ...(y ? [y.y, y.mask] : [])]);
         sum.add(l, idx.length);
-        bar?.update(b + 1, { status: `loss ${l.loss.toFixed(1)} (recon ${l.reconstruction.toFixed(1)}, KL ${l.kl.toFixed(1)}${vae.head ? `, aux ${l.auxiliary.toFixed(2)}` : ''})` });
+        bar?.update(b + 1, {
+          status: `loss ${l.loss.toFixed(1)} (recon ${l.reconstruction.toFixed(1)}, KL ${l.kl.toFixed(1)}${vae.head ? `, aux ${l.auxiliary.toFixed(2)}` : ''})`,
+        });
       }
       bar?.stop();
       trainSeconds += (performance.now() - t0) / 1000;
@@ -472,7 +551,15 @@ export async function trainVae(opts: VaeTrainOptions): Promise<VaeTrainResult> {
         if (stale >= patience) stoppedEarly = true;
       }
       log.info(
-        { epoch, train: trainLosses.loss.toFixed(2), validation: valLosses.loss.toFixed(2), valRecon: valLosses.reconstruction.toFixed(2), valKl: valLosses.kl.toFixed(2), ...(vae.head ? { valAux: valLosses.auxiliary.toFixed(3) } : {}), best: bestEpoch },
+        {
+          epoch,
+          train: trainLosses.loss.toFixed(2),
+          validation: valLosses.loss.toFixed(2),
+          valRecon: valLosses.reconstruction.toFixed(2),
+          valKl: valLosses.kl.toFixed(2),
+          ...(vae.head ? { valAux: valLosses.auxiliary.toFixed(3) } : {}),
+          best: bestEpoch,
+        },
         stoppedEarly ? 'epoch done; stopping early (no validation improvement)' : 'epoch done',
       );
       await saveCheckpoint(checkpointDir, vae, best, {
@@ -506,8 +593,17 @@ export async function trainVae(opts: VaeTrainOptions): Promise<VaeTrainResult> {
       const probeFrames = await loadFrames(probeIndex, preprocessOptionsOf(config));
       const split = splitByEpisode(probeFrames.records, 0.5, seed + 1);
       probes = await latentProbes(vae, probeFrames, split.train, split.validation);
-      if (Object.keys(probes.r2).length === 0) throw new UserError(`--probe-data ${opts.probeDataDir} has no cross-track and heading labels (collect it with vae collect --episodes, frames format)`);
-      probeData = { dir: opts.probeDataDir, frames: probeFrames.records.length, fitFrames: split.train.length, scoreFrames: split.validation.length, ...(probeIndex.meta.command ? { command: probeIndex.meta.command } : {}) };
+      if (Object.keys(probes.r2).length === 0)
+        throw new UserError(
+          `--probe-data ${opts.probeDataDir} has no cross-track and heading labels (collect it with vae collect --episodes, frames format)`,
+        );
+      probeData = {
+        dir: opts.probeDataDir,
+        frames: probeFrames.records.length,
+        fitFrames: split.train.length,
+        scoreFrames: split.validation.length,
+        ...(probeIndex.meta.command ? { command: probeIndex.meta.command } : {}),
+      };
     }
     const summary: VaeTrainingSummary = {
       data: {
@@ -544,7 +640,10 @@ export async function trainVae(opts: VaeTrainOptions): Promise<VaeTrainResult> {
     await saveLayersModel(vae.decoder, join(opts.outDir, DECODER_SUBDIR));
     await writeJsonSafely(join(opts.outDir, VAE_META_FILE), meta);
     await writeFileSafely(join(opts.outDir, MODEL_CARD_FILE), modelCardMarkdown(meta));
-    await writeFileSafely(join(opts.outDir, GRID_FILE), await gridPng(vae, data, validation.length > 0 ? validation : train));
+    await writeFileSafely(
+      join(opts.outDir, GRID_FILE),
+      await gridPng(vae, data, validation.length > 0 ? validation : train),
+    );
     return { outDir: opts.outDir, summary, resumedFromEpoch: startEpoch };
   } finally {
     disposeSnapshot(best);

@@ -81,7 +81,15 @@ export function buildEncoder(cfg: VaeConfig, seed = 0): tf.LayersModel {
   let h: tf.SymbolicTensor = input;
   cfg.filters.forEach((filters, i) => {
     h = tf.layers
-      .conv2d({ filters, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: init(seed + i) as never, name: `enc_conv${i + 1}` })
+      .conv2d({
+        filters,
+        kernelSize: 3,
+        strides: 2,
+        padding: 'same',
+        activation: 'relu',
+        kernelInitializer: init(seed + i) as never,
+        name: `enc_conv${i + 1}`,
+      })
       .apply(h) as tf.SymbolicTensor;
   });
   h = tf.layers.flatten({ name: 'enc_flatten' }).apply(h) as tf.SymbolicTensor;
@@ -201,11 +209,15 @@ export class Vae {
     this.head =
       targets > 0
         ? {
-            weights: tf.variable(options.head?.weights ?? tf.randomNormal([config.latentSize, targets], 0, 0.1, 'float32', seed + 400)),
+            weights: tf.variable(
+              options.head?.weights ?? tf.randomNormal([config.latentSize, targets], 0, 0.1, 'float32', seed + 400),
+            ),
             bias: tf.variable(options.head?.bias ?? tf.zeros([targets])),
           }
         : null;
-    this.variables = [...this.encoder.trainableWeights, ...this.decoder.trainableWeights].map((w) => w.read() as tf.Variable);
+    this.variables = [...this.encoder.trainableWeights, ...this.decoder.trainableWeights].map(
+      (w) => w.read() as tf.Variable,
+    );
     if (this.head) this.variables.push(this.head.weights, this.head.bias);
   }
 
@@ -213,7 +225,12 @@ export class Vae {
    * One Adam step on a batch [B, H, W, 3] in [0, 1]; `noiseSeed` makes the sampled z
    * reproducible; `targets` [B, auxiliaryTargets] (standardised) are required with a head.
    */
-  trainStep(batch: tf.Tensor4D, noiseSeed: number, targets?: tf.Tensor2D, options: { mask?: tf.Tensor2D; clean?: tf.Tensor4D } = {}): VaeLosses {
+  trainStep(
+    batch: tf.Tensor4D,
+    noiseSeed: number,
+    targets?: tf.Tensor2D,
+    options: { mask?: tf.Tensor2D; clean?: tf.Tensor4D } = {},
+  ): VaeLosses {
     const aux = this.auxiliary(targets, options.mask);
     // With augmentation the encoder sees `batch` and the loss asks for `clean` back.
     const wanted = options.clean ?? batch;
@@ -222,7 +239,10 @@ export class Vae {
     const terms = tf.tidy(() => {
       this.optimizer.minimize(
         () => {
-          const [mu, logVar] = splitMuLogVar(this.encoder.apply(batch, { training: true }) as tf.Tensor, this.config.latentSize);
+          const [mu, logVar] = splitMuLogVar(
+            this.encoder.apply(batch, { training: true }) as tf.Tensor,
+            this.config.latentSize,
+          );
           // Reparameterisation: z = mu + sigma * eps, eps ~ N(0, I).
           const eps = tf.randomNormal(mu.shape, 0, 1, 'float32', noiseSeed);
           const z = tf.add(mu, tf.mul(tf.exp(tf.mul(0.5, logVar)), eps));
@@ -270,9 +290,16 @@ export class Vae {
   }
 
   /** The head and its targets for vaeLoss; a head needs targets, and targets need a head. */
-  private auxiliary(targets: tf.Tensor2D | undefined, mask: tf.Tensor2D | undefined): { head: AuxiliaryHead; targets: tf.Tensor2D; mask?: tf.Tensor2D } | undefined {
+  private auxiliary(
+    targets: tf.Tensor2D | undefined,
+    mask: tf.Tensor2D | undefined,
+  ): { head: AuxiliaryHead; targets: tf.Tensor2D; mask?: tf.Tensor2D } | undefined {
     if ((this.head === null) !== (targets === undefined)) {
-      throw new RangeError(this.head ? 'this VAE has an auxiliary head: give the targets' : 'targets given to a VAE without an auxiliary head');
+      throw new RangeError(
+        this.head
+          ? 'this VAE has an auxiliary head: give the targets'
+          : 'targets given to a VAE without an auxiliary head',
+      );
     }
     return this.head && targets ? { head: this.head, targets, ...(mask ? { mask } : {}) } : undefined;
   }
@@ -284,7 +311,8 @@ export class Vae {
     const c = this.config;
     const aux = this.head ? auxiliary! : 0;
     const loss = reconstruction! + c.beta * Math.max(kl!, c.klToleranceNats * c.latentSize) + c.auxiliaryWeight * aux;
-    if (!Number.isFinite(loss)) throw new UserError(`VAE loss is ${loss}: training diverged (try a lower learning rate)`);
+    if (!Number.isFinite(loss))
+      throw new UserError(`VAE loss is ${loss}: training diverged (try a lower learning rate)`);
     return { loss, reconstruction: reconstruction!, kl: kl!, auxiliary: aux };
   }
 }

@@ -6,7 +6,16 @@ import { createDrivingAgent, parseAgentConfig, type VehicleScale } from '../../s
 import { drivingLearnerDefaults, drivingReturnSupport } from '../../src/agent/create.js';
 import type { DdpgLearner } from '../../src/rl/learner.js';
 import { limitSteeringChange, worldSpeedAction } from '../../src/agent/actions.js';
-import { TEST_ROAD_SEED_BASE, VARIED_ROAD_SEED_BASE, driveEpisode, episodeReset, episodeWorld, nextCommand, type EpisodeRecord, type TrainingSchedule } from '../../src/agent/training.js';
+import {
+  TEST_ROAD_SEED_BASE,
+  VARIED_ROAD_SEED_BASE,
+  driveEpisode,
+  episodeReset,
+  episodeWorld,
+  nextCommand,
+  type EpisodeRecord,
+  type TrainingSchedule,
+} from '../../src/agent/training.js';
 import type { ImageEncoder } from '../../src/vision/types.js';
 import { DrivingSimEnv } from '../../sim/index.js';
 
@@ -56,21 +65,35 @@ test('action shaping: steering moves at most the configured step; speed maps ont
   assert.equal(worldSpeedAction(1, [0.3, 1]), 1);
 });
 
-test('driving learner defaults: 3-step returns where the preset has none; D4PG\'s support spans the driving return', () => {
+test("driving learner defaults: 3-step returns where the preset has none; D4PG's support spans the driving return", () => {
   assert.equal(drivingLearnerDefaults('td3').nStep, 3);
   assert.equal(drivingLearnerDefaults('d4pg').nStep, undefined, 'D4PG keeps its own 5');
   // 10 km/h for 0.1 s is 0.28 m a step: with discount 0.9 the return lies in [0, 2.8].
   const support = drivingReturnSupport(vehicle, 0.9);
   assert.ok(Math.abs(support.vMax - (2.78 + 1)) < 0.01 && support.vMin === -1);
   const config = (learner: Record<string, unknown>, scale: VehicleScale = vehicle) =>
-    (createDrivingAgent({ agent: parseAgentConfig({}), algo: 'd4pg', learner, exploration: { type: 'ou' }, encoder: quarterMeans, vehicle: scale, seed: 0 }).learner as DdpgLearner).config;
+    (
+      createDrivingAgent({
+        agent: parseAgentConfig({}),
+        algo: 'd4pg',
+        learner,
+        exploration: { type: 'ou' },
+        encoder: quarterMeans,
+        vehicle: scale,
+        seed: 0,
+      }).learner as DdpgLearner
+    ).config;
   const d4pg = config({ discount: 0.95 });
   assert.equal(d4pg.vMin, -1);
   assert.ok(Math.abs(d4pg.vMax - ((10 / 3.6) * 0.1) / 0.05 - 1) < 1e-9, 'the support follows the discount');
   // A 5 Hz policy moves twice as far a step: the support doubles with it (the world's period, not the paper's).
   const slow = config({ discount: 0.95 }, { ...vehicle, policyPeriodS: 0.2 });
   assert.ok(Math.abs(slow.vMax - ((10 / 3.6) * 0.2) / 0.05 - 1) < 1e-9, 'the support follows the policy period');
-  assert.deepEqual([config({ vMin: -2, vMax: 9 }).vMin, config({ vMin: -2, vMax: 9 }).vMax], [-2, 9], 'the user\'s support wins');
+  assert.deepEqual(
+    [config({ vMin: -2, vMax: 9 }).vMin, config({ vMin: -2, vMax: 9 }).vMax],
+    [-2, 9],
+    "the user's support wins",
+  );
 });
 
 test('state = latent, speed, steering, last k commands; executed steering respects the rate limit', async () => {
@@ -141,7 +164,12 @@ test('a non-finite measurement is refused with the field named', async () => {
   agent.dispose();
 });
 
-function record(mode: EpisodeRecord['mode'], learningEpisodes: number, distanceM: number, extra: Partial<EpisodeRecord> = {}): EpisodeRecord {
+function record(
+  mode: EpisodeRecord['mode'],
+  learningEpisodes: number,
+  distanceM: number,
+  extra: Partial<EpisodeRecord> = {},
+): EpisodeRecord {
   return {
     episode: 0,
     mode,
@@ -160,7 +188,15 @@ function record(mode: EpisodeRecord['mode'], learningEpisodes: number, distanceM
 }
 
 test('the simulated driver: explore, train, test every N, undo a worse test, done on a full route or the budget', () => {
-  const schedule: TrainingSchedule = { maxEpisodes: 10, testEvery: 2, stopWhenTestCompletesRoute: true, testsToPass: 1, undoBelowFractionOfBestTest: 0.5, trainingRoads: "route", testRoads: "route" };
+  const schedule: TrainingSchedule = {
+    maxEpisodes: 10,
+    testEvery: 2,
+    stopWhenTestCompletesRoute: true,
+    testsToPass: 1,
+    undoBelowFractionOfBestTest: 0.5,
+    trainingRoads: 'route',
+    testRoads: 'route',
+  };
   assert.equal(nextCommand([], schedule, 1), 'train');
   const explore = record('explore', 1, 5);
   assert.equal(nextCommand([explore], schedule, 1), 'train');
@@ -180,7 +216,15 @@ test('the simulated driver: explore, train, test every N, undo a worse test, don
 });
 
 test('episode starts: tests on new roads or the route; training on the route continued, a new road each episode, each road continued to its end, or from where a test failed', () => {
-  const base: TrainingSchedule = { maxEpisodes: 10, testEvery: 1, stopWhenTestCompletesRoute: true, testsToPass: 1, undoBelowFractionOfBestTest: null, trainingRoads: 'route', testRoads: 'new' };
+  const base: TrainingSchedule = {
+    maxEpisodes: 10,
+    testEvery: 1,
+    stopWhenTestCompletesRoute: true,
+    testsToPass: 1,
+    undoBelowFractionOfBestTest: null,
+    trainingRoads: 'route',
+    testRoads: 'new',
+  };
   const where = { routeSeed: 7, firstEpisode: false, separateTestWorld: true };
   const stopped = record('train', 2, 30);
   const completed = record('train', 3, 250, { routeCompleted: true, intervention: null });
@@ -200,19 +244,33 @@ test('episode starts: tests on new roads or the route; training on the route con
   const continued = { ...base, trainingRoads: 'varied-continued' as const };
   assert.deepEqual(episodeReset('train', continued, records, where), { continueRoute: true });
   assert.deepEqual(episodeReset('train', continued, [...records, test1], where), { continueRoute: true });
-  assert.deepEqual(episodeReset('train', continued, [...records, completed], where), { seed: VARIED_ROAD_SEED_BASE + 3 });
-  assert.deepEqual(episodeReset('train', continued, [...records, completed, test1], where), { seed: VARIED_ROAD_SEED_BASE + 4 });
-  assert.deepEqual(episodeReset('train', continued, records, { ...where, firstEpisode: true }), { seed: VARIED_ROAD_SEED_BASE + 2 });
-  assert.deepEqual(episodeReset('train', continued, [...records, test1], { ...where, separateTestWorld: false }), { seed: VARIED_ROAD_SEED_BASE + 3 });
+  assert.deepEqual(episodeReset('train', continued, [...records, completed], where), {
+    seed: VARIED_ROAD_SEED_BASE + 3,
+  });
+  assert.deepEqual(episodeReset('train', continued, [...records, completed, test1], where), {
+    seed: VARIED_ROAD_SEED_BASE + 4,
+  });
+  assert.deepEqual(episodeReset('train', continued, records, { ...where, firstEpisode: true }), {
+    seed: VARIED_ROAD_SEED_BASE + 2,
+  });
+  assert.deepEqual(episodeReset('train', continued, [...records, test1], { ...where, separateTestWorld: false }), {
+    seed: VARIED_ROAD_SEED_BASE + 3,
+  });
   // 'failed-tests': after a failed test, train in the test world from where it failed; after a
   // passed test, a training episode, or a rebuilt world (resume), a new road in the training world.
   const failedTests = { ...base, trainingRoads: 'failed-tests' as const };
   const passedTest = record('test', 3, 250, { routeCompleted: true, intervention: null });
-  const start = (recs: EpisodeRecord[], w = where) => [episodeWorld('train', failedTests, recs, w), episodeReset('train', failedTests, recs, w)];
+  const start = (recs: EpisodeRecord[], w = where) => [
+    episodeWorld('train', failedTests, recs, w),
+    episodeReset('train', failedTests, recs, w),
+  ];
   assert.deepEqual(start([...records, test1]), ['test', { continueRoute: true }]);
   assert.deepEqual(start([...records, passedTest]), ['train', { seed: VARIED_ROAD_SEED_BASE + 3 }]);
   assert.deepEqual(start(records), ['train', { seed: VARIED_ROAD_SEED_BASE + 2 }]);
-  assert.deepEqual(start([...records, test1], { ...where, firstEpisode: true }), ['train', { seed: VARIED_ROAD_SEED_BASE + 3 }]);
+  assert.deepEqual(start([...records, test1], { ...where, firstEpisode: true }), [
+    'train',
+    { seed: VARIED_ROAD_SEED_BASE + 3 },
+  ]);
   assert.equal(episodeWorld('test', base, records, where), 'test');
   assert.equal(episodeWorld('train', base, [...records, test1], where), 'train');
 });

@@ -5,8 +5,23 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { LOOK_LEVELS, lookOfRoad, parseSimConfig } from '../../sim/index.js';
 import { baselineKey, readBaselines, writeBaselines } from '../../src/agent/baseline-cache.js';
-import { bootstrapInterval, breakdownByLook, cleanShare, pooledMetresPerDisengagement, roadResult, summariseRoadSet, type RouteResult } from '../../src/agent/evaluation.js';
-import { checkDisjointRanges, checkEvaluationRoads, inRange, isReservedRoadSeed, ROAD_SEED_RANGES, seedRange } from '../../src/agent/road-seeds.js';
+import {
+  bootstrapInterval,
+  breakdownByLook,
+  cleanShare,
+  pooledMetresPerDisengagement,
+  roadResult,
+  summariseRoadSet,
+  type RouteResult,
+} from '../../src/agent/evaluation.js';
+import {
+  checkDisjointRanges,
+  checkEvaluationRoads,
+  inRange,
+  isReservedRoadSeed,
+  ROAD_SEED_RANGES,
+  seedRange,
+} from '../../src/agent/road-seeds.js';
 import { TEST_ROAD_SEED_BASE, VARIED_ROAD_SEED_BASE } from '../../src/agent/training.js';
 import { DEFAULT_EVALUATION_ROADS, evaluationRoads } from '../../src/jobs/evaluation.js';
 import { driveJob } from '../../src/jobs/eval-drive.js';
@@ -14,7 +29,13 @@ import { driveInParallel } from '../../src/jobs/eval-parallel.js';
 import { parseTrainConfig } from '../../src/jobs/train-config.js';
 import { collectSimFrames, DEFAULT_SIM_COLLECT } from '../../src/jobs/vae-collect.js';
 
-const route = (routeSeed: number, distanceM: number, disengagements: number): RouteResult => ({ routeSeed, distanceM, disengagements, reasons: {}, completed: true });
+const route = (routeSeed: number, distanceM: number, disengagements: number): RouteResult => ({
+  routeSeed,
+  distanceM,
+  disengagements,
+  reasons: {},
+  completed: true,
+});
 
 test('bootstrap: a fixed case with a known resampling distribution', () => {
   // Clean share of [clean, clean, clean, failed]: a resample holds k failed roads, k ~ Binomial(4, 1/4),
@@ -29,8 +50,15 @@ test('bootstrap: a fixed case with a known resampling distribution', () => {
   const mean = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
   assert.deepEqual(bootstrapInterval([0, 10], mean, { seed: 1 }), { estimate: 5, lo: 0, hi: 10 });
   // Pure: the same seed gives the same interval; identical roads give a point.
-  assert.deepEqual(bootstrapInterval(routes, pooledMetresPerDisengagement, { seed: 3 }), bootstrapInterval(routes, pooledMetresPerDisengagement, { seed: 3 }));
-  assert.deepEqual(bootstrapInterval([route(1, 50, 1), route(2, 50, 1)], pooledMetresPerDisengagement, { seed: 3 }), { estimate: 50, lo: 50, hi: 50 });
+  assert.deepEqual(
+    bootstrapInterval(routes, pooledMetresPerDisengagement, { seed: 3 }),
+    bootstrapInterval(routes, pooledMetresPerDisengagement, { seed: 3 }),
+  );
+  assert.deepEqual(bootstrapInterval([route(1, 50, 1), route(2, 50, 1)], pooledMetresPerDisengagement, { seed: 3 }), {
+    estimate: 50,
+    lo: 50,
+    hi: 50,
+  });
 });
 
 test('summary and breakdown by look on a small fixed case', () => {
@@ -47,9 +75,15 @@ test('summary and breakdown by look on a small fixed case', () => {
   assert.equal(s.metresPerDisengagement.estimate, 200); // 1000 m / 5
   assert.ok(s.metresPerDisengagement.lo <= 200 && s.metresPerDisengagement.hi >= 200);
   assert.equal(s.metresPerDisengagement.hi, 1000); // a resample without road 3 has no disengagement: its whole distance
-  const looks = breakdownByLook(roads, 0, { lines: ['edge lines', 'centre line only', 'no lines'], verge: ['grass', 'gravel', 'dirt'] });
+  const looks = breakdownByLook(roads, 0, {
+    lines: ['edge lines', 'centre line only', 'no lines'],
+    verge: ['grass', 'gravel', 'dirt'],
+  });
   const get = (factor: string, level: string) => looks.find((l) => l.factor === factor && l.level === level)!;
-  assert.deepEqual(looks.map((l) => `${l.factor}:${l.level}`), ['lines:edge lines', 'lines:centre line only', 'lines:no lines', 'verge:grass', 'verge:gravel', 'verge:dirt']);
+  assert.deepEqual(
+    looks.map((l) => `${l.factor}:${l.level}`),
+    ['lines:edge lines', 'lines:centre line only', 'lines:no lines', 'verge:grass', 'verge:gravel', 'verge:dirt'],
+  );
   assert.equal(get('lines', 'edge lines').cleanShare.estimate, 1);
   assert.deepEqual([get('lines', 'no lines').cleanRoads, get('lines', 'no lines').roads], [1, 2]);
   assert.equal(get('lines', 'no lines').metresPerDisengagement.estimate, 100);
@@ -59,7 +93,10 @@ test('summary and breakdown by look on a small fixed case', () => {
 
 test('road seeds: training, test, evaluation and VAE-collection roads never meet', async () => {
   checkDisjointRanges();
-  assert.throws(() => checkDisjointRanges([...ROAD_SEED_RANGES, { name: 'x', start: 1_500_000, end: 1_600_000 }]), /overlap/);
+  assert.throws(
+    () => checkDisjointRanges([...ROAD_SEED_RANGES, { name: 'x', start: 1_500_000, end: 1_600_000 }]),
+    /overlap/,
+  );
   const evaluation = seedRange('evaluation roads');
   const sim = parseSimConfig({});
   // Every seed set's roads lie in the evaluation range, and two sets share no road.
@@ -68,11 +105,22 @@ test('road seeds: training, test, evaluation and VAE-collection roads never meet
   assert.equal(new Set(sets.flat()).size, sets.flat().length);
   // The ranges the other road users draw from are others.
   assert.ok(!inRange(VARIED_ROAD_SEED_BASE, evaluation) && !inRange(TEST_ROAD_SEED_BASE, evaluation));
-  const collected = await collectSimFrames(parseSimConfig({ camera: { widthPx: 16, heightPx: 12 } }), { ...DEFAULT_SIM_COLLECT, episodes: 200, seed: 4, stepsPerEpisode: 1 }, async () => {});
+  const collected = await collectSimFrames(
+    parseSimConfig({ camera: { widthPx: 16, heightPx: 12 } }),
+    { ...DEFAULT_SIM_COLLECT, episodes: 200, seed: 4, stepsPerEpisode: 1 },
+    async () => {},
+  );
   for (const seed of collected.roadSeeds) assert.ok(!isReservedRoadSeed(seed), `collection road ${seed}`);
-  assert.ok(isReservedRoadSeed(sets[0]![0]!) && isReservedRoadSeed(VARIED_ROAD_SEED_BASE) && isReservedRoadSeed(TEST_ROAD_SEED_BASE));
+  assert.ok(
+    isReservedRoadSeed(sets[0]![0]!) &&
+      isReservedRoadSeed(VARIED_ROAD_SEED_BASE) &&
+      isReservedRoadSeed(TEST_ROAD_SEED_BASE),
+  );
   // A run whose configured training route is an evaluation road is refused.
-  assert.throws(() => checkEvaluationRoads(sets[0]!, [{ run: 'r', routeSeed: sets[0]![3]! }]), /trained on road .* one of the evaluation roads/);
+  assert.throws(
+    () => checkEvaluationRoads(sets[0]!, [{ run: 'r', routeSeed: sets[0]![3]! }]),
+    /trained on road .* one of the evaluation roads/,
+  );
   checkEvaluationRoads(sets[0]!, [{ run: 'r', routeSeed: 1 }]);
 });
 
@@ -92,16 +140,23 @@ test('evaluation roads: deterministic, every look covered and balanced, a smalle
   assert.deepEqual(evaluationRoads(10, 0, sim), roads.slice(0, 10));
 });
 
-test('drives: parallel child processes give the same per-road results as one process', { timeout: 300_000 }, async () => {
-  const config = parseTrainConfig({ sim: { road: { routeLengthM: 30 } } }, 'test config');
-  const roadSeeds = evaluationRoads(3, 5, config.sim).map((r) => r.seed);
-  for (const policy of [{ kind: 'random', seed: 2 } as const, { kind: 'zero' } as const]) {
-    const serial = await driveJob({ config, policy, roadSeeds, pictures: false });
-    const parallel = await driveInParallel({ config, policy, roadSeeds, pictures: false }, 2);
-    assert.deepEqual(parallel.roads, serial.roads);
-    assert.deepEqual(serial.roads.map((r) => r.routeSeed), roadSeeds);
-  }
-});
+test(
+  'drives: parallel child processes give the same per-road results as one process',
+  { timeout: 300_000 },
+  async () => {
+    const config = parseTrainConfig({ sim: { road: { routeLengthM: 30 } } }, 'test config');
+    const roadSeeds = evaluationRoads(3, 5, config.sim).map((r) => r.seed);
+    for (const policy of [{ kind: 'random', seed: 2 } as const, { kind: 'zero' } as const]) {
+      const serial = await driveJob({ config, policy, roadSeeds, pictures: false });
+      const parallel = await driveInParallel({ config, policy, roadSeeds, pictures: false }, 2);
+      assert.deepEqual(parallel.roads, serial.roads);
+      assert.deepEqual(
+        serial.roads.map((r) => r.routeSeed),
+        roadSeeds,
+      );
+    }
+  },
+);
 
 test('baseline cache: keyed by roads and world, written whole, a damaged entry ignored', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'baselines-'));

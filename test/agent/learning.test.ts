@@ -23,40 +23,41 @@ import { buildAgent, loadEncoderFor, runTraining, simEnvFor } from '../../src/jo
  */
 const UNSEEN_ROADS = [1_000_000, 1_000_001];
 
-test('daydrive train learns to keep the lane: with its defaults it passes its tests and beats the zero policy on unseen roads (seed 0)', { timeout: 600_000 }, async (t) => {
-  const config = parseTrainConfig(
-    { seed: 0, schedule: { maxEpisodes: 16 } },
-    'learning test config',
-  );
-  const out = await mkdtemp(join(tmpdir(), 'daydrive-learning-'));
-  try {
-    const summary = await runTraining({ config, out, resume: false });
-    const encoder = await loadEncoderFor(config);
-    const agent = buildAgent(config, encoder);
+test(
+  'daydrive train learns to keep the lane: with its defaults it passes its tests and beats the zero policy on unseen roads (seed 0)',
+  { timeout: 600_000 },
+  async (t) => {
+    const config = parseTrainConfig({ seed: 0, schedule: { maxEpisodes: 16 } }, 'learning test config');
+    const out = await mkdtemp(join(tmpdir(), 'daydrive-learning-'));
     try {
-      await readCheckpoint(out, agent);
-      const env = simEnvFor(config, 1);
-      const metresPerDisengagement = async (policy: Parameters<typeof driveRoute>[1]) => {
-        let distanceM = 0;
-        let disengagements = 0;
-        for (const road of UNSEEN_ROADS) {
-          const route = await driveRoute(env, policy, road, 40);
-          distanceM += route.distanceM;
-          disengagements += route.disengagements;
-        }
-        return distanceM / Math.max(1, disengagements);
-      };
-      const trained = await metresPerDisengagement(agentPolicy(agent));
-      const zero = await metresPerDisengagement(zeroPolicy(config.agent));
-      const detail = `trained ${trained.toFixed(1)} m vs zero policy ${zero.toFixed(1)} m per disengagement; run: ${JSON.stringify(summary)}`;
-      t.diagnostic(detail);
-      assert.ok(summary.solved, `the run did not pass its tests within 16 episodes; ${detail}`);
-      assert.ok(trained >= 3 * zero, detail);
+      const summary = await runTraining({ config, out, resume: false });
+      const encoder = await loadEncoderFor(config);
+      const agent = buildAgent(config, encoder);
+      try {
+        await readCheckpoint(out, agent);
+        const env = simEnvFor(config, 1);
+        const metresPerDisengagement = async (policy: Parameters<typeof driveRoute>[1]) => {
+          let distanceM = 0;
+          let disengagements = 0;
+          for (const road of UNSEEN_ROADS) {
+            const route = await driveRoute(env, policy, road, 40);
+            distanceM += route.distanceM;
+            disengagements += route.disengagements;
+          }
+          return distanceM / Math.max(1, disengagements);
+        };
+        const trained = await metresPerDisengagement(agentPolicy(agent));
+        const zero = await metresPerDisengagement(zeroPolicy(config.agent));
+        const detail = `trained ${trained.toFixed(1)} m vs zero policy ${zero.toFixed(1)} m per disengagement; run: ${JSON.stringify(summary)}`;
+        t.diagnostic(detail);
+        assert.ok(summary.solved, `the run did not pass its tests within 16 episodes; ${detail}`);
+        assert.ok(trained >= 3 * zero, detail);
+      } finally {
+        agent.dispose();
+        encoder?.dispose();
+      }
     } finally {
-      agent.dispose();
-      encoder?.dispose();
+      await rm(out, { recursive: true, force: true });
     }
-  } finally {
-    await rm(out, { recursive: true, force: true });
-  }
-});
+  },
+);

@@ -41,7 +41,14 @@ function fixedWeights(model: DdpgModel): void {
 }
 
 function makeModel(algo: Algorithm, overrides: LearnerConfigInput = {}): DdpgModel {
-  const config = learnerConfigFor(algo, { actorHidden: [4], criticHidden: [4, 3], atoms: 7, vMin: -3, vMax: 3, ...overrides });
+  const config = learnerConfigFor(algo, {
+    actorHidden: [4],
+    criticHidden: [4, 3],
+    atoms: 7,
+    vMin: -3,
+    vMax: 3,
+    ...overrides,
+  });
   const model = createDdpgModel(config, S, A, Rng.fromSeed(1));
   fixedWeights(model);
   return model;
@@ -59,7 +66,8 @@ interface HostBatch {
 
 function hostBatch(withNoise: boolean): HostBatch {
   const rng = Rng.fromSeed(4);
-  const rows = (n: number, m: number, lo: number, hi: number) => Array.from({ length: n }, () => Array.from({ length: m }, () => rng.range(lo, hi)));
+  const rows = (n: number, m: number, lo: number, hi: number) =>
+    Array.from({ length: n }, () => Array.from({ length: m }, () => rng.range(lo, hi)));
   return {
     states: rows(B, S, -1, 1),
     actions: rows(B, A, -1, 1),
@@ -76,7 +84,9 @@ const flat = (rows: number[][]) => Float32Array.from(rows.flat());
 /** The batch as the learner makes it; `onesT` adds [s a 1]^T and [s 1]^T (one-matmul first-layer gradients). */
 function tensors(ops: TensorOps, h: HostBatch, onesT = false): BatchTensors {
   return {
-    stateActionOnesT: onesT ? ops.upload(withOnesTransposed([flat(h.states), flat(h.actions)], [S, A], B), [S + A + 1, B]) : null,
+    stateActionOnesT: onesT
+      ? ops.upload(withOnesTransposed([flat(h.states), flat(h.actions)], [S, A], B), [S + A + 1, B])
+      : null,
     stateOnesT: onesT ? ops.upload(withOnesTransposed([flat(h.states)], [S], B), [S + 1, B]) : null,
     states: { images: null, vectors: ops.upload(flat(h.states), [B, S]) },
     actions: ops.upload(flat(h.actions), [B, A]),
@@ -94,14 +104,21 @@ function engineTensors(h: HostBatch): { states: tf.Tensor2D; actions: tf.Tensor2
   return { states: tf.tensor2d(h.states), actions: tf.tensor2d(h.actions), weights: tf.tensor1d(h.weights) };
 }
 
-
 // ---- plain-JS forward pass of an MLP (relu hidden layers) ----
 
 function jsMlp(mlp: Mlp, inputs: number[][]): number[] {
   let h: number[][] = inputs;
   mlp.layers.forEach((layer, li) => {
     const b = layer.b.arraySync() as number[];
-    const z = b.map((bj, j) => bj + h.reduce((acc, x, part) => acc + x.reduce((s, xi, i) => s + xi * ((layer.ws[part]?.arraySync() as number[][])[i]?.[j] as number), 0), 0));
+    const z = b.map(
+      (bj, j) =>
+        bj +
+        h.reduce(
+          (acc, x, part) =>
+            acc + x.reduce((s, xi, i) => s + xi * ((layer.ws[part]?.arraySync() as number[][])[i]?.[j] as number), 0),
+          0,
+        ),
+    );
     const last = li === mlp.layers.length - 1;
     const act = last ? mlp.outputActivation : 'relu';
     h = [z.map((v) => (act === 'relu' ? Math.max(0, v) : act === 'tanh' ? Math.tanh(v) : v))];
@@ -109,15 +126,18 @@ function jsMlp(mlp: Mlp, inputs: number[][]): number[] {
   return h[0] as number[];
 }
 
-
-test('DDPG target y = r + d Q\'(s\', mu\'(s\')) and critic loss match a direct computation', () => {
+test("DDPG target y = r + d Q'(s', mu'(s')) and critic loss match a direct computation", () => {
   const model = makeModel('ddpg');
   const h = hostBatch(false);
   const { y, loss, q1 } = withTensorOps((ops) => {
     const batch = tensors(ops, h);
     const targets = bellmanTargets(ops, model, batch);
     const critic = criticLossAndGradients(ops, model, batch, targets);
-    return { y: targets.y ? ops.read(targets.y) : new Float32Array(), loss: ops.read(critic.loss)[0] as number, q1: ops.read(critic.q1) };
+    return {
+      y: targets.y ? ops.read(targets.y) : new Float32Array(),
+      loss: ops.read(critic.loss)[0] as number,
+      q1: ops.read(critic.q1),
+    };
   });
   const target = model.target;
   const expectedY = h.nextStates.map((s2, i) => {
@@ -126,9 +146,12 @@ test('DDPG target y = r + d Q\'(s\', mu\'(s\')) and critic loss match a direct c
     return (h.rewards[i] as number) + (h.discounts[i] as number) * q;
   });
   close(y, expectedY, 1e-5, 'y');
-  const expectedQ = h.states.map((s, i) => jsMlp(model.online.critics[0] as Mlp, [s, h.actions[i] as number[]])[0] as number);
+  const expectedQ = h.states.map(
+    (s, i) => jsMlp(model.online.critics[0] as Mlp, [s, h.actions[i] as number[]])[0] as number,
+  );
   close(q1, expectedQ, 1e-5, 'Q(s, a)');
-  const expectedLoss = expectedQ.reduce((acc, q, i) => acc + (h.weights[i] as number) * (q - (expectedY[i] as number)) ** 2, 0) / B;
+  const expectedLoss =
+    expectedQ.reduce((acc, q, i) => acc + (h.weights[i] as number) * (q - (expectedY[i] as number)) ** 2, 0) / B;
   close([loss], [expectedLoss], 1e-5, 'critic loss');
 });
 
@@ -138,7 +161,10 @@ test('TD3 target: min of twin target critics at the smoothed target action', () 
   const { y, loss } = withTensorOps((ops) => {
     const batch = tensors(ops, h);
     const targets = bellmanTargets(ops, model, batch);
-    return { y: targets.y ? ops.read(targets.y) : new Float32Array(), loss: ops.read(criticLossAndGradients(ops, model, batch, targets).loss)[0] as number };
+    return {
+      y: targets.y ? ops.read(targets.y) : new Float32Array(),
+      loss: ops.read(criticLossAndGradients(ops, model, batch, targets).loss)[0] as number,
+    };
   });
   const target = model.target;
   const clip = (v: number, lo: number, hi: number) => Math.min(Math.max(v, lo), hi);
@@ -151,12 +177,19 @@ test('TD3 target: min of twin target critics at the smoothed target action', () 
   close(y, expectedY, 1e-5, 'TD3 y');
   let expectedLoss = 0;
   for (const c of model.online.critics) {
-    expectedLoss += h.states.reduce((acc, s, i) => acc + (h.weights[i] as number) * ((jsMlp(c, [s, h.actions[i] as number[]])[0] as number) - (expectedY[i] as number)) ** 2, 0) / B;
+    expectedLoss +=
+      h.states.reduce(
+        (acc, s, i) =>
+          acc +
+          (h.weights[i] as number) *
+            ((jsMlp(c, [s, h.actions[i] as number[]])[0] as number) - (expectedY[i] as number)) ** 2,
+        0,
+      ) / B;
   }
   close([loss], [expectedLoss], 1e-5, 'sum of both critic losses');
 });
 
-test('D4PG target: the projected target distribution of Z\'(s\', mu\'(s\'))', () => {
+test("D4PG target: the projected target distribution of Z'(s', mu'(s'))", () => {
   const model = makeModel('d4pg');
   const h = hostBatch(false);
   const m = withTensorOps((ops) => {
@@ -177,7 +210,10 @@ test('D4PG target: the projected target distribution of Z\'(s\', mu\'(s\'))', ()
 function refForward(mlp: Mlp, inputs: tf.Tensor2D[]): tf.Tensor2D {
   let h = inputs;
   mlp.layers.forEach((layer, li) => {
-    let z = tf.add(layer.b, h.map((x, p) => tf.matMul(x, layer.ws[p] as tf.Tensor2D)).reduce((a, b) => tf.add(a, b))) as tf.Tensor2D;
+    let z = tf.add(
+      layer.b,
+      h.map((x, p) => tf.matMul(x, layer.ws[p] as tf.Tensor2D)).reduce((a, b) => tf.add(a, b)),
+    ) as tf.Tensor2D;
     const act = li === mlp.layers.length - 1 ? mlp.outputActivation : 'relu';
     z = act === 'relu' ? tf.relu(z) : act === 'tanh' ? tf.tanh(z) : z;
     h = [z];
@@ -235,7 +271,10 @@ for (const algo of ['ddpg', 'td3', 'd4pg'] as const) {
         const yOrM = (targets.distribution ?? targets.y) as OpsTensor;
         const ref = referenceCriticGrads(model, reference, tf.tensor(ops.read(yOrM), yOrM.shape));
         close(ours, flatGrads(ref), 1e-4, 'critic gradient');
-        const actorOurs = flatOps(ops, actorLossAndGradients(ops, model, batch.states.vectors, batch.stateOnesT ?? null).grads);
+        const actorOurs = flatOps(
+          ops,
+          actorLossAndGradients(ops, model, batch.states.vectors, batch.stateOnesT ?? null).grads,
+        );
         const actorRef = referenceActorGrads(model, reference.states);
         close(actorOurs, flatGrads(actorRef), 1e-4, 'actor gradient');
         // The gradients are not trivially zero.
@@ -292,7 +331,11 @@ test('D4PG critic loss: mean_i w_i * -sum_j m_ij log softmax(Z(s_i, a_i))_j matc
     const batch = tensors(ops, h);
     const targets = bellmanTargets(ops, model, batch);
     const critic = criticLossAndGradients(ops, model, batch, targets);
-    return { loss: ops.read(critic.loss)[0] as number, q1: ops.read(critic.q1), m: targets.distribution ? ops.read(targets.distribution) : new Float32Array() };
+    return {
+      loss: ops.read(critic.loss)[0] as number,
+      q1: ops.read(critic.q1),
+      m: targets.distribution ? ops.read(targets.distribution) : new Float32Array(),
+    };
   });
   const softmax = (logits: number[]) => {
     const mx = Math.max(...logits);
@@ -301,7 +344,9 @@ test('D4PG critic loss: mean_i w_i * -sum_j m_ij log softmax(Z(s_i, a_i))_j matc
     return e.map((v) => v / sum);
   };
   // The projected target m, from the target networks in plain JS (checked against C51 in targets.test.ts).
-  const nextProbs = h.nextStates.flatMap((s2) => softmax(jsMlp(model.target.critics[0] as Mlp, [s2, jsMlp(model.target.actor, [s2])])));
+  const nextProbs = h.nextStates.flatMap((s2) =>
+    softmax(jsMlp(model.target.critics[0] as Mlp, [s2, jsMlp(model.target.actor, [s2])])),
+  );
   const expectedM = [...categoricalProjection(nextProbs, h.rewards, h.discounts, -3, 3, 7)];
   close(m, expectedM, 1e-5, 'm');
   const z = [...categoricalSupport(-3, 3, 7)];
@@ -323,7 +368,8 @@ test('D4PG critic loss: mean_i w_i * -sum_j m_ij log softmax(Z(s_i, a_i))_j matc
 function parameterState(model: DdpgModel): { actor: number[]; critic: number[]; target: number[] } {
   const read = (vars: readonly tf.Variable[]) => vars.flatMap((v) => [...(v.dataSync() as Float32Array)]);
   const { actorParams, criticParams, targetParams } = model;
-  for (const g of [actorParams, criticParams, targetParams]) assert.deepEqual([...g.values], read(g.variables), 'host copy = variables');
+  for (const g of [actorParams, criticParams, targetParams])
+    assert.deepEqual([...g.values], read(g.variables), 'host copy = variables');
   return { actor: [...actorParams.values], critic: [...criticParams.values], target: [...targetParams.values] };
 }
 
@@ -344,7 +390,12 @@ test('policy delay: actor and targets change only on every d-th update, the crit
       assert.equal(model.actorOptimizer.step, actorSteps + 1);
       // theta' <- tau theta + (1 - tau) theta', with theta the actor and critics after this update's steps.
       const online = [...after.actor, ...after.critic];
-      close(after.target, before.target.map((t, i) => t + 0.1 * ((online[i] as number) - t)), 1e-6, `update ${update}: Polyak`);
+      close(
+        after.target,
+        before.target.map((t, i) => t + 0.1 * ((online[i] as number) - t)),
+        1e-6,
+        `update ${update}: Polyak`,
+      );
     } else {
       assert.ok(Number.isNaN(result.actorLoss), `update ${update}: no actor loss on a delayed step`);
       assert.deepEqual(after.actor, before.actor, `update ${update}: actor unchanged`);

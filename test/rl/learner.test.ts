@@ -32,7 +32,13 @@ function randomTransition(rng: Rng, stateSize = S, reward?: number): Transition 
 
 function small(algo: 'ddpg' | 'td3' | 'd4pg', overrides: LearnerConfigInput = {}, seed = 1): DdpgLearner {
   return createLearner(
-    learnerConfigFor(algo, { batchSize: 16, actorHidden: [16], criticHidden: [16, 16], replay: { capacity: 500 }, ...overrides }),
+    learnerConfigFor(algo, {
+      batchSize: 16,
+      actorHidden: [16],
+      criticHidden: [16, 16],
+      replay: { capacity: 500 },
+      ...overrides,
+    }),
     S,
     A,
     Rng.fromSeed(seed),
@@ -53,11 +59,20 @@ const probe = Float32Array.of(0.1, -0.2, 0.3, -0.4);
 test('observe refuses NaN, Inf and wrong sizes with a RangeError naming the field', () => {
   const learner = small('ddpg');
   const t = randomTransition(Rng.fromSeed(1));
-  assert.throws(() => learner.observe({ ...t, reward: Number.NaN }), (e: unknown) => e instanceof RangeError && /reward\[0\] is NaN/.test(e.message));
+  assert.throws(
+    () => learner.observe({ ...t, reward: Number.NaN }),
+    (e: unknown) => e instanceof RangeError && /reward\[0\] is NaN/.test(e.message),
+  );
   assert.throws(() => learner.observe({ ...t, state: Float32Array.of(0, Infinity, 0, 0) }), /state\[1\] is Infinity/);
-  assert.throws(() => learner.observe({ ...t, nextState: Float32Array.of(0, 0, 0, -Infinity) }), /nextState\[3\] is -Infinity/);
+  assert.throws(
+    () => learner.observe({ ...t, nextState: Float32Array.of(0, 0, 0, -Infinity) }),
+    /nextState\[3\] is -Infinity/,
+  );
   assert.throws(() => learner.observe({ ...t, action: Float32Array.of(Number.NaN, 0) }), /action\[0\] is NaN/);
-  assert.throws(() => learner.observe({ ...t, action: Float32Array.of(0, 1.5) }), /action\[1\] is 1.5: actions must lie in \[-1, 1\]/);
+  assert.throws(
+    () => learner.observe({ ...t, action: Float32Array.of(0, 1.5) }),
+    /action\[1\] is 1.5: actions must lie in \[-1, 1\]/,
+  );
   assert.throws(() => learner.observe({ ...t, state: new Float32Array(3) }), /state has 3 components, expected 4/);
   assert.throws(() => learner.act(Float32Array.of(0, 0, Number.NaN, 0)), /state\[2\] is NaN/);
   assert.equal(learner.replaySize(), 0, 'nothing stored');
@@ -87,18 +102,25 @@ test('a non-finite loss skips the update, keeps the last good weights and says s
   const paramsBefore = await parameters();
   const warnings: string[] = [];
   const warn = log.warn;
-  log.warn = ((obj: unknown, msg?: string) => void warnings.push(`${JSON.stringify(obj)} ${msg ?? ''}`)) as typeof log.warn;
+  log.warn = ((obj: unknown, msg?: string) =>
+    void warnings.push(`${JSON.stringify(obj)} ${msg ?? ''}`)) as typeof log.warn;
   const stats = await learner.update(4).finally(() => {
     log.warn = warn;
   });
   assert.equal(stats.updates, 0);
   assert.equal(stats.skipped, 4);
   assert.equal(warnings.length, 4, 'each skipped update is logged');
-  assert.match(warnings[0] ?? '', /"criticLoss":null.*non-finite critic loss or gradient: update skipped, last good weights kept/);
+  assert.match(
+    warnings[0] ?? '',
+    /"criticLoss":null.*non-finite critic loss or gradient: update skipped, last good weights kept/,
+  );
   assert.deepEqual([...learner.act(probe)], [...before], 'weights unchanged');
   assert.equal(learner.updateCount, snapshotUpdates);
   const paramsAfter = await parameters();
-  assert.ok(paramsAfter.networks.equals(paramsBefore.networks), 'online critic, actor and every target network bit for bit unchanged');
+  assert.ok(
+    paramsAfter.networks.equals(paramsBefore.networks),
+    'online critic, actor and every target network bit for bit unchanged',
+  );
   assert.ok(paramsAfter.optimizer.equals(paramsBefore.optimizer), 'Adam moments unchanged');
   assert.deepEqual(paramsAfter.steps, paramsBefore.steps, 'update count and Adam steps unchanged');
   learner.dispose();
@@ -167,22 +189,50 @@ test('load refuses a truncated replay file, a missing optimizer step and size > 
   };
   const cases: [string, (d: string) => Promise<void>, RegExp][] = [
     // The last file load reads: the old load had replaced states, actions and rewards by then.
-    ['truncated', async (d) => truncate(join(d, 'replay-priorities.bin'), 40), /replay-priorities\.bin holds 40 bytes, expected \d+: truncated or corrupt/],
-    ['no-step', editJson('learner.json', (o) => delete o.actorOptimizerStep), /invalid learner checkpoint .*learner\.json: field actorOptimizerStep: .*expected number/],
-    ['too-big', editJson('replay.json', (o) => (o.size = 501)), /replay\.json: field size: 501 transitions exceed the capacity 500/],
+    [
+      'truncated',
+      async (d) => truncate(join(d, 'replay-priorities.bin'), 40),
+      /replay-priorities\.bin holds 40 bytes, expected \d+: truncated or corrupt/,
+    ],
+    [
+      'no-step',
+      editJson('learner.json', (o) => delete o.actorOptimizerStep),
+      /invalid learner checkpoint .*learner\.json: field actorOptimizerStep: .*expected number/,
+    ],
+    [
+      'too-big',
+      editJson('replay.json', (o) => (o.size = 501)),
+      /replay\.json: field size: 501 transitions exceed the capacity 500/,
+    ],
     ['bad-updates', editJson('learner.json', (o) => (o.updates = -2)), /learner\.json: field updates/],
     ['bad-rng', editJson('learner.json', (o) => (o.rng = [1, 2])), /learner\.json: field rng/],
-    ['bad-next', editJson('replay.json', (o) => (o.next = 3)), /replay\.json: field next: 3, a ring of 150 transitions that is not full continues at 150/],
-    ['nan-reward', async (d) => writeFile(join(d, 'replay-rewards.bin'), Buffer.from(new Float32Array(150).fill(Number.NaN).buffer)), /replay-rewards\.bin: value 0 is NaN/],
+    [
+      'bad-next',
+      editJson('replay.json', (o) => (o.next = 3)),
+      /replay\.json: field next: 3, a ring of 150 transitions that is not full continues at 150/,
+    ],
+    [
+      'nan-reward',
+      async (d) => writeFile(join(d, 'replay-rewards.bin'), Buffer.from(new Float32Array(150).fill(Number.NaN).buffer)),
+      /replay-rewards\.bin: value 0 is NaN/,
+    ],
   ];
   for (const [label, change, message] of cases) {
     const d = await variant(label, change);
-    await assert.rejects(a.load(d), (e: unknown) => e instanceof UserError && message.test(e.message) && !e.message.includes('\n'), label);
+    await assert.rejects(
+      a.load(d),
+      (e: unknown) => e instanceof UserError && message.test(e.message) && !e.message.includes('\n'),
+      label,
+    );
   }
   assert.deepEqual([...a.act(probe)], [...twin.act(probe)]);
   assert.equal(a.replaySize(), twin.replaySize());
   assert.equal(a.updateCount, twin.updateCount);
-  assert.deepEqual(await a.update(4), await twin.update(4), 'the same updates follow: replay, priorities, optimiser and rng untouched');
+  assert.deepEqual(
+    await a.update(4),
+    await twin.update(4),
+    'the same updates follow: replay, priorities, optimiser and rng untouched',
+  );
   assert.deepEqual([...a.act(probe)], [...twin.act(probe)]);
   await a.load(dir); // the intact checkpoint still loads
   assert.deepEqual([...a.act(probe)], [...source.act(probe)]);
@@ -211,7 +261,11 @@ test('snapshot / restore undoes an episode: weights, targets, optimiser, replay'
   learner.restore(snap);
   assert.deepEqual([...learner.act(probe)], [...action]);
   assert.equal(learner.replaySize(), size);
-  assert.deepEqual({ s: await learner.update(3), a: [...learner.act(probe)] }, expected, 'identical continuation after the undo');
+  assert.deepEqual(
+    { s: await learner.update(3), a: [...learner.act(probe)] },
+    expected,
+    'identical continuation after the undo',
+  );
   learner.snapshot();
   assert.throws(() => learner.restore(snap), /only the most recent snapshot/);
   learner.dispose();
@@ -243,7 +297,10 @@ test('parameter-space perturbation moves the actions and is measured on a copy o
   assert.notDeepEqual(behaviour, [...learner.act(probe)]);
   const d = learner.perturbationDistance(0.5, 32, Rng.fromSeed(2));
   assert.ok(d > 0.01, `distance ${d}`);
-  assert.ok(learner.perturbationDistance(0, 32, Rng.fromSeed(2)) < 1e-6, 'std 0: the measuring copy is the current actor');
+  assert.ok(
+    learner.perturbationDistance(0, 32, Rng.fromSeed(2)) < 1e-6,
+    'std 0: the measuring copy is the current actor',
+  );
   assert.deepEqual([...learner.actPerturbed(probe)], behaviour, 'measuring leaves the behaviour policy as it was');
   assert.throws(() => learner.perturbationDistance(Number.NaN, 32, Rng.fromSeed(2)), /stddev must be finite/);
   learner.dispose();
@@ -255,15 +312,30 @@ const PIXEL_STATE_SIZE = 64 + 2;
 /** A DDPG learner with a conv encoder, its replay holding 20 pixel transitions. */
 function pixelLearner(): DdpgLearner {
   const learner = createLearner(
-    learnerConfigFor('ddpg', { batchSize: 8, actorHidden: [8], criticHidden: [8], imageShape: [8, 8, 1], encoder: { convLayers: 2, filters: 4, featureSize: 6 }, replay: { capacity: 50 } }),
+    learnerConfigFor('ddpg', {
+      batchSize: 8,
+      actorHidden: [8],
+      criticHidden: [8],
+      imageShape: [8, 8, 1],
+      encoder: { convLayers: 2, filters: 4, featureSize: 6 },
+      replay: { capacity: 50 },
+    }),
     PIXEL_STATE_SIZE,
     A,
     Rng.fromSeed(3),
   );
   const rng = Rng.fromSeed(4);
   for (let i = 0; i < 20; i++) {
-    const state = Float32Array.from({ length: PIXEL_STATE_SIZE }, (_, k) => (k < 64 ? rng.uniform() : rng.range(-1, 1)));
-    learner.observe({ state, action: Float32Array.of(rng.range(-1, 1), 0), reward: rng.uniform(), nextState: state.slice(), terminated: false });
+    const state = Float32Array.from({ length: PIXEL_STATE_SIZE }, (_, k) =>
+      k < 64 ? rng.uniform() : rng.range(-1, 1),
+    );
+    learner.observe({
+      state,
+      action: Float32Array.of(rng.range(-1, 1), 0),
+      reward: rng.uniform(),
+      nextState: state.slice(),
+      terminated: false,
+    });
   }
   return learner;
 }
@@ -281,10 +353,21 @@ test(`pixel states: a conv encoder trained by the critic runs an update on ${bac
   assert.ok(Number.isFinite(stats.criticLoss));
   assert.equal(tf.memory().numTensors, n0, 'no tensors leak');
   // Kernel-op buffers are invisible to the engine's count: the backend's own count catches them.
-  assert.equal(tf.backend().numDataIds(), buffers0, 'no backend buffers leak (encoder gradients crossing from kernel ops to the engine included)');
+  assert.equal(
+    tf.backend().numDataIds(),
+    buffers0,
+    'no backend buffers leak (encoder gradients crossing from kernel ops to the engine included)',
+  );
   assert.notDeepEqual([...learner.act(Float32Array.from({ length: stateSize }, () => 0.5))], [...before]);
   assert.throws(
-    () => learner.observe({ state: new Float32Array(stateSize).fill(2), action: Float32Array.of(0, 0), reward: 0, nextState: new Float32Array(stateSize), terminated: false }),
+    () =>
+      learner.observe({
+        state: new Float32Array(stateSize).fill(2),
+        action: Float32Array.of(0, 0),
+        reward: 0,
+        nextState: new Float32Array(stateSize),
+        terminated: false,
+      }),
     /state\[0\] is 2: image components must lie in \[0, 1\]/,
   );
   learner.dispose();
@@ -322,7 +405,12 @@ test(`engine ops (the tensorflow backend's way: the vehicle) train DDPG, TD3, D4
       const kernels = await run('auto');
       const engine = await run('engine');
       close(engine.action, kernels.action, 1e-5, `${name}: actions after 20 updates`);
-      close([engine.criticLoss, engine.actorLoss], [kernels.criticLoss, kernels.actorLoss], 1e-5, `${name}: mean losses`);
+      close(
+        [engine.criticLoss, engine.actorLoss],
+        [kernels.criticLoss, kernels.actorLoss],
+        1e-5,
+        `${name}: mean losses`,
+      );
     }
   } finally {
     if (saved === undefined) delete process.env.DAYDRIVE_TENSOR_OPS;
@@ -336,7 +424,10 @@ test('update yields to the event loop whenever a slice has passed, and reports e
   await learner.update(2); // warm-up: kernels
   // A setImmediate chain counts the loop's turns while an update runs; at every update the
   // learner reports, the time since the loop last turned is how long it was held.
-  const probeTurns = async (steps: number, sliceMs: number): Promise<{ turns: number; progress: number[]; longestHoldMs: number; longestUpdateMs: number }> => {
+  const probeTurns = async (
+    steps: number,
+    sliceMs: number,
+  ): Promise<{ turns: number; progress: number[]; longestHoldMs: number; longestUpdateMs: number }> => {
     let turns = 0;
     let running = true;
     let lastTurn = performance.now();

@@ -36,7 +36,12 @@ function rand(rng: Rng, n: number): Float32Array {
 
 test('split-input networks: the late parts join at the second layer, with their own weight blocks', () => {
   const rng = Rng.fromSeed(1);
-  const config = learnerConfigFor('td3', { splitInput: true, lateInputSize: 4, actorHidden: [16, 8], criticHidden: [16, 8] });
+  const config = learnerConfigFor('td3', {
+    splitInput: true,
+    lateInputSize: 4,
+    actorHidden: [16, 8],
+    criticHidden: [16, 8],
+  });
   const net = createActorCritic(config, 36, 2, rng);
   const shapes = (m: Mlp) => m.layers.map((l) => l.ws.map((w) => w.shape.join('x')));
   assert.deepEqual(shapes(net.actor), [['32x16'], ['16x8', '4x8'], ['8x2']]);
@@ -44,15 +49,31 @@ test('split-input networks: the late parts join at the second layer, with their 
   assert.equal(net.critics[0]?.layers.length, 3);
   assert.deepEqual(net.actor.joinLayers, [0, 1]);
   // The default stays a plain MLP (its first layer reads everything).
-  const plain = createActorCritic(learnerConfigFor('td3', { actorHidden: [16, 8], criticHidden: [16, 8] }), 36, 2, Rng.fromSeed(1));
+  const plain = createActorCritic(
+    learnerConfigFor('td3', { actorHidden: [16, 8], criticHidden: [16, 8] }),
+    36,
+    2,
+    Rng.fromSeed(1),
+  );
   assert.deepEqual(shapes(plain.actor), [['36x16'], ['16x8'], ['8x2']]);
-  assert.throws(() => createActorCritic(learnerConfigFor('td3', { splitInput: true }), 36, 2, Rng.fromSeed(1)), /lateInputSize/);
+  assert.throws(
+    () => createActorCritic(learnerConfigFor('td3', { splitInput: true }), 36, 2, Rng.fromSeed(1)),
+    /lateInputSize/,
+  );
 });
 
 test('NoisyNet layers: a sigma per weight and bias, sigma0 / sqrt(fanIn) at the start, saved under their own names', () => {
-  const net = createActorCritic(learnerConfigFor('ddpg', { noisyActorSigma0: 0.5, actorHidden: [16] }), 9, 2, Rng.fromSeed(2));
+  const net = createActorCritic(
+    learnerConfigFor('ddpg', { noisyActorSigma0: 0.5, actorHidden: [16] }),
+    9,
+    2,
+    Rng.fromSeed(2),
+  );
   const [l0, l1] = net.actor.layers;
-  assert.deepEqual(l0?.sigma?.ws.map((w) => w.shape), [[9, 16]]);
+  assert.deepEqual(
+    l0?.sigma?.ws.map((w) => w.shape),
+    [[9, 16]],
+  );
   assert.deepEqual(l1?.sigma?.b.shape, [2]);
   assert.ok(Math.abs((l0?.sigma?.ws[0]?.dataSync()[0] ?? 0) - 0.5 / 3) < 1e-7);
   assert.ok(Math.abs((l1?.sigma?.b.dataSync()[0] ?? 0) - 0.5 / 4) < 1e-7);
@@ -65,7 +86,13 @@ test('NoisyNet layers: a sigma per weight and bias, sigma0 / sqrt(fanIn) at the 
  * mlpBackward against tfjs' autodiff of the same function written with engine ops:
  * L = sum(y (.) R) for y = mlp(x_0, x_1, x_2) with W = mu + sigma (.) eps in every noisy layer.
  */
-function checkGradients(mlp: Mlp, batch: number, partSizes: readonly number[], kind: TensorOpsKind, seed: number): void {
+function checkGradients(
+  mlp: Mlp,
+  batch: number,
+  partSizes: readonly number[],
+  kind: TensorOpsKind,
+  seed: number,
+): void {
   const rng = Rng.fromSeed(seed);
   const inputs = partSizes.map((n) => rand(rng, batch * n));
   const outSize = mlp.layers.at(-1)?.b.shape[0] as number;
@@ -75,7 +102,10 @@ function checkGradients(mlp: Mlp, batch: number, partSizes: readonly number[], k
     const xs = inputs.map((x, p) => ops.upload(x, [batch, partSizes[p] as number]));
     const noise = uploadMlpNoise(ops, mlp, hostNoise);
     const trace = mlpForwardTrace(ops, mlp, xs, noise);
-    const g = mlpBackward(ops, mlp, trace, ops.upload(r, [batch, outSize]), { params: true, inputs: partSizes.map(() => true) });
+    const g = mlpBackward(ops, mlp, trace, ops.upload(r, [batch, outSize]), {
+      params: true,
+      inputs: partSizes.map(() => true),
+    });
     return { params: ops.readAll(g.params ?? []), inputs: g.inputs.map((t) => (t ? ops.read(t) : null)) };
   }, kind);
   // The reference: the same network with tf ops, differentiated by tf.grads.
@@ -98,7 +128,10 @@ function checkGradients(mlp: Mlp, batch: number, partSizes: readonly number[], k
         const sw = params.slice(k, k + blocks);
         const sb = params[k + blocks] as tf.Tensor;
         k += blocks + 1;
-        const full = tf.matMul(tf.tensor2d(eps.epsIn, [eps.epsIn.length, 1]), tf.tensor2d(eps.epsOut, [1, eps.epsOut.length]));
+        const full = tf.matMul(
+          tf.tensor2d(eps.epsIn, [eps.epsIn.length, 1]),
+          tf.tensor2d(eps.epsOut, [1, eps.epsOut.length]),
+        );
         let row = 0;
         wEff = ws.map((w, j) => {
           const rows = w.shape[0] as number;
@@ -109,7 +142,10 @@ function checkGradients(mlp: Mlp, batch: number, partSizes: readonly number[], k
         bEff = tf.add(b, tf.mul(sb, tf.tensor1d(eps.epsOut)));
       }
       const reads = [...(i > 0 ? [h as tf.Tensor] : []), ...xs.filter((_, p) => (mlp.joinLayers?.[p] ?? 0) === i)];
-      let z = tf.add(reads.map((x, j) => tf.matMul(x as tf.Tensor2D, wEff[j] as tf.Tensor2D)).reduce((a, c) => tf.add(a, c)), bEff);
+      let z = tf.add(
+        reads.map((x, j) => tf.matMul(x as tf.Tensor2D, wEff[j] as tf.Tensor2D)).reduce((a, c) => tf.add(a, c)),
+        bEff,
+      );
       const act = i === mlp.layers.length - 1 ? mlp.outputActivation : 'relu';
       z = act === 'relu' ? tf.relu(z) : act === 'tanh' ? tf.tanh(z) : z;
       h = z;
@@ -122,10 +158,16 @@ function checkGradients(mlp: Mlp, batch: number, partSizes: readonly number[], k
   const close = (a: ArrayLike<number>, b: ArrayLike<number>, what: string) => {
     let scale = 1e-6;
     for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i] as number));
-    for (let i = 0; i < b.length; i++) assert.ok(Math.abs((a[i] as number) - (b[i] as number)) <= 1e-4 * scale, `${what}[${i}]: ${a[i]} vs ${b[i]} (tf autodiff)`);
+    for (let i = 0; i < b.length; i++)
+      assert.ok(
+        Math.abs((a[i] as number) - (b[i] as number)) <= 1e-4 * scale,
+        `${what}[${i}]: ${a[i]} vs ${b[i]} (tf autodiff)`,
+      );
   };
   close(ours.params, refParams, `${kind} parameter gradient`);
-  ours.inputs.forEach((g, p) => close(g as Float32Array, grads[vars.length + p]?.dataSync() as Float32Array, `${kind} dL/dx_${p}`));
+  ours.inputs.forEach((g, p) =>
+    close(g as Float32Array, grads[vars.length + p]?.dataSync() as Float32Array, `${kind} dL/dx_${p}`),
+  );
   tf.dispose([...grads, ...xsT]);
 }
 
@@ -144,20 +186,45 @@ for (const kind of ['kernels', 'engine'] as const) {
 }
 
 test('NoisyNet exploration: acting noise moves the action, the plain policy is the mean, sigma learns', async () => {
-  const learner = createLearner(learnerConfigFor('td3', { noisyActorSigma0: 0.5, batchSize: 8, actorHidden: [8], criticHidden: [8], finalLayerInit: 0.3 }), 4, 2, Rng.fromSeed(7));
+  const learner = createLearner(
+    learnerConfigFor('td3', {
+      noisyActorSigma0: 0.5,
+      batchSize: 8,
+      actorHidden: [8],
+      criticHidden: [8],
+      finalLayerInit: 0.3,
+    }),
+    4,
+    2,
+    Rng.fromSeed(7),
+  );
   assert.ok(isNoisyPolicy(learner));
   const exploration = createExploration({ type: 'noisy' }, 2, Rng.fromSeed(8));
   const s = Float32Array.from([0.1, -0.2, 0.3, 0.4]);
   const mean = learner.act(s);
   const a1 = exploration.action(learner, s);
   const a2 = exploration.action(learner, s);
-  assert.ok(Math.abs((a1[0] ?? 0) - (mean[0] ?? 0)) > 1e-4 && Math.abs((a1[0] ?? 0) - (a2[0] ?? 0)) > 1e-4, 'a new draw each step');
+  assert.ok(
+    Math.abs((a1[0] ?? 0) - (mean[0] ?? 0)) > 1e-4 && Math.abs((a1[0] ?? 0) - (a2[0] ?? 0)) > 1e-4,
+    'a new draw each step',
+  );
   assert.deepEqual(learner.act(s), mean, 'acting noise leaves the plain policy alone');
   const rng = Rng.fromSeed(9);
-  for (let i = 0; i < 40; i++) learner.observe({ state: rand(rng, 4), action: Float32Array.from([rng.range(-1, 1), rng.range(-1, 1)]), reward: rng.normal(), nextState: rand(rng, 4), terminated: false });
-  const sigmaBefore = (learner as unknown as { online: { actor: Mlp } }).online.actor.layers[0]?.sigma?.ws[0]?.dataSync().slice();
+  for (let i = 0; i < 40; i++)
+    learner.observe({
+      state: rand(rng, 4),
+      action: Float32Array.from([rng.range(-1, 1), rng.range(-1, 1)]),
+      reward: rng.normal(),
+      nextState: rand(rng, 4),
+      terminated: false,
+    });
+  const sigmaBefore = (learner as unknown as { online: { actor: Mlp } }).online.actor.layers[0]?.sigma?.ws[0]
+    ?.dataSync()
+    .slice();
   await learner.update(20);
-  const sigmaAfter = (learner as unknown as { online: { actor: Mlp } }).online.actor.layers[0]?.sigma?.ws[0]?.dataSync();
+  const sigmaAfter = (
+    learner as unknown as { online: { actor: Mlp } }
+  ).online.actor.layers[0]?.sigma?.ws[0]?.dataSync();
   assert.ok(sigmaBefore && sigmaAfter && sigmaAfter.some((v, i) => v !== sigmaBefore[i]), 'the sigmas are trained');
   assert.equal(JSON.stringify(Object.keys(exploration.toJSON()).sort()), JSON.stringify(['episodes', 'rng', 'type']));
   const plain = createLearner(learnerConfigFor('td3', { actorHidden: [8], criticHidden: [8] }), 4, 2, Rng.fromSeed(7));
@@ -167,7 +234,13 @@ test('NoisyNet exploration: acting noise moves the action, the plain policy is t
 });
 
 test('the driving agent: splitInput sends speed, steering and command history late; exploration noisy gives a NoisyNet actor', () => {
-  const encoder = { latentSize: 8, inputWidth: 16, inputHeight: 12, encode: async () => new Float32Array(8), dispose() {} };
+  const encoder = {
+    latentSize: 8,
+    inputWidth: 16,
+    inputHeight: 12,
+    encode: async () => new Float32Array(8),
+    dispose() {},
+  };
   const agent = createDrivingAgent({
     agent: parseAgentConfig({ commandHistory: 2 }),
     algo: 'td3',
@@ -178,7 +251,8 @@ test('the driving agent: splitInput sends speed, steering and command history la
     seed: 1,
   });
   try {
-    const config = (agent.learner as unknown as { config: { lateInputSize: number; noisyActorSigma0: number | null } }).config;
+    const config = (agent.learner as unknown as { config: { lateInputSize: number; noisyActorSigma0: number | null } })
+      .config;
     assert.equal(agent.stateSize, 8 + 2 + 4);
     assert.equal(config.lateInputSize, 2 + 4, 'speed, steering and two commands of two components');
     assert.equal(config.noisyActorSigma0, 0.3);
@@ -200,7 +274,10 @@ for (const [label, options] of [
   ['DDPG with a NoisyNet actor (--noise noisy)', { noise: 'noisy' as const, learner: {} }],
   [
     'DDPG with split-input networks (3 x 64; the angular velocity joining at the second layer)',
-    { noise: undefined, learner: { splitInput: true, lateInputSize: 1, actorHidden: [64, 64, 64], criticHidden: [64, 64, 64] } },
+    {
+      noise: undefined,
+      learner: { splitInput: true, lateInputSize: 1, actorHidden: [64, 64, 64], criticHidden: [64, 64, 64] },
+    },
   ],
 ] as const) {
   test(`${label} clearly improves Pendulum-v1 in 5,000 steps (seed 0)`, async () => {

@@ -21,14 +21,17 @@ function variableValues(g: ParameterGroup): number[] {
   return g.variables.flatMap((v) => [...(v.dataSync() as Float32Array)]);
 }
 
-
 /**
  * Adam (Kingma & Ba 2015, Algorithm 1) in float64, PyTorch's order: clip the global norm
  * (g *= min(1, c / (||g|| + 1e-6))), add wd * theta, then m_t = b1 m + (1 - b1) g,
  * v_t = b2 v + (1 - b2) g^2, theta -= lr * m_hat / (sqrt(v_hat) + eps) with m_hat = m_t / (1 - b1^t),
  * v_hat = v_t / (1 - b2^t).
  */
-function referenceAdam(theta0: readonly number[], grads: readonly (readonly number[])[], o: Required<AdamOptions>): number[] {
+function referenceAdam(
+  theta0: readonly number[],
+  grads: readonly (readonly number[])[],
+  o: Required<AdamOptions>,
+): number[] {
   const theta = [...theta0];
   const m = theta.map(() => 0);
   const v = theta.map(() => 0);
@@ -107,11 +110,24 @@ test('Adam: global-norm clipping scales the whole gradient by c / (||g|| + 1e-6)
   ];
   const clipped = runAdam({ learningRate: 0.1, clipNorm: 1 }, steps);
   const plain = runAdam({ learningRate: 0.1 }, steps);
-  close(clipped.g.values, referenceAdam(theta0, steps, { ...defaults, learningRate: 0.1, clipNorm: 1 }), 1e-6, 'clipped vs reference');
+  close(
+    clipped.g.values,
+    referenceAdam(theta0, steps, { ...defaults, learningRate: 0.1, clipNorm: 1 }),
+    1e-6,
+    'clipped vs reference',
+  );
   // By hand: the reference above with the clipped first gradient [0.6, 0.8] written out.
   const handClipped = steps.map((g, k) => (k === 0 ? g.map((x) => (x * 1) / (50 + 1e-6)) : g));
-  close(clipped.g.values, referenceAdam(theta0, handClipped, { ...defaults, learningRate: 0.1 }), 1e-6, 'clipped = unclipped Adam on the scaled gradient');
-  assert.ok(Math.abs((clipped.g.values[0] as number) - (plain.g.values[0] as number)) > 1e-3, 'clipping changes the trajectory');
+  close(
+    clipped.g.values,
+    referenceAdam(theta0, handClipped, { ...defaults, learningRate: 0.1 }),
+    1e-6,
+    'clipped = unclipped Adam on the scaled gradient',
+  );
+  assert.ok(
+    Math.abs((clipped.g.values[0] as number) - (plain.g.values[0] as number)) > 1e-3,
+    'clipping changes the trajectory',
+  );
   // A norm below the threshold leaves the gradient as it is.
   const below = runAdam({ learningRate: 0.1, clipNorm: 100 }, steps.slice(1));
   close(below.g.values, [...runAdam({ learningRate: 0.1 }, steps.slice(1)).g.values], 0, 'no clipping below c');
@@ -123,10 +139,15 @@ test('Adam: coupled weight decay adds wd * theta to the gradient before the mome
   const decayed = runAdam({ learningRate: 0.01, weightDecay: 0.1 }, [zero]);
   close(decayed.g.values, [0.99, -1.99, 0.49, 0.24], 1e-6, 'theta_1 with decay only');
   const ours = runAdam({ learningRate: 0.05, weightDecay: 0.3, clipNorm: 0.5 });
-  close(ours.g.values, referenceAdam(theta0, grads, { ...defaults, learningRate: 0.05, weightDecay: 0.3, clipNorm: 0.5 }), 1e-6, 'decay + clipping vs reference');
+  close(
+    ours.g.values,
+    referenceAdam(theta0, grads, { ...defaults, learningRate: 0.05, weightDecay: 0.3, clipNorm: 0.5 }),
+    1e-6,
+    'decay + clipping vs reference',
+  );
 });
 
-test('Polyak averaging: theta\' <- tau theta + (1 - tau) theta\', sources laid end to end, variables written', () => {
+test("Polyak averaging: theta' <- tau theta + (1 - tau) theta', sources laid end to end, variables written", () => {
   const target = group([1, 2, 3], [4]);
   const actor = group([2, 2, 2]);
   const critic = group([0]);

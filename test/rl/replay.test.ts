@@ -61,8 +61,15 @@ test('sum tree: batched updates and searches (level by level) equal one at a tim
   const out = new Int32Array(64);
   const found = new Float64Array(64);
   many.findMany(prefixes, out, found);
-  assert.deepEqual([...out], [...prefixes].map((p) => one.find(p)));
-  assert.deepEqual([...found], [...out].map((i) => one.get(i)), 'the found leaves\' priorities');
+  assert.deepEqual(
+    [...out],
+    [...prefixes].map((p) => one.find(p)),
+  );
+  assert.deepEqual(
+    [...found],
+    [...out].map((i) => one.get(i)),
+    "the found leaves' priorities",
+  );
   assert.throws(() => many.setMany([1, 2], [1, Number.NaN]), /finite and >= 0/);
   assert.equal(many.get(1), one.get(1), 'a refused batch changes nothing');
 });
@@ -83,7 +90,11 @@ test('sum tree: random batches (duplicates, zeros, every level size) keep total,
       const total = leaves.reduce((a, b) => a + b, 0);
       const positive = [...leaves].filter((p) => p > 0);
       assert.ok(Math.abs(tree.total() - total) <= 1e-12 * Math.max(1, total), `capacity ${capacity}: total`);
-      assert.equal(tree.min(), positive.length > 0 ? Math.min(...positive) : Infinity, `capacity ${capacity} round ${round}: minimum of the positive priorities`);
+      assert.equal(
+        tree.min(),
+        positive.length > 0 ? Math.min(...positive) : Infinity,
+        `capacity ${capacity} round ${round}: minimum of the positive priorities`,
+      );
       if (total > 0) {
         for (let k = 0; k < 8; k++) {
           const u = rng.uniform() * total;
@@ -136,11 +147,22 @@ function transition(i: number, stateSize = 3, actionSize = 1): StoredTransition 
 }
 
 function prioritized(capacity: number, extra: Record<string, unknown> = {}) {
-  return new ReplayBuffer(replayConfigSchema.parse({ kind: 'prioritized', capacity, alpha: 0.5, beta0: 0.4, betaAnnealUpdates: 10, epsilon: 1e-6, ...extra }), {
-    stateSize: 3,
-    actionSize: 1,
-    imageSize: 0,
-  });
+  return new ReplayBuffer(
+    replayConfigSchema.parse({
+      kind: 'prioritized',
+      capacity,
+      alpha: 0.5,
+      beta0: 0.4,
+      betaAnnealUpdates: 10,
+      epsilon: 1e-6,
+      ...extra,
+    }),
+    {
+      stateSize: 3,
+      actionSize: 1,
+      imageSize: 0,
+    },
+  );
 }
 
 test('prioritized replay: new transitions enter at the maximal priority, updates follow (|delta| + eps)^alpha', () => {
@@ -189,7 +211,11 @@ test('prioritized replay: stratified sampling draws one index per slice of the p
 });
 
 test('uniform replay: a ring that overwrites the oldest, weights 1', () => {
-  const replay = new ReplayBuffer(replayConfigSchema.parse({ kind: 'uniform', capacity: 3 }), { stateSize: 3, actionSize: 1, imageSize: 0 });
+  const replay = new ReplayBuffer(replayConfigSchema.parse({ kind: 'uniform', capacity: 3 }), {
+    stateSize: 3,
+    actionSize: 1,
+    imageSize: 0,
+  });
   for (let i = 0; i < 5; i++) replay.add(transition(i));
   assert.equal(replay.size, 3);
   const seen = new Set<number>();
@@ -204,10 +230,23 @@ test('uniform replay: a ring that overwrites the oldest, weights 1', () => {
 });
 
 test('replay: pixel states are stored as bytes and read back in [0, 1]', () => {
-  const replay = new ReplayBuffer(replayConfigSchema.parse({ kind: 'uniform', capacity: 2 }), { stateSize: 5, actionSize: 1, imageSize: 3 });
-  replay.add({ state: Float32Array.of(0, 0.5, 1, 7, -2), action: Float32Array.of(0.1), reward: 1, nextState: Float32Array.of(1, 1, 0, 8, -3), discount: 0.9 });
+  const replay = new ReplayBuffer(replayConfigSchema.parse({ kind: 'uniform', capacity: 2 }), {
+    stateSize: 5,
+    actionSize: 1,
+    imageSize: 3,
+  });
+  replay.add({
+    state: Float32Array.of(0, 0.5, 1, 7, -2),
+    action: Float32Array.of(0.1),
+    reward: 1,
+    nextState: Float32Array.of(1, 1, 0, 8, -3),
+    discount: 0.9,
+  });
   const b = replay.sample(1, Rng.fromSeed(0));
-  assert.deepEqual([...b.states], [0, 128 / 255, 1, 7, -2].map((v) => Math.fround(v)));
+  assert.deepEqual(
+    [...b.states],
+    [0, 128 / 255, 1, 7, -2].map((v) => Math.fround(v)),
+  );
   assert.deepEqual([...b.nextStates], [1, 1, 0, 8, -3]);
   assert.ok(replay.byteLength() < 2 * (5 * 4 * 2 + 12));
 });
@@ -229,7 +268,10 @@ test('replay: save and load round trip, corrupt files are one-line errors', asyn
   assert.deepEqual({ idx: [...b.indices], r: [...b.rewards], w: [...b.weights], s: [...b.states] }, copyA);
   await assert.rejects(prioritized(8).load(dir), /capacity is 16, this learner needs 8/);
   await writeFile(join(dir, 'replay-rewards.bin'), Buffer.alloc(3));
-  await assert.rejects(prioritized(16).load(dir), /replay-rewards\.bin holds 3 bytes, expected 64: truncated or corrupt/);
+  await assert.rejects(
+    prioritized(16).load(dir),
+    /replay-rewards\.bin holds 3 bytes, expected 64: truncated or corrupt/,
+  );
 });
 
 test('replay: a refused load (late truncated file, size > capacity, bad counters) leaves the buffer as it was', async () => {
@@ -242,18 +284,37 @@ test('replay: a refused load (late truncated file, size > capacity, bad counters
   target.updatePriorities([1, 2], [3, 0.5]);
   const view = (r: ReplayBuffer) => {
     const b = r.sample(8, Rng.fromSeed(4));
-    return { size: r.size, idx: [...b.indices], r: [...b.rewards], s: [...b.states], w: [...b.weights], p: [0, 1, 2, 3, 4].map((i) => r.priority(i)) };
+    return {
+      size: r.size,
+      idx: [...b.indices],
+      r: [...b.rewards],
+      s: [...b.states],
+      w: [...b.weights],
+      p: [0, 1, 2, 3, 4].map((i) => r.priority(i)),
+    };
   };
   const mark = target.mark();
   const before = view(target);
   target.restoreMark(mark);
   const meta = JSON.parse(await readFile(join(dir, 'replay.json'), 'utf8')) as Record<string, unknown>;
   const attempts: [() => Promise<void>, RegExp][] = [
-    [async () => truncate(join(dir, 'replay-priorities.bin'), 8), /replay-priorities\.bin holds 8 bytes, expected 96: truncated or corrupt/],
-    [async () => writeFile(join(dir, 'replay.json'), JSON.stringify({ ...meta, size: 17 })), /replay\.json: field size: 17 transitions exceed the capacity 16/],
-    [async () => writeFile(join(dir, 'replay.json'), JSON.stringify({ ...meta, maxPriority: -1 })), /invalid replay checkpoint .*replay\.json: field maxPriority/],
+    [
+      async () => truncate(join(dir, 'replay-priorities.bin'), 8),
+      /replay-priorities\.bin holds 8 bytes, expected 96: truncated or corrupt/,
+    ],
+    [
+      async () => writeFile(join(dir, 'replay.json'), JSON.stringify({ ...meta, size: 17 })),
+      /replay\.json: field size: 17 transitions exceed the capacity 16/,
+    ],
+    [
+      async () => writeFile(join(dir, 'replay.json'), JSON.stringify({ ...meta, maxPriority: -1 })),
+      /invalid replay checkpoint .*replay\.json: field maxPriority/,
+    ],
     [async () => writeFile(join(dir, 'replay.json'), JSON.stringify({ ...meta, samples: 'many' })), /field samples/],
-    [async () => writeFile(join(dir, 'replay.json'), JSON.stringify({ ...meta, added: 3 })), /field added: 3 transitions ever added, fewer than the 12 held/],
+    [
+      async () => writeFile(join(dir, 'replay.json'), JSON.stringify({ ...meta, added: 3 })),
+      /field added: 3 transitions ever added, fewer than the 12 held/,
+    ],
   ];
   for (const [corrupt, message] of attempts) {
     await corrupt();
@@ -282,7 +343,10 @@ test('replay: restoring a mark undoes adds, overwrites and priority changes', ()
   replay.updatePriorities([0, 5], [10, 10]);
   replay.sample(4, Rng.fromSeed(1));
   replay.restoreMark(mark);
-  assert.deepEqual({ size: replay.size, p: [0, 1, 2, 3, 4, 5].map((i) => replay.priority(i)), beta: replay.beta() }, before);
+  assert.deepEqual(
+    { size: replay.size, p: [0, 1, 2, 3, 4, 5].map((i) => replay.priority(i)), beta: replay.beta() },
+    before,
+  );
   assert.deepEqual(sampleOf(replay), expected);
   replay.mark();
   assert.throws(() => replay.restoreMark(mark), /only the most recent snapshot/);

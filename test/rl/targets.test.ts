@@ -18,7 +18,10 @@ await initBackend();
 function close(actual: ArrayLike<number>, expected: readonly number[], tol = 1e-5, what = 'values'): void {
   assert.equal(actual.length, expected.length, `${what}: length`);
   for (let i = 0; i < expected.length; i++) {
-    assert.ok(Math.abs((actual[i] as number) - (expected[i] as number)) <= tol, `${what}[${i}]: ${actual[i]} vs ${expected[i]}`);
+    assert.ok(
+      Math.abs((actual[i] as number) - (expected[i] as number)) <= tol,
+      `${what}[${i}]: ${actual[i]} vs ${expected[i]}`,
+    );
   }
 }
 

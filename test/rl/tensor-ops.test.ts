@@ -35,7 +35,11 @@ test('matMul with bias and relu: act(a b + bias) by hand', () => {
 });
 
 /** Each op beside the engine op it stands for, on x and y of shape [2, 3]. */
-const cases: [string, (x: tf.Tensor2D, y: tf.Tensor2D) => tf.Tensor, (ops: TensorOps, x: Tensor, y: Tensor) => Tensor][] = [
+const cases: [
+  string,
+  (x: tf.Tensor2D, y: tf.Tensor2D) => tf.Tensor,
+  (ops: TensorOps, x: Tensor, y: Tensor) => Tensor,
+][] = [
   ['add', (x, y) => tf.add(x, y), (ops, x, y) => ops.add(x, y)],
   ['sub', (x, y) => tf.sub(x, y), (ops, x, y) => ops.sub(x, y)],
   ['mul', (x, y) => tf.mul(x, y), (ops, x, y) => ops.mul(x, y)],
@@ -57,8 +61,16 @@ const cases: [string, (x: tf.Tensor2D, y: tf.Tensor2D) => tf.Tensor, (ops: Tenso
   ['concat', (x, y) => tf.concat([x, y], 1), (ops, x, y) => ops.concat([x, y], 1)],
   ['columns', (x) => tf.slice(x, [0, 1], [2, 2]), (ops, x) => ops.columns(x, 1, 2)],
   // A view must change how the next op broadcasts: [6] -> [6, 1] against [6] is [6, 6].
-  ['view, then broadcast', (x, y) => tf.mul(tf.reshape(x, [6, 1]), tf.reshape(y, [6])), (ops, x, y) => ops.mul(ops.view(x, [6, 1]), ops.view(y, [6]))],
-  ['readAll order', (x, y) => tf.concat([tf.reshape(tf.sum(x), [1]), tf.reshape(y, [6])]), (ops, x, y) => ops.upload(ops.readAll([ops.sum(ops.sum(x, 0), 0), y]), [7])],
+  [
+    'view, then broadcast',
+    (x, y) => tf.mul(tf.reshape(x, [6, 1]), tf.reshape(y, [6])),
+    (ops, x, y) => ops.mul(ops.view(x, [6, 1]), ops.view(y, [6])),
+  ],
+  [
+    'readAll order',
+    (x, y) => tf.concat([tf.reshape(tf.sum(x), [1]), tf.reshape(y, [6])]),
+    (ops, x, y) => ops.upload(ops.readAll([ops.sum(ops.sum(x, 0), 0), y]), [7]),
+  ],
 ];
 
 test('elementwise ops, reductions, softmax, slices and views match the engine ops', () => {
@@ -66,8 +78,15 @@ test('elementwise ops, reductions, softmax, slices and views match the engine op
   const y = [1, 2, -1, 0.5, 0.25, -3];
   for (const impl of kinds) {
     for (const [name, engineOp, op] of cases) {
-      const expected = tf.tidy(() => [...(engineOp(tf.tensor2d(x, [2, 3]), tf.tensor2d(y, [2, 3])).dataSync() as Float32Array)]);
-      const ours = withTensorOps((ops) => [...ops.read(op(ops, ops.upload(Float32Array.from(x), [2, 3]), ops.upload(Float32Array.from(y), [2, 3])))], impl);
+      const expected = tf.tidy(() => [
+        ...(engineOp(tf.tensor2d(x, [2, 3]), tf.tensor2d(y, [2, 3])).dataSync() as Float32Array),
+      ]);
+      const ours = withTensorOps(
+        (ops) => [
+          ...ops.read(op(ops, ops.upload(Float32Array.from(x), [2, 3]), ops.upload(Float32Array.from(y), [2, 3]))),
+        ],
+        impl,
+      );
       close(ours, expected, 1e-6, `${impl}: ${name}`);
     }
   }
@@ -120,7 +139,10 @@ test('shape errors name the shapes', () => {
   for (const kind of kinds) {
     withTensorOps((ops) => {
       const a = ops.upload(new Float32Array(6), [2, 3]);
-      assert.throws(() => ops.matMul(a, ops.upload(new Float32Array(4), [2, 2])), /matMul: inner sizes differ, \[2, 3\] x \[2, 2\]/);
+      assert.throws(
+        () => ops.matMul(a, ops.upload(new Float32Array(4), [2, 2])),
+        /matMul: inner sizes differ, \[2, 3\] x \[2, 2\]/,
+      );
       assert.throws(() => ops.upload(new Float32Array(5), [2, 3]), /5 values do not fill shape \[2, 3\]/);
       assert.throws(() => ops.view(a, [4, 2]), /cannot view \[2, 3\] as \[4, 2\]/);
     }, kind);
@@ -141,6 +163,7 @@ test('direct kernels on wasm and cpu only; every other backend, or DAYDRIVE_TENS
   assert.equal(tensorOpsKind('wasm', 'engine'), 'engine');
   assert.throws(
     () => tensorOpsKind('wasm', 'fast'),
-    (e: unknown) => e instanceof UserError && /DAYDRIVE_TENSOR_OPS must be 'auto' or 'engine', got 'fast'/.test(e.message),
+    (e: unknown) =>
+      e instanceof UserError && /DAYDRIVE_TENSOR_OPS must be 'auto' or 'engine', got 'fast'/.test(e.message),
   );
 });

@@ -10,11 +10,25 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import type { DriveStatus } from '../../src/ros/node.js';
 import { CONTROL_MODE, nsToTimeMsg } from '../../src/ros/messages.js';
-import type { AckermannDriveStampedMsg, DiagnosticArrayMsg, StringMsg, TriggerResponseMsg } from '../../src/ros/rclnodejs-types.js';
+import type {
+  AckermannDriveStampedMsg,
+  DiagnosticArrayMsg,
+  StringMsg,
+  TriggerResponseMsg,
+} from '../../src/ros/rclnodejs-types.js';
 import { runDrive } from '../../src/ros/run.js';
 import { takeOverSignals } from '../../src/ros/signals.js';
 import { FakeRcl } from './fake-rclnodejs.js';
-import { compressedMsg, jpegBytes, makeHarness, odometryMsg, rawImageMsg, ScriptedController, testImage, type Harness } from './helpers.js';
+import {
+  compressedMsg,
+  jpegBytes,
+  makeHarness,
+  odometryMsg,
+  rawImageMsg,
+  ScriptedController,
+  testImage,
+  type Harness,
+} from './helpers.js';
 
 const W = 64;
 const H = 48;
@@ -28,7 +42,8 @@ const BASE = { camera_width_px: W, camera_height_px: H, max_frame_age_s: 0.3, ma
 /** Camera frame (stamped now) and speed, then one policy period. */
 async function period(h: Harness, opts: { frame?: boolean; stampAgeMs?: number } = {}): Promise<void> {
   const now = h.nowNs();
-  if (opts.frame ?? true) h.ros.deliver(h.params.camera_topic, rawImageMsg(FRAME, now - BigInt((opts.stampAgeMs ?? 0) * 1e6)));
+  if (opts.frame ?? true)
+    h.ros.deliver(h.params.camera_topic, rawImageMsg(FRAME, now - BigInt((opts.stampAgeMs ?? 0) * 1e6)));
   h.ros.deliver(h.params.speed_topic, odometryMsg(1.5, now));
   h.ros.advance(PERIOD_MS);
   await h.drive.idle();
@@ -67,7 +82,10 @@ test('drives: one command per policy period on the newest frame, action mapped t
     assert.ok(Math.abs(c.drive.speed - 0.75 * MAX_SPEED) < 1e-6);
     assert.equal(c.header.frame_id, 'base_link');
   }
-  assert.ok(cmds[1]!.header.stamp.sec * 1e9 + cmds[1]!.header.stamp.nanosec > cmds[0]!.header.stamp.sec * 1e9 + cmds[0]!.header.stamp.nanosec);
+  assert.ok(
+    cmds[1]!.header.stamp.sec * 1e9 + cmds[1]!.header.stamp.nanosec >
+      cmds[0]!.header.stamp.sec * 1e9 + cmds[0]!.header.stamp.nanosec,
+  );
   // Rewards: measured speed x elapsed time (1.5 m/s x 0.1 s).
   assert.ok(ctrl.observed.every((o) => Math.abs(o.reward - 0.15) < 1e-9 && !o.terminated));
   // The control loop's latency is measured.
@@ -88,7 +106,8 @@ test('stale frames: speed 0 within one policy period of the limit, the episode e
   const firstStop = after.findIndex((c) => c.drive.speed === 0);
   assert.ok(firstStop >= 0, 'no speed-0 command');
   assert.ok(speeds(after.slice(0, firstStop)).every((s) => s > 0));
-  const stopNs = BigInt(after[firstStop]!.header.stamp.sec) * 1_000_000_000n + BigInt(after[firstStop]!.header.stamp.nanosec);
+  const stopNs =
+    BigInt(after[firstStop]!.header.stamp.sec) * 1_000_000_000n + BigInt(after[firstStop]!.header.stamp.nanosec);
   const ageAtStopMs = Number(stopNs - lastFrameNs) / 1e6;
   assert.ok(ageAtStopMs > 300 && ageAtStopMs <= 300 + PERIOD_MS, `stopped at frame age ${ageAtStopMs} ms`);
   // Held at zero afterwards, the reason reported, the episode ended.
@@ -146,7 +165,10 @@ test('bad raw frames are dropped and counted by problem; the node keeps driving;
   assert.equal(counts.bad, 4);
   assert.equal(counts.consecutiveBad, 0);
   assert.deepEqual(counts.badByProblem, { 'unknown-encoding': 1, 'size-mismatch': 2, 'zero-size': 1 });
-  assert.ok(speeds(h.commands()).every((s) => s > 0), 'bad frames interleaved with good ones must not stop the car');
+  assert.ok(
+    speeds(h.commands()).every((s) => s > 0),
+    'bad frames interleaved with good ones must not stop the car',
+  );
   // Five in a row (max_consecutive_bad_frames) stop it within the period, before the frame goes stale.
   for (let i = 0; i < 5; i++) h.ros.deliver(h.params.camera_topic, bad[i % bad.length]!);
   h.ros.advance(PERIOD_MS);
@@ -160,11 +182,20 @@ test('bad raw frames are dropped and counted by problem; the node keeps driving;
 
 test('bad compressed frames (corrupt, truncated, not an image, wrong size) are dropped and counted', async () => {
   const ctrl = new ScriptedController(() => [0, 1]);
-  const h = makeHarness(ctrl, { ...BASE, camera_type: 'sensor_msgs/msg/CompressedImage', camera_topic: '/camera/image_raw/compressed' });
+  const h = makeHarness(ctrl, {
+    ...BASE,
+    camera_type: 'sensor_msgs/msg/CompressedImage',
+    camera_topic: '/camera/image_raw/compressed',
+  });
   const jpeg = await jpegBytes(FRAME);
   const corrupt = jpeg.slice();
   for (let i = 200; i < corrupt.length - 2; i += 3) corrupt[i] = 0xff;
-  const frames: Uint8Array[] = [jpeg.subarray(0, jpeg.length >> 1), corrupt, new Uint8Array([1, 2, 3, 4]), await jpegBytes(testImage(32, 24))];
+  const frames: Uint8Array[] = [
+    jpeg.subarray(0, jpeg.length >> 1),
+    corrupt,
+    new Uint8Array([1, 2, 3, 4]),
+    await jpegBytes(testImage(32, 24)),
+  ];
   driverReleases(h);
   h.ros.call<TriggerResponseMsg>('~/train');
   for (const bytes of [jpeg, ...frames.flatMap((b) => [b, jpeg])]) {
@@ -199,7 +230,10 @@ test('a non-finite action is never published: an emergency stop instead, the epi
   // and the holds after it keep those limits (a comfortable hold would ease the braking).
   for (const c of h.commands().slice(2)) assert.deepEqual([c.drive.acceleration, c.drive.jerk], [0, 0]);
   // Drive commands carry the comfortable limits.
-  assert.deepEqual([h.commands()[0]!.drive.acceleration, h.commands()[0]!.drive.jerk, h.commands()[0]!.drive.steering_angle_velocity], [1, 2, 1.5]);
+  assert.deepEqual(
+    [h.commands()[0]!.drive.acceleration, h.commands()[0]!.drive.jerk, h.commands()[0]!.drive.steering_angle_velocity],
+    [1, 2, 1.5],
+  );
   assert.equal(h.episodes().at(-1)?.endedBy, 'non-finite-action');
 });
 
@@ -261,7 +295,7 @@ test('the driver takes over while a step is encoding the state: that step sends 
   assert.equal(ctrl.taskState.phase, 'waiting');
 });
 
-test("Autoware ControlModeReport: any mode but AUTONOMOUS is an intervention", async () => {
+test('Autoware ControlModeReport: any mode but AUTONOMOUS is an intervention', async () => {
   const ctrl = new ScriptedController(() => [0, 1]);
   const h = makeHarness(ctrl, { ...BASE, control_mode_topic: '/vehicle/status/control_mode' });
   driverReleases(h);
@@ -309,7 +343,12 @@ test('SIGINT/SIGTERM taken over from rclnodejs: speed 0 published before shutdow
   await startDriving(h);
   const signals = new EventEmitter();
   const exits: number[] = [];
-  const release = takeOverSignals(h.rcl, (s) => h.drive.shutdown(s), signals, (code) => exits.push(code));
+  const release = takeOverSignals(
+    h.rcl,
+    (s) => h.drive.shutdown(s),
+    signals,
+    (code) => exits.push(code),
+  );
   assert.equal(h.rcl.signalHandlersRemoved, 1);
   assert.ok(h.commands().at(-1)!.drive.speed > 0);
   signals.emit('SIGTERM', 'SIGTERM');
@@ -321,7 +360,7 @@ test('SIGINT/SIGTERM taken over from rclnodejs: speed 0 published before shutdow
   assert.equal(signals.listenerCount('SIGINT') + signals.listenerCount('SIGTERM'), 0);
 });
 
-test('a signal during the start (rcl init, the agent build) is ours, not rclnodejs\'s: taken over before init, the start stops, ROS shuts down', async () => {
+test("a signal during the start (rcl init, the agent build) is ours, not rclnodejs's: taken over before init, the start stops, ROS shuts down", async () => {
   const rcl = new FakeRcl({ initDelayMs: 50 });
   const signals = new EventEmitter();
   const exits: number[] = [];
@@ -346,11 +385,19 @@ interface ChildResult {
 }
 
 /** Runs signal-child.ts and sends it `signal` once it prints `when`. */
-async function signalChild(signal: NodeJS.Signals, when: 'starting' | 'driving', env: Record<string, string> = {}): Promise<ChildResult> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./signal-child.ts', import.meta.url))], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, DAYDRIVE_LOG_LEVEL: 'silent', ...env },
-  });
+async function signalChild(
+  signal: NodeJS.Signals,
+  when: 'starting' | 'driving',
+  env: Record<string, string> = {},
+): Promise<ChildResult> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(new URL('./signal-child.ts', import.meta.url))],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, DAYDRIVE_LOG_LEVEL: 'silent', ...env },
+    },
+  );
   let out = '';
   let signalled = false;
   child.stdout.on('data', (d: Buffer) => {
@@ -369,10 +416,16 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     const { code, out, result } = await signalChild(signal, 'driving');
     assert.equal(code, 0, out);
     assert.equal(result.endedBy, signal);
-    assert.ok(result.speeds.some((s) => s > 0), 'it was driving');
+    assert.ok(
+      result.speeds.some((s) => s > 0),
+      'it was driving',
+    );
     assert.equal(result.speeds.at(-1), 0);
     // shutdown_flush_s (0.1 s) between the final speed-0 command and destroy(); the timer may fire a little early.
-    assert.ok(result.flushMs !== null && result.flushMs >= 95, `destroyed ${String(result.flushMs)} ms after the last publish`);
+    assert.ok(
+      result.flushMs !== null && result.flushMs >= 95,
+      `destroyed ${String(result.flushMs)} ms after the last publish`,
+    );
     assert.deepEqual(result.calls.slice(0, 2), ['removeSignalHandlers', 'init']);
   });
 }

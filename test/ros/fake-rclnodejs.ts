@@ -62,7 +62,10 @@ const EPOCH_NS = 1_700_000_000_000_000_000n;
 export class FakeNode implements RclNode {
   readonly subscriptions = new Map<string, FakeSubscription>();
   readonly publishers = new Map<string, { type: string; options: RclEntityOptions | undefined; messages: unknown[] }>();
-  readonly services = new Map<string, { type: string; callback: (request: unknown, response: RclServiceResponse<unknown>) => void }>();
+  readonly services = new Map<
+    string,
+    { type: string; callback: (request: unknown, response: RclServiceResponse<unknown>) => void }
+  >();
   readonly declared = new Map<string, { parameter: RclParameter; descriptor: RclParameterDescriptor | undefined }>();
   readonly timers: FakeTimer[] = [];
   spinning = false;
@@ -89,7 +92,9 @@ export class FakeNode implements RclNode {
   }
 
   now(): RclTime {
-    return { nanoseconds: this.clock === 'manual' ? this.clockNs : EPOCH_NS + (process.hrtime.bigint() - this.realStartNs) };
+    return {
+      nanoseconds: this.clock === 'manual' ? this.clockNs : EPOCH_NS + (process.hrtime.bigint() - this.realStartNs),
+    };
   }
 
   createPublisher<M>(typeClass: string, topic: string, options?: RclEntityOptions): RclPublisher<M> {
@@ -105,14 +110,27 @@ export class FakeNode implements RclNode {
     };
   }
 
-  createSubscription<M>(typeClass: string, topic: string, options: RclEntityOptions, callback: (message: M) => void): unknown {
+  createSubscription<M>(
+    typeClass: string,
+    topic: string,
+    options: RclEntityOptions,
+    callback: (message: M) => void,
+  ): unknown {
     if (this.subscriptions.has(topic)) throw new Error(`two subscriptions on ${topic}`);
     this.subscriptions.set(topic, { type: typeClass, options, callback: callback as (message: unknown) => void });
     return {};
   }
 
-  createService<Req, Res>(typeClass: string, serviceName: string, _options: RclEntityOptions, callback: (request: Req, response: RclServiceResponse<Res>) => void): unknown {
-    this.services.set(serviceName, { type: typeClass, callback: callback as (request: unknown, response: RclServiceResponse<unknown>) => void });
+  createService<Req, Res>(
+    typeClass: string,
+    serviceName: string,
+    _options: RclEntityOptions,
+    callback: (request: Req, response: RclServiceResponse<Res>) => void,
+  ): unknown {
+    this.services.set(serviceName, {
+      type: typeClass,
+      callback: callback as (request: unknown, response: RclServiceResponse<unknown>) => void,
+    });
     return {};
   }
 
@@ -149,9 +167,20 @@ export class FakeNode implements RclNode {
     let declared = parameter;
     if (!ignoreOverride && parameter.name in this.overrides) {
       const value = this.overrides[parameter.name];
-      const type = typeof value === 'boolean' ? RCL_PARAMETER_TYPE.bool : typeof value === 'string' ? RCL_PARAMETER_TYPE.string : Number.isInteger(value) ? RCL_PARAMETER_TYPE.integer : RCL_PARAMETER_TYPE.double;
+      const type =
+        typeof value === 'boolean'
+          ? RCL_PARAMETER_TYPE.bool
+          : typeof value === 'string'
+            ? RCL_PARAMETER_TYPE.string
+            : Number.isInteger(value)
+              ? RCL_PARAMETER_TYPE.integer
+              : RCL_PARAMETER_TYPE.double;
       if (type !== parameter.type) throw new Error(`Parameter ${parameter.name} does not  readonly`);
-      declared = new FakeParameter(parameter.name, type, type === RCL_PARAMETER_TYPE.integer ? BigInt(value as number) : value);
+      declared = new FakeParameter(
+        parameter.name,
+        type,
+        type === RCL_PARAMETER_TYPE.integer ? BigInt(value as number) : value,
+      );
     }
     this.declared.set(parameter.name, { parameter: declared, descriptor });
     return declared;
@@ -163,7 +192,8 @@ export class FakeNode implements RclNode {
       const entry = this.declared.get(p.name);
       if (!entry) return { successful: false, reason: `Parameter ${p.name} has not been declared` };
       if (entry.descriptor?.readOnly) return { successful: false, reason: `Parameter ${p.name} is readonly` };
-      if (p.type !== entry.parameter.type) return { successful: false, reason: `Parameter ${p.name} does not  readonly` };
+      if (p.type !== entry.parameter.type)
+        return { successful: false, reason: `Parameter ${p.name} does not  readonly` };
       this.declared.set(p.name, { parameter: p, descriptor: entry.descriptor });
       return { successful: true, reason: null };
     });
@@ -192,7 +222,11 @@ export class FakeNode implements RclNode {
    * publisher, silently; a best-effort one (profileSensorData) hears both. Returns whether the
    * message was delivered.
    */
-  deliver(topic: string, message: unknown, publisher: { readonly reliability: 'reliable' | 'best-effort' } = { reliability: 'reliable' }): boolean {
+  deliver(
+    topic: string,
+    message: unknown,
+    publisher: { readonly reliability: 'reliable' | 'best-effort' } = { reliability: 'reliable' },
+  ): boolean {
     const sub = this.subscriptions.get(topic);
     if (!sub) throw new Error(`no subscription on ${topic} (have ${[...this.subscriptions.keys()].join(', ')})`);
     const subscriptionReliable = sub.options.qos === undefined || sub.options.qos === 'qos_profile_default';
@@ -221,7 +255,9 @@ export class FakeNode implements RclNode {
     if (this.clock !== 'manual') throw new Error('advance() needs the manual clock');
     const target = this.clockNs + BigInt(Math.round(ms * 1e6));
     for (;;) {
-      const due = this.timers.filter((t) => !t.cancelled && t.nextNs <= target).sort((a, b) => (a.nextNs < b.nextNs ? -1 : a.nextNs > b.nextNs ? 1 : 0))[0];
+      const due = this.timers
+        .filter((t) => !t.cancelled && t.nextNs <= target)
+        .sort((a, b) => (a.nextNs < b.nextNs ? -1 : a.nextNs > b.nextNs ? 1 : 0))[0];
       if (!due) break;
       this.clockNs = due.nextNs;
       due.nextNs += due.periodNs;

@@ -5,25 +5,65 @@
  */
 import sharp from 'sharp';
 import type { DrivingObservation, RgbImage } from '../../src/core/env.js';
-import { TaskStateMachine, type DrivingAgent, type EpisodeMode, type EpisodeSummary, type TaskCommand, type TaskState, type TaskStep } from '../../src/agent/index.js';
+import {
+  TaskStateMachine,
+  type DrivingAgent,
+  type EpisodeMode,
+  type EpisodeSummary,
+  type TaskCommand,
+  type TaskState,
+  type TaskStep,
+} from '../../src/agent/index.js';
 import type { ImageEncoder } from '../../src/vision/types.js';
 import type { DriveController } from '../../src/ros/controller.js';
 import { nsToTimeMsg } from '../../src/ros/messages.js';
 import { DriveNode, type DriveNodeOptions } from '../../src/ros/node.js';
 import { declareDriveParams, type DriveParams } from '../../src/ros/params.js';
-import type { AckermannDriveStampedMsg, CompressedImageMsg, ImageMsg, OdometryMsg, StringMsg } from '../../src/ros/rclnodejs-types.js';
+import type {
+  AckermannDriveStampedMsg,
+  CompressedImageMsg,
+  ImageMsg,
+  OdometryMsg,
+  StringMsg,
+} from '../../src/ros/rclnodejs-types.js';
 import { FakeRcl, type ClockMode, type FakeNode } from './fake-rclnodejs.js';
 
 /** The raw encodings the node accepts (src/vision/raw-encodings.ts), as camera drivers publish them. */
 export type RawEncoding =
-  | 'rgb8' | 'bgr8' | 'rgba8' | 'bgra8' | 'mono8'
-  | 'rgb16' | 'bgr16' | 'rgba16' | 'bgra16' | 'mono16'
-  | 'bayer_rggb8' | 'bayer_bggr8' | 'bayer_gbrg8' | 'bayer_grbg8'
-  | 'yuv422' | 'yuv422_yuy2';
+  | 'rgb8'
+  | 'bgr8'
+  | 'rgba8'
+  | 'bgra8'
+  | 'mono8'
+  | 'rgb16'
+  | 'bgr16'
+  | 'rgba16'
+  | 'bgra16'
+  | 'mono16'
+  | 'bayer_rggb8'
+  | 'bayer_bggr8'
+  | 'bayer_gbrg8'
+  | 'bayer_grbg8'
+  | 'yuv422'
+  | 'yuv422_yuy2';
 
 export const RAW_TEST_ENCODINGS: readonly RawEncoding[] = [
-  'rgb8', 'bgr8', 'rgba8', 'bgra8', 'mono8', 'rgb16', 'bgr16', 'rgba16', 'bgra16', 'mono16',
-  'bayer_rggb8', 'bayer_bggr8', 'bayer_gbrg8', 'bayer_grbg8', 'yuv422', 'yuv422_yuy2',
+  'rgb8',
+  'bgr8',
+  'rgba8',
+  'bgra8',
+  'mono8',
+  'rgb16',
+  'bgr16',
+  'rgba16',
+  'bgra16',
+  'mono16',
+  'bayer_rggb8',
+  'bayer_bggr8',
+  'bayer_gbrg8',
+  'bayer_grbg8',
+  'yuv422',
+  'yuv422_yuy2',
 ];
 
 /**
@@ -32,7 +72,13 @@ export const RAW_TEST_ENCODINGS: readonly RawEncoding[] = [
  * the high and the low byte), in the byte order `bigEndian` says; Bayer keeps each pixel's own
  * colour at its site; YUV 4:2:2 is BT.601 video range with the chroma of each pixel pair's first.
  */
-export function rawImageMsg(image: RgbImage, stampNs: bigint, encoding: RawEncoding = 'rgb8', padBytes = 0, bigEndian = false): ImageMsg {
+export function rawImageMsg(
+  image: RgbImage,
+  stampNs: bigint,
+  encoding: RawEncoding = 'rgb8',
+  padBytes = 0,
+  bigEndian = false,
+): ImageMsg {
   const { width, height } = image;
   const px = (x: number, y: number): [number, number, number] => {
     const i = (y * width + x) * 3;
@@ -55,13 +101,20 @@ export function rawImageMsg(image: RgbImage, stampNs: bigint, encoding: RawEncod
     write = (out, o, x, y) => {
       const [r, g, b] = px(x, y);
       const [r0, g0, b0] = px(x - (x % 2), y);
-      const chroma = x % 2 === 0 ? Math.round(128 - 0.148 * r0 - 0.291 * g0 + 0.439 * b0) : Math.round(128 + 0.439 * r0 - 0.368 * g0 - 0.071 * b0);
+      const chroma =
+        x % 2 === 0
+          ? Math.round(128 - 0.148 * r0 - 0.291 * g0 + 0.439 * b0)
+          : Math.round(128 + 0.439 * r0 - 0.368 * g0 - 0.071 * b0);
       out[o + (uyvy ? 1 : 0)] = luma(r, g, b);
       out[o + (uyvy ? 0 : 1)] = chroma;
     };
   } else {
     const sixteen = encoding.endsWith('16');
-    const channels = encoding.startsWith('mono') ? 1 : encoding.startsWith('rgba') || encoding.startsWith('bgra') ? 4 : 3;
+    const channels = encoding.startsWith('mono')
+      ? 1
+      : encoding.startsWith('rgba') || encoding.startsWith('bgra')
+        ? 4
+        : 3;
     const bgr = encoding.startsWith('bgr');
     bpp = channels * (sixteen ? 2 : 1);
     write = (out, o, x, y) => {
@@ -80,7 +133,15 @@ export function rawImageMsg(image: RgbImage, stampNs: bigint, encoding: RawEncod
   const step = width * bpp + padBytes;
   const data = new Uint8Array(step * height);
   for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) write(data, y * step + x * bpp, x, y);
-  return { header: { stamp: nsToTimeMsg(stampNs), frame_id: 'camera' }, height, width, encoding, is_bigendian: bigEndian ? 1 : 0, step, data };
+  return {
+    header: { stamp: nsToTimeMsg(stampNs), frame_id: 'camera' },
+    height,
+    width,
+    encoding,
+    is_bigendian: bigEndian ? 1 : 0,
+    step,
+    data,
+  };
 }
 
 /** A test image of flat 2x2 blocks (Bayer and YUV 4:2:2 then convert it exactly, up to rounding). */
@@ -91,16 +152,18 @@ export function blockImage(width: number, height: number): RgbImage {
       const bx = x >> 1;
       const by = y >> 1;
       const i = (y * width + x) * 3;
-      data[i] = (37 * bx + 11 * by + 20) % 236 + 16;
-      data[i + 1] = (53 * by + 7 * bx + 90) % 220 + 16;
-      data[i + 2] = (29 * (bx + by) + 150) % 220 + 16;
+      data[i] = ((37 * bx + 11 * by + 20) % 236) + 16;
+      data[i + 1] = ((53 * by + 7 * bx + 90) % 220) + 16;
+      data[i + 2] = ((29 * (bx + by) + 150) % 220) + 16;
     }
   }
   return { width, height, data };
 }
 
 export async function jpegBytes(image: RgbImage, quality = 90): Promise<Uint8Array> {
-  const buf = await sharp(Buffer.from(image.data), { raw: { width: image.width, height: image.height, channels: 3 } }).jpeg({ quality }).toBuffer();
+  const buf = await sharp(Buffer.from(image.data), { raw: { width: image.width, height: image.height, channels: 3 } })
+    .jpeg({ quality })
+    .toBuffer();
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
@@ -284,7 +347,8 @@ export function makeHarness(
     params,
     drive,
     commands: () => ros.published<AckermannDriveStampedMsg>(params.command_topic),
-    episodes: () => ros.published<StringMsg>(params.episodes_topic).map((m) => JSON.parse(m.data) as Record<string, unknown>),
+    episodes: () =>
+      ros.published<StringMsg>(params.episodes_topic).map((m) => JSON.parse(m.data) as Record<string, unknown>),
     nowNs: () => ros.now().nanoseconds,
     driver: (hasControl) => {
       driverHasControl = hasControl;

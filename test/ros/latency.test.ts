@@ -38,11 +38,14 @@ test('every command is measured, the status carries the window, and a log line g
   const lines: Logged[] = [];
   // Captures the node's info lines (the logger is silent in tests, the calls still happen).
   mock.method(log, 'info', (fields: unknown, message?: string) => {
-    if (typeof message === 'string' && message.startsWith('control loop:')) lines.push({ fields: fields as Logged['fields'], message });
+    if (typeof message === 'string' && message.startsWith('control loop:'))
+      lines.push({ fields: fields as Logged['fields'], message });
   });
   t.after(() => mock.restoreAll());
   const samples: LatencySample[] = [];
-  const h = makeHarness(new ScriptedController(() => [0, 1]), { ...BASE, latency_log_period_s: 1.0 }, 'manual', { onLatency: (s) => samples.push(s) });
+  const h = makeHarness(new ScriptedController(() => [0, 1]), { ...BASE, latency_log_period_s: 1.0 }, 'manual', {
+    onLatency: (s) => samples.push(s),
+  });
   h.driver(false);
   assert.equal(h.ros.call<TriggerResponseMsg>('~/train').success, true);
   for (let i = 0; i < 9; i++) await period(h);
@@ -60,10 +63,15 @@ test('every command is measured, the status carries the window, and a log line g
   }
   const last = lines.at(-1)!;
   assert.equal(last.fields.processing.count, 20);
-  assert.ok(Number.isFinite(last.fields.processing.p99Ms) && last.fields.processing.p99Ms >= last.fields.processing.p50Ms);
+  assert.ok(
+    Number.isFinite(last.fields.processing.p99Ms) && last.fields.processing.p99Ms >= last.fields.processing.p50Ms,
+  );
   assert.ok(Number.isFinite(last.fields.frameAge.p99Ms));
   assert.equal(last.fields.skippedTicks, 0);
-  assert.match(last.message, /processing \(decode \+ step\) p50 [\d.]+ ms, p99 [\d.]+ ms; camera message in -> command out p50 [\d.]+ ms, p99 [\d.]+ ms/);
+  assert.match(
+    last.message,
+    /processing \(decode \+ step\) p50 [\d.]+ ms, p99 [\d.]+ ms; camera message in -> command out p50 [\d.]+ ms, p99 [\d.]+ ms/,
+  );
   const status = h.drive.status().latency;
   assert.equal(status.processing.count, 25);
   assert.equal(status.frameAge.count, 25);
@@ -84,7 +92,8 @@ test('latency_log_period_s 0: never logged; still measured', async (t) => {
 });
 
 const CAMERA_PERIOD_MS = 1000 / 30;
-const stampNs = (c: { header: { stamp: { sec: number; nanosec: number } } }): bigint => BigInt(c.header.stamp.sec) * 1_000_000_000n + BigInt(c.header.stamp.nanosec);
+const stampNs = (c: { header: { stamp: { sec: number; nanosec: number } } }): bigint =>
+  BigInt(c.header.stamp.sec) * 1_000_000_000n + BigInt(c.header.stamp.nanosec);
 
 /** A 30 Hz camera (and odometry) whose phase is 17 ms off the policy timer's, for `frames` frames; the arrival times. */
 async function camera30Hz(h: Harness, frames: number): Promise<bigint[]> {

@@ -22,7 +22,15 @@ import { createDrivingAgent, parseAgentConfig } from '../../src/agent/index.js';
 import { UPDATE_SLICE_MS } from '../../src/rl/learner.js';
 import type { DriveStatus } from '../../src/ros/node.js';
 import type { StringMsg, TriggerResponseMsg } from '../../src/ros/rclnodejs-types.js';
-import { compressedMsg, gridMeanEncoder, jpegBytes, makeHarness, odometryMsg, testImage, withOptimise } from './helpers.js';
+import {
+  compressedMsg,
+  gridMeanEncoder,
+  jpegBytes,
+  makeHarness,
+  odometryMsg,
+  testImage,
+  withOptimise,
+} from './helpers.js';
 
 const CAMERA_PERIOD_MS = 33;
 const POLICY_PERIOD_MS = 100;
@@ -131,14 +139,17 @@ test(`a real optimisation (${UPDATES} updates) between episodes does not starve 
       const ns = BigInt(m.header.stamp.sec) * 1_000_000_000n + BigInt(m.header.stamp.nanosec);
       return ns >= startNs && ns <= endNs;
     };
-    const stampMs = (m: { header: { stamp: { sec: number; nanosec: number } } }): number => m.header.stamp.sec * 1000 + m.header.stamp.nanosec / 1e6;
+    const stampMs = (m: { header: { stamp: { sec: number; nanosec: number } } }): number =>
+      m.header.stamp.sec * 1000 + m.header.stamp.nanosec / 1e6;
     const during = h.commands().filter(inWindow);
     const statusDuring = h.ros
       .published<StringMsg>(h.params.status_topic)
       .map((m) => JSON.parse(m.data) as DriveStatus)
       .filter((s) => s.optimising);
     const holdGapsMs = during.slice(1).map((m, i) => stampMs(m) - stampMs(during[i]!));
-    const cameraLagMs = cameraAt.filter((t) => t >= startMs && t <= endMs).map((t, i, a) => (i === 0 ? 0 : t - a[i - 1]! - CAMERA_PERIOD_MS));
+    const cameraLagMs = cameraAt
+      .filter((t) => t >= startMs && t <= endMs)
+      .map((t, i, a) => (i === 0 ? 0 : t - a[i - 1]! - CAMERA_PERIOD_MS));
     const figures = {
       optimisedS: Math.round(optimisedS * 1000) / 1000,
       updatesPerS: Math.round(UPDATES / optimisedS),
@@ -155,10 +166,16 @@ test(`a real optimisation (${UPDATES} updates) between episodes does not starve 
     console.log(`# ${JSON.stringify(figures)}`);
 
     assert.equal(updatesRun, UPDATES, 'the optimisation did not run every update');
-    assert.ok(statusDuring.some((s) => (s.optimisationUpdates ?? 0) > 0), 'no optimisation progress in the status');
+    assert.ok(
+      statusDuring.some((s) => (s.optimisationUpdates ?? 0) > 0),
+      'no optimisation progress in the status',
+    );
     assert.equal(agent.taskState.learningEpisodes, 1);
     assert.equal(h.episodes().at(-1)?.endedBy, 'driver');
-    assert.ok(during.every((c) => c.drive.speed === 0), 'a drive command went out during the optimisation');
+    assert.ok(
+      during.every((c) => c.drive.speed === 0),
+      'a drive command went out during the optimisation',
+    );
     assert.ok(optimisedS > 0.1, `the optimisation took ${optimisedS} s: too short to say anything`);
     // The loop is held at most one slice plus one update (+ the other callbacks of the same turn):
     // the learner's former 25-update chunks held it 630 ms on this machine.
@@ -172,7 +189,11 @@ test(`a real optimisation (${UPDATES} updates) between episodes does not starve 
     assert.match((queued as TriggerResponseMsg | null)?.message ?? '', /queued/);
 
     // The queued command starts the next episode once the optimisation is over.
-    await until('the queued train episode to drive', () => h.drive.status().episode === 2 && h.commands().at(-1)!.drive.speed > 0, 5000);
+    await until(
+      'the queued train episode to drive',
+      () => h.drive.status().episode === 2 && h.commands().at(-1)!.drive.speed > 0,
+      5000,
+    );
     assert.equal(agent.taskState.mode, 'train');
 
     // A shutdown during the next optimisation stops it early, between two updates.
@@ -186,7 +207,10 @@ test(`a real optimisation (${UPDATES} updates) between episodes does not starve 
     const stoppedInMs = performance.now() - stopAt;
     assert.ok(updatesRun < UPDATES, `the optimisation ran all ${updatesRun} updates after the shutdown`);
     console.log(`# ${JSON.stringify({ stoppedAfterUpdates: updatesRun, stoppedInMs: Math.round(stoppedInMs) })}`);
-    assert.ok(stoppedInMs < optimisedS * 1000, `stopped ${Math.round(stoppedInMs)} ms after the shutdown, a whole optimisation took ${optimisedS} s`);
+    assert.ok(
+      stoppedInMs < optimisedS * 1000,
+      `stopped ${Math.round(stoppedInMs)} ms after the shutdown, a whole optimisation took ${optimisedS} s`,
+    );
   } finally {
     clearInterval(probe);
     clearInterval(camera);

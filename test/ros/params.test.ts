@@ -33,14 +33,18 @@ test('every parameter is declared with its ROS type, default and description, re
     assert.equal(parameter.type, RCL_PARAMETER_TYPE[spec.kind], name);
     assert.equal(descriptor?.description, spec.description);
     assert.equal(descriptor?.readOnly, true, name);
-    if (spec.kind === 'integer') assert.equal(typeof parameter.value, 'bigint', `${name}: rclnodejs integers are bigint`);
+    if (spec.kind === 'integer')
+      assert.equal(typeof parameter.value, 'bigint', `${name}: rclnodejs integers are bigint`);
   }
   assert.equal(params.policy_rate_hz, 10);
   assert.equal(params.camera_type, 'sensor_msgs/msg/Image');
   // `ros2 param set` (the ~/set_parameters service, rclnodejs setParameters) is refused, not "successful" and ignored.
-  assert.deepEqual(node.setParameters([new rcl.Parameter('policy_rate_hz', RCL_PARAMETER_TYPE.double, 20)]), [{ successful: false, reason: 'Parameter policy_rate_hz is readonly' }]);
+  assert.deepEqual(node.setParameters([new rcl.Parameter('policy_rate_hz', RCL_PARAMETER_TYPE.double, 20)]), [
+    { successful: false, reason: 'Parameter policy_rate_hz is readonly' },
+  ]);
   // Default topics are relative: under the node's namespace (__ns:=/car gives /car/ackermann_cmd).
-  for (const name of ['camera_topic', 'speed_topic', 'safety_driver_topic', 'command_topic'] as const) assert.doesNotMatch(params[name], /^\//, name);
+  for (const name of ['camera_topic', 'speed_topic', 'safety_driver_topic', 'command_topic'] as const)
+    assert.doesNotMatch(params[name], /^\//, name);
 });
 
 test('overrides apply; a bad value or type is one error naming the parameter', () => {
@@ -48,15 +52,29 @@ test('overrides apply; a bad value or type is one error naming the parameter', (
     const rcl = new FakeRcl();
     return declareDriveParams(rcl, new rcl.Node('daydrive'), new Map(Object.entries(overrides)));
   };
-  const p = declare({ policy_rate_hz: 15.0, max_consecutive_bad_frames: 3, camera_type: 'sensor_msgs/msg/CompressedImage', task_services: false });
+  const p = declare({
+    policy_rate_hz: 15.0,
+    max_consecutive_bad_frames: 3,
+    camera_type: 'sensor_msgs/msg/CompressedImage',
+    task_services: false,
+  });
   assert.equal(p.policy_rate_hz, 15);
   assert.equal(p.max_consecutive_bad_frames, 3);
   assert.equal(p.task_services, false);
-  assert.throws(() => declare({ policy_rate_hz: 0.5 }), (e: Error) => e instanceof UserError && /field policy_rate_hz/.test(e.message));
+  assert.throws(
+    () => declare({ policy_rate_hz: 0.5 }),
+    (e: Error) => e instanceof UserError && /field policy_rate_hz/.test(e.message),
+  );
   assert.throws(() => declare({ camera_type: 'sensor_msgs/msg/PointCloud2' }), /field camera_type/);
   assert.throws(() => declare({ camera_width_px: 640 }), /camera_width_px and camera_height_px/);
-  assert.throws(() => declare({ max_speed_mps: 'fast' }), /invalid drive parameter max_speed_mps: expected a double, got "fast"/);
-  assert.throws(() => declare({ camera_width_px: 640.5, camera_height_px: 480 }), /camera_width_px: expected an integer/);
+  assert.throws(
+    () => declare({ max_speed_mps: 'fast' }),
+    /invalid drive parameter max_speed_mps: expected a double, got "fast"/,
+  );
+  assert.throws(
+    () => declare({ camera_width_px: 640.5, camera_height_px: 480 }),
+    /camera_width_px: expected an integer/,
+  );
   // An integer for a double (`policy_rate_hz: 15`, `-p policy_rate_hz:=15`) is the double it means.
   assert.equal(declare({ policy_rate_hz: 15 }).policy_rate_hz, 15);
 });
@@ -65,7 +83,10 @@ test('the stand-in refuses an integer for a double as rclnodejs does; the node d
   // rclnodejs 2.2 applies its own override unless ignoreOverride, and refuses the type mismatch.
   const rcl = new FakeRcl({ overrides: { policy_rate_hz: 15 } });
   const node = new rcl.Node('daydrive');
-  assert.throws(() => node.declareParameter(new rcl.Parameter('policy_rate_hz', RCL_PARAMETER_TYPE.double, 10), undefined), /Parameter policy_rate_hz does not {2}readonly/);
+  assert.throws(
+    () => node.declareParameter(new rcl.Parameter('policy_rate_hz', RCL_PARAMETER_TYPE.double, 10), undefined),
+    /Parameter policy_rate_hz does not {2}readonly/,
+  );
   const other = new rcl.Node('daydrive');
   assert.equal(declareDriveParams(rcl, other, new Map([['policy_rate_hz', 15]])).policy_rate_hz, 15);
 });
@@ -93,14 +114,30 @@ test('params files and -p rules as rcl and rclcpp apply them: /**, daydrive, /da
   );
   const root = await resolveParameterOverrides(['--params-file', file], '/daydrive');
   assert.deepEqual(Object.fromEntries(root), { policy_rate_hz: 5, camera_topic: 'bare', status_rate_hz: 2 });
-  const car = await resolveParameterOverrides(['--params-file', file, '-p', 'policy_rate_hz:=15', '-p', 'other:camera_topic:=x'], '/car/daydrive');
-  assert.deepEqual(Object.fromEntries(car), { policy_rate_hz: 15, camera_topic: 'all', command_topic: 'car_cmd', command_frame_id: 'one_level' });
+  const car = await resolveParameterOverrides(
+    ['--params-file', file, '-p', 'policy_rate_hz:=15', '-p', 'other:camera_topic:=x'],
+    '/car/daydrive',
+  );
+  assert.deepEqual(Object.fromEntries(car), {
+    policy_rate_hz: 15,
+    camera_topic: 'all',
+    command_topic: 'car_cmd',
+    command_frame_id: 'one_level',
+  });
   // A -p before the file is overridden by it (rcl's order).
-  assert.equal((await resolveParameterOverrides(['-p', 'policy_rate_hz:=20.0', '--params-file', file], '/daydrive')).get('policy_rate_hz'), 5);
+  assert.equal(
+    (await resolveParameterOverrides(['-p', 'policy_rate_hz:=20.0', '--params-file', file], '/daydrive')).get(
+      'policy_rate_hz',
+    ),
+    5,
+  );
   assert.equal(nodeMatches('/**', '/a/b/daydrive'), true);
   assert.equal(nodeMatches('/*', '/a/daydrive'), false);
   await writeFile(file, '/**:\n  policy_rate_hz: 5\n');
-  await assert.rejects(resolveParameterOverrides(['--params-file', file], '/daydrive'), /'\/\*\*' has no ros__parameters mapping/);
+  await assert.rejects(
+    resolveParameterOverrides(['--params-file', file], '/daydrive'),
+    /'\/\*\*' has no ros__parameters mapping/,
+  );
 });
 
 test('launch/config/daydrive.params.yaml lists every parameter with its default; doubles keep a decimal point', async () => {
@@ -122,23 +159,34 @@ test('launch/config/daydrive.params.yaml lists every parameter with its default;
   const manifest = await readFile(join(repo, 'launch/package.xml'), 'utf8');
   assert.match(manifest, /<name>daydrive<\/name>/);
   // rosdep must install Node.js (the node's runtime) and the message packages it uses.
-  for (const dep of ['nodejs', 'sensor_msgs', 'ackermann_msgs', 'diagnostic_msgs', 'std_srvs', 'launch_ros']) assert.match(manifest, new RegExp(`<exec_depend>${dep}</exec_depend>`), dep);
+  for (const dep of ['nodejs', 'sensor_msgs', 'ackermann_msgs', 'diagnostic_msgs', 'std_srvs', 'launch_ros'])
+    assert.match(manifest, new RegExp(`<exec_depend>${dep}</exec_depend>`), dep);
 });
 
 test('ROS arguments after --ros-args go to rcl', () => {
-  assert.deepEqual(rosArgsOf(['node', 'main.js', 'drive', '--ros-args', '-r', '__node:=car', '--params-file', 'p.yaml']), ['-r', '__node:=car', '--params-file', 'p.yaml']);
+  assert.deepEqual(
+    rosArgsOf(['node', 'main.js', 'drive', '--ros-args', '-r', '__node:=car', '--params-file', 'p.yaml']),
+    ['-r', '__node:=car', '--params-file', 'p.yaml'],
+  );
   assert.deepEqual(rosArgsOf(['node', 'main.js', 'drive', '--ros-args', '-p', 'a:=1', '--', '--json']), ['-p', 'a:=1']);
   assert.deepEqual(rosArgsOf(['node', 'main.js', 'drive']), []);
 });
 
-test('daydrive drive without rclnodejs: exit 2 and one line saying what to install and source', { skip: process.env.ROS_DISTRO ? 'ROS 2 is sourced here' : false }, () => {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(repo, 'src/cli/main.ts'), 'drive', '--json'], { encoding: 'utf8', env: { ...process.env, DAYDRIVE_LOG_LEVEL: 'silent' } });
-  assert.equal(r.status, 2);
-  const lines = r.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0]!, /rclnodejs is not installed.*source \/opt\/ros\/<distro>\/setup\.bash.*npm i rclnodejs/);
-  assert.equal((JSON.parse(r.stdout.trim()) as { ok: boolean }).ok, false);
-});
+test(
+  'daydrive drive without rclnodejs: exit 2 and one line saying what to install and source',
+  { skip: process.env.ROS_DISTRO ? 'ROS 2 is sourced here' : false },
+  () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(repo, 'src/cli/main.ts'), 'drive', '--json'], {
+      encoding: 'utf8',
+      env: { ...process.env, DAYDRIVE_LOG_LEVEL: 'silent' },
+    });
+    assert.equal(r.status, 2);
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0]!, /rclnodejs is not installed.*source \/opt\/ros\/<distro>\/setup\.bash.*npm i rclnodejs/);
+    assert.equal((JSON.parse(r.stdout.trim()) as { ok: boolean }).ok, false);
+  },
+);
 
 test('runDrive composes rcl, parameters, agent and node; done ends it with speed 0', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'daydrive-ros-'));
@@ -163,7 +211,10 @@ test('runDrive composes rcl, parameters, agent and node; done ends it with speed
   assert.equal(commands.at(-1)?.drive.speed, 0);
   assert.equal(node.destroyed, true);
   // The final speed-0 command had shutdown_flush_s (0.1 s) to leave before the node was destroyed.
-  assert.ok(node.destroyedAtMs! - node.publishedAtMs.at(-1)! >= 95, `destroyed ${node.destroyedAtMs! - node.publishedAtMs.at(-1)!} ms after the last publish`);
+  assert.ok(
+    node.destroyedAtMs! - node.publishedAtMs.at(-1)! >= 95,
+    `destroyed ${node.destroyedAtMs! - node.publishedAtMs.at(-1)!} ms after the last publish`,
+  );
   assert.equal(rcl.isShutdown(), true);
 });
 
@@ -174,13 +225,27 @@ test('the drive node loads the VAE with what its parameters know: a camera of an
   });
   t.after(() => mock.restoreAll());
   // The shipped VAE (models/vae-sim) was trained on 160x120 frames (4:3).
-  for (const [w, h, warned] of [[640, 480, false], [640, 360, true]] as const) {
+  for (const [w, h, warned] of [
+    [640, 480, false],
+    [640, 360, true],
+  ] as const) {
     warnings.length = 0;
     const rcl = new FakeRcl();
-    const params = declareDriveParams(rcl, new rcl.Node('daydrive'), new Map([['camera_width_px', w], ['camera_height_px', h]]));
+    const params = declareDriveParams(
+      rcl,
+      new rcl.Node('daydrive'),
+      new Map([
+        ['camera_width_px', w],
+        ['camera_height_px', h],
+      ]),
+    );
     const parts = await buildDriveAgent(params);
     try {
-      assert.equal(warnings.some((m) => m.includes(`${w}x${h}`) && /trained on 160x120/.test(m)), warned, warnings.join('\n'));
+      assert.equal(
+        warnings.some((m) => m.includes(`${w}x${h}`) && /trained on 160x120/.test(m)),
+        warned,
+        warnings.join('\n'),
+      );
       // The agent runs the configured updates itself (its learner yields in time slices).
       assert.equal(parts.agent.config.optimisationSteps, parseAgentConfig({}).optimisationSteps);
     } finally {

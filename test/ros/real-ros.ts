@@ -16,7 +16,10 @@ export interface RealRcl extends RclModule {
   readonly Context: new () => RealContext;
   readonly QoS: RclModule['QoS'] & {
     new (history?: number, depth?: number, reliability?: number, durability?: number): unknown;
-    readonly ReliabilityPolicy: { readonly RMW_QOS_POLICY_RELIABILITY_RELIABLE: number; readonly RMW_QOS_POLICY_RELIABILITY_BEST_EFFORT: number };
+    readonly ReliabilityPolicy: {
+      readonly RMW_QOS_POLICY_RELIABILITY_RELIABLE: number;
+      readonly RMW_QOS_POLICY_RELIABILITY_BEST_EFFORT: number;
+    };
     readonly HistoryPolicy: { readonly RMW_QOS_POLICY_HISTORY_KEEP_LAST: number };
     readonly DurabilityPolicy: { readonly RMW_QOS_POLICY_DURABILITY_VOLATILE: number };
   };
@@ -35,7 +38,12 @@ export interface RealClient<Req, Res> {
 
 export interface RealNode extends InstanceType<RclModule['Node']> {
   createPublisher<M>(typeClass: string, topic: string, options?: { qos?: unknown }): { publish(message: M): void };
-  createSubscription<M>(typeClass: string, topic: string, options: { qos?: unknown }, callback: (message: M) => void): unknown;
+  createSubscription<M>(
+    typeClass: string,
+    topic: string,
+    options: { qos?: unknown },
+    callback: (message: M) => void,
+  ): unknown;
   createClient<Req, Res>(typeClass: string, serviceName: string): RealClient<Req, Res>;
   destroyPublisher(publisher: unknown): void;
   getParameter(name: string): { readonly name: string; readonly type: number; readonly value: unknown };
@@ -43,7 +51,8 @@ export interface RealNode extends InstanceType<RclModule['Node']> {
 
 /** rclnodejs, or why it cannot be used here. */
 async function load(): Promise<RealRcl | string> {
-  if (!process.env.ROS_DISTRO) return 'needs a sourced ROS 2 (ROS_DISTRO is not set) and rclnodejs built against it: docs/ros.md, Testing against a real ROS 2';
+  if (!process.env.ROS_DISTRO)
+    return 'needs a sourced ROS 2 (ROS_DISTRO is not set) and rclnodejs built against it: docs/ros.md, Testing against a real ROS 2';
   try {
     return (await loadRclnodejs()) as RealRcl;
   } catch (err) {

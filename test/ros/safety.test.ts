@@ -53,7 +53,10 @@ test('odometry stops arriving: speed 0 within one policy period of speed_timeout
     stopsAt.push(h.commands().at(-1)!.drive.speed);
   }
   // Periods 1-2 still within 0.3 s (and driving); the step at 0.4 s stops the car: within one period of the limit.
-  assert.deepEqual(stopsAt.map((s) => s > 0), [true, true, false, false, false, false]);
+  assert.deepEqual(
+    stopsAt.map((s) => s > 0),
+    [true, true, false, false, false, false],
+  );
   assert.equal(h.episodes().at(-1)?.endedBy, 'stale-speed');
   assert.equal(ctrl.observed.at(-1)?.terminated, false, 'no terminal transition from stale data');
   assert.ok(ctrl.observed.length <= observed + 2);
@@ -108,7 +111,11 @@ test('QoS: the safety signal subscription hears a best-effort publisher (a relia
   const h = makeHarness(new ScriptedController(() => [0, 1]));
   assert.equal(h.ros.deliver(h.params.safety_driver_topic, { data: false }, { reliability: 'best-effort' }), true);
   assert.equal(h.drive.status().driverHasControl, false);
-  assert.equal(h.ros.deliver(h.params.task_topic, { data: 'train' }, { reliability: 'best-effort' }), false, 'the task topic is reliable');
+  assert.equal(
+    h.ros.deliver(h.params.task_topic, { data: 'train' }, { reliability: 'best-effort' }),
+    false,
+    'the task topic is reliable',
+  );
 });
 
 test("safety_driver_true_means 'autonomy-enabled': true hands the car over, false is an intervention", async () => {
@@ -145,7 +152,11 @@ test('shutdown while the driver has the car publishes nothing; while the node ha
 
 test('autoware_auto_vehicle_msgs ControlModeReport (older stacks) by control_mode_type; a silent control mode stops the car', async () => {
   const ctrl = new ScriptedController(() => [0, 1]);
-  const h = makeHarness(ctrl, { control_mode_topic: 'control_mode', control_mode_type: MSG.autoControlModeReport, control_mode_timeout_s: 0.3 });
+  const h = makeHarness(ctrl, {
+    control_mode_topic: 'control_mode',
+    control_mode_type: MSG.autoControlModeReport,
+    control_mode_timeout_s: 0.3,
+  });
   assert.equal(h.ros.subscriptions.get('control_mode')?.type, 'autoware_auto_vehicle_msgs/msg/ControlModeReport');
   h.driver(false);
   h.ros.call<TriggerResponseMsg>('~/train');

@@ -21,7 +21,10 @@ const config = join(dir, 'agent.yaml');
 // Pixel state: no VAE needed; the first (explore) episode drives with random actions, speed > 0.
 await writeFile(config, 'seed: 1\nagent:\n  state: pixels\n  pixels: {widthPx: 16, heightPx: 16}\n');
 const rcl = new FakeRcl({ clock: 'real', initDelayMs: Number(process.env.DAYDRIVE_TEST_INIT_DELAY_MS ?? 0) });
-const run = runDrive({ rcl, rosArgs: ['-p', `config_file:=${config}`, '-p', 'camera_width_px:=64', '-p', 'camera_height_px:=48'] });
+const run = runDrive({
+  rcl,
+  rosArgs: ['-p', `config_file:=${config}`, '-p', 'camera_width_px:=64', '-p', 'camera_height_px:=48'],
+});
 process.stdout.write('starting\n');
 const frame = testImage(64, 48);
 let started = false;

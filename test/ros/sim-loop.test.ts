@@ -14,7 +14,16 @@ import { createDrivingAgent, parseAgentConfig } from '../../src/agent/index.js';
 import type { DriveController } from '../../src/ros/controller.js';
 import type { TriggerResponseMsg } from '../../src/ros/rclnodejs-types.js';
 import { DrivingSimEnv, maxSetpointMps, purePursuitForEnv, type SimDrivingInfo } from '../../sim/index.js';
-import { compressedMsg, gridMeanEncoder, jpegBytes, makeHarness, odometryMsg, rawImageMsg, ScriptedController, type Harness } from './helpers.js';
+import {
+  compressedMsg,
+  gridMeanEncoder,
+  jpegBytes,
+  makeHarness,
+  odometryMsg,
+  rawImageMsg,
+  ScriptedController,
+  type Harness,
+} from './helpers.js';
 
 const CAMERA = { widthPx: 320, heightPx: 240 };
 const PERIOD_MS = 100;
@@ -45,7 +54,12 @@ interface LoopStep {
  * measurements, the node's timer fires, and the command it published (if any) moves the car.
  * The simulated safety driver's intervention is published on the safety topic.
  */
-async function loopStep(h: Harness, env: DrivingSimEnv, obs: { current: DrivingObservation }, encoding: 'raw' | 'jpeg'): Promise<LoopStep> {
+async function loopStep(
+  h: Harness,
+  env: DrivingSimEnv,
+  obs: { current: DrivingObservation },
+  encoding: 'raw' | 'jpeg',
+): Promise<LoopStep> {
   const stamp = h.nowNs();
   const image = obs.current.image;
   if (encoding === 'raw') h.ros.deliver(h.params.camera_topic, rawImageMsg(image, stamp, 'bgr8', 64));
@@ -58,7 +72,10 @@ async function loopStep(h: Harness, env: DrivingSimEnv, obs: { current: DrivingO
   await h.drive.idle();
   const cmd = h.commands()[before];
   if (!cmd || cmd.drive.speed === 0) return { commanded: false, info: null };
-  const action = [cmd.drive.steering_angle / h.params.max_steering_rad, (2 * cmd.drive.speed) / h.params.max_speed_mps - 1];
+  const action = [
+    cmd.drive.steering_angle / h.params.max_steering_rad,
+    (2 * cmd.drive.speed) / h.params.max_speed_mps - 1,
+  ];
   const step = env.stepSync(action);
   obs.current = step.observation;
   if (step.info.intervention) h.driver(true);
@@ -113,7 +130,8 @@ for (const encoding of ['raw', 'jpeg'] as const) {
     // The scripted driver now steers hard left: the simulated safety driver takes over.
     veer = true;
     let intervention: string | null = null;
-    for (let i = 0; i < 60 && intervention === null; i++) intervention = (await loopStep(h, env, obs, encoding)).info?.intervention ?? null;
+    for (let i = 0; i < 60 && intervention === null; i++)
+      intervention = (await loopStep(h, env, obs, encoding)).info?.intervention ?? null;
     assert.ok(intervention !== null, 'the simulated safety driver never intervened');
     const sent = h.commands().length;
     for (let i = 0; i < 3; i++) assert.equal((await loopStep(h, env, obs, encoding)).commanded, false);
@@ -123,7 +141,10 @@ for (const encoding of ['raw', 'jpeg'] as const) {
     assert.equal(report.mode, 'test');
     // The episode's return (measured speed x time) is the distance the car drove along the road.
     const totalM = env.distanceAlongRouteM - startS;
-    assert.ok(Math.abs((report.distanceM as number) - totalM) < 0.15 * totalM, `return ${String(report.distanceM)} m vs ${totalM} m driven`);
+    assert.ok(
+      Math.abs((report.distanceM as number) - totalM) < 0.15 * totalM,
+      `return ${String(report.distanceM)} m vs ${totalM} m driven`,
+    );
     assert.equal(ctrl.observed.at(-1)?.terminated, true);
 
     // The driver puts the car back at the lane centre and hands over; the next task command drives again.
@@ -149,7 +170,11 @@ test('JPEG frames: the learning agent explores until the simulated driver interv
     exploration: { type: 'ou' },
     // A stand-in for the VAE: the learning cycle, not its quality, is tested here.
     encoder: gridMeanEncoder(12),
-    vehicle: { maxSteeringRad: env.config.vehicle.maxSteeringRad, maxSpeedMps: maxSetpointMps(env.config.vehicle), policyPeriodS: 1 / env.config.vehicle.policyHz },
+    vehicle: {
+      maxSteeringRad: env.config.vehicle.maxSteeringRad,
+      maxSpeedMps: maxSetpointMps(env.config.vehicle),
+      policyPeriodS: 1 / env.config.vehicle.policyHz,
+    },
     seed: 2,
   });
   const controller: DriveController = agent;
@@ -158,7 +183,8 @@ test('JPEG frames: the learning agent explores until the simulated driver interv
     startEpisode(h, 'train');
     let intervention: string | null = null;
     let steps = 0;
-    for (; steps < 300 && intervention === null; steps++) intervention = (await loopStep(h, env, obs, 'jpeg')).info?.intervention ?? null;
+    for (; steps < 300 && intervention === null; steps++)
+      intervention = (await loopStep(h, env, obs, 'jpeg')).info?.intervention ?? null;
     assert.ok(intervention !== null, 'random exploration never left the lane in 300 steps');
     // The next period ends the episode and starts the optimisation while the driver resets the car.
     await loopStep(h, env, obs, 'jpeg');
@@ -172,7 +198,8 @@ test('JPEG frames: the learning agent explores until the simulated driver interv
     assert.equal(agent.taskState.phase, 'waiting');
     obs.current = env.resetSync({ continueRoute: true });
     startEpisode(h, 'train');
-    for (let i = 0; i < 5; i++) assert.ok((await loopStep(h, env, obs, 'jpeg')).commanded, `no command at step ${i} of the second episode`);
+    for (let i = 0; i < 5; i++)
+      assert.ok((await loopStep(h, env, obs, 'jpeg')).commanded, `no command at step ${i} of the second episode`);
     assert.equal(agent.taskState.mode, 'train');
     assert.equal(h.drive.status().episode, 2);
     const lat = h.drive.status().latency.processing;

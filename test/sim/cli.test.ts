@@ -11,8 +11,32 @@ const cli = ['--import', 'tsx', 'src/cli/main.ts'];
 
 test('sim render writes PNG frames, a map and a --json line', async () => {
   const out = join(await mkdtemp(join(tmpdir(), 'simcli-')), 'frames');
-  const { stdout } = await run(process.execPath, [...cli, 'sim', 'render', '--seed', '4', '--frames', '3', '--width', '48', '--height', '36', '--out', out, '--json'], { env: { ...process.env, DAYDRIVE_LOG_LEVEL: 'warn' } });
-  const last = JSON.parse(stdout.trim().split('\n').pop()!) as { ok: boolean; frames: number; files: string[]; routeLengthM: number };
+  const { stdout } = await run(
+    process.execPath,
+    [
+      ...cli,
+      'sim',
+      'render',
+      '--seed',
+      '4',
+      '--frames',
+      '3',
+      '--width',
+      '48',
+      '--height',
+      '36',
+      '--out',
+      out,
+      '--json',
+    ],
+    { env: { ...process.env, DAYDRIVE_LOG_LEVEL: 'warn' } },
+  );
+  const last = JSON.parse(stdout.trim().split('\n').pop()!) as {
+    ok: boolean;
+    frames: number;
+    files: string[];
+    routeLengthM: number;
+  };
   assert.equal(last.ok, true);
   assert.equal(last.frames, 3);
   assert.equal(last.routeLengthM, 250);
@@ -23,17 +47,26 @@ test('sim render writes PNG frames, a map and a --json line', async () => {
 });
 
 test('sim render: bad input is a one-line error and a non-zero exit', async () => {
-  await assert.rejects(run(process.execPath, [...cli, 'sim', 'render', '--frames', 'many', '--out', '/tmp/x', '--json']), (e: { code: number; stderr: string }) => {
-    assert.notEqual(e.code, 0);
-    assert.match(e.stderr, /not an integer/);
-    return true;
-  });
+  await assert.rejects(
+    run(process.execPath, [...cli, 'sim', 'render', '--frames', 'many', '--out', '/tmp/x', '--json']),
+    (e: { code: number; stderr: string }) => {
+      assert.notEqual(e.code, 0);
+      assert.match(e.stderr, /not an integer/);
+      return true;
+    },
+  );
 });
 
 /** Runs the CLI, resolving with its exit code and output whether it succeeds or fails. */
-async function runCli(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+async function runCli(
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [...cli, ...args], { env: { ...process.env, DAYDRIVE_LOG_LEVEL: 'warn', ...options.env }, ...(options.cwd ? { cwd: options.cwd } : {}) });
+    const { stdout, stderr } = await run(process.execPath, [...cli, ...args], {
+      env: { ...process.env, DAYDRIVE_LOG_LEVEL: 'warn', ...options.env },
+      ...(options.cwd ? { cwd: options.cwd } : {}),
+    });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -44,15 +77,27 @@ async function runCli(args: string[], options: { cwd?: string; env?: Record<stri
 test('usage errors from commander keep the CLI contract: one stderr line, exit 2, a JSON failure under --json', async () => {
   // `--json` goes where it is a flag of its own (after `--out` it would be the directory name).
   const cases: { args: string[]; jsonAt: number; error: RegExp; jsonError?: RegExp }[] = [
-    { args: ['sim', 'render', '--frames', 'many', '--out', '/tmp/x'], jsonAt: 2, error: /--frames.*'many' is not an integer/ },
-    { args: ['sim', 'render', '--out', '/tmp/x', '--no-such-flag'], jsonAt: 2, error: /unknown option '--no-such-flag'/ },
+    {
+      args: ['sim', 'render', '--frames', 'many', '--out', '/tmp/x'],
+      jsonAt: 2,
+      error: /--frames.*'many' is not an integer/,
+    },
+    {
+      args: ['sim', 'render', '--out', '/tmp/x', '--no-such-flag'],
+      jsonAt: 2,
+      error: /unknown option '--no-such-flag'/,
+    },
     { args: ['sim', 'render', '--seed', '3'], jsonAt: 2, error: /required option '--out <dir>' not specified/ },
     { args: ['sim', 'render', '--out'], jsonAt: 2, error: /option '--out <dir>' argument missing/ },
     { args: ['no-such-command'], jsonAt: 1, error: /unknown command 'no-such-command'/ },
     // A command group has no --json of its own: with it, the error is the unknown option.
     { args: ['sim'], jsonAt: 1, error: /missing command: usage: daydrive sim/, jsonError: /unknown option '--json'/ },
   ];
-  const withJson = (c: (typeof cases)[number]): string[] => [...c.args.slice(0, c.jsonAt), '--json', ...c.args.slice(c.jsonAt)];
+  const withJson = (c: (typeof cases)[number]): string[] => [
+    ...c.args.slice(0, c.jsonAt),
+    '--json',
+    ...c.args.slice(c.jsonAt),
+  ];
   // Every case with --json; two also without it (each run starts the whole CLI: a few seconds).
   const runs = cases.flatMap((c, i) => [...(i < 2 ? [{ c, json: false }] : []), { c, json: true }]);
   const results = await Promise.all(runs.map(({ c, json }) => runCli(json ? withJson(c) : c.args)));
@@ -78,7 +123,11 @@ test('usage errors from commander keep the CLI contract: one stderr line, exit 2
 });
 
 test('--help and --version still print to stdout and exit 0', async () => {
-  const [help, subHelp, version] = await Promise.all([runCli(['--help']), runCli(['sim', 'render', '--help']), runCli(['--version'])]);
+  const [help, subHelp, version] = await Promise.all([
+    runCli(['--help']),
+    runCli(['sim', 'render', '--help']),
+    runCli(['--version']),
+  ]);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /^Usage: daydrive/);
   assert.equal(subHelp.code, 0);
@@ -91,7 +140,17 @@ test('--help and --version still print to stdout and exit 0', async () => {
 test('sim render with a road config that cannot be satisfied: one line naming the settings, exit 2', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'simcli-'));
   const config = join(dir, 'loopy.json');
-  await writeFile(config, JSON.stringify({ road: { routeLengthM: 2000, radiusRangeM: [10, 12], arcAngleRangeDeg: [170, 180], segmentWeights: { straight: 0, arc: 1, sBend: 0 } } }));
+  await writeFile(
+    config,
+    JSON.stringify({
+      road: {
+        routeLengthM: 2000,
+        radiusRangeM: [10, 12],
+        arcAngleRangeDeg: [170, 180],
+        segmentWeights: { straight: 0, arc: 1, sBend: 0 },
+      },
+    }),
+  );
   const r = await runCli(['sim', 'render', '--config', config, '--out', join(dir, 'out'), '--json']);
   assert.equal(r.code, 2);
   assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
@@ -109,16 +168,25 @@ function assertOneLineError(r: { code: number; stderr: string }, pattern: RegExp
   assert.match(lines[0]!, pattern, what);
 }
 
-test('sim render --out never loses the user\'s files: a foreign directory is refused, --force writes beside them, its own output is replaced knowingly', async () => {
+test("sim render --out never loses the user's files: a foreign directory is refused, --force writes beside them, its own output is replaced knowingly", async () => {
   const root = await mkdtemp(join(tmpdir(), 'simcli-out-'));
   const thesis = join(root, 'thesis');
   await mkdir(thesis);
   await writeFile(join(thesis, 'thesis.tex'), 'four years of work');
-  assertOneLineError(await runCli(['sim', 'render', '--frames', '1', '--out', thesis]), /thesis is not empty and holds files `daydrive sim render` did not write \(thesis\.tex\).*--force/, 'foreign dir');
+  assertOneLineError(
+    await runCli(['sim', 'render', '--frames', '1', '--out', thesis]),
+    /thesis is not empty and holds files `daydrive sim render` did not write \(thesis\.tex\).*--force/,
+    'foreign dir',
+  );
   assert.deepEqual(await readdir(thesis), ['thesis.tex']);
   // --force: written into it, the user's file kept; the next run is still refused without --force (the file is still not its own).
   assert.equal((await runCli(['sim', 'render', '--frames', '1', '--out', thesis, '--force'])).code, 0);
-  assert.deepEqual((await readdir(thesis)).sort(), ['.daydrive-output.json', 'frame_0000.png', 'map.png', 'thesis.tex']);
+  assert.deepEqual((await readdir(thesis)).sort(), [
+    '.daydrive-output.json',
+    'frame_0000.png',
+    'map.png',
+    'thesis.tex',
+  ]);
   assert.equal(await readFile(join(thesis, 'thesis.tex'), 'utf8'), 'four years of work');
   assert.equal((await runCli(['sim', 'render', '--frames', '1', '--out', thesis])).code, 2);
   // Its own earlier output (the marker lists every entry) is replaced whole, with a warning saying so.
@@ -139,7 +207,10 @@ test('sim render --out . writes into the working directory (twice), never rename
   const main = join(process.cwd(), 'src', 'cli', 'main.ts');
   const dot = async () => {
     try {
-      await run(process.execPath, ['--import', tsx, main, 'sim', 'render', '--frames', '2', '--out', '.'], { cwd: here, env: { ...process.env, DAYDRIVE_LOG_LEVEL: 'warn' } });
+      await run(process.execPath, ['--import', tsx, main, 'sim', 'render', '--frames', '2', '--out', '.'], {
+        cwd: here,
+        env: { ...process.env, DAYDRIVE_LOG_LEVEL: 'warn' },
+      });
       return 0;
     } catch (err) {
       return (err as { code: number }).code;
@@ -147,10 +218,15 @@ test('sim render --out . writes into the working directory (twice), never rename
   };
   assert.equal(await dot(), 0);
   assert.equal(await dot(), 0, 'its own output in . is replaced');
-  assert.deepEqual((await readdir(here)).sort(), ['.daydrive-output.json', 'frame_0000.png', 'frame_0001.png', 'map.png']);
+  assert.deepEqual((await readdir(here)).sort(), [
+    '.daydrive-output.json',
+    'frame_0000.png',
+    'frame_0001.png',
+    'map.png',
+  ]);
   assert.deepEqual(await readdir(root), ['here'], 'no ..tmp-* or .old-* beside it');
   await writeFile(join(here, 'notes.txt'), 'mine');
-  assert.equal(await dot(), 2, 'a file of the user\'s in . makes it foreign');
+  assert.equal(await dot(), 2, "a file of the user's in . makes it foreign");
   assert.equal(await readFile(join(here, 'notes.txt'), 'utf8'), 'mine');
 });
 
@@ -160,20 +236,42 @@ test('file-system problems with --out are one line naming the path and the cause
   await writeFile(file, 'x');
   const cases: [string, RegExp][] = [
     // As root procfs answers ENOENT (Node 20's recursive mkdir spun on it forever); as a user, EACCES.
-    ['/proc/daydrive-frames', /cannot create directory \/proc\/daydrive-frames: (the file system of \/proc does not allow it \(ENOENT\)|permission denied \(EACCES\))$/],
+    [
+      '/proc/daydrive-frames',
+      /cannot create directory \/proc\/daydrive-frames: (the file system of \/proc does not allow it \(ENOENT\)|permission denied \(EACCES\))$/,
+    ],
     [file, /cannot use .*a-file as the output directory: it is a file/],
-    [join(file, 'frames'), /cannot use .*a-file\/frames as the output directory: a part of the path is a file, not a directory \(ENOTDIR\)/],
+    [
+      join(file, 'frames'),
+      /cannot use .*a-file\/frames as the output directory: a part of the path is a file, not a directory \(ENOTDIR\)/,
+    ],
     // sysfs refuses new directories (EPERM), as a read-only file system would (EROFS): the cause is said, not "no such file".
-    ['/sys/daydrive-frames', /cannot create directory \/sys\/daydrive-frames: (the operation is not permitted there \(EPERM\)|permission denied \(EACCES\)|the file system is read-only \(EROFS\))$/],
+    [
+      '/sys/daydrive-frames',
+      /cannot create directory \/sys\/daydrive-frames: (the operation is not permitted there \(EPERM\)|permission denied \(EACCES\)|the file system is read-only \(EROFS\))$/,
+    ],
   ];
   const results = await Promise.all(cases.map(([out]) => runCli(['sim', 'render', '--frames', '1', '--out', out])));
   results.forEach((r, i) => assertOneLineError(r, cases[i]![1], cases[i]![0]));
 });
 
 test('a wrong DAYDRIVE_LOG_LEVEL is one line and exit 2 for every command, --help included', async () => {
-  const results = await Promise.all([['--help'], ['sim', 'render', '--out', '/tmp/x']].map((args) => runCli(args, { env: { DAYDRIVE_LOG_LEVEL: 'warning' } })));
-  for (const r of results) assertOneLineError(r, /DAYDRIVE_LOG_LEVEL 'warning' is not a log level \(did you mean 'warn'\?\): use one of .*silent/, 'warning');
-  assertOneLineError(await runCli(['--version'], { env: { DAYDRIVE_LOG_LEVEL: 'bogus' } }), /DAYDRIVE_LOG_LEVEL 'bogus' is not a log level: use one of/, 'bogus');
+  const results = await Promise.all(
+    [['--help'], ['sim', 'render', '--out', '/tmp/x']].map((args) =>
+      runCli(args, { env: { DAYDRIVE_LOG_LEVEL: 'warning' } }),
+    ),
+  );
+  for (const r of results)
+    assertOneLineError(
+      r,
+      /DAYDRIVE_LOG_LEVEL 'warning' is not a log level \(did you mean 'warn'\?\): use one of .*silent/,
+      'warning',
+    );
+  assertOneLineError(
+    await runCli(['--version'], { env: { DAYDRIVE_LOG_LEVEL: 'bogus' } }),
+    /DAYDRIVE_LOG_LEVEL 'bogus' is not a log level: use one of/,
+    'bogus',
+  );
 });
 
 test('the map has a key under it (the orange dot: where the safety driver took over) and a round scale bar', async () => {
@@ -183,11 +281,16 @@ test('the map has a key under it (the orange dot: where the safety driver took o
   const out = join(await mkdtemp(join(tmpdir(), 'simcli-map-')), 'frames');
   assert.equal((await runCli(['sim', 'render', '--frames', '1', '--out', out])).code, 0);
   const { data, info } = await sharp(join(out, 'map.png')).raw().toBuffer({ resolveWithObject: true });
-  const pixel = (x: number, y: number) => [...data.subarray((y * info.width + x) * info.channels, (y * info.width + x) * info.channels + 3)];
+  const pixel = (x: number, y: number) => [
+    ...data.subarray((y * info.width + x) * info.channels, (y * info.width + x) * info.channels + 3),
+  ];
   // The key is a white band under the map, holding the orange marker even when the driver never took over.
   let top = info.height - 1;
   while (top > 0 && pixel(0, top - 1).every((v) => v === 255)) top--;
-  assert.ok(info.height - top >= 20 && top > info.height / 2, `a white band of ${info.height - top} rows at the bottom`);
+  assert.ok(
+    info.height - top >= 20 && top > info.height / 2,
+    `a white band of ${info.height - top} rows at the bottom`,
+  );
   let orange = 0;
   for (let y = top; y < info.height; y++) {
     for (let x = 0; x < info.width; x++) {

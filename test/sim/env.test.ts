@@ -28,7 +28,11 @@ test('pure pursuit completes 20 random routes without an intervention; reward su
     while (!done) {
       const r = env.stepSync(purePursuitForEnv(env));
       total += r.reward;
-      assert.equal(r.info.intervention, null, `seed ${seed}: intervention ${r.info.intervention} at ${r.info.distanceAlongRouteM} m`);
+      assert.equal(
+        r.info.intervention,
+        null,
+        `seed ${seed}: intervention ${r.info.intervention} at ${r.info.distanceAlongRouteM} m`,
+      );
       assert.ok(Math.abs(r.info.crossTrackErrorM) < 0.5, `seed ${seed}: cross-track ${r.info.crossTrackErrorM}`);
       if (r.truncated) {
         assert.ok(r.info.routeComplete, `seed ${seed}: truncated before the end of the route`);
@@ -112,8 +116,14 @@ test('bad actions: NaN and wrong length throw without touching state; out-of-ran
 });
 
 test('invalid configuration values name the field', () => {
-  assert.throws(() => parseSimConfig({ vehicle: { wheelbaseM: -2 } }), (e: unknown) => e instanceof UserError && /field vehicle\.wheelbaseM/.test(e.message));
-  assert.throws(() => parseSimConfig({ road: { radiusRangeM: [100, 10] } }), /field road\.radiusRangeM: range lower bound/);
+  assert.throws(
+    () => parseSimConfig({ vehicle: { wheelbaseM: -2 } }),
+    (e: unknown) => e instanceof UserError && /field vehicle\.wheelbaseM/.test(e.message),
+  );
+  assert.throws(
+    () => parseSimConfig({ road: { radiusRangeM: [100, 10] } }),
+    /field road\.radiusRangeM: range lower bound/,
+  );
   assert.throws(() => parseSimConfig({ camera: { widthPx: 'wide' } }), /field camera\.widthPx/);
   assert.throws(() => parseSimConfig({ vehicle: { policyHz: 7 } }), /field vehicle\.policyHz/);
   assert.throws(() => new DrivingSimEnv({ road: { routeLengthM: 0 } }), /field road\.routeLengthM/);
@@ -132,7 +142,9 @@ test('renderAt renders any resolution; observation images are fresh RGB HWC buff
   const o2 = env.stepSync([0, 1]).observation;
   assert.notEqual(o1.image.data, o2.image.data);
   // Sky on top is brighter/bluer than the road at the bottom centre.
-  const px = (img: typeof big, x: number, y: number): number[] => [...img.data.subarray((y * img.width + x) * 3, (y * img.width + x) * 3 + 3)];
+  const px = (img: typeof big, x: number, y: number): number[] => [
+    ...img.data.subarray((y * img.width + x) * 3, (y * img.width + x) * 3 + 3),
+  ];
   const sky = px(big, 40, 2);
   const road = px(big, 40, 58);
   assert.ok(sky[2]! > road[2]!, `sky ${sky} vs road ${road}`);

@@ -1,7 +1,17 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { UserError } from '../../src/core/errors.js';
-import { circleRoad, DrivingSimEnv, generateRoad, newProjection, parseSimConfig, straightRoad, wrapAngle, type RoadConfig, type RoadSegment } from '../../sim/index.js';
+import {
+  circleRoad,
+  DrivingSimEnv,
+  generateRoad,
+  newProjection,
+  parseSimConfig,
+  straightRoad,
+  wrapAngle,
+  type RoadConfig,
+  type RoadSegment,
+} from '../../sim/index.js';
 
 const cfg = parseSimConfig({});
 
@@ -73,32 +83,56 @@ const DEG = Math.PI / 180;
 function assertSegmentsInRanges(segments: readonly RoadSegment[], road: RoadConfig, what: string): void {
   for (const [i, s] of segments.entries()) {
     if (s.kind === 'arc') {
-      assert.ok(s.radiusM >= road.radiusRangeM[0] && s.radiusM <= road.radiusRangeM[1], `${what}: segment ${i} radius ${s.radiusM} outside ${road.radiusRangeM}`);
+      assert.ok(
+        s.radiusM >= road.radiusRangeM[0] && s.radiusM <= road.radiusRangeM[1],
+        `${what}: segment ${i} radius ${s.radiusM} outside ${road.radiusRangeM}`,
+      );
       const deg = s.angleRad / DEG;
-      assert.ok(deg >= road.arcAngleRangeDeg[0] - 1e-9 && deg <= road.arcAngleRangeDeg[1] + 1e-9, `${what}: segment ${i} angle ${deg} deg outside ${road.arcAngleRangeDeg}`);
+      assert.ok(
+        deg >= road.arcAngleRangeDeg[0] - 1e-9 && deg <= road.arcAngleRangeDeg[1] + 1e-9,
+        `${what}: segment ${i} angle ${deg} deg outside ${road.arcAngleRangeDeg}`,
+      );
     } else if (i > 0) {
-      assert.ok(s.lengthM >= road.straightLengthRangeM[0] && s.lengthM <= road.straightLengthRangeM[1], `${what}: segment ${i} straight ${s.lengthM} m`);
+      assert.ok(
+        s.lengthM >= road.straightLengthRangeM[0] && s.lengthM <= road.straightLengthRangeM[1],
+        `${what}: segment ${i} straight ${s.lengthM} m`,
+      );
     }
   }
 }
 
 test('S-bends: both halves keep the configured radius and angle ranges (the second half is clamped)', () => {
-  for (let seed = 0; seed < 200; seed++) assertSegmentsInRanges(generateRoad(seed, cfg.road).segments, cfg.road, `default seed ${seed}`);
+  for (let seed = 0; seed < 200; seed++)
+    assertSegmentsInRanges(generateRoad(seed, cfg.road).segments, cfg.road, `default seed ${seed}`);
   // Narrow ranges and S-bends only: the second half's scale factor (0.8-1.25) would leave them
   // most of the time, so the clamp must put it exactly on a bound.
-  const narrow = parseSimConfig({ road: { radiusRangeM: [30, 36], arcAngleRangeDeg: [40, 50], segmentWeights: { straight: 0.2, arc: 0, sBend: 1 } } }).road;
+  const narrow = parseSimConfig({
+    road: { radiusRangeM: [30, 36], arcAngleRangeDeg: [40, 50], segmentWeights: { straight: 0.2, arc: 0, sBend: 1 } },
+  }).road;
   let onBound = 0;
   for (let seed = 0; seed < 40; seed++) {
     const segs = generateRoad(seed, narrow).segments;
     assertSegmentsInRanges(segs, narrow, `narrow seed ${seed}`);
-    for (const s of segs) if (s.kind === 'arc' && (s.radiusM === 30 || s.radiusM === 36 || s.angleRad === 40 * DEG || s.angleRad === 50 * DEG)) onBound++;
+    for (const s of segs)
+      if (
+        s.kind === 'arc' &&
+        (s.radiusM === 30 || s.radiusM === 36 || s.angleRad === 40 * DEG || s.angleRad === 50 * DEG)
+      )
+        onBound++;
   }
   assert.ok(onBound > 20, `clamped halves occur (${onBound})`);
 });
 
 test('a configuration that forces the road onto itself is a UserError naming the settings', () => {
   // Only near-U-turn arcs of small radius over a 2 km route: every draw loops back within 25 m.
-  const loopy = parseSimConfig({ road: { routeLengthM: 2000, radiusRangeM: [10, 12], arcAngleRangeDeg: [170, 180], segmentWeights: { straight: 0, arc: 1, sBend: 0 } } }).road;
+  const loopy = parseSimConfig({
+    road: {
+      routeLengthM: 2000,
+      radiusRangeM: [10, 12],
+      arcAngleRangeDeg: [170, 180],
+      segmentWeights: { straight: 0, arc: 1, sBend: 0 },
+    },
+  }).road;
   for (const seed of [0, 1, 2]) {
     assert.throws(
       () => generateRoad(seed, loopy),
@@ -131,11 +165,21 @@ test('road.tightestBendAtMostM: every route has a bend that tight; null leaves e
     }
     assert.ok(tightest <= 30, `seed ${seed}: tightest bend in the route ${tightest} m`);
     const plain = generateRoad(seed, cfg.road);
-    if (plain.segments.length !== road.segments.length || plain.segments.some((s, i) => JSON.stringify(s) !== JSON.stringify(road.segments[i]))) redrawn++;
+    if (
+      plain.segments.length !== road.segments.length ||
+      plain.segments.some((s, i) => JSON.stringify(s) !== JSON.stringify(road.segments[i]))
+    )
+      redrawn++;
     else assert.deepEqual(plain.xs, road.xs, 'a road that already had such a bend is the same road');
   }
   // About half of the default roads have no bend of 30 m or less in their 250 m.
   assert.ok(redrawn > 5 && redrawn < 35, `${redrawn} of 40 roads redrawn`);
-  assert.throws(() => parseSimConfig({ road: { tightestBendAtMostM: 5 } }), /road\.tightestBendAtMostM.*no bend can be that tight/);
-  assert.throws(() => parseSimConfig({ road: { tightestBendAtMostM: 30, routeLengthM: 10 } }), /road\.tightestBendAtMostM.*no bend fits/);
+  assert.throws(
+    () => parseSimConfig({ road: { tightestBendAtMostM: 5 } }),
+    /road\.tightestBendAtMostM.*no bend can be that tight/,
+  );
+  assert.throws(
+    () => parseSimConfig({ road: { tightestBendAtMostM: 30, routeLengthM: 10 } }),
+    /road\.tightestBendAtMostM.*no bend fits/,
+  );
 });

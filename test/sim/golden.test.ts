@@ -30,14 +30,16 @@ test('golden frames: the default look renders byte-identically to the recorded f
     24: '7a0c746783a94b9c8c080f971051a8030e9b88ff4dcfe21f5d57a58861c3ed5f',
     23: '5fcccd5a5afa85b74bbeacb15803725572d81901b83dadb04b4340139f50ae86',
   };
-  for (const [seed, hash] of Object.entries(recorded)) assert.equal(framesHash(Number(seed)), hash, `frames of seed ${seed} changed`);
+  for (const [seed, hash] of Object.entries(recorded))
+    assert.equal(framesHash(Number(seed)), hash, `frames of seed ${seed} changed`);
 });
 
 test('golden looks: drawAppearance with the defaults gives the recorded looks of 200 seeds (one and two lanes)', () => {
   const cfg = parseSimConfig({}).appearance;
   const h = createHash('sha256');
   // JSON.stringify prints each double's shortest round-trip form, so equal text = equal bits.
-  for (let seed = 0; seed < 200; seed++) for (const twoLanes of [false, true]) h.update(JSON.stringify(drawAppearance(seed, cfg, twoLanes)));
+  for (let seed = 0; seed < 200; seed++)
+    for (const twoLanes of [false, true]) h.update(JSON.stringify(drawAppearance(seed, cfg, twoLanes)));
   assert.equal(h.digest('hex'), '1028ae1194aa7a470fc4d9f7fee98dffd6922d8d352838867fab77f8ca2a3f24');
 });
 
@@ -73,21 +75,44 @@ test('appearance settings that were constants take effect; the sky jitter leaves
   assert.equal(a.brightness, base.brightness);
   assert.equal(a.hazeVisibilityM, base.hazeVisibilityM);
 
-  const gravel = drawAppearance(24, parseSimConfig({ appearance: { vergeWeights: { grass: 0, gravel: 1, dirt: 0 }, gravelColour: [50, 60, 70], vergeColourJitter: 0 } }).appearance, true);
+  const gravel = drawAppearance(
+    24,
+    parseSimConfig({
+      appearance: { vergeWeights: { grass: 0, gravel: 1, dirt: 0 }, gravelColour: [50, 60, 70], vergeColourJitter: 0 },
+    }).appearance,
+    true,
+  );
   assert.deepEqual(gravel.vergeColour, [50, 60, 70]);
-  const grass = drawAppearance(24, parseSimConfig({ appearance: { vergeWeights: { grass: 1, gravel: 0, dirt: 0 }, grassDrynessRange: [1, 1], grassDryColour: [1, 2, 3] } }).appearance, true);
+  const grass = drawAppearance(
+    24,
+    parseSimConfig({
+      appearance: {
+        vergeWeights: { grass: 1, gravel: 0, dirt: 0 },
+        grassDrynessRange: [1, 1],
+        grassDryColour: [1, 2, 3],
+      },
+    }).appearance,
+    true,
+  );
   assert.deepEqual(grass.vergeColour, [1, 2, 3]);
 
   // Sky jitter: drawn after everything else, so only the sky (and what mixes it in) changes.
   const sky = drawAppearance(24, parseSimConfig({ appearance: { skyColourJitter: 20 } }).appearance, true);
   assert.notDeepEqual(sky.skyZenith, base.skyZenith);
   assert.notDeepEqual(sky.skyHorizon, base.skyHorizon);
-  for (const k of ['noiseSeed', 'asphalt', 'vergeColour', 'sunAzimuthRad', 'dashLengthM', 'treelineHeightRad'] as const) assert.deepEqual(sky[k], base[k], k);
+  for (const k of ['noiseSeed', 'asphalt', 'vergeColour', 'sunAzimuthRad', 'dashLengthM', 'treelineHeightRad'] as const)
+    assert.deepEqual(sky[k], base[k], k);
 });
 
 test('appearance settings are validated with their field names', () => {
-  assert.throws(() => parseSimConfig({ appearance: { dashLengthRangeM: [3, 6], dashPeriodRangeM: [5, 9] } }), /field appearance\.dashLengthRangeM: dash length upper bound is above the dash period/);
-  assert.throws(() => parseSimConfig({ appearance: { gravelColour: [0, 300, 0] } }), /field appearance\.gravelColour\.1/);
+  assert.throws(
+    () => parseSimConfig({ appearance: { dashLengthRangeM: [3, 6], dashPeriodRangeM: [5, 9] } }),
+    /field appearance\.dashLengthRangeM: dash length upper bound is above the dash period/,
+  );
+  assert.throws(
+    () => parseSimConfig({ appearance: { gravelColour: [0, 300, 0] } }),
+    /field appearance\.gravelColour\.1/,
+  );
   assert.throws(() => parseSimConfig({ appearance: { treelineSkyMix: 2 } }), /field appearance\.treelineSkyMix/);
   assert.throws(() => parseSimConfig({ appearance: { warmSunBelowDeg: 0 } }), /field appearance\.warmSunBelowDeg/);
 });

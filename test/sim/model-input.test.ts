@@ -79,10 +79,17 @@ test('a camera window renders the rows below the crop: a 1x1-supersampled window
   const cam = Camera.fromConfig({ ...cfg, widthPx: 40, heightPx: 30 }, 40, 30, window);
   const floats = cam.renderModelInput(env.road, env.appearance, env.pose);
   let worst = 0;
-  for (let i = 0; i < floats.length; i++) worst = Math.max(worst, Math.abs(floats[i]! * 255 - full.data[12 * 40 * 3 + i]!));
+  for (let i = 0; i < floats.length; i++)
+    worst = Math.max(worst, Math.abs(floats[i]! * 255 - full.data[12 * 40 * 3 + i]!));
   assert.ok(worst <= 0.5 + 1e-3, `largest difference ${worst} levels (bytes round, floats do not)`);
   assert.throws(() => Camera.fromConfig(cfg, 160, 120, { ...window, topRowsPx: 120 }), /does not fit/);
-  assert.deepEqual(modelInputWindow(cfg, SPEC), { topRowsPx: 48, outWidthPx: 64, outHeightPx: 64, supersampleX: 2, supersampleY: 1 });
+  assert.deepEqual(modelInputWindow(cfg, SPEC), {
+    topRowsPx: 48,
+    outWidthPx: 64,
+    outHeightPx: 64,
+    supersampleX: 2,
+    supersampleY: 1,
+  });
 });
 
 test('the VAE encodes a model-input frame like the car path, and refuses one of another crop or size', async () => {
@@ -102,8 +109,14 @@ test('the VAE encodes a model-input frame like the car path, and refuses one of 
       n += zCar[i]! ** 2;
     }
     // The latent spread is about 1 per component; measured RMS difference ~0.03 of it.
-    assert.ok(Math.sqrt(d / zSim.length) < 0.2, `latent RMS difference ${Math.sqrt(d / zSim.length).toFixed(3)} (norm ${Math.sqrt(n).toFixed(2)})`);
-    await assert.rejects(encoder.encodeModelInput({ ...obs.modelInput!, skyCropFraction: 0.3 }), /sky crop 0.3 does not match/);
+    assert.ok(
+      Math.sqrt(d / zSim.length) < 0.2,
+      `latent RMS difference ${Math.sqrt(d / zSim.length).toFixed(3)} (norm ${Math.sqrt(n).toFixed(2)})`,
+    );
+    await assert.rejects(
+      encoder.encodeModelInput({ ...obs.modelInput!, skyCropFraction: 0.3 }),
+      /sky crop 0.3 does not match/,
+    );
   } finally {
     encoder.dispose();
   }

@@ -14,7 +14,10 @@ import { tempDir } from './helpers.js';
  * The sweep loop with a stand-in executor that answers at once (no training): pruning with seeds
  * as the resource, results gathered once, failures recorded with their reason.
  */
-const space = parseSpace({ parameters: { 'learner.tau': { uniform: [0, 1] } }, evaluation: { roads: 4 } }, 'space test');
+const space = parseSpace(
+  { parameters: { 'learner.tau': { uniform: [0, 1] } }, evaluation: { roads: 4 } },
+  'space test',
+);
 
 /** Road i of a trial seed is clean when tau > i / 4 (tau decides how good a configuration is). */
 function fakeResult(task: SeedTask): SeedResult {
@@ -24,7 +27,12 @@ function fakeResult(task: SeedTask): SeedResult {
     trainingEpisodes: 5,
     learningEpisodes: 5,
     solved: true,
-    roads: task.roadSeeds.map((roadSeed, i) => ({ roadSeed, distanceM: 250, disengagements: tau > i / 4 ? 0 : 1, completed: true })),
+    roads: task.roadSeeds.map((roadSeed, i) => ({
+      roadSeed,
+      distanceM: 250,
+      disengagements: tau > i / 4 ? 0 : 1,
+      completed: true,
+    })),
     routeLengthM: 250,
     seconds: { startup: 0, train: 0, evaluate: 0, total: 0 },
     trainSeconds: { world: 0, agent: 0, optimise: 0 },
@@ -51,18 +59,45 @@ class FakeExecutor implements Executor {
 }
 
 function meta(settings: Partial<SweepSettings>): SweepMeta {
-  return { id: 'test', command: [], gitRevision: null, createdAt: '', settings: { trials: 12, seeds: 3, sampler: 'random', pruner: 'asha', seed: 1, reductionFactor: 2, startupTrials: 3, ...settings } };
+  return {
+    id: 'test',
+    command: [],
+    gitRevision: null,
+    createdAt: '',
+    settings: {
+      trials: 12,
+      seeds: 3,
+      sampler: 'random',
+      pruner: 'asha',
+      seed: 1,
+      reductionFactor: 2,
+      startupTrials: 3,
+      ...settings,
+    },
+  };
 }
 
 async function sweep(settings: Partial<SweepSettings>, answer: (task: SeedTask) => ExecutorEvent[]) {
   const dir = await tempDir('coordinator');
   const executor = new FakeExecutor(2, answer);
-  const outcome = await new SweepCoordinator({ dir, space, meta: meta(settings), trials: [], executor, roadSeeds: [1_000_000, 1_000_001, 1_000_002, 1_000_003], keepRuns: false, shouldStop: () => false, stopRequested: new Promise(() => {}) }).run();
+  const outcome = await new SweepCoordinator({
+    dir,
+    space,
+    meta: meta(settings),
+    trials: [],
+    executor,
+    roadSeeds: [1_000_000, 1_000_001, 1_000_002, 1_000_003],
+    keepRuns: false,
+    shouldStop: () => false,
+    stopRequested: new Promise(() => {}),
+  }).run();
   return { dir, executor, outcome };
 }
 
 test('ASHA over seeds: weak configurations stop after one or two seeds, the best finishes all three and is best.yaml', async () => {
-  const { dir, executor, outcome } = await sweep({ pruner: 'asha' }, (task) => [{ kind: 'result', task, result: fakeResult(task) }]);
+  const { dir, executor, outcome } = await sweep({ pruner: 'asha' }, (task) => [
+    { kind: 'result', task, result: fakeResult(task) },
+  ]);
   const pruned = outcome.trials.filter((t) => t.state === 'pruned');
   const done = outcome.trials.filter((t) => t.state === 'done');
   assert.equal(outcome.trials.length, 12);
@@ -73,9 +108,14 @@ test('ASHA over seeds: weak configurations stop after one or two seeds, the best
   }
   // Seeds run one after another with a pruner; none is submitted twice.
   assert.equal(new Set(executor.submitted).size, executor.submitted.length);
-  const best = done.reduce((a, b) => ((a.params['learner.tau'] as number) > (b.params['learner.tau'] as number) ? a : b));
+  const best = done.reduce((a, b) =>
+    (a.params['learner.tau'] as number) > (b.params['learner.tau'] as number) ? a : b,
+  );
   assert.equal(outcome.best?.id, best.id);
-  assert.match(await readFile(join(dir, 'best.yaml'), 'utf8'), new RegExp(`tau: ${String(best.params['learner.tau']).slice(0, 6)}`));
+  assert.match(
+    await readFile(join(dir, 'best.yaml'), 'utf8'),
+    new RegExp(`tau: ${String(best.params['learner.tau']).slice(0, 6)}`),
+  );
 });
 
 test('a result delivered twice is counted once; a failure is recorded with its reason and the trial stops', async () => {
@@ -92,7 +132,10 @@ test('a result delivered twice is counted once; a failure is recorded with its r
   assert.equal(b!.reason, 'bad configuration: the learner refused it');
   for (const t of [a!, c!]) {
     assert.equal(t.state, 'done');
-    assert.deepEqual(t.seeds.map((s) => s.worker), ['fake', 'fake']);
+    assert.deepEqual(
+      t.seeds.map((s) => s.worker),
+      ['fake', 'fake'],
+    );
     assert.equal(t.score?.seeds, 2);
   }
 });

@@ -39,7 +39,12 @@ export function lastJson(stdout: string): Record<string, unknown> {
 export async function readTrialsOf(dir: string): Promise<TrialRecord[]> {
   try {
     const text = await readFile(join(dir, 'trials.jsonl'), 'utf8');
-    return text.trim() === '' ? [] : text.trim().split('\n').map((l) => JSON.parse(l) as TrialRecord);
+    return text.trim() === ''
+      ? []
+      : text
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as TrialRecord);
   } catch {
     return [];
   }
@@ -55,13 +60,21 @@ export interface TraceLine {
 
 export async function readTrace(file: string): Promise<TraceLine[]> {
   try {
-    return (await readFile(file, 'utf8')).trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as TraceLine);
+    return (await readFile(file, 'utf8'))
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as TraceLine);
   } catch {
     return [];
   }
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs: number): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | null | undefined | false>,
+  timeoutMs: number,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe();

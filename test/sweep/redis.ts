@@ -36,15 +36,45 @@ export class TestRedis {
 
   async up(): Promise<void> {
     await exec('redis-server', [
-      '--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--dir', this.dir,
-      '--maxmemory-policy', 'noeviction', '--daemonize', 'yes', '--pidfile', join(this.dir, 'redis.pid'), '--logfile', join(this.dir, 'redis.log'),
+      '--port',
+      String(this.port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'yes',
+      '--dir',
+      this.dir,
+      '--maxmemory-policy',
+      'noeviction',
+      '--daemonize',
+      'yes',
+      '--pidfile',
+      join(this.dir, 'redis.pid'),
+      '--logfile',
+      join(this.dir, 'redis.log'),
     ]);
-    await waitFor('redis to answer', async () => (await exec('redis-cli', ['-p', String(this.port), 'ping']).catch(() => ({ stdout: '' }))).stdout.includes('PONG'), 10_000);
+    await waitFor(
+      'redis to answer',
+      async () =>
+        (await exec('redis-cli', ['-p', String(this.port), 'ping']).catch(() => ({ stdout: '' }))).stdout.includes(
+          'PONG',
+        ),
+      10_000,
+    );
   }
 
   /** Stops it as a crash would (no snapshot; the append-only file keeps what was written). */
   async down(): Promise<void> {
     await exec('redis-cli', ['-p', String(this.port), 'shutdown', 'nosave']).catch(() => {});
-    await waitFor('redis to stop', async () => (await exec('redis-cli', ['-p', String(this.port), 'ping']).catch(() => ({ stdout: 'down' }))).stdout.includes('down'), 10_000);
+    await waitFor(
+      'redis to stop',
+      async () =>
+        (await exec('redis-cli', ['-p', String(this.port), 'ping']).catch(() => ({ stdout: 'down' }))).stdout.includes(
+          'down',
+        ),
+      10_000,
+    );
   }
 }

@@ -6,7 +6,12 @@ import { parseSpace, validateConfiguration, type Params, type SearchSpace } from
 import { latinHypercube } from '../../src/sweep/samplers/lhs.js';
 import { RandomSampler } from '../../src/sweep/samplers/random.js';
 import { goodCount, TpeSampler } from '../../src/sweep/samplers/tpe.js';
-import { categoricalEstimator, normalCdf, numericalEstimator, observationWeights } from '../../src/sweep/samplers/parzen.js';
+import {
+  categoricalEstimator,
+  normalCdf,
+  numericalEstimator,
+  observationWeights,
+} from '../../src/sweep/samplers/parzen.js';
 import { AshaPruner, ashaRungs } from '../../src/sweep/pruners/asha.js';
 import { MedianPruner } from '../../src/sweep/pruners/median.js';
 import { percentile } from '../../src/sweep/pruners/pruner.js';
@@ -14,7 +19,8 @@ import { bootstrapScore, compareScores } from '../../src/sweep/statistics.js';
 import type { SeedResult } from '../../src/sweep/objective.js';
 import type { Sampler } from '../../src/sweep/samplers/sampler.js';
 
-const space = (parameters: Record<string, unknown>, extra: Record<string, unknown> = {}): SearchSpace => parseSpace({ parameters, ...extra }, 'space test.yaml');
+const space = (parameters: Record<string, unknown>, extra: Record<string, unknown> = {}): SearchSpace =>
+  parseSpace({ parameters, ...extra }, 'space test.yaml');
 const error = (fn: () => unknown): string => {
   try {
     fn();
@@ -42,7 +48,11 @@ describe('search space', () => {
       const params = new RandomSampler().sample(s, { trialIndex: i, ranked: [], rng });
       const d = params['learner.discount'] as number;
       assert.ok(d >= 0.97 && d <= 0.9999, `discount ${d}`);
-      assert.ok(Number.isInteger(params['learner.batchSize']) && (params['learner.batchSize'] as number) >= 16 && (params['learner.batchSize'] as number) <= 256);
+      assert.ok(
+        Number.isInteger(params['learner.batchSize']) &&
+          (params['learner.batchSize'] as number) >= 16 &&
+          (params['learner.batchSize'] as number) <= 256,
+      );
       assert.equal('exploration.theta' in params, params['exploration.type'] === 'ou');
       assert.equal(params['schedule.testsToPass'], 3);
       const check = validateConfiguration(s, params);
@@ -51,14 +61,38 @@ describe('search space', () => {
   });
 
   it('names a wrong path, an impossible value, a bad entry and a bad condition in one line', () => {
-    assert.match(error(() => space({ 'learner.discountt': { uniform: [0.9, 0.99] } })), /parameter learner\.discountt.*discountt/);
-    assert.match(error(() => space({ 'agent.optimisationStep': 5 })), /parameter agent\.optimisationStep.*Unrecognized key/);
-    assert.match(error(() => space({ 'learner.discount': { uniform: [0.9, 1.5] } })), /parameter learner\.discount \(value 1\.5\).*field learner\.discount/);
-    assert.match(error(() => space({ 'learner.tau': { uniform: [0.5, 0.1] } })), /lower bound is above the upper bound/);
-    assert.match(error(() => space({ 'learner.tau': { loguniform: [0, 0.1] } })), /loguniform bounds must be positive/);
-    assert.match(error(() => space({ 'learner.tau': { gaussian: [0, 0.1] } })), /invalid space test\.yaml/);
-    assert.match(error(() => space({ 'exploration.theta': { uniform: [0, 1], when: { 'exploration.type': 'ou' } } })), /'when' names exploration\.type, which is not an earlier parameter/);
-    assert.match(error(() => space({})), /no parameter/);
+    assert.match(
+      error(() => space({ 'learner.discountt': { uniform: [0.9, 0.99] } })),
+      /parameter learner\.discountt.*discountt/,
+    );
+    assert.match(
+      error(() => space({ 'agent.optimisationStep': 5 })),
+      /parameter agent\.optimisationStep.*Unrecognized key/,
+    );
+    assert.match(
+      error(() => space({ 'learner.discount': { uniform: [0.9, 1.5] } })),
+      /parameter learner\.discount \(value 1\.5\).*field learner\.discount/,
+    );
+    assert.match(
+      error(() => space({ 'learner.tau': { uniform: [0.5, 0.1] } })),
+      /lower bound is above the upper bound/,
+    );
+    assert.match(
+      error(() => space({ 'learner.tau': { loguniform: [0, 0.1] } })),
+      /loguniform bounds must be positive/,
+    );
+    assert.match(
+      error(() => space({ 'learner.tau': { gaussian: [0, 0.1] } })),
+      /invalid space test\.yaml/,
+    );
+    assert.match(
+      error(() => space({ 'exploration.theta': { uniform: [0, 1], when: { 'exploration.type': 'ou' } } })),
+      /'when' names exploration\.type, which is not an earlier parameter/,
+    );
+    assert.match(
+      error(() => space({})),
+      /no parameter/,
+    );
   });
 
   it('the shipped presets in sweeps/ are valid spaces', async () => {
@@ -66,12 +100,23 @@ describe('search space', () => {
     const zoo = (await readSpaceFile('sweeps/td3-zoo.yaml')).space;
     assert.equal(zoo.parameters.length, 10);
     const ours = (await readSpaceFile('sweeps/daydrive.yaml')).space;
-    assert.deepEqual(ours.parameters.map((p) => p.path).sort(), ['agent.commandHistory', 'agent.optimisationSteps', 'learner.actorPreActivationPenalty', 'learner.nStep', 'learner.replay.alpha', 'learner.replay.beta0', 'schedule.testsToPass']);
+    assert.deepEqual(ours.parameters.map((p) => p.path).sort(), [
+      'agent.commandHistory',
+      'agent.optimisationSteps',
+      'learner.actorPreActivationPenalty',
+      'learner.nStep',
+      'learner.replay.alpha',
+      'learner.replay.beta0',
+      'schedule.testsToPass',
+    ]);
   });
 
   it('refuses a space with no valid configuration', () => {
     // Each value fits the schema; every combination breaks the learner's vMin < vMax rule.
-    assert.match(error(() => space({ 'learner.vMin': { uniform: [0, 10] }, 'learner.vMax': { uniform: [-10, 0] } })), /no valid configuration: 200 sampled configurations are all invalid, e\.g\. field learner\.vMax: vMin must be below vMax/);
+    assert.match(
+      error(() => space({ 'learner.vMin': { uniform: [0, 10] }, 'learner.vMax': { uniform: [-10, 0] } })),
+      /no valid configuration: 200 sampled configurations are all invalid, e\.g\. field learner\.vMax: vMin must be below vMax/,
+    );
   });
 });
 
@@ -103,7 +148,13 @@ describe('samplers', () => {
         [6, 2.5, 1 / 3],
         [5, 10, 1 / 3],
       ];
-      return kernels.reduce((s, [mu, sigma, w]) => s + (w * Math.exp(-0.5 * ((x - mu) / sigma) ** 2)) / (sigma * Math.sqrt(2 * Math.PI) * (normalCdf((10 - mu) / sigma) - normalCdf((0 - mu) / sigma))), 0);
+      return kernels.reduce(
+        (s, [mu, sigma, w]) =>
+          s +
+          (w * Math.exp(-0.5 * ((x - mu) / sigma) ** 2)) /
+            (sigma * Math.sqrt(2 * Math.PI) * (normalCdf((10 - mu) / sigma) - normalCdf((0 - mu) / sigma))),
+        0,
+      );
     };
     for (const x of [0, 2, 4.5, 9]) assert.ok(Math.abs(Math.exp(e.logPdf(x)) - pdf(x)) < 1e-9, `x=${x}`);
     // Choices: observations [0, 0] of 3; rows 1/3 each + 1 on the choice, normalised; prior row uniform.
@@ -115,7 +166,11 @@ describe('samplers', () => {
   function optimise(sampler: Sampler, s: SearchSpace, f: (p: Params) => number, trials: number, seed: number): number {
     const done: { id: number; params: Params; value: number }[] = [];
     for (let i = 0; i < trials; i++) {
-      const params = sampler.sample(s, { trialIndex: i, ranked: [...done].sort((a, b) => a.value - b.value), rng: Rng.fromSeed(seed * 1000 + i) });
+      const params = sampler.sample(s, {
+        trialIndex: i,
+        ranked: [...done].sort((a, b) => a.value - b.value),
+        rng: Rng.fromSeed(seed * 1000 + i),
+      });
       done.push({ id: i, params, value: f(params) });
     }
     return Math.min(...done.map((d) => d.value));
@@ -126,10 +181,22 @@ describe('samplers', () => {
     const branin = (p: Params) => {
       const x1 = p['learner.vMin'] as number;
       const x2 = (p['learner.vMax'] as number) - 11;
-      return (x2 - (5.1 / (4 * Math.PI ** 2)) * x1 ** 2 + (5 / Math.PI) * x1 - 6) ** 2 + 10 * (1 - 1 / (8 * Math.PI)) * Math.cos(x1) + 10 - 0.397887;
+      return (
+        (x2 - (5.1 / (4 * Math.PI ** 2)) * x1 ** 2 + (5 / Math.PI) * x1 - 6) ** 2 +
+        10 * (1 - 1 / (8 * Math.PI)) * Math.cos(x1) +
+        10 -
+        0.397887
+      );
     };
-    const sphereSpace = space({ 'learner.tau': { uniform: [0, 1] }, 'learner.gradClipNorm': { uniform: [0, 1] }, 'learner.finalLayerInit': { loguniform: [1e-4, 1] } });
-    const sphere = (p: Params) => ((p['learner.tau'] as number) - 0.3) ** 2 + ((p['learner.gradClipNorm'] as number) - 0.7) ** 2 + (Math.log10(p['learner.finalLayerInit'] as number) + 2) ** 2 / 16;
+    const sphereSpace = space({
+      'learner.tau': { uniform: [0, 1] },
+      'learner.gradClipNorm': { uniform: [0, 1] },
+      'learner.finalLayerInit': { loguniform: [1e-4, 1] },
+    });
+    const sphere = (p: Params) =>
+      ((p['learner.tau'] as number) - 0.3) ** 2 +
+      ((p['learner.gradClipNorm'] as number) - 0.7) ** 2 +
+      (Math.log10(p['learner.finalLayerInit'] as number) + 2) ** 2 / 16;
     for (const [s, f] of [
       [braninSpace, branin],
       [sphereSpace, sphere],
@@ -196,10 +263,47 @@ describe('statistics', () => {
   });
 
   it('bootstrap intervals over seeds and roads: point estimates, zero width when nothing varies, the lower bound ranks', () => {
-    const steady = bootstrapScore([seed([[250, 0], [250, 0]], 6), seed([[250, 0], [250, 0]], 6)]);
+    const steady = bootstrapScore([
+      seed(
+        [
+          [250, 0],
+          [250, 0],
+        ],
+        6,
+      ),
+      seed(
+        [
+          [250, 0],
+          [250, 0],
+        ],
+        6,
+      ),
+    ]);
     assert.deepEqual(steady.cleanShare, { estimate: 1, low: 1, high: 1 });
     assert.equal(steady.metresPerDisengagement.estimate, 1000);
-    const mixed = bootstrapScore([seed([[250, 0], [100, 2]], 8), seed([[250, 0], [250, 0]], 12), seed([[50, 5], [250, 0]], 20)]);
+    const mixed = bootstrapScore([
+      seed(
+        [
+          [250, 0],
+          [100, 2],
+        ],
+        8,
+      ),
+      seed(
+        [
+          [250, 0],
+          [250, 0],
+        ],
+        12,
+      ),
+      seed(
+        [
+          [50, 5],
+          [250, 0],
+        ],
+        20,
+      ),
+    ]);
     assert.ok(Math.abs(mixed.cleanShare.estimate - 4 / 6) < 1e-12);
     assert.ok(mixed.cleanShare.low < mixed.cleanShare.estimate && mixed.cleanShare.high >= mixed.cleanShare.estimate);
     assert.ok(Math.abs(mixed.trainingEpisodes.estimate - 40 / 3) < 1e-12);
@@ -207,11 +311,76 @@ describe('statistics', () => {
     const objective = ['cleanShare', 'metresPerDisengagement', 'trainingEpisodes'] as const;
     assert.ok(compareScores(steady, mixed, objective) < 0);
     // Equal on clean share and metres: fewer episodes (by the upper bound) ranks first.
-    const faster = bootstrapScore([seed([[250, 0], [250, 0]], 4), seed([[250, 0], [250, 0]], 4)]);
+    const faster = bootstrapScore([
+      seed(
+        [
+          [250, 0],
+          [250, 0],
+        ],
+        4,
+      ),
+      seed(
+        [
+          [250, 0],
+          [250, 0],
+        ],
+        4,
+      ),
+    ]);
     assert.ok(compareScores(faster, steady, objective) < 0);
     // A lucky configuration: its estimate is higher than the steady one's, its lower bound is not.
-    const lucky = bootstrapScore([seed([[250, 0], [250, 0], [250, 0]], 6), seed([[250, 0], [250, 0], [250, 0]], 6), seed([[50, 1], [50, 1], [50, 1]], 6)]);
-    const solid = bootstrapScore([seed([[250, 0], [250, 0], [50, 1]], 6), seed([[250, 0], [250, 0], [50, 1]], 6), seed([[250, 0], [250, 0], [50, 1]], 6)]);
+    const lucky = bootstrapScore([
+      seed(
+        [
+          [250, 0],
+          [250, 0],
+          [250, 0],
+        ],
+        6,
+      ),
+      seed(
+        [
+          [250, 0],
+          [250, 0],
+          [250, 0],
+        ],
+        6,
+      ),
+      seed(
+        [
+          [50, 1],
+          [50, 1],
+          [50, 1],
+        ],
+        6,
+      ),
+    ]);
+    const solid = bootstrapScore([
+      seed(
+        [
+          [250, 0],
+          [250, 0],
+          [50, 1],
+        ],
+        6,
+      ),
+      seed(
+        [
+          [250, 0],
+          [250, 0],
+          [50, 1],
+        ],
+        6,
+      ),
+      seed(
+        [
+          [250, 0],
+          [250, 0],
+          [50, 1],
+        ],
+        6,
+      ),
+    ]);
     assert.equal(lucky.cleanShare.estimate, solid.cleanShare.estimate);
     assert.ok(lucky.cleanShare.low < solid.cleanShare.low);
     assert.ok(compareScores(solid, lucky, objective) < 0);

@@ -6,7 +6,10 @@ import { LOOPBACK_ANY_PORT } from '../../src/transport/endpoint.js';
 import type { ServerCurve, ClientCurve } from '../../src/transport/security.js';
 
 /** A learner link on free loopback ports and an actor link connected to it. */
-export async function linkPair(actorId = 0, security: { server: ServerCurve; client: ClientCurve } | null = null): Promise<{ learner: LearnerLink; actor: ActorLink; close(): void }> {
+export async function linkPair(
+  actorId = 0,
+  security: { server: ServerCurve; client: ClientCurve } | null = null,
+): Promise<{ learner: LearnerLink; actor: ActorLink; close(): void }> {
   const learner = await LearnerLink.bind(LOOPBACK_ANY_PORT, security?.server ?? null);
   const actor = new ActorLink(learner.endpoints, actorId, security?.client ?? null);
   return {
@@ -42,5 +45,10 @@ export function keyPair(): { publicKey: string; secretKey: string } {
 }
 
 export function bytesEqual(a: ArrayBufferView, b: ArrayBufferView): boolean {
-  return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
+  return (
+    Buffer.compare(
+      Buffer.from(a.buffer, a.byteOffset, a.byteLength),
+      Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+    ) === 0
+  );
 }

@@ -22,45 +22,55 @@ const UNSEEN_ROADS = [1_000_000, 1_000_001];
 const cli = ['--import', 'tsx', 'src/cli/main.ts'];
 const run = promisify(execFile);
 
-test('daydrive train --actors 2 learns to keep the lane (seed 0): passes its tests and beats the zero policy on unseen roads', { timeout: 900_000 }, async (t) => {
-  const config = parseTrainConfig({ seed: 0, schedule: { maxEpisodes: 16, testsToPass: 2 } }, 'actors learning test config');
-  const out = await mkdtemp(join(tmpdir(), 'daydrive-actors-'));
-  try {
-    const summary = await runDistributedTraining({ config, out, resume: false, actors: 2 });
-    const encoder = await loadEncoderFor(config);
-    const agent = buildAgent(config, encoder);
+test(
+  'daydrive train --actors 2 learns to keep the lane (seed 0): passes its tests and beats the zero policy on unseen roads',
+  { timeout: 900_000 },
+  async (t) => {
+    const config = parseTrainConfig(
+      { seed: 0, schedule: { maxEpisodes: 16, testsToPass: 2 } },
+      'actors learning test config',
+    );
+    const out = await mkdtemp(join(tmpdir(), 'daydrive-actors-'));
     try {
-      await readCheckpoint(out, agent);
-      const env = simEnvFor(config, 1);
-      const metresPerDisengagement = async (policy: Parameters<typeof driveRoute>[1]) => {
-        let distanceM = 0;
-        let disengagements = 0;
-        for (const road of UNSEEN_ROADS) {
-          const route = await driveRoute(env, policy, road, 40);
-          distanceM += route.distanceM;
-          disengagements += route.disengagements;
-        }
-        return distanceM / Math.max(1, disengagements);
-      };
-      const trained = await metresPerDisengagement(agentPolicy(agent));
-      const zero = await metresPerDisengagement(zeroPolicy(config.agent));
-      const detail = `trained ${trained.toFixed(1)} m vs zero policy ${zero.toFixed(1)} m per disengagement; run: ${JSON.stringify(summary)}`;
-      t.diagnostic(detail);
-      assert.equal(summary.actors, 2);
-      assert.equal(summary.droppedMessages, 0);
-      assert.ok(summary.solved, `the run did not pass its tests within 16 episodes; ${detail}`);
-      assert.ok(trained >= 3 * zero, detail);
-      // Both actors' episodes reached the learner (each actor's first is an exploration episode).
-      const lines = (await readFile(join(out, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { mode: string });
-      assert.equal(lines.filter((r) => r.mode === 'explore').length, 2);
+      const summary = await runDistributedTraining({ config, out, resume: false, actors: 2 });
+      const encoder = await loadEncoderFor(config);
+      const agent = buildAgent(config, encoder);
+      try {
+        await readCheckpoint(out, agent);
+        const env = simEnvFor(config, 1);
+        const metresPerDisengagement = async (policy: Parameters<typeof driveRoute>[1]) => {
+          let distanceM = 0;
+          let disengagements = 0;
+          for (const road of UNSEEN_ROADS) {
+            const route = await driveRoute(env, policy, road, 40);
+            distanceM += route.distanceM;
+            disengagements += route.disengagements;
+          }
+          return distanceM / Math.max(1, disengagements);
+        };
+        const trained = await metresPerDisengagement(agentPolicy(agent));
+        const zero = await metresPerDisengagement(zeroPolicy(config.agent));
+        const detail = `trained ${trained.toFixed(1)} m vs zero policy ${zero.toFixed(1)} m per disengagement; run: ${JSON.stringify(summary)}`;
+        t.diagnostic(detail);
+        assert.equal(summary.actors, 2);
+        assert.equal(summary.droppedMessages, 0);
+        assert.ok(summary.solved, `the run did not pass its tests within 16 episodes; ${detail}`);
+        assert.ok(trained >= 3 * zero, detail);
+        // Both actors' episodes reached the learner (each actor's first is an exploration episode).
+        const lines = (await readFile(join(out, 'metrics.jsonl'), 'utf8'))
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as { mode: string });
+        assert.equal(lines.filter((r) => r.mode === 'explore').length, 2);
+      } finally {
+        agent.dispose();
+        encoder?.dispose();
+      }
     } finally {
-      agent.dispose();
-      encoder?.dispose();
+      await rm(out, { recursive: true, force: true });
     }
-  } finally {
-    await rm(out, { recursive: true, force: true });
-  }
-});
+  },
+);
 
 test('daydrive train --actors: a non-loopback learner endpoint without --curve-keys is refused with a one-line error, before anything starts', async () => {
   const out = await mkdtemp(join(tmpdir(), 'daydrive-actors-cli-'));
@@ -70,7 +80,9 @@ test('daydrive train --actors: a non-loopback learner endpoint without --curve-k
       ['--learner-endpoints', 'tcp://127.0.0.1:5755,tcp://127.0.0.1:5756'],
       ['--actors', '2', '--learner-endpoints', 'tcp://127.0.0.1:5755'],
     ]) {
-      const err = (await run(process.execPath, [...cli, 'train', '--out', join(out, 'run'), ...args], { env: { ...process.env, DAYDRIVE_LOG_LEVEL: 'warn' } }).then(
+      const err = (await run(process.execPath, [...cli, 'train', '--out', join(out, 'run'), ...args], {
+        env: { ...process.env, DAYDRIVE_LOG_LEVEL: 'warn' },
+      }).then(
         () => assert.fail('accepted'),
         (e: unknown) => e,
       )) as { code: number; stderr: string };
@@ -84,34 +96,54 @@ test('daydrive train --actors: a non-loopback learner endpoint without --curve-k
   }
 });
 
-test('train --actors: a learner process killed mid-run is restarted, resumes from its checkpoint, and the run finishes with every learning episode recorded once', { timeout: 600_000 }, async () => {
-  const config = parseTrainConfig({ seed: 3, agent: { optimisationSteps: 300 }, learner: { batchSize: 16 }, schedule: { maxEpisodes: 5, testEvery: 2, stopWhenTestCompletesRoute: false }, sim: { road: { routeLengthM: 60 } } }, 'learner restart test config');
-  const out = await mkdtemp(join(tmpdir(), 'daydrive-actors-restart-'));
-  const pids: number[] = [];
-  let killed = false;
-  try {
-    const summary = await runDistributedTraining({
-      config,
-      out,
-      resume: false,
-      actors: 2,
-      onLearnerProcess: (pid) => pids.push(pid),
-      onEpisode: (r) => {
-        // Kill it once, right after it reported its first learning episode (it is optimising or checkpointing the next).
-        if (!killed && r.mode !== 'test') {
-          killed = true;
-          process.kill(pids[0]!, 'SIGKILL');
-        }
+test(
+  'train --actors: a learner process killed mid-run is restarted, resumes from its checkpoint, and the run finishes with every learning episode recorded once',
+  { timeout: 600_000 },
+  async () => {
+    const config = parseTrainConfig(
+      {
+        seed: 3,
+        agent: { optimisationSteps: 300 },
+        learner: { batchSize: 16 },
+        schedule: { maxEpisodes: 5, testEvery: 2, stopWhenTestCompletesRoute: false },
+        sim: { road: { routeLengthM: 60 } },
       },
-    });
-    assert.ok(killed);
-    assert.equal(pids.length, 2, 'one restart');
-    const lines = (await readFile(join(out, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { mode: string; learningEpisodes: number });
-    const learning = lines.filter((r) => r.mode !== 'test').map((r) => r.learningEpisodes);
-    // Every learning episode the learner counted has one record: none lost to the kill, none twice.
-    assert.deepEqual([...learning].sort((a, b) => a - b), Array.from({ length: summary.learningEpisodes }, (_, i) => i + 1), JSON.stringify(learning));
-    assert.ok(summary.learningEpisodes >= config.schedule.maxEpisodes);
-  } finally {
-    await rm(out, { recursive: true, force: true });
-  }
-});
+      'learner restart test config',
+    );
+    const out = await mkdtemp(join(tmpdir(), 'daydrive-actors-restart-'));
+    const pids: number[] = [];
+    let killed = false;
+    try {
+      const summary = await runDistributedTraining({
+        config,
+        out,
+        resume: false,
+        actors: 2,
+        onLearnerProcess: (pid) => pids.push(pid),
+        onEpisode: (r) => {
+          // Kill it once, right after it reported its first learning episode (it is optimising or checkpointing the next).
+          if (!killed && r.mode !== 'test') {
+            killed = true;
+            process.kill(pids[0]!, 'SIGKILL');
+          }
+        },
+      });
+      assert.ok(killed);
+      assert.equal(pids.length, 2, 'one restart');
+      const lines = (await readFile(join(out, 'metrics.jsonl'), 'utf8'))
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { mode: string; learningEpisodes: number });
+      const learning = lines.filter((r) => r.mode !== 'test').map((r) => r.learningEpisodes);
+      // Every learning episode the learner counted has one record: none lost to the kill, none twice.
+      assert.deepEqual(
+        [...learning].sort((a, b) => a - b),
+        Array.from({ length: summary.learningEpisodes }, (_, i) => i + 1),
+        JSON.stringify(learning),
+      );
+      assert.ok(summary.learningEpisodes >= config.schedule.maxEpisodes);
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  },
+);

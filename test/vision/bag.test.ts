@@ -42,11 +42,18 @@ test('a simulator bag is a rosbag2 directory and reads back with the same frames
   const dir = join(root, 'drive');
   const { frames } = await simBag(dir);
   assert.deepEqual((await readdir(dir)).sort(), ['drive_0.mcap', 'metadata.yaml']);
-  const meta = parseYaml(await readFile(join(dir, 'metadata.yaml'), 'utf8')) as { rosbag2_bagfile_information: Record<string, unknown> };
+  const meta = parseYaml(await readFile(join(dir, 'metadata.yaml'), 'utf8')) as {
+    rosbag2_bagfile_information: Record<string, unknown>;
+  };
   const info = meta.rosbag2_bagfile_information;
   assert.equal(info.storage_identifier, 'mcap');
   assert.deepEqual(info.relative_file_paths, ['drive_0.mcap']);
-  const topics = (info.topics_with_message_count as { topic_metadata: { name: string; type: string; serialization_format: string }; message_count: number }[]).map((t) => [t.topic_metadata.name, t.topic_metadata.type, t.message_count]);
+  const topics = (
+    info.topics_with_message_count as {
+      topic_metadata: { name: string; type: string; serialization_format: string };
+      message_count: number;
+    }[]
+  ).map((t) => [t.topic_metadata.name, t.topic_metadata.type, t.message_count]);
   assert.deepEqual(topics, [
     [BAG_TOPICS.camera, 'sensor_msgs/msg/CompressedImage', frames],
     [BAG_TOPICS.odometry, 'nav_msgs/msg/Odometry', topics[1]![2]],
@@ -56,15 +63,28 @@ test('a simulator bag is a rosbag2 directory and reads back with the same frames
   // The same drive rendered straight to frames (the simulator is deterministic), with the poses it drove.
   const rendered: RgbImage[] = [];
   const poses: CollectedStep[] = [];
-  await collectSimFrames(config, opts, async (f) => void rendered.push(f.image), undefined, async (s) => void poses.push(s));
+  await collectSimFrames(
+    config,
+    opts,
+    async (f) => void rendered.push(f.image),
+    undefined,
+    async (s) => void poses.push(s),
+  );
   const read: { image: RgbImage; x: number; steer: number | null }[] = [];
-  const stats = await readMcapImages(dir, BAG_TOPICS.camera, (f) => void read.push({ image: f.image, x: f.odometry!.xM, steer: f.command?.steeringRad ?? null }));
+  const stats = await readMcapImages(
+    dir,
+    BAG_TOPICS.camera,
+    (f) => void read.push({ image: f.image, x: f.odometry!.xM, steer: f.command?.steeringRad ?? null }),
+  );
   assert.equal(stats.frames, rendered.length);
   assert.equal(stats.complete, true);
   assert.deepEqual(stats.skippedChunks, []);
   for (let i = 0; i < read.length; i++) {
     assert.equal(read[i]!.image.width, 64);
-    assert.ok(meanAbsDiff(read[i]!.image, rendered[i]!) < 4, `frame ${i} differs from the rendered one by more than JPEG does`);
+    assert.ok(
+      meanAbsDiff(read[i]!.image, rendered[i]!) < 4,
+      `frame ${i} differs from the rendered one by more than JPEG does`,
+    );
   }
   // Frame 1 of road 0 is taken after step 2: the odometry is that step's pose, the command that step's steering.
   const step2 = poses.find((p) => p.episode === 0 && p.step === 2)!;
@@ -73,22 +93,46 @@ test('a simulator bag is a rosbag2 directory and reads back with the same frames
 
   // Through the CLI, as a car's bag: the directory, segments split where the car was put back or a new road began.
   const out = join(root, 'frames');
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'vae', 'collect', '--bag', dir, '--topic', BAG_TOPICS.camera, '--out', out, '--json'], {
-    env: { ...process.env, DAYDRIVE_LOG_LEVEL: 'error' },
-  });
-  const last = JSON.parse(stdout.trim().split('\n').pop()!) as { frames: number; segments: number; odometryMessages: number };
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'src/cli/main.ts',
+      'vae',
+      'collect',
+      '--bag',
+      dir,
+      '--topic',
+      BAG_TOPICS.camera,
+      '--out',
+      out,
+      '--json',
+    ],
+    {
+      env: { ...process.env, DAYDRIVE_LOG_LEVEL: 'error' },
+    },
+  );
+  const last = JSON.parse(stdout.trim().split('\n').pop()!) as {
+    frames: number;
+    segments: number;
+    odometryMessages: number;
+  };
   assert.equal(last.frames, rendered.length);
   assert.ok(last.segments >= opts.episodes);
   const index = await readFrameIndex(out);
   assert.equal(index.records.length, rendered.length);
-  assert.ok(index.records.every((r) => r.odomXM !== undefined && r.crossTrackErrorM === undefined), 'odometry, and no simulator ground truth');
+  assert.ok(
+    index.records.every((r) => r.odomXM !== undefined && r.crossTrackErrorM === undefined),
+    'odometry, and no simulator ground truth',
+  );
 });
 
 /** Offsets and lengths of the top-level Chunk records (opcode 0x06) of an MCAP file. */
 function chunks(bytes: Uint8Array): { offset: number; length: number }[] {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const found: { offset: number; length: number }[] = [];
-  for (let offset = 8; offset + 9 <= bytes.length; ) {
+  for (let offset = 8; offset + 9 <= bytes.length;) {
     const length = Number(view.getBigUint64(offset + 1, true));
     if (view.getUint8(offset) === 0x06) found.push({ offset, length });
     offset += 9 + length;
@@ -120,15 +164,39 @@ test('a bag with a corrupt chunk keeps the frames of every readable chunk and re
   assert.equal(stats.skippedChunks[0]!.offset, victim.offset);
   assert.ok(kept.length > 0 && kept.length < all.length, `${kept.length} of ${all.length}`);
   // What was kept is what was there, in order, including the frames after the damaged chunk.
-  assert.deepEqual(kept, all.filter((t) => kept.includes(t)));
+  assert.deepEqual(
+    kept,
+    all.filter((t) => kept.includes(t)),
+  );
   assert.equal(kept.at(-1), all.at(-1));
   assert.equal(kept[0], all[0]);
   // The CLI keeps them too, and says what it skipped.
   const out = join(root, 'frames');
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'vae', 'collect', '--bag', file, '--topic', BAG_TOPICS.camera, '--out', out, '--json'], {
-    env: { ...process.env, DAYDRIVE_LOG_LEVEL: 'error' },
-  });
-  const last = JSON.parse(stdout.trim().split('\n').pop()!) as { ok: boolean; frames: number; skippedChunks: unknown[] };
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'src/cli/main.ts',
+      'vae',
+      'collect',
+      '--bag',
+      file,
+      '--topic',
+      BAG_TOPICS.camera,
+      '--out',
+      out,
+      '--json',
+    ],
+    {
+      env: { ...process.env, DAYDRIVE_LOG_LEVEL: 'error' },
+    },
+  );
+  const last = JSON.parse(stdout.trim().split('\n').pop()!) as {
+    ok: boolean;
+    frames: number;
+    skippedChunks: unknown[];
+  };
   assert.equal(last.ok, true);
   assert.equal(last.frames, kept.length);
   assert.equal(last.skippedChunks.length, 1);
@@ -139,17 +207,45 @@ test('a ROS 1 bag, a sqlite3 rosbag2 and a directory that is no bag are refused,
   const root = await mkdtemp(join(tmpdir(), 'bag-refused-'));
   const ros1 = join(root, 'drive.bag');
   await writeFile(ros1, '#ROSBAG V2.0\n' + '\0'.repeat(64));
-  await assert.rejects(readMcapImages(ros1, '/camera', () => undefined), /is a ROS 1 bag: daydrive reads ROS 2 bags/);
+  await assert.rejects(
+    readMcapImages(ros1, '/camera', () => undefined),
+    /is a ROS 1 bag: daydrive reads ROS 2 bags/,
+  );
   const sqlite = join(root, 'sqlite');
   await mkdir(sqlite);
-  await writeFile(join(sqlite, 'metadata.yaml'), 'rosbag2_bagfile_information:\n  version: 5\n  storage_identifier: sqlite3\n  relative_file_paths: [sqlite_0.db3]\n');
-  await assert.rejects(readMcapImages(sqlite, '/camera', () => undefined), /stored in sqlite3, not mcap: convert it/);
+  await writeFile(
+    join(sqlite, 'metadata.yaml'),
+    'rosbag2_bagfile_information:\n  version: 5\n  storage_identifier: sqlite3\n  relative_file_paths: [sqlite_0.db3]\n',
+  );
+  await assert.rejects(
+    readMcapImages(sqlite, '/camera', () => undefined),
+    /stored in sqlite3, not mcap: convert it/,
+  );
   const empty = join(root, 'empty');
   await mkdir(empty);
-  await assert.rejects(readMcapImages(empty, '/camera', () => undefined), /not a rosbag2 directory/);
+  await assert.rejects(
+    readMcapImages(empty, '/camera', () => undefined),
+    /not a rosbag2 directory/,
+  );
   // Through the CLI: one line, exit 2, and --out is not created.
   await assert.rejects(
-    promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'vae', 'collect', '--bag', ros1, '--topic', '/camera', '--out', join(root, 'out')], { env: { ...process.env, DAYDRIVE_LOG_LEVEL: 'error' } }),
+    promisify(execFile)(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'src/cli/main.ts',
+        'vae',
+        'collect',
+        '--bag',
+        ros1,
+        '--topic',
+        '/camera',
+        '--out',
+        join(root, 'out'),
+      ],
+      { env: { ...process.env, DAYDRIVE_LOG_LEVEL: 'error' } },
+    ),
     (e: { code: number; stderr: string }) => {
       assert.equal(e.code, 2);
       assert.match(e.stderr.trim(), /^.*ROS 1 bag.*$/);

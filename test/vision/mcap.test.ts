@@ -66,10 +66,28 @@ async function writeBag(path: string): Promise<{ goodRaw: number; goodCompressed
     compressChunk: (data) => ({ compression: 'zstd', compressedData: zstd.compress(data) }),
   });
   await writer.start({ profile: 'ros2', library: 'daydrive-test' });
-  const imageSchema = await writer.registerSchema({ name: 'sensor_msgs/msg/Image', encoding: 'ros2msg', data: new TextEncoder().encode(IMAGE_DEF) });
-  const compressedSchema = await writer.registerSchema({ name: 'sensor_msgs/msg/CompressedImage', encoding: 'ros2msg', data: new TextEncoder().encode(COMPRESSED_DEF) });
-  const rawChannel = await writer.registerChannel({ topic: '/camera/image_raw', schemaId: imageSchema, messageEncoding: 'cdr', metadata: new Map() });
-  const jpegChannel = await writer.registerChannel({ topic: '/camera/image_raw/compressed', schemaId: compressedSchema, messageEncoding: 'cdr', metadata: new Map() });
+  const imageSchema = await writer.registerSchema({
+    name: 'sensor_msgs/msg/Image',
+    encoding: 'ros2msg',
+    data: new TextEncoder().encode(IMAGE_DEF),
+  });
+  const compressedSchema = await writer.registerSchema({
+    name: 'sensor_msgs/msg/CompressedImage',
+    encoding: 'ros2msg',
+    data: new TextEncoder().encode(COMPRESSED_DEF),
+  });
+  const rawChannel = await writer.registerChannel({
+    topic: '/camera/image_raw',
+    schemaId: imageSchema,
+    messageEncoding: 'cdr',
+    metadata: new Map(),
+  });
+  const jpegChannel = await writer.registerChannel({
+    topic: '/camera/image_raw/compressed',
+    schemaId: compressedSchema,
+    messageEncoding: 'cdr',
+    metadata: new Map(),
+  });
   const imageWriter = new MessageWriter(parseMessageDefinition(IMAGE_DEF, { ros2: true }));
   const compressedWriter = new MessageWriter(parseMessageDefinition(COMPRESSED_DEF, { ros2: true }));
   let seq = 0;
@@ -91,9 +109,14 @@ async function writeBag(path: string): Promise<{ goodRaw: number; goodCompressed
   await add(rawChannel, raw(6, 'rgb8', rgbPattern(6)));
 
   // Compressed topic: 2 good JPEGs and a corrupt one.
-  const jpeg = await sharp(Buffer.from(rgbPattern(7)), { raw: { width: W, height: H, channels: 3 } }).jpeg().toBuffer();
+  const jpeg = await sharp(Buffer.from(rgbPattern(7)), { raw: { width: W, height: H, channels: 3 } })
+    .jpeg()
+    .toBuffer();
   await add(jpegChannel, compressedWriter.writeMessage({ header: header(7), format: 'jpeg', data: jpeg }));
-  await add(jpegChannel, compressedWriter.writeMessage({ header: header(8), format: 'jpeg', data: jpeg.subarray(0, jpeg.length >> 1) }));
+  await add(
+    jpegChannel,
+    compressedWriter.writeMessage({ header: header(8), format: 'jpeg', data: jpeg.subarray(0, jpeg.length >> 1) }),
+  );
   await add(jpegChannel, compressedWriter.writeMessage({ header: header(9), format: 'jpeg', data: jpeg }));
   await writer.end();
   await writeFile(path, buffer.get());
@@ -125,9 +148,15 @@ test('MCAP: Image and CompressedImage frames are read; messages that do not deco
   assert.equal(jpegStats.frames, expected.goodCompressed);
   assert.deepEqual(jpegStats.skippedByReason, { truncated: 1 });
 
-  await assert.rejects(readMcapImages(bag, '/front/image', () => undefined), /no messages on topic \/front\/image.*image topics in the bag: \/camera\/image_raw, \/camera\/image_raw\/compressed/);
+  await assert.rejects(
+    readMcapImages(bag, '/front/image', () => undefined),
+    /no messages on topic \/front\/image.*image topics in the bag: \/camera\/image_raw, \/camera\/image_raw\/compressed/,
+  );
   await writeFile(join(dir, 'not.mcap'), 'hello');
-  await assert.rejects(readMcapImages(join(dir, 'not.mcap'), '/camera/image_raw', () => undefined), /not a readable MCAP file/);
+  await assert.rejects(
+    readMcapImages(join(dir, 'not.mcap'), '/camera/image_raw', () => undefined),
+    /not a readable MCAP file/,
+  );
 });
 
 test('MCAP: a bag cut short yields the frames before the cut', async () => {
@@ -147,10 +176,32 @@ test('daydrive vae collect --bag writes a dataset and reports skipped messages',
   const bag = join(dir, 'drive.mcap');
   await writeBag(bag);
   const out = join(dir, 'frames');
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'vae', 'collect', '--bag', bag, '--topic', '/camera/image_raw', '--out', out, '--json'], {
-    env: { ...process.env, DAYDRIVE_LOG_LEVEL: 'error' },
-  });
-  const last = JSON.parse(stdout.trim().split('\n').pop()!) as { ok: boolean; frames: number; skipped: number; skippedByReason: Record<string, number> };
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'src/cli/main.ts',
+      'vae',
+      'collect',
+      '--bag',
+      bag,
+      '--topic',
+      '/camera/image_raw',
+      '--out',
+      out,
+      '--json',
+    ],
+    {
+      env: { ...process.env, DAYDRIVE_LOG_LEVEL: 'error' },
+    },
+  );
+  const last = JSON.parse(stdout.trim().split('\n').pop()!) as {
+    ok: boolean;
+    frames: number;
+    skipped: number;
+    skippedByReason: Record<string, number>;
+  };
   assert.equal(last.ok, true);
   assert.equal(last.frames, 4);
   assert.equal(last.skipped, 3);

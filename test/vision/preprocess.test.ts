@@ -33,7 +33,11 @@ function simFrame(width = 160, height = 120): RgbImage {
 }
 
 /** Re-packs RGB as another raw encoding with `pad` bytes of junk at the end of every row. */
-function pack(image: RgbImage, encoding: 'rgb8' | 'bgr8' | 'rgba8' | 'bgra8', pad: number): { encoding: string; width: number; height: number; step: number; data: Uint8Array } {
+function pack(
+  image: RgbImage,
+  encoding: 'rgb8' | 'bgr8' | 'rgba8' | 'bgra8',
+  pad: number,
+): { encoding: string; width: number; height: number; step: number; data: Uint8Array } {
   const bpp = encoding.endsWith('a8') ? 4 : 3;
   const step = image.width * bpp + pad;
   const data = new Uint8Array(step * image.height).fill(77);
@@ -52,7 +56,9 @@ function pack(image: RgbImage, encoding: 'rgb8' | 'bgr8' | 'rgba8' | 'bgra8', pa
 }
 
 async function pngOf(image: RgbImage): Promise<Buffer> {
-  return sharp(Buffer.from(image.data), { raw: { width: image.width, height: image.height, channels: 3 } }).png().toBuffer();
+  return sharp(Buffer.from(image.data), { raw: { width: image.width, height: image.height, channels: 3 } })
+    .png()
+    .toBuffer();
 }
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
@@ -72,8 +78,19 @@ test('the same picture gives the same tensor in every accepted encoding (JPEG wi
   const frame = simFrame(640, 480);
   const reference = await preprocessToInput(frame);
   assert.equal(reference.length, DEFAULT_PREPROCESS.width * DEFAULT_PREPROCESS.height * 3);
-  assert.ok(reference.every((v) => v >= 0 && v <= 1), 'normalised to [0, 1]');
-  for (const [encoding, pad] of [['rgb8', 0], ['rgb8', 64], ['bgr8', 0], ['bgr8', 13], ['rgba8', 0], ['rgba8', 32], ['bgra8', 8]] as const) {
+  assert.ok(
+    reference.every((v) => v >= 0 && v <= 1),
+    'normalised to [0, 1]',
+  );
+  for (const [encoding, pad] of [
+    ['rgb8', 0],
+    ['rgb8', 64],
+    ['bgr8', 0],
+    ['bgr8', 13],
+    ['rgba8', 0],
+    ['rgba8', 32],
+    ['bgra8', 8],
+  ] as const) {
     const got = await preprocessRawImage(pack(frame, encoding, pad));
     assert.equal(maxAbsDiff(got, reference), 0, `${encoding} with ${pad} bytes of row padding`);
   }
@@ -81,7 +98,11 @@ test('the same picture gives the same tensor in every accepted encoding (JPEG wi
   assert.equal(maxAbsDiff(await preprocessCompressedImage(png), reference), 0, 'PNG bytes');
   const dir = await mkdtemp(join(tmpdir(), 'vision-pre-'));
   await writeFile(join(dir, 'frame.png'), png);
-  assert.equal(maxAbsDiff(await preprocessToInput(await readImageFile(join(dir, 'frame.png'))), reference), 0, 'PNG file');
+  assert.equal(
+    maxAbsDiff(await preprocessToInput(await readImageFile(join(dir, 'frame.png'))), reference),
+    0,
+    'PNG file',
+  );
   const jpeg = await sharp(png).jpeg({ quality: 90 }).toBuffer();
   const fromJpeg = await preprocessCompressedImage(jpeg);
   assert.ok(meanAbsDiff(fromJpeg, reference) < 0.01, `JPEG mean |diff| ${meanAbsDiff(fromJpeg, reference)}`);
@@ -101,9 +122,15 @@ test('mono8 becomes grey RGB; crop and size follow the options', async () => {
   const out = await preprocessRgb(rgb, opts);
   assert.equal(out.width, 16);
   assert.equal(out.height, 8);
-  assert.ok(out.data.every((v) => Math.abs(v - 20) <= 1), 'only road rows are left');
+  assert.ok(
+    out.data.every((v) => Math.abs(v - 20) <= 1),
+    'only road rows are left',
+  );
   const uncropped = await preprocessRgb(rgb, { ...opts, skyCropFraction: 0 });
-  assert.ok(uncropped.data.some((v) => v > 200), 'without a crop the bright rows stay');
+  assert.ok(
+    uncropped.data.some((v) => v > 200),
+    'without a crop the bright rows stay',
+  );
 });
 
 async function rejects(p: Promise<unknown>, problem: BadImageProblem, pattern: RegExp): Promise<void> {
@@ -131,7 +158,9 @@ test('bad frames throw a BadImageError naming the problem (the caller can skip t
   const idat = png.indexOf('IDAT');
   const badPng = Buffer.from(png);
   badPng.fill(0x33, idat + 4, idat + 200);
-  const noFrameHeader = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x04, 0x00, 0x00, 0xff, 0xda, 0x00, 0x02, 0x11, 0x22, 0xff, 0xd9]);
+  const noFrameHeader = Buffer.from([
+    0xff, 0xd8, 0xff, 0xe0, 0x00, 0x04, 0x00, 0x00, 0xff, 0xda, 0x00, 0x02, 0x11, 0x22, 0xff, 0xd9,
+  ]);
   // Both ways in for compressed bytes (two sharp calls, and the one-call path of the encoder) name the same problem.
   for (const decode of [(b: Uint8Array) => decodeCompressedImage(b), (b: Uint8Array) => preprocessCompressed(b)]) {
     await rejects(decode(jpeg.subarray(0, Math.floor(jpeg.length / 2))), 'truncated', /truncated JPEG/);
@@ -144,14 +173,38 @@ test('bad frames throw a BadImageError naming the problem (the caller can skip t
     await rejects(decode(Buffer.from('GIF89a not supported')), 'unknown-encoding', /neither JPEG nor PNG/);
     await rejects(decode(new Uint8Array(0)), 'zero-size', /empty/);
   }
-  await rejects(preprocessRawImage({ ...raw, data: raw.data.subarray(0, raw.data.length - 1) }), 'size-mismatch', /expected height\*step/);
+  await rejects(
+    preprocessRawImage({ ...raw, data: raw.data.subarray(0, raw.data.length - 1) }),
+    'size-mismatch',
+    /expected height\*step/,
+  );
   await rejects(preprocessRawImage({ ...raw, step: raw.step - 3 }), 'size-mismatch', /step/);
   await rejects(preprocessRawImage({ ...raw, encoding: 'nv21' }), 'unknown-encoding', /unknown image encoding 'nv21'/);
-  await rejects(preprocessRawImage({ encoding: 'rgb8', width: 0, height: 0, step: 0, data: new Uint8Array(0) }), 'zero-size', /empty/);
-  await rejects(preprocessRawImage({ encoding: 'rgb8', width: 160, height: 0, step: 480, data: new Uint8Array(0) }), 'zero-size', /empty \(160x0\)/);
-  await rejects(preprocessRawImage({ encoding: 'mono8', width: -4, height: 2, step: 4, data: new Uint8Array(8) }), 'zero-size', /non-negative integers/);
-  await rejects(preprocessRgb({ width: 160, height: 120, data: new Uint8Array(100) }), 'size-mismatch', /expected width\*height\*3 = 57600/);
-  await rejects(preprocessRgb({ width: 10, height: 1, data: new Uint8Array(30) }, { skyCropFraction: 0.9, width: 8, height: 8 }), 'zero-size', /nothing left/);
+  await rejects(
+    preprocessRawImage({ encoding: 'rgb8', width: 0, height: 0, step: 0, data: new Uint8Array(0) }),
+    'zero-size',
+    /empty/,
+  );
+  await rejects(
+    preprocessRawImage({ encoding: 'rgb8', width: 160, height: 0, step: 480, data: new Uint8Array(0) }),
+    'zero-size',
+    /empty \(160x0\)/,
+  );
+  await rejects(
+    preprocessRawImage({ encoding: 'mono8', width: -4, height: 2, step: 4, data: new Uint8Array(8) }),
+    'zero-size',
+    /non-negative integers/,
+  );
+  await rejects(
+    preprocessRgb({ width: 160, height: 120, data: new Uint8Array(100) }),
+    'size-mismatch',
+    /expected width\*height\*3 = 57600/,
+  );
+  await rejects(
+    preprocessRgb({ width: 10, height: 1, data: new Uint8Array(30) }, { skyCropFraction: 0.9, width: 8, height: 8 }),
+    'zero-size',
+    /nothing left/,
+  );
   await rejects(readImageFile('/nonexistent/frame.png'), 'unreadable', /cannot read image/);
 });
 
@@ -165,9 +218,18 @@ test('a JPEG in one sharp call (preprocessCompressed) is within a level of decod
     ['640x480 q95 4:4:4', await rawPipe().jpeg({ quality: 95, chromaSubsampling: '4:4:4' }).toBuffer()],
     ['640x480 progressive', await rawPipe().jpeg({ progressive: true }).toBuffer()],
     ['640x480 greyscale', await rawPipe().greyscale().jpeg().toBuffer()],
-    ['161x121', await sharp(Buffer.from(odd.data), { raw: { width: 161, height: 121, channels: 3 } }).jpeg().toBuffer()],
+    [
+      '161x121',
+      await sharp(Buffer.from(odd.data), { raw: { width: 161, height: 121, channels: 3 } })
+        .jpeg()
+        .toBuffer(),
+    ],
   ];
-  const sizes: PreprocessOptions[] = [DEFAULT_PREPROCESS, { skyCropFraction: 0.4, width: 96, height: 48 }, { skyCropFraction: 0, width: 32, height: 32 }];
+  const sizes: PreprocessOptions[] = [
+    DEFAULT_PREPROCESS,
+    { skyCropFraction: 0.4, width: 96, height: 48 },
+    { skyCropFraction: 0, width: 32, height: 32 },
+  ];
   let reducedScale = 0;
   for (const [name, jpeg] of jpegs) {
     const meta = await sharp(jpeg).metadata();
@@ -195,5 +257,8 @@ test('a JPEG in one sharp call (preprocessCompressed) is within a level of decod
   assert.equal(reducedScale, 12, 'every 640x480 case decodes at reduced scale');
   const png = await pngOf(frame);
   assert.equal(jpegSize(png), null, 'not a JPEG');
-  assert.ok(Buffer.from((await preprocessCompressed(png)).input.data).equals(Buffer.from((await preprocessRgb(frame)).data)), 'PNG: the two-call path, lossless');
+  assert.ok(
+    Buffer.from((await preprocessCompressed(png)).input.data).equals(Buffer.from((await preprocessRgb(frame)).data)),
+    'PNG: the two-call path, lossless',
+  );
 });

@@ -37,39 +37,57 @@ interface Frame {
   readonly headingErrorRad: number;
 }
 
-test(
-  'the latent is informative: linear R^2 >= 0.8 for cross-track and heading error on unseen roads',
-  async (t) => {
-    await initBackend('wasm');
-    const frames: Frame[] = [];
-    await collectSimFrames(parseSimConfig({}), { ...DEFAULT_SIM_COLLECT, episodes: EPISODES, seed: SEED, stepsPerEpisode: 120, frameEvery: 3 }, async (f) => {
-      frames.push({ image: f.image, road: f.record.episode, crossTrackErrorM: f.record.crossTrackErrorM!, headingErrorRad: f.record.headingErrorRad! });
-    });
-    assert.equal(frames.length, EPISODES * 41);
+test('the latent is informative: linear R^2 >= 0.8 for cross-track and heading error on unseen roads', async (t) => {
+  await initBackend('wasm');
+  const frames: Frame[] = [];
+  await collectSimFrames(
+    parseSimConfig({}),
+    { ...DEFAULT_SIM_COLLECT, episodes: EPISODES, seed: SEED, stepsPerEpisode: 120, frameEvery: 3 },
+    async (f) => {
+      frames.push({
+        image: f.image,
+        road: f.record.episode,
+        crossTrackErrorM: f.record.crossTrackErrorM!,
+        headingErrorRad: f.record.headingErrorRad!,
+      });
+    },
+  );
+  assert.equal(frames.length, EPISODES * 41);
 
-    const encoder = await loadVaeEncoder(MODEL_DIR);
-    const latents: Float32Array[] = [];
-    try {
-      for (let i = 0; i < frames.length; i += 128) latents.push(...(await encoder.encodeBatch(frames.slice(i, i + 128).map((f) => f.image))));
-    } finally {
-      encoder.dispose();
-    }
-    const stored = encoder.meta?.training?.probeModels;
-    const roads = frames.map((f) => f.road);
-    const scores: Record<string, { fitted: number; stored?: number; spread: number }> = {};
-    for (const target of ['crossTrackErrorM', 'headingErrorRad'] as const) {
-      const ys = frames.map((f) => f[target]);
-      const mean = ys.reduce((a, b) => a + b, 0) / ys.length;
-      const spread = Math.sqrt(ys.reduce((a, b) => a + (b - mean) ** 2, 0) / ys.length);
-      const fitted = groupCrossValidatedR2(latents, ys, roads, 3);
-      const probe = stored?.[target];
-      const storedR2 = probe ? rSquared(ys, latents.map((z) => predictLinear({ weights: Float64Array.from(probe.weights), bias: probe.bias }, z))) : undefined;
-      scores[target] = { fitted, spread, ...(storedR2 !== undefined ? { stored: storedR2 } : {}) };
-    }
-    t.diagnostic(`model ${MODEL_DIR}, ${frames.length} frames from ${EPISODES} new roads (seed ${SEED}): ${JSON.stringify(scores)}`);
-    for (const [target, s] of Object.entries(scores)) {
-      assert.ok(s.fitted >= GOAL, `${target}: R^2 ${s.fitted.toFixed(3)} of a probe fitted on other new roads, goal ${GOAL}`);
-      if (s.stored !== undefined) assert.ok(s.stored >= GOAL, `${target}: R^2 ${s.stored.toFixed(3)} of the model's stored probe, goal ${GOAL}`);
-    }
-  },
-);
+  const encoder = await loadVaeEncoder(MODEL_DIR);
+  const latents: Float32Array[] = [];
+  try {
+    for (let i = 0; i < frames.length; i += 128)
+      latents.push(...(await encoder.encodeBatch(frames.slice(i, i + 128).map((f) => f.image))));
+  } finally {
+    encoder.dispose();
+  }
+  const stored = encoder.meta?.training?.probeModels;
+  const roads = frames.map((f) => f.road);
+  const scores: Record<string, { fitted: number; stored?: number; spread: number }> = {};
+  for (const target of ['crossTrackErrorM', 'headingErrorRad'] as const) {
+    const ys = frames.map((f) => f[target]);
+    const mean = ys.reduce((a, b) => a + b, 0) / ys.length;
+    const spread = Math.sqrt(ys.reduce((a, b) => a + (b - mean) ** 2, 0) / ys.length);
+    const fitted = groupCrossValidatedR2(latents, ys, roads, 3);
+    const probe = stored?.[target];
+    const storedR2 = probe
+      ? rSquared(
+          ys,
+          latents.map((z) => predictLinear({ weights: Float64Array.from(probe.weights), bias: probe.bias }, z)),
+        )
+      : undefined;
+    scores[target] = { fitted, spread, ...(storedR2 !== undefined ? { stored: storedR2 } : {}) };
+  }
+  t.diagnostic(
+    `model ${MODEL_DIR}, ${frames.length} frames from ${EPISODES} new roads (seed ${SEED}): ${JSON.stringify(scores)}`,
+  );
+  for (const [target, s] of Object.entries(scores)) {
+    assert.ok(
+      s.fitted >= GOAL,
+      `${target}: R^2 ${s.fitted.toFixed(3)} of a probe fitted on other new roads, goal ${GOAL}`,
+    );
+    if (s.stored !== undefined)
+      assert.ok(s.stored >= GOAL, `${target}: R^2 ${s.stored.toFixed(3)} of the model's stored probe, goal ${GOAL}`);
+  }
+});

@@ -13,7 +13,9 @@ import { blockImage, RAW_TEST_ENCODINGS, rawImageMsg } from '../ros/helpers.js';
 function maxDiff(got: RgbImage, want: RgbImage, mono: boolean): number {
   let worst = 0;
   for (let i = 0; i < want.data.length; i += 3) {
-    const expected = mono ? Array(3).fill(Math.round((want.data[i]! + want.data[i + 1]! + want.data[i + 2]!) / 3)) : [want.data[i]!, want.data[i + 1]!, want.data[i + 2]!];
+    const expected = mono
+      ? Array(3).fill(Math.round((want.data[i]! + want.data[i + 1]! + want.data[i + 2]!) / 3))
+      : [want.data[i]!, want.data[i + 1]!, want.data[i + 2]!];
     for (let c = 0; c < 3; c++) worst = Math.max(worst, Math.abs(got.data[i + c]! - expected[c]!));
   }
   return worst;
@@ -23,7 +25,11 @@ test('every accepted raw encoding converts to the camera frame (Bayer and 16-bit
   const image = blockImage(32, 24);
   for (const encoding of RAW_TEST_ENCODINGS) {
     assert.ok(RAW_ENCODINGS.includes(encoding), encoding);
-    for (const [padBytes, bigEndian] of [[0, false], [6, false], [0, true]] as const) {
+    for (const [padBytes, bigEndian] of [
+      [0, false],
+      [6, false],
+      [0, true],
+    ] as const) {
       if (bigEndian && !encoding.endsWith('16')) continue;
       const msg = rawImageMsg(image, 0n, encoding, padBytes, bigEndian);
       checkRawImage(msg);
@@ -40,10 +46,17 @@ test('every accepted raw encoding converts to the camera frame (Bayer and 16-bit
 test('a Bayer frame of odd size, a YUV 4:2:2 frame of odd width, a short 16-bit buffer: a BadImageError naming the problem', () => {
   const image = blockImage(32, 24);
   const bad = (msg: Parameters<typeof checkRawImage>[0], problem: string, message: RegExp): void => {
-    assert.throws(() => checkRawImage(msg), (e: unknown) => e instanceof BadImageError && e.problem === problem && message.test(e.message));
+    assert.throws(
+      () => checkRawImage(msg),
+      (e: unknown) => e instanceof BadImageError && e.problem === problem && message.test(e.message),
+    );
   };
   const bayer = rawImageMsg(image, 0n, 'bayer_rggb8');
-  bad({ ...bayer, width: 31, step: 31, data: bayer.data.subarray(0, 31 * 24) }, 'size-mismatch', /even width and height/);
+  bad(
+    { ...bayer, width: 31, step: 31, data: bayer.data.subarray(0, 31 * 24) },
+    'size-mismatch',
+    /even width and height/,
+  );
   const yuv = rawImageMsg(image, 0n, 'yuv422');
   bad({ ...yuv, width: 31, step: 62, data: yuv.data.subarray(0, 62 * 24) }, 'size-mismatch', /even width/);
   const sixteen = rawImageMsg(image, 0n, 'rgb16');

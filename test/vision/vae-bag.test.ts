@@ -29,47 +29,95 @@ test('photometric change: identity parameters change nothing; brightness scales;
   }
 });
 
-test('vae train from a bag: odometry targets and augmentation, probes on labelled frames of other roads; the ground-truth head refuses bag frames', { timeout: 180_000 }, async () => {
-  await initBackend('wasm');
-  const root = await mkdtemp(join(tmpdir(), 'vae-bag-'));
-  const sim = parseSimConfig({});
-  const bagDir = join(root, 'bag');
-  await mkdir(bagDir);
-  const bag = await BagWriter.create(bagDir, { name: 'bag' });
-  await recordSimBag(sim, { ...DEFAULT_SIM_COLLECT, episodes: 4, seed: 31, stepsPerEpisode: 40, frameEvery: 2 }, bag);
-  await bag.finish();
-  // The bag's frames as vae collect --bag writes them (odometry and command per frame, segments by pauses).
-  const data = join(root, 'data');
-  await mkdir(data);
-  const writer = new FrameWriter(data);
-  let episode = 0;
-  let last: bigint | null = null;
-  await readMcapImages(bagDir, BAG_TOPICS.camera, async (f) => {
-    if (last !== null && f.logTimeNs - last > 1_000_000_000n) episode++;
-    last = f.logTimeNs;
-    await writer.add(f.image, { episode, step: f.messageIndex, timestampNs: f.logTimeNs.toString(), odomXM: f.odometry!.xM, odomYM: f.odometry!.yM, odomYawRad: f.odometry!.yawRad, speedMps: f.odometry!.speedMps, ...(f.command ? { commandSteeringRad: f.command.steeringRad } : {}) });
-  });
-  await writer.finish({ source: 'bag', episodes: episode + 1 });
-  // Labelled frames of other roads, for the probes only.
-  const probe = join(root, 'probe');
-  await mkdir(probe);
-  const probeWriter = new FrameWriter(probe);
-  await collectSimFrames(sim, { ...DEFAULT_SIM_COLLECT, episodes: 4, seed: 32, stepsPerEpisode: 30, frameEvery: 2 }, async (f) => void (await probeWriter.add(f.image, f.record)));
-  await probeWriter.finish({ source: 'sim', episodes: 4 });
+test(
+  'vae train from a bag: odometry targets and augmentation, probes on labelled frames of other roads; the ground-truth head refuses bag frames',
+  { timeout: 180_000 },
+  async () => {
+    await initBackend('wasm');
+    const root = await mkdtemp(join(tmpdir(), 'vae-bag-'));
+    const sim = parseSimConfig({});
+    const bagDir = join(root, 'bag');
+    await mkdir(bagDir);
+    const bag = await BagWriter.create(bagDir, { name: 'bag' });
+    await recordSimBag(sim, { ...DEFAULT_SIM_COLLECT, episodes: 4, seed: 31, stepsPerEpisode: 40, frameEvery: 2 }, bag);
+    await bag.finish();
+    // The bag's frames as vae collect --bag writes them (odometry and command per frame, segments by pauses).
+    const data = join(root, 'data');
+    await mkdir(data);
+    const writer = new FrameWriter(data);
+    let episode = 0;
+    let last: bigint | null = null;
+    await readMcapImages(bagDir, BAG_TOPICS.camera, async (f) => {
+      if (last !== null && f.logTimeNs - last > 1_000_000_000n) episode++;
+      last = f.logTimeNs;
+      await writer.add(f.image, {
+        episode,
+        step: f.messageIndex,
+        timestampNs: f.logTimeNs.toString(),
+        odomXM: f.odometry!.xM,
+        odomYM: f.odometry!.yM,
+        odomYawRad: f.odometry!.yawRad,
+        speedMps: f.odometry!.speedMps,
+        ...(f.command ? { commandSteeringRad: f.command.steeringRad } : {}),
+      });
+    });
+    await writer.finish({ source: 'bag', episodes: episode + 1 });
+    // Labelled frames of other roads, for the probes only.
+    const probe = join(root, 'probe');
+    await mkdir(probe);
+    const probeWriter = new FrameWriter(probe);
+    await collectSimFrames(
+      sim,
+      { ...DEFAULT_SIM_COLLECT, episodes: 4, seed: 32, stepsPerEpisode: 30, frameEvery: 2 },
+      async (f) => void (await probeWriter.add(f.image, f.record)),
+    );
+    await probeWriter.finish({ source: 'sim', episodes: 4 });
 
-  const out = join(root, 'model');
-  const config = parseVaeConfig({ inputWidth: 32, inputHeight: 32, latentSize: 6, filters: [8, 8], auxiliaryWeight: 5, augmentation: 'photometric' });
-  assert.equal(config.auxiliaryTargets, 'odometry');
-  const r = await trainVae({ dataDir: data, outDir: out, epochs: 1, config, batchSize: 16, seed: 2, validationFraction: 0.3, probeDataDir: probe });
-  assert.deepEqual(r.summary.auxiliaryTargetNames, ['lateral1sM', 'lateral2sM', 'headingChange2sRad', 'driverSteeringRad']);
-  assert.ok(r.summary.history[0]!.train.auxiliary > 0, 'the odometry head trained');
-  assert.ok(r.summary.probeData && r.summary.probeData.scoreFrames > 0);
-  assert.deepEqual(Object.keys(r.summary.probes ?? {}).sort(), ['crossTrackErrorM', 'headingErrorRad']);
-  const card = await readFile(join(out, 'MODEL_CARD.md'), 'utf8');
-  assert.match(card, /No simulator ground truth/);
-  assert.match(card, /denoising/);
-  assert.match(card, /the probe may use ground truth, the VAE did not/);
+    const out = join(root, 'model');
+    const config = parseVaeConfig({
+      inputWidth: 32,
+      inputHeight: 32,
+      latentSize: 6,
+      filters: [8, 8],
+      auxiliaryWeight: 5,
+      augmentation: 'photometric',
+    });
+    assert.equal(config.auxiliaryTargets, 'odometry');
+    const r = await trainVae({
+      dataDir: data,
+      outDir: out,
+      epochs: 1,
+      config,
+      batchSize: 16,
+      seed: 2,
+      validationFraction: 0.3,
+      probeDataDir: probe,
+    });
+    assert.deepEqual(r.summary.auxiliaryTargetNames, [
+      'lateral1sM',
+      'lateral2sM',
+      'headingChange2sRad',
+      'driverSteeringRad',
+    ]);
+    assert.ok(r.summary.history[0]!.train.auxiliary > 0, 'the odometry head trained');
+    assert.ok(r.summary.probeData && r.summary.probeData.scoreFrames > 0);
+    assert.deepEqual(Object.keys(r.summary.probes ?? {}).sort(), ['crossTrackErrorM', 'headingErrorRad']);
+    const card = await readFile(join(out, 'MODEL_CARD.md'), 'utf8');
+    assert.match(card, /No simulator ground truth/);
+    assert.match(card, /denoising/);
+    assert.match(card, /the probe may use ground truth, the VAE did not/);
 
-  const gt = parseVaeConfig({ inputWidth: 32, inputHeight: 32, latentSize: 6, filters: [8, 8], auxiliaryWeight: 5, auxiliaryTargets: 'ground-truth' });
-  await assert.rejects(trainVae({ dataDir: data, outDir: join(root, 'gt'), epochs: 1, config: gt, batchSize: 16 }), /carry no simulator ground truth/);
-});
+    const gt = parseVaeConfig({
+      inputWidth: 32,
+      inputHeight: 32,
+      latentSize: 6,
+      filters: [8, 8],
+      auxiliaryWeight: 5,
+      auxiliaryTargets: 'ground-truth',
+    });
+    await assert.rejects(
+      trainVae({ dataDir: data, outDir: join(root, 'gt'), epochs: 1, config: gt, batchSize: 16 }),
+      /carry no simulator ground truth/,
+    );
+  },
+);

@@ -28,16 +28,25 @@ test('one VAE training step on wasm (paper layer sizes, 64x64): finite losses, w
   const batch = tf.tidy(() => {
     // Smooth images (vertical gradient plus a stripe) that a few steps can start to fit.
     const rows = tf.linspace(0, 1, 64).reshape([1, 64, 1, 1]);
-    return tf.mul(tf.ones([8, 64, 64, 3]), rows).add(tf.randomUniform([8, 1, 1, 3], 0, 0.3, 'float32', 1)).clipByValue(0, 1) as tf.Tensor4D;
+    return tf
+      .mul(tf.ones([8, 64, 64, 3]), rows)
+      .add(tf.randomUniform([8, 1, 1, 3], 0, 0.3, 'float32', 1))
+      .clipByValue(0, 1) as tf.Tensor4D;
   });
   const before = vae.encoder.getWeights().map((w) => w.dataSync().slice());
   const first = vae.trainStep(batch, 1);
   assert.ok(Number.isFinite(first.loss) && Number.isFinite(first.reconstruction) && Number.isFinite(first.kl));
   const after = vae.encoder.getWeights().map((w) => w.dataSync());
-  assert.ok(before.some((w, i) => w.some((v, j) => v !== after[i]![j])), 'the encoder weights changed');
+  assert.ok(
+    before.some((w, i) => w.some((v, j) => v !== after[i]![j])),
+    'the encoder weights changed',
+  );
   let last = first;
   for (let i = 0; i < 20; i++) last = vae.trainStep(batch, 2 + i);
-  assert.ok(last.reconstruction < first.reconstruction * 0.8, `reconstruction ${first.reconstruction} -> ${last.reconstruction}`);
+  assert.ok(
+    last.reconstruction < first.reconstruction * 0.8,
+    `reconstruction ${first.reconstruction} -> ${last.reconstruction}`,
+  );
   const tensorsBefore = tf.memory().numTensors;
   vae.trainStep(batch, 99);
   assert.equal(tf.memory().numTensors, tensorsBefore, 'a training step leaks no tensors');
@@ -47,20 +56,34 @@ test('one VAE training step on wasm (paper layer sizes, 64x64): finite losses, w
 
 test('the auxiliary head: a linear map from the latent mean learns the targets; it needs targets and they need it', async () => {
   await initBackend('wasm');
-  const config = parseVaeConfig({ inputWidth: 16, inputHeight: 16, latentSize: 4, filters: [4, 4], auxiliaryWeight: 50 });
+  const config = parseVaeConfig({
+    inputWidth: 16,
+    inputHeight: 16,
+    latentSize: 4,
+    filters: [4, 4],
+    auxiliaryWeight: 50,
+  });
   const vae = new Vae(config, { seed: 2, learningRate: 1e-2, auxiliaryTargets: 1 });
   assert.ok(vae.head);
   // The target is the image brightness: the latent must carry it for the head to fit it.
   const levels = [0.1, 0.3, 0.5, 0.7, 0.9, 0.2, 0.6, 0.8];
   const batch = tf.tidy(() => tf.mul(tf.ones([8, 16, 16, 3]), tf.tensor4d(levels, [8, 1, 1, 1])) as tf.Tensor4D);
-  const targets = tf.tensor2d(levels.map((v) => (v - 0.5) / 0.25), [8, 1]);
+  const targets = tf.tensor2d(
+    levels.map((v) => (v - 0.5) / 0.25),
+    [8, 1],
+  );
   const first = vae.trainStep(batch, 1, targets);
   let last = first;
   for (let i = 0; i < 60; i++) last = vae.trainStep(batch, 2 + i, targets);
-  assert.ok(first.auxiliary > 0 && last.auxiliary < first.auxiliary * 0.3, `auxiliary ${first.auxiliary} -> ${last.auxiliary}`);
+  assert.ok(
+    first.auxiliary > 0 && last.auxiliary < first.auxiliary * 0.3,
+    `auxiliary ${first.auxiliary} -> ${last.auxiliary}`,
+  );
   assert.equal(vae.evaluate(batch, targets).auxiliary >= 0, true);
   assert.throws(() => vae.trainStep(batch, 99), /give the targets/);
-  const plain = new Vae(parseVaeConfig({ inputWidth: 16, inputHeight: 16, latentSize: 4, filters: [4, 4] }), { auxiliaryTargets: 1 });
+  const plain = new Vae(parseVaeConfig({ inputWidth: 16, inputHeight: 16, latentSize: 4, filters: [4, 4] }), {
+    auxiliaryTargets: 1,
+  });
   assert.equal(plain.head, null, 'auxiliaryWeight 0: no head');
   assert.throws(() => plain.evaluate(batch, targets), /without an auxiliary head/);
   tf.dispose([batch, targets]);
@@ -80,9 +103,21 @@ test('least squares recovers a linear map; R^2 is 1 for a perfect fit and ~0 for
   const ys = xs.map(([a, b, c]) => 2 * a! - b! + 0.5 * c! + 3);
   const m = fitLinear(xs, ys);
   assert.ok(Math.abs(m.bias - 3) < 1e-4 && Math.abs(m.weights[0]! - 2) < 1e-4 && Math.abs(m.weights[1]! + 1) < 1e-4);
-  assert.ok(rSquared(ys, xs.map((x) => predictLinear(m, x))) > 0.999999);
+  assert.ok(
+    rSquared(
+      ys,
+      xs.map((x) => predictLinear(m, x)),
+    ) > 0.999999,
+  );
   const mean = ys.reduce((a, b) => a + b, 0) / ys.length;
-  assert.ok(Math.abs(rSquared(ys, ys.map(() => mean))) < 1e-12);
+  assert.ok(
+    Math.abs(
+      rSquared(
+        ys,
+        ys.map(() => mean),
+      ),
+    ) < 1e-12,
+  );
 });
 
 test('cross-validated R^2 by group: scores every row on a fit that never saw its group', () => {
@@ -93,17 +128,44 @@ test('cross-validated R^2 by group: scores every row on a fit that never saw its
   const ys = xs.map(([a], i) => 2 * a! + groupNoise[groups[i]!]!);
   const r2 = groupCrossValidatedR2(xs, ys, groups, 3);
   assert.ok(r2 > 0.7 && r2 < 0.99, `R^2 ${r2}: high, but below a fit that saw the group noise`);
-  assert.ok(groupCrossValidatedR2(xs, xs.map(([a]) => 3 * a! - 1), groups, 3) > 0.999999, 'exact linear map');
-  assert.throws(() => groupCrossValidatedR2(xs, ys, groups.map(() => 0), 3), /at least 3 groups/);
+  assert.ok(
+    groupCrossValidatedR2(
+      xs,
+      xs.map(([a]) => 3 * a! - 1),
+      groups,
+      3,
+    ) > 0.999999,
+    'exact linear map',
+  );
+  assert.throws(
+    () =>
+      groupCrossValidatedR2(
+        xs,
+        ys,
+        groups.map(() => 0),
+        3,
+      ),
+    /at least 3 groups/,
+  );
 });
 
 async function tinyDataset(dir: string): Promise<void> {
   const writer = new FrameWriter(dir);
   const config = parseSimConfig({});
-  await collectSimFrames(config, { episodes: 3, seed: 5, stepsPerEpisode: 24, frameEvery: 2, randomBurstProbability: 0.05, steeringNoise: 0.25 }, async (f) => {
-    await writer.add(f.image, f.record);
+  await collectSimFrames(
+    config,
+    { episodes: 3, seed: 5, stepsPerEpisode: 24, frameEvery: 2, randomBurstProbability: 0.05, steeringNoise: 0.25 },
+    async (f) => {
+      await writer.add(f.image, f.record);
+    },
+  );
+  await writer.finish({
+    source: 'sim',
+    episodes: 3,
+    camera: { widthPx: 160, heightPx: 120 },
+    seed: 5,
+    command: 'daydrive vae collect --episodes 3 --seed 5',
   });
-  await writer.finish({ source: 'sim', episodes: 3, camera: { widthPx: 160, heightPx: 120 }, seed: 5, command: 'daydrive vae collect --episodes 3 --seed 5' });
 }
 
 test('vae train: checkpoint and resume, TF.js model + card + grid; the loader checks sizes and says what differs', async () => {
@@ -116,18 +178,47 @@ test('vae train: checkpoint and resume, TF.js model + card + grid; the loader ch
   assert.ok(index.records.every((r) => Number.isFinite(r.crossTrackErrorM) && Number.isFinite(r.headingErrorRad)));
 
   const out = join(root, 'model');
-  const config = parseVaeConfig({ inputWidth: 32, inputHeight: 32, latentSize: 8, filters: [8, 8], auxiliaryWeight: 1, auxiliaryTargets: 'ground-truth' });
-  const first = await trainVae({ dataDir: data, outDir: out, epochs: 1, config, batchSize: 16, seed: 1, validationFraction: 0.34, command: 'daydrive vae train --epochs 1' });
+  const config = parseVaeConfig({
+    inputWidth: 32,
+    inputHeight: 32,
+    latentSize: 8,
+    filters: [8, 8],
+    auxiliaryWeight: 1,
+    auxiliaryTargets: 'ground-truth',
+  });
+  const first = await trainVae({
+    dataDir: data,
+    outDir: out,
+    epochs: 1,
+    config,
+    batchSize: 16,
+    seed: 1,
+    validationFraction: 0.34,
+    command: 'daydrive vae train --epochs 1',
+  });
   assert.equal(first.summary.epochs, 1);
   assert.equal(first.summary.data.validationFrames, 13, 'one whole episode (road) held out');
   const resumed = await trainVae({ dataDir: data, outDir: out, epochs: 2, config, resume: true });
   assert.equal(resumed.resumedFromEpoch, 1);
   assert.equal(resumed.summary.history.length, 2);
   assert.deepEqual(resumed.summary.history[0], first.summary.history[0], 'the resumed run keeps the first epoch');
-  assert.ok(resumed.summary.history.every((e) => e.train.auxiliary > 0), 'the auxiliary head trained in both runs');
-  await assert.rejects(trainVae({ dataDir: data, outDir: out, epochs: 2, config, resume: true }), /already at epoch 2 of --epochs 2/);
+  assert.ok(
+    resumed.summary.history.every((e) => e.train.auxiliary > 0),
+    'the auxiliary head trained in both runs',
+  );
+  await assert.rejects(
+    trainVae({ dataDir: data, outDir: out, epochs: 2, config, resume: true }),
+    /already at epoch 2 of --epochs 2/,
+  );
 
-  for (const f of ['vae.json', 'MODEL_CARD.md', 'reconstructions.png', 'encoder/model.json', 'encoder/weights.bin', 'decoder/model.json']) {
+  for (const f of [
+    'vae.json',
+    'MODEL_CARD.md',
+    'reconstructions.png',
+    'encoder/model.json',
+    'encoder/weights.bin',
+    'decoder/model.json',
+  ]) {
     assert.ok((await stat(join(out, f))).size > 0, f);
   }
   const card = await readFile(join(out, 'MODEL_CARD.md'), 'utf8');
@@ -147,7 +238,10 @@ test('vae train: checkpoint and resume, TF.js model + card + grid; the loader ch
   assert.deepEqual(Array.from(again[0]!), Array.from(z), 'encode = preprocess + encodeInputs');
   const [z0, z1] = await encoder.encodeBatch([image, await readImageFile(join(data, index.records[1]!.file))]);
   assert.deepEqual(Array.from(z0!), Array.from(z), 'encodeBatch = encode, frame by frame');
-  assert.deepEqual(Array.from(z1!), Array.from(await encoder.encode(await readImageFile(join(data, index.records[1]!.file)))));
+  assert.deepEqual(
+    Array.from(z1!),
+    Array.from(await encoder.encode(await readImageFile(join(data, index.records[1]!.file)))),
+  );
   encoder.dispose();
 
   await assert.rejects(loadVaeEncoder(out, { latentSize: 32, inputWidth: 64, inputHeight: 64 }), (err: unknown) => {
@@ -167,7 +261,16 @@ test('early stopping: patience 1 stops at the first epoch without a better valid
   const config = parseVaeConfig({ inputWidth: 32, inputHeight: 32, latentSize: 8, filters: [8, 8] });
   // Learning rate 1e-6: the weights move (visible in float32) but the validation loss stays well
   // within the 0.1% an epoch must gain to count, so the loss has stopped improving after epoch 1.
-  const opts = { dataDir: data, epochs: 6, config, batchSize: 16, seed: 1, validationFraction: 0.34, learningRate: 1e-6, patience: 1 };
+  const opts = {
+    dataDir: data,
+    epochs: 6,
+    config,
+    batchSize: 16,
+    seed: 1,
+    validationFraction: 0.34,
+    learningRate: 1e-6,
+    patience: 1,
+  };
   const out = join(root, 'model');
   const { summary } = await trainVae({ ...opts, outDir: out });
   assert.equal(summary.stoppedEarly, true);
@@ -175,7 +278,10 @@ test('early stopping: patience 1 stops at the first epoch without a better valid
   assert.equal(summary.epochs, 2, 'stopped after the first epoch without improvement, not at --epochs 6');
   assert.equal(summary.history.length, 2);
   const [first, second] = summary.history;
-  assert.ok(second!.validation.loss > first!.validation.loss * (1 - 1e-3), `validation ${first!.validation.loss} -> ${second!.validation.loss}`);
+  assert.ok(
+    second!.validation.loss > first!.validation.loss * (1 - 1e-3),
+    `validation ${first!.validation.loss} -> ${second!.validation.loss}`,
+  );
   assert.deepEqual(summary.validation, first!.validation, 'the card reports the best epoch');
   const meta = await readVaeMeta(out);
   assert.equal(meta.training?.stoppedEarly, true);
@@ -201,7 +307,10 @@ test('early stopping: patience 1 stops at the first epoch without a better valid
   const stateBefore = await readFile(join(out, 'checkpoint', 'state.json'), 'utf8');
   await assert.rejects(trainVae({ ...opts, outDir: out, epochs: 20, resume: true }), (err: unknown) => {
     assert.ok(err instanceof UserError);
-    assert.match(err.message, /nothing to resume: training in .* stopped early at epoch 2 \(no validation improvement\)/);
+    assert.match(
+      err.message,
+      /nothing to resume: training in .* stopped early at epoch 2 \(no validation improvement\)/,
+    );
     return true;
   });
   assert.equal(await readFile(join(out, 'checkpoint', 'state.json'), 'utf8'), stateBefore);
@@ -232,7 +341,9 @@ test('frames of another aspect ratio than the training camera: encoded, with one
   assert.equal(fields.trainedOn, '160x120');
   assert.match(message, /camera frames are 320x180 .* was trained on 160x120 frames/);
   assert.match(message, /stretched to the 64x64 input/);
-  const jpeg = await sharp(Buffer.from(wide.data), { raw: { width: 320, height: 180, channels: 3 } }).jpeg().toBuffer();
+  const jpeg = await sharp(Buffer.from(wide.data), { raw: { width: 320, height: 180, channels: 3 } })
+    .jpeg()
+    .toBuffer();
   await encoder.encodeBatch([wide, wide]);
   const fromJpeg = await encoder.encodeCompressed(jpeg);
   assert.equal(warn.mock.callCount(), 1, 'once per encoder');

@@ -40,7 +40,14 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 const size = (s: readonly number[]): number => s.reduce((p, q) => p * q, 1);
 
-async function backpropFilter(backend: 'cpu' | 'wasm', xShape: number[], filterShape: number[], stride: number | [number, number], pad: Pad, dyShape: number[]): Promise<Float32Array> {
+async function backpropFilter(
+  backend: 'cpu' | 'wasm',
+  xShape: number[],
+  filterShape: number[],
+  stride: number | [number, number],
+  pad: Pad,
+  dyShape: number[],
+): Promise<Float32Array> {
   return onBackend(backend, async () => {
     const x = tf.tensor4d(randomArray(size(xShape), 1), xShape as [number, number, number, number]);
     const dy = tf.tensor4d(randomArray(size(dyShape), 2), dyShape as [number, number, number, number]);
@@ -63,7 +70,17 @@ const cases: { x: Shape4; f: Shape4; stride: number | [number, number]; pad: Pad
   { x: [3, 10, 8, 2], f: [3, 3, 2, 5], stride: 2, pad: 'valid' },
   { x: [3, 10, 8, 2], f: [3, 3, 2, 5], stride: 2, pad: 'same' },
   { x: [1, 7, 11, 4], f: [2, 4, 4, 3], stride: [1, 2], pad: 'same' },
-  { x: [2, 8, 8, 3], f: [3, 3, 3, 2], stride: 2, pad: [[0, 0], [1, 2], [2, 0], [0, 0]] },
+  {
+    x: [2, 8, 8, 3],
+    f: [3, 3, 3, 2],
+    stride: 2,
+    pad: [
+      [0, 0],
+      [1, 2],
+      [2, 0],
+      [0, 0],
+    ],
+  },
   // The VAE's first layer at the default input size.
   { x: [4, 64, 64, 3], f: [3, 3, 3, 16], stride: 2, pad: 'same' },
 ];
@@ -74,7 +91,12 @@ test('wasm Conv2DBackpropFilter matches the cpu backend (valid/same/explicit pad
   assert.ok(tf.getKernel('Conv2DBackpropFilter', 'wasm'), 'the kernel is registered for wasm');
   for (const c of cases) {
     const dyShape = await onBackend('cpu', async () => {
-      const y = tf.conv2d(tf.zeros(c.x) as tf.Tensor4D, tf.zeros(c.f) as tf.Tensor4D, c.stride, c.pad as tf.backend_util.ExplicitPadding);
+      const y = tf.conv2d(
+        tf.zeros(c.x) as tf.Tensor4D,
+        tf.zeros(c.f) as tf.Tensor4D,
+        c.stride,
+        c.pad as tf.backend_util.ExplicitPadding,
+      );
       const s = y.shape;
       y.dispose();
       return s;
@@ -82,11 +104,21 @@ test('wasm Conv2DBackpropFilter matches the cpu backend (valid/same/explicit pad
     const want = await backpropFilter('cpu', c.x, c.f, c.stride, c.pad, dyShape);
     const got = await backpropFilter('wasm', c.x, c.f, c.stride, c.pad, dyShape);
     const scale = Math.max(1, ...Array.from(want, Math.abs));
-    assert.ok(maxAbsDiff(got, want) <= 1e-5 * scale, `${JSON.stringify(c)}: max |wasm - cpu| = ${maxAbsDiff(got, want)}`);
+    assert.ok(
+      maxAbsDiff(got, want) <= 1e-5 * scale,
+      `${JSON.stringify(c)}: max |wasm - cpu| = ${maxAbsDiff(got, want)}`,
+    );
   }
 });
 
-async function backpropInput(backend: 'cpu' | 'wasm', xShape: Shape4, filterShape: Shape4, stride: number | [number, number], pad: Pad, dyShape: number[]): Promise<Float32Array> {
+async function backpropInput(
+  backend: 'cpu' | 'wasm',
+  xShape: Shape4,
+  filterShape: Shape4,
+  stride: number | [number, number],
+  pad: Pad,
+  dyShape: number[],
+): Promise<Float32Array> {
   return onBackend(backend, async () => {
     const dy = tf.tensor4d(randomArray(size(dyShape), 5), dyShape as Shape4);
     const filter = tf.tensor4d(randomArray(size(filterShape), 6), filterShape);
@@ -108,7 +140,12 @@ test('wasm Conv2DBackpropInput (sub-pixel on XNNPACK) matches the cpu backend', 
   ];
   for (const c of [...cases, ...extra]) {
     const dyShape = await onBackend('cpu', async () => {
-      const y = tf.conv2d(tf.zeros(c.x) as tf.Tensor4D, tf.zeros(c.f) as tf.Tensor4D, c.stride, c.pad as tf.backend_util.ExplicitPadding);
+      const y = tf.conv2d(
+        tf.zeros(c.x) as tf.Tensor4D,
+        tf.zeros(c.f) as tf.Tensor4D,
+        c.stride,
+        c.pad as tf.backend_util.ExplicitPadding,
+      );
       const s = y.shape;
       y.dispose();
       return s;
@@ -118,7 +155,10 @@ test('wasm Conv2DBackpropInput (sub-pixel on XNNPACK) matches the cpu backend', 
     const got = await backpropInput('wasm', c.x, c.f, c.stride, c.pad, dyShape);
     assert.equal(tf.memory().numTensors, before, 'no tensors leak');
     const scale = Math.max(1, ...Array.from(want, Math.abs));
-    assert.ok(maxAbsDiff(got, want) <= 1e-5 * scale, `${JSON.stringify(c)}: max |wasm - cpu| = ${maxAbsDiff(got, want)}`);
+    assert.ok(
+      maxAbsDiff(got, want) <= 1e-5 * scale,
+      `${JSON.stringify(c)}: max |wasm - cpu| = ${maxAbsDiff(got, want)}`,
+    );
   }
 });
 
@@ -142,6 +182,9 @@ test('conv2d and conv2dTranspose filter gradients on wasm equal cpu', async () =
   const got = await grads('wasm');
   for (let i = 0; i < want.length; i++) {
     const scale = Math.max(1, ...Array.from(want[i]!, Math.abs));
-    assert.ok(maxAbsDiff(got[i]!, want[i]!) <= 1e-4 * scale, `gradient ${i}: max diff ${maxAbsDiff(got[i]!, want[i]!)} (scale ${scale})`);
+    assert.ok(
+      maxAbsDiff(got[i]!, want[i]!) <= 1e-4 * scale,
+      `gradient ${i}: max diff ${maxAbsDiff(got[i]!, want[i]!)} (scale ${scale})`,
+    );
   }
 });

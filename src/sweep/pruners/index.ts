@@ -4,7 +4,10 @@ import { NoPruner, type Pruner, type PrunerName } from './pruner.js';
 
 export { PRUNERS, type PruneDecision, type Pruner, type PrunerName } from './pruner.js';
 
-export function createPruner(name: PrunerName, opts: { seeds: number; reductionFactor?: number; startupTrials?: number }): Pruner {
+export function createPruner(
+  name: PrunerName,
+  opts: { seeds: number; reductionFactor?: number; startupTrials?: number },
+): Pruner {
   switch (name) {
     case 'none':
       return new NoPruner();

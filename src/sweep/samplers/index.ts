@@ -8,13 +8,20 @@ export type { ObservedTrial, Sampler, SampleContext, SamplerName } from './sampl
 export { SAMPLERS } from './sampler.js';
 
 /** The sampler of a sweep: `trials` sizes the Latin hypercube design, `seed` draws it. */
-export function createSampler(name: SamplerName, space: SearchSpace, opts: { trials: number; seed: number; startupTrials?: number }): Sampler {
+export function createSampler(
+  name: SamplerName,
+  space: SearchSpace,
+  opts: { trials: number; seed: number; startupTrials?: number },
+): Sampler {
   switch (name) {
     case 'random':
       return new RandomSampler();
     case 'lhs':
       return new LatinHypercubeSampler(space, opts.trials, opts.seed);
     case 'tpe':
-      return new TpeSampler({ startupTrials: opts.startupTrials ?? TPE_DEFAULTS.startupTrials, candidates: TPE_DEFAULTS.candidates });
+      return new TpeSampler({
+        startupTrials: opts.startupTrials ?? TPE_DEFAULTS.startupTrials,
+        candidates: TPE_DEFAULTS.candidates,
+      });
   }
 }

@@ -18,7 +18,9 @@ export function observationWeights(n: number): number[] {
 export function normalCdf(z: number): number {
   const x = Math.abs(z) / Math.SQRT2;
   const t = 1 / (1 + 0.3275911 * x);
-  const erf = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
+  const erf =
+    1 -
+    ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
   return z >= 0 ? 0.5 * (1 + erf) : 0.5 * (1 - erf);
 }
 
@@ -48,9 +50,13 @@ export function numericalEstimator(observations: readonly number[], low: number,
   order.forEach((i, k) => (sigmaOf[i] = sortedSigmas[k]!));
   const minSigma = range / Math.min(100, 1 + observations.length + 1);
   const mus = withPrior;
-  const sigmas = mus.map((_, i) => (i === observations.length ? range : Math.min(range, Math.max(minSigma, sigmaOf[i]!))));
+  const sigmas = mus.map((_, i) =>
+    i === observations.length ? range : Math.min(range, Math.max(minSigma, sigmaOf[i]!)),
+  );
   const weights = normalise([...observationWeights(observations.length), 1]);
-  const mass = mus.map((mu, i) => Math.max(1e-12, normalCdf((high - mu) / sigmas[i]!) - normalCdf((low - mu) / sigmas[i]!)));
+  const mass = mus.map((mu, i) =>
+    Math.max(1e-12, normalCdf((high - mu) / sigmas[i]!) - normalCdf((low - mu) / sigmas[i]!)),
+  );
   return {
     sample(rng: Rng): number {
       const k = pickWeighted(weights, rng.uniform());
@@ -81,7 +87,9 @@ export function categoricalEstimator(observations: readonly number[], choices: n
     return normalise(row);
   });
   const weights = normalise([...observationWeights(observations.length), 1]);
-  const probabilities = Array.from({ length: choices }, (_, c) => table.reduce((s, row, r) => s + weights[r]! * row[c]!, 0));
+  const probabilities = Array.from({ length: choices }, (_, c) =>
+    table.reduce((s, row, r) => s + weights[r]! * row[c]!, 0),
+  );
   return {
     sample: (rng) => pickWeighted(probabilities, rng.uniform()),
     logPdf: (x) => Math.log(Math.max(probabilities[Math.round(x)] ?? 0, 1e-300)),

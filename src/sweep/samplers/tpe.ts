@@ -37,15 +37,18 @@ export class TpeSampler implements Sampler {
       const observed = ctx.ranked.filter((t) => p.path in t.params);
       if (!useModel || observed.length < 2) {
         const [lo, hi] = internalBounds(d);
-        params[p.path] = d.kind === 'categorical' ? d.choices[ctx.rng.int(d.choices.length)] : fromInternal(d, ctx.rng.range(lo, hi));
+        params[p.path] =
+          d.kind === 'categorical' ? d.choices[ctx.rng.int(d.choices.length)] : fromInternal(d, ctx.rng.range(lo, hi));
         continue;
       }
       const nGood = goodCount(observed.length);
-      const values = (trials: readonly ObservedTrial[]) => [...trials].sort((a, b) => a.id - b.id).map((t) => toInternal(d, t.params[p.path]));
+      const values = (trials: readonly ObservedTrial[]) =>
+        [...trials].sort((a, b) => a.id - b.id).map((t) => toInternal(d, t.params[p.path]));
       const good = values(observed.slice(0, nGood));
       const bad = values(observed.slice(nGood));
       const [lo, hi] = internalBounds(d);
-      const fit = (obs: number[]): Estimator => (d.kind === 'categorical' ? categoricalEstimator(obs, d.choices.length) : numericalEstimator(obs, lo, hi));
+      const fit = (obs: number[]): Estimator =>
+        d.kind === 'categorical' ? categoricalEstimator(obs, d.choices.length) : numericalEstimator(obs, lo, hi);
       const l = fit(good);
       const g = fit(bad);
       let best = l.sample(ctx.rng);
