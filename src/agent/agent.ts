@@ -112,9 +112,8 @@ export class DrivingAgent {
       throw new Error(`cannot begin an episode in phase '${phase}'`);
     if (isLearningMode(mode)) this.snapshot = this.learner.snapshot();
     this.stateBuilder.history.clear();
-    this.shaper.reset(0);
     this.current = await this.stateBuilder.build(obs);
-    this.shaper.reset(this.current[this.stateBuilder.frame.size + 1] as number);
+    this.shaper.reset(this.stateBuilder.steeringOf(this.current));
     this.steps = 0;
     this.episodeReturn = 0;
     this.terminated = false;

@@ -118,4 +118,9 @@ export class StateBuilder {
     state.set(this.history.flat, frame.length + 2);
     return state;
   }
+
+  /** The measured steering of a state this builder made, in action units (its place in the layout above). */
+  steeringOf(state: Float32Array): number {
+    return state[this.frame.size + 1]!;
+  }
 }

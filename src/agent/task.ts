@@ -73,18 +73,19 @@ const finish = (state: TaskState): TaskStep => ({
 /** The pure transition function: the next state and what must be done. */
 export function taskTransition(state: TaskState, event: TaskEvent, exploreEpisodes: number): TaskStep {
   if (state.phase === 'done') return refuse(state, 'the task is done');
-  if (event.kind === 'command' && event.command === 'done') return finish(state);
+  const command = event.kind === 'command' ? event.command : null;
+  if (command === 'done') return finish(state);
   switch (state.phase) {
     case 'waiting':
-      if (event.kind !== 'command') return refuse(state, `no episode is running (got ${event.kind})`);
-      if (event.command === 'undo') {
+      if (command === null) return refuse(state, `no episode is running (got ${event.kind})`);
+      if (command === 'undo') {
         if (!state.undoable) return refuse(state, 'nothing to undo: no training episode since the last undo');
         return {
           state: { ...state, learningEpisodes: state.learningEpisodes - 1, undoable: false },
           effects: [{ kind: 'undo' }],
         };
       }
-      return event.command === 'done' ? finish(state) : start(state, event.command, exploreEpisodes);
+      return start(state, command, exploreEpisodes);
     case 'driving':
       if (event.kind === 'episode-ended') {
         if (isLearningMode(state.mode)) {

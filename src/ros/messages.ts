@@ -36,7 +36,6 @@ export const MSG = {
 } as const;
 
 export const CAMERA_TYPES = [MSG.image, MSG.compressedImage] as const;
-export type CameraType = (typeof CAMERA_TYPES)[number];
 
 /** Speed sources and how each carries forward speed (m/s). */
 export const SPEED_TYPES = [MSG.odometry, MSG.float64, MSG.float32, MSG.velocityReport] as const;

@@ -34,7 +34,8 @@ function packageRoot(): string {
 /** The VAE shipped with daydrive (trained on the simulator's default 160x120 camera). */
 export const DEFAULT_VAE_MODEL_DIR: string = join(packageRoot(), 'models', 'vae-sim');
 
-const lossesSchema = z.object({
+/** One epoch's losses, as the trainer's checkpoint and the model's metadata record them. */
+export const lossesSchema = z.object({
   loss: z.number(),
   reconstruction: z.number(),
   kl: z.number(),

@@ -24,7 +24,6 @@
 import { readFile } from 'node:fs/promises';
 import sharp, { type OutputInfo, type Sharp } from 'sharp';
 import { skyCropRows, type RgbImage } from '../core/env.js';
-import { UserError } from '../core/errors.js';
 import { BadImageError, type BadImageProblem } from './bad-image.js';
 
 export { BadImageError, type BadImageProblem } from './bad-image.js';
@@ -168,15 +167,6 @@ export async function readImageFile(path: string): Promise<RgbImage> {
 }
 
 export { skyCropRows };
-
-/** Checks options once; a bad value is a UserError naming it. */
-export function validatePreprocessOptions(opts: PreprocessOptions): void {
-  if (!(opts.skyCropFraction >= 0 && opts.skyCropFraction < 1))
-    throw new UserError(`skyCropFraction ${opts.skyCropFraction} must be in [0, 1)`);
-  if (!Number.isInteger(opts.width) || !Number.isInteger(opts.height) || opts.width < 1 || opts.height < 1) {
-    throw new UserError(`model input ${opts.width}x${opts.height} must be positive integers`);
-  }
-}
 
 /**
  * The crop and resize of every path, applied to a sharp pipeline of a `width` x `height` image:

@@ -16,6 +16,7 @@ import {
   GRID_FILE,
   MODEL_CARD_FILE,
   VAE_META_FILE,
+  lossesSchema,
   makeVaeMeta,
   type VaeTrainingSummary,
 } from './model-files.js';
@@ -68,12 +69,6 @@ export interface VaeTrainResult {
 const CHECKPOINT_SUBDIR = 'checkpoint';
 const STATE_FILE = 'state.json';
 
-const lossesSchema = z.object({
-  loss: z.number(),
-  reconstruction: z.number(),
-  kl: z.number(),
-  auxiliary: z.number().default(0),
-});
 const checkpointStateSchema = z.object({
   epoch: z.number().int(),
   config: vaeConfigSchema,
