@@ -8,10 +8,10 @@ import { sizeOf, TensorOps, type Tensor } from './tensor-ops.js';
  * withTensorOps chooses, and every other backend gets EngineOps.
  *
  * Why: the networks are tiny, so an update costs what its ~150 tensor ops cost, not FLOPs
- * (docs/rl.md, "Where the time goes"). Through the engine every op also pays scope and tensor bookkeeping (~2 us on wasm),
+ * (docs/experiments/2026-12-04-learner.md, "Where the time goes"). Through the engine every op also pays scope and tensor bookkeeping (~2 us on wasm),
  * and tf.matMul / tf.fused.matMul wrap each product in three reshapes (2D -> 3D and back), so a
  * product is 4 engine ops. Here a product is one kernel call on 3D views of the same buffers, and
- * the other ops skip the engine (docs/rl.md, "Where the time goes").
+ * the other ops skip the engine (docs/experiments/2026-12-04-learner.md, "Where the time goes").
  *
  * What stays with the engine: variables (weights live in tf.Variables, checkpoints read them) and
  * the pixel encoder, whose gradient comes from tfjs' autodiff (borrow / toTensor bridge the two).

@@ -5,7 +5,7 @@ import type { TensorOps, Tensor } from './tensor-ops.js';
 
 /**
  * Actor and critic networks as raw tf.Variables (no layers API): small networks are bound by op
- * count, not FLOPs (docs/rl.md, "Where the time goes"), so every layer is one fused matMul+bias(+relu) forward and its
+ * count, not FLOPs (docs/experiments/2026-12-04-learner.md, "Where the time goes"), so every layer is one fused matMul+bias(+relu) forward and its
  * gradient is written by hand with explicit transposes. (On wasm a matMul with transposeA/B, what
  * tfjs' own matMul gradient uses, costs ~10x an explicit transpose + matMul.) The MLP math runs on
  * TensorOps (tensor-ops.ts: direct kernel calls on wasm and cpu, engine ops elsewhere); the pixel

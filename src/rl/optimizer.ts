@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 
 /**
  * Parameter updates on the host. The networks are small (thousands of weights), so the cost of an
- * update is the number of tensor ops, not arithmetic (docs/rl.md, "Where the time goes"): tf.train.adam spends ~13 ops per
+ * update is the number of tensor ops, not arithmetic (docs/experiments/2026-12-04-learner.md, "Where the time goes"): tf.train.adam spends ~13 ops per
  * variable and a Polyak step 3. Here the gradient of a whole network comes back in the one read the
  * learner makes anyway (to refuse non-finite steps), Adam and the Polyak average run over a flat
  * Float32Array master copy, and each variable is written back with a single assign.
