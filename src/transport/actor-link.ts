@@ -1,5 +1,4 @@
 import * as zmq from 'zeromq';
-import { log } from '../core/logger.js';
 import {
   decodeDownlink,
   encodeHeader,
@@ -12,6 +11,7 @@ import { DroppedMessages } from './dropped.js';
 import type { LinkEndpoints } from './endpoint.js';
 import { PROTOCOL_VERSION, type EpisodeMessage, type TaskCommandName } from './protocol.js';
 import type { ClientCurve } from './security.js';
+import { receiveLoop } from './receive-loop.js';
 import { SendQueue } from './send-queue.js';
 
 /**
@@ -52,24 +52,7 @@ export class ActorLink {
   /** Receives the learner's broadcasts until close(). */
   receive(handler: (message: DownlinkMessage) => void): void {
     if (this.receiving) throw new Error('the actor link is already receiving');
-    this.receiving = (async () => {
-      try {
-        for await (const frames of this.sub) {
-          const decoded = decodeDownlink(frames as Frame[]);
-          if (!decoded.ok) {
-            this.dropped.drop(decoded.reason);
-            continue;
-          }
-          try {
-            handler(decoded.value);
-          } catch (err) {
-            this.dropped.drop(`refused by the actor: ${(err as Error).message}`);
-          }
-        }
-      } catch (err) {
-        if (!this.sub.closed) log.error({ err: String(err) }, 'actor downlink stopped receiving');
-      }
-    })();
+    this.receiving = receiveLoop(this.sub, decodeDownlink, handler, this.dropped, 'actor', 'actor downlink');
   }
 
   hello(stateSize: number, actionSize: number): void {

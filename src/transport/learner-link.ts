@@ -1,10 +1,10 @@
 import * as zmq from 'zeromq';
-import { log } from '../core/logger.js';
-import { decodeUplink, encodeHeader, encodeWeights, type Frame, type UplinkMessage } from './codec.js';
+import { decodeUplink, encodeHeader, encodeWeights, type UplinkMessage } from './codec.js';
 import { DroppedMessages } from './dropped.js';
 import type { LinkEndpoints } from './endpoint.js';
 import { PROTOCOL_VERSION, type LearnerEvent, type LearnerHeartbeat, type WeightsHeader } from './protocol.js';
 import type { ServerCurve } from './security.js';
+import { receiveLoop } from './receive-loop.js';
 import { SendQueue } from './send-queue.js';
 import { ZapAllowList } from './zap.js';
 
@@ -66,24 +66,7 @@ export class LearnerLink {
   /** Receives until close(); `handler` gets every valid message (an exception in it is logged, the loop goes on). */
   receive(handler: (message: UplinkMessage) => void): void {
     if (this.receiving) throw new Error('the learner link is already receiving');
-    this.receiving = (async () => {
-      try {
-        for await (const frames of this.pull) {
-          const decoded = decodeUplink(frames as Frame[]);
-          if (!decoded.ok) {
-            this.dropped.drop(decoded.reason);
-            continue;
-          }
-          try {
-            handler(decoded.value);
-          } catch (err) {
-            this.dropped.drop(`refused by the learner: ${(err as Error).message}`);
-          }
-        }
-      } catch (err) {
-        if (!this.pull.closed) log.error({ err: String(err) }, 'learner uplink stopped receiving');
-      }
-    })();
+    this.receiving = receiveLoop(this.pull, decodeUplink, handler, this.dropped, 'learner', 'learner uplink');
   }
 
   publishWeights(header: Omit<WeightsHeader, 'v' | 'kind' | 'size'>, weights: Float32Array): void {

@@ -3,10 +3,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { agentPolicy, driveRoute, zeroPolicy } from '../../src/agent/evaluation.js';
-import { readCheckpoint } from '../../src/jobs/run-dir.js';
 import { parseTrainConfig } from '../../src/jobs/train-config.js';
-import { buildAgent, loadEncoderFor, runTraining, simEnvFor } from '../../src/jobs/training.js';
+import { trainedAgainstZero } from '../helpers/unseen-roads.js';
+import { runTraining } from '../../src/jobs/training.js';
 
 /**
  * The main job learns: `daydrive train` with its defaults (TD3 with prioritized replay on the
@@ -21,7 +20,6 @@ import { buildAgent, loadEncoderFor, runTraining, simEnvFor } from '../../src/jo
  * full frames through sharp (the car's path), though it was trained on the simulator's own.
  * The benchmark (bench/train.bench.ts) runs the same protocol over 5 seeds and 5 roads.
  */
-const UNSEEN_ROADS = [1_000_000, 1_000_001];
 
 test(
   'daydrive train learns to keep the lane: with its defaults it passes its tests and beats the zero policy on unseen roads (seed 0)',
@@ -31,31 +29,11 @@ test(
     const out = await mkdtemp(join(tmpdir(), 'daydrive-learning-'));
     try {
       const summary = await runTraining({ config, out, resume: false });
-      const encoder = await loadEncoderFor(config);
-      const agent = buildAgent(config, encoder);
-      try {
-        await readCheckpoint(out, agent);
-        const env = simEnvFor(config, 1);
-        const metresPerDisengagement = async (policy: Parameters<typeof driveRoute>[1]) => {
-          let distanceM = 0;
-          let disengagements = 0;
-          for (const road of UNSEEN_ROADS) {
-            const route = await driveRoute(env, policy, road, 40);
-            distanceM += route.distanceM;
-            disengagements += route.disengagements;
-          }
-          return distanceM / Math.max(1, disengagements);
-        };
-        const trained = await metresPerDisengagement(agentPolicy(agent));
-        const zero = await metresPerDisengagement(zeroPolicy(config.agent));
-        const detail = `trained ${trained.toFixed(1)} m vs zero policy ${zero.toFixed(1)} m per disengagement; run: ${JSON.stringify(summary)}`;
-        t.diagnostic(detail);
-        assert.ok(summary.solved, `the run did not pass its tests within 16 episodes; ${detail}`);
-        assert.ok(trained >= 3 * zero, detail);
-      } finally {
-        agent.dispose();
-        encoder?.dispose();
-      }
+      const { trained, zero } = await trainedAgainstZero(out, config);
+      const detail = `trained ${trained.toFixed(1)} m vs zero policy ${zero.toFixed(1)} m per disengagement; run: ${JSON.stringify(summary)}`;
+      t.diagnostic(detail);
+      assert.ok(summary.solved, `the run did not pass its tests within 16 episodes; ${detail}`);
+      assert.ok(trained >= 3 * zero, detail);
     } finally {
       await rm(out, { recursive: true, force: true });
     }

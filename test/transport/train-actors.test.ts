@@ -5,10 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { agentPolicy, driveRoute, zeroPolicy } from '../../src/agent/evaluation.js';
-import { readCheckpoint } from '../../src/jobs/run-dir.js';
 import { parseTrainConfig } from '../../src/jobs/train-config.js';
-import { buildAgent, loadEncoderFor, simEnvFor } from '../../src/jobs/training.js';
+import { trainedAgainstZero } from '../helpers/unseen-roads.js';
 import { runDistributedTraining } from '../../src/transport/distributed-training.js';
 
 /**
@@ -18,7 +16,6 @@ import { runDistributedTraining } from '../../src/transport/distributed-training
  * its policy beat the zero policy (straight ahead) on two 250 m roads no episode drove, the
  * safety driver resetting the car after each disengagement as in `daydrive eval`.
  */
-const UNSEEN_ROADS = [1_000_000, 1_000_001];
 const cli = ['--import', 'tsx', 'src/cli/main.ts'];
 const run = promisify(execFile);
 
@@ -33,39 +30,19 @@ test(
     const out = await mkdtemp(join(tmpdir(), 'daydrive-actors-'));
     try {
       const summary = await runDistributedTraining({ config, out, resume: false, actors: 2 });
-      const encoder = await loadEncoderFor(config);
-      const agent = buildAgent(config, encoder);
-      try {
-        await readCheckpoint(out, agent);
-        const env = simEnvFor(config, 1);
-        const metresPerDisengagement = async (policy: Parameters<typeof driveRoute>[1]) => {
-          let distanceM = 0;
-          let disengagements = 0;
-          for (const road of UNSEEN_ROADS) {
-            const route = await driveRoute(env, policy, road, 40);
-            distanceM += route.distanceM;
-            disengagements += route.disengagements;
-          }
-          return distanceM / Math.max(1, disengagements);
-        };
-        const trained = await metresPerDisengagement(agentPolicy(agent));
-        const zero = await metresPerDisengagement(zeroPolicy(config.agent));
-        const detail = `trained ${trained.toFixed(1)} m vs zero policy ${zero.toFixed(1)} m per disengagement; run: ${JSON.stringify(summary)}`;
-        t.diagnostic(detail);
-        assert.equal(summary.actors, 2);
-        assert.equal(summary.droppedMessages, 0);
-        assert.ok(summary.solved, `the run did not pass its tests within 16 episodes; ${detail}`);
-        assert.ok(trained >= 3 * zero, detail);
-        // Both actors' episodes reached the learner (each actor's first is an exploration episode).
-        const lines = (await readFile(join(out, 'metrics.jsonl'), 'utf8'))
-          .trim()
-          .split('\n')
-          .map((l) => JSON.parse(l) as { mode: string });
-        assert.equal(lines.filter((r) => r.mode === 'explore').length, 2);
-      } finally {
-        agent.dispose();
-        encoder?.dispose();
-      }
+      const { trained, zero } = await trainedAgainstZero(out, config);
+      const detail = `trained ${trained.toFixed(1)} m vs zero policy ${zero.toFixed(1)} m per disengagement; run: ${JSON.stringify(summary)}`;
+      t.diagnostic(detail);
+      assert.equal(summary.actors, 2);
+      assert.equal(summary.droppedMessages, 0);
+      assert.ok(summary.solved, `the run did not pass its tests within 16 episodes; ${detail}`);
+      assert.ok(trained >= 3 * zero, detail);
+      // Both actors' episodes reached the learner (each actor's first is an exploration episode).
+      const lines = (await readFile(join(out, 'metrics.jsonl'), 'utf8'))
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { mode: string });
+      assert.equal(lines.filter((r) => r.mode === 'explore').length, 2);
     } finally {
       await rm(out, { recursive: true, force: true });
     }
