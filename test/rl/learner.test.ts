@@ -154,7 +154,10 @@ test('load refuses a checkpoint of another shape with one clear line', async () 
   await a.save(dir);
   const wider = small('ddpg', { actorHidden: [32] });
   await assert.rejects(wider.load(dir), /online\/actor\/l0\/w0 has shape \[4, 16\], this learner needs \[4, 32\]/);
-  await assert.rejects(small('ddpg').load(join(dir, 'missing')), /cannot read .*learner\.json: no such file or directory \(ENOENT\)/);
+  await assert.rejects(
+    small('ddpg').load(join(dir, 'missing')),
+    /cannot read .*learner\.json: no such file or directory \(ENOENT\)/,
+  );
   a.dispose();
   wider.dispose();
 });
