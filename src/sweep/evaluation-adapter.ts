@@ -1,6 +1,6 @@
 import { agentPolicy, driveRoute } from '../agent/evaluation.js';
 import { TEST_ROAD_SEED_BASE, VARIED_ROAD_SEED_BASE } from '../agent/training.js';
-import { EVALUATION_ROAD_SEED_BASE as UNSEEN_ROAD_SEED_BASE } from '../agent/road-seeds.js';
+import { EVALUATION_ROAD_SEED_BASE as UNSEEN_ROAD_SEED_BASE, inRange, seedRange } from '../agent/road-seeds.js';
 import { evaluationRoads } from '../jobs/evaluation.js';
 import { readCheckpoint } from '../jobs/run-dir.js';
 import type { TrainConfig } from '../jobs/train-config.js';
@@ -28,6 +28,10 @@ export function evaluationRoadSeeds(roads: number, seed: number, sim: TrainConfi
  * the test roads (from TEST_ROAD_SEED_BASE, one per episode). Returns the reason when they are not.
  */
 export function roadOverlap(config: TrainConfig, roadSeeds: readonly number[]): string | null {
+  // The whole evaluation range is reserved (src/agent/road-seeds.ts), not only this sweep's roads.
+  const evaluation = seedRange('evaluation roads');
+  if (inRange(config.routeSeed, evaluation))
+    return `the training route ${config.routeSeed} (routeSeed) is in the evaluation roads' range [${evaluation.start}, ${evaluation.end})`;
   const episodesAtMost = 2 * config.schedule.maxEpisodes + config.schedule.testsToPass + 2;
   const used: [number, number, string][] = [
     [config.routeSeed, config.routeSeed, 'the training route (routeSeed)'],

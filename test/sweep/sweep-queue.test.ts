@@ -157,7 +157,7 @@ test(
       assert.equal(t.state, 'failed');
       assert.match(
         String(t.reason),
-        /^bad configuration: evaluation road 100000[01] is one of the training route \(routeSeed\)$/,
+        /^bad configuration: the training route 100000[01] \(routeSeed\) is in the evaluation roads' range \[1000000, 101000000\)$/,
       );
       assert.ok(!String(t.reason).includes('attempts'), 'not retried');
     }
