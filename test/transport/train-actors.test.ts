@@ -11,10 +11,12 @@ import { runDistributedTraining } from '../../src/transport/distributed-training
 
 /**
  * `daydrive train --actors 2` learns: two simulator actor processes (noise x1 and x0.4, roads of
- * their own) feed one learner process; this process drives the tests. With the defaults and
- * seed 0 but two passed tests to stop (the budget CI affords), the run must pass its tests and
- * its policy beat the zero policy (straight ahead) on two 250 m roads no episode drove, the
- * safety driver resetting the car after each disengagement as in `daydrive eval`.
+ * their own) feed one learner process; this process drives the tests. With the defaults (six passed
+ * tests in a row on unseen roads with a tight bend to stop) and seed 0, the run must pass its tests
+ * and its policy beat the zero policy (straight ahead) on two 250 m roads no episode drove, the
+ * safety driver resetting the car after each disengagement as in `daydrive eval`. The actors run
+ * asynchronously, so the run is not reproducible bit for bit: a stop of two passes let a weak
+ * policy through once (17 m against the zero policy's 22), which the default stop guards against.
  */
 const cli = ['--import', 'tsx', 'src/cli/main.ts'];
 const run = promisify(execFile);
@@ -23,10 +25,7 @@ test(
   'daydrive train --actors 2 learns to keep the lane (seed 0): passes its tests and beats the zero policy on unseen roads',
   { timeout: 900_000 },
   async (t) => {
-    const config = parseTrainConfig(
-      { seed: 0, schedule: { maxEpisodes: 16, testsToPass: 2 } },
-      'actors learning test config',
-    );
+    const config = parseTrainConfig({ seed: 0, schedule: { maxEpisodes: 24 } }, 'actors learning test config');
     const out = await mkdtemp(join(tmpdir(), 'daydrive-actors-'));
     try {
       const summary = await runDistributedTraining({ config, out, resume: false, actors: 2 });
@@ -35,7 +34,7 @@ test(
       t.diagnostic(detail);
       assert.equal(summary.actors, 2);
       assert.equal(summary.droppedMessages, 0);
-      assert.ok(summary.solved, `the run did not pass its tests within 16 episodes; ${detail}`);
+      assert.ok(summary.solved, `the run did not pass its tests within 24 episodes; ${detail}`);
       assert.ok(trained >= 3 * zero, detail);
       // Both actors' episodes reached the learner (each actor's first is an exploration episode).
       const lines = (await readFile(join(out, 'metrics.jsonl'), 'utf8'))
