@@ -6,6 +6,7 @@ import {
   explorationConfigSchema,
   learnerSettingsForExploration,
   type Algorithm,
+  type ExplorationConfig,
   type ExplorationConfigInput,
   type LearnerConfigInput,
 } from '../rl/config.js';
@@ -82,6 +83,15 @@ export function drivingLearnerDefaults(algo: Algorithm): LearnerConfigInput {
   };
 }
 
+/** The learner settings an agent runs, before the state's sizes: the driving defaults, exploration's, then the overrides. */
+export function drivingLearnerInput(
+  algo: Algorithm,
+  exploration: ExplorationConfig,
+  overrides: LearnerConfigInput,
+): LearnerConfigInput {
+  return { ...drivingLearnerDefaults(algo), ...learnerSettingsForExploration(exploration), ...overrides };
+}
+
 /** Composes state builder, learner, exploration and the task machine into a DrivingAgent. */
 export function createDrivingAgent(opts: DrivingAgentOptions): DrivingAgent {
   const frame: FrameFeatures = frameFeatures(opts.agent, opts.encoder);
@@ -95,9 +105,7 @@ export function createDrivingAgent(opts: DrivingAgentOptions): DrivingAgent {
       ? { lateInputSize: state.stateSize - frame.size }
       : {};
   const learnerInput: LearnerConfigInput = {
-    ...drivingLearnerDefaults(opts.algo),
-    ...learnerSettingsForExploration(exploration),
-    ...overrides,
+    ...drivingLearnerInput(opts.algo, exploration, overrides),
     ...lateInputSize,
     ...(frame.imageShape ? { imageShape: [...frame.imageShape] as [number, number, number] } : {}),
   };

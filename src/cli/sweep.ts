@@ -9,6 +9,7 @@ import { PRUNERS, type PrunerName } from '../sweep/pruners/index.js';
 import { SAMPLERS, type SamplerName } from '../sweep/samplers/index.js';
 import type { SweepSettings } from '../sweep/record.js';
 import type { ObjectiveKey } from '../sweep/space.js';
+import type { Score } from '../sweep/statistics.js';
 import { addCommand, choiceOption, parseIntArg, type CommonOptions } from './command.js';
 
 /**
@@ -29,6 +30,7 @@ interface SweepCliOptions extends CommonOptions {
   seed?: number;
   queue?: string;
   keepRuns?: boolean;
+  defaults?: boolean;
 }
 
 interface WorkerCliOptions extends CommonOptions {
@@ -71,9 +73,20 @@ function interrupts(): {
 function describeSweep(r: SweepSummary): string {
   const head = `${r.stopped ? 'sweep stopped (continue with --resume)' : 'sweep finished'}: ${r.trials} trials (${r.done} done, ${r.pruned} pruned, ${r.failed} failed) in ${r.out}`;
   if (!r.best) return `${head}; no configuration finished all its seeds`;
-  const s = r.best.score;
   const keys: ObjectiveKey[] = ['cleanShare', 'metresPerDisengagement', 'trainingEpisodes'];
-  return `${head}\nbest: trial ${r.best.trial} ${JSON.stringify(r.best.params)}\n  ${keys.map((k) => `${k} ${formatInterval(s[k], k)}`).join(', ')} (${s.seeds} seeds, ${s.roads} roads; 95% bootstrap intervals)\n  train it: daydrive train --from-sweep ${r.out}`;
+  const scoreLine = (s: Score) =>
+    `${keys.map((k) => `${k} ${formatInterval(s[k], k)}`).join(', ')} (${s.seeds} seeds, ${s.roads} roads; 95% bootstrap intervals)`;
+  const lines = [head, `best: trial ${r.best.trial} ${JSON.stringify(r.best.params)}`, `  ${scoreLine(r.best.score)}`];
+  if (r.defaults?.score) {
+    lines.push(`defaults: trial ${r.defaults.trial}`, `  ${scoreLine(r.defaults.score)}`);
+    lines.push(
+      r.defaults.beatenBy.length > 0
+        ? `  beaten with separated intervals by trial${r.defaults.beatenBy.length > 1 ? 's' : ''} ${r.defaults.beatenBy.join(', ')}`
+        : '  no configuration beats the defaults with separated intervals',
+    );
+  }
+  lines.push(`train it: daydrive train --from-sweep ${r.out}`);
+  return lines.join('\n');
 }
 
 export function registerSweep(program: Command): void {
@@ -108,7 +121,11 @@ export function registerSweep(program: Command): void {
           '--queue <url>',
           'run the trial seeds on a BullMQ queue (redis://HOST:PORT, rediss:// for TLS) served by `daydrive sweep worker`',
         )
-        .option('--keep-runs', 'keep every trial seed run directory (runs/ in the sweep directory)'),
+        .option('--keep-runs', 'keep every trial seed run directory (runs/ in the sweep directory)')
+        .option(
+          '--no-defaults',
+          'do not run the train config defaults as trial 0 (the reference, all seeds, never pruned)',
+        ),
     async (_args, opts) => {
       const out = resolve(opts.out ?? join('sweeps-out', new Date().toISOString().replace(/[:T]/g, '-').slice(0, 19)));
       if (opts.resume && !opts.out) throw new UserError('--resume needs --out DIR (the sweep to continue)');
@@ -120,6 +137,7 @@ export function registerSweep(program: Command): void {
         ...(opts.reductionFactor !== undefined ? { reductionFactor: opts.reductionFactor } : {}),
         ...(opts.startupTrials !== undefined ? { startupTrials: opts.startupTrials } : {}),
         ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+        ...(opts.defaults === false ? { includeDefaults: false } : {}),
       };
       const signals = interrupts();
       void signals.killRequested.then(() => process.exit(130));

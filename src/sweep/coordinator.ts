@@ -6,7 +6,7 @@ import { scalarObjective, type SeedResult } from './objective.js';
 import { createPruner, type Pruner } from './pruners/index.js';
 import { SWEEP_FILES, writeBest, writeResults, writeTrials, type SweepMeta, type TrialRecord } from './record.js';
 import { createSampler, type Sampler } from './samplers/index.js';
-import { configInput, validateConfiguration, type SearchSpace } from './space.js';
+import { configInput, defaultParams, validateConfiguration, type Params, type SearchSpace } from './space.js';
 import { bootstrapScore, compareScores } from './statistics.js';
 import type { SeedTask } from './trial-seed.js';
 
@@ -117,34 +117,47 @@ export class SweepCoordinator {
       }
     }
     const { settings } = this.opts.meta;
-    while (this.trials.length < settings.trials) {
-      const index = this.trials.length;
-      const ranked = rankTrials(this.trials, this.opts.space).map((t) => ({ id: t.id, params: t.params }));
+    if (settings.includeDefaults && !this.trials.some((t) => t.reference === 'defaults'))
+      return this.addTrial(defaultParams(this.opts.space), 'defaults');
+    const sampled = () => this.trials.filter((t) => t.reference === undefined);
+    while (sampled().length < settings.trials) {
+      const index = sampled().length;
+      // The reference trial is not modelled: its values may lie outside the space's ranges.
+      const ranked = rankTrials(sampled(), this.opts.space).map((t) => ({ id: t.id, params: t.params }));
       const params = this.sampler.sample(this.opts.space, {
         trialIndex: index,
         ranked,
         rng: Rng.fromSeed((settings.seed * 1_000_003 + index) | 0),
       });
-      const check = validateConfiguration(this.opts.space, params);
-      const config = configInput(this.opts.space, params);
-      delete config.seed;
-      const trial: TrialRecord = {
-        id: index,
-        params,
-        config,
-        state: check.ok ? 'running' : 'failed',
-        ...(check.ok ? {} : { reason: `invalid configuration: ${check.reason}`, finishedAt: now() }),
-        seeds: Array.from({ length: settings.seeds }, (_, k) => ({
-          index: k,
-          seed: baseSeed(this.opts.space) + k,
-          state: check.ok ? ('pending' as const) : ('skipped' as const),
-        })),
-        createdAt: now(),
-      };
-      this.trials.push(trial);
-      if (check.ok) return this.makeTask(trial, 0);
-      log.warn({ trial: index, reason: trial.reason }, 'configuration recorded as failed');
+      const task = this.addTrial(params);
+      if (task) return task;
     }
+    return null;
+  }
+
+  /** Records a new trial and returns its first seed's task, or null when its configuration is invalid (recorded as failed). */
+  private addTrial(params: Params, reference?: 'defaults'): SeedTask | null {
+    const check = validateConfiguration(this.opts.space, params);
+    const config = configInput(this.opts.space, params);
+    delete config.seed;
+    const id = this.trials.length;
+    const trial: TrialRecord = {
+      id,
+      params,
+      config,
+      ...(reference ? { reference } : {}),
+      state: check.ok ? 'running' : 'failed',
+      ...(check.ok ? {} : { reason: `invalid configuration: ${check.reason}`, finishedAt: now() }),
+      seeds: Array.from({ length: this.opts.meta.settings.seeds }, (_, k) => ({
+        index: k,
+        seed: baseSeed(this.opts.space) + k,
+        state: check.ok ? ('pending' as const) : ('skipped' as const),
+      })),
+      createdAt: now(),
+    };
+    this.trials.push(trial);
+    if (check.ok) return this.makeTask(trial, 0);
+    log.warn({ trial: id, reason: trial.reason }, 'configuration recorded as failed');
     return null;
   }
 
@@ -179,10 +192,10 @@ export class SweepCoordinator {
       this.pruner.complete(trial.id);
       return;
     }
-    if (
-      this.sequentialSeeds &&
-      this.pruner.report(trial.id, done.length, scalarObjective(done, this.opts.space.objective)) === 'prune'
-    ) {
+    if (!this.sequentialSeeds) return;
+    const decision = this.pruner.report(trial.id, done.length, scalarObjective(done, this.opts.space.objective));
+    // The defaults are the bar, not a candidate: they run every seed, so "beats the defaults" has intervals on both sides.
+    if (decision === 'prune' && trial.reference === undefined) {
       trial.state = 'pruned';
       trial.reason = `pruned by ${this.pruner.name} after ${done.length} seed${done.length === 1 ? '' : 's'}`;
       trial.finishedAt = seed.finishedAt;

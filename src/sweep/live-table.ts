@@ -25,7 +25,7 @@ export function formatLeaderboard(trials: readonly TrialRecord[], space: SearchS
   ];
   const cells = ranked.map((t, i) => [
     String(i + 1),
-    String(t.id),
+    t.reference ? `${t.id} (${t.reference})` : String(t.id),
     t.state,
     String(t.score?.seeds ?? 0),
     ...space.objective.map((k) => (t.score ? formatInterval(t.score[k], k) : '-')),

@@ -44,6 +44,8 @@ export interface TrialRecord {
   readonly params: Params;
   /** The train config input of the configuration (base + parameters), without the seed. */
   readonly config: Record<string, unknown>;
+  /** The train config's defaults (the reference trial): never pruned, not modelled by the sampler. */
+  readonly reference?: 'defaults';
   state: TrialState;
   reason?: string;
   seeds: SeedRecord[];
@@ -61,6 +63,8 @@ export interface SweepSettings {
   readonly seed: number;
   readonly reductionFactor: number;
   readonly startupTrials: number;
+  /** Trial 0 is the defaults (all seeds, never pruned), the reference "beats the defaults" is judged against. */
+  readonly includeDefaults: boolean;
 }
 
 export interface SweepMeta {
@@ -131,6 +135,7 @@ export async function writeResults(dir: string, space: SearchSpace, trials: read
   const keys = ['cleanShare', 'metresPerDisengagement', 'trainingEpisodes'] as const;
   const header = [
     'trial',
+    'reference',
     'state',
     'seeds_done',
     ...space.parameters.map((p) => p.path),
@@ -139,6 +144,7 @@ export async function writeResults(dir: string, space: SearchSpace, trials: read
   ];
   const rows = trials.map((t): unknown[] => [
     t.id,
+    t.reference ?? '',
     t.state,
     t.seeds.filter((s) => s.state === 'done').length,
     ...space.parameters.map((p) => (p.path in t.params ? t.params[p.path] : '')),

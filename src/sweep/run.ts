@@ -25,7 +25,7 @@ import {
 } from './record.js';
 import { checkRedisReachable, parseRedisUrl } from './redis-url.js';
 import { parseSpace, readSpaceFile, type SearchSpace } from './space.js';
-import type { Score } from './statistics.js';
+import { beatsSeparated, type Score } from './statistics.js';
 
 /** `daydrive sweep`'s application function (src/cli/sweep.ts parses and prints). */
 export interface SweepCommandOptions {
@@ -57,6 +57,12 @@ export interface SweepSummary extends Record<string, unknown> {
     readonly score: Score;
     readonly config: Record<string, unknown>;
   } | null;
+  /** The defaults' trial (when the sweep ran one) and the trials that beat it with separated intervals on the first key. */
+  readonly defaults: {
+    readonly trial: number;
+    readonly score: Score | null;
+    readonly beatenBy: readonly number[];
+  } | null;
   readonly charts: readonly string[];
 }
 
@@ -68,6 +74,7 @@ export const DEFAULT_SETTINGS: SweepSettings = {
   seed: 0,
   reductionFactor: 2,
   startupTrials: 10,
+  includeDefaults: true,
 };
 
 async function startSweep(
@@ -152,6 +159,21 @@ export async function runSweep(opts: SweepCommandOptions): Promise<SweepSummary>
   const charts = outcome.stopped ? [] : await writeSweepCharts(opts.out, space, outcome.trials);
   const count = (s: TrialRecord['state']) => outcome.trials.filter((t) => t.state === s).length;
   const best = outcome.best;
+  const reference = outcome.trials.find((t) => t.reference === 'defaults');
+  const defaults = reference
+    ? {
+        trial: reference.id,
+        score: reference.score ?? null,
+        beatenBy:
+          reference.state === 'done' && reference.score
+            ? outcome.trials
+                .filter(
+                  (t) => t.state === 'done' && t.score && beatsSeparated(t.score, reference.score!, space.objective),
+                )
+                .map((t) => t.id)
+            : [],
+      }
+    : null;
   return {
     out: opts.out,
     trials: outcome.trials.length,
@@ -160,6 +182,7 @@ export async function runSweep(opts: SweepCommandOptions): Promise<SweepSummary>
     failed: count('failed'),
     stopped: outcome.stopped,
     best: best && best.score ? { trial: best.id, params: best.params, score: best.score, config: best.config } : null,
+    defaults,
     charts,
   };
 }

@@ -4,7 +4,9 @@ import { z } from 'zod';
 import { describeIssues } from '../core/config.js';
 import { UserError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
+import { drivingLearnerInput } from '../agent/create.js';
 import { trainConfigSchema, type TrainConfig } from '../jobs/train-config.js';
+import { explorationConfigSchema, learnerConfigFor } from '../rl/config.js';
 
 /**
  * The search space of a sweep (docs/sweep.md): a YAML file naming train-config paths
@@ -163,6 +165,31 @@ export function setPath(target: Record<string, unknown>, path: string, value: un
   }
   node[keys.at(-1)!] = structuredClone(value);
   return out;
+}
+
+/** The value at `path` (dot-separated) in `source`, or undefined. */
+export function getPath(source: Record<string, unknown>, path: string): unknown {
+  let node: unknown = source;
+  for (const key of path.split('.')) {
+    if (node === null || typeof node !== 'object' || Array.isArray(node)) return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node;
+}
+
+/**
+ * The parameters of the space's base configuration as the train config's defaults complete it
+ * (Optuna's `enqueue_trial` of the current settings): the reference every sampled configuration
+ * is compared with. Conditional parameters are taken where the defaults satisfy their conditions.
+ */
+export function defaultParams(space: SearchSpace): Params {
+  const parsed = trainConfigSchema.parse(space.base);
+  const exploration = explorationConfigSchema.parse(parsed.exploration);
+  const learner = learnerConfigFor(parsed.algo, drivingLearnerInput(parsed.algo, exploration, parsed.learner));
+  const config: Record<string, unknown> = { ...parsed, exploration, learner };
+  const params: Params = {};
+  for (const p of space.parameters) if (isActive(p, params)) params[p.path] = getPath(config, p.path);
+  return params;
 }
 
 /** The parameter is active under `params` (its conditions name earlier parameters). */

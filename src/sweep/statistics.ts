@@ -73,8 +73,8 @@ export function compareScores(a: Score, b: Score, objective: readonly ObjectiveK
   return 0;
 }
 
-/** The two intervals do not overlap on the first objective key (a difference worth acting on). */
-export function separated(a: Score, b: Score, objective: readonly ObjectiveKey[]): boolean {
+/** `a` beats `b` with separated intervals on the first objective key (a difference worth acting on, as docs/sweep.md says). */
+export function beatsSeparated(a: Score, b: Score, objective: readonly ObjectiveKey[]): boolean {
   const key = objective[0]!;
-  return a[key].low > b[key].high || b[key].low > a[key].high;
+  return MINIMISED.has(key) ? a[key].high < b[key].low : a[key].low > b[key].high;
 }

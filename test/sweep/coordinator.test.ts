@@ -72,6 +72,7 @@ function meta(settings: Partial<SweepSettings>): SweepMeta {
       seed: 1,
       reductionFactor: 2,
       startupTrials: 3,
+      includeDefaults: false,
       ...settings,
     },
   };
@@ -93,6 +94,25 @@ async function sweep(settings: Partial<SweepSettings>, answer: (task: SeedTask) 
   }).run();
   return { dir, executor, outcome };
 }
+
+test('the defaults are trial 0: every seed runs though ASHA would prune them, and the sampled trials still number --trials', async () => {
+  // Default tau 0.005: every road but the first fails, the worst configuration of this space.
+  const { outcome } = await sweep({ pruner: 'asha', includeDefaults: true }, (task) => [
+    { kind: 'result', task, result: fakeResult(task) },
+  ]);
+  const [defaults, ...sampled] = outcome.trials;
+  assert.equal(defaults?.reference, 'defaults');
+  assert.deepEqual(defaults?.params, { 'learner.tau': 0.005 });
+  assert.equal(defaults?.state, 'done');
+  assert.equal(defaults?.seeds.filter((s) => s.state === 'done').length, 3);
+  assert.equal(sampled.length, 12);
+  assert.ok(sampled.every((t) => t.reference === undefined));
+  assert.ok(
+    sampled.some((t) => t.state === 'pruned'),
+    'ASHA still prunes the sampled configurations',
+  );
+  assert.notEqual(outcome.best?.id, defaults?.id);
+});
 
 test('ASHA over seeds: weak configurations stop after one or two seeds, the best finishes all three and is best.yaml', async () => {
   const { dir, executor, outcome } = await sweep({ pruner: 'asha' }, (task) => [
