@@ -90,6 +90,7 @@ try {
     roads,
     seed: 0,
     workers: defaultWorkers(),
+    cameraPath: 'sim',
     baselineCache: true,
     out: join(root, 'evaluation'),
   });

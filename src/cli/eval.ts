@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { EVALUATION_SEED_SETS } from '../agent/road-seeds.js';
-import { addCommand, parseIntArg, type CommonOptions } from './command.js';
+import { addCommand, choiceOption, parseIntArg, type CommonOptions } from './command.js';
+import { CAMERA_PATHS, type CameraPath } from '../jobs/eval-drive.js';
 import { defaultWorkers } from '../jobs/eval-parallel.js';
 import { DEFAULT_EVALUATION_ROADS, EVAL_FILES, formatLooks, formatTable, runEvaluation } from '../jobs/evaluation.js';
 
@@ -12,6 +13,7 @@ interface EvalCliOptions extends CommonOptions {
   roads: number;
   seed: number;
   workers: number;
+  cameraPath: CameraPath;
   out?: string;
   baselineCache: boolean;
 }
@@ -45,6 +47,13 @@ export function registerEval(program: Command): void {
           parseIntArg(1, 256),
           defaultWorkers(),
         )
+        .addOption(
+          choiceOption(
+            '--camera-path <path>',
+            "how the trained runs see the road: sim, the simulator's model input (what training sees); car, full frames through the car's image pipeline (sharp), about 3x slower",
+            CAMERA_PATHS,
+          ).default('sim'),
+        )
         .option(
           '--out <dir>',
           `evaluation.json, ${EVAL_FILES.looks} and ${EVAL_FILES.failedRoads} (default: RUN/evaluation of the first run; replaced only when it holds an evaluation)`,
@@ -59,6 +68,7 @@ export function registerEval(program: Command): void {
         roads: opts.roads,
         seed: opts.seed,
         workers: opts.workers,
+        cameraPath: opts.cameraPath,
         baselineCache: opts.baselineCache,
         ...(opts.out !== undefined ? { out: resolve(opts.out) } : {}),
       });
@@ -66,6 +76,6 @@ export function registerEval(program: Command): void {
       return { ...result, table: formatTable(result.rows), looksTable: looks.join('\n\n') };
     },
     (r) =>
-      `Table I on ${(r.roadSeeds as number[]).length} unseen roads of ${String(r.routeLengthM)} m (baselines: cache ${String(r.baselineCache)}):\n${String(r.table)}\n\n${String(r.looksTable)}\n\npictures: ${(r.pictures as string[]).join(', ')}`,
+      `Table I on ${(r.roadSeeds as number[]).length} unseen roads of ${String(r.routeLengthM)} m (camera path: ${String(r.cameraPath)}; baselines: cache ${String(r.baselineCache)}):\n${String(r.table)}\n\n${String(r.looksTable)}\n\npictures: ${(r.pictures as string[]).join(', ')}`,
   );
 }

@@ -28,6 +28,15 @@ export const MAX_DISENGAGEMENTS_PER_ROAD = 200;
 /** Size of the camera frame kept of a failed road (4:3 like the simulator's camera). */
 const FAILURE_FRAME = { widthPx: 320, heightPx: 240 } as const;
 
+/**
+ * How a trained policy sees each road: `sim`, the model input the simulator renders for the
+ * encoder (what training sees); `car`, a full camera frame through the car's image pipeline
+ * (sharp's crop and resize), about three times the cost per step. The two give the encoder the
+ * same statistics (docs/sim.md); `car` is the check that a policy does not rely on the difference.
+ */
+export const CAMERA_PATHS = ['sim', 'car'] as const;
+export type CameraPath = (typeof CAMERA_PATHS)[number];
+
 export type PolicySpec =
   | { readonly kind: 'random'; readonly seed: number }
   | { readonly kind: 'zero' }
@@ -38,6 +47,8 @@ export interface DriveJob {
   readonly config: TrainConfig;
   readonly policy: PolicySpec;
   readonly roadSeeds: readonly number[];
+  /** How a trained policy sees the road (the random and zero policies look at nothing). */
+  readonly cameraPath: CameraPath;
   /** Keep a camera frame (at the first disengagement) and a map of each road with a disengagement. */
   readonly pictures: boolean;
 }
@@ -66,7 +77,7 @@ function roadRandomSeed(seed: number, roadSeed: number): number {
 }
 
 export async function driveJob(job: DriveJob): Promise<DrivenRoads> {
-  const env = simEnvFor(job.config, 1);
+  let env = simEnvFor(job.config, 1);
   let policyFor: (roadSeed: number) => EpisodePolicy;
   let release = (): void => {};
   const policy = job.policy;
@@ -88,6 +99,7 @@ export async function driveJob(job: DriveJob): Promise<DrivenRoads> {
       release();
       throw err;
     }
+    if (job.cameraPath === 'sim') env = simEnvFor(job.config, 1, agent.modelInput);
     const plain = agentPolicy(agent, policy.name);
     policyFor = () => plain;
   }

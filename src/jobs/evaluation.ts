@@ -18,6 +18,7 @@ import { checkEvaluationRoads, EVALUATION_ROAD_SEED_BASE, EVALUATION_SEEDS_PER_S
 import {
   MAX_DISENGAGEMENTS_PER_ROAD,
   readRunConfig,
+  type CameraPath,
   type DriveJob,
   type FailurePictures,
   type PolicySpec,
@@ -69,6 +70,8 @@ export interface PolicyEvaluation {
 export interface EvaluationResult {
   readonly roadSeeds: number[];
   readonly routeLengthM: number;
+  /** How the trained policies saw the roads. */
+  readonly cameraPath: CameraPath;
   readonly rows: TableRow[];
   readonly policies: PolicyEvaluation[];
   /** 'hit': the baselines came from the cache; 'miss': driven and stored; 'off': --no-baseline-cache. */
@@ -167,6 +170,8 @@ export interface EvalOptions {
   readonly roads: number;
   readonly seed: number;
   readonly workers: number;
+  /** How the trained policies see the roads (eval-drive.ts). */
+  readonly cameraPath: CameraPath;
   /** Directory for evaluation.json and the pictures (default: RUN/evaluation of the first run). */
   readonly out?: string;
   readonly baselineCache: boolean;
@@ -243,7 +248,10 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvaluationResult
   );
 
   const drive = (policy: PolicySpec, pictures: boolean) =>
-    driveInParallel({ config: first.config, policy, roadSeeds, pictures } satisfies DriveJob, opts.workers);
+    driveInParallel(
+      { config: first.config, policy, roadSeeds, cameraPath: opts.cameraPath, pictures } satisfies DriveJob,
+      opts.workers,
+    );
   const evaluations: PolicyEvaluation[] = [];
   const failures = new Map<string, FailurePictures[]>();
   const summarise = (policy: string, roads: readonly RoadResult[], i: number): PolicyEvaluation => ({
@@ -287,6 +295,7 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvaluationResult
   const result = {
     roadSeeds,
     routeLengthM: first.config.sim.road.routeLengthM,
+    cameraPath: opts.cameraPath,
     rows,
     policies: evaluations,
     baselineCache: cache,

@@ -57,7 +57,8 @@ export async function evaluateTrainedRun(
   const agent = buildAgent({ ...config, agent: { ...config.agent, replayTestEpisodes: false } }, encoder);
   try {
     await readCheckpoint(runDir, agent);
-    const env = simEnvFor(config, 1);
+    // As `daydrive eval` drives by default: the model input the simulator renders (what training sees).
+    const env = simEnvFor(config, 1, agent.modelInput);
     const policy = agentPolicy(agent, 'trial');
     const outcomes: RoadOutcome[] = [];
     for (const roadSeed of roadSeeds) {

@@ -147,8 +147,8 @@ test(
     const config = parseTrainConfig({ sim: { road: { routeLengthM: 30 } } }, 'test config');
     const roadSeeds = evaluationRoads(3, 5, config.sim).map((r) => r.seed);
     for (const policy of [{ kind: 'random', seed: 2 } as const, { kind: 'zero' } as const]) {
-      const serial = await driveJob({ config, policy, roadSeeds, pictures: false });
-      const parallel = await driveInParallel({ config, policy, roadSeeds, pictures: false }, 2);
+      const serial = await driveJob({ config, policy, roadSeeds, cameraPath: 'sim', pictures: false });
+      const parallel = await driveInParallel({ config, policy, roadSeeds, cameraPath: 'sim', pictures: false }, 2);
       assert.deepEqual(parallel.roads, serial.roads);
       assert.deepEqual(
         serial.roads.map((r) => r.routeSeed),

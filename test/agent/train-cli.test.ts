@@ -133,6 +133,13 @@ test(
     const again = lastJson((await run(process.execPath, evalArgs, { env: evalEnv })).stdout);
     assert.equal(again.baselineCache, 'hit');
     assert.deepEqual(again.rows, table.rows);
+    // By default the agent sees the model input the simulator renders; --camera-path car drives full frames through sharp.
+    assert.equal(table.cameraPath, 'sim');
+    const carArgs = [...evalArgs, '--camera-path', 'car', '--out', join(root, 'eval-car')];
+    const car = lastJson((await run(process.execPath, carArgs, { env: evalEnv })).stdout);
+    assert.equal(car.cameraPath, 'car');
+    assert.deepEqual((car.rows as unknown[]).slice(0, 2), rows.slice(0, 2)); // the baselines look at nothing
+    assert.ok((car.rows as { distanceM: number }[])[2]!.distanceM >= 60);
     // An --out holding the user's own files is refused before anything drives, and the files stay.
     const mine = join(root, 'mine');
     await mkdir(mine);
