@@ -1,10 +1,8 @@
 import { strict as assert } from 'node:assert';
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { parseSimConfig } from '../../sim/index.js';
 import type { RgbImage } from '../../src/core/env.js';
@@ -13,6 +11,8 @@ import { BagWriter } from '../../src/vision/bag-writer.js';
 import { readFrameIndex } from '../../src/vision/dataset.js';
 import { readMcapImages } from '../../src/vision/mcap.js';
 import { BAG_TOPICS } from '../../src/vision/ros-schemas.js';
+import { lastJson } from '../helpers/cli.js';
+import { collectFromBag } from './helpers.js';
 
 /**
  * The simulator records what a car records (a rosbag2 directory: metadata.yaml and an MCAP of
@@ -93,31 +93,14 @@ test('a simulator bag is a rosbag2 directory and reads back with the same frames
 
   // Through the CLI, as a car's bag: the directory, segments split where the car was put back or a new road began.
   const out = join(root, 'frames');
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      'src/cli/main.ts',
-      'vae',
-      'collect',
-      '--bag',
-      dir,
-      '--topic',
-      BAG_TOPICS.camera,
-      '--out',
-      out,
-      '--json',
-    ],
-    {
-      env: { ...process.env, DAYDRIVE_LOG_LEVEL: 'error' },
-    },
-  );
-  const last = JSON.parse(stdout.trim().split('\n').pop()!) as {
+  const collected = await collectFromBag(dir, BAG_TOPICS.camera, out);
+  assert.equal(collected.code, 0, collected.stderr);
+  const stdout = collected.stdout;
+  const last = lastJson<{
     frames: number;
     segments: number;
     odometryMessages: number;
-  };
+  }>(stdout);
   assert.equal(last.frames, rendered.length);
   assert.ok(last.segments >= opts.episodes);
   const index = await readFrameIndex(out);
@@ -172,31 +155,14 @@ test('a bag with a corrupt chunk keeps the frames of every readable chunk and re
   assert.equal(kept[0], all[0]);
   // The CLI keeps them too, and says what it skipped.
   const out = join(root, 'frames');
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      'src/cli/main.ts',
-      'vae',
-      'collect',
-      '--bag',
-      file,
-      '--topic',
-      BAG_TOPICS.camera,
-      '--out',
-      out,
-      '--json',
-    ],
-    {
-      env: { ...process.env, DAYDRIVE_LOG_LEVEL: 'error' },
-    },
-  );
-  const last = JSON.parse(stdout.trim().split('\n').pop()!) as {
+  const collected = await collectFromBag(file, BAG_TOPICS.camera, out);
+  assert.equal(collected.code, 0, collected.stderr);
+  const stdout = collected.stdout;
+  const last = lastJson<{
     ok: boolean;
     frames: number;
     skippedChunks: unknown[];
-  };
+  }>(stdout);
   assert.equal(last.ok, true);
   assert.equal(last.frames, kept.length);
   assert.equal(last.skippedChunks.length, 1);
@@ -228,29 +194,8 @@ test('a ROS 1 bag, a sqlite3 rosbag2 and a directory that is no bag are refused,
     /not a rosbag2 directory/,
   );
   // Through the CLI: one line, exit 2, and --out is not created.
-  await assert.rejects(
-    promisify(execFile)(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        'src/cli/main.ts',
-        'vae',
-        'collect',
-        '--bag',
-        ros1,
-        '--topic',
-        '/camera',
-        '--out',
-        join(root, 'out'),
-      ],
-      { env: { ...process.env, DAYDRIVE_LOG_LEVEL: 'error' } },
-    ),
-    (e: { code: number; stderr: string }) => {
-      assert.equal(e.code, 2);
-      assert.match(e.stderr.trim(), /^.*ROS 1 bag.*$/);
-      return true;
-    },
-  );
+  const refused = await collectFromBag(ros1, '/camera', join(root, 'out'));
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr.trim(), /^.*ROS 1 bag.*$/);
   assert.ok(!(await readdir(root)).includes('out'));
 });
