@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { TrialRecord } from '../../src/sweep/record.js';
 import { CLI } from '../helpers/cli.js';
 
-export { CLI, lastJson, run } from '../helpers/cli.js';
+export { lastJson } from '../helpers/cli.js';
 
 /** Shared by the sweep tests: the CLI as a user runs it, the sweep record, the trace of started trial seeds. */
 export const TINY_SPACE = 'test/sweep/fixtures/tiny-space.yaml';
