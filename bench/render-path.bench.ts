@@ -18,6 +18,7 @@ import { DEFAULT_VAE_MODEL_DIR, loadVaeEncoder } from '../src/vision/encoder.js'
 import { normalise, preprocessRgb } from '../src/vision/preprocess.js';
 import { groupCrossValidatedR2, predictLinear, rSquared } from '../src/vision/regression.js';
 import { figure, printReport, type BenchFigure } from './report.js';
+import { clamp } from '../src/core/math.js';
 
 const ROADS = Number(process.env.RENDER_BENCH_ROADS ?? 36);
 const SEED = 4242; // not the shipped model's collection seed (31)
@@ -49,7 +50,7 @@ for (let road = 0; road < ROADS; road++) {
       if (rng.uniform() < 0.04) offsetM = rng.range(-1.1, 1.1) * (env.road.laneWidthM / 2);
       noise += -0.3 * noise + 0.25 * Math.sqrt(0.6) * rng.normal();
       const [steer] = purePursuitForEnv(env, { offsetM, speedAction: 0.6 });
-      const r = env.stepSync([Math.max(-1, Math.min(1, steer + noise)), 0.6]);
+      const r = env.stepSync([clamp(steer + noise, -1, 1), 0.6]);
       if (r.terminated || r.truncated) {
         env.resetSync({ continueRoute: true });
         noise = 0;
@@ -218,7 +219,7 @@ figures.push(
     false,
   ),
 );
-printReport('render-path', figures, {
+await printReport('render-path', figures, {
   frames: n,
   roads: ROADS,
   supersample: config.camera.modelInputSupersample,

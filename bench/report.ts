@@ -1,4 +1,7 @@
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { writeJsonSafely } from '../src/core/files.js';
+import { roundTo } from '../src/core/math.js';
 
 /** One benchmark figure, printed as a JSON line: the figure, what it is compared to, the ratio. */
 export interface BenchFigure {
@@ -44,11 +47,27 @@ export function figure(
   };
 }
 
-/** Prints one JSON object: the benchmark's name, the machine, and its figures. */
-export function printReport(
+/** Where each benchmark's last report is kept (committed): scripts/bench-tables.ts renders the README's tables from them. */
+export const RESULTS_DIR = resolve(import.meta.dirname, 'results');
+
+/**
+ * Prints one JSON object (the benchmark's name, the machine, its figures) and writes it, with the
+ * command, the date and the load average, to bench/results/<benchmark>.json, unless
+ * BENCH_RESULTS=off (a run under other settings that should not replace the README's figures).
+ */
+export async function printReport(
   benchmark: string,
   figures: readonly BenchFigure[],
   extra: Record<string, unknown> = {},
-): void {
-  process.stdout.write(JSON.stringify({ benchmark, machine: machine(), figures, ...extra }) + '\n');
+): Promise<void> {
+  const report = { benchmark, machine: machine(), figures, ...extra };
+  process.stdout.write(JSON.stringify(report) + '\n');
+  if (process.env.BENCH_RESULTS === 'off') return;
+  const script = relative(resolve(import.meta.dirname, '..'), process.argv[1] ?? '');
+  await writeJsonSafely(join(RESULTS_DIR, `${benchmark}.json`), {
+    command: `node --import tsx ${script}`,
+    date: new Date().toISOString(),
+    loadAverage1m: roundTo(loadavg()[0] ?? 0, 1),
+    ...report,
+  });
 }

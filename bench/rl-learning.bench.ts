@@ -109,7 +109,7 @@ if (ONLY === undefined || ONLY === 'mountaincar') {
   }
 }
 
-printReport('rl-learning', figures, {
+await printReport('rl-learning', figures, {
   runs,
   pendulumGoalMet: ALGORITHMS.every((algo) => {
     const rs = runs.filter((r) => r.task === 'pendulum' && r.algo === algo);

@@ -262,4 +262,8 @@ for (const algo of ['ddpg', 'td3', 'd4pg'] as const) {
   );
 }
 figures.push(...(await replayFigures()));
-printReport('rl', figures, { backend: backend.name, updatesPerMeasurement: UPDATES, loadAverage1m: loadavg()[0] });
+await printReport('rl', figures, {
+  backend: backend.name,
+  updatesPerMeasurement: UPDATES,
+  loadAverage1m: loadavg()[0],
+});

@@ -185,7 +185,7 @@ const real = await realRun();
 const loadReal = loadavg()[0]!;
 const sReal = [...real.latenciesMs].sort((a, b) => a - b);
 const sStand = [...standIn.latenciesMs].sort((a, b) => a - b);
-printReport(
+await printReport(
   'ros-dds',
   [
     figure(

@@ -481,7 +481,7 @@ const figures: BenchFigure[] = [
     true,
   ),
 ];
-printReport('ros', figures, {
+await printReport('ros', figures, {
   backend: backend.name,
   encoder: `${DEFAULT_VAE_MODEL_DIR} (latent ${enc.latentSize}, input ${enc.inputWidth}x${enc.inputHeight})`,
   // Other work on the machine shows up in p99: the 1-minute load average at the end of each phase.

@@ -108,4 +108,4 @@ figures.push(
     wall(noRender),
   ),
 );
-printReport('sim', figures, { secondsPerFigure: seconds, threads: 1 });
+await printReport('sim', figures, { secondsPerFigure: seconds, threads: 1 });

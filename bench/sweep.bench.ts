@@ -161,7 +161,7 @@ if (withDefault) {
   );
 }
 await rm(dir, { recursive: true, force: true });
-printReport('sweep', figures, {
+await printReport('sweep', figures, {
   load: { ...load, after: loadavg().map((x) => r2(x)) },
   runs: 'one run of each figure',
   defaultSeed,

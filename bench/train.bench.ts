@@ -81,6 +81,32 @@ function pooled(rows: readonly TableRow[]): {
   return { distanceM, disengagements, metresPerDisengagement: distanceM / Math.max(1, disengagements) };
 }
 
+/** Median training episodes to the stop and to the first passed test, against the paper's figure on the car. */
+function episodeFigures(
+  state: 'VAE' | 'pixels',
+  runs: readonly TrainSummary[],
+  paperEpisodes: number,
+  firstPassNote = '',
+): BenchFigure[] {
+  const paper = { name: 'paper (real car)', value: paperEpisodes };
+  return [
+    figure(
+      `median training episodes to the stop (${testsToPass} passed tests in a row, ${state})`,
+      median(runs.map(episodesOf)),
+      'episodes',
+      paper,
+      false,
+    ),
+    figure(
+      `median training episodes to the first passed test (${state}${firstPassNote})`,
+      median(runs.map(firstPassOf)),
+      'episodes',
+      paper,
+      false,
+    ),
+  ];
+}
+
 const root = await mkdtemp(join(tmpdir(), 'daydrive-train-bench-'));
 try {
   const vae = await trainSeeds('vae', seeds, root);
@@ -97,7 +123,6 @@ try {
   const [randomRow, zeroRow] = table.rows;
   const vaeRows = table.rows.slice(2, 2 + seeds);
   const pixelRows = table.rows.slice(2 + seeds);
-  const vaePooled = pooled(vaeRows);
   const sum = (key: 'world' | 'agent' | 'optimise' | 'total') => vae.runs.reduce((s, r) => s + r.seconds[key], 0);
   const figures: BenchFigure[] = [
     figure(
@@ -110,20 +135,7 @@ try {
   ];
   if (seeds > 0) {
     figures.push(
-      figure(
-        `median training episodes to the stop (${testsToPass} passed tests in a row, VAE)`,
-        median(vae.runs.map(episodesOf)),
-        'episodes',
-        { name: 'paper (real car)', value: PAPER_VAE_EPISODES },
-        false,
-      ),
-      figure(
-        'median training episodes to the first passed test (VAE; the paper stopped there)',
-        median(vae.runs.map(firstPassOf)),
-        'episodes',
-        { name: 'paper (real car)', value: PAPER_VAE_EPISODES },
-        false,
-      ),
+      ...episodeFigures('VAE', vae.runs, PAPER_VAE_EPISODES, '; the paper stopped there'),
       figure(
         'median wall-clock of daydrive train (VAE)',
         median(vae.runs.map((r) => r.seconds.total)),
@@ -133,7 +145,7 @@ try {
       ),
       figure(
         'metres per disengagement on unseen roads (VAE agents, pooled)',
-        vaePooled.metresPerDisengagement,
+        pooled(vaeRows).metresPerDisengagement,
         'm',
         { name: 'goal', value: GOAL_METRES_PER_DISENGAGEMENT },
         true,
@@ -149,20 +161,7 @@ try {
   }
   if (pixelSeeds > 0) {
     figures.push(
-      figure(
-        `median training episodes to the stop (${testsToPass} passed tests in a row, pixels)`,
-        median(pixels.runs.map(episodesOf)),
-        'episodes',
-        { name: 'paper (real car)', value: PAPER_PIXEL_EPISODES },
-        false,
-      ),
-      figure(
-        'median training episodes to the first passed test (pixels)',
-        median(pixels.runs.map(firstPassOf)),
-        'episodes',
-        { name: 'paper (real car)', value: PAPER_PIXEL_EPISODES },
-        false,
-      ),
+      ...episodeFigures('pixels', pixels.runs, PAPER_PIXEL_EPISODES),
       figure(
         'metres per disengagement on unseen roads (pixel agents, pooled)',
         pooled(pixelRows).metresPerDisengagement,
@@ -172,7 +171,7 @@ try {
       ),
     );
   }
-  printReport('train', figures, {
+  await printReport('train', figures, {
     config: configFile ?? 'defaults',
     seeds,
     pixelSeeds,

@@ -206,4 +206,4 @@ if (!QUICK) {
   );
 }
 loads.end = round(loadavg()[0]!);
-printReport('transport', figures, { loadAverage1m: loads, runs });
+await printReport('transport', figures, { loadAverage1m: loads, runs });

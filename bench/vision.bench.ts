@@ -270,7 +270,7 @@ const sizeFigures: BenchFigure[] = sizes.flatMap((s) => [
   ),
 ]);
 
-printReport(
+await printReport(
   'vision',
   [
     figure(

@@ -5,11 +5,14 @@
  * 2. every ```ts example in them compiles with the project's compiler options. An example's free
  *    variables are declared, with their types, in an HTML comment just above it, invisible on the
  *    page: <!-- doc-check: declare const env: import('../src/core/env.js').DrivingEnvironment; -->
+ * 3. every table of benchmark figures in README.md is what its bench/results/<name>.json gives
+ *    (scripts/bench-tables.ts).
  * Prints one line per problem and exits 1 if there is any.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
+import { benchTableProblems } from './bench-tables.js';
 
 const root = resolve(import.meta.dirname, '..');
 /** Where the examples are written: a folder at the root, so their `../src/...` imports resolve as from docs/. */
@@ -109,6 +112,7 @@ function main(): void {
     }
   }
   rmSync(exampleDir, { recursive: true, force: true });
+  problems.push(...benchTableProblems());
   for (const problem of problems) console.error(problem);
   console.log(
     `check-docs: ${markdownFiles().length} Markdown files, ${exampleFiles.size} ts examples, ${problems.length} problems`,

@@ -1,6 +1,6 @@
-import type { Rng } from '../src/core/rng.js';
+import { Rng } from '../src/core/rng.js';
 import type { AppearanceConfig } from './config.js';
-import { pickWeighted, seededStream } from './road.js';
+import { pickWeighted } from './road.js';
 
 /**
  * The look of one road, drawn from the configured randomisation ranges. Colours are linear RGB
@@ -55,6 +55,9 @@ function jitter(rng: Rng, c: Rgb, amount: number): Rgb {
   return [c[0] + rng.range(-amount, amount), c[1] + rng.range(-amount, amount), c[2] + rng.range(-amount, amount)];
 }
 
+/** XORed into a road's seed: the look's stream is not the layout's. */
+const APPEARANCE_SEED_SALT = 0x5bd1e995;
+
 /**
  * The look of road `roadSeed`. The order of the random draws is part of the contract: the same
  * seed must give the same look as before any setting was added (a VAE was trained on it), so new
@@ -62,7 +65,7 @@ function jitter(rng: Rng, c: Rgb, amount: number): Rgb {
  * the draws.
  */
 export function drawAppearance(roadSeed: number, cfg: AppearanceConfig, twoLanes: boolean): Appearance {
-  const rng = seededStream(roadSeed, 0x5bd1e995);
+  const rng = Rng.fromSeed(roadSeed ^ APPEARANCE_SEED_SALT, 'world-v1');
   const r = (range: readonly [number, number]): number => rng.range(range[0], range[1]);
   const times = (v: number, t: Rgb): Rgb => [v * t[0], v * t[1], v * t[2]];
   const centreMarking = twoLanes ? pickWeighted(rng, cfg.centreMarkingWeights) : 'none';

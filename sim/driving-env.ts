@@ -16,6 +16,7 @@ import { parseSimConfig, type CameraConfig, type SimConfig, type SimConfigInput 
 import { generateRoad, newProjection, wrapAngle, type Pose2D, type Road } from './road.js';
 import { SafetyDriver } from './safety-driver.js';
 import { Vehicle } from './vehicle.js';
+import { clamp } from '../src/core/math.js';
 
 /** What the simulator reports each step: the shared DrivingInfo plus simulator-only extras. */
 export interface SimDrivingInfo extends DrivingInfo {
@@ -188,8 +189,8 @@ export class DrivingSimEnv implements DrivingEnvironment {
   stepSync(action: ArrayLike<number>): StepResult<DrivingObservation, SimDrivingInfo> {
     validateAction(action, DRIVING_ACTION_SIZE);
     if (this.episodeOver) throw new Error('the episode is over: call reset() before step()');
-    const steer = clip(action[0]!);
-    const speed = clip(action[1]!);
+    const steer = clamp(action[0]!, -1, 1);
+    const speed = clamp(action[1]!, -1, 1);
     const road = this.road;
     const before = this.sM;
     this.vehicle.stepPolicyPeriod(this.vehicle.command(steer, speed));
@@ -216,7 +217,7 @@ export class DrivingSimEnv implements DrivingEnvironment {
     const info: SimDrivingInfo = {
       intervention,
       distanceAlongRouteM: this.sM,
-      routeCompletion: Math.min(1, Math.max(0, this.sM / road.routeLengthM)),
+      routeCompletion: clamp(this.sM / road.routeLengthM, 0, 1),
       crossTrackErrorM,
       headingErrorRad,
       roadSeed: this.roadSeedValue,
@@ -239,7 +240,7 @@ export class DrivingSimEnv implements DrivingEnvironment {
     return {
       intervention: null,
       distanceAlongRouteM: this.sM,
-      routeCompletion: Math.min(1, Math.max(0, this.sM / road.routeLengthM)),
+      routeCompletion: clamp(this.sM / road.routeLengthM, 0, 1),
       crossTrackErrorM: this.proj.lateralM - road.laneCentreOffsetM,
       headingErrorRad: wrapAngle(st.yawRad - this.proj.headingRad),
       roadSeed: this.roadSeedValue,
@@ -285,7 +286,3 @@ export class DrivingSimEnv implements DrivingEnvironment {
 }
 
 const EMPTY_IMAGE: RgbImage = { width: 0, height: 0, data: new Uint8Array(0) };
-
-function clip(x: number): number {
-  return x < -1 ? -1 : x > 1 ? 1 : x;
-}

@@ -1,6 +1,7 @@
 import type { Road } from './road.js';
 import { wrapAngle } from './road.js';
 import type { CarPose } from './driving-env.js';
+import { clamp } from '../src/core/math.js';
 
 /**
  * Pure pursuit on the true road (Coulter 1992): steer the rear axle onto a circle through a goal
@@ -26,7 +27,7 @@ export function purePursuitAction(road: Road, pose: CarPose, sM: number, opts: P
   const alpha = wrapAngle(Math.atan2(goal.yM - pose.yM, goal.xM - pose.xM) - pose.yawRad);
   const dist = Math.max(Math.hypot(goal.xM - pose.xM, goal.yM - pose.yM), 1e-6);
   const steeringRad = Math.atan((2 * opts.wheelbaseM * Math.sin(alpha)) / dist);
-  const steer = Math.max(-1, Math.min(1, steeringRad / opts.maxSteeringRad));
+  const steer = clamp(steeringRad / opts.maxSteeringRad, -1, 1);
   return [steer, opts.speedAction ?? 1];
 }
 

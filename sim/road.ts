@@ -1,6 +1,7 @@
 import { UserError } from '../src/core/errors.js';
 import { Rng } from '../src/core/rng.js';
 import type { RoadConfig } from './config.js';
+import { clamp } from '../src/core/math.js';
 
 /**
  * Procedural roads: a centre line of straights, arcs and S-bends drawn from a seed, stored as a
@@ -109,7 +110,7 @@ export class Road {
 
   /** Point at arc length s (clamped to the road) and lateral offset (+ left), with the centre-line heading. */
   pointAt(sM: number, lateralM = 0): { xM: number; yM: number; headingRad: number } {
-    const sc = Math.min(Math.max(sM, 0), this.totalLengthM);
+    const sc = clamp(sM, 0, this.totalLengthM);
     const i = Math.min(Math.floor(sc / this.spacingM), this.count - 2);
     const t = (sc - i * this.spacingM) / this.spacingM;
     const x = this.xs[i]! + t * (this.xs[i + 1]! - this.xs[i]!);
@@ -174,7 +175,7 @@ export class Road {
   projectPrecise(xM: number, yM: number, hint: number, out: RoadProjection): RoadProjection {
     this.project(xM, yM, hint, out);
     for (let k = 0; k < 2; k++) {
-      const sClamped = Math.min(Math.max(out.sM, 0), this.totalLengthM);
+      const sClamped = clamp(out.sM, 0, this.totalLengthM);
       const c = this.pointAt(sClamped);
       const tx = Math.cos(c.headingRad);
       const ty = Math.sin(c.headingRad);
@@ -187,7 +188,7 @@ export class Road {
       out.lateralM = lateral;
       out.headingRad = c.headingRad;
     }
-    const sClamped = Math.min(Math.max(out.sM, 0), this.totalLengthM);
+    const sClamped = clamp(out.sM, 0, this.totalLengthM);
     const c = this.pointAt(sClamped);
     out.lateralM = -(xM - c.xM) * Math.sin(c.headingRad) + (yM - c.yM) * Math.cos(c.headingRad);
     out.headingRad = c.headingRad;
@@ -228,21 +229,6 @@ function advance(seg: RoadSegment, x: number, y: number, h: number, d: number): 
   return { x: x + (Math.sin(h1) - Math.sin(h)) / k, y: y - (Math.cos(h1) - Math.cos(h)) / k, h: h1 };
 }
 
-/**
- * A well-mixed stream for a (possibly small) integer seed: xoroshiro128+ seeded with 1, 2, 3...
- * gives correlated first outputs, so the seed is scrambled (murmur3 finaliser) and a few values
- * are discarded.
- */
-export function seededStream(seed: number, salt = 0): Rng {
-  let h = (seed ^ salt) | 0;
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  h ^= h >>> 16;
-  const rng = Rng.fromLegacySeed(h | 0);
-  for (let i = 0; i < 8; i++) rng.uniform();
-  return rng;
-}
-
 function pickWeighted<K extends string>(rng: Rng, weights: Readonly<Record<K, number>>): K {
   const keys = Object.keys(weights) as K[];
   const total = keys.reduce((a, k) => a + weights[k], 0);
@@ -256,10 +242,6 @@ function pickWeighted<K extends string>(rng: Rng, weights: Readonly<Record<K, nu
 export { pickWeighted };
 
 const DEG = Math.PI / 180;
-
-function clamp(x: number, lo: number, hi: number): number {
-  return x < lo ? lo : x > hi ? hi : x;
-}
 
 /** Draws the segment list of one road; turns alternate loosely so routes wander instead of looping. */
 function drawSegments(rng: Rng, cfg: RoadConfig, lengthM: number): RoadSegment[] {
@@ -334,7 +316,7 @@ export const ROAD_MAX_ATTEMPTS = 50;
  * projection (which may jump to the other branch) and the safety driver would all get wrong.
  */
 export function generateRoad(seed: number, cfg: RoadConfig): Road {
-  const rng = seededStream(seed);
+  const rng = Rng.fromSeed(seed, 'world-v1');
   const laneCount: 1 | 2 = rng.uniform() < cfg.twoLaneProbability ? 2 : 1;
   const laneWidthM = rng.range(cfg.laneWidthRangeM[0], cfg.laneWidthRangeM[1]);
   const totalM = cfg.routeLengthM + cfg.extraRoadM;

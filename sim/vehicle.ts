@@ -1,6 +1,7 @@
 import type { VehicleConfig } from './config.js';
 import { drivingCommand } from '../src/core/env.js';
 import { maxSetpointMps } from './config.js';
+import { clamp } from '../src/core/math.js';
 
 /**
  * Kinematic bicycle model with the low-level controllers of the car: the steering actuator moves
@@ -54,8 +55,8 @@ export class Vehicle {
     const s = this.state;
     // Rate-limited steering actuator.
     const maxDelta = c.maxSteeringRateRadPerS * dt;
-    const dSteer = Math.min(Math.max(cmd.steeringRad - s.steeringRad, -maxDelta), maxDelta);
-    s.steeringRad = Math.min(Math.max(s.steeringRad + dSteer, -c.maxSteeringRad), c.maxSteeringRad);
+    const dSteer = clamp(cmd.steeringRad - s.steeringRad, -maxDelta, maxDelta);
+    s.steeringRad = clamp(s.steeringRad + dSteer, -c.maxSteeringRad, c.maxSteeringRad);
     // P speed controller: a = k (v* - v), limited; speed never negative (no reverse gear).
     const accel = Math.min(
       Math.max(c.speedGainPerS * (cmd.speedSetpointMps - s.speedMps), -c.maxDecelMps2),

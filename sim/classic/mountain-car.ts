@@ -1,6 +1,6 @@
 import { validateAction, type ResetOptions, type StepResult, type VectorEnvironment } from '../../src/core/env.js';
-import type { Rng } from '../../src/core/rng.js';
-import { seededStream } from '../road.js';
+import { Rng } from '../../src/core/rng.js';
+import { clamp } from '../../src/core/math.js';
 
 /**
  * MountainCarContinuous-v0, ported from Gymnasium
@@ -8,7 +8,7 @@ import { seededStream } from '../road.js';
  * reward (+100 at the goal, minus 0.1 a^2 of the unclipped action each step) and 999-step time
  * limit (TimeLimit semantics: truncated at step 999 even when the goal is reached on it). As in Gymnasium the state is stored as float32 after every step (float64 right after a
  * reset) and the arithmetic of a step is double precision. Reset draws from our seeded Rng
- * (seededStream: consecutive seeds give unrelated starts).
+ * (Rng.fromSeed's 'world-v1' derivation: consecutive seeds give unrelated starts).
  */
 
 export const MOUNTAIN_CAR = {
@@ -39,7 +39,7 @@ export class MountainCarContinuousEnv implements VectorEnvironment {
   private rng: Rng;
 
   constructor(options: { seed?: number; maxEpisodeSteps?: number } = {}) {
-    this.rng = seededStream(options.seed ?? 0);
+    this.rng = Rng.fromSeed(options.seed ?? 0, 'world-v1');
     this.maxEpisodeSteps = options.maxEpisodeSteps ?? MOUNTAIN_CAR.maxEpisodeSteps;
   }
 
@@ -52,7 +52,7 @@ export class MountainCarContinuousEnv implements VectorEnvironment {
   }
 
   resetSync(options?: ResetOptions): Float32Array {
-    if (options?.seed !== undefined) this.rng = seededStream(options.seed);
+    if (options?.seed !== undefined) this.rng = Rng.fromSeed(options.seed, 'world-v1');
     this.position = this.rng.range(MOUNTAIN_CAR.initPositionLow, MOUNTAIN_CAR.initPositionHigh);
     this.velocity = 0;
     this.steps = 0;
@@ -75,7 +75,7 @@ export class MountainCarContinuousEnv implements VectorEnvironment {
     const a = Math.fround(action[0] as number);
     let position = this.position;
     let velocity = this.velocity;
-    const force = Math.min(Math.max(a, c.minAction), c.maxAction);
+    const force = clamp(a, c.minAction, c.maxAction);
     velocity += force * c.power - 0.0025 * Math.cos(3 * position);
     if (velocity > c.maxSpeed) velocity = c.maxSpeed;
     if (velocity < -c.maxSpeed) velocity = -c.maxSpeed;

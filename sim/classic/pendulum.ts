@@ -1,6 +1,6 @@
 import { validateAction, type ResetOptions, type StepResult, type VectorEnvironment } from '../../src/core/env.js';
-import type { Rng } from '../../src/core/rng.js';
-import { seededStream } from '../road.js';
+import { Rng } from '../../src/core/rng.js';
+import { clamp } from '../../src/core/math.js';
 
 /**
  * Pendulum-v1, ported from Gymnasium (gymnasium/envs/classic_control/pendulum.py): same constants,
@@ -8,7 +8,7 @@ import { seededStream } from '../road.js';
  * the state (theta, theta_dot) is float64 and the observation [cos theta, sin theta, theta_dot]
  * float32. Differences: the action is in [-1, 1] (our VectorEnvironment contract) and scaled to a
  * torque of max_torque * a (rounded to float32, Gymnasium's action dtype); reset draws from our
- * seeded Rng (seededStream: consecutive seeds give unrelated starts), not NumPy's.
+ * seeded Rng (Rng.fromSeed's 'world-v1' derivation: consecutive seeds give unrelated starts), not NumPy's.
  */
 
 export const PENDULUM = {
@@ -43,7 +43,7 @@ export class PendulumEnv implements VectorEnvironment {
   private rng: Rng;
 
   constructor(options: { seed?: number; g?: number; maxEpisodeSteps?: number } = {}) {
-    this.rng = seededStream(options.seed ?? 0);
+    this.rng = Rng.fromSeed(options.seed ?? 0, 'world-v1');
     this.g = options.g ?? PENDULUM.g;
     this.maxEpisodeSteps = options.maxEpisodeSteps ?? PENDULUM.maxEpisodeSteps;
   }
@@ -59,7 +59,7 @@ export class PendulumEnv implements VectorEnvironment {
   }
 
   resetSync(options?: ResetOptions): Float32Array {
-    if (options?.seed !== undefined) this.rng = seededStream(options.seed);
+    if (options?.seed !== undefined) this.rng = Rng.fromSeed(options.seed, 'world-v1');
     this.theta = this.rng.range(-PENDULUM.initThetaMax, PENDULUM.initThetaMax);
     this.thetaDot = this.rng.range(-PENDULUM.initThetaDotMax, PENDULUM.initThetaDotMax);
     this.steps = 0;
@@ -83,10 +83,10 @@ export class PendulumEnv implements VectorEnvironment {
     const th = this.theta;
     const thdot = this.thetaDot;
     // u = clip(u, -max_torque, max_torque)[0]   (float32 action)
-    const u = Math.fround(Math.min(Math.max(Math.fround(maxTorque * (action[0] as number)), -maxTorque), maxTorque));
+    const u = Math.fround(clamp(Math.fround(maxTorque * (action[0] as number)), -maxTorque, maxTorque));
     const costs = angleNormalize(th) ** 2 + 0.1 * thdot ** 2 + 0.001 * u ** 2;
     let newThdot = thdot + (((3 * g) / (2 * l)) * Math.sin(th) + (3.0 / (m * l ** 2)) * u) * dt;
-    newThdot = Math.min(Math.max(newThdot, -maxSpeed), maxSpeed);
+    newThdot = clamp(newThdot, -maxSpeed, maxSpeed);
     const newTh = th + newThdot * dt;
     this.theta = newTh;
     this.thetaDot = newThdot;

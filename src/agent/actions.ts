@@ -1,3 +1,5 @@
+import { clamp } from '../core/math.js';
+
 /**
  * From the policy's output to the command the world executes. Both live in [-1, 1]^2
  * ([steering, speed]); the world maps them to radians and metres per second.
@@ -5,7 +7,7 @@
 
 /** Moves `steering` at most `maxChange` away from `lastSteering` (Raffin: 0.15 of the range per step). */
 export function limitSteeringChange(steering: number, lastSteering: number, maxChange: number): number {
-  return Math.min(lastSteering + maxChange, Math.max(lastSteering - maxChange, steering));
+  return clamp(steering, lastSteering - maxChange, lastSteering + maxChange);
 }
 
 /**
@@ -14,7 +16,7 @@ export function limitSteeringChange(steering: number, lastSteering: number, maxC
  * the world reads action -1 as 0 m/s and +1 as its maximum, so action = 2 fraction - 1.
  */
 export function worldSpeedAction(u: number, [lo, hi]: readonly [number, number]): number {
-  const fraction = lo + ((hi - lo) * (Math.max(-1, Math.min(1, u)) + 1)) / 2;
+  const fraction = lo + ((hi - lo) * (clamp(u, -1, 1) + 1)) / 2;
   return 2 * fraction - 1;
 }
 
@@ -37,16 +39,16 @@ export class ActionShaper {
 
   /** Starts an episode from the car's current steering (normalised to [-1, 1]). */
   reset(steering: number): void {
-    this.lastSteering = Math.max(-1, Math.min(1, steering));
+    this.lastSteering = clamp(steering, -1, 1);
   }
 
   shape(policyAction: ArrayLike<number>): ShapedAction {
     const steering = limitSteeringChange(
-      Math.max(-1, Math.min(1, policyAction[0] as number)),
+      clamp(policyAction[0] as number, -1, 1),
       this.lastSteering,
       this.maxSteeringChangePerStep,
     );
-    const speed = Math.max(-1, Math.min(1, policyAction[1] as number));
+    const speed = clamp(policyAction[1] as number, -1, 1);
     this.lastSteering = steering;
     return {
       executed: Float32Array.of(steering, speed),

@@ -1,5 +1,4 @@
 import { UserError } from '../core/errors.js';
-import { TEST_ROAD_SEED_BASE, VARIED_ROAD_SEED_BASE } from './training.js';
 
 /**
  * Which road seeds each use of the simulator takes, as half-open ranges [start, end), and VAE
@@ -14,6 +13,12 @@ export interface SeedRange {
   readonly start: number;
   readonly end: number;
 }
+
+/** Roads of 'varied' training (agent/training.ts): seeds from here, one per learning episode. */
+export const VARIED_ROAD_SEED_BASE = 500_000;
+
+/** Roads of 'new' tests (agent/training.ts): one seed per test episode. */
+export const TEST_ROAD_SEED_BASE = 700_000;
 
 /** Evaluation roads: seed set s takes EVALUATION_SEEDS_PER_SET candidates from start + s x that. */
 export const EVALUATION_ROAD_SEED_BASE = 1_000_000;

@@ -8,6 +8,7 @@ import type {
 } from '../core/env.js';
 import type { UpdateStats } from '../rl/types.js';
 import type { DrivingAgent } from './agent.js';
+import { TEST_ROAD_SEED_BASE, VARIED_ROAD_SEED_BASE } from './road-seeds.js';
 import type { EpisodeMode, TaskCommand } from './task.js';
 
 /**
@@ -53,12 +54,6 @@ export interface TrainingSchedule {
 
 export const TRAINING_ROADS = ['route', 'varied', 'varied-continued', 'failed-tests'] as const;
 export type TrainingRoads = (typeof TRAINING_ROADS)[number];
-
-/** Roads of 'new' tests: one seed per test episode (disjoint from training and evaluation roads). */
-export const TEST_ROAD_SEED_BASE = 700_000;
-
-/** Roads of 'varied' training: seeds from here, one per learning episode (disjoint from evaluation roads). */
-export const VARIED_ROAD_SEED_BASE = 500_000;
 
 export interface EpisodeRecord {
   readonly episode: number;

@@ -4,6 +4,7 @@ import { UserError } from '../core/errors.js';
 import { DEFAULT_VAE_MODEL_DIR, loadVaeEncoder, type VaeExpectation } from '../vision/encoder.js';
 import { readImageFile } from '../vision/preprocess.js';
 import { addCommand, parseFloatArg, parseIntArg, type CommonOptions } from './command.js';
+import { roundTo } from '../core/math.js';
 
 interface EncodeOptions extends CommonOptions {
   model: string;
@@ -51,7 +52,7 @@ export function registerEncode(program: Command): void {
         const means = await encoder.encodeBatch(await Promise.all(images.map((file) => readImageFile(file))));
         const latents = images.map((file, i) => ({
           file,
-          mean: Array.from(means[i]!, (v) => Math.round(v * 1e5) / 1e5),
+          mean: Array.from(means[i]!, (v) => roundTo(v, 5)),
         }));
         return {
           model: opts.model,

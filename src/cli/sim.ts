@@ -13,6 +13,7 @@ import {
   type MapPoint,
 } from '../../sim/index.js';
 import { addCommand, FORCE_HELP, OUT_RULE, parseFloatArg, parseIntArg, type CommonOptions } from './command.js';
+import { roundTo } from '../core/math.js';
 
 interface RenderOptions extends CommonOptions {
   seed: number;
@@ -106,7 +107,7 @@ export function registerSim(program: Command): void {
         files,
         map: 'map.png',
         routeLengthM: env.routeLengthM,
-        distanceAlongRouteM: Math.round(env.distanceAlongRouteM * 100) / 100,
+        distanceAlongRouteM: roundTo(env.distanceAlongRouteM, 2),
         laneCount: env.road.laneCount,
         interventions: reasons,
       };

@@ -25,6 +25,18 @@ function seedState(seed: number): number[] {
   return words;
 }
 
+/** How Rng.fromSeed turns a seed into the generator's state (see there). */
+export type SeedDerivation = 'splitmix32' | 'world-v1';
+
+/** The murmur3 32-bit finaliser (fmix32): every input bit moves every output bit. */
+function murmur3Finalise(seed: number): number {
+  let h = seed | 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h | 0;
+}
+
 /**
  * Seeded random numbers (xoroshiro128+ from pure-rand). Every stochastic part of daydrive takes
  * an Rng so that a run is reproducible from its seed; `state()` / `Rng.fromState` let
@@ -36,22 +48,22 @@ export class Rng {
   private constructor(private readonly gen: JumpableRandomGenerator) {}
 
   /**
-   * The generator for `seed`, its 128-bit state spread from the seed by SplitMix32: pure-rand's
-   * xoroshiro128plus(seed) starts from (-1, ~seed, seed, 0), so nearby seeds gave nearly equal
-   * first draws (seeds 0..3 all began with 0.99998...) and "different" seeds the same episodes.
+   * The generator for `seed`: the one way to seed one. `derivation` says how the seed becomes the
+   * 128-bit state:
+   * - 'splitmix32' (the default, for everything new): spread by SplitMix32. pure-rand's
+   *   xoroshiro128plus(seed) starts from (-1, ~seed, seed, 0), so nearby seeds gave nearly equal
+   *   first draws (seeds 0..3 all began with 0.99998...) and "different" seeds the same episodes.
+   * - 'world-v1': the simulator's worlds (road layouts, looks, classic-control starts) and the
+   *   classic-control job, kept as they were first drawn so that every road seed keeps its road and
+   *   a seed its run: the seed scrambled by the murmur3 finaliser, pure-rand's own seeding, 8 draws
+   *   discarded. Callers that need several streams of one seed XOR a salt into it.
    */
-  static fromSeed(seed: number): Rng {
+  static fromSeed(seed: number, derivation: SeedDerivation = 'splitmix32'): Rng {
     if (!Number.isInteger(seed)) throw new RangeError(`seed must be an integer, got ${seed}`);
-    return new Rng(xoroshiro128plusFromState(seedState(seed)));
-  }
-
-  /**
-   * pure-rand's own seeding, correlated for nearby seeds: only for callers that scramble the seed
-   * first and must keep their outputs (sim/road.ts: every road seed keeps its road).
-   */
-  static fromLegacySeed(seed: number): Rng {
-    if (!Number.isInteger(seed)) throw new RangeError(`seed must be an integer, got ${seed}`);
-    return new Rng(xoroshiro128plus(seed | 0));
+    if (derivation === 'splitmix32') return new Rng(xoroshiro128plusFromState(seedState(seed)));
+    const rng = new Rng(xoroshiro128plus(murmur3Finalise(seed)));
+    for (let i = 0; i < 8; i++) rng.uniform();
+    return rng;
   }
 
   static fromState(state: readonly number[]): Rng {

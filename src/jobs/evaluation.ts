@@ -28,6 +28,7 @@ import { failedRoadsPng, looksChartPng } from './eval-pictures.js';
 import { readCheckpoint, RUN_FILES } from './run-dir.js';
 import type { TrainConfig } from './train-config.js';
 import { buildAgent, loadEncoderFor, type TrainSummary } from './training.js';
+import { roundTo } from '../core/math.js';
 
 /**
  * `daydrive eval`: Table I of Kendall et al. 2019 in simulation, on unseen roads chosen to cover
@@ -100,15 +101,14 @@ export function evaluationRoads(
 }
 
 function row(method: string, s: RoadSetSummary, training: TrainSummary | null): TableRow {
-  const r1 = (x: number) => Math.round(x * 10) / 10;
   return {
     method,
     trainingEpisodes: training?.trainingEpisodes ?? null,
     trainingDistanceM: training ? training.trainingDistanceM : null,
     trainingTimeS: training ? training.trainingTimeS : null,
-    metresPerDisengagement: r1(s.metresPerDisengagement.estimate),
+    metresPerDisengagement: roundTo(s.metresPerDisengagement.estimate, 1),
     disengagements: s.disengagements,
-    distanceM: r1(s.distanceM),
+    distanceM: roundTo(s.distanceM, 1),
     roads: s.roads,
     cleanRoads: s.cleanRoads,
     cleanShare: s.cleanShare,

@@ -2,10 +2,10 @@ import { z } from 'zod';
 import { initBackend } from '../core/backend.js';
 import { parseWith } from '../core/config.js';
 import { writeJsonSafely } from '../core/files.js';
+import { Rng } from '../core/rng.js';
 import { writeOutputDirectory } from '../core/out-dir.js';
 import { join } from 'node:path';
 import { createClassicEnv, type ClassicTask } from '../../sim/classic/index.js';
-import { seededStream } from '../../sim/road.js';
 import {
   explorationConfigSchema,
   learnerSettingsForExploration,
@@ -140,7 +140,7 @@ export async function runGym(options: GymRunOptions): Promise<GymRunResult> {
     evalEpisodes: options.file?.evalEpisodes ?? setup.loop.evalEpisodes,
     evalEvery: options.file?.evalEvery ?? setup.loop.evalEvery,
   };
-  const rng = seededStream(options.seed, GYM_SEED_SALT);
+  const rng = Rng.fromSeed(options.seed ^ GYM_SEED_SALT, 'world-v1');
   const env = createClassicEnv(options.task, options.seed);
   const evalEnv = createClassicEnv(options.task, options.seed + 1);
   const learner = createLearner(learnerConfig, env.observationSize, env.actionSize, rng.fork());

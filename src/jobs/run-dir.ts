@@ -21,6 +21,7 @@ import { log } from '../core/logger.js';
 import { UserError } from '../core/errors.js';
 import type { DrivingAgent } from '../agent/agent.js';
 import type { EpisodeRecord, TrainingProgress } from '../agent/training.js';
+import { roundTo } from '../core/math.js';
 
 /**
  * The run directory of `daydrive train`:
@@ -55,7 +56,7 @@ export async function writeLearningCurve(
   title: string,
 ): Promise<void> {
   await lineChartPng(
-    records.map((r) => ({ x: r.episode, y: Math.round(r.distanceM * 10) / 10, series: r.mode })),
+    records.map((r) => ({ x: r.episode, y: roundTo(r.distanceM, 1), series: r.mode })),
     { title, xTitle: 'episode', yTitle: 'distance before intervention (m)', path: join(runDir, RUN_FILES.curve) },
   );
 }

@@ -26,6 +26,7 @@ import {
   writeOverview,
 } from './run-dir.js';
 import { type TrainConfig } from './train-config.js';
+import { roundTo } from '../core/math.js';
 
 /**
  * `daydrive train`: the main job. Builds the simulator, the VAE state and the learner from one
@@ -148,23 +149,19 @@ export function summarise(
     firstPassEpisodes: firstPass ? firstPass.learningEpisodes : null,
     learningEpisodes: records.at(-1)?.learningEpisodes ?? 0,
     testsToPass: config.schedule.testsToPass,
-    trainingDistanceM: round(at?.trainingDistanceM ?? 0),
-    trainingTimeS: round(at?.elapsedS ?? 0),
+    trainingDistanceM: roundTo(at?.trainingDistanceM ?? 0, 1),
+    trainingTimeS: roundTo(at?.elapsedS ?? 0, 1),
     solved: solvedAt !== undefined,
     episodes: records.length,
-    lastTestDistanceM: lastTest ? round(lastTest.distanceM) : null,
+    lastTestDistanceM: lastTest ? roundTo(lastTest.distanceM, 1) : null,
     seconds: {
-      world: round(sum('world')),
-      agent: round(sum('agent')),
-      optimise: round(sum('optimise')),
-      total: round(progress.elapsedS),
+      world: roundTo(sum('world'), 1),
+      agent: roundTo(sum('agent'), 1),
+      optimise: roundTo(sum('optimise'), 1),
+      total: roundTo(progress.elapsedS, 1),
     },
     stopped,
   };
-}
-
-function round(x: number): number {
-  return Math.round(x * 10) / 10;
 }
 
 /** Keeps the frames and the path of the latest test episode, to write when the run ends. */

@@ -11,6 +11,7 @@ import { Rng } from '../core/rng.js';
 import { isReservedRoadSeed } from '../agent/road-seeds.js';
 import type { BagWriter } from '../vision/bag-writer.js';
 import type { FrameRecord } from '../vision/dataset.js';
+import { clamp } from '../core/math.js';
 
 /**
  * Frames for VAE pretraining from the simulator (`daydrive vae collect --episodes N --seed S`).
@@ -132,7 +133,7 @@ export async function collectSimFrames(
         burstLeft--;
       } else {
         const [steer] = purePursuitForEnv(env, { offsetM, speedAction });
-        action = [Math.max(-1, Math.min(1, steer + steerNoise)), speedAction];
+        action = [clamp(steer + steerNoise, -1, 1), speedAction];
       }
       const r = env.stepSync(action);
       await onStep?.({ episode, step, pose: env.pose, action, reset: null });

@@ -56,3 +56,55 @@ export class NStepAccumulator {
     return { state: first.state, action: first.action, reward: ret, nextState: last.nextState, discount };
   }
 }
+
+/**
+ * The n-step adder (Acme's NStepTransitionAdder): one NStepAccumulator per actor, each completed
+ * n-step transition handed to `sink` (the replay) as it completes.
+ */
+export class NStepAdder {
+  private readonly accumulators = new Map<number, NStepAccumulator>();
+
+  constructor(
+    readonly n: number,
+    readonly gamma: number,
+    private readonly sink: (t: StoredTransition) => void,
+  ) {}
+
+  /** Adds one step of actor `actorId` (a copy the adder may keep). */
+  add(t: Transition, actorId: number): void {
+    for (const stored of this.accumulator(actorId).push(t)) this.sink(stored);
+  }
+
+  /** Ends the episode of one actor, or of all: what is left of their windows goes to the sink. */
+  endEpisode(actorId?: number): void {
+    const ids = actorId === undefined ? [...this.accumulators.keys()] : [actorId];
+    for (const id of ids) {
+      const acc = this.accumulators.get(id);
+      if (acc) for (const stored of acc.flush()) this.sink(stored);
+    }
+  }
+
+  /** Drops every half-filled window without storing it (an undone episode). */
+  dropPending(): void {
+    for (const acc of this.accumulators.values()) acc.flush();
+  }
+
+  /** Forgets every actor (a loaded checkpoint starts afresh). */
+  clear(): void {
+    this.accumulators.clear();
+  }
+
+  /** Steps held in half-filled windows. */
+  get pending(): number {
+    return [...this.accumulators.values()].reduce((n, a) => n + a.pending, 0);
+  }
+
+  private accumulator(actorId: number): NStepAccumulator {
+    let acc = this.accumulators.get(actorId);
+    if (!acc) {
+      acc = new NStepAccumulator(this.n, this.gamma);
+      this.accumulators.set(actorId, acc);
+    }
+    return acc;
+  }
+}

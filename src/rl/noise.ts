@@ -13,6 +13,7 @@ import {
   type ParamNoiseConfig,
 } from './config.js';
 import { isNoisyPolicy, isPerturbablePolicy, type Exploration, type Learner } from './types.js';
+import { clamp } from '../core/math.js';
 
 /**
  * Exploration: how the behaviour policy departs from mu(s). Action-space noise (Ornstein-Uhlenbeck,
@@ -41,10 +42,6 @@ const paramStateSchema = z.object({
 });
 const noisyStateSchema = z.object({ type: z.literal('noisy'), episodes: episodesSchema, rng: rngStateSchema });
 const STATE_SOURCE = 'exploration state';
-
-function clip1(x: number): number {
-  return x < -1 ? -1 : x > 1 ? 1 : x;
-}
 
 /** sigma_k = sigma_0 * 2^(-k / halfLife) after k episodes (the paper's noise half-life). */
 export function decayedSigma(sigma0: number, episodes: number, halfLifeEpisodes: number | null): number {
@@ -86,7 +83,7 @@ export class OrnsteinUhlenbeckNoise implements Exploration {
   action(learner: Learner, state: Float32Array): Float32Array {
     const a = learner.act(state);
     const x = this.sample();
-    return a.map((ai, i) => clip1(ai + (x[i] as number)));
+    return a.map((ai, i) => clamp(ai + (x[i] as number), -1, 1));
   }
 
   endEpisode(): void {
@@ -128,7 +125,7 @@ export class GaussianNoise implements Exploration {
   action(learner: Learner, state: Float32Array): Float32Array {
     const a = learner.act(state);
     const sigma = this.sigma;
-    return a.map((ai) => clip1(ai + sigma * this.rng.normal()));
+    return a.map((ai) => clamp(ai + sigma * this.rng.normal(), -1, 1));
   }
 
   endEpisode(): void {
@@ -186,7 +183,7 @@ export class ParameterNoise implements Exploration {
       learner.perturbPolicy(this.stddev, this.rng);
       this.perturbedFor = learner;
     }
-    return learner.actPerturbed(state).map(clip1);
+    return learner.actPerturbed(state).map((a) => clamp(a, -1, 1));
   }
 
   endEpisode(): void {
@@ -248,7 +245,7 @@ export class NoisyNetExploration implements Exploration {
       learner.resampleActingNoise(this.rng);
       this.drawnFor = learner;
     }
-    return learner.actNoisy(state).map(clip1);
+    return learner.actNoisy(state).map((a) => clamp(a, -1, 1));
   }
 
   endEpisode(): void {

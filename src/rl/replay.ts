@@ -1,11 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { z } from 'zod';
-import { parseWith } from '../core/config.js';
-import { UserError } from '../core/errors.js';
-import { readJson, writeFileSafely, writeJsonSafely } from '../core/files.js';
 import type { Rng } from '../core/rng.js';
 import type { ReplayConfig } from './config.js';
+import { readReplayFiles, writeReplayFiles, type ReplayFileContents } from './replay-checkpoint.js';
 import { SumTree } from './sum-tree.js';
 
 /**
@@ -19,7 +14,8 @@ import { SumTree } from './sum-tree.js';
  * Storage: one float32 row per transition, [vector | next vector | action | reward | discount],
  * so a sampled transition is one contiguous run of memory (a 34-dim state: 288 bytes, 5 cache
  * lines, mostly one page) instead of pieces of five arrays: sampling from a buffer far larger than
- * the caches costs its cache and TLB misses. Checkpoint files stay one file per field.
+ * the caches costs its cache and TLB misses. Checkpoint files (replay-checkpoint.ts) stay one file
+ * per field.
  */
 
 export interface StoredTransition {
@@ -71,38 +67,11 @@ interface SavedSlot {
   readonly row: Float32Array;
 }
 
-const FORMAT = 'daydrive-replay-v1';
-
-/** replay.json as save() writes it; load refuses anything else (core/config parseWith names the field). */
-const replayMetaSchema = z.object({
-  format: z.literal(FORMAT),
-  kind: z.enum(['prioritized', 'uniform']),
-  capacity: z.number().int().min(1),
-  stateSize: z.number().int().min(1),
-  actionSize: z.number().int().min(1),
-  imageSize: z.number().int().min(0),
-  size: z.number().int().min(0),
-  next: z.number().int().min(0),
-  added: z.number().int().min(0),
-  /** Largest p^alpha so far (1 before any update). */
-  maxPriority: z.number().positive(),
-  samples: z.number().int().min(0),
-});
-
-/** A checked replay checkpoint in temporaries, ready for commitLoad. */
-export interface PreparedReplayLoad {
+/** A checked replay checkpoint (replay-checkpoint.ts), ready for commitLoad. */
+export interface PreparedReplayLoad extends ReplayFileContents {
   readonly owner: ReplayBuffer;
-  readonly meta: z.output<typeof replayMetaSchema>;
-  readonly images: Uint8Array;
-  readonly nextImages: Uint8Array;
-  readonly vectors: Float32Array;
-  readonly nextVectors: Float32Array;
-  readonly actions: Float32Array;
-  readonly rewards: Float32Array;
-  readonly discounts: Float32Array;
-  /** Leaf priorities p^alpha (prioritized replay only). */
-  readonly priorities: Float64Array | null;
 }
+
 /** 64-byte cache lines hold 16 float32 values. */
 const FLOATS_PER_CACHE_LINE = 16;
 
@@ -282,44 +251,39 @@ export class ReplayBuffer {
     if (this.tree && mark.leaves) this.tree.setLeaves(mark.leaves, mark.size);
   }
 
-  // ---- persistence ----
+  // ---- persistence (the files: replay-checkpoint.ts) ----
 
   async save(dir: string, name = 'replay'): Promise<void> {
     const n = this.count;
     const { stateSize, actionSize, imageSize } = this.layout;
     const vs = this.vectorSize;
-    // One file per field (the format of daydrive-replay-v1), each built when it is written so
-    // that at most one field is copied out of the rows at a time.
-    const files: Record<string, () => ArrayBufferView> = {
-      images: () => this.images.subarray(0, n * imageSize),
-      nextImages: () => this.nextImages.subarray(0, n * imageSize),
-      vectors: () => this.column(n, 0, vs),
-      nextVectors: () => this.column(n, vs, vs),
-      actions: () => this.column(n, this.actionAt, actionSize),
-      rewards: () => this.column(n, this.rewardAt, 1),
-      discounts: () => this.column(n, this.discountAt, 1),
-      ...(this.tree ? { priorities: () => (this.tree as SumTree).leaves().subarray(0, n) } : {}),
-    };
-    for (const [field, build] of Object.entries(files)) {
-      const data = build();
-      await writeFileSafely(
-        join(dir, `${name}-${field}.bin`),
-        new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
-      );
-    }
-    await writeJsonSafely(join(dir, `${name}.json`), {
-      format: FORMAT,
-      kind: this.config.kind,
-      capacity: this.capacity,
-      stateSize,
-      actionSize,
-      imageSize,
-      size: n,
-      next: this.next,
-      added: this.added,
-      maxPriority: this.maxPriority,
-      samples: this.samples,
-    });
+    const tree = this.tree;
+    await writeReplayFiles(
+      dir,
+      name,
+      {
+        kind: this.config.kind,
+        capacity: this.capacity,
+        stateSize,
+        actionSize,
+        imageSize,
+        size: n,
+        next: this.next,
+        added: this.added,
+        maxPriority: this.maxPriority,
+        samples: this.samples,
+      },
+      {
+        images: () => this.images.subarray(0, n * imageSize),
+        nextImages: () => this.nextImages.subarray(0, n * imageSize),
+        vectors: () => this.column(n, 0, vs),
+        nextVectors: () => this.column(n, vs, vs),
+        actions: () => this.column(n, this.actionAt, actionSize),
+        rewards: () => this.column(n, this.rewardAt, 1),
+        discounts: () => this.column(n, this.discountAt, 1),
+        priorities: () => (tree ? tree.leaves().subarray(0, n) : null),
+      },
+    );
   }
 
   /**
@@ -330,86 +294,14 @@ export class ReplayBuffer {
     this.commitLoad(await this.prepareLoad(dir, name));
   }
 
-  /**
-   * Reads `dir/<name>.json` and the `<name>-*.bin` files and validates them against this buffer
-   * (format, kind, layout, capacity, counters, file lengths, finite values) without changing it.
-   * Problems are a UserError naming the file and the field.
-   */
+  /** Reads and checks a checkpoint against this buffer (readReplayFiles) without changing it. */
   async prepareLoad(dir: string, name = 'replay'): Promise<PreparedReplayLoad> {
-    const metaPath = join(dir, `${name}.json`);
-    const raw = await readJson(metaPath);
-    const format = (raw as { format?: unknown } | null)?.format;
-    if (format !== FORMAT) throw new UserError(`${metaPath}: not a daydrive replay file (format ${String(format)})`);
-    const meta = parseWith(replayMetaSchema, raw, `replay checkpoint ${metaPath}`);
-    const { stateSize, actionSize, imageSize } = this.layout;
-    for (const [key, want] of [
-      ['stateSize', stateSize],
-      ['actionSize', actionSize],
-      ['imageSize', imageSize],
-      ['capacity', this.capacity],
-    ] as const) {
-      if (meta[key] !== want) throw new UserError(`${metaPath}: ${key} is ${meta[key]}, this learner needs ${want}`);
-    }
-    if (meta.kind !== this.config.kind)
-      throw new UserError(`${metaPath}: a ${meta.kind} replay cannot be loaded into a ${this.config.kind} one`);
-    const n = meta.size;
-    if (n > this.capacity)
-      throw new UserError(`${metaPath}: field size: ${n} transitions exceed the capacity ${this.capacity}`);
-    if (meta.next >= this.capacity)
-      throw new UserError(`${metaPath}: field next: slot ${meta.next} outside the capacity ${this.capacity}`);
-    // The ring fills slot by slot: until it is full the next slot is the size.
-    if (n < this.capacity && meta.next !== n)
-      throw new UserError(
-        `${metaPath}: field next: ${meta.next}, a ring of ${n} transitions that is not full continues at ${n}`,
-      );
-    if (meta.added < n)
-      throw new UserError(`${metaPath}: field added: ${meta.added} transitions ever added, fewer than the ${n} held`);
-    const vs = this.vectorSize;
-    const read = async <T extends Uint8Array | Float32Array | Float64Array>(
-      field: string,
-      make: (length: number) => T,
-      count: number,
-    ): Promise<T> => {
-      const path = join(dir, `${name}-${field}.bin`);
-      let buf: Buffer;
-      try {
-        buf = await readFile(path);
-      } catch (err) {
-        throw new UserError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-      }
-      const out = make(count);
-      if (buf.byteLength !== out.byteLength)
-        throw new UserError(`${path} holds ${buf.byteLength} bytes, expected ${out.byteLength}: truncated or corrupt`);
-      // A copy: Buffer offsets need not be aligned for a float view.
-      new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(buf);
-      if (!(out instanceof Uint8Array)) {
-        for (let i = 0; i < out.length; i++) {
-          if (!Number.isFinite(out[i] as number))
-            throw new UserError(`${path}: value ${i} is ${out[i]}: replay values must be finite`);
-        }
-      }
-      return out;
-    };
-    const prepared: PreparedReplayLoad = {
-      owner: this,
-      meta,
-      images: await read('images', (k) => new Uint8Array(k), n * imageSize),
-      nextImages: await read('nextImages', (k) => new Uint8Array(k), n * imageSize),
-      vectors: await read('vectors', (k) => new Float32Array(k), n * vs),
-      nextVectors: await read('nextVectors', (k) => new Float32Array(k), n * vs),
-      actions: await read('actions', (k) => new Float32Array(k), n * actionSize),
-      rewards: await read('rewards', (k) => new Float32Array(k), n),
-      discounts: await read('discounts', (k) => new Float32Array(k), n),
-      priorities: this.tree ? await read('priorities', (k) => new Float64Array(k), n) : null,
-    };
-    if (prepared.priorities) {
-      const path = join(dir, `${name}-priorities.bin`);
-      for (let i = 0; i < n; i++) {
-        if (!((prepared.priorities[i] as number) > 0))
-          throw new UserError(`${path}: priority ${i} is ${prepared.priorities[i]}: priorities must be > 0`);
-      }
-    }
-    return prepared;
+    const contents = await readReplayFiles(dir, name, {
+      kind: this.config.kind,
+      capacity: this.capacity,
+      ...this.layout,
+    });
+    return { owner: this, ...contents };
   }
 
   /** Replaces the contents by a prepareLoad result (checked there: nothing here throws on data). */

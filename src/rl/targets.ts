@@ -1,4 +1,5 @@
 import type { TensorOps, Tensor } from './tensor-ops.js';
+import { clamp } from '../core/math.js';
 
 /**
  * The learning targets as pure functions. Every transition carries its own bootstrap discount
@@ -89,7 +90,7 @@ export function categoricalProjection(
     const row = k * atoms;
     for (let j = 0; j < atoms; j++) {
       const p = probs[row + j] as number;
-      const tz = Math.min(Math.max(r + d * (vMin + j * dz), vMin), vMax);
+      const tz = clamp(r + d * (vMin + j * dz), vMin, vMax);
       const b = (tz - vMin) / dz;
       const l = Math.min(Math.floor(b), atoms - 1);
       const frac = b - l;

@@ -1,6 +1,11 @@
 import { agentPolicy, driveRoute } from '../agent/evaluation.js';
-import { TEST_ROAD_SEED_BASE, VARIED_ROAD_SEED_BASE } from '../agent/training.js';
-import { EVALUATION_ROAD_SEED_BASE as UNSEEN_ROAD_SEED_BASE, inRange, seedRange } from '../agent/road-seeds.js';
+import {
+  EVALUATION_ROAD_SEED_BASE as UNSEEN_ROAD_SEED_BASE,
+  inRange,
+  seedRange,
+  TEST_ROAD_SEED_BASE,
+  VARIED_ROAD_SEED_BASE,
+} from '../agent/road-seeds.js';
 import { evaluationRoads } from '../jobs/evaluation.js';
 import { readCheckpoint } from '../jobs/run-dir.js';
 import type { TrainConfig } from '../jobs/train-config.js';

@@ -1,7 +1,8 @@
 import { initBackend } from '../core/backend.js';
 import { log } from '../core/logger.js';
 import { createDrivingAgent } from '../agent/index.js';
-import { driveEpisode, episodeReset, VARIED_ROAD_SEED_BASE, type EpisodeRecord } from '../agent/training.js';
+import { VARIED_ROAD_SEED_BASE } from '../agent/road-seeds.js';
+import { driveEpisode, episodeReset, type EpisodeRecord } from '../agent/training.js';
 import { loadEncoderFor, simEnvFor, vehicleScaleOf } from '../jobs/training.js';
 import type { TrainConfig } from '../jobs/train-config.js';
 import { ActorLink } from './actor-link.js';

@@ -42,6 +42,11 @@ export const lossesSchema = z.object({
   auxiliary: z.number().default(0),
 });
 
+/** The losses of every epoch, as the trainer's checkpoint and the model's metadata record them. */
+export const lossHistorySchema = z.array(
+  z.object({ epoch: z.number().int(), train: lossesSchema, validation: lossesSchema }),
+);
+
 export const vaeTrainingSummarySchema = z.object({
   data: z.object({
     dir: z.string(),
@@ -86,7 +91,7 @@ export const vaeTrainingSummarySchema = z.object({
   auxiliaryTargetNames: z.array(z.string()).optional(),
   /** The fitted probes (latent mean -> target), to check the latent on new frames. */
   probeModels: z.record(z.string(), z.object({ weights: z.array(z.number()), bias: z.number() })).optional(),
-  history: z.array(z.object({ epoch: z.number().int(), train: lossesSchema, validation: lossesSchema })),
+  history: lossHistorySchema,
 });
 
 export type VaeTrainingSummary = z.output<typeof vaeTrainingSummarySchema>;

@@ -16,7 +16,7 @@ import {
   GRID_FILE,
   MODEL_CARD_FILE,
   VAE_META_FILE,
-  lossesSchema,
+  lossHistorySchema,
   makeVaeMeta,
   type VaeTrainingSummary,
 } from './model-files.js';
@@ -26,6 +26,7 @@ import { ODOMETRY_TARGET_NAMES, odometryTargets } from './odometry-targets.js';
 import { fitLinear, predictLinear, rSquared } from './regression.js';
 import { modelCardMarkdown, reconstructionGridPng } from './report.js';
 import { Vae, preprocessOptionsOf, vaeConfigSchema, type VaeConfig, type VaeLosses } from './vae.js';
+import { clamp } from '../core/math.js';
 
 /**
  * `daydrive vae train`: trains the VAE on a frame dataset (src/vision/dataset.ts) with a
@@ -89,7 +90,7 @@ const checkpointStateSchema = z.object({
   stoppedEarly: z.boolean(),
   trainSeconds: z.number(),
   imagesSeen: z.number(),
-  history: z.array(z.object({ epoch: z.number().int(), train: lossesSchema, validation: lossesSchema })),
+  history: lossHistorySchema,
 });
 type CheckpointState = z.output<typeof checkpointStateSchema>;
 
@@ -364,7 +365,7 @@ async function gridPng(vae: Vae, data: FrameTensorData, indices: readonly number
   }));
   const recon: RgbImage[] = pick.map((_, b) => {
     const bytes = new Uint8Array(size);
-    for (let i = 0; i < size; i++) bytes[i] = Math.round(Math.min(1, Math.max(0, flat[b * size + i]!)) * 255);
+    for (let i = 0; i < size; i++) bytes[i] = Math.round(clamp(flat[b * size + i]!, 0, 1) * 255);
     return { width: data.width, height: data.height, data: bytes };
   });
   return reconstructionGridPng(originals, recon);

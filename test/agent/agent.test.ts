@@ -7,8 +7,6 @@ import { drivingLearnerDefaults, drivingReturnSupport } from '../../src/agent/cr
 import type { DdpgLearner } from '../../src/rl/learner.js';
 import { limitSteeringChange, worldSpeedAction } from '../../src/agent/actions.js';
 import {
-  TEST_ROAD_SEED_BASE,
-  VARIED_ROAD_SEED_BASE,
   driveEpisode,
   episodeReset,
   episodeWorld,
@@ -16,6 +14,7 @@ import {
   type EpisodeRecord,
   type TrainingSchedule,
 } from '../../src/agent/training.js';
+import { TEST_ROAD_SEED_BASE, VARIED_ROAD_SEED_BASE } from '../../src/agent/road-seeds.js';
 import type { ImageEncoder } from '../../src/vision/types.js';
 import { DrivingSimEnv } from '../../sim/index.js';
 

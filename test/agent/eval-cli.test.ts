@@ -1,15 +1,11 @@
 import { strict as assert } from 'node:assert';
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
+import { CLI as cli, run } from '../helpers/cli.js';
 
 /** `daydrive eval` checks every input before it drives anything (one line, exit 2, no drive logged). */
-
-const run = promisify(execFile);
-const cli = ['--import', 'tsx', 'src/cli/main.ts'];
 
 async function refused(args: string[], pattern: RegExp, cacheDir: string): Promise<void> {
   const env = { ...process.env, DAYDRIVE_LOG_LEVEL: 'info', DAYDRIVE_LOG_JSON: '1', DAYDRIVE_CACHE_DIR: cacheDir };

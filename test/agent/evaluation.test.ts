@@ -20,9 +20,10 @@ import {
   inRange,
   isReservedRoadSeed,
   ROAD_SEED_RANGES,
+  TEST_ROAD_SEED_BASE,
+  VARIED_ROAD_SEED_BASE,
   seedRange,
 } from '../../src/agent/road-seeds.js';
-import { TEST_ROAD_SEED_BASE, VARIED_ROAD_SEED_BASE } from '../../src/agent/training.js';
 import { DEFAULT_EVALUATION_ROADS, evaluationRoads } from '../../src/jobs/evaluation.js';
 import { driveJob } from '../../src/jobs/eval-drive.js';
 import { driveInParallel } from '../../src/jobs/eval-parallel.js';

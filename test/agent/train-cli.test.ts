@@ -1,14 +1,14 @@
 import { strict as assert } from 'node:assert';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseTrainConfig } from '../../src/jobs/train-config.js';
 import { summarise, testWorldConfig } from '../../src/jobs/training.js';
 import type { EpisodeRecord } from '../../src/agent/training.js';
+import { CLI as cli, lastJson, run, runCli } from '../helpers/cli.js';
 
 /**
  * The main job end to end, through the CLI as a user runs it: a tiny configuration (short
@@ -16,8 +16,6 @@ import type { EpisodeRecord } from '../../src/agent/training.js';
  * episode, and is evaluated. The VAE is the shipped model (models/vae-sim).
  */
 
-const run = promisify(execFile);
-const cli = ['--import', 'tsx', 'src/cli/main.ts'];
 const env = { ...process.env, DAYDRIVE_LOG_LEVEL: 'info', DAYDRIVE_LOG_JSON: '1' };
 
 const TINY = `
@@ -27,10 +25,6 @@ learner: { batchSize: 16 }
 schedule: { maxEpisodes: 6, testEvery: 1, stopWhenTestCompletesRoute: false, undoBelowFractionOfBestTest: 1.0 }
 sim: { road: { routeLengthM: 60 } }
 `;
-
-function lastJson(stdout: string): Record<string, unknown> {
-  return JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, unknown>;
-}
 
 async function records(dir: string): Promise<Record<string, unknown>[]> {
   const text = await readFile(join(dir, 'metrics.jsonl'), 'utf8');
@@ -227,19 +221,6 @@ test('daydrive train: a bad config names the field; a damaged checkpoint is refu
   await writeFile(join(out, 'checkpoint', 'agent', 'learner', 'networks.json'), '{}');
   await refused(/networks\.json is not a TF\.js weights manifest/);
 });
-
-/** Runs the CLI, resolving with its exit code and output whether it succeeds or fails. */
-async function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [...cli, ...args], {
-      env: { ...process.env, DAYDRIVE_LOG_LEVEL: 'warn' },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 /** The records of a run without their wall-clock fields (the only thing that differs between identical runs). */
 async function episodesOf(dir: string): Promise<Record<string, unknown>[]> {

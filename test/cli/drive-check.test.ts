@@ -1,31 +1,15 @@
 import { strict as assert } from 'node:assert';
-import { execFile } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
+import { runCli as daydrive } from '../helpers/cli.js';
 
 /**
  * `daydrive drive --check`: the parameters and flags of the drive node are checked before
  * rclnodejs is loaded, so they are validated here, where ROS 2 is not installed. Each run is the
  * CLI in a child process (the exit code and stderr are the contract).
  */
-
-const run = promisify(execFile);
-const cli = ['--import', 'tsx', 'src/cli/main.ts'];
-
-async function daydrive(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [...cli, ...args], {
-      env: { ...process.env, DAYDRIVE_LOG_LEVEL: 'warn' },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 const params = (body: string) => `/**:\n  ros__parameters:\n${body}`;
 

@@ -1,13 +1,10 @@
 import { strict as assert } from 'node:assert';
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
+import { CLI as cli, run } from '../helpers/cli.js';
 
-const run = promisify(execFile);
-const cli = ['--import', 'tsx', 'src/cli/main.ts'];
 const env = { ...process.env, DAYDRIVE_LOG_LEVEL: 'warn' };
 
 test('gym: a short run prints evaluation returns as one JSON line and writes a checkpoint', async () => {

@@ -1,13 +1,9 @@
 import { strict as assert } from 'node:assert';
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
-
-const run = promisify(execFile);
-const cli = ['--import', 'tsx', 'src/cli/main.ts'];
+import { CLI as cli, run, runCli } from '../helpers/cli.js';
 
 test('sim render writes PNG frames, a map and a --json line', async () => {
   const out = join(await mkdtemp(join(tmpdir(), 'simcli-')), 'frames');
@@ -56,23 +52,6 @@ test('sim render: bad input is a one-line error and a non-zero exit', async () =
     },
   );
 });
-
-/** Runs the CLI, resolving with its exit code and output whether it succeeds or fails. */
-async function runCli(
-  args: string[],
-  options: { cwd?: string; env?: Record<string, string> } = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [...cli, ...args], {
-      env: { ...process.env, DAYDRIVE_LOG_LEVEL: 'warn', ...options.env },
-      ...(options.cwd ? { cwd: options.cwd } : {}),
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 test('usage errors from commander keep the CLI contract: one stderr line, exit 2, a JSON failure under --json', async () => {
   // `--json` goes where it is a flag of its own (after `--out` it would be the directory name).

@@ -1,15 +1,15 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
 import type { TrialRecord } from '../../src/sweep/record.js';
+import { CLI } from '../helpers/cli.js';
+
+export { lastJson } from '../helpers/cli.js';
 
 /** Shared by the sweep tests: the CLI as a user runs it, the sweep record, the trace of started trial seeds. */
 export const TINY_SPACE = 'test/sweep/fixtures/tiny-space.yaml';
-export const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
-export const run = promisify(execFile);
 
 export function tempDir(prefix: string): Promise<string> {
   return mkdtemp(join(tmpdir(), `daydrive-${prefix}-`));
@@ -30,10 +30,6 @@ export function finished(child: ChildProcess): Promise<{ code: number | null; st
   child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-}
-
-export function lastJson(stdout: string): Record<string, unknown> {
-  return JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, unknown>;
 }
 
 export async function readTrialsOf(dir: string): Promise<TrialRecord[]> {

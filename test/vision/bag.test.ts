@@ -1,10 +1,8 @@
 import { strict as assert } from 'node:assert';
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { parseSimConfig } from '../../sim/index.js';
 import type { RgbImage } from '../../src/core/env.js';
@@ -13,6 +11,9 @@ import { BagWriter } from '../../src/vision/bag-writer.js';
 import { readFrameIndex } from '../../src/vision/dataset.js';
 import { readMcapImages } from '../../src/vision/mcap.js';
 import { BAG_TOPICS } from '../../src/vision/ros-schemas.js';
+import { lastJson } from '../helpers/cli.js';
+import { collectFromBag } from './helpers.js';
+import { meanAbsDiff } from '../helpers/compare.js';
 
 /**
  * The simulator records what a car records (a rosbag2 directory: metadata.yaml and an MCAP of
@@ -30,12 +31,6 @@ async function simBag(dir: string, chunkBytes?: number): Promise<{ frames: numbe
   await bag.finish();
   return r;
 }
-
-const meanAbsDiff = (a: RgbImage, b: RgbImage): number => {
-  let s = 0;
-  for (let i = 0; i < a.data.length; i++) s += Math.abs(a.data[i]! - b.data[i]!);
-  return s / a.data.length;
-};
 
 test('a simulator bag is a rosbag2 directory and reads back with the same frames, odometry and commands', async () => {
   const root = await mkdtemp(join(tmpdir(), 'sim-bag-'));
@@ -82,7 +77,7 @@ test('a simulator bag is a rosbag2 directory and reads back with the same frames
   for (let i = 0; i < read.length; i++) {
     assert.equal(read[i]!.image.width, 64);
     assert.ok(
-      meanAbsDiff(read[i]!.image, rendered[i]!) < 4,
+      meanAbsDiff(read[i]!.image.data, rendered[i]!.data) < 4,
       `frame ${i} differs from the rendered one by more than JPEG does`,
     );
   }
@@ -93,31 +88,14 @@ test('a simulator bag is a rosbag2 directory and reads back with the same frames
 
   // Through the CLI, as a car's bag: the directory, segments split where the car was put back or a new road began.
   const out = join(root, 'frames');
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      'src/cli/main.ts',
-      'vae',
-      'collect',
-      '--bag',
-      dir,
-      '--topic',
-      BAG_TOPICS.camera,
-      '--out',
-      out,
-      '--json',
-    ],
-    {
-      env: { ...process.env, DAYDRIVE_LOG_LEVEL: 'error' },
-    },
-  );
-  const last = JSON.parse(stdout.trim().split('\n').pop()!) as {
+  const collected = await collectFromBag(dir, BAG_TOPICS.camera, out);
+  assert.equal(collected.code, 0, collected.stderr);
+  const stdout = collected.stdout;
+  const last = lastJson<{
     frames: number;
     segments: number;
     odometryMessages: number;
-  };
+  }>(stdout);
   assert.equal(last.frames, rendered.length);
   assert.ok(last.segments >= opts.episodes);
   const index = await readFrameIndex(out);
@@ -172,31 +150,14 @@ test('a bag with a corrupt chunk keeps the frames of every readable chunk and re
   assert.equal(kept[0], all[0]);
   // The CLI keeps them too, and says what it skipped.
   const out = join(root, 'frames');
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      'src/cli/main.ts',
-      'vae',
-      'collect',
-      '--bag',
-      file,
-      '--topic',
-      BAG_TOPICS.camera,
-      '--out',
-      out,
-      '--json',
-    ],
-    {
-      env: { ...process.env, DAYDRIVE_LOG_LEVEL: 'error' },
-    },
-  );
-  const last = JSON.parse(stdout.trim().split('\n').pop()!) as {
+  const collected = await collectFromBag(file, BAG_TOPICS.camera, out);
+  assert.equal(collected.code, 0, collected.stderr);
+  const stdout = collected.stdout;
+  const last = lastJson<{
     ok: boolean;
     frames: number;
     skippedChunks: unknown[];
-  };
+  }>(stdout);
   assert.equal(last.ok, true);
   assert.equal(last.frames, kept.length);
   assert.equal(last.skippedChunks.length, 1);
@@ -228,29 +189,8 @@ test('a ROS 1 bag, a sqlite3 rosbag2 and a directory that is no bag are refused,
     /not a rosbag2 directory/,
   );
   // Through the CLI: one line, exit 2, and --out is not created.
-  await assert.rejects(
-    promisify(execFile)(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        'src/cli/main.ts',
-        'vae',
-        'collect',
-        '--bag',
-        ros1,
-        '--topic',
-        '/camera',
-        '--out',
-        join(root, 'out'),
-      ],
-      { env: { ...process.env, DAYDRIVE_LOG_LEVEL: 'error' } },
-    ),
-    (e: { code: number; stderr: string }) => {
-      assert.equal(e.code, 2);
-      assert.match(e.stderr.trim(), /^.*ROS 1 bag.*$/);
-      return true;
-    },
-  );
+  const refused = await collectFromBag(ros1, '/camera', join(root, 'out'));
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr.trim(), /^.*ROS 1 bag.*$/);
   assert.ok(!(await readdir(root)).includes('out'));
 });

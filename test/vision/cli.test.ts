@@ -1,20 +1,13 @@
 import { strict as assert } from 'node:assert';
-import { execFile } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
 import { readFrameIndex } from '../../src/vision/dataset.js';
 import { DEFAULT_VAE_MODEL_DIR } from '../../src/vision/encoder.js';
+import { CLI as cli, lastJson, run } from '../helpers/cli.js';
 
-const run = promisify(execFile);
-const cli = ['--import', 'tsx', 'src/cli/main.ts'];
 const env = { ...process.env, DAYDRIVE_LOG_LEVEL: 'error' };
-
-function lastJson<T>(stdout: string): T {
-  return JSON.parse(stdout.trim().split('\n').pop()!) as T;
-}
 
 test('vae collect (simulator) writes PNG frames and an index with cross-track and heading error; encode prints latents', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'vision-cli-'));

@@ -1,10 +1,8 @@
 import { strict as assert } from 'node:assert';
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
 import { McapWriter, TempBuffer } from '@mcap/core';
 import { parse as parseMessageDefinition } from '@foxglove/rosmsg';
 import { MessageWriter } from '@foxglove/rosmsg2-serialization';
@@ -12,6 +10,8 @@ import * as zstd from '@foxglove/wasm-zstd';
 import sharp from 'sharp';
 import { readFrameIndex } from '../../src/vision/dataset.js';
 import { readMcapImages } from '../../src/vision/mcap.js';
+import { lastJson } from '../helpers/cli.js';
+import { collectFromBag } from './helpers.js';
 
 /**
  * A ROS 2 bag written here with @mcap/core and @foxglove/rosmsg2-serialization the way rosbag2
@@ -176,32 +176,15 @@ test('daydrive vae collect --bag writes a dataset and reports skipped messages',
   const bag = join(dir, 'drive.mcap');
   await writeBag(bag);
   const out = join(dir, 'frames');
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      'src/cli/main.ts',
-      'vae',
-      'collect',
-      '--bag',
-      bag,
-      '--topic',
-      '/camera/image_raw',
-      '--out',
-      out,
-      '--json',
-    ],
-    {
-      env: { ...process.env, DAYDRIVE_LOG_LEVEL: 'error' },
-    },
-  );
-  const last = JSON.parse(stdout.trim().split('\n').pop()!) as {
+  const collected = await collectFromBag(bag, '/camera/image_raw', out);
+  assert.equal(collected.code, 0, collected.stderr);
+  const stdout = collected.stdout;
+  const last = lastJson<{
     ok: boolean;
     frames: number;
     skipped: number;
     skippedByReason: Record<string, number>;
-  };
+  }>(stdout);
   assert.equal(last.ok, true);
   assert.equal(last.frames, 4);
   assert.equal(last.skipped, 3);

@@ -23,6 +23,7 @@ import {
   type BadImageProblem,
   type PreprocessOptions,
 } from '../../src/vision/preprocess.js';
+import { maxAbsDiff, meanAbsDiff } from '../helpers/compare.js';
 
 /** A simulator frame: the picture every encoding below carries. */
 function simFrame(width = 160, height = 120): RgbImage {
@@ -59,19 +60,6 @@ async function pngOf(image: RgbImage): Promise<Buffer> {
   return sharp(Buffer.from(image.data), { raw: { width: image.width, height: image.height, channels: 3 } })
     .png()
     .toBuffer();
-}
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
-
-function meanAbsDiff(a: Float32Array, b: Float32Array): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += Math.abs(a[i]! - b[i]!);
-  return s / a.length;
 }
 
 test('the same picture gives the same tensor in every accepted encoding (JPEG within a tolerance)', async () => {

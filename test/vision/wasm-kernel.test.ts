@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/core/backend.js';
+import { maxAbsDiff } from '../helpers/compare.js';
 
 /**
  * The kernels registered for wasm (src/core/wasm-kernels.ts: Conv2DBackpropFilter, the
@@ -29,13 +30,6 @@ function randomArray(n: number, seed: number): Float32Array {
     out[i] = s / 2 ** 31 - 1;
   }
   return out;
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
 }
 
 const size = (s: readonly number[]): number => s.reduce((p, q) => p * q, 1);
