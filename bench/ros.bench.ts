@@ -40,7 +40,7 @@ import { DrivingSimEnv, maxSetpointMps, purePursuitForEnv } from '../sim/index.j
 import { initBackend } from '../src/core/backend.js';
 import { createDrivingAgent, parseAgentConfig, type DrivingAgent } from '../src/agent/index.js';
 import { UPDATE_SLICE_MS } from '../src/rl/learner.js';
-import type { DriveController } from '../src/ros/controller.js';
+import type { DriveController } from '../src/agent/index.js';
 import { DEFAULT_VAE_MODEL_DIR, loadVaeEncoder } from '../src/vision/encoder.js';
 import type { DriveNodeOptions, DriveStatus, LatencySample } from '../src/ros/node.js';
 import type { PolicyTrigger } from '../src/ros/params.js';

@@ -27,7 +27,7 @@ import { skyCropRows, type RgbImage } from '../core/env.js';
 import { BadImageError, type BadImageProblem } from './bad-image.js';
 
 export { BadImageError, type BadImageProblem } from './bad-image.js';
-import { rawImageToRgb, type RawImageMessage } from './raw-encodings.js';
+import { inPlaceLayout, rawImageToRgb, type RawImageMessage } from './raw-encodings.js';
 
 export { checkRawImage, RAW_ENCODINGS, rawImageToRgb, type RawImageMessage } from './raw-encodings.js';
 
@@ -300,12 +300,49 @@ export async function preprocessToInput(
   return normalise(await preprocessRgb(image, opts));
 }
 
-/** sensor_msgs/Image -> model input (HWC floats in [0, 1]). */
+/**
+ * sensor_msgs/Image -> model input (HWC floats in [0, 1]). 8-bit RGB, BGR and mono frames go to
+ * sharp straight from the message's buffer (inPlaceLayout: padded rows included, the crop's
+ * extract drops the padding; blue and red swapped, or mono spread to three channels, on the
+ * model-size output), so no full-size RGB copy is made (0.9 MB per 640x480 frame); the other
+ * encodings are converted to RGB first (rawImageToRgb). The input is the same, byte for byte,
+ * as rawImageToRgb + preprocessRgb (test/vision/preprocess.test.ts).
+ */
 export async function preprocessRawImage(
   msg: RawImageMessage,
   opts: PreprocessOptions = DEFAULT_PREPROCESS,
 ): Promise<Float32Array> {
-  return preprocessToInput(rawImageToRgb(msg), opts);
+  const inPlace = inPlaceLayout(msg);
+  if (inPlace === null) return preprocessToInput(rawImageToRgb(msg), opts);
+  const { channels, bgr } = inPlace;
+  const input = Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.byteLength);
+  const raw = { width: msg.step / channels, height: msg.height, channels };
+  const { data: out, info } = await cropAndResize(sharp(input, { raw }), msg.width, msg.height, opts)
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  // sharp writes a mono input as one channel or, in sRGB, three equal ones.
+  const n = opts.width * opts.height;
+  const outChannels = info.channels;
+  if ((outChannels !== 1 && outChannels !== 3) || out.length !== n * outChannels)
+    throw new BadImageError(
+      'corrupt',
+      `image resized to ${out.length} bytes in ${outChannels} channels, expected ${n} pixels`,
+    );
+  const target = new Float32Array(n * 3);
+  const scale = 1 / 255;
+  for (let i = 0; i < n; i++) {
+    if (outChannels === 1) {
+      const v = out[i]! * scale;
+      target[3 * i] = v;
+      target[3 * i + 1] = v;
+      target[3 * i + 2] = v;
+    } else {
+      target[3 * i] = out[3 * i + (bgr ? 2 : 0)]! * scale;
+      target[3 * i + 1] = out[3 * i + 1]! * scale;
+      target[3 * i + 2] = out[3 * i + (bgr ? 0 : 2)]! * scale;
+    }
+  }
+  return target;
 }
 
 /** JPEG/PNG bytes (sensor_msgs/CompressedImage data) -> model input (HWC floats in [0, 1]). */
