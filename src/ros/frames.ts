@@ -6,8 +6,7 @@ import {
   BadImageError,
   checkRawImage,
   decodeCompressedImage,
-  normalise,
-  preprocessCompressed,
+  modelInputFromCompressed,
   preprocessRawImage,
   rawImageToRgb,
   type BadImageProblem,
@@ -20,7 +19,7 @@ import type { CompressedImageMsg, HeaderMsg, ImageMsg } from './rclnodejs-types.
  * state from a model input (`modelInput`: the VAE's crop and size), the frame is made that input
  * straight from the message, with no full-size RGB image in between (a 0.9 MB buffer per 640x480
  * frame, whose garbage set off a major collection every second or so): a JPEG is decoded, cropped
- * and resized in one sharp call (preprocessCompressed), an 8-bit RGB, BGR or mono image is read by
+ * and resized in one sharp call (modelInputFromCompressed), an 8-bit RGB, BGR or mono image is read by
  * sharp from the message's own buffer (preprocessRawImage). Without `modelInput` (a controller
  * that reads camera images) the frame is RGB.
  *
@@ -241,9 +240,9 @@ export class FrameStore {
         let size: { readonly width: number; readonly height: number };
         let content: FrameContent;
         if (spec) {
-          const { input, source } = await preprocessCompressed(msg.data, spec, what);
+          const { frame, source } = await modelInputFromCompressed(msg.data, spec, what);
           size = source;
-          content = { image: NO_IMAGE, modelInput: { ...spec, data: normalise(input) } };
+          content = { image: NO_IMAGE, modelInput: frame };
         } else {
           content = { image: await decodeCompressedImage(msg.data, what) };
           size = content.image;

@@ -234,6 +234,8 @@ export class DriveNode {
   private lastStepClockMs = -Infinity;
   private failsafe: { reason: StopReason; detail: string } | null = null;
   private lastCommand: { steeringRad: number; speedMps: number } | null = null;
+  /** The node's clock (ms) when the last command went out. */
+  private lastCommandClockMs = -Infinity;
   private episodesFinished = 0;
   private skippedTicks = 0;
   /** The node's clock (ms) at the last latency log line. */
@@ -344,7 +346,9 @@ export class DriveNode {
     );
     // During an optimisation the learner's time slices delay every timer a little, so holds at
     // the policy rate alone would leave gaps a little over one period: a second hold, half a
-    // period after each, keeps every gap under one period.
+    // period after each, and one from the learner's progress callback between two updates
+    // whenever half a period has passed since the last command (the optimisation itself keeps the
+    // holds going when the timers are late) keep every gap under one period.
     this.timers.push(
       this.node.createTimer(BigInt(Math.round((this.periodMs / 2) * 1e6)), () => this.refreshHoldWhileOptimising()),
     );
@@ -696,7 +700,10 @@ export class DriveNode {
     try {
       this.optimisationUpdates = 0;
       const result = await this.controller.optimise({
-        onProgress: (done) => (this.optimisationUpdates = done),
+        onProgress: (done) => {
+          this.optimisationUpdates = done;
+          this.refreshHoldWhileOptimising(this.periodMs / 2);
+        },
         signal: this.stopping.signal,
       });
       if (this.closed) return; // shutting down: the task step does not matter any more
@@ -752,7 +759,8 @@ export class DriveNode {
 
   // ---- outputs ----
 
-  private refreshHoldWhileOptimising(): void {
+  /** A speed-0 hold while the node optimises with the car, unless one went out less than `minGapMs` ago. */
+  private refreshHoldWhileOptimising(minGapMs = 0): void {
     if (
       this.closed ||
       this.optimisation === null ||
@@ -762,6 +770,7 @@ export class DriveNode {
     )
       return;
     if (this.lastCommand?.speedMps !== 0) return; // the policy step has not taken the car to a hold
+    if (this.clockMs() - this.lastCommandClockMs < minGapMs) return;
     this.hold();
   }
 
@@ -785,6 +794,7 @@ export class DriveNode {
       ackermannCommand(this.node.now().nanoseconds, this.params.command_frame_id, steeringRad, speedMps, limits),
     );
     this.lastCommand = { steeringRad, speedMps };
+    this.lastCommandClockMs = this.clockMs();
   }
 
   private publishStatus(): void {

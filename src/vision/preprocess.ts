@@ -1,29 +1,30 @@
 /**
- * Camera frames -> VAE input, with sharp. ONE code path for every source: whatever arrives is
- * first turned into an RgbImage (packed 8-bit RGB, src/core/env.ts), then `preprocessRgb`
- * crops the sky, resizes to the model input and `normalise` maps bytes to [0, 1].
+ * Camera frames -> VAE input, with sharp. Every path crops the sky and resizes the same way
+ * (cropAndResize: the top skyCropRows extracted away, Lanczos-3 to the model size), then maps
+ * bytes to [0, 1] (`normalise`); they differ in how the frame reaches sharp:
  *
- * For the ROS node (sensor_msgs/msg/Image and CompressedImage) and other callers:
- *
- *   rawImageToRgb({ encoding, width, height, step, data })   sensor_msgs/Image -> RgbImage
- *       (raw-encodings.ts: 8- and 16-bit RGB/BGR/mono, Bayer, YUV 4:2:2); `step` is the row
- *       stride in bytes (rows may be padded); data.length must be height*step.
- *   decodeCompressedImage(bytes)                               JPEG/PNG bytes -> RgbImage
- *   readImageFile(path)                                        a PNG/JPEG file -> RgbImage
  *   preprocessRgb(image, options)                              RgbImage -> model-size RgbImage
+ *   preprocessToInput(image, options)                          the same, as the model input
+ *   preprocessRawImage(msg, options)                           sensor_msgs/Image -> model input:
+ *       8-bit RGB/BGR/mono read by sharp from the message's own buffer (no full-size copy),
+ *       other encodings through rawImageToRgb; byte for byte what rawImageToRgb + preprocessToInput give
  *   preprocessCompressed(bytes, options)                       JPEG/PNG bytes -> model-size RgbImage
  *       (a JPEG in ONE sharp call, decoded at reduced scale: within ~1/255 of decode + preprocessRgb)
- *   preprocessRawImage(msg, options) / preprocessCompressedImage(bytes, options)
- *       the same, straight to the model input (Float32Array HWC in [0, 1])
+ *   modelInputFromCompressed(bytes, spec)                      the same as a ModelInputFrame
+ *   rawImageToRgb(msg), decodeCompressedImage(bytes), readImageFile(path)   -> full-size RgbImage
+ *
+ * The drive node (src/ros/frames.ts) makes each camera message the agent's model input with
+ * preprocessRawImage or modelInputFromCompressed; the simulator renders the model input itself
+ * (sim/); ImageEncoder.encode (src/vision/encoder.ts) runs preprocessRgb on full frames (datasets,
+ * files, a controller that reads images).
  *
  * Every bad frame (truncated or corrupt JPEG/PNG, data length not height*step, unknown
  * encoding, zero size) throws a BadImageError whose `problem` says which; catch it to skip the
- * frame. ImageEncoder.encode (src/vision/encoder.ts) runs preprocessRgb itself, so the ROS node
- * only builds the RgbImage.
+ * frame.
  */
 import { readFile } from 'node:fs/promises';
 import sharp, { type OutputInfo, type Sharp } from 'sharp';
-import { skyCropRows, type RgbImage } from '../core/env.js';
+import { skyCropRows, type ModelInputFrame, type ModelInputSpec, type RgbImage } from '../core/env.js';
 import { BadImageError, type BadImageProblem } from './bad-image.js';
 
 export { BadImageError, type BadImageProblem } from './bad-image.js';
@@ -267,6 +268,20 @@ export async function preprocessCompressed(
   } catch (err) {
     throw decodeFailure(err, bytes, format, what);
   }
+}
+
+/**
+ * JPEG/PNG bytes -> the model input frame (preprocessCompressed, normalised), with the size the
+ * frame had: what the drive node makes of each compressed camera message (src/ros/frames.ts) and
+ * VaeImageEncoder.encodeCompressed encodes, so a benchmark of either measures the node's path.
+ */
+export async function modelInputFromCompressed(
+  bytes: Uint8Array,
+  spec: ModelInputSpec,
+  what = 'compressed image',
+): Promise<{ readonly frame: ModelInputFrame; readonly source: { readonly width: number; readonly height: number } }> {
+  const { input, source } = await preprocessCompressed(bytes, spec, what);
+  return { frame: { ...spec, data: normalise(input) }, source };
 }
 
 /**

@@ -275,8 +275,14 @@ export class ScriptedController implements DriveController {
 /**
  * The learning agent as the node's controller, with its optimise() wrapped (the options changed,
  * progress observed): what tests and the benchmark measure goes through the agent's own path.
+ * `readsImages` hides the agent's model input, so that the node hands it full RGB camera images
+ * (the path before the node made the model input itself: the benchmark's comparison).
  */
-export function withOptimise(agent: DrivingAgent, optimise: DriveController['optimise']): DriveController {
+export function withOptimise(
+  agent: DrivingAgent,
+  optimise: DriveController['optimise'],
+  readsImages = false,
+): DriveController {
   return {
     get taskState() {
       return agent.taskState;
@@ -284,7 +290,7 @@ export function withOptimise(agent: DrivingAgent, optimise: DriveController['opt
     get optimisationDue() {
       return agent.optimisationDue;
     },
-    modelInput: agent.modelInput,
+    modelInput: readsImages ? undefined : agent.modelInput,
     command: (command) => agent.command(command),
     begin: (obs) => agent.begin(obs),
     act: () => agent.act(),
