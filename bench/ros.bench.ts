@@ -30,8 +30,8 @@
  *  after the driver's takeover is measured (an episode a fail-safe ended on a loaded machine
  *  starts one too, and the bench then asks for the next episode).
  *
- * Run: node --import tsx bench/ros.bench.ts   (ROS_BENCH_QUICK=1: 6 s, 4 s and 250 updates;
- * ROS_BENCH_SLOW=1 prints every command over 20 ms with its decode and step parts on stderr)
+ * Run: node --import tsx bench/ros.bench.ts   (ROS_BENCH_QUICK=1: 6 s, 4 s, 3 x 4 s and 250 updates;
+ * ROS_BENCH_SLOW=1 prints every command over 15 ms (the goal) with its decode and step parts on stderr)
  */
 import { loadavg } from 'node:os';
 import {
