@@ -2,7 +2,8 @@
  * Vision benchmarks (one JSON object, bench/report.ts):
  *  - encode latency of one 640x480 JPEG camera frame on wasm (decode, crop, resize, normalise,
  *    encoder forward pass, latent read back): p50 and p99 against the goal p99 < 10 ms, for the
- *    one-sharp-call path (VaeImageEncoder.encodeCompressed) and, interleaved in the same run, the
+ *    one-sharp-call path (VaeImageEncoder.encodeCompressed: the functions the drive node calls on
+ *    each compressed frame, modelInputFromCompressed then encodeModelInput) and, interleaved in the same run, the
  *    two-call path it replaced (decodeCompressedImage, then encode: what a caller holding an
  *    RgbImage does); GC events during each; the first call of a fresh encoder with and without
  *    warm-up; the p99 of a fixed 3 ms CPU loop, which shows how much of any tail the machine's
@@ -279,7 +280,7 @@ await printReport(
       'ms',
       { name: 'goal', value: ENCODE_P99_GOAL_MS },
       false,
-      `p50 ${latency.oneCall.p50.toFixed(2)} ms; VaeImageEncoder.encodeCompressed (one sharp call)`,
+      `p50 ${latency.oneCall.p50.toFixed(2)} ms; VaeImageEncoder.encodeCompressed: the drive node's path (modelInputFromCompressed, one sharp call, then encodeModelInput)`,
     ),
     figure(
       'encode latency p50, 640x480 JPEG -> latent (wasm)',

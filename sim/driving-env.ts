@@ -1,4 +1,4 @@
-import { DRIVING_ACTION_SIZE, validateAction } from '../src/core/env.js';
+import { DRIVING_ACTION_SIZE, forwardRewardM, validateAction } from '../src/core/env.js';
 import {
   skyCropRows,
   type DrivingEnvironment,
@@ -77,7 +77,8 @@ export function modelInputWindow(camera: CameraConfig, spec: ModelInputSpec): Ca
  *   infinities or a wrong length throw a RangeError before any state changes. Steering maps to
  *   +-maxSteeringRad (+ = left), speed to [0, maxSpeedSetpointMps]. One step = 1/policyHz s of
  *   physics at physicsHz.
- * - reward = distance gained along the road centre line in the step, metres.
+ * - reward = distance gained along the road centre line in the step, metres (forwardRewardM, the
+ *   reward the ROS node computes from the car's odometry too).
  * - terminated on a safety-driver intervention (info.intervention names the reason);
  *   truncated when the route is complete or maxEpisodeSteps is reached.
  */
@@ -227,7 +228,7 @@ export class DrivingSimEnv implements DrivingEnvironment {
       routeComplete,
       appliedAction: [steer, speed],
     };
-    return { observation: this.observe(), reward: this.sM - before, terminated, truncated, info };
+    return { observation: this.observe(), reward: forwardRewardM(before, this.sM), terminated, truncated, info };
   }
 
   /**

@@ -7,6 +7,7 @@ import { Rng } from '../core/rng.js';
 import type { Exploration, Learner, LearnerSnapshot, UpdateOptions, UpdateStats } from '../rl/types.js';
 import type { AgentConfig } from './config.js';
 import { ActionShaper } from './actions.js';
+import type { DriveController } from './episode.js';
 import type { StateBuilder } from './state.js';
 import {
   isLearningMode,
@@ -24,15 +25,6 @@ export interface AgentParts {
   readonly exploration: Exploration & { restore(state: Record<string, unknown>): void };
   readonly state: StateBuilder;
   readonly rng: Rng;
-}
-
-export interface EpisodeSummary {
-  readonly mode: EpisodeMode;
-  readonly steps: number;
-  /** Sum of rewards: metres driven along the road (the paper's forward-speed reward). */
-  readonly return: number;
-  /** Whether the episode ended by a termination (an intervention) rather than a time or route limit. */
-  readonly terminated: boolean;
 }
 
 const AGENT_STATE_FILE = 'agent.json';
@@ -55,12 +47,13 @@ type SavedAgentState = z.output<typeof savedAgentStateSchema>;
 /**
  * The driving agent: observation -> state -> action, transitions into the learner, and the task
  * state machine around episodes. It sees the world only through DrivingObservation and the
- * [-1, 1] action, so the simulator loop and the ROS node drive it the same way:
+ * [-1, 1] action, so the simulator loop and the ROS node drive it the same way, through one
+ * EpisodeStepper (src/agent/episode.ts):
  *
  *   command('train') -> begin(obs) -> (act() -> world step -> observe(r, obs', terminated))*
  *   -> endEpisode() -> optimise() while the car is reset -> command(...)
  */
-export class DrivingAgent {
+export class DrivingAgent implements DriveController {
   readonly config: AgentConfig;
   readonly learner: Learner;
   private readonly exploration: AgentParts['exploration'];
@@ -71,9 +64,6 @@ export class DrivingAgent {
   private snapshot: LearnerSnapshot | null = null;
   private current: Float32Array | null = null;
   private lastExecuted: Float32Array | null = null;
-  private steps = 0;
-  private episodeReturn = 0;
-  private terminated = false;
 
   constructor(parts: AgentParts) {
     this.config = parts.config;
@@ -114,9 +104,6 @@ export class DrivingAgent {
     this.stateBuilder.history.clear();
     this.current = await this.stateBuilder.build(obs);
     this.shaper.reset(this.stateBuilder.steeringOf(this.current));
-    this.steps = 0;
-    this.episodeReturn = 0;
-    this.terminated = false;
     return mode;
   }
 
@@ -148,15 +135,12 @@ export class DrivingAgent {
     if (this.replaysEpisode(this.task.state.mode)) {
       this.learner.observe({ state, action: this.lastExecuted, reward, nextState, terminated });
     }
-    this.steps += 1;
-    this.episodeReturn += reward;
-    this.terminated = terminated;
     this.current = nextState;
     this.lastExecuted = null;
   }
 
-  /** Ends the running episode (intervention, route end, time limit, or the driver). */
-  endEpisode(): EpisodeSummary {
+  /** Ends the running episode (intervention, route end, time limit, or the driver); the steps and return are the EpisodeStepper's. */
+  endEpisode(): void {
     const mode = this.task.state.mode;
     if (this.task.state.phase !== 'driving' || mode === null)
       throw new Error(`no episode to end in phase '${this.task.state.phase}'`);
@@ -165,7 +149,6 @@ export class DrivingAgent {
     this.task.dispatch({ kind: 'episode-ended' });
     this.current = null;
     this.lastExecuted = null;
-    return { mode, steps: this.steps, return: this.episodeReturn, terminated: this.terminated };
   }
 
   /** Whether optimise() is due (after a learning episode). */

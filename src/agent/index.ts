@@ -1,5 +1,12 @@
 /** The driving agent: what the simulator loop and the ROS node use. */
-export { DrivingAgent, type AgentParts, type EpisodeSummary } from './agent.js';
+export { DrivingAgent, type AgentParts } from './agent.js';
+export {
+  EpisodeStepper,
+  NonFiniteActionError,
+  type DriveController,
+  type EpisodeSummary,
+  type StepOutcome,
+} from './episode.js';
 export { createDrivingAgent, type DrivingAgentOptions } from './create.js';
 export {
   agentConfigSchema,

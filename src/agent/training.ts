@@ -8,6 +8,7 @@ import type {
 } from '../core/env.js';
 import type { UpdateStats } from '../rl/types.js';
 import type { DrivingAgent } from './agent.js';
+import { EpisodeStepper, type DriveController } from './episode.js';
 import { TEST_ROAD_SEED_BASE, VARIED_ROAD_SEED_BASE } from './road-seeds.js';
 import type { EpisodeMode, TaskCommand } from './task.js';
 
@@ -136,31 +137,35 @@ export interface EpisodeOutcome {
   readonly agentS: number;
 }
 
-/** Drives one episode the agent has been told to start: reset, act/step/observe until it ends. */
+/**
+ * Drives one episode the agent has been told to start: reset, then decide / step / outcome until
+ * it ends, through the EpisodeStepper the ROS node drives the agent with too.
+ */
 export async function driveEpisode(
   env: DrivingEnvironment,
-  agent: DrivingAgent,
+  agent: DriveController,
   reset: ResetOptions,
   onStep?: (view: StepView) => void | Promise<void>,
 ): Promise<EpisodeOutcome> {
+  const stepper = new EpisodeStepper(agent);
   let worldS = 0;
   let agentS = 0;
   let t = performance.now();
   let obs = await env.reset(reset);
   worldS += (performance.now() - t) / 1000;
   t = performance.now();
-  const mode = await agent.begin(obs);
+  const mode = await stepper.begin(obs);
   agentS += (performance.now() - t) / 1000;
   await onStep?.({ mode, observation: obs, info: null });
   let intervention: InterventionReason | null = null;
   let routeCompleted = false;
   for (;;) {
     t = performance.now();
-    const action = agent.act();
+    const action = stepper.decide();
     const tWorld = performance.now();
     const step = await env.step(action);
     const tAgent = performance.now();
-    await agent.observe(step.reward, step.observation, step.terminated);
+    await stepper.outcome(step);
     worldS += (tAgent - tWorld) / 1000;
     agentS += (tWorld - t + performance.now() - tAgent) / 1000;
     obs = step.observation;
@@ -171,7 +176,7 @@ export async function driveEpisode(
       break;
     }
   }
-  const summary = agent.endEpisode();
+  const summary = await stepper.end();
   return { mode, steps: summary.steps, distanceM: summary.return, intervention, routeCompleted, worldS, agentS };
 }
 

@@ -127,6 +127,16 @@ export function drivingCommand(
   };
 }
 
+/**
+ * The one reward of a driving step, both worlds' (the paper's forward-speed reward, Kendall et al.
+ * 2019 sec. III-C, summed over the step): the metres driven forward between two readings of the
+ * world's odometer. The simulator's odometer is the distance along the lane centre line (it knows
+ * the lane); the car's integrates its measured speed over time (src/ros/odometer.ts).
+ */
+export function forwardRewardM(odometerBeforeM: number, odometerAfterM: number): number {
+  return odometerAfterM - odometerBeforeM;
+}
+
 export type DrivingEnvironment = Environment<DrivingObservation, DrivingInfo>;
 
 // ---- Vector tasks (classic control) ----

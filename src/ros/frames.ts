@@ -1,11 +1,13 @@
 import { performance } from 'node:perf_hooks';
-import type { RgbImage } from '../core/env.js';
+import type { DrivingObservation, ModelInputSpec, RgbImage } from '../core/env.js';
 import { oneLine } from '../core/errors.js';
 import { log } from '../core/logger.js';
 import {
   BadImageError,
   checkRawImage,
   decodeCompressedImage,
+  modelInputFromCompressed,
+  preprocessRawImage,
   rawImageToRgb,
   type BadImageProblem,
 } from '../vision/preprocess.js';
@@ -13,18 +15,32 @@ import { timeMsgToMs } from './messages.js';
 import type { CompressedImageMsg, HeaderMsg, ImageMsg } from './rclnodejs-types.js';
 
 /**
- * Camera messages -> the newest usable frame. Raw images are checked in the subscription
- * callback (encoding, size; no copy) and converted to RGB only when a policy step reads the
- * frame (`image()`, once per frame), so a 30 Hz camera under a 10 Hz policy costs one 640x480
- * conversion per command, not three; JPEG/PNG are decoded by sharp off the JS thread with at
- * most one decode in flight and one message waiting (a newer message replaces the waiting one),
- * so a camera faster than the node never builds a queue. Every unusable frame is dropped and
- * counted by problem; the policy tick reads `newest` and asks `health` whether it may drive.
+ * Camera messages -> the newest usable frame, as the agent reads it. Where the agent computes its
+ * state from a model input (`modelInput`: the VAE's crop and size), the frame is made that input
+ * straight from the message, with no full-size RGB image in between (a 0.9 MB buffer per 640x480
+ * frame, whose garbage set off a major collection every second or so): a JPEG is decoded, cropped
+ * and resized in one sharp call (modelInputFromCompressed), an 8-bit RGB, BGR or mono image is read by
+ * sharp from the message's own buffer (preprocessRawImage). Without `modelInput` (a controller
+ * that reads camera images) the frame is RGB.
+ *
+ * Raw images are checked in the subscription callback (encoding, size; no copy) and converted
+ * only when a policy step reads the frame (`read()`, once per frame), so a 30 Hz camera under a
+ * 10 Hz policy costs one conversion per command, not three; JPEG/PNG are decoded by sharp off the
+ * JS thread with at most one decode in flight and one message waiting (a newer message replaces
+ * the waiting one), so a camera faster than the node never builds a queue. Every unusable frame
+ * is dropped and counted by problem; the policy tick reads `newest` and asks `health` whether it
+ * may drive.
  */
 
+/** What the agent reads of a frame: a camera image, or the model input with an empty image. */
+export type FrameContent = Pick<DrivingObservation, 'image' | 'modelInput'>;
+
+/** The image of a frame sent as model input (DrivingObservation: the world may send 0x0). */
+const NO_IMAGE: RgbImage = { width: 0, height: 0, data: new Uint8Array(0) };
+
 export interface Frame {
-  /** The frame as RGB: converted on the first call (raw images), then the same image. */
-  image(): RgbImage;
+  /** The frame as the agent reads it: converted on the first call (raw images), then the same. */
+  read(): Promise<FrameContent>;
   /** Header stamp in ms of the ROS clock, or the arrival time when the stamp is zero. */
   readonly stampMs: number;
   /** performance.now() when the message arrived (for the latency figures). */
@@ -37,9 +53,9 @@ export interface Frame {
   readonly decodeMs: number;
 }
 
-/** A raw frame: checked on arrival, converted to RGB on the first image() call. */
+/** A raw frame: checked on arrival, converted on the first read() call. */
 class RawFrame implements Frame {
-  private rgb: RgbImage | null = null;
+  private content: Promise<FrameContent> | null = null;
   private convertMs = 0;
 
   constructor(
@@ -47,16 +63,26 @@ class RawFrame implements Frame {
     readonly stampMs: number,
     readonly arrivedAtMs: number,
     private readonly checkMs: number,
+    private readonly modelInput: ModelInputSpec | undefined,
   ) {}
 
-  image(): RgbImage {
-    if (this.rgb === null) {
-      const t0 = performance.now();
-      this.rgb = rawImageToRgb(this.msg!);
-      this.convertMs = performance.now() - t0;
-      this.msg = null; // the message's buffer can go
+  read(): Promise<FrameContent> {
+    if (this.content === null) {
+      const msg = this.msg!;
+      this.msg = null; // the message's buffer can go once converted
+      this.content = this.convert(msg);
     }
-    return this.rgb;
+    return this.content;
+  }
+
+  private async convert(msg: ImageMsg): Promise<FrameContent> {
+    const t0 = performance.now();
+    const spec = this.modelInput;
+    const content: FrameContent = spec
+      ? { image: NO_IMAGE, modelInput: { ...spec, data: await preprocessRawImage(msg, spec) } }
+      : { image: rawImageToRgb(msg) };
+    this.convertMs = performance.now() - t0;
+    return content;
   }
 
   get decodeMs(): number {
@@ -74,6 +100,8 @@ export interface FrameStoreOptions {
   readonly clockMs: () => number;
   /** Called when a usable frame has become the newest (policy_trigger 'frame'). */
   readonly onFrame?: () => void;
+  /** Make each frame this model input (the agent's crop and size) instead of an RGB image. */
+  readonly modelInput?: ModelInputSpec | undefined;
 }
 
 /** Why the camera cannot be driven on, or null. */
@@ -142,7 +170,13 @@ export class FrameStore {
       checkRawImage(msg);
       if (!this.sizeOk(msg.width, msg.height)) return;
       this.accept(
-        new RawFrame(msg, this.stampOf(msg.header, receivedClockMs), arrivedAtMs, performance.now() - arrivedAtMs),
+        new RawFrame(
+          msg,
+          this.stampOf(msg.header, receivedClockMs),
+          arrivedAtMs,
+          performance.now() - arrivedAtMs,
+          this.opts.modelInput,
+        ),
       );
     } catch (err) {
       this.reject(err);
@@ -201,15 +235,22 @@ export class FrameStore {
       const { msg, arrivedAtMs, receivedClockMs } = next;
       const decodeStartMs = performance.now();
       try {
-        const image = await decodeCompressedImage(msg.data, `compressed image (format '${msg.format}')`);
-        if (this.sizeOk(image.width, image.height)) {
+        const what = `compressed image (format '${msg.format}')`;
+        const spec = this.opts.modelInput;
+        let size: { readonly width: number; readonly height: number };
+        let content: FrameContent;
+        if (spec) {
+          const { frame, source } = await modelInputFromCompressed(msg.data, spec, what);
+          size = source;
+          content = { image: NO_IMAGE, modelInput: frame };
+        } else {
+          content = { image: await decodeCompressedImage(msg.data, what) };
+          size = content.image;
+        }
+        if (this.sizeOk(size.width, size.height)) {
           const decodeMs = performance.now() - decodeStartMs;
-          this.accept({
-            image: () => image,
-            stampMs: this.stampOf(msg.header, receivedClockMs),
-            arrivedAtMs,
-            decodeMs,
-          });
+          const ready = Promise.resolve(content);
+          this.accept({ read: () => ready, stampMs: this.stampOf(msg.header, receivedClockMs), arrivedAtMs, decodeMs });
         }
       } catch (err) {
         this.reject(err);

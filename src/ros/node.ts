@@ -1,12 +1,22 @@
 import { performance } from 'node:perf_hooks';
-import { drivingCommand, type DrivingObservation } from '../core/env.js';
+import { drivingCommand, forwardRewardM, type DrivingObservation } from '../core/env.js';
 import { oneLine } from '../core/errors.js';
 import { log } from '../core/logger.js';
-import { TASK_COMMANDS, type EpisodeMode, type TaskCommand, type TaskState, type TaskStep } from '../agent/index.js';
-import type { DriveController } from './controller.js';
+import {
+  EpisodeStepper,
+  NonFiniteActionError,
+  TASK_COMMANDS,
+  type DriveController,
+  type EpisodeMode,
+  type StepOutcome,
+  type TaskCommand,
+  type TaskState,
+  type TaskStep,
+} from '../agent/index.js';
 import { FrameStore, type CameraFault, type FrameCounts } from './frames.js';
 import { firstTimedOut, Heartbeat, type HeartbeatInput, type HeartbeatState } from './heartbeat.js';
 import { LatencyWindow, type LatencySummary } from './latency.js';
+import { Odometer } from './odometer.js';
 import {
   ackermannCommand,
   type CommandLimits,
@@ -38,11 +48,15 @@ import type {
 
 /**
  * The drive node: camera, measurements and the safety driver in; Ackermann commands, status and
- * episode statistics out; the controller (the learning agent) in between, driven exactly as the
- * simulator loop drives it (src/agent/training.ts):
+ * episode statistics out; the controller (the learning agent) in between, driven through the same
+ * EpisodeStepper (src/agent/episode.ts) as the simulator's training loop drives it
+ * (driveEpisode, src/agent/training.ts), with the same action mapping and reward (drivingCommand,
+ * forwardRewardM: src/core/env.ts). The node adds what only a car has: time, the safety driver,
+ * stale inputs.
  *
- * - One policy step per period (policy_rate_hz) on the newest frame: observe the reward of the
- *   last command (measured speed x elapsed time: the paper's forward-speed reward), then act.
+ * - One policy step per period (policy_rate_hz) on the newest frame: the outcome of the last
+ *   command (its reward: the odometer's advance while it was in force, odometer.ts), then the
+ *   next decision.
  *   policy_trigger 'timer' steps on a timer; 'frame' steps on the first frame at least
  *   FRAME_STEP_FRACTION of a period after the last step (no wait for a timer between the frame and
  *   its command), and the timer steps only when no step has run for a whole period (frames late or
@@ -125,7 +139,7 @@ export interface EpisodeReport {
   /** Sum of rewards: metres driven (measured speed x time). */
   readonly distanceM: number;
   readonly durationS: number;
-  readonly endedBy: 'driver' | StopReason | 'done';
+  readonly endedBy: 'driver' | StopReason;
 }
 
 export interface DriveNodeSummary {
@@ -144,9 +158,13 @@ export interface DriveNodeOptions {
 
 /** One command's latency figures, ms. */
 export interface LatencySample {
-  /** The node's work for the command: the frame's decode (or raw conversion) + the policy step (state, policy, publish). */
+  /** The node's work for the command: the frame's decode (or raw conversion) + the policy step (reward, state, policy, publish). */
   readonly processingMs: number;
-  /** Turning the camera message into RGB (JPEG/PNG decode or raw conversion), not counting a wait for an earlier decode. */
+  /**
+   * Turning the camera message into what the agent reads (the model input, or RGB for a controller
+   * that reads images: JPEG/PNG decode, or the raw check and conversion), not counting a wait for
+   * an earlier decode.
+   */
   readonly decodeMs: number;
   /** The policy step: reward, state (VAE encoder), policy, publish. */
   readonly stepMs: number;
@@ -161,16 +179,8 @@ interface RunningEpisode {
   readonly number: number;
   readonly mode: EpisodeMode;
   readonly startedAtMs: number;
-  /** ROS-clock time of the last command sent, ms, while its outcome is not yet observed; else null. */
-  lastActMs: number | null;
-}
-
-/**
- * The reward of one command on the car (the paper's forward-speed reward): the measured speed
- * times the time the command was in force, metres (Kendall et al. 2019, sec. III-C).
- */
-export function measuredDistanceRewardM(speedMps: number, elapsedMs: number): number {
-  return speedMps * (elapsedMs / 1000);
+  /** The odometer when the command in force was sent (its reward is the advance since). */
+  odometerAtCommandM: number;
 }
 
 /**
@@ -187,6 +197,8 @@ export class DriveNode {
   private readonly node: RclNode;
   private readonly params: DriveParams;
   private readonly controller: DriveController;
+  private readonly stepper: EpisodeStepper;
+  private readonly odometer = new Odometer();
   private readonly onLatency: ((sample: LatencySample) => void) | undefined;
   private readonly frames: FrameStore;
   private readonly commandPub: RclPublisher<AckermannDriveStampedMsg>;
@@ -222,7 +234,8 @@ export class DriveNode {
   private lastStepClockMs = -Infinity;
   private failsafe: { reason: StopReason; detail: string } | null = null;
   private lastCommand: { steeringRad: number; speedMps: number } | null = null;
-  private lastCommandedSteeringRad = 0;
+  /** The node's clock (ms) when the last command went out. */
+  private lastCommandClockMs = -Infinity;
   private episodesFinished = 0;
   private skippedTicks = 0;
   /** The node's clock (ms) at the last latency log line. */
@@ -233,11 +246,14 @@ export class DriveNode {
     this.node = opts.node;
     this.params = opts.params;
     this.controller = opts.controller;
+    this.stepper = new EpisodeStepper(opts.controller);
     this.onLatency = opts.onLatency;
     const p = opts.params;
     this.periodMs = 1000 / p.policy_rate_hz;
     this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
     this.frames = new FrameStore({
+      // The agent's model input, made straight from each camera message (frames.ts).
+      modelInput: opts.controller.modelInput,
       expectedWidthPx: p.camera_width_px,
       expectedHeightPx: p.camera_height_px,
       maxFrameAgeMs: p.max_frame_age_s * 1000,
@@ -330,7 +346,9 @@ export class DriveNode {
     );
     // During an optimisation the learner's time slices delay every timer a little, so holds at
     // the policy rate alone would leave gaps a little over one period: a second hold, half a
-    // period after each, keeps every gap under one period.
+    // period after each, and one from the learner's progress callback between two updates
+    // whenever half a period has passed since the last command (the optimisation itself keeps the
+    // holds going when the timers are late) keep every gap under one period.
     this.timers.push(
       this.node.createTimer(BigInt(Math.round((this.periodMs / 2) * 1e6)), () => this.refreshHoldWhileOptimising()),
     );
@@ -437,7 +455,9 @@ export class DriveNode {
       return;
     }
     this.speedMps = speedMps;
-    this.speedBeat.beat(this.clockMs());
+    const nowMs = this.clockMs();
+    this.odometer.update(speedMps, nowMs);
+    this.speedBeat.beat(nowMs);
   }
 
   private onSteering(steeringRad: number): void {
@@ -471,7 +491,7 @@ export class DriveNode {
   }
 
   private measuredSteeringRad(): number {
-    return this.params.steering_topic === '' ? this.lastCommandedSteeringRad : (this.steeringRad ?? NaN);
+    return this.params.steering_topic === '' ? (this.lastCommand?.steeringRad ?? 0) : (this.steeringRad ?? NaN);
   }
 
   // ---- the policy step ----
@@ -536,30 +556,31 @@ export class DriveNode {
     }
     const frame = this.frames.newest!;
     const steeringRad = this.measuredSteeringRad();
-    if (this.speedMps === null || !Number.isFinite(steeringRad)) {
+    const speedMps = this.speedMps;
+    if (speedMps === null || !Number.isFinite(steeringRad)) {
       this.hold();
       return; // no episode without the car's measurements
     }
-    const obs: DrivingObservation = { image: frame.image(), speedMps: this.speedMps, steeringRad };
+    if (!this.episode && (!this.startPending || this.optimisation)) {
+      this.hold();
+      return;
+    }
+    // The frame's decode before this step (a raw frame is converted inside it, by read()).
+    const decodedBeforeMs = frame.decodeMs;
+    const obs: DrivingObservation = { ...(await frame.read()), speedMps, steeringRad };
 
     if (!this.episode) {
-      if (!this.startPending || this.optimisation) {
-        this.hold();
-        return;
-      }
+      if (!this.startPending || this.closed) return; // 'done' or a shutdown while the frame was read
       const mode = this.startPending;
       this.startPending = null;
-      await this.controller.begin(obs);
+      await this.stepper.begin(obs);
       if (this.closed || this.controller.taskState.phase !== 'driving') return; // 'done' meanwhile
       this.failsafe = null;
-      this.episode = { number: this.episodesFinished + 1, mode, startedAtMs: nowMs, lastActMs: null };
+      this.episode = { number: this.episodesFinished + 1, mode, startedAtMs: nowMs, odometerAtCommandM: 0 };
       log.info({ episode: this.episode.number, mode }, 'episode started');
       this.publishStatus();
-    } else if (this.episode.lastActMs !== null) {
-      const rewardM = measuredDistanceRewardM(obs.speedMps, nowMs - this.episode.lastActMs);
-      // The last command has its answer now: nothing is pending until the next act().
-      this.episode.lastActMs = null;
-      await this.controller.observe(rewardM, obs, false);
+    } else if (this.stepper.awaitingOutcome) {
+      await this.stepper.outcome(this.outcome(this.episode, obs, nowMs, false));
     }
     // The driver may have taken over (or said done) while the state was being encoded.
     if (
@@ -570,13 +591,16 @@ export class DriveNode {
     )
       return;
 
-    const action = this.controller.act();
-    if (action.length !== 2 || !Number.isFinite(action[0]) || !Number.isFinite(action[1])) {
+    let action: Float32Array;
+    try {
+      action = this.stepper.decide();
+    } catch (err) {
+      if (!(err instanceof NonFiniteActionError)) throw err;
       log.error(
-        { action: Array.from(action), episode: this.episode.number },
+        { action: err.action, episode: this.episode.number },
         'non-finite action from the policy: not published, speed 0 instead',
       );
-      await this.stop('non-finite-action', `action [${Array.from(action).join(', ')}]`);
+      await this.stop('non-finite-action', `action [${err.action.join(', ')}]`);
       return;
     }
     const command = drivingCommand(action, {
@@ -584,19 +608,27 @@ export class DriveNode {
       maxSpeedMps: this.params.max_speed_mps,
     });
     this.publishDrive(command.steeringRad, command.speedMps, this.driveLimits);
-    this.episode.lastActMs = nowMs;
+    this.episode.odometerAtCommandM = this.odometer.readingM(nowMs);
     this.frames.markUsed();
     const publishedAt = performance.now();
-    const stepMs = publishedAt - startedAt;
+    // A raw frame's conversion ran inside this step: it counts as decode, not as step.
+    const decodeMs = frame.decodeMs;
+    const stepMs = publishedAt - startedAt - (decodeMs - decodedBeforeMs);
     const sample: LatencySample = {
-      processingMs: frame.decodeMs + stepMs,
-      decodeMs: frame.decodeMs,
+      processingMs: decodeMs + stepMs,
+      decodeMs,
       stepMs,
       frameAgeMs: publishedAt - frame.arrivedAtMs,
     };
     this.processing.add(sample.processingMs);
     this.frameAge.add(sample.frameAgeMs);
     this.onLatency?.(sample);
+  }
+
+  /** The outcome of the command in force: the odometer's advance since it was sent (the one reward), and `obs`. */
+  private outcome(ep: RunningEpisode, obs: DrivingObservation, nowMs: number, terminated: boolean): StepOutcome {
+    const reward = forwardRewardM(ep.odometerAtCommandM, this.odometer.readingM(nowMs));
+    return { reward, observation: obs, terminated };
   }
 
   /** A fail-safe: speed 0 now (an emergency stop for the EMERGENCY_STOPS), the running episode ends. */
@@ -613,6 +645,7 @@ export class DriveNode {
         // The controller is in an unknown state: forget the episode, keep the car stopped.
         log.error({ err }, 'could not end the episode cleanly');
         this.episode = null;
+        this.stepper.abandon();
       }
     }
   }
@@ -629,20 +662,16 @@ export class DriveNode {
     const ep = this.episode!;
     this.episode = null;
     const nowMs = this.clockMs();
+    let terminal: StepOutcome | undefined;
     const frame = this.frames.newest;
-    if (endedBy === 'driver' && observeTerminal && ep.lastActMs !== null && frame && this.speedMps !== null) {
+    if (endedBy === 'driver' && observeTerminal && this.stepper.awaitingOutcome && frame && this.speedMps !== null) {
       const steeringRad = this.measuredSteeringRad();
-      if (Number.isFinite(steeringRad)) {
-        const rewardM = measuredDistanceRewardM(this.speedMps, nowMs - ep.lastActMs);
-        try {
-          await this.controller.observe(rewardM, { image: frame.image(), speedMps: this.speedMps, steeringRad }, true);
-        } catch (err) {
-          // The episode must still end, or the task machine would refuse every later command.
-          log.error({ err }, 'could not record the terminal step');
-        }
-      }
+      if (Number.isFinite(steeringRad))
+        terminal = this.outcome(ep, { ...(await frame.read()), speedMps: this.speedMps, steeringRad }, nowMs, true);
     }
-    const summary = this.controller.endEpisode();
+    // The episode must end even where the terminal step cannot be recorded, or the task machine
+    // would refuse every later command.
+    const summary = await this.stepper.end(terminal, (err) => log.error({ err }, 'could not record the terminal step'));
     this.episodesFinished += 1;
     const report: EpisodeReport = {
       episode: ep.number,
@@ -671,7 +700,10 @@ export class DriveNode {
     try {
       this.optimisationUpdates = 0;
       const result = await this.controller.optimise({
-        onProgress: (done) => (this.optimisationUpdates = done),
+        onProgress: (done) => {
+          this.optimisationUpdates = done;
+          this.refreshHoldWhileOptimising(this.periodMs / 2);
+        },
         signal: this.stopping.signal,
       });
       if (this.closed) return; // shutting down: the task step does not matter any more
@@ -705,6 +737,7 @@ export class DriveNode {
       // 'done' while driving: the episode is abandoned (the task machine has already finished it).
       log.warn({ episode: this.episode.number }, "'done' during an episode: stopping the car");
       this.episode = null;
+      this.stepper.abandon();
     }
     this.startPending = null;
     this.hold();
@@ -726,7 +759,8 @@ export class DriveNode {
 
   // ---- outputs ----
 
-  private refreshHoldWhileOptimising(): void {
+  /** A speed-0 hold while the node optimises with the car, unless one went out less than `minGapMs` ago. */
+  private refreshHoldWhileOptimising(minGapMs = 0): void {
     if (
       this.closed ||
       this.optimisation === null ||
@@ -736,6 +770,7 @@ export class DriveNode {
     )
       return;
     if (this.lastCommand?.speedMps !== 0) return; // the policy step has not taken the car to a hold
+    if (this.clockMs() - this.lastCommandClockMs < minGapMs) return;
     this.hold();
   }
 
@@ -759,7 +794,7 @@ export class DriveNode {
       ackermannCommand(this.node.now().nanoseconds, this.params.command_frame_id, steeringRad, speedMps, limits),
     );
     this.lastCommand = { steeringRad, speedMps };
-    this.lastCommandedSteeringRad = steeringRad;
+    this.lastCommandClockMs = this.clockMs();
   }
 
   private publishStatus(): void {

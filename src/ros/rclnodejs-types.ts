@@ -12,37 +12,9 @@
 
 // ---- messages (the fields the node reads or writes) ----
 
-/** builtin_interfaces/msg/Time */
-export interface TimeMsg {
-  readonly sec: number;
-  readonly nanosec: number;
-}
-
-/** std_msgs/msg/Header */
-export interface HeaderMsg {
-  readonly stamp: TimeMsg;
-  readonly frame_id: string;
-}
-
-/** sensor_msgs/msg/Image */
-export interface ImageMsg {
-  readonly header: HeaderMsg;
-  readonly height: number;
-  readonly width: number;
-  readonly encoding: string;
-  readonly is_bigendian: number;
-  /** Row stride, bytes. */
-  readonly step: number;
-  readonly data: Uint8Array;
-}
-
-/** sensor_msgs/msg/CompressedImage */
-export interface CompressedImageMsg {
-  readonly header: HeaderMsg;
-  /** 'jpeg', 'png', or image_transport's "rgb8; jpeg compressed bgr8". */
-  readonly format: string;
-  readonly data: Uint8Array;
-}
+// The camera messages and their header: one shape for the node, bags and the converters.
+export type { CompressedImageMsg, HeaderMsg, ImageMsg, TimeMsg } from '../vision/image-messages.js';
+import type { HeaderMsg, TimeMsg } from '../vision/image-messages.js';
 
 /** geometry_msgs/msg/Vector3 */
 export interface Vector3Msg {

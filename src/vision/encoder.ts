@@ -7,7 +7,7 @@ import { loadLayersModel } from '../core/tfjs-io.js';
 import { ENCODER_SUBDIR, readVaeMeta, type VaeMeta } from './model-files.js';
 import {
   normalise,
-  preprocessCompressed,
+  modelInputFromCompressed,
   preprocessRgb,
   warmUpPreprocessing,
   type PreprocessOptions,
@@ -115,15 +115,15 @@ export class VaeImageEncoder implements ImageEncoder {
   }
 
   /**
-   * The latent mean of a JPEG/PNG frame (a CompressedImage's data): what decodeCompressedImage +
-   * encode give, but a JPEG is decoded (at reduced scale when it is large), cropped and resized in
-   * one sharp call (preprocessCompressed: inputs within about a level in 255), the fastest path
-   * from a compressed camera topic to the state.
+   * The latent mean of a JPEG/PNG frame (a CompressedImage's data) along the drive node's path:
+   * modelInputFromCompressed (what the node makes of each camera message: a JPEG decoded at reduced
+   * scale, cropped and resized in one sharp call, within about a level in 255 of
+   * decodeCompressedImage + encode), then encodeModelInput (what the agent's state calls).
    */
   async encodeCompressed(bytes: Uint8Array, what?: string): Promise<Float32Array> {
-    const { input, source } = await preprocessCompressed(bytes, this.preprocess, what);
+    const { frame, source } = await modelInputFromCompressed(bytes, this.preprocess, what);
     this.checkFrameSize(source.width, source.height);
-    return (await this.encodeInputs(normalise(input), 1))[0]!;
+    return this.encodeModelInput(frame);
   }
 
   /** Latent means of several frames: each preprocessed as in encode, then one model call. */

@@ -9,6 +9,7 @@ import type { RgbImage } from '../core/env.js';
 import { UserError } from '../core/errors.js';
 import { log } from '../core/logger.js';
 import { BadImageError, decodeCompressedImage, rawImageToRgb } from './preprocess.js';
+import type { CompressedImageMsg, ImageMsg } from './image-messages.js';
 import { BAG_TYPES, yawOfQuaternion, type AckermannStampedMessage, type OdometryMessage } from './ros-schemas.js';
 
 /**
@@ -26,27 +27,6 @@ import { BAG_TYPES, yawOfQuaternion, type AckermannStampedMessage, type Odometry
 
 export const IMAGE_SCHEMA = 'sensor_msgs/msg/Image';
 export const COMPRESSED_IMAGE_SCHEMA = 'sensor_msgs/msg/CompressedImage';
-
-interface RosTime {
-  readonly sec: number;
-  readonly nanosec: number;
-}
-
-interface RosImageMsg {
-  readonly header: { readonly stamp: RosTime; readonly frame_id: string };
-  readonly height: number;
-  readonly width: number;
-  readonly encoding: string;
-  readonly is_bigendian: number;
-  readonly step: number;
-  readonly data: Uint8Array;
-}
-
-interface RosCompressedImageMsg {
-  readonly header: { readonly stamp: RosTime; readonly frame_id: string };
-  readonly format: string;
-  readonly data: Uint8Array;
-}
 
 /** The car's odometry at a frame: planar pose in the odom frame, forward speed. */
 export interface BagOdometry {
@@ -117,17 +97,10 @@ function decoderFor(schema: McapTypes.Schema, path: string, topic: string): Deco
   const reader = new MessageReader(parseMessageDefinition(new TextDecoder().decode(schema.data), { ros2: true }));
   if (schema.name === IMAGE_SCHEMA) {
     return async (data) => {
-      const msg = reader.readMessage<RosImageMsg>(data);
-      return rawImageToRgb({
-        encoding: msg.encoding,
-        width: msg.width,
-        height: msg.height,
-        step: msg.step,
-        data: msg.data,
-      });
+      return rawImageToRgb(reader.readMessage<ImageMsg>(data));
     };
   }
-  return async (data) => decodeCompressedImage(reader.readMessage<RosCompressedImageMsg>(data).data);
+  return async (data) => decodeCompressedImage(reader.readMessage<CompressedImageMsg>(data).data);
 }
 
 const MCAP_MAGIC_BYTES = 8;

@@ -1,33 +1,34 @@
 /**
- * Camera frames -> VAE input, with sharp. ONE code path for every source: whatever arrives is
- * first turned into an RgbImage (packed 8-bit RGB, src/core/env.ts), then `preprocessRgb`
- * crops the sky, resizes to the model input and `normalise` maps bytes to [0, 1].
+ * Camera frames -> VAE input, with sharp. Every path crops the sky and resizes the same way
+ * (cropAndResize: the top skyCropRows extracted away, Lanczos-3 to the model size), then maps
+ * bytes to [0, 1] (`normalise`); they differ in how the frame reaches sharp:
  *
- * For the ROS node (sensor_msgs/msg/Image and CompressedImage) and other callers:
- *
- *   rawImageToRgb({ encoding, width, height, step, data })   sensor_msgs/Image -> RgbImage
- *       (raw-encodings.ts: 8- and 16-bit RGB/BGR/mono, Bayer, YUV 4:2:2); `step` is the row
- *       stride in bytes (rows may be padded); data.length must be height*step.
- *   decodeCompressedImage(bytes)                               JPEG/PNG bytes -> RgbImage
- *   readImageFile(path)                                        a PNG/JPEG file -> RgbImage
  *   preprocessRgb(image, options)                              RgbImage -> model-size RgbImage
+ *   preprocessToInput(image, options)                          the same, as the model input
+ *   preprocessRawImage(msg, options)                           sensor_msgs/Image -> model input:
+ *       8-bit RGB/BGR/mono read by sharp from the message's own buffer (no full-size copy),
+ *       other encodings through rawImageToRgb; byte for byte what rawImageToRgb + preprocessToInput give
  *   preprocessCompressed(bytes, options)                       JPEG/PNG bytes -> model-size RgbImage
  *       (a JPEG in ONE sharp call, decoded at reduced scale: within ~1/255 of decode + preprocessRgb)
- *   preprocessRawImage(msg, options) / preprocessCompressedImage(bytes, options)
- *       the same, straight to the model input (Float32Array HWC in [0, 1])
+ *   modelInputFromCompressed(bytes, spec)                      the same as a ModelInputFrame
+ *   rawImageToRgb(msg), decodeCompressedImage(bytes), readImageFile(path)   -> full-size RgbImage
+ *
+ * The drive node (src/ros/frames.ts) makes each camera message the agent's model input with
+ * preprocessRawImage or modelInputFromCompressed; the simulator renders the model input itself
+ * (sim/); ImageEncoder.encode (src/vision/encoder.ts) runs preprocessRgb on full frames (datasets,
+ * files, a controller that reads images).
  *
  * Every bad frame (truncated or corrupt JPEG/PNG, data length not height*step, unknown
  * encoding, zero size) throws a BadImageError whose `problem` says which; catch it to skip the
- * frame. ImageEncoder.encode (src/vision/encoder.ts) runs preprocessRgb itself, so the ROS node
- * only builds the RgbImage.
+ * frame.
  */
 import { readFile } from 'node:fs/promises';
 import sharp, { type OutputInfo, type Sharp } from 'sharp';
-import { skyCropRows, type RgbImage } from '../core/env.js';
+import { skyCropRows, type ModelInputFrame, type ModelInputSpec, type RgbImage } from '../core/env.js';
 import { BadImageError, type BadImageProblem } from './bad-image.js';
 
 export { BadImageError, type BadImageProblem } from './bad-image.js';
-import { rawImageToRgb, type RawImageMessage } from './raw-encodings.js';
+import { inPlaceLayout, rawImageToRgb, type RawImageMessage } from './raw-encodings.js';
 
 export { checkRawImage, RAW_ENCODINGS, rawImageToRgb, type RawImageMessage } from './raw-encodings.js';
 
@@ -270,6 +271,20 @@ export async function preprocessCompressed(
 }
 
 /**
+ * JPEG/PNG bytes -> the model input frame (preprocessCompressed, normalised), with the size the
+ * frame had: what the drive node makes of each compressed camera message (src/ros/frames.ts) and
+ * VaeImageEncoder.encodeCompressed encodes, so a benchmark of either measures the node's path.
+ */
+export async function modelInputFromCompressed(
+  bytes: Uint8Array,
+  spec: ModelInputSpec,
+  what = 'compressed image',
+): Promise<{ readonly frame: ModelInputFrame; readonly source: { readonly width: number; readonly height: number } }> {
+  const { input, source } = await preprocessCompressed(bytes, spec, what);
+  return { frame: { ...spec, data: normalise(input) }, source };
+}
+
+/**
  * Runs a small blank frame through both sharp paths (raw, and JPEG in one call) at these
  * options: the first sharp pipeline of a process pays for libvips' start (operation classes,
  * the JPEG codec, thread pool), ~20 ms here, which should not land on the first camera frame.
@@ -300,12 +315,49 @@ export async function preprocessToInput(
   return normalise(await preprocessRgb(image, opts));
 }
 
-/** sensor_msgs/Image -> model input (HWC floats in [0, 1]). */
+/**
+ * sensor_msgs/Image -> model input (HWC floats in [0, 1]). 8-bit RGB, BGR and mono frames go to
+ * sharp straight from the message's buffer (inPlaceLayout: padded rows included, the crop's
+ * extract drops the padding; blue and red swapped, or mono spread to three channels, on the
+ * model-size output), so no full-size RGB copy is made (0.9 MB per 640x480 frame); the other
+ * encodings are converted to RGB first (rawImageToRgb). The input is the same, byte for byte,
+ * as rawImageToRgb + preprocessRgb (test/vision/preprocess.test.ts).
+ */
 export async function preprocessRawImage(
   msg: RawImageMessage,
   opts: PreprocessOptions = DEFAULT_PREPROCESS,
 ): Promise<Float32Array> {
-  return preprocessToInput(rawImageToRgb(msg), opts);
+  const inPlace = inPlaceLayout(msg);
+  if (inPlace === null) return preprocessToInput(rawImageToRgb(msg), opts);
+  const { channels, bgr } = inPlace;
+  const input = Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.byteLength);
+  const raw = { width: msg.step / channels, height: msg.height, channels };
+  const { data: out, info } = await cropAndResize(sharp(input, { raw }), msg.width, msg.height, opts)
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  // sharp writes a mono input as one channel or, in sRGB, three equal ones.
+  const n = opts.width * opts.height;
+  const outChannels = info.channels;
+  if ((outChannels !== 1 && outChannels !== 3) || out.length !== n * outChannels)
+    throw new BadImageError(
+      'corrupt',
+      `image resized to ${out.length} bytes in ${outChannels} channels, expected ${n} pixels`,
+    );
+  const target = new Float32Array(n * 3);
+  const scale = 1 / 255;
+  for (let i = 0; i < n; i++) {
+    if (outChannels === 1) {
+      const v = out[i]! * scale;
+      target[3 * i] = v;
+      target[3 * i + 1] = v;
+      target[3 * i + 2] = v;
+    } else {
+      target[3 * i] = out[3 * i + (bgr ? 2 : 0)]! * scale;
+      target[3 * i + 1] = out[3 * i + 1]! * scale;
+      target[3 * i + 2] = out[3 * i + (bgr ? 0 : 2)]! * scale;
+    }
+  }
+  return target;
 }
 
 /** JPEG/PNG bytes (sensor_msgs/CompressedImage data) -> model input (HWC floats in [0, 1]). */

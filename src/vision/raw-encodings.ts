@@ -14,18 +14,9 @@
  */
 import type { RgbImage } from '../core/env.js';
 import { BadImageError } from './bad-image.js';
+import type { RawImageMessage } from './image-messages.js';
 
-/** A sensor_msgs/msg/Image (the fields that matter here). */
-export interface RawImageMessage {
-  readonly encoding: string;
-  readonly width: number;
-  readonly height: number;
-  /** Row stride, bytes. */
-  readonly step: number;
-  readonly data: Uint8Array;
-  /** 1 when 16-bit samples are big-endian (absent: little-endian). */
-  readonly is_bigendian?: number;
-}
+export type { RawImageMessage } from './image-messages.js';
 
 type Layout =
   | {
@@ -121,6 +112,19 @@ function layoutOf(msg: RawImageMessage): Layout {
     );
   }
   return layout;
+}
+
+/**
+ * How an image library can read the message's own buffer, with no conversion: 8-bit RGB, BGR and
+ * mono (1 or 3 channels; the row stride a whole number of pixels, so padded rows read as a wider
+ * image whose extra columns a crop drops), and whether red and blue are swapped. Null for the
+ * encodings that need rawImageToRgb (4 channels, 16-bit, Bayer, YUV). Validates the message.
+ */
+export function inPlaceLayout(msg: RawImageMessage): { readonly channels: 1 | 3; readonly bgr: boolean } | null {
+  const layout = layoutOf(msg);
+  if (layout.kind !== 'interleaved' || layout.bytesPerSample !== 1) return null;
+  if ((layout.channels !== 1 && layout.channels !== 3) || msg.step % layout.channels !== 0) return null;
+  return { channels: layout.channels, bgr: layout.channels === 3 && layout.r === 2 };
 }
 
 /** Validates a raw image message without converting it (throws the BadImageError naming the problem). */

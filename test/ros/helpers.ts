@@ -7,15 +7,14 @@ import sharp from 'sharp';
 import type { DrivingObservation, RgbImage } from '../../src/core/env.js';
 import {
   TaskStateMachine,
+  type DriveController,
   type DrivingAgent,
   type EpisodeMode,
-  type EpisodeSummary,
   type TaskCommand,
   type TaskState,
   type TaskStep,
 } from '../../src/agent/index.js';
 import type { ImageEncoder } from '../../src/vision/types.js';
-import type { DriveController } from '../../src/ros/controller.js';
 import { nsToTimeMsg } from '../../src/ros/messages.js';
 import { DriveNode, type DriveNodeOptions } from '../../src/ros/node.js';
 import { declareDriveParams, type DriveParams } from '../../src/ros/params.js';
@@ -226,9 +225,6 @@ export class ScriptedController implements DriveController {
   optimiseCalls = 0;
   begins = 0;
   private last: DrivingObservation | null = null;
-  private steps = 0;
-  private returnM = 0;
-  private terminated = false;
   /** Resolves the optimisation when called (tests hold it to give commands meanwhile). */
   optimiseGate: Promise<void> = Promise.resolve();
 
@@ -249,9 +245,6 @@ export class ScriptedController implements DriveController {
   async begin(obs: DrivingObservation): Promise<EpisodeMode> {
     this.begins += 1;
     this.last = obs;
-    this.steps = 0;
-    this.returnM = 0;
-    this.terminated = false;
     return this.task.state.mode!;
   }
 
@@ -266,15 +259,10 @@ export class ScriptedController implements DriveController {
     await this.observeGate;
     this.observed.push({ reward, terminated });
     this.last = next;
-    this.steps += 1;
-    this.returnM += reward;
-    this.terminated = terminated;
   }
 
-  endEpisode(): EpisodeSummary {
-    const mode = this.task.state.mode!;
+  endEpisode(): void {
     this.task.dispatch({ kind: 'episode-ended' });
-    return { mode, steps: this.steps, return: this.returnM, terminated: this.terminated };
   }
 
   async optimise(): Promise<{ next: TaskStep }> {
@@ -287,8 +275,14 @@ export class ScriptedController implements DriveController {
 /**
  * The learning agent as the node's controller, with its optimise() wrapped (the options changed,
  * progress observed): what tests and the benchmark measure goes through the agent's own path.
+ * `readsImages` hides the agent's model input, so that the node hands it full RGB camera images
+ * (the path before the node made the model input itself: the benchmark's comparison).
  */
-export function withOptimise(agent: DrivingAgent, optimise: DriveController['optimise']): DriveController {
+export function withOptimise(
+  agent: DrivingAgent,
+  optimise: DriveController['optimise'],
+  readsImages = false,
+): DriveController {
   return {
     get taskState() {
       return agent.taskState;
@@ -296,6 +290,7 @@ export function withOptimise(agent: DrivingAgent, optimise: DriveController['opt
     get optimisationDue() {
       return agent.optimisationDue;
     },
+    modelInput: readsImages ? undefined : agent.modelInput,
     command: (command) => agent.command(command),
     begin: (obs) => agent.begin(obs),
     act: () => agent.act(),

@@ -268,7 +268,7 @@ rosTest(
           assert.equal(frames.counts.bad, 0, `${encoding}: ${frames.counts.lastBad}`);
           // The node's frame equals the conversion of what was sent: nothing lost in serialisation.
           assert.deepEqual(
-            frames.newest!.image().data,
+            (await frames.newest!.read()).image.data,
             rawImageToRgb(sent).data,
             `${encoding}${bigEndian ? ' big-endian' : ''}`,
           );

@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { initBackend } from '../../src/core/backend.js';
 import type { DrivingObservation, RgbImage } from '../../src/core/env.js';
 import { createDrivingAgent, parseAgentConfig } from '../../src/agent/index.js';
-import type { DriveController } from '../../src/ros/controller.js';
+import type { DriveController } from '../../src/agent/index.js';
 import type { TriggerResponseMsg } from '../../src/ros/rclnodejs-types.js';
 import { DrivingSimEnv, maxSetpointMps, purePursuitForEnv, type SimDrivingInfo } from '../../sim/index.js';
 import {

@@ -71,9 +71,13 @@ test('the same picture gives the same tensor in every accepted encoding (JPEG wi
     'normalised to [0, 1]',
   );
   for (const [encoding, pad] of [
+    // 8-bit RGB and BGR go to sharp from the message's buffer in place (a stride of whole pixels,
+    // padded or not); a stride of part of a pixel (64, 13 bytes) and 4 channels are converted first.
     ['rgb8', 0],
+    ['rgb8', 6],
     ['rgb8', 64],
     ['bgr8', 0],
+    ['bgr8', 12],
     ['bgr8', 13],
     ['rgba8', 0],
     ['rgba8', 32],
@@ -81,6 +85,17 @@ test('the same picture gives the same tensor in every accepted encoding (JPEG wi
   ] as const) {
     const got = await preprocessRawImage(pack(frame, encoding, pad));
     assert.equal(maxAbsDiff(got, reference), 0, `${encoding} with ${pad} bytes of row padding`);
+  }
+  // mono8 in place, against the same picture in grey converted to RGB first.
+  const grey = new Uint8Array(frame.width * frame.height);
+  for (let i = 0; i < grey.length; i++) grey[i] = frame.data[3 * i + 1]!;
+  for (const pad of [0, 5]) {
+    const step = frame.width + pad;
+    const data = new Uint8Array(step * frame.height).fill(9);
+    for (let y = 0; y < frame.height; y++) data.set(grey.subarray(y * frame.width, (y + 1) * frame.width), y * step);
+    const mono = { encoding: 'mono8', width: frame.width, height: frame.height, step, data };
+    const greyReference = await preprocessToInput(rawImageToRgb(mono));
+    assert.equal(maxAbsDiff(await preprocessRawImage(mono), greyReference), 0, `mono8 with ${pad} bytes of padding`);
   }
   const png = await pngOf(frame);
   assert.equal(maxAbsDiff(await preprocessCompressedImage(png), reference), 0, 'PNG bytes');
