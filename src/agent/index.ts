@@ -1,6 +1,11 @@
 /** The driving agent: what the simulator loop and the ROS node use. */
 export { DrivingAgent, type AgentParts, type EpisodeSummary } from './agent.js';
-export { createDrivingAgent, type DrivingAgentOptions } from './create.js';
+export {
+  createAgentFromSettings,
+  createDrivingAgent,
+  type DrivingAgentOptions,
+  type DrivingLearningSettings,
+} from './create.js';
 export {
   agentConfigSchema,
   parseAgentConfig,
