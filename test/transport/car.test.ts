@@ -15,6 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { initBackend } from '../../src/core/backend.js';
+import type { DrivingAgent } from '../../src/agent/index.js';
+import type { PolicyWeights } from '../../src/rl/types.js';
 import { DriveLearnerClient } from '../../src/ros/learner-client.js';
 import type { DriveStatus } from '../../src/ros/node.js';
 import { parseDriveParams } from '../../src/ros/params.js';
@@ -34,6 +36,7 @@ const CAMERA_PERIOD_MS = 33;
 
 interface Car {
   readonly h: Harness;
+  readonly agent: DrivingAgent;
   readonly client: DriveLearnerClient;
   learner(): NonNullable<DriveStatus['learner']>;
   /** Drives one episode of at least `steps` policy steps (the driver hands over, a command, the driver takes over); its steps. */
@@ -73,6 +76,7 @@ async function startCar(dir: string, overrides: Record<string, unknown>, optimis
   const status = () => h.drive.status();
   return {
     h,
+    agent: parts.agent,
     client,
     learner: () => status().learner!,
     async episode(steps) {
@@ -269,6 +273,46 @@ test(
       await car.close();
       learner.kill('SIGTERM');
       await childExit(learner, 30_000);
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  "undo across the two processes: the car's actor and the learner (networks, replay, episode count) go back to before the last training episode",
+  { timeout: 300_000 },
+  async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'car-test-'));
+    const car = await startCar(dir, { learner_mode: 'child-process' }, 30);
+    const weights = () => (car.agent.learner as unknown as PolicyWeights).policyWeights();
+    const waiting = () =>
+      car.h.drive.status().task.phase === 'waiting' && !car.h.drive.status().optimising ? true : undefined;
+    try {
+      await until(() => (car.learner().state === 'ok' ? true : undefined), 'the learner to speak', 60_000);
+      const steps1 = await car.episode(8); // explore
+      await until(waiting, 'the first optimisation', 60_000);
+      const before = weights();
+      const learnedBefore = car.learner().learningEpisodes;
+      await car.episode(8); // train
+      await until(waiting, 'the second optimisation', 60_000);
+      await until(() => (car.learner().learningEpisodes === learnedBefore + 1 ? true : undefined), 'the count', 10_000);
+      assert.notDeepEqual(weights(), before, 'the second optimisation changed the actor');
+      const receivedBeforeUndo = car.learner().weightsReceived;
+      const answer = car.h.ros.call<TriggerResponseMsg>('~/undo');
+      assert.equal(answer.success, true, answer.message);
+      assert.deepEqual(weights(), before, "the car's actor is undone at once");
+      await until(() => (car.learner().lastUndo === 'done' ? true : undefined), "the learner's undo", 30_000);
+      await until(
+        () =>
+          car.learner().replaySize === steps1 && car.learner().learningEpisodes === learnedBefore ? true : undefined,
+        "the learner's replay and count back to the first episode",
+        10_000,
+      );
+      // The learner broadcasts its restored actor before it says 'task-done' (one socket, in order): applied, and the same.
+      assert.ok(car.learner().weightsReceived > receivedBeforeUndo, 'the learner broadcast its restored actor');
+      assert.deepEqual(weights(), before, "the learner's restored actor is the car's");
+    } finally {
+      await car.close();
       await rm(dir, { recursive: true, force: true });
     }
   },
