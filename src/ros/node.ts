@@ -65,6 +65,8 @@ import type {
  *   camera and heartbeat fail-safes clear by themselves when their input returns. A stale safety
  *   signal, an error and a non-finite action are emergency stops (emergency_decel_mps2, no jerk
  *   limit); the others, and every hold, are comfortable stops (stop_decel_mps2, jerk_limit_mps3).
+ * - A learner in another process (learner-client.ts) that is lost, with learner_lost_action
+ *   'stop': speed 0 on the next step, the episode ends; clears when the learner is back.
  * - While the node has the car but no episode runs (waiting for a command, optimising), it holds
  *   the car with speed-0 commands; while the driver has it, it sends nothing.
  * - shutdown() (SIGINT/SIGTERM, see signals.ts) publishes a speed-0 command first, unless the
