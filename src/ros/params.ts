@@ -75,7 +75,7 @@ export const driveParamsSchema = z
     vae_model_dir: z.string().default(''),
     checkpoint_dir: z.string().default(''),
     // The learner's process (src/ros/learner-client.ts, docs/transport.md "The car").
-    learner_mode: z.enum(LEARNER_MODES).default('in-process'),
+    learner_mode: z.enum(LEARNER_MODES).default('child-process'),
     learner_endpoints: z.string().default(''),
     learner_curve_keys: z.string().default(''),
     learner_timeout_s: z.number().positive().max(60).default(2),

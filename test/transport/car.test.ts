@@ -317,3 +317,36 @@ test(
     }
   },
 );
+
+test('a non-loopback learner_endpoints without learner_curve_keys is refused with one line before anything starts; external needs endpoints', async () => {
+  const settings = {
+    learning: {},
+    vehicle: { maxSteeringRad: 0.45, maxSpeedMps: 10 / 3.6, policyPeriodS: 0.1 },
+    vaeModelDir: null,
+  };
+  const params = (over: Record<string, unknown>) => parseDriveParams(over, 'test parameters');
+  // TEST-NET-1 (RFC 5737): never contacted, the check comes first.
+  const remote = 'tcp://192.0.2.1:5755,tcp://192.0.2.1:5756';
+  for (const mode of ['external', 'child-process'] as const) {
+    await assert.rejects(
+      DriveLearnerClient.start(params({ learner_mode: mode, learner_endpoints: remote }), settings),
+      (err: Error) =>
+        err.name === 'UserError' &&
+        !err.message.includes('\n') &&
+        /learner endpoint tcp:\/\/192\.0\.2\.1:5755 is not loopback: it needs CURVE keys/.test(err.message),
+    );
+  }
+  await assert.rejects(
+    DriveLearnerClient.start(params({ learner_mode: 'external' }), settings),
+    /learner_mode 'external' needs learner_endpoints/,
+  );
+  await assert.rejects(
+    DriveLearnerClient.start(params({ learner_mode: 'external', learner_endpoints: 'tcp://127.0.0.1' }), settings),
+    /learner_endpoints must be two endpoints/,
+  );
+  assert.equal(
+    await DriveLearnerClient.start(params({ learner_mode: 'in-process' }), settings),
+    null,
+    'in-process: no link',
+  );
+});
