@@ -121,7 +121,8 @@ export class DriveLearnerClient implements LearnerLinkView {
         : await mkdtemp(join(tmpdir(), 'daydrive-learner-'));
     const options: LearnerProcessOptions = {
       config: null,
-      drive: settings,
+      // Without a checkpoint of its own, the learner starts from the node's in-process one (switching modes keeps what was learnt).
+      drive: { ...settings, startFrom: params.checkpoint_dir !== '' ? join(params.checkpoint_dir, 'learner') : null },
       endpoints: bindAt,
       curveKeys: params.learner_curve_keys !== '' ? params.learner_curve_keys : null,
       checkpointDir,

@@ -1,4 +1,6 @@
+import { join } from 'node:path';
 import { initBackend } from '../core/backend.js';
+import { exists } from '../core/files.js';
 import { parseWith } from '../core/config.js';
 import { createAgentFromSettings, type DrivingAgent, type VehicleScale } from '../agent/index.js';
 import { driveAgentConfigSchema } from '../ros/agent-config.js';
@@ -31,6 +33,12 @@ export interface DriveLearnerRecipe {
   readonly vehicle: VehicleScale;
   /** The VAE the node encodes frames with (agent.state 'vae'), for the state size; null otherwise. */
   readonly vaeModelDir: string | null;
+  /**
+   * A learner checkpoint to start from when this process has none of its own: the drive node's
+   * in-process checkpoint (`<checkpoint_dir>/learner`), so that switching learner_mode keeps what
+   * was learnt. Null: none.
+   */
+  readonly startFrom?: string | null;
 }
 
 export interface LearnerProcessOptions {
@@ -63,7 +71,17 @@ async function main(): Promise<void> {
     heartbeatMs: opts.heartbeatMs,
     actorTimeoutMs: opts.actorTimeoutMs,
   });
-  await service.resume();
+  if (
+    !(await service.resume()) &&
+    opts.drive?.startFrom &&
+    (await exists(join(opts.drive.startFrom, 'learner.json')))
+  ) {
+    await learner.load(opts.drive.startFrom);
+    log.info(
+      { dir: opts.drive.startFrom, replay: learner.replaySize() },
+      "learner started from the drive node's checkpoint",
+    );
+  }
   service.start();
   log.info({ endpoints: link.endpoints, pid: process.pid }, 'learner listening');
   tellParent({
