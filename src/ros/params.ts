@@ -3,6 +3,7 @@ import { parseWith } from '../core/config.js';
 import { UserError } from '../core/errors.js';
 import { log } from '../core/logger.js';
 import { CAR_OPTIMISE_MODES } from '../transport/car-learner.js';
+import { parseEndpoints } from '../transport/endpoint.js';
 import { CAMERA_TYPES, CONTROL_MODE_TYPES, SPEED_TYPES, STEERING_TYPES } from './messages.js';
 import { RCL_PARAMETER_TYPE, type RclModule, type RclNode } from './rclnodejs-types.js';
 
@@ -86,7 +87,22 @@ export const driveParamsSchema = z
   .refine((p) => (p.camera_width_px === 0) === (p.camera_height_px === 0), {
     message: 'set both camera_width_px and camera_height_px, or neither (0 = any size)',
     path: ['camera_width_px'],
-  });
+  })
+  .superRefine(checkLearnerEndpoints);
+
+/** learner_endpoints is empty or UPLINK,DOWNLINK; an external learner needs it (the keys are checked at start). */
+function checkLearnerEndpoints(p: { learner_mode: string; learner_endpoints: string }, ctx: z.RefinementCtx): void {
+  const issue = (message: string) => ctx.addIssue({ code: 'custom', path: ['learner_endpoints'], message });
+  if (p.learner_endpoints === '') {
+    if (p.learner_mode === 'external') issue("learner_mode 'external' needs learner_endpoints (UPLINK,DOWNLINK)");
+    return;
+  }
+  try {
+    parseEndpoints(p.learner_endpoints, 'learner_endpoints');
+  } catch (err) {
+    issue((err as Error).message);
+  }
+}
 
 export type DriveParams = z.output<typeof driveParamsSchema>;
 export type PolicyTrigger = DriveParams['policy_trigger'];

@@ -336,13 +336,14 @@ test('a non-loopback learner_endpoints without learner_curve_keys is refused wit
         /learner endpoint tcp:\/\/192\.0\.2\.1:5755 is not loopback: it needs CURVE keys/.test(err.message),
     );
   }
-  await assert.rejects(
-    DriveLearnerClient.start(params({ learner_mode: 'external' }), settings),
-    /learner_mode 'external' needs learner_endpoints/,
+  // The parameters themselves (daydrive drive --check says so before anything starts).
+  assert.throws(
+    () => params({ learner_mode: 'external' }),
+    /field learner_endpoints: learner_mode 'external' needs learner_endpoints/,
   );
-  await assert.rejects(
-    DriveLearnerClient.start(params({ learner_mode: 'external', learner_endpoints: 'tcp://127.0.0.1' }), settings),
-    /learner_endpoints must be two endpoints/,
+  assert.throws(
+    () => params({ learner_endpoints: 'tcp://127.0.0.1' }),
+    /field learner_endpoints: learner_endpoints must be two endpoints/,
   );
   assert.equal(
     await DriveLearnerClient.start(params({ learner_mode: 'in-process' }), settings),
