@@ -351,3 +351,36 @@ test('a non-loopback learner_endpoints without learner_curve_keys is refused wit
     'in-process: no link',
   );
 });
+
+test(
+  'learner_optimise continuous: the node does not wait for the optimisation; the next episode drives with the weights broadcast meanwhile',
+  { timeout: 300_000 },
+  async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'car-test-'));
+    const car = await startCar(dir, { learner_mode: 'child-process', learner_optimise: 'continuous' }, 3000);
+    try {
+      await until(() => (car.learner().state === 'ok' ? true : undefined), 'the learner to speak', 60_000);
+      await car.episode(8);
+      // The task machine is back to waiting while the learner is still optimising.
+      await until(
+        () => (car.h.drive.status().task.phase === 'waiting' && car.learner().optimising ? true : undefined),
+        'waiting while the learner optimises',
+        60_000,
+      );
+      const received = car.learner().weightsReceived;
+      car.h.driver(false);
+      assert.equal(car.h.ros.call<TriggerResponseMsg>('~/train').success, true);
+      await until(() => (car.h.drive.status().episode === 2 ? true : undefined), 'the second episode', 30_000);
+      // Broadcasts every 50 updates reach the car during its episode (applied to the actor it drives with).
+      await until(
+        () => (car.h.drive.status().episode === 2 && car.learner().weightsReceived > received + 1 ? true : undefined),
+        'new weights during the episode',
+        60_000,
+      );
+      assert.equal(car.learner().optimisationsMissed, 0);
+    } finally {
+      await car.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);
