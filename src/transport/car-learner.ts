@@ -49,6 +49,8 @@ export interface LearnerHealth {
   readonly state: LearnerLinkState;
   /** ms since the learner was last heard from (null: never). */
   readonly silentMs: number | null;
+  /** Since when (wall-clock ms) it has been heard from without a silence over the timeout; null while lost or never heard. */
+  readonly okSinceMs: number | null;
   readonly incarnation: string | null;
   /** Learner incarnations seen: more than one means it was restarted. */
   readonly incarnations: number;
@@ -86,6 +88,7 @@ export class CarLearner extends RemoteLearner {
   private readonly now: () => number;
   private readonly startedAtMs: number;
   private lastHeardMs: number | null = null;
+  private heardSinceMs: number | null = null;
   private heartbeat: LearnerHeartbeat | null = null;
   private readonly incarnationsSeen = new Set<string>();
   private episodeSteps = 0;
@@ -113,7 +116,9 @@ export class CarLearner extends RemoteLearner {
 
   /** Hands every downlink message here (the client's receive loop calls it). */
   onDownlink(m: DownlinkMessage): void {
-    this.lastHeardMs = this.now();
+    const now = this.now();
+    if (this.lastHeardMs === null || now - this.lastHeardMs > this.opts.learnerTimeoutMs) this.heardSinceMs = now;
+    this.lastHeardMs = now;
     if ('weights' in m) {
       this.incarnationsSeen.add(m.header.incarnation);
       this.applyWeights(m);
@@ -149,6 +154,7 @@ export class CarLearner extends RemoteLearner {
     return {
       state,
       silentMs,
+      okSinceMs: state === 'ok' ? this.heardSinceMs : null,
       incarnation: h?.incarnation ?? null,
       incarnations: this.incarnationsSeen.size,
       learningEpisodes: h?.learningEpisodes ?? 0,

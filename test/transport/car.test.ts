@@ -158,9 +158,9 @@ test(
         'the restarted learner',
         120_000,
       );
-      // The commands stamped before the new learner's first word (the node's clock, ms).
+      // The commands stamped before the new learner's first word (on the node's clock, ms).
       const nodeNowMs = () => Number(car.h.nowNs()) / 1e6;
-      const backAtMs = nodeNowMs() - (car.learner().silentMs ?? 0);
+      const backAtMs = car.learner().okSinceMs! + (nodeNowMs() - Date.now());
       const whileLost = car
         .commandsFrom(lostFrom)
         .filter((c) => c.header.stamp.sec * 1e3 + c.header.stamp.nanosec / 1e6 < backAtMs);
