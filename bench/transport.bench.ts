@@ -11,16 +11,26 @@
  *    this run, one after the other (the learning steps recorded after the first learning episode
  *    over the wall-clock between the two, so process start-up is left out; the default
  *    configuration, TRANSPORT_BENCH_EPISODES (6) learning episodes each, no stop on passed tests).
+ *  - beside the broadcast, raw ZeroMQ PUB/SUB of a message of the same size in the same run (no
+ *    codec, no apply): the floor the link's own work adds to;
+ *  - the car (`daydrive drive`'s composition on the rclnodejs stand-in, real clock, 640x480 JPEG
+ *    at 30 Hz, TD3 with the shipped VAE): the control loop's longest event-loop stall and the
+ *    longest gap between speed-0 commands while the learner optimises TRANSPORT_BENCH_CAR_UPDATES
+ *    (1000) updates between episodes, learner_mode in-process against child-process (goal: stall
+ *    < 5 ms, no gap over one policy period); and with learner_optimise continuous, the gaps
+ *    between drive commands of an episode driven while the learner optimises, against the same
+ *    car's episode without an optimisation alongside (TRANSPORT_BENCH_CAR=0 skips the car).
  * Both ends of the first two share this process and its one event loop, so the figures include
  * the other end's work. The load average is printed beside the figures.
  *
- * Run: node --import tsx bench/transport.bench.ts   (TRANSPORT_BENCH_QUICK=1: 200 broadcasts,
- * 50,000 transitions, no training runs)
+ * Run: nice -n 10 node --import tsx bench/transport.bench.ts   (TRANSPORT_BENCH_QUICK=1: 200
+ * broadcasts, 50,000 transitions, 250 updates for the car, no training runs)
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import * as zmq from 'zeromq';
 import { initBackend } from '../src/core/backend.js';
 import { Rng } from '../src/core/rng.js';
 import { parseTrainConfig } from '../src/jobs/train-config.js';
@@ -31,6 +41,11 @@ import { LearnerLink } from '../src/transport/learner-link.js';
 import { RemoteLearner } from '../src/transport/remote-learner.js';
 import { runDistributedTraining } from '../src/transport/distributed-training.js';
 import { TransitionBatcher, transitionAt } from '../src/transport/transition-batcher.js';
+import { DriveLearnerClient } from '../src/ros/learner-client.js';
+import { parseDriveParams } from '../src/ros/params.js';
+import type { AckermannDriveStampedMsg, TriggerResponseMsg } from '../src/ros/rclnodejs-types.js';
+import { buildDriveAgent } from '../src/ros/run.js';
+import { compressedMsg, jpegBytes, makeHarness, odometryMsg, testImage } from '../test/ros/helpers.js';
 import { figure, printReport, type BenchFigure } from './report.js';
 
 const QUICK = process.env.TRANSPORT_BENCH_QUICK === '1';
@@ -43,6 +58,199 @@ const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 const quantile = (xs: number[], q: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? Number.NaN;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Publish -> receive latency of raw ZeroMQ PUB/SUB on loopback, for a message of a 4-byte header and `bytes` of payload (ms). */
+async function rawZeromqBroadcast(
+  bytes: number,
+  count: number,
+): Promise<{ p50: number; p99: number; max: number; received: number }> {
+  const pub = new zmq.Publisher({ linger: 0 });
+  await pub.bind('tcp://127.0.0.1:*');
+  const sub = new zmq.Subscriber({ linger: 0 });
+  sub.connect(pub.lastEndpoint!);
+  sub.subscribe();
+  const sentAtMs: number[] = [];
+  const latencies: number[] = [];
+  let seen = 0;
+  const receiving = (async () => {
+    for await (const [header] of sub) {
+      seen += 1;
+      const t0 = sentAtMs[header!.readUInt32LE(0)];
+      if (t0 !== undefined) latencies.push(performance.now() - t0);
+    }
+  })().catch(() => {});
+  const message = (i: number): Buffer[] => {
+    const header = Buffer.alloc(4);
+    header.writeUInt32LE(i);
+    return [header, Buffer.alloc(bytes)];
+  };
+  while (seen === 0) {
+    await pub.send(message(0xffffffff));
+    await sleep(20);
+  }
+  for (let i = 0; i < count; i++) {
+    const m = message(i);
+    sentAtMs[i] = performance.now();
+    await pub.send(m);
+    await sleep(5);
+  }
+  await sleep(200);
+  pub.close();
+  sub.close();
+  await receiving;
+  return {
+    p50: quantile(latencies, 0.5),
+    p99: quantile(latencies, 0.99),
+    max: Math.max(...latencies),
+    received: latencies.length,
+  };
+}
+
+const CAR_UPDATES = Number(process.env.TRANSPORT_BENCH_CAR_UPDATES ?? (QUICK ? 250 : 1000));
+const CAMERA_PERIOD_MS = 33;
+
+interface CarWindow {
+  /** The window measured: the optimisation (between-episodes), or the episode driven while it runs (continuous). */
+  readonly windowS: number;
+  readonly stallMaxMs: number;
+  readonly stallP99Ms: number;
+  readonly holds: number;
+  readonly holdGapMaxMs: number;
+  readonly driveCommands: number;
+  readonly driveGapMaxMs: number;
+  readonly driveGapMaxAloneMs: number;
+  readonly processingP99Ms: number;
+  readonly processingP99AloneMs: number;
+  readonly optimisationS: number;
+  /** The same car held for 3 s before its first episode, nothing optimising: the node's own floor at this load. */
+  readonly idleStallMaxMs: number;
+  readonly idleStallP99Ms: number;
+  readonly idleHoldGapMaxMs: number;
+}
+
+/**
+ * One car on the rclnodejs stand-in (real clock), `daydrive drive`'s composition (buildDriveAgent,
+ * the learner link): an explore episode of 3 s, the driver takes over and hands the car back at
+ * once, and the learner optimises CAR_UPDATES updates. Between episodes, the window is the
+ * optimisation (the node holds the car); continuous, a train episode starts at once and the
+ * window is the part of it driven while the learner optimises. Stalls: the longest time between
+ * two turns of a 1 ms probe timer.
+ */
+async function carWindow(learnerParams: Record<string, string>): Promise<CarWindow> {
+  const dir = await mkdtemp(join(tmpdir(), 'transport-bench-car-'));
+  const configFile = join(dir, 'agent.json');
+  await writeFile(
+    configFile,
+    JSON.stringify({ seed: 1, agent: { exploreEpisodes: 1, optimisationSteps: CAR_UPDATES } }),
+  );
+  const all = {
+    config_file: configFile,
+    camera_type: 'sensor_msgs/msg/CompressedImage',
+    camera_topic: '/camera/image_raw/compressed',
+    max_frame_age_s: 5.0,
+    speed_timeout_s: 5.0,
+    safety_driver_timeout_s: 5.0,
+    latency_log_period_s: 0,
+    ...learnerParams,
+  };
+  const params = parseDriveParams(all, 'bench parameters');
+  const parts = await buildDriveAgent(params, (settings) => DriveLearnerClient.start(params, settings));
+  const client = parts.learnerClient;
+  const processing: { atMs: number; ms: number }[] = [];
+  const h = makeHarness(parts.agent, all, 'real', {
+    ...(client ? { learnerLink: client } : {}),
+    onLatency: (sample) => processing.push({ atMs: performance.now(), ms: sample.processingMs }),
+  });
+  const jpeg = await jpegBytes(testImage(640, 480));
+  const camera = setInterval(() => {
+    h.ros.deliver(h.params.camera_topic, compressedMsg(jpeg, h.nowNs()));
+    h.ros.deliver(h.params.speed_topic, odometryMsg(1.5, h.nowNs()));
+  }, CAMERA_PERIOD_MS);
+  let lastTurn = performance.now();
+  let gaps: number[] = [];
+  let probing = false;
+  const probe = setInterval(() => {
+    const t = performance.now();
+    if (probing) gaps.push(t - lastTurn);
+    lastTurn = t;
+  }, 1);
+  const waitFor = async (ok: () => boolean, what: string): Promise<void> => {
+    const t0 = performance.now();
+    while (!ok()) {
+      if (performance.now() - t0 > 300_000) throw new Error(`bench: timed out waiting for ${what}`);
+      await sleep(2);
+    }
+  };
+  const stampMs = (c: AckermannDriveStampedMsg) => c.header.stamp.sec * 1e3 + c.header.stamp.nanosec / 1e6;
+  const nodeMs = () => Number(h.nowNs()) / 1e6;
+  const maxGap = (cs: AckermannDriveStampedMsg[]) =>
+    cs.slice(1).reduce((m, c, i) => Math.max(m, stampMs(c) - stampMs(cs[i]!)), 0);
+  const p99Of = (xs: number[]) => round(quantile(xs, 0.99), 2);
+  try {
+    if (client) await waitFor(() => client.status().state === 'ok', 'the learner');
+    h.driver(false);
+    // The floor: the car held, no episode, nothing optimising, the camera running.
+    await sleep(500);
+    const idleFromMs = nodeMs();
+    lastTurn = performance.now();
+    probing = true;
+    await sleep(3000);
+    probing = false;
+    const idleGaps = gaps;
+    gaps = [];
+    const idleHolds = h.commands().filter((c) => stampMs(c) >= idleFromMs && c.drive.speed === 0);
+    h.ros.call<TriggerResponseMsg>('~/train');
+    await waitFor(() => h.drive.status().episode !== null, 'the explore episode');
+    const episodeStartMs = nodeMs();
+    const aloneFrom = performance.now();
+    await sleep(3000);
+    const alone = h.commands().filter((c) => stampMs(c) >= episodeStartMs && c.drive.speed > 0);
+    const processingAlone = processing.filter((p) => p.atMs >= aloneFrom).map((p) => p.ms);
+    h.driver(true);
+    const continuous = learnerParams.learner_optimise === 'continuous';
+    const optimising = () => (client ? client.status().optimising : h.drive.status().optimising);
+    await waitFor(optimising, 'the optimisation');
+    const t0 = performance.now();
+    const fromMs = nodeMs();
+    lastTurn = performance.now();
+    probing = true;
+    h.driver(false);
+    if (continuous) h.ros.call<TriggerResponseMsg>('~/train');
+    await waitFor(() => !optimising(), 'the end of the optimisation');
+    probing = false;
+    const toMs = nodeMs();
+    const windowS = (performance.now() - t0) / 1000;
+    const inWindow = h.commands().filter((c) => stampMs(c) >= fromMs && stampMs(c) <= toMs);
+    const holds = inWindow.filter((c) => c.drive.speed === 0);
+    const drives = inWindow.filter((c) => c.drive.speed > 0);
+    const processingWith = processing.filter((p) => p.atMs >= t0).map((p) => p.ms);
+    return {
+      windowS: round(windowS, 2),
+      stallMaxMs: round(Math.max(0, ...gaps), 2),
+      stallP99Ms: p99Of(gaps),
+      holds: holds.length,
+      holdGapMaxMs: round(maxGap(holds), 1),
+      driveCommands: drives.length,
+      driveGapMaxMs: round(maxGap(drives), 1),
+      driveGapMaxAloneMs: round(maxGap(alone), 1),
+      processingP99Ms: p99Of(processingWith),
+      processingP99AloneMs: p99Of(processingAlone),
+      optimisationS: round(windowS, 2),
+      idleStallMaxMs: round(Math.max(0, ...idleGaps), 2),
+      idleStallP99Ms: p99Of(idleGaps),
+      idleHoldGapMaxMs: round(maxGap(idleHolds), 1),
+    };
+  } finally {
+    clearInterval(camera);
+    clearInterval(probe);
+    h.drive.shutdown('bench');
+    await h.drive.idle({ optimisation: false });
+    await client?.close();
+    parts.agent.dispose();
+    parts.encoder?.dispose();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
 
 await initBackend();
 const figures: BenchFigure[] = [];
@@ -72,14 +280,18 @@ const loads: Record<string, number> = { start: round(loadavg()[0]!) };
   }
   for (let i = 0; i < BROADCASTS; i++) {
     const version = 1_000_000 + i;
-    weights[i % weights.length] = Math.fround(i * 1e-3);
+    // A fresh array per broadcast, as the learner's policyWeights() gives: a frame shares its array's memory.
+    const fresh = weights.slice();
+    fresh[i % fresh.length] = Math.fround(i * 1e-3);
     sentAt.set(version, performance.now());
-    link.publishWeights({ incarnation: 'bench', version, updates: i, learningEpisodes: 0 }, weights);
+    link.publishWeights({ incarnation: 'bench', version, updates: i, learningEpisodes: 0 }, fresh);
     await sleep(5);
   }
   await sleep(200);
   const p50 = quantile(latencies, 0.5);
   const p99 = quantile(latencies, 0.99);
+  loads.afterBroadcastLink = round(loadavg()[0]!);
+  const floor = await rawZeromqBroadcast(weights.byteLength, BROADCASTS);
   figures.push(
     figure(
       'weight broadcast p99 (2x64 actor, 6530 float32, publish -> set in the actor)',
@@ -88,6 +300,14 @@ const loads: Record<string, number> = { start: round(loadavg()[0]!) };
       { name: 'goal', value: 5 },
       false,
       `p50 ${round(p50, 3)} ms, max ${round(Math.max(...latencies), 3)} ms, ${latencies.length}/${BROADCASTS} received (PUB drops nothing here: HWM 1000)`,
+    ),
+    figure(
+      'the same through raw ZeroMQ PUB/SUB, same run (a 4-byte header + the same 26,120-byte frame, no codec, no apply): the floor',
+      round(floor.p99, 3),
+      'ms',
+      { name: 'weight broadcast p99 above', value: round(p99, 3) },
+      false,
+      `p50 ${round(floor.p50, 3)} ms, max ${round(floor.max, 3)} ms, ${floor.received}/${BROADCASTS} received`,
     ),
   );
   actor.close();
@@ -205,5 +425,46 @@ if (!QUICK) {
     ),
   );
 }
+// ---- the car: the control loop while the learner optimises ----
+const car: Record<string, unknown> = {};
+if (process.env.TRANSPORT_BENCH_CAR !== '0') {
+  const modes = [
+    { name: 'in-process', params: { learner_mode: 'in-process' } },
+    { name: 'child-process', params: { learner_mode: 'child-process' } },
+    { name: 'child-process, continuous', params: { learner_mode: 'child-process', learner_optimise: 'continuous' } },
+  ] as const;
+  for (const mode of modes) {
+    car[mode.name] = { ...(await carWindow(mode.params)), load1m: round(loadavg()[0]!) };
+  }
+  const inProcess = car['in-process'] as CarWindow;
+  const child = car['child-process'] as CarWindow;
+  const continuous = car['child-process, continuous'] as CarWindow;
+  figures.push(
+    figure(
+      `the car's control loop: longest event-loop stall during the learner's optimisation (${CAR_UPDATES} updates), learner_mode child-process`,
+      child.stallMaxMs,
+      'ms',
+      { name: 'learner_mode in-process, same run', value: inProcess.stallMaxMs },
+      false,
+      `goal < 5 ms; p99 of the 1 ms probe's gaps ${child.stallP99Ms} ms (in-process ${inProcess.stallP99Ms} ms); the same car held with nothing optimising (its floor at this load): max ${child.idleStallMaxMs} ms, p99 ${child.idleStallP99Ms} ms; the node on the rclnodejs stand-in, 640x480 JPEG at 30 Hz, TD3 with the shipped VAE`,
+    ),
+    figure(
+      "the car: longest gap between speed-0 commands during the learner's optimisation, learner_mode child-process",
+      child.holdGapMaxMs,
+      'ms',
+      { name: 'one policy period (goal: no gap longer)', value: 100 },
+      false,
+      `in-process, same run: ${inProcess.holdGapMaxMs} ms; ${child.holds} holds over ${child.windowS} s (in-process ${inProcess.holds} over ${inProcess.windowS} s); held with nothing optimising: ${child.idleHoldGapMaxMs} ms`,
+    ),
+    figure(
+      'the car, learner_optimise continuous: longest gap between drive commands while the learner optimises during the episode',
+      continuous.driveGapMaxMs,
+      'ms',
+      { name: 'the same car, episode without an optimisation alongside', value: continuous.driveGapMaxAloneMs },
+      false,
+      `processing p99 ${continuous.processingP99Ms} ms with, ${continuous.processingP99AloneMs} ms without; ${continuous.driveCommands} drive commands over ${continuous.windowS} s of optimisation`,
+    ),
+  );
+}
 loads.end = round(loadavg()[0]!);
-await printReport('transport', figures, { loadAverage1m: loads, runs });
+await printReport('transport', figures, { loadAverage1m: loads, runs, car });

@@ -129,6 +129,38 @@ export function createDrivingAgent(opts: DrivingAgentOptions): DrivingAgent {
   });
 }
 
+/**
+ * The learning sections shared by `daydrive train`'s configuration and the drive node's
+ * config_file (drivingLearningShape in config.ts): what an agent is built from besides its
+ * encoder and the vehicle's scale.
+ */
+export interface DrivingLearningSettings {
+  readonly agent: AgentConfig;
+  readonly algo: Algorithm;
+  readonly learner: LearnerConfigInput | Record<string, unknown>;
+  readonly exploration: ExplorationConfigInput;
+  readonly seed: number;
+}
+
+/** The agent of a configuration's learning sections, for a vehicle (the one place these options are assembled). */
+export function createAgentFromSettings(
+  settings: DrivingLearningSettings,
+  encoder: ImageEncoder | null,
+  vehicle: VehicleScale,
+  wrapLearner?: (learner: DdpgLearner) => Learner,
+): DrivingAgent {
+  return createDrivingAgent({
+    agent: settings.agent,
+    algo: settings.algo,
+    learner: settings.learner,
+    exploration: settings.exploration,
+    encoder,
+    vehicle,
+    seed: settings.seed,
+    ...(wrapLearner ? { wrapLearner } : {}),
+  });
+}
+
 function frameFeatures(agent: AgentConfig, encoder: ImageEncoder | null): FrameFeatures {
   if (agent.state === 'pixels') {
     const { widthPx, heightPx, skyCropFraction } = agent.pixels;

@@ -7,7 +7,12 @@ export {
   type EpisodeSummary,
   type StepOutcome,
 } from './episode.js';
-export { createDrivingAgent, type DrivingAgentOptions } from './create.js';
+export {
+  createAgentFromSettings,
+  createDrivingAgent,
+  type DrivingAgentOptions,
+  type DrivingLearningSettings,
+} from './create.js';
 export {
   agentConfigSchema,
   parseAgentConfig,

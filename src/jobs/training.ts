@@ -3,7 +3,9 @@ import { initBackend } from '../core/backend.js';
 import { ensureDirectory, replaceDirectory, writeFileSafely, writeJsonSafely } from '../core/files.js';
 import { log } from '../core/logger.js';
 import type { ModelInputSpec, RgbImage } from '../core/env.js';
-import { createDrivingAgent, type DrivingAgent, type VehicleScale } from '../agent/index.js';
+import { createAgentFromSettings, type DrivingAgent, type VehicleScale } from '../agent/index.js';
+import type { DdpgLearner } from '../rl/learner.js';
+import type { Learner } from '../rl/types.js';
 import {
   consecutivePasses,
   passed,
@@ -95,16 +97,16 @@ export async function loadEncoderFor(config: TrainConfig): Promise<ImageEncoder 
   return loadVaeEncoder(dir, { cameraWidthPx: config.sim.camera.widthPx, cameraHeightPx: config.sim.camera.heightPx });
 }
 
-export function buildAgent(config: TrainConfig, encoder: ImageEncoder | null): DrivingAgent {
-  return createDrivingAgent({
-    agent: config.agent,
-    algo: config.algo,
-    learner: config.learner,
-    exploration: config.exploration,
-    encoder,
-    vehicle: vehicleScaleOf(config),
-    seed: config.seed,
-  });
+/**
+ * The run's agent. `wrapLearner` puts its learner behind another (an actor process's or the
+ * coordinator's link to the learner process, src/transport); the agent is otherwise the same.
+ */
+export function buildAgent(
+  config: TrainConfig,
+  encoder: ImageEncoder | null,
+  wrapLearner?: (learner: DdpgLearner) => Learner,
+): DrivingAgent {
+  return createAgentFromSettings(config, encoder, vehicleScaleOf(config), wrapLearner);
 }
 
 /**

@@ -29,6 +29,7 @@ import {
   steeringOf,
 } from './messages.js';
 import type { DriveParams } from './params.js';
+import type { LearnerLinkStatus, LearnerLinkView } from './learner-client.js';
 import type {
   AckermannDriveStampedMsg,
   BoolMsg,
@@ -78,6 +79,8 @@ import type {
  *   camera and heartbeat fail-safes clear by themselves when their input returns. A stale safety
  *   signal, an error and a non-finite action are emergency stops (emergency_decel_mps2, no jerk
  *   limit); the others, and every hold, are comfortable stops (stop_decel_mps2, jerk_limit_mps3).
+ * - A learner in another process (learner-client.ts) that is lost, with learner_lost_action
+ *   'stop': speed 0 on the next step, the episode ends; clears when the learner is back.
  * - While the node has the car but no episode runs (waiting for a command, optimising), it holds
  *   the car with speed-0 commands; while the driver has it, it sends nothing.
  * - shutdown() (SIGINT/SIGTERM, see signals.ts) publishes a speed-0 command first, unless the
@@ -85,7 +88,13 @@ import type {
  */
 
 /** Why the node stopped the car: a camera fault, a timed-out input ('stale-<input>'), a bad action, an error. */
-export type StopReason = CameraFault | `stale-${HeartbeatInput}` | 'non-finite-action' | 'error';
+export type StopReason =
+  | CameraFault
+  | `stale-${HeartbeatInput}`
+  | 'non-finite-action'
+  | 'error'
+  // A separate learner lost, with learner_lost_action 'stop' (learner-client.ts).
+  | 'learner-lost';
 
 /** Stops that ask for the car's emergency deceleration: the node cannot tell who has the car, or the policy is broken. */
 const EMERGENCY_STOPS: readonly StopReason[] = [
@@ -104,6 +113,7 @@ const SELF_CLEARING_STOPS: readonly StopReason[] = [
   'stale-steering',
   'stale-safety-driver',
   'stale-control-mode',
+  'learner-lost',
 ];
 
 export interface DriveStatus {
@@ -129,6 +139,8 @@ export interface DriveStatus {
   readonly lastCommand: { readonly steeringRad: number; readonly speedMps: number } | null;
   readonly latency: { readonly processing: LatencySummary; readonly frameAge: LatencySummary };
   readonly skippedTicks: number;
+  /** A separate learner's link (learner_mode child-process or external); null in-process. */
+  readonly learner: LearnerLinkStatus | null;
 }
 
 /** One finished episode, as published on episodes_topic. */
@@ -154,6 +166,8 @@ export interface DriveNodeOptions {
   readonly controller: DriveController;
   /** Called with each command's latency figures (the benchmark keeps every sample). */
   readonly onLatency?: (sample: LatencySample) => void;
+  /** The link to a learner in another process (learner-client.ts): its fail-safe, status and diagnostics. */
+  readonly learnerLink?: LearnerLinkView;
 }
 
 /** One command's latency figures, ms. */
@@ -200,6 +214,7 @@ export class DriveNode {
   private readonly stepper: EpisodeStepper;
   private readonly odometer = new Odometer();
   private readonly onLatency: ((sample: LatencySample) => void) | undefined;
+  private readonly learnerLink: LearnerLinkView | null;
   private readonly frames: FrameStore;
   private readonly commandPub: RclPublisher<AckermannDriveStampedMsg>;
   private readonly statusPub: RclPublisher<StringMsg>;
@@ -248,6 +263,7 @@ export class DriveNode {
     this.controller = opts.controller;
     this.stepper = new EpisodeStepper(opts.controller);
     this.onLatency = opts.onLatency;
+    this.learnerLink = opts.learnerLink ?? null;
     const p = opts.params;
     this.periodMs = 1000 / p.policy_rate_hz;
     this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
@@ -409,6 +425,7 @@ export class DriveNode {
       lastCommand: this.lastCommand,
       latency: { processing: this.processing.summary(), frameAge: this.frameAge.summary() },
       skippedTicks: this.skippedTicks,
+      learner: this.learnerLink?.status() ?? null,
     };
   }
 
@@ -533,7 +550,8 @@ export class DriveNode {
     const nowMs = this.clockMs();
     const health = this.frames.health(nowMs);
     const stale = firstTimedOut(this.heartbeats.map((b) => b.state(nowMs)));
-    this.clearRecoveredFailsafe(health.fault, stale);
+    const learnerFault = this.learnerLink?.fault() ?? null;
+    this.clearRecoveredFailsafe(health.fault, stale, learnerFault);
     if (this.controller.taskState.phase === 'done') return;
 
     if (this.driverHasControl() || this.interventionLatched) {
@@ -552,6 +570,10 @@ export class DriveNode {
     }
     if (stale) {
       await this.stop(`stale-${stale.input}`, staleDetail(stale));
+      return;
+    }
+    if (learnerFault !== null) {
+      await this.stop('learner-lost', learnerFault);
       return;
     }
     const frame = this.frames.newest!;
@@ -651,8 +673,18 @@ export class DriveNode {
   }
 
   /** A camera or heartbeat fail-safe clears once the camera and every input are good again. */
-  private clearRecoveredFailsafe(cameraFault: CameraFault | null, stale: HeartbeatState | null): void {
-    if (cameraFault === null && stale === null && this.failsafe && SELF_CLEARING_STOPS.includes(this.failsafe.reason)) {
+  private clearRecoveredFailsafe(
+    cameraFault: CameraFault | null,
+    stale: HeartbeatState | null,
+    learnerFault: string | null,
+  ): void {
+    if (
+      cameraFault === null &&
+      stale === null &&
+      learnerFault === null &&
+      this.failsafe &&
+      SELF_CLEARING_STOPS.includes(this.failsafe.reason)
+    ) {
       log.info({ was: this.failsafe.reason }, 'inputs recovered: fail-safe cleared');
       this.failsafe = null;
     }
@@ -825,6 +857,8 @@ export class DriveNode {
       hardware_id: hardwareId,
       values: Object.entries(values).map(([key, value]) => ({ key, value: String(value) })),
     });
+    const learnerStatus = (d: ReturnType<LearnerLinkView['diagnostic']>) =>
+      status('learner', d.level, d.message, d.values);
     const driveLevel = s.failsafe ? DIAGNOSTIC_LEVEL.ERROR : DIAGNOSTIC_LEVEL.OK;
     const driveMessage = s.failsafe
       ? `fail-safe ${s.failsafe.reason}: ${s.failsafe.detail}`
@@ -864,6 +898,7 @@ export class DriveNode {
           ]),
         ),
       ),
+      ...(this.learnerLink ? [learnerStatus(this.learnerLink.diagnostic())] : []),
     ];
   }
 

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { parseWith } from '../core/config.js';
 import { UserError } from '../core/errors.js';
 import { log } from '../core/logger.js';
+import { CAR_OPTIMISE_MODES } from '../transport/car-learner.js';
+import { parseEndpoints } from '../transport/endpoint.js';
 import { CAMERA_TYPES, CONTROL_MODE_TYPES, SPEED_TYPES, STEERING_TYPES } from './messages.js';
 import { RCL_PARAMETER_TYPE, type RclModule, type RclNode } from './rclnodejs-types.js';
 
@@ -11,6 +13,10 @@ import { RCL_PARAMETER_TYPE, type RclModule, type RclNode } from './rclnodejs-ty
  * Autoware / drive-by-wire meaning of "engaged"), false = the driver has the car.
  */
 export const SAFETY_DRIVER_POLARITIES = ['driver-has-control', 'autonomy-enabled'] as const;
+
+/** Where the learner runs, and what the car does while a separate one is lost (learner-client.ts). */
+export const LEARNER_MODES = ['in-process', 'child-process', 'external'] as const;
+export const LEARNER_LOST_ACTIONS = ['stop', 'drive-last-weights'] as const;
 
 /** What starts a policy step (see DRIVE_PARAMETERS.policy_trigger). */
 export const POLICY_TRIGGERS = ['timer', 'frame'] as const;
@@ -69,12 +75,34 @@ export const driveParamsSchema = z
     config_file: z.string().default(''),
     vae_model_dir: z.string().default(''),
     checkpoint_dir: z.string().default(''),
+    // The learner's process (src/ros/learner-client.ts, docs/transport.md "The car").
+    learner_mode: z.enum(LEARNER_MODES).default('child-process'),
+    learner_endpoints: z.string().default(''),
+    learner_curve_keys: z.string().default(''),
+    learner_timeout_s: z.number().positive().max(60).default(2),
+    learner_lost_action: z.enum(LEARNER_LOST_ACTIONS).default('stop'),
+    learner_optimise: z.enum(CAR_OPTIMISE_MODES).default('between-episodes'),
   })
   .strict()
   .refine((p) => (p.camera_width_px === 0) === (p.camera_height_px === 0), {
     message: 'set both camera_width_px and camera_height_px, or neither (0 = any size)',
     path: ['camera_width_px'],
-  });
+  })
+  .superRefine(checkLearnerEndpoints);
+
+/** learner_endpoints is empty or UPLINK,DOWNLINK; an external learner needs it (the keys are checked at start). */
+function checkLearnerEndpoints(p: { learner_mode: string; learner_endpoints: string }, ctx: z.RefinementCtx): void {
+  const issue = (message: string) => ctx.addIssue({ code: 'custom', path: ['learner_endpoints'], message });
+  if (p.learner_endpoints === '') {
+    if (p.learner_mode === 'external') issue("learner_mode 'external' needs learner_endpoints (UPLINK,DOWNLINK)");
+    return;
+  }
+  try {
+    parseEndpoints(p.learner_endpoints, 'learner_endpoints');
+  } catch (err) {
+    issue((err as Error).message);
+  }
+}
 
 export type DriveParams = z.output<typeof driveParamsSchema>;
 export type PolicyTrigger = DriveParams['policy_trigger'];
@@ -230,6 +258,35 @@ export const DRIVE_PARAMETERS: Readonly<
     kind: 'string',
     description:
       "agent checkpoint: loaded at start if present, written after every optimisation and at done; '' = none",
+  },
+  learner_mode: {
+    kind: 'string',
+    description:
+      "where the learner runs: 'in-process' (the node's own event loop optimises between episodes), 'child-process' (a learner process the node starts and restarts from its checkpoint; the control loop only acts) or 'external' (one the launch file started, at learner_endpoints)",
+  },
+  learner_endpoints: {
+    kind: 'string',
+    description:
+      "the learner's UPLINK,DOWNLINK ZeroMQ endpoints (tcp://HOST:PORT); '' = free loopback ports (child-process); anything but loopback needs learner_curve_keys",
+  },
+  learner_curve_keys: {
+    kind: 'string',
+    description: "CURVE keys file (JSON, docs/transport.md); needed for a non-loopback learner_endpoints; '' = none",
+  },
+  learner_timeout_s: {
+    kind: 'double',
+    description:
+      'no word (heartbeat, weights, event) from a separate learner for this long: the learner is lost, learning stops, s',
+  },
+  learner_lost_action: {
+    kind: 'string',
+    description:
+      "what the car does while the learner is lost: 'stop' (speed 0, the episode ends; clears when it is back) or 'drive-last-weights' (episodes go on with the last weights, their transitions queued for it)",
+  },
+  learner_optimise: {
+    kind: 'string',
+    description:
+      "'between-episodes' (the paper: the node waits for the learner's optimisation while the driver resets the car; commands are queued) or 'continuous' (the learner optimises while the car drives the next episode, with the weights broadcast meanwhile)",
   },
 };
 

@@ -3,10 +3,13 @@ import { initBackend } from '../core/backend.js';
 import { oneLine, UserError } from '../core/errors.js';
 import { exists } from '../core/files.js';
 import { log } from '../core/logger.js';
-import { createDrivingAgent, type DrivingAgent } from '../agent/index.js';
+import { createAgentFromSettings, type DrivingAgent } from '../agent/index.js';
+import type { DdpgLearner } from '../rl/learner.js';
+import type { Learner } from '../rl/types.js';
 import { DEFAULT_VAE_MODEL_DIR, loadVaeEncoder, type VaeExpectation } from '../vision/encoder.js';
 import type { ImageEncoder } from '../vision/types.js';
 import { readDriveAgentConfig } from './agent-config.js';
+import { DriveLearnerClient } from './learner-client.js';
 import { loadRclnodejs } from './load.js';
 import { DriveNode, type DriveNodeSummary } from './node.js';
 import { fullyQualifiedName } from './messages.js';
@@ -43,8 +46,14 @@ export interface DriveAgentParts {
   readonly encoder: ImageEncoder | null;
 }
 
-/** Builds the learning agent the parameters and the config file describe. */
-export async function buildDriveAgent(params: DriveParams): Promise<DriveAgentParts> {
+/**
+ * Builds the learning agent the parameters and the config file describe; with a learner in
+ * another process, `learnerClient` starts it and puts the agent's learner on its link.
+ */
+export async function buildDriveAgent(
+  params: DriveParams,
+  learnerClient: LearnerClientStarter | null = null,
+): Promise<DriveAgentParts & { readonly learnerClient: DriveLearnerClient | null }> {
   const config = await readDriveAgentConfig(params.config_file);
   await initBackend();
   let encoder: ImageEncoder | null = null;
@@ -62,25 +71,30 @@ export async function buildDriveAgent(params: DriveParams): Promise<DriveAgentPa
         : {};
     encoder = await loadVaeEncoder(vaeDir, expectation);
   }
-  const agent = createDrivingAgent({
-    agent: config.agent,
-    algo: config.algo,
-    learner: config.learner,
-    exploration: config.exploration,
-    encoder,
-    vehicle: {
-      maxSteeringRad: params.max_steering_rad,
-      maxSpeedMps: params.max_speed_mps,
-      policyPeriodS: 1 / params.policy_rate_hz,
-    },
-    seed: config.seed,
-  });
+  const vehicle = {
+    maxSteeringRad: params.max_steering_rad,
+    maxSpeedMps: params.max_speed_mps,
+    policyPeriodS: 1 / params.policy_rate_hz,
+  };
+  // learner_mode child-process / external: the learner's process, then the agent on its link.
+  let client: DriveLearnerClient | null = null;
+  let wrapLearner: ((local: DdpgLearner) => Learner) | undefined;
+  try {
+    client = learnerClient ? await learnerClient({ learning: config, vehicle, vaeModelDir: vaeDir }) : null;
+    wrapLearner = client?.wrapLearner;
+  } catch (err) {
+    encoder?.dispose();
+    throw err;
+  }
+  const agent = createAgentFromSettings(config, encoder, vehicle, wrapLearner);
+  client?.attach(agent);
   if (params.checkpoint_dir !== '' && (await exists(join(params.checkpoint_dir, AGENT_CHECKPOINT_FILE)))) {
     try {
       await agent.load(params.checkpoint_dir);
     } catch (err) {
       agent.dispose();
       encoder?.dispose();
+      await client?.close();
       // A checkpoint's networks fit only the VAE (latent size) they were trained with: say which one this is.
       const vae =
         encoder && vaeDir
@@ -93,8 +107,13 @@ export async function buildDriveAgent(params: DriveParams): Promise<DriveAgentPa
       'agent resumed from its checkpoint',
     );
   }
-  return { agent, encoder };
+  return { agent, encoder, learnerClient: client };
 }
+
+/** Starts the learner link for the agent's settings (DriveLearnerClient.start with the node's parameters). */
+export type LearnerClientStarter = (
+  settings: Parameters<typeof DriveLearnerClient.start>[1],
+) => Promise<DriveLearnerClient | null>;
 
 /**
  * `daydrive drive`: loads rclnodejs, takes SIGINT/SIGTERM over from it at once, starts ROS,
@@ -137,7 +156,7 @@ export async function runDrive(opts: RunDriveOptions): Promise<DriveRunSummary> 
     // installs it in init.
     rcl.removeSignalHandlers();
     let rosNode: RclNode | null = null;
-    let agentParts: DriveAgentParts | null = null;
+    let agentParts: (DriveAgentParts & { readonly learnerClient: DriveLearnerClient | null }) | null = null;
     try {
       const early = stoppedEarly(null);
       if (early) return early;
@@ -151,10 +170,16 @@ export async function runDrive(opts: RunDriveOptions): Promise<DriveRunSummary> 
         if (err instanceof UserError) throw err;
         throw new UserError(`invalid drive parameters: ${(err as Error).message.split('\n')[0]}`);
       }
-      agentParts = await buildDriveAgent(params);
+      agentParts = await buildDriveAgent(params, (settings) => DriveLearnerClient.start(params, settings));
       const late = stoppedEarly(params);
       if (late) return late;
-      drive = new DriveNode({ rcl, node: rosNode, params, controller: agentParts.agent });
+      drive = new DriveNode({
+        rcl,
+        node: rosNode,
+        params,
+        controller: agentParts.agent,
+        ...(agentParts.learnerClient ? { learnerLink: agentParts.learnerClient } : {}),
+      });
       drive.start();
       rosNode.spin();
       const summary = await drive.finished;
@@ -164,6 +189,8 @@ export async function runDrive(opts: RunDriveOptions): Promise<DriveRunSummary> 
       await new Promise((resolve) => setTimeout(resolve, params.shutdown_flush_s * 1000));
       return { ...summary, params };
     } finally {
+      // A child learner checkpoints and exits; an external one is asked for a checkpoint.
+      await agentParts?.learnerClient?.close();
       rosNode?.destroy();
       if (!rcl.isShutdown()) rcl.shutdown();
       agentParts?.agent.dispose();

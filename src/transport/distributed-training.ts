@@ -6,15 +6,14 @@ import { initBackend } from '../core/backend.js';
 import { UserError } from '../core/errors.js';
 import { writeJsonSafely } from '../core/files.js';
 import { log } from '../core/logger.js';
-import { createDrivingAgent } from '../agent/index.js';
 import { driveEpisode, episodeReset, passed, type EpisodeRecord, type TrainingProgress } from '../agent/training.js';
 import {
+  buildAgent,
   loadEncoderFor,
   simEnvFor,
   summarise,
   TestDriveRecorder,
   testWorldConfig,
-  vehicleScaleOf,
   type TrainSummary,
 } from '../jobs/training.js';
 import type { TrainConfig } from '../jobs/train-config.js';
@@ -97,22 +96,17 @@ export async function runDistributedTraining(opts: DistributedTrainingOptions): 
   const children: ChildProcess[] = [];
   let heartbeat: NodeJS.Timeout | undefined;
   let stopping = false;
-  const agent = createDrivingAgent({
-    agent: config.agent,
-    algo: config.algo,
-    learner: config.learner,
-    exploration: config.exploration,
+  // The link is made once the learner's endpoints are known; the agent only acts in tests.
+  const agent = buildAgent(
+    config,
     encoder,
-    vehicle: vehicleScaleOf(config),
-    seed: config.seed,
-    // The link is made once the learner's endpoints are known; the agent only acts in tests.
-    wrapLearner: (local) =>
+    (local) =>
       (remote = new RemoteLearner(
         local,
         { actorId: actors, sendTransitions: (b) => link?.sendTransitions(b) },
         opts.transitionsPerMessage ?? 256,
       )),
-  });
+  );
   const tester = remote as RemoteLearner | null;
   if (!tester) throw new Error('the agent did not take the remote learner');
   try {

@@ -1,4 +1,10 @@
+import { join } from 'node:path';
 import { initBackend } from '../core/backend.js';
+import { exists } from '../core/files.js';
+import { parseWith } from '../core/config.js';
+import { createAgentFromSettings, type DrivingAgent, type VehicleScale } from '../agent/index.js';
+import { driveAgentConfigSchema } from '../ros/agent-config.js';
+import { loadVaeEncoder } from '../vision/encoder.js';
 import { oneLine } from '../core/errors.js';
 import { log } from '../core/logger.js';
 import { hasPolicyWeights } from '../rl/types.js';
@@ -11,13 +17,34 @@ import { LearnerService } from './learner-service.js';
 import { readCurveKeys, serverSecurity } from './security.js';
 
 /**
- * The learner process (started by `daydrive train --actors N`): owns the learner and its
+ * The learner process (started by `daydrive train --actors N`, and by `daydrive drive` with
+ * learner_mode child-process; a launch file may start it for an external one): owns the learner and its
  * prioritized replay, checkpoints to `checkpointDir`, resumes from it when it holds one. Tells
  * its parent 'ready' with the bound endpoints, 'done' when a stop task has checkpointed.
  */
 
+/**
+ * `daydrive drive`'s learner (src/ros/learner-client.ts): the drive node's config_file learning
+ * sections and the car's scale, in place of a train configuration.
+ */
+export interface DriveLearnerRecipe {
+  /** config_file's learning sections (seed, algo, agent, learner, exploration), validated again here. */
+  readonly learning: unknown;
+  readonly vehicle: VehicleScale;
+  /** The VAE the node encodes frames with (agent.state 'vae'), for the state size; null otherwise. */
+  readonly vaeModelDir: string | null;
+  /**
+   * A learner checkpoint to start from when this process has none of its own: the drive node's
+   * in-process checkpoint (`<checkpoint_dir>/learner`), so that switching learner_mode keeps what
+   * was learnt. Null: none.
+   */
+  readonly startFrom?: string | null;
+}
+
 export interface LearnerProcessOptions {
+  /** A `daydrive train` configuration (raw); ignored when `drive` is given. */
   readonly config: unknown;
+  readonly drive?: DriveLearnerRecipe;
   readonly endpoints: LinkEndpoints;
   readonly curveKeys: string | null;
   readonly checkpointDir: string;
@@ -28,26 +55,33 @@ export interface LearnerProcessOptions {
 
 async function main(): Promise<void> {
   const opts = JSON.parse(process.argv[2] ?? '{}') as LearnerProcessOptions;
-  const config = parseTrainConfig(opts.config, 'learner config');
   const security = serverSecurity(opts.endpoints, opts.curveKeys ? await readCurveKeys(opts.curveKeys) : null);
   await initBackend();
-  const encoder = await loadEncoderFor(config);
-  const agent = buildAgent(config, encoder);
-  encoder?.dispose();
+  const { agent, optimisationSteps, checkpointEvery } = await buildLearnerAgent(opts);
   const learner = agent.learner;
   if (!hasPolicyWeights(learner)) throw new Error('this learner cannot share its policy weights');
   const link = await LearnerLink.bind(opts.endpoints, security);
   const service = new LearnerService({
     learner,
     link,
-    optimisationSteps: config.agent.optimisationSteps,
+    optimisationSteps,
     checkpointDir: opts.checkpointDir,
-    checkpointEveryEpisodes: config.checkpointEvery,
+    checkpointEveryEpisodes: checkpointEvery,
     weightsEveryUpdates: opts.weightsEveryUpdates,
     heartbeatMs: opts.heartbeatMs,
     actorTimeoutMs: opts.actorTimeoutMs,
   });
-  await service.resume();
+  if (
+    !(await service.resume()) &&
+    opts.drive?.startFrom &&
+    (await exists(join(opts.drive.startFrom, 'learner.json')))
+  ) {
+    await learner.load(opts.drive.startFrom);
+    log.info(
+      { dir: opts.drive.startFrom, replay: learner.replaySize() },
+      "learner started from the drive node's checkpoint",
+    );
+  }
   service.start();
   log.info({ endpoints: link.endpoints, pid: process.pid }, 'learner listening');
   tellParent({
@@ -56,12 +90,15 @@ async function main(): Promise<void> {
     learningEpisodes: service.learningEpisodes,
     incarnation: service.incarnation,
   });
-  const onSignal = () => void service.stop();
+  // Between two updates, as a 'stop' task: stopping under a running optimisation would dispose the learner it uses.
+  const onSignal = () => service.requestStop();
   process.on('SIGTERM', onSignal);
   // Ctrl-C reaches the whole process group: with a parent, the parent decides when to stop (a 'stop' task).
   process.on('SIGINT', () => {
     if (!process.connected) onSignal();
   });
+  // A parent that dies (the drive node killed) leaves no learner behind: it checkpoints and exits.
+  if (process.connected) process.on('disconnect', onSignal);
   await service.finished;
   tellParent({
     kind: 'done',
@@ -71,6 +108,25 @@ async function main(): Promise<void> {
   });
   agent.dispose();
   process.disconnect?.();
+}
+
+/** The agent whose learner this process runs: `train`'s (buildAgent) or the drive node's (its config_file and the car's scale). */
+async function buildLearnerAgent(
+  opts: LearnerProcessOptions,
+): Promise<{ agent: DrivingAgent; optimisationSteps: number; checkpointEvery: number }> {
+  if (opts.drive) {
+    const settings = parseWith(driveAgentConfigSchema, opts.drive.learning, 'drive learner config');
+    const encoder = opts.drive.vaeModelDir !== null ? await loadVaeEncoder(opts.drive.vaeModelDir) : null;
+    const agent = createAgentFromSettings(settings, encoder, opts.drive.vehicle);
+    encoder?.dispose();
+    // The car checkpoints after every learning episode: a restarted learner loses only the episode in flight.
+    return { agent, optimisationSteps: settings.agent.optimisationSteps, checkpointEvery: 1 };
+  }
+  const config = parseTrainConfig(opts.config, 'learner config');
+  const encoder = await loadEncoderFor(config);
+  const agent = buildAgent(config, encoder);
+  encoder?.dispose();
+  return { agent, optimisationSteps: config.agent.optimisationSteps, checkpointEvery: config.checkpointEvery };
 }
 
 main().catch((err: unknown) => {

@@ -182,8 +182,10 @@ export class LearnerService {
         }
         if (!this.episodeOpen.has(h.actorId)) {
           this.episodeOpen.add(h.actorId);
-          // Undo goes back to before this episode (the car's one actor; the latest episode of any actor otherwise).
-          if (this.work.length === 0 && !this.optimising) this.snapshot = this.opts.learner.snapshot();
+          // Undo goes back to before this episode (the car's one actor; the latest episode of any
+          // actor otherwise), taken between two updates if an optimisation runs (the car's
+          // continuous mode): undo then drops this episode's transitions and what was learnt since it began.
+          this.snapshot = this.opts.learner.snapshot();
         }
         // A bad transition (non-finite, out of range) is refused alone; the batch's others are kept.
         let refused = 0;
@@ -372,6 +374,17 @@ export class LearnerService {
         await this.stop();
         return;
     }
+  }
+
+  /**
+   * Stops as a 'stop' task does (a signal, the parent gone): the running optimisation is
+   * interrupted between two updates (its rest stays owed in the checkpoint), then stop().
+   */
+  requestStop(): void {
+    if (this.stopped) return;
+    this.stopRequested ??= 0;
+    this.interrupt?.abort();
+    this.kick();
   }
 
   /** Checkpoints (when configured), says so, and closes the link. */

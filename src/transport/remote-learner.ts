@@ -5,6 +5,7 @@ import type {
   PerturbablePolicy,
   PolicyWeights,
   Transition,
+  UpdateOptions,
   UpdateStats,
 } from '../rl/types.js';
 import type { Rng } from '../core/rng.js';
@@ -79,7 +80,7 @@ export class RemoteLearner implements Learner, PerturbablePolicy, PolicyWeights 
     return 0;
   }
 
-  update(): Promise<UpdateStats> {
+  update(_steps?: number, _options?: UpdateOptions): Promise<UpdateStats> {
     return Promise.resolve({
       updates: 0,
       criticLoss: Number.NaN,

@@ -1,9 +1,8 @@
 import { initBackend } from '../core/backend.js';
 import { log } from '../core/logger.js';
-import { createDrivingAgent } from '../agent/index.js';
 import { VARIED_ROAD_SEED_BASE } from '../agent/road-seeds.js';
 import { driveEpisode, episodeReset, type EpisodeRecord } from '../agent/training.js';
-import { loadEncoderFor, simEnvFor, vehicleScaleOf } from '../jobs/training.js';
+import { buildAgent, loadEncoderFor, simEnvFor } from '../jobs/training.js';
 import type { TrainConfig } from '../jobs/train-config.js';
 import { ActorLink } from './actor-link.js';
 import { actorNoiseScale, scaledExploration } from './actor-noise.js';
@@ -48,19 +47,20 @@ export async function runSimActor(opts: SimActorOptions): Promise<{ episodes: nu
   let remote: RemoteLearner | null = null;
   const offset = opts.episodeOffset ?? 0;
   const noiseScale = actorNoiseScale(actorId, opts.actors, opts.noiseAlpha);
-  const agent = createDrivingAgent({
-    agent: {
-      ...config.agent,
-      exploreEpisodes: Math.ceil(Math.max(0, config.agent.exploreEpisodes - offset) / opts.actors),
+  // The run's agent, with this actor's share of the exploration, its noise scale and seed.
+  const agent = buildAgent(
+    {
+      ...config,
+      agent: {
+        ...config.agent,
+        exploreEpisodes: Math.ceil(Math.max(0, config.agent.exploreEpisodes - offset) / opts.actors),
+      },
+      exploration: scaledExploration(config.exploration, noiseScale),
+      seed: config.seed + 1000 * (actorId + 1),
     },
-    algo: config.algo,
-    learner: config.learner,
-    exploration: scaledExploration(config.exploration, noiseScale),
     encoder,
-    vehicle: vehicleScaleOf(config),
-    seed: config.seed + 1000 * (actorId + 1),
-    wrapLearner: (local) => (remote = new RemoteLearner(local, link, opts.transitionsPerMessage)),
-  });
+    (local) => (remote = new RemoteLearner(local, link, opts.transitionsPerMessage)),
+  );
   const learner = remote as RemoteLearner | null;
   if (!learner) throw new Error('the agent did not take the remote learner');
   let stop = false;

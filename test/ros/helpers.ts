@@ -321,7 +321,7 @@ export function makeHarness(
   controller: DriveController,
   overrides: Record<string, unknown> = {},
   clock: ClockMode = 'manual',
-  nodeOptions: Pick<DriveNodeOptions, 'onLatency'> = {},
+  nodeOptions: Pick<DriveNodeOptions, 'onLatency' | 'learnerLink'> = {},
 ): Harness {
   const rcl = new FakeRcl({ clock });
   const ros = new rcl.Node('daydrive');
