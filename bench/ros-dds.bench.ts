@@ -31,6 +31,7 @@ import type {
 import { FakeRcl } from '../test/ros/fake-rclnodejs.js';
 import { odometryMsg, rawImageMsg, ScriptedController, testImage } from '../test/ros/helpers.js';
 import { figure, printReport } from './report.js';
+import { roundTo } from '../src/core/math.js';
 
 const RUN_S = Number(process.env.ROS_DDS_BENCH_S ?? 20);
 const CAMERA_PERIOD_MS = 1000 / 30;
@@ -117,7 +118,7 @@ async function measure(
 }
 
 function p(sorted: readonly number[], q: number): number {
-  return Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! * 100) / 100;
+  return roundTo(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!, 2);
 }
 
 async function realRun(): Promise<Awaited<ReturnType<typeof measure>>> {
@@ -206,7 +207,7 @@ await printReport(
     ),
     figure(
       'commands per second through DDS',
-      Math.round(real.commandsPerS * 100) / 100,
+      roundTo(real.commandsPerS, 2),
       '1/s',
       { name: 'policy rate', value: 10 },
       true,

@@ -52,6 +52,7 @@ import type { PolicyTrigger } from '../src/ros/params.js';
 import type { AckermannDriveStampedMsg, StringMsg, TriggerResponseMsg } from '../src/ros/rclnodejs-types.js';
 import { compressedMsg, jpegBytes, makeHarness, odometryMsg, withOptimise, type Harness } from '../test/ros/helpers.js';
 import { figure, printReport, type BenchFigure } from './report.js';
+import { roundTo } from '../src/core/math.js';
 
 const quick = process.env.ROS_BENCH_QUICK === '1';
 const RUN_S = quick ? 6 : 30;
@@ -95,7 +96,7 @@ const vehicle = {
   policyPeriodS: 1 / simVehicle.policyHz,
 };
 const frames = await cameraFrames();
-const round = (x: number): number => Math.round(x * 100) / 100;
+const round = (x: number): number => roundTo(x, 2);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const until = async (ok: () => boolean, timeoutMs = 120_000): Promise<void> => {
   const t0 = performance.now();

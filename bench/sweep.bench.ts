@@ -22,13 +22,14 @@ import { readSpaceFile, configInput, type Params } from '../src/sweep/space.js';
 import { runTrialSeed, type SeedTask } from '../src/sweep/trial-seed.js';
 import { writeResults, writeTrials, type TrialRecord } from '../src/sweep/record.js';
 import type { SeedResult } from '../src/sweep/objective.js';
+import { roundTo } from '../src/core/math.js';
 
 const tinySeeds = Number(process.env.SWEEP_BENCH_SEEDS ?? 8);
 const withDefault = process.env.SWEEP_BENCH_DEFAULT !== '0';
 const dir = await mkdtemp(join(tmpdir(), 'daydrive-sweep-bench-'));
 const { space } = await readSpaceFile('test/sweep/fixtures/tiny-space.yaml');
 const roads = evaluationRoadSeeds(space.evaluation.roads, 0, parseTrainConfig(space.base, 'tiny space base').sim);
-const r2 = (x: number) => Math.round(x * 100) / 100;
+const r2 = (x: number) => roundTo(x, 2);
 
 function tasks(n: number, tag: string): SeedTask[] {
   return Array.from({ length: n }, (_, i) => {

@@ -47,6 +47,7 @@ import type { AckermannDriveStampedMsg, TriggerResponseMsg } from '../src/ros/rc
 import { buildDriveAgent } from '../src/ros/run.js';
 import { compressedMsg, jpegBytes, makeHarness, odometryMsg, testImage } from '../test/ros/helpers.js';
 import { figure, printReport, type BenchFigure } from './report.js';
+import { roundTo } from '../src/core/math.js';
 
 const QUICK = process.env.TRANSPORT_BENCH_QUICK === '1';
 const BROADCASTS = Number(process.env.TRANSPORT_BENCH_BROADCASTS ?? (QUICK ? 200 : 1000));
@@ -54,7 +55,7 @@ const TRANSITIONS = Number(process.env.TRANSPORT_BENCH_TRANSITIONS ?? (QUICK ? 5
 const EPISODES = Number(process.env.TRANSPORT_BENCH_EPISODES ?? 6);
 const STATE = 34;
 const ACTION = 2;
-const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+const round = (x: number, d = 2) => roundTo(x, d);
 const quantile = (xs: number[], q: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? Number.NaN;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,3 +1,4 @@
+import { clamp } from './math.js';
 /**
  * The environment API: the seam between the world (simulator or vehicle) and the agent.
  * Gymnasium-shaped (reset / step with terminated and truncated), asynchronous because on the
@@ -120,10 +121,9 @@ export function drivingCommand(
   action: ArrayLike<number>,
   limits: { readonly maxSteeringRad: number; readonly maxSpeedMps: number },
 ): DrivingCommand {
-  const clip = (x: number): number => Math.max(-1, Math.min(1, x));
   return {
-    steeringRad: clip(action[0]!) * limits.maxSteeringRad,
-    speedMps: ((clip(action[1]!) + 1) / 2) * limits.maxSpeedMps,
+    steeringRad: clamp(action[0]!, -1, 1) * limits.maxSteeringRad,
+    speedMps: ((clamp(action[1]!, -1, 1) + 1) / 2) * limits.maxSpeedMps,
   };
 }
 

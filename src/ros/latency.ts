@@ -1,3 +1,4 @@
+import { roundTo } from '../core/math.js';
 /**
  * Control-loop latency: the last N samples of a duration, with percentiles for the status
  * message and the periodic log line. A fixed ring keeps the cost constant over a long drive.
@@ -28,11 +29,7 @@ export class LatencyWindow {
   summary(): LatencySummary {
     if (this.filled === 0) return { count: 0, p50Ms: NaN, p99Ms: NaN, maxMs: NaN };
     const sorted = this.samples.slice(0, this.filled).sort();
-    const at = (p: number): number => round(sorted[Math.min(this.filled - 1, Math.floor(p * this.filled))]!);
-    return { count: this.filled, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: round(sorted[this.filled - 1]!) };
+    const at = (p: number): number => roundTo(sorted[Math.min(this.filled - 1, Math.floor(p * this.filled))]!, 2);
+    return { count: this.filled, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: roundTo(sorted[this.filled - 1]!, 2) };
   }
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 100) / 100;
 }

@@ -46,6 +46,7 @@ import type {
   StringMsg,
   TriggerResponseMsg,
 } from './rclnodejs-types.js';
+import { roundTo } from '../core/math.js';
 
 /**
  * The drive node: camera, measurements and the safety driver in; Ackermann commands, status and
@@ -709,8 +710,8 @@ export class DriveNode {
       episode: ep.number,
       mode: ep.mode,
       steps: summary.steps,
-      distanceM: round(summary.return),
-      durationS: round((nowMs - ep.startedAtMs) / 1000),
+      distanceM: roundTo(summary.return, 3),
+      durationS: roundTo((nowMs - ep.startedAtMs) / 1000, 3),
       endedBy,
     };
     this.episodesPub.publish({ data: JSON.stringify(report) });
@@ -742,7 +743,7 @@ export class DriveNode {
       const stats = result.stats ?? null;
       log.info(
         {
-          seconds: round((performance.now() - t0) / 1000),
+          seconds: roundTo((performance.now() - t0) / 1000, 3),
           ...(stats ? { updates: stats.updates, criticLoss: stats.criticLoss, skipped: stats.skipped } : {}),
         },
         'optimisation finished',
@@ -927,8 +928,4 @@ function staleDetail(s: HeartbeatState): string {
   return s.ageMs === null
     ? `no ${s.input} message received (timeout ${s.timeoutMs} ms)`
     : `last ${s.input} message ${s.ageMs} ms ago (timeout ${s.timeoutMs} ms)`;
-}
-
-function round(x: number): number {
-  return Math.round(x * 1000) / 1000;
 }

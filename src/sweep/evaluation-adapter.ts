@@ -11,6 +11,7 @@ import { readCheckpoint } from '../jobs/run-dir.js';
 import type { TrainConfig } from '../jobs/train-config.js';
 import { buildAgent, loadEncoderFor, simEnvFor } from '../jobs/training.js';
 import type { RoadOutcome } from './objective.js';
+import { roundTo } from '../core/math.js';
 
 /**
  * The sweep's only door into `daydrive eval`'s machinery: the per-road results of a trained run
@@ -70,7 +71,7 @@ export async function evaluateTrainedRun(
       const r = await driveRoute(env, policy, roadSeed, SWEEP_MAX_DISENGAGEMENTS_PER_ROAD);
       outcomes.push({
         roadSeed,
-        distanceM: Math.round(r.distanceM * 10) / 10,
+        distanceM: roundTo(r.distanceM, 1),
         disengagements: r.disengagements,
         completed: r.completed,
       });

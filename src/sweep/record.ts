@@ -9,6 +9,7 @@ import type { PrunerName } from './pruners/index.js';
 import type { SamplerName } from './samplers/index.js';
 import type { Params, SearchSpace } from './space.js';
 import type { Score } from './statistics.js';
+import { roundTo } from '../core/math.js';
 
 /**
  * The sweep directory is the sweep's record (docs/sweep.md): every file written to a temporary
@@ -149,9 +150,7 @@ export async function writeResults(dir: string, space: SearchSpace, trials: read
     t.seeds.filter((s) => s.state === 'done').length,
     ...space.parameters.map((p) => (p.path in t.params ? t.params[p.path] : '')),
     ...keys.flatMap((k): unknown[] =>
-      t.score
-        ? [t.score[k].estimate, t.score[k].low, t.score[k].high].map((x) => Math.round(x * 1e4) / 1e4)
-        : ['', '', ''],
+      t.score ? [t.score[k].estimate, t.score[k].low, t.score[k].high].map((x) => roundTo(x, 4)) : ['', '', ''],
     ),
     t.reason ?? '',
   ]);

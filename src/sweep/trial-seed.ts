@@ -6,6 +6,7 @@ import { parseTrainConfig } from '../jobs/train-config.js';
 import { runTraining } from '../jobs/training.js';
 import { evaluateTrainedRun, roadOverlap } from './evaluation-adapter.js';
 import type { SeedResult } from './objective.js';
+import { roundTo } from '../core/math.js';
 
 /**
  * One trial seed: `daydrive train` of one configuration under one seed, then its evaluation on
@@ -78,7 +79,7 @@ export async function runTrialSeed(
   const t2 = performance.now();
   if (!task.keepRun) await rm(task.runDir, { recursive: true, force: true });
   const total = (performance.now() - t0) / 1000 + opts.startupS;
-  const r2 = (x: number) => Math.round(x * 100) / 100;
+  const r2 = (x: number) => roundTo(x, 2);
   return {
     seed: config.seed,
     trainingEpisodes: summary.trainingEpisodes,
