@@ -66,8 +66,10 @@ async function startCar(dir: string, overrides: Record<string, unknown>, optimis
   };
   const params = parseDriveParams(all, 'test parameters');
   const parts = await buildDriveAgent(params, (settings) => DriveLearnerClient.start(params, settings));
-  const client = parts.learnerClient!;
-  const h = makeHarness(parts.agent, all, 'real', { learnerLink: client });
+  // Null in-process (the last test's first car).
+  const client = parts.learnerClient as DriveLearnerClient;
+  const sent = () => (parts.learnerClient ? client.status().transitionsSent : parts.agent.learner.replaySize());
+  const h = makeHarness(parts.agent, all, 'real', parts.learnerClient ? { learnerLink: client } : {});
   const jpeg = await jpegBytes(testImage(160, 120));
   const camera = setInterval(() => {
     h.ros.deliver(h.params.camera_topic, compressedMsg(jpeg, h.nowNs()));
@@ -85,12 +87,8 @@ async function startCar(dir: string, overrides: Record<string, unknown>, optimis
       const answer = h.ros.call<TriggerResponseMsg>('~/train');
       assert.equal(answer.success, true, answer.message);
       await until(() => (status().episode !== null ? true : undefined), 'the episode to start', 60_000);
-      const sentAt = client.status().transitionsSent;
-      await until(
-        () => (client.status().transitionsSent - sentAt >= steps ? true : undefined),
-        `${steps} steps of the episode`,
-        60_000,
-      );
+      const sentAt = sent();
+      await until(() => (sent() - sentAt >= steps ? true : undefined), `${steps} steps of the episode`, 60_000);
       h.driver(true);
       const report = await until(() => h.episodes()[before], 'the episode report', 30_000);
       return report.steps as number;
@@ -106,7 +104,7 @@ async function startCar(dir: string, overrides: Record<string, unknown>, optimis
       clearInterval(camera);
       h.drive.shutdown('test');
       await h.drive.idle({ optimisation: false });
-      await client.close();
+      await parts.learnerClient?.close();
       parts.agent.dispose();
       parts.encoder?.dispose();
     },
@@ -380,6 +378,44 @@ test(
       assert.equal(car.learner().optimisationsMissed, 0);
     } finally {
       await car.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  "a child learner without a checkpoint of its own starts from the node's in-process checkpoint: switching learner_mode keeps the replay",
+  { timeout: 300_000 },
+  async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'car-test-'));
+    try {
+      // A car that drove in-process: its checkpoint holds the learner with its replay.
+      const inProcess = await startCar(dir, { learner_mode: 'in-process' }, 5);
+      let replay: number;
+      try {
+        await inProcess.episode(8);
+        await until(
+          () => (inProcess.h.drive.status().task.phase === 'waiting' ? true : undefined),
+          'the optimisation',
+          60_000,
+        );
+        replay = inProcess.agent.learner.replaySize();
+        assert.ok(replay >= 8);
+        await inProcess.agent.save(join(dir, 'checkpoint'));
+      } finally {
+        await inProcess.close();
+      }
+      const child = await startCar(dir, { learner_mode: 'child-process' }, 5);
+      try {
+        await until(
+          () => (child.learner().replaySize === replay ? true : undefined),
+          `the learner's replay of ${replay}`,
+          60_000,
+        );
+      } finally {
+        await child.close();
+      }
+    } finally {
       await rm(dir, { recursive: true, force: true });
     }
   },
