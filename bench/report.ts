@@ -65,7 +65,14 @@ export async function printReport(
   if (process.env.BENCH_RESULTS === 'off') return;
   const script = relative(resolve(import.meta.dirname, '..'), process.argv[1] ?? '');
   await writeJsonSafely(join(RESULTS_DIR, `${benchmark}.json`), {
-    command: `node --import tsx ${script}`,
+    // The benches' own settings (ROS_BENCH_QUICK=1, ...) are part of the command that printed the figures.
+    command: [
+      ...Object.entries(process.env)
+        .filter(([k]) => /^[A-Z]+_BENCH_[A-Z_]+$/.test(k))
+        .map(([k, v]) => `${k}=${v}`)
+        .sort(),
+      `node --import tsx ${script}`,
+    ].join(' '),
     date: new Date().toISOString(),
     loadAverage1m: roundTo(loadavg()[0] ?? 0, 1),
     ...report,

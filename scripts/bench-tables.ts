@@ -16,7 +16,8 @@ const README = 'README.md';
 const reportSchema = z.object({
   command: z.string(),
   date: z.string(),
-  loadAverage1m: z.number().optional(),
+  /** One figure, or one per phase of the bench (ros: driving, optimisation...). */
+  loadAverage1m: z.union([z.number(), z.record(z.string(), z.number())]).optional(),
   benchmark: z.string(),
   machine: z.object({ cpu: z.string(), cores: z.number(), node: z.string() }).loose(),
   figures: z.array(
@@ -42,7 +43,15 @@ export function formatNumber(x: number): string {
 /** The Markdown of one report: a line naming the command, date, machine and load, then the figures. */
 export function renderTable(report: Report, file: string): string {
   const m = report.machine;
-  const load = report.loadAverage1m === undefined ? '' : `, load average ${report.loadAverage1m}`;
+  const l = report.loadAverage1m;
+  const load =
+    l === undefined
+      ? ''
+      : typeof l === 'number'
+        ? `, load average ${l}`
+        : `, load average ${Object.entries(l)
+            .map(([phase, x]) => `${x} (${phase})`)
+            .join(', ')}`;
   const lines = [
     `\`${report.command}\` (${file}, ${report.date.slice(0, 10)}; ${m.cpu.trim()}, ${m.cores} cores, Node ${m.node}${load}):`,
     '',
