@@ -495,6 +495,9 @@ export class DriveNode {
     const now = this.driverHasControl();
     if (now === before) return;
     if (now && this.episode) this.interventionLatched = true;
+    // Handed back while the node optimises: hold at once, not at the next tick, so the commands
+    // go on without a gap (the holds that follow come every half period).
+    if (!now && this.optimisation !== null && this.episode === null && !this.closed) this.hold();
     log.info(
       { source },
       now ? 'safety driver took over: no drive commands from now on' : 'safety driver handed the car over',
