@@ -98,7 +98,7 @@ test(
     assert.equal(csv.length, 5);
     assert.match(
       csv[0]!,
-      /^trial,state,seeds_done,sim\.safety\.maxHeadingErrorDeg,cleanShare,cleanShare_low,cleanShare_high/,
+      /^trial,reference,state,seeds_done,sim\.safety\.maxHeadingErrorDeg,cleanShare,cleanShare_low,cleanShare_high/,
     );
     const meta = JSON.parse(await readFile(join(out, 'sweep.json'), 'utf8')) as {
       command: string[];
