@@ -15,6 +15,7 @@ import type { LearnerProcessOptions } from '../transport/learner-process.js';
 import { clientSecurity, readCurveKeys, serverSecurity, type CurveKeys } from '../transport/security.js';
 import { DIAGNOSTIC_LEVEL } from './messages.js';
 import type { LEARNER_LOST_ACTIONS, LEARNER_MODES } from './params.js';
+import { HEARTBEAT_MS } from '../transport/protocol.js';
 
 /**
  * The drive node's link to a learner in another process (learner_mode child-process or
@@ -60,8 +61,6 @@ export interface LearnerLinkStatus extends LearnerHealth {
   readonly restarts: number;
 }
 
-/** The learner's heartbeat period (learner-service.ts sends one every this many ms; the car too). */
-const HEARTBEAT_MS = 250;
 /** An actor not heard from for this long counts as gone at the learner. */
 const ACTOR_TIMEOUT_MS = 5000;
 /** Learner process start (backend, VAE, a checkpoint's replay) before 'ready'. */

@@ -35,6 +35,7 @@ import type { LearnerEvent } from './protocol.js';
 import { RemoteLearner } from './remote-learner.js';
 import { EventLoopYield, YIELD_EVERY_MS } from './event-loop-yield.js';
 import { clientSecurity, readCurveKeys, serverSecurity } from './security.js';
+import { HEARTBEAT_MS } from './protocol.js';
 
 /**
  * `daydrive train --actors N` (Ape-X's layout, Acme's actor/learner/replay separation): one
@@ -75,7 +76,6 @@ export interface DistributedSummary extends TrainSummary {
   readonly droppedMessages: number;
 }
 
-const HEARTBEAT_MS = 250;
 const LIVENESS_TIMEOUT_MS = 5000;
 const MAX_ACTOR_RESTARTS = 3;
 const MAX_LEARNER_RESTARTS = 3;

@@ -14,6 +14,9 @@ import { z } from 'zod';
 /** Bumped on any incompatible change; a message of another version is dropped and counted. */
 export const PROTOCOL_VERSION = 1;
 
+/** How often each end of a link sends its heartbeat (both ways: actor to learner, learner to actors). */
+export const HEARTBEAT_MS = 250;
+
 const base = { v: z.literal(PROTOCOL_VERSION) };
 const actorId = z.number().int().min(0).max(1_000_000);
 const episodeMode = z.enum(['explore', 'train', 'test']);
