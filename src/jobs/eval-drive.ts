@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { lookOfRoad, rgbToPng, topDownMapPng, type MapPoint } from '../../sim/index.js';
 import { initBackend } from '../core/backend.js';
-import type { RgbImage } from '../core/env.js';
+import type { ModelInputSpec, RgbImage } from '../core/env.js';
 import { readJson } from '../core/files.js';
 import { log } from '../core/logger.js';
 import {
@@ -13,6 +13,7 @@ import {
   type EpisodePolicy,
   type RoadResult,
 } from '../agent/evaluation.js';
+import type { DrivingAgent } from '../agent/agent.js';
 import { readCheckpoint, RUN_FILES } from './run-dir.js';
 import { parseTrainConfig, type TrainConfig } from './train-config.js';
 import { buildAgent, loadEncoderFor, simEnvFor } from './training.js';
@@ -76,33 +77,45 @@ function roadRandomSeed(seed: number, roadSeed: number): number {
   return (Math.imul(seed + 1, 0x9e3779b1) ^ roadSeed) | 0;
 }
 
+/**
+ * The agent of the run in `dir` with its checkpoint, for driving only: evaluation drives test
+ * episodes, so nothing of them is kept for learning. `release` frees its networks and encoder.
+ */
+export async function loadTrainedAgent(
+  dir: string,
+  config: TrainConfig,
+): Promise<{ readonly agent: DrivingAgent; readonly release: () => void }> {
+  const encoder = await loadEncoderFor(config);
+  const agent = buildAgent({ ...config, agent: { ...config.agent, replayTestEpisodes: false } }, encoder);
+  const release = (): void => {
+    agent.dispose();
+    encoder?.dispose();
+  };
+  try {
+    await readCheckpoint(dir, agent);
+  } catch (err) {
+    release();
+    throw err;
+  }
+  return { agent, release };
+}
+
 export async function driveJob(job: DriveJob): Promise<DrivenRoads> {
-  let env = simEnvFor(job.config, 1);
   let policyFor: (roadSeed: number) => EpisodePolicy;
+  let modelInput: ModelInputSpec | undefined;
   let release = (): void => {};
   const policy = job.policy;
   if (policy.kind === 'random') policyFor = (road) => randomPolicy(job.config.agent, roadRandomSeed(policy.seed, road));
   else if (policy.kind === 'zero') policyFor = () => zeroPolicy(job.config.agent);
   else {
     await initBackend();
-    const config = await readRunConfig(policy.dir);
-    const encoder = await loadEncoderFor(config);
-    // Evaluation drives test episodes: nothing of them is kept for learning.
-    const agent = buildAgent({ ...config, agent: { ...config.agent, replayTestEpisodes: false } }, encoder);
-    release = () => {
-      agent.dispose();
-      encoder?.dispose();
-    };
-    try {
-      await readCheckpoint(policy.dir, agent);
-    } catch (err) {
-      release();
-      throw err;
-    }
-    if (job.cameraPath === 'sim') env = simEnvFor(job.config, 1, agent.modelInput);
-    const plain = agentPolicy(agent, policy.name);
+    const trained = await loadTrainedAgent(policy.dir, await readRunConfig(policy.dir));
+    release = trained.release;
+    if (job.cameraPath === 'sim') modelInput = trained.agent.modelInput;
+    const plain = agentPolicy(trained.agent, policy.name);
     policyFor = () => plain;
   }
+  const env = simEnvFor(job.config, 1, modelInput);
   const roads: RoadResult[] = [];
   const failures: FailurePictures[] = [];
   try {

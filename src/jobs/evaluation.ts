@@ -16,6 +16,7 @@ import {
 } from '../agent/evaluation.js';
 import { checkEvaluationRoads, EVALUATION_ROAD_SEED_BASE, EVALUATION_SEEDS_PER_SET } from '../agent/road-seeds.js';
 import {
+  loadTrainedAgent,
   MAX_DISENGAGEMENTS_PER_ROAD,
   readRunConfig,
   type CameraPath,
@@ -25,9 +26,9 @@ import {
 } from './eval-drive.js';
 import { driveInParallel } from './eval-parallel.js';
 import { failedRoadsPng, looksChartPng } from './eval-pictures.js';
-import { readCheckpoint, RUN_FILES } from './run-dir.js';
+import { RUN_FILES } from './run-dir.js';
 import type { TrainConfig } from './train-config.js';
-import { buildAgent, loadEncoderFor, type TrainSummary } from './training.js';
+import type { TrainSummary } from './training.js';
 import { roundTo } from '../core/math.js';
 
 /**
@@ -192,14 +193,7 @@ async function checkRun(dir: string): Promise<CheckedRun> {
   const summary = (await readJson(join(dir, RUN_FILES.summary))) as TrainSummary;
   if (typeof summary !== 'object' || summary === null)
     throw new UserError(`${join(dir, RUN_FILES.summary)} is not a run summary`);
-  const encoder = await loadEncoderFor(config);
-  const agent = buildAgent({ ...config, agent: { ...config.agent, replayTestEpisodes: false } }, encoder);
-  try {
-    await readCheckpoint(dir, agent);
-  } finally {
-    agent.dispose();
-    encoder?.dispose();
-  }
+  (await loadTrainedAgent(dir, config)).release();
   return {
     dir,
     config,

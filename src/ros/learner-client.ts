@@ -15,7 +15,7 @@ import type { LearnerProcessOptions } from '../transport/learner-process.js';
 import { clientSecurity, readCurveKeys, serverSecurity, type CurveKeys } from '../transport/security.js';
 import { DIAGNOSTIC_LEVEL } from './messages.js';
 import type { LEARNER_LOST_ACTIONS, LEARNER_MODES } from './params.js';
-import { HEARTBEAT_MS } from '../transport/protocol.js';
+import { HEARTBEAT_MS, PEER_TIMEOUT_MS } from '../transport/protocol.js';
 
 /**
  * The drive node's link to a learner in another process (learner_mode child-process or
@@ -61,8 +61,6 @@ export interface LearnerLinkStatus extends LearnerHealth {
   readonly restarts: number;
 }
 
-/** An actor not heard from for this long counts as gone at the learner. */
-const ACTOR_TIMEOUT_MS = 5000;
 /** Learner process start (backend, VAE, a checkpoint's replay) before 'ready'. */
 const START_TIMEOUT_MS = 120_000;
 const RESTART_DELAY_MS = 1000;
@@ -127,7 +125,7 @@ export class DriveLearnerClient implements LearnerLinkView {
       checkpointDir,
       weightsEveryUpdates: 50,
       heartbeatMs: HEARTBEAT_MS,
-      actorTimeoutMs: ACTOR_TIMEOUT_MS,
+      actorTimeoutMs: PEER_TIMEOUT_MS,
     };
     const child = startChild('learner-process', options);
     let ready: { endpoints: LinkEndpoints; learningEpisodes: number };

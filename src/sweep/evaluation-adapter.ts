@@ -7,9 +7,9 @@ import {
   VARIED_ROAD_SEED_BASE,
 } from '../agent/road-seeds.js';
 import { evaluationRoads } from '../jobs/evaluation.js';
-import { readCheckpoint } from '../jobs/run-dir.js';
 import type { TrainConfig } from '../jobs/train-config.js';
-import { buildAgent, loadEncoderFor, simEnvFor } from '../jobs/training.js';
+import { loadTrainedAgent } from '../jobs/eval-drive.js';
+import { simEnvFor } from '../jobs/training.js';
 import type { RoadOutcome } from './objective.js';
 import { roundTo } from '../core/math.js';
 
@@ -58,11 +58,8 @@ export async function evaluateTrainedRun(
   config: TrainConfig,
   roadSeeds: readonly number[],
 ): Promise<RoadOutcome[]> {
-  const encoder = await loadEncoderFor(config);
-  // Evaluation drives test episodes: nothing of them is kept for learning.
-  const agent = buildAgent({ ...config, agent: { ...config.agent, replayTestEpisodes: false } }, encoder);
+  const { agent, release } = await loadTrainedAgent(runDir, config);
   try {
-    await readCheckpoint(runDir, agent);
     // As `daydrive eval` drives by default: the model input the simulator renders (what training sees).
     const env = simEnvFor(config, 1, agent.modelInput);
     const policy = agentPolicy(agent, 'trial');
@@ -78,7 +75,6 @@ export async function evaluateTrainedRun(
     }
     return outcomes;
   } finally {
-    agent.dispose();
-    encoder?.dispose();
+    release();
   }
 }

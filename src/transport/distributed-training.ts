@@ -35,7 +35,7 @@ import type { LearnerEvent } from './protocol.js';
 import { RemoteLearner } from './remote-learner.js';
 import { EventLoopYield, YIELD_EVERY_MS } from './event-loop-yield.js';
 import { clientSecurity, readCurveKeys, serverSecurity } from './security.js';
-import { HEARTBEAT_MS } from './protocol.js';
+import { HEARTBEAT_MS, PEER_TIMEOUT_MS } from './protocol.js';
 
 /**
  * `daydrive train --actors N` (Ape-X's layout, Acme's actor/learner/replay separation): one
@@ -76,7 +76,6 @@ export interface DistributedSummary extends TrainSummary {
   readonly droppedMessages: number;
 }
 
-const LIVENESS_TIMEOUT_MS = 5000;
 const MAX_ACTOR_RESTARTS = 3;
 const MAX_LEARNER_RESTARTS = 3;
 
@@ -121,7 +120,7 @@ export async function runDistributedTraining(opts: DistributedTrainingOptions): 
       checkpointDir: join(out, LEARNER_CHECKPOINT_DIR),
       weightsEveryUpdates: 50,
       heartbeatMs: HEARTBEAT_MS,
-      actorTimeoutMs: LIVENESS_TIMEOUT_MS,
+      actorTimeoutMs: PEER_TIMEOUT_MS,
     };
     let learnerProcess = startChild('learner-process', learnerOptions);
     children.push(learnerProcess);
@@ -187,7 +186,7 @@ export async function runDistributedTraining(opts: DistributedTrainingOptions): 
         noiseAlpha: opts.noiseAlpha ?? 1,
         transitionsPerMessage: opts.transitionsPerMessage ?? 256,
         lead: opts.lead ?? 1,
-        learnerTimeoutMs: LIVENESS_TIMEOUT_MS,
+        learnerTimeoutMs: PEER_TIMEOUT_MS,
         heartbeatMs: HEARTBEAT_MS,
         episodeOffset: ready.learningEpisodes,
       };
@@ -365,8 +364,8 @@ export async function runDistributedTraining(opts: DistributedTrainingOptions): 
       if (atMax && trainedSinceTest <= 0 && lastTested >= schedule.maxEpisodes) break;
       if (learnerFailed) throw new Error(learnerFailed);
       if (learnerStopped) throw new Error('the learner stopped before the run ended');
-      if (Date.now() - learnerSeenMs > LIVENESS_TIMEOUT_MS * 6)
-        throw new Error(`no word from the learner for ${LIVENESS_TIMEOUT_MS * 6} ms`);
+      if (Date.now() - learnerSeenMs > PEER_TIMEOUT_MS * 6)
+        throw new Error(`no word from the learner for ${PEER_TIMEOUT_MS * 6} ms`);
       await new Promise<void>((resolve) => {
         wake = resolve;
         setTimeout(resolve, 250);

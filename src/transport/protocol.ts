@@ -16,6 +16,8 @@ export const PROTOCOL_VERSION = 1;
 
 /** How often each end of a link sends its heartbeat (both ways: actor to learner, learner to actors). */
 export const HEARTBEAT_MS = 250;
+/** A peer of a link (an actor at the learner, the learner at an actor) not heard from for this long counts as gone. */
+export const PEER_TIMEOUT_MS = 5000;
 
 const base = { v: z.literal(PROTOCOL_VERSION) };
 const actorId = z.number().int().min(0).max(1_000_000);
