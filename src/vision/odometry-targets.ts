@@ -1,14 +1,18 @@
 import type { FrameRecord } from './dataset.js';
 
 /**
- * Auxiliary targets a car can compute from its own recording (no simulator ground truth): where
- * the car went next, from odometry, and what the driver commanded. For a frame at time t with
- * pose (x, y, yaw), the pose at t + h (linear interpolation between the recorded poses of the
- * same segment) seen from the car at t:
+ * Auxiliary targets a car can compute from its own recording (no simulator ground truth): the path
+ * the car drove around each frame, from odometry. For a frame at time t with pose (x, y, yaw), the
+ * pose at t + h (linear interpolation between the recorded poses of the same segment) seen from
+ * the car at t:
  *   lateral(h) = -sin(yaw) (x_h - x) + cos(yaw) (y_h - y)     (metres, + = left; REP 103)
  *   headingChange(h) = wrap(yaw_h - yaw)                       (radians, + = left)
- * Over 1-2 s these are the path the driver chose given the road in the frame: its curvature
- * and the correction back to the lane, which is what the latent must carry for steering.
+ * at h = -4, -3, -2, -1 s (where the car came from) and +1, +2 s (where it went). The past path
+ * carries the lane best: the car was in its lane those seconds, so where it came from, seen from
+ * where it is, follows from its cross-track and heading error now (a least-squares fit on those
+ * two explains 36-72% of each past target's variance on the collection drive, 18-40% of each
+ * future one, which depends on the driver's next move: scripts/odometry-target-fit.ts;
+ * docs/experiments/2026-12-05-vae-without-ground-truth.md).
  */
 
 export interface PoseSample {
@@ -41,8 +45,8 @@ export function poseAt(samples: readonly PoseSample[], tS: number): PoseSample |
   };
 }
 
-/** [lateral offset (m), heading change (rad)] of the pose `horizonS` after sample `i`, in sample i's car frame; null past the end. */
-export function futureOffset(samples: readonly PoseSample[], i: number, horizonS: number): [number, number] | null {
+/** [lateral offset (m), heading change (rad)] of the pose `horizonS` after sample `i` (before it when negative), in sample i's car frame; null outside the samples. */
+export function relativePose(samples: readonly PoseSample[], i: number, horizonS: number): [number, number] | null {
   const now = samples[i]!;
   const then = poseAt(samples, now.tS + horizonS);
   if (then === null) return null;
@@ -51,12 +55,22 @@ export function futureOffset(samples: readonly PoseSample[], i: number, horizonS
   return [-Math.sin(now.yawRad) * dx + Math.cos(now.yawRad) * dy, wrap(then.yawRad - now.yawRad)];
 }
 
-export const ODOMETRY_TARGET_NAMES = ['lateral1sM', 'lateral2sM', 'headingChange2sRad', 'driverSteeringRad'] as const;
+/** The horizons of the targets, seconds from the frame (negative: the past). */
+export const ODOMETRY_TARGET_HORIZONS_S = [-4, -3, -2, -1, 1, 2] as const;
+
+const horizonName = (h: number): string => (h < 0 ? `Past${-h}s` : `Next${h}s`);
+
+/** Per horizon: lateral offset then heading change ('lateralPast4sM', 'headingChangePast4sRad', ...). */
+export const ODOMETRY_TARGET_NAMES: readonly string[] = ODOMETRY_TARGET_HORIZONS_S.flatMap((h) => [
+  `lateral${horizonName(h)}M`,
+  `headingChange${horizonName(h)}Rad`,
+]);
 
 /**
- * The odometry targets of every frame ([frames x 4], row-major; NaN where a frame has no pose
- * 1-2 s later in its segment, or no command). Frames of one segment share `episode`; their
- * order in time comes from timestampNs. Null when the frames carry no odometry (not a bag).
+ * The odometry targets of every frame ([frames x ODOMETRY_TARGET_NAMES.length], row-major; NaN
+ * where a frame's segment has no pose that far before or after it). Frames of one segment share
+ * `episode`; their order in time comes from timestampNs. Null when the frames carry no odometry
+ * (not a bag).
  */
 export function odometryTargets(records: readonly FrameRecord[]): Float64Array | null {
   if (!records.some((r) => r.odomXM !== undefined)) return null;
@@ -80,16 +94,12 @@ export function odometryTargets(records: readonly FrameRecord[]): Float64Array |
       return { tS: Number(BigInt(r.timestampNs!) - t0) / 1e9, xM: r.odomXM!, yM: r.odomYM!, yawRad: r.odomYawRad! };
     });
     sorted.forEach((recordIndex, k) => {
-      const one = futureOffset(samples, k, 1);
-      const two = futureOffset(samples, k, 2);
-      const row = recordIndex * n;
-      if (one) values[row] = one[0];
-      if (two) {
-        values[row + 1] = two[0];
-        values[row + 2] = two[1];
-      }
-      const steer = records[recordIndex]!.commandSteeringRad;
-      if (steer !== undefined) values[row + 3] = steer;
+      ODOMETRY_TARGET_HORIZONS_S.forEach((h, j) => {
+        const pose = relativePose(samples, k, h);
+        if (pose === null) return;
+        values[recordIndex * n + 2 * j] = pose[0];
+        values[recordIndex * n + 2 * j + 1] = pose[1];
+      });
     });
   }
   return values;

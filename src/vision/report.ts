@@ -85,8 +85,8 @@ export function modelCardMarkdown(meta: VaeMeta, title = 'daydrive VAE'): string
   if (c.auxiliaryWeight > 0 && c.auxiliaryTargets === 'odometry') {
     lines.push(
       `- Auxiliary term (weight ${c.auxiliaryWeight}): during training a linear head on the latent mean predicts standardised targets computed`,
-      `  from the bag's own odometry and driver commands${t?.auxiliaryTargetNames ? ` (${t.auxiliaryTargetNames.join(', ')})` : ''}: where the car was 1 and 2 s later`,
-      "  in the frame's car coordinates, its heading change over 2 s, the driver's steering (squared error, frames without a future pose masked).",
+      `  from the bag's own odometry${t?.auxiliaryTargetNames ? ` (${t.auxiliaryTargetNames.join(', ')})` : ''}: where the car was 1 to 4 s before the frame`,
+      "  and 1 to 2 s after it, sideways in the frame's car coordinates, and its heading change (squared error, frames without that pose in their segment masked).",
       '  No simulator ground truth: a car can train this model from its own recording. The head is not part of the model.',
     );
   } else if (c.auxiliaryWeight > 0) {

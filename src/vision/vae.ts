@@ -16,7 +16,7 @@ import { DEFAULT_PREPROCESS, type PreprocessOptions } from './preprocess.js';
  * Optional auxiliary term (auxiliaryWeight > 0): a linear head on the latent mean predicts
  * standardised targets y, adding auxiliaryWeight * mean_b ||m_b * (W mu_b + c - y_b)||^2 to L (m:
  * 1 where a frame has the target). Targets (auxiliaryTargets): 'odometry', what a car's own bag
- * gives (where it drove 1-2 s later, the driver's steering: src/vision/odometry-targets.ts), or
+ * gives (where it came from 1-4 s before and went 1-2 s after: src/vision/odometry-targets.ts), or
  * 'ground-truth', the simulator's cross-track and heading error (a simulator-only ablation: a car
  * has no such labels). It makes the latent carry the road geometry linearly instead of spending
  * it all on the look of the verge and sky (an auxiliary task, as in Jaderberg et al. 2017,

@@ -12,6 +12,7 @@ import { BagWriter } from '../../src/vision/bag-writer.js';
 import { FrameWriter } from '../../src/vision/dataset.js';
 import { readMcapImages } from '../../src/vision/mcap.js';
 import { BAG_TOPICS } from '../../src/vision/ros-schemas.js';
+import { ODOMETRY_TARGET_NAMES } from '../../src/vision/odometry-targets.js';
 import { trainVae } from '../../src/vision/trainer.js';
 import { parseVaeConfig } from '../../src/vision/vae.js';
 
@@ -93,12 +94,7 @@ test(
       validationFraction: 0.3,
       probeDataDir: probe,
     });
-    assert.deepEqual(r.summary.auxiliaryTargetNames, [
-      'lateral1sM',
-      'lateral2sM',
-      'headingChange2sRad',
-      'driverSteeringRad',
-    ]);
+    assert.deepEqual(r.summary.auxiliaryTargetNames, ODOMETRY_TARGET_NAMES);
     assert.ok(r.summary.history[0]!.train.auxiliary > 0, 'the odometry head trained');
     assert.ok(r.summary.probeData && r.summary.probeData.scoreFrames > 0);
     assert.deepEqual(Object.keys(r.summary.probes ?? {}).sort(), ['crossTrackErrorM', 'headingErrorRad']);
