@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { UserError } from '../core/errors.js';
 import { exists } from '../core/files.js';
 import { log } from '../core/logger.js';
-import { externalLearnerOptions } from '../ros/learner-client.js';
+import { EXTERNAL_LEARNER_CHECKPOINT, externalLearnerOptions } from '../ros/learner-client.js';
 import { signalExitCode } from '../ros/signals.js';
 import { DEFAULT_LEARNER_ENDPOINTS } from '../transport/endpoint.js';
 import type { LearnerServiceEvent } from '../transport/learner-service.js';
@@ -107,7 +107,7 @@ export function registerLearner(program: Command): void {
         )
         .option(
           '--checkpoint-dir <dir>',
-          "the learner's checkpoint (resumed from when it holds one, written after every learning episode); default: <checkpoint_dir>/learner-process, as a child learner of the node",
+          `the learner's checkpoint (resumed from when it holds one, written after every learning episode); default: <checkpoint_dir>/learner-process (as a child learner of the node), else ${EXTERNAL_LEARNER_CHECKPOINT}`,
         )
         .addHelpText(
           'after',

@@ -127,12 +127,19 @@ export function learnerProcessOptions(
   };
 }
 
+/**
+ * `daydrive learner`'s checkpoint without --checkpoint-dir or checkpoint_dir, relative to where it
+ * runs (the launch file runs it in the daydrive directory): a fixed place, so that a learner started
+ * again resumes, beside `daydrive train`'s runs.
+ */
+export const EXTERNAL_LEARNER_CHECKPOINT = join('runs', 'car-learner');
+
 /** What `daydrive learner` takes in place of the parameters: its flags (undefined: the parameters' value). */
 export interface ExternalLearnerFlags {
   /** UPLINK,DOWNLINK; default learner_endpoints, else DEFAULT_LEARNER_ENDPOINTS. */
   readonly endpoints?: string;
   readonly curveKeys?: string;
-  /** Default `<checkpoint_dir>/learner-process`, where a child learner of the node keeps it. */
+  /** Default `<checkpoint_dir>/learner-process` (where a child learner of the node keeps it), else EXTERNAL_LEARNER_CHECKPOINT. */
   readonly checkpointDir?: string;
 }
 
@@ -140,8 +147,8 @@ export interface ExternalLearnerFlags {
  * The options of a learner started apart from the node (`daydrive learner`, the launch file's
  * learner for learner_mode external): what the node would give its child learner, from the same
  * parameters (config_file, vae_model_dir, the car's scale, checkpoint_dir, learner_curve_keys),
- * bound at the learner's endpoints. A learner that could not resume (no checkpoint directory) is
- * refused with one line.
+ * bound at the learner's endpoints. Its checkpoint: --checkpoint-dir, else where the node's child
+ * learner keeps it, else EXTERNAL_LEARNER_CHECKPOINT (a learner started again resumes from it).
  */
 export async function externalLearnerOptions(
   params: DriveParams,
@@ -152,11 +159,7 @@ export async function externalLearnerOptions(
     endpointsText === null
       ? DEFAULT_LEARNER_ENDPOINTS
       : parseEndpoints(endpointsText, flags.endpoints !== undefined ? '--endpoints' : 'learner_endpoints');
-  const checkpointDir = flags.checkpointDir ?? learnerCheckpointDir(params);
-  if (checkpointDir === null)
-    throw new UserError(
-      'the learner needs a checkpoint directory to resume from: --checkpoint-dir DIR, or checkpoint_dir in the parameters (it then uses <checkpoint_dir>/learner-process)',
-    );
+  const checkpointDir = flags.checkpointDir ?? learnerCheckpointDir(params) ?? EXTERNAL_LEARNER_CHECKPOINT;
   const settings = driveLearnerSettings(params, await readDriveAgentConfig(params.config_file));
   const withKeys = flags.curveKeys !== undefined ? { ...params, learner_curve_keys: flags.curveKeys } : params;
   return learnerProcessOptions(withKeys, settings, endpoints, checkpointDir);

@@ -46,7 +46,11 @@ export async function writeAgentConfig(dir: string, optimisationSteps: number): 
  * A drive node on the rclnodejs stand-in with a JPEG camera at 30 Hz and odometry, its agent built
  * as `daydrive drive` builds it (config_file `<dir>/agent.json`, checkpoint_dir `<dir>/checkpoint`).
  */
-export async function startCar(dir: string, overrides: Record<string, unknown>, optimisationSteps: number): Promise<Car> {
+export async function startCar(
+  dir: string,
+  overrides: Record<string, unknown>,
+  optimisationSteps: number,
+): Promise<Car> {
   await initBackend();
   const configFile = await writeAgentConfig(dir, optimisationSteps);
   const all = {
