@@ -7,7 +7,7 @@ import { EXTERNAL_LEARNER_CHECKPOINT, externalLearnerOptions } from '../ros/lear
 import { signalExitCode } from '../ros/signals.js';
 import { DEFAULT_LEARNER_ENDPOINTS } from '../transport/endpoint.js';
 import type { LearnerServiceEvent } from '../transport/learner-service.js';
-import { startLearner, type RunningLearner } from '../transport/learner-runner.js';
+import type { RunningLearner } from '../transport/learner-runner.js';
 import { curveKeyFingerprint } from '../transport/security.js';
 import { addCommand, takesForeignArguments, type CommandResult, type CommonOptions } from './command.js';
 import { checkDriveSetup, rosArgsOf } from './drive.js';
@@ -147,6 +147,8 @@ ROS arguments after --ros-args (-p, --params-file, -r __ns:=) select and overrid
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       try {
+        // Loaded only here: other commands do not load the learner's agent and training modules.
+        const { startLearner } = await import('../transport/learner-runner.js');
         running = await startLearner(options, (event) => {
           const line = eventLine(event, json);
           if (line !== null) process.stdout.write(`${line}\n`);

@@ -22,15 +22,16 @@ import { keyPair, until } from './helpers.js';
 
 const FREE_PORTS = 'tcp://127.0.0.1:*,tcp://127.0.0.1:*';
 
-/** A `daydrive learner --json` process: its stdout's JSON lines as they come, its exit. */
+/** A `daydrive learner` process (--json unless told otherwise): its stdout's lines as they come, its exit. */
 class LearnerCli {
-  readonly lines: Record<string, unknown>[] = [];
+  /** stdout's lines; under --json each parsed. */
+  readonly text: string[] = [];
   stderr = '';
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private readonly child: ChildProcess;
 
-  constructor(args: readonly string[]) {
-    this.child = spawn(process.execPath, [...CLI, 'learner', '--json', ...args], {
+  constructor(args: readonly string[], json = true) {
+    this.child = spawn(process.execPath, [...CLI, 'learner', ...(json ? ['--json'] : []), ...args], {
       env: { ...process.env, DAYDRIVE_LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -39,20 +40,36 @@ class LearnerCli {
       pending += chunk.toString('utf8');
       const parts = pending.split('\n');
       pending = parts.pop() ?? '';
-      for (const line of parts) if (line.trim() !== '') this.lines.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of parts) if (line.trim() !== '') this.text.push(line);
     });
     this.child.stderr!.on('data', (chunk: Buffer) => (this.stderr += chunk.toString('utf8')));
     this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
   }
 
-  /** The first line with this `event` (and matching `where`), waiting for it. */
-  async event(name: string, where: (l: Record<string, unknown>) => boolean = () => true, timeoutMs = 120_000) {
+  /** The --json lines. */
+  get lines(): Record<string, unknown>[] {
+    return this.text.map((l) => JSON.parse(l) as Record<string, unknown>);
+  }
+
+  /** The first line `find` picks, waiting for it (failing at once if the process has exited). */
+  async line<T>(find: (lines: readonly string[]) => T | undefined, what: string, timeoutMs = 120_000): Promise<T> {
     return until(
       () => {
+        const found = find(this.text);
+        if (found !== undefined) return found;
         if (this.child.exitCode !== null || this.child.signalCode !== null)
-          throw new Error(`daydrive learner exited before '${name}': ${this.stderr.trim()}`);
-        return this.lines.find((l) => l.event === name && where(l));
+          throw new Error(`daydrive learner exited before ${what}: ${this.stderr.trim()}`);
+        return undefined;
       },
+      what,
+      timeoutMs,
+    );
+  }
+
+  /** The first --json line with this `event` (and matching `where`), waiting for it. */
+  async event(name: string, where: (l: Record<string, unknown>) => boolean = () => true, timeoutMs = 120_000) {
+    return this.line(
+      () => this.lines.find((l) => l.event === name && where(l)),
       `daydrive learner's '${name}' line`,
       timeoutMs,
     );
@@ -193,20 +210,25 @@ test(
       }),
     );
     const checkpointDir = join(dir, 'learner');
-    const learner = new LearnerCli([
-      '--endpoints',
-      FREE_PORTS,
-      '--curve-keys',
-      keysFile,
-      '--checkpoint-dir',
-      checkpointDir,
-    ]);
+    // Text output this time: the ready line as a person reads it.
+    const learner = new LearnerCli(
+      ['--endpoints', FREE_PORTS, '--curve-keys', keysFile, '--checkpoint-dir', checkpointDir],
+      false,
+    );
     let link: ActorLink | null = null;
     try {
-      const ready = await learner.event('ready');
-      assert.equal(ready.curve, true);
-      assert.equal(ready.serverKeyFingerprint, curveKeyFingerprint(server.publicKey));
-      const endpoints = parseEndpoints(ready.endpoints as string, 'endpoints');
+      const ready = await learner.line(
+        (lines) => lines.find((l) => l.startsWith('learner ready at ')),
+        'the ready line',
+      );
+      const m =
+        /^learner ready at (\S+) \(new; checkpoints in (.+); CURVE, server key (sha256:[0-9a-f]{16}); pid \d+\)$/.exec(
+          ready,
+        );
+      assert.ok(m, ready);
+      assert.equal(m[2], checkpointDir);
+      assert.equal(m[3], curveKeyFingerprint(server.publicKey));
+      const endpoints = parseEndpoints(m[1]!, 'endpoints');
       const actor = new ActorLink(
         endpoints,
         0,
@@ -225,7 +247,10 @@ test(
       learner.kill('SIGINT');
       const exit = await learner.exited;
       assert.equal(exit.code, 0, learner.stderr);
-      assert.equal(learner.lines.at(-1)?.stoppedBy, 'SIGINT');
+      assert.equal(
+        learner.text.at(-1),
+        `learner stopped (SIGINT) after 0 learning episodes; checkpoint in ${checkpointDir}`,
+      );
       await readFile(join(checkpointDir, 'service.json'), 'utf8');
     } finally {
       link?.close();
