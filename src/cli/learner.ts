@@ -73,6 +73,8 @@ function eventLine(event: LearnerServiceEvent, json: boolean): string | null {
         criticLoss: u?.criticLoss ?? null,
         optimiseS: event.optimiseS ?? null,
       });
+    // A test episode is recorded, not optimised on (the learner says 'learned' for it all the same).
+    if (event.episode?.mode === 'test') return `test episode (${event.episode.steps} steps): not optimised on`;
     const what = u
       ? `${u.updates} updates in ${(event.optimiseS ?? 0).toFixed(1)} s (critic loss ${u.criticLoss.toPrecision(3)})`
       : 'no update (empty replay or no steps)';

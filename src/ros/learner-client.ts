@@ -28,8 +28,8 @@ import { HEARTBEAT_MS, PEER_TIMEOUT_MS } from '../transport/protocol.js';
  * The drive node's link to a learner in another process (learner_mode child-process or
  * external; in-process needs none of this): starts and supervises the learner process
  * (src/transport/learner-process.ts, restarted from its checkpoint when it dies), or connects to
- * `daydrive learner` (the launch file starts it, or it runs on another machine; anything but loopback needs CURVE
- * keys, as the rest of src/transport). The agent's learner is a CarLearner on this link; the node
+ * `daydrive learner` (the launch file starts it, or it runs on another machine; anything but
+ * loopback needs CURVE keys, as the rest of src/transport). The agent's learner is a CarLearner on this link; the node
  * reads `fault()` (learner_lost_action 'stop': a lost learner stops the car) and `diagnostic()`.
  */
 
