@@ -41,6 +41,8 @@ import { registerDrive } from './drive.js';
 registerDrive(program);
 import { registerSweep } from './sweep.js';
 registerSweep(program);
+import { registerLearner } from './learner.js';
+registerLearner(program);
 
 // `npm run daydrive -- ...` runs in the package root: paths the user typed are relative to where
 // they typed them (npm's INIT_CWD), as for any other command.

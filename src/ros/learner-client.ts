@@ -10,19 +10,26 @@ import type { Learner } from '../rl/types.js';
 import { ActorLink } from '../transport/actor-link.js';
 import { CarLearner, type CarOptimiseMode, type LearnerHealth } from '../transport/car-learner.js';
 import { childExit, childMessage, startChild } from '../transport/children.js';
-import { LOOPBACK_ANY_PORT, parseEndpoints, type LinkEndpoints } from '../transport/endpoint.js';
-import type { LearnerProcessOptions } from '../transport/learner-process.js';
+import {
+  DEFAULT_LEARNER_ENDPOINTS,
+  LOOPBACK_ANY_PORT,
+  parseEndpoints,
+  type LinkEndpoints,
+} from '../transport/endpoint.js';
+import type { LearnerProcessOptions } from '../transport/learner-runner.js';
 import { clientSecurity, readCurveKeys, serverSecurity, type CurveKeys } from '../transport/security.js';
 import { DIAGNOSTIC_LEVEL } from './messages.js';
-import type { LEARNER_LOST_ACTIONS, LEARNER_MODES } from './params.js';
+import type { DriveParams, LEARNER_LOST_ACTIONS, LEARNER_MODES } from './params.js';
+import { readDriveAgentConfig, type DriveAgentConfig } from './agent-config.js';
+import { DEFAULT_VAE_MODEL_DIR } from '../vision/encoder.js';
 import { HEARTBEAT_MS, PEER_TIMEOUT_MS } from '../transport/protocol.js';
 
 /**
  * The drive node's link to a learner in another process (learner_mode child-process or
  * external; in-process needs none of this): starts and supervises the learner process
  * (src/transport/learner-process.ts, restarted from its checkpoint when it dies), or connects to
- * one started by the launch file, possibly on another machine (anything but loopback needs CURVE
- * keys, as the rest of src/transport). The agent's learner is a CarLearner on this link; the node
+ * `daydrive learner` (the launch file starts it, or it runs on another machine; anything but
+ * loopback needs CURVE keys, as the rest of src/transport). The agent's learner is a CarLearner on this link; the node
  * reads `fault()` (learner_lost_action 'stop': a lost learner stops the car) and `diagnostic()`.
  */
 
@@ -70,6 +77,94 @@ const CAR_TRANSITIONS_PER_MESSAGE = 16;
 /** The subdirectory of checkpoint_dir holding the learner process's checkpoint. */
 export const LEARNER_PROCESS_CHECKPOINT = 'learner-process';
 
+/** The car's scale and VAE the agent is built with, from the node's parameters and its config_file sections. */
+export function driveLearnerSettings(
+  params: Pick<DriveParams, 'max_steering_rad' | 'max_speed_mps' | 'policy_rate_hz' | 'vae_model_dir'>,
+  config: DriveAgentConfig,
+): DriveLearnerSettings {
+  return {
+    learning: config,
+    vehicle: {
+      maxSteeringRad: params.max_steering_rad,
+      maxSpeedMps: params.max_speed_mps,
+      policyPeriodS: 1 / params.policy_rate_hz,
+    },
+    vaeModelDir:
+      config.agent.state === 'vae'
+        ? params.vae_model_dir !== ''
+          ? params.vae_model_dir
+          : (config.vaeModel ?? DEFAULT_VAE_MODEL_DIR)
+        : null,
+  };
+}
+
+/** Where a learner process of this node keeps its checkpoint: `<checkpoint_dir>/learner-process`, or null without checkpoint_dir. */
+export function learnerCheckpointDir(params: Pick<LearnerClientParams, 'checkpoint_dir'>): string | null {
+  return params.checkpoint_dir !== '' ? join(params.checkpoint_dir, LEARNER_PROCESS_CHECKPOINT) : null;
+}
+
+/**
+ * The learner process's options as the drive node gives them (child-process), also those of
+ * `daydrive learner` (a learner started apart): the node's learning settings, its keys file, and
+ * without a checkpoint of its own the node's in-process one to start from.
+ */
+export function learnerProcessOptions(
+  params: Pick<LearnerClientParams, 'learner_curve_keys' | 'checkpoint_dir'>,
+  settings: DriveLearnerSettings,
+  endpoints: LinkEndpoints,
+  checkpointDir: string,
+): LearnerProcessOptions {
+  return {
+    config: null,
+    // Without a checkpoint of its own, the learner starts from the node's in-process one (switching modes keeps what was learnt).
+    drive: { ...settings, startFrom: params.checkpoint_dir !== '' ? join(params.checkpoint_dir, 'learner') : null },
+    endpoints,
+    curveKeys: params.learner_curve_keys !== '' ? params.learner_curve_keys : null,
+    checkpointDir,
+    weightsEveryUpdates: 50,
+    heartbeatMs: HEARTBEAT_MS,
+    actorTimeoutMs: PEER_TIMEOUT_MS,
+  };
+}
+
+/**
+ * `daydrive learner`'s checkpoint without --checkpoint-dir or checkpoint_dir, relative to where it
+ * runs (the launch file runs it in the daydrive directory): a fixed place, so that a learner started
+ * again resumes, beside `daydrive train`'s runs.
+ */
+export const EXTERNAL_LEARNER_CHECKPOINT = join('runs', 'car-learner');
+
+/** What `daydrive learner` takes in place of the parameters: its flags (undefined: the parameters' value). */
+export interface ExternalLearnerFlags {
+  /** UPLINK,DOWNLINK; default learner_endpoints, else DEFAULT_LEARNER_ENDPOINTS. */
+  readonly endpoints?: string;
+  readonly curveKeys?: string;
+  /** Default `<checkpoint_dir>/learner-process` (where a child learner of the node keeps it), else EXTERNAL_LEARNER_CHECKPOINT. */
+  readonly checkpointDir?: string;
+}
+
+/**
+ * The options of a learner started apart from the node (`daydrive learner`, the launch file's
+ * learner for learner_mode external): what the node would give its child learner, from the same
+ * parameters (config_file, vae_model_dir, the car's scale, checkpoint_dir, learner_curve_keys),
+ * bound at the learner's endpoints. Its checkpoint: --checkpoint-dir, else where the node's child
+ * learner keeps it, else EXTERNAL_LEARNER_CHECKPOINT (a learner started again resumes from it).
+ */
+export async function externalLearnerOptions(
+  params: DriveParams,
+  flags: ExternalLearnerFlags,
+): Promise<LearnerProcessOptions> {
+  const endpointsText = flags.endpoints ?? (params.learner_endpoints !== '' ? params.learner_endpoints : null);
+  const endpoints =
+    endpointsText === null
+      ? DEFAULT_LEARNER_ENDPOINTS
+      : parseEndpoints(endpointsText, flags.endpoints !== undefined ? '--endpoints' : 'learner_endpoints');
+  const checkpointDir = flags.checkpointDir ?? learnerCheckpointDir(params) ?? EXTERNAL_LEARNER_CHECKPOINT;
+  const settings = driveLearnerSettings(params, await readDriveAgentConfig(params.config_file));
+  const withKeys = flags.curveKeys !== undefined ? { ...params, learner_curve_keys: flags.curveKeys } : params;
+  return learnerProcessOptions(withKeys, settings, endpoints, checkpointDir);
+}
+
 export class DriveLearnerClient implements LearnerLinkView {
   private carLearner: CarLearner | null = null;
   private episodeMode: () => 'explore' | 'train' | 'test' | null = () => null;
@@ -112,21 +207,8 @@ export class DriveLearnerClient implements LearnerLinkView {
         ? LOOPBACK_ANY_PORT
         : parseEndpoints(params.learner_endpoints, 'learner_endpoints');
     serverSecurity(bindAt, keys); // refuses a non-loopback endpoint without keys before anything starts
-    const checkpointDir =
-      params.checkpoint_dir !== ''
-        ? join(params.checkpoint_dir, LEARNER_PROCESS_CHECKPOINT)
-        : await mkdtemp(join(tmpdir(), 'daydrive-learner-'));
-    const options: LearnerProcessOptions = {
-      config: null,
-      // Without a checkpoint of its own, the learner starts from the node's in-process one (switching modes keeps what was learnt).
-      drive: { ...settings, startFrom: params.checkpoint_dir !== '' ? join(params.checkpoint_dir, 'learner') : null },
-      endpoints: bindAt,
-      curveKeys: params.learner_curve_keys !== '' ? params.learner_curve_keys : null,
-      checkpointDir,
-      weightsEveryUpdates: 50,
-      heartbeatMs: HEARTBEAT_MS,
-      actorTimeoutMs: PEER_TIMEOUT_MS,
-    };
+    const checkpointDir = learnerCheckpointDir(params) ?? (await mkdtemp(join(tmpdir(), 'daydrive-learner-')));
+    const options = learnerProcessOptions(params, settings, bindAt, checkpointDir);
     const child = startChild('learner-process', options);
     let ready: { endpoints: LinkEndpoints; learningEpisodes: number };
     try {

@@ -262,7 +262,7 @@ export const DRIVE_PARAMETERS: Readonly<
   learner_mode: {
     kind: 'string',
     description:
-      "where the learner runs: 'in-process' (the node's own event loop optimises between episodes), 'child-process' (a learner process the node starts and restarts from its checkpoint; the control loop only acts) or 'external' (one the launch file started, at learner_endpoints)",
+      "where the learner runs: 'in-process' (the node's own event loop optimises between episodes), 'child-process' (a learner process the node starts and restarts from its checkpoint; the control loop only acts) or 'external' (`daydrive learner` at learner_endpoints: started by the launch file with learner_mode:=external, or on another machine)",
   },
   learner_endpoints: {
     kind: 'string',

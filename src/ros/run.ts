@@ -6,10 +6,10 @@ import { log } from '../core/logger.js';
 import { createAgentFromSettings, type DrivingAgent } from '../agent/index.js';
 import type { DdpgLearner } from '../rl/learner.js';
 import type { Learner } from '../rl/types.js';
-import { DEFAULT_VAE_MODEL_DIR, loadVaeEncoder, type VaeExpectation } from '../vision/encoder.js';
+import { loadVaeEncoder, type VaeExpectation } from '../vision/encoder.js';
 import type { ImageEncoder } from '../vision/types.js';
 import { readDriveAgentConfig } from './agent-config.js';
-import { DriveLearnerClient } from './learner-client.js';
+import { DriveLearnerClient, driveLearnerSettings } from './learner-client.js';
 import { loadRclnodejs } from './load.js';
 import { DriveNode, type DriveNodeSummary } from './node.js';
 import { fullyQualifiedName } from './messages.js';
@@ -56,10 +56,10 @@ export async function buildDriveAgent(
 ): Promise<DriveAgentParts & { readonly learnerClient: DriveLearnerClient | null }> {
   const config = await readDriveAgentConfig(params.config_file);
   await initBackend();
+  const settings = driveLearnerSettings(params, config);
+  const vaeDir = settings.vaeModelDir;
   let encoder: ImageEncoder | null = null;
-  let vaeDir: string | null = null;
-  if (config.agent.state === 'vae') {
-    vaeDir = params.vae_model_dir !== '' ? params.vae_model_dir : (config.vaeModel ?? DEFAULT_VAE_MODEL_DIR);
+  if (vaeDir !== null) {
     // What the parameters know of the VAE's input: the camera's frame size, where set. A camera
     // whose aspect ratio differs from the one the VAE was trained on is warned about at load (its
     // frames are stretched to the VAE's input: off-distribution latents). The configuration has
@@ -71,16 +71,12 @@ export async function buildDriveAgent(
         : {};
     encoder = await loadVaeEncoder(vaeDir, expectation);
   }
-  const vehicle = {
-    maxSteeringRad: params.max_steering_rad,
-    maxSpeedMps: params.max_speed_mps,
-    policyPeriodS: 1 / params.policy_rate_hz,
-  };
+  const vehicle = settings.vehicle;
   // learner_mode child-process / external: the learner's process, then the agent on its link.
   let client: DriveLearnerClient | null = null;
   let wrapLearner: ((local: DdpgLearner) => Learner) | undefined;
   try {
-    client = learnerClient ? await learnerClient({ learning: config, vehicle, vaeModelDir: vaeDir }) : null;
+    client = learnerClient ? await learnerClient(settings) : null;
     wrapLearner = client?.wrapLearner;
   } catch (err) {
     encoder?.dispose();

@@ -29,7 +29,7 @@ import { ActorLink } from './actor-link.js';
 import { childExit, childMessage, startChild } from './children.js';
 import type { WeightsMessage } from './codec.js';
 import { LOOPBACK_ANY_PORT, type LinkEndpoints } from './endpoint.js';
-import type { LearnerProcessOptions } from './learner-process.js';
+import type { LearnerProcessOptions } from './learner-runner.js';
 import type { ActorProcessOptions } from './actor-process.js';
 import type { LearnerEvent } from './protocol.js';
 import { RemoteLearner } from './remote-learner.js';

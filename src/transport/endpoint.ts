@@ -14,6 +14,15 @@ export interface LinkEndpoints {
 /** Any free port on loopback (the actual endpoints are read back after binding). */
 export const LOOPBACK_ANY_PORT: LinkEndpoints = { uplink: 'tcp://127.0.0.1:*', downlink: 'tcp://127.0.0.1:*' };
 
+/**
+ * Where `daydrive learner` binds without --endpoints or learner_endpoints (and the launch file's
+ * learner_endpoints default): fixed loopback ports, so that a drive node can be told where it is.
+ */
+export const DEFAULT_LEARNER_ENDPOINTS: LinkEndpoints = {
+  uplink: 'tcp://127.0.0.1:5755',
+  downlink: 'tcp://127.0.0.1:5756',
+};
+
 const ENDPOINT = /^(tcp|ipc|inproc):\/\/(.+)$/;
 
 /** A ZeroMQ endpoint this project accepts (tcp://host:port, ipc://path, inproc://name), else a one-line error. */

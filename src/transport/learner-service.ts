@@ -8,7 +8,7 @@ import { log } from '../core/logger.js';
 import type { Learner, LearnerSnapshot, PolicyWeights, UpdateStats } from '../rl/types.js';
 import type { UplinkMessage } from './codec.js';
 import type { LearnerLink } from './learner-link.js';
-import type { EpisodeMessage, TaskCommandName, WeightsHeader } from './protocol.js';
+import type { EpisodeMessage, LearnerEvent, TaskCommandName, WeightsHeader } from './protocol.js';
 import { transitionAt } from './transition-batcher.js';
 
 /**
@@ -37,7 +37,12 @@ export interface LearnerServiceOptions {
   readonly actorTimeoutMs: number;
   /** Work between two yields of an update loop, ms (the learner's default when omitted). */
   readonly sliceMs?: number;
+  /** Told every event the service publishes (`daydrive learner` prints its status lines from them). */
+  readonly onEvent?: (event: LearnerServiceEvent) => void;
 }
+
+/** An event as the service publishes it on the downlink. */
+export type LearnerServiceEvent = Omit<LearnerEvent, 'v' | 'kind'>;
 
 /** How often the last weights are broadcast again for actors that joined after them. */
 export const WEIGHTS_REFRESH_MS = 1000;
@@ -207,7 +212,7 @@ export class LearnerService {
         this.received.episodes += 1;
         const { v: _v, kind: _k, ...episode } = h;
         if (h.mode === 'test') {
-          this.opts.link.publishEvent({
+          this.publishEvent({
             name: 'learned',
             incarnation: this.incarnation,
             learningEpisodes: this.learningEpisodes,
@@ -326,7 +331,7 @@ export class LearnerService {
           }
         : null;
     this.publishWeights(item.learningEpisodes);
-    this.opts.link.publishEvent({
+    this.publishEvent({
       name: 'learned',
       incarnation: this.incarnation,
       learningEpisodes: item.learningEpisodes,
@@ -339,7 +344,7 @@ export class LearnerService {
 
   private async task(command: TaskCommandName, requestId: number): Promise<void> {
     const done = (detail?: string) =>
-      this.opts.link.publishEvent({
+      this.publishEvent({
         name: 'task-done',
         incarnation: this.incarnation,
         learningEpisodes: this.learningEpisodes,
@@ -353,7 +358,7 @@ export class LearnerService {
         return;
       case 'undo': {
         if (!this.snapshot) {
-          this.opts.link.publishEvent({
+          this.publishEvent({
             name: 'task-refused',
             incarnation: this.incarnation,
             learningEpisodes: this.learningEpisodes,
@@ -394,7 +399,7 @@ export class LearnerService {
     // Owed optimisations are kept in the checkpoint (a resumed learner does them).
     if (this.opts.checkpointDir) await this.checkpoint();
     this.stopped = true;
-    this.opts.link.publishEvent({
+    this.publishEvent({
       name: 'stopping',
       incarnation: this.incarnation,
       learningEpisodes: this.learningEpisodes,
@@ -420,7 +425,7 @@ export class LearnerService {
         });
       });
       this.sinceCheckpoint = 0;
-      this.opts.link.publishEvent({
+      this.publishEvent({
         name: 'checkpointed',
         incarnation: this.incarnation,
         learningEpisodes: this.learningEpisodes,
@@ -435,6 +440,11 @@ export class LearnerService {
         }
       }
     }
+  }
+
+  private publishEvent(event: LearnerServiceEvent): void {
+    this.opts.link.publishEvent(event);
+    this.opts.onEvent?.(event);
   }
 
   private publishWeights(learningEpisodes = this.learningEpisodes): void {

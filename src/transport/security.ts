@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { parseWith } from '../core/config.js';
 import { UserError } from '../core/errors.js';
@@ -44,6 +45,14 @@ export interface ClientCurve {
 }
 
 export const ZAP_DOMAIN = 'daydrive';
+
+/**
+ * A CURVE public key's fingerprint, for a person to compare between two machines: the first 16
+ * hex digits of the SHA-256 of its Z85 text (`sha256:` before them).
+ */
+export function curveKeyFingerprint(z85PublicKey: string): string {
+  return `sha256:${createHash('sha256').update(z85PublicKey, 'utf8').digest('hex').slice(0, 16)}`;
+}
 
 export async function readCurveKeys(path: string): Promise<CurveKeys> {
   return parseWith(curveKeysSchema, await readJson(path), `CURVE keys ${path}`);

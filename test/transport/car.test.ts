@@ -14,102 +14,15 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { initBackend } from '../../src/core/backend.js';
-import type { DrivingAgent } from '../../src/agent/index.js';
 import type { PolicyWeights } from '../../src/rl/types.js';
 import { DriveLearnerClient } from '../../src/ros/learner-client.js';
-import type { DriveStatus } from '../../src/ros/node.js';
 import { parseDriveParams } from '../../src/ros/params.js';
-import type {
-  AckermannDriveStampedMsg,
-  DiagnosticArrayMsg,
-  TriggerResponseMsg,
-} from '../../src/ros/rclnodejs-types.js';
-import { buildDriveAgent } from '../../src/ros/run.js';
+import type { TriggerResponseMsg } from '../../src/ros/rclnodejs-types.js';
 import { childExit, childMessage, startChild } from '../../src/transport/children.js';
 import type { LinkEndpoints } from '../../src/transport/endpoint.js';
-import type { LearnerProcessOptions } from '../../src/transport/learner-process.js';
-import { compressedMsg, jpegBytes, makeHarness, odometryMsg, testImage, type Harness } from '../ros/helpers.js';
+import type { LearnerProcessOptions } from '../../src/transport/learner-runner.js';
+import { startCar } from './car-harness.js';
 import { until } from './helpers.js';
-
-const CAMERA_PERIOD_MS = 33;
-
-interface Car {
-  readonly h: Harness;
-  readonly agent: DrivingAgent;
-  readonly client: DriveLearnerClient;
-  learner(): NonNullable<DriveStatus['learner']>;
-  /** Drives one episode of at least `steps` policy steps (the driver hands over, a command, the driver takes over); its steps. */
-  episode(steps: number, command?: 'train'): Promise<number>;
-  /** Commands published after index `from`. */
-  commandsFrom(from: number): AckermannDriveStampedMsg[];
-  learnerDiagnostics(): { level: number; message: string }[];
-  close(): Promise<void>;
-}
-
-async function startCar(dir: string, overrides: Record<string, unknown>, optimisationSteps: number): Promise<Car> {
-  await initBackend();
-  const configFile = join(dir, 'agent.json');
-  await writeFile(configFile, JSON.stringify({ seed: 5, agent: { exploreEpisodes: 1, optimisationSteps } }));
-  const all = {
-    config_file: configFile,
-    checkpoint_dir: join(dir, 'checkpoint'),
-    camera_type: 'sensor_msgs/msg/CompressedImage',
-    camera_topic: '/camera/image_raw/compressed',
-    // The fail-safes under test are the learner's; the loaded test machine must not trip the others.
-    max_frame_age_s: 5.0,
-    speed_timeout_s: 5.0,
-    safety_driver_timeout_s: 5.0,
-    status_rate_hz: 10,
-    learner_timeout_s: 1.0,
-    ...overrides,
-  };
-  const params = parseDriveParams(all, 'test parameters');
-  const parts = await buildDriveAgent(params, (settings) => DriveLearnerClient.start(params, settings));
-  // Null in-process (the last test's first car).
-  const client = parts.learnerClient as DriveLearnerClient;
-  const sent = () => (parts.learnerClient ? client.status().transitionsSent : parts.agent.learner.replaySize());
-  const h = makeHarness(parts.agent, all, 'real', parts.learnerClient ? { learnerLink: client } : {});
-  const jpeg = await jpegBytes(testImage(160, 120));
-  const camera = setInterval(() => {
-    h.ros.deliver(h.params.camera_topic, compressedMsg(jpeg, h.nowNs()));
-    h.ros.deliver(h.params.speed_topic, odometryMsg(1.5, h.nowNs()));
-  }, CAMERA_PERIOD_MS);
-  const status = () => h.drive.status();
-  return {
-    h,
-    agent: parts.agent,
-    client,
-    learner: () => status().learner!,
-    async episode(steps) {
-      const before = h.episodes().length;
-      h.driver(false);
-      const answer = h.ros.call<TriggerResponseMsg>('~/train');
-      assert.equal(answer.success, true, answer.message);
-      await until(() => (status().episode !== null ? true : undefined), 'the episode to start', 60_000);
-      const sentAt = sent();
-      await until(() => (sent() - sentAt >= steps ? true : undefined), `${steps} steps of the episode`, 60_000);
-      h.driver(true);
-      const report = await until(() => h.episodes()[before], 'the episode report', 30_000);
-      return report.steps as number;
-    },
-    commandsFrom: (from) => h.commands().slice(from),
-    learnerDiagnostics: () =>
-      h.ros
-        .published<DiagnosticArrayMsg>('/diagnostics')
-        .flatMap((a) => a.status)
-        .filter((s) => s.name === 'daydrive: learner')
-        .map((s) => ({ level: s.level, message: s.message })),
-    async close() {
-      clearInterval(camera);
-      h.drive.shutdown('test');
-      await h.drive.idle({ optimisation: false });
-      await parts.learnerClient?.close();
-      parts.agent.dispose();
-      parts.encoder?.dispose();
-    },
-  };
-}
 
 test(
   "child-process learner killed mid-optimisation, learner_lost_action 'stop': the car is held, /diagnostics says so, the restarted learner resumes with the episode and learning goes on",
