@@ -340,7 +340,7 @@ export function registerVae(program: Command): void {
         .addOption(
           choiceOption(
             '--aux-targets <kind>',
-            "what the head predicts: odometry (from a bag: where the car went next, the driver's steering) or ground-truth (simulator cross-track and heading error: a simulator-only ablation)",
+            'what the head predicts: odometry (from a bag: where the car came from 1-4 s before and went 1-2 s after each frame) or ground-truth (simulator cross-track and heading error: a simulator-only ablation)',
             ['odometry', 'ground-truth'],
           ),
         )

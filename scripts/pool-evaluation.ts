@@ -1,0 +1,88 @@
+/**
+ * Pools the trained runs of one `daydrive eval` into one figure per quantity, with the sweep's
+ * two-level bootstrap (src/sweep/statistics.ts: seeds, then each drawn seed's roads): the share
+ * of drives without a disengagement, metres per disengagement, training episodes (median and
+ * pooled), each look's clean share, and the runs below a metres-per-disengagement floor.
+ *
+ *   node --import tsx scripts/pool-evaluation.ts EVAL_DIR/evaluation.json [--floor-m 250]
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { roundTo } from '../src/core/math.js';
+import type { SeedResult } from '../src/sweep/objective.js';
+import { bootstrapScore } from '../src/sweep/statistics.js';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { 'floor-m': { type: 'string', default: '250' } },
+});
+if (positionals.length !== 1) throw new Error('usage: pool-evaluation.ts EVAL_DIR/evaluation.json [--floor-m M]');
+const roadSchema = z.object({
+  routeSeed: z.number(),
+  distanceM: z.number(),
+  disengagements: z.number(),
+  look: z.record(z.string(), z.string()),
+});
+const evaluation = z
+  .object({
+    routeLengthM: z.number(),
+    rows: z.array(z.object({ method: z.string(), trainingEpisodes: z.number().nullable() })),
+    policies: z.array(z.object({ policy: z.string(), roads: z.array(roadSchema) })),
+  })
+  .parse(JSON.parse(readFileSync(positionals[0]!, 'utf8')));
+
+/** The trained runs' drives (the random and zero policies have no training episodes). */
+const trained = evaluation.policies.flatMap((p) => {
+  const row = evaluation.rows.find((r) => r.method === p.policy);
+  return row && row.trainingEpisodes !== null ? [{ ...p, trainingEpisodes: row.trainingEpisodes }] : [];
+});
+const runs: SeedResult[] = trained.map((p, i) => ({
+  seed: i,
+  trainingEpisodes: p.trainingEpisodes,
+  learningEpisodes: p.trainingEpisodes,
+  solved: true,
+  roads: p.roads.map((r) => ({
+    roadSeed: r.routeSeed,
+    distanceM: r.distanceM,
+    disengagements: r.disengagements,
+    completed: true,
+  })),
+  routeLengthM: evaluation.routeLengthM,
+  seconds: { startup: 0, train: 0, evaluate: 0, total: 0 },
+  trainSeconds: { world: 0, agent: 0, optimise: 0 },
+  worker: '',
+}));
+const score = bootstrapScore(runs);
+const episodes = runs.map((r) => r.trainingEpisodes!).sort((a, b) => a - b);
+const median = (episodes[(episodes.length - 1) >> 1]! + episodes[episodes.length >> 1]!) / 2;
+const floorM = Number(values['floor-m']);
+const metresPerDisengagement = (roads: readonly { distanceM: number; disengagements: number }[]): number =>
+  roads.reduce((s, r) => s + r.distanceM, 0) /
+  Math.max(
+    1,
+    roads.reduce((s, r) => s + r.disengagements, 0),
+  );
+const belowFloor = trained
+  .map((p) => ({ policy: p.policy, metresPerDisengagement: roundTo(metresPerDisengagement(p.roads), 0) }))
+  .filter((p) => p.metresPerDisengagement < floorM);
+const looks = new Map<string, { clean: number; drives: number }>();
+for (const r of trained.flatMap((p) => p.roads))
+  for (const [factor, level] of Object.entries(r.look)) {
+    const key = `${factor}: ${level}`;
+    const l = looks.get(key) ?? { clean: 0, drives: 0 };
+    l.drives++;
+    if (r.disengagements === 0) l.clean++;
+    looks.set(key, l);
+  }
+const fmt = (i: { estimate: number; low: number; high: number }, digits: number) =>
+  `${roundTo(i.estimate, digits)} [${roundTo(i.low, digits)}, ${roundTo(i.high, digits)}]`;
+console.log(`${runs.length} runs x ${score.roads / Math.max(1, runs.length)} roads (${score.roads} drives)`);
+console.log(`drives clean: ${fmt(score.cleanShare, 3)}`);
+console.log(`metres per disengagement, pooled: ${fmt(score.metresPerDisengagement, 0)}`);
+console.log(`training episodes: median ${median}, pooled mean ${fmt(score.trainingEpisodes, 1)}`);
+console.log(
+  `runs under ${floorM} m per disengagement: ${belowFloor.map((p) => `${p.policy} ${p.metresPerDisengagement} m`).join('; ') || 'none'}`,
+);
+for (const [look, l] of [...looks].sort((a, b) => a[1].clean / a[1].drives - b[1].clean / b[1].drives))
+  console.log(`  ${look}: ${l.clean}/${l.drives} clean (${Math.round((100 * l.clean) / l.drives)}%)`);
