@@ -14,9 +14,8 @@ import { runTraining } from '../../src/jobs/training.js';
  * on two 250 m roads neither has seen, the safety driver resetting the car after each
  * disengagement as in `daydrive eval`. An agent that did not learn to steer drives no better than
  * the zero policy (about 20 m per disengagement here) or worse (full lock: 3 m). Seed 0 stops
- * after 7 training episodes (6 before the simulator rendered the agent's view itself: its frames
- * differ by about 2 levels in 255, so the run takes another path; about 2 minutes with another run
- * on the other core); the budget of 16 is what CI affords. The trained agent is evaluated here on
+ * after 4 training episodes with the default VAE (7 with the simulator-only ablation VAE; about a
+ * minute with another run on the other core); the budget of 16 is what CI affords. The trained agent is evaluated here on
  * full frames through sharp (the car's path), though it was trained on the simulator's own.
  * The benchmark (bench/train.bench.ts) runs the same protocol over 5 seeds and 5 roads.
  */
