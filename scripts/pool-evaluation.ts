@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { roundTo } from '../src/core/math.js';
-import type { SeedResult } from '../src/sweep/objective.js';
+import { pooledMetrics, type SeedResult } from '../src/sweep/objective.js';
 import { bootstrapScore } from '../src/sweep/statistics.js';
 
 const { values, positionals } = parseArgs({
@@ -57,14 +57,11 @@ const score = bootstrapScore(runs);
 const episodes = runs.map((r) => r.trainingEpisodes!).sort((a, b) => a - b);
 const median = (episodes[(episodes.length - 1) >> 1]! + episodes[episodes.length >> 1]!) / 2;
 const floorM = Number(values['floor-m']);
-const metresPerDisengagement = (roads: readonly { distanceM: number; disengagements: number }[]): number =>
-  roads.reduce((s, r) => s + r.distanceM, 0) /
-  Math.max(
-    1,
-    roads.reduce((s, r) => s + r.disengagements, 0),
-  );
 const belowFloor = trained
-  .map((p) => ({ policy: p.policy, metresPerDisengagement: roundTo(metresPerDisengagement(p.roads), 0) }))
+  .map((p, i) => ({
+    policy: p.policy,
+    metresPerDisengagement: roundTo(pooledMetrics([runs[i]!]).metresPerDisengagement, 0),
+  }))
   .filter((p) => p.metresPerDisengagement < floorM);
 const looks = new Map<string, { clean: number; drives: number }>();
 for (const r of trained.flatMap((p) => p.roads))
