@@ -1,11 +1,14 @@
 /**
  * The sweep's costs (docs/sweep.md): the overhead per trial seed (process start, model load,
  * IPC, result write) against the goal of 1 s; the trial-seed throughput of 2 local workers
- * against 1 (goal: 1.8x on 2 cores); the cost of one trial seed of the driving defaults (default
- * training + evaluation on 5 unseen roads, in this process, on one core) and where its time goes.
+ * against 1 (goal: 1.8x on 2 cores), on tiny trial seeds and on trial seeds of the driving defaults
+ * (evaluated on the sweep presets' 10 roads); the cost of one trial seed of the driving defaults
+ * (default training + evaluation on the 24 reporting roads, in this process, on one core) and
+ * where its time goes.
  *
- * Run: nice -n 10 node --import tsx bench/sweep.bench.ts   (a few minutes on 2 cores; more loaded)
+ * Run: nice -n 10 node --import tsx bench/sweep.bench.ts   (about 15 minutes on 2 cores; more loaded)
  *   SWEEP_BENCH_SEEDS=8        tiny trial seeds per pool run (test/sweep/fixtures/tiny-space.yaml)
+ *   SWEEP_BENCH_REAL=4         trial seeds of the driving defaults per pool run (0: none; ~90 s each)
  *   SWEEP_BENCH_DEFAULT=1      0: leave out the trial seed of the driving defaults
  */
 import { loadavg, tmpdir } from 'node:os';
@@ -25,6 +28,7 @@ import type { SeedResult } from '../src/sweep/objective.js';
 import { roundTo } from '../src/core/math.js';
 
 const tinySeeds = Number(process.env.SWEEP_BENCH_SEEDS ?? 8);
+const realSeeds = Number(process.env.SWEEP_BENCH_REAL ?? 4);
 const withDefault = process.env.SWEEP_BENCH_DEFAULT !== '0';
 const dir = await mkdtemp(join(tmpdir(), 'daydrive-sweep-bench-'));
 const { space } = await readSpaceFile('test/sweep/fixtures/tiny-space.yaml');
@@ -46,10 +50,10 @@ function tasks(n: number, tag: string): SeedTask[] {
   });
 }
 
-/** Runs `n` tiny trial seeds on a fresh local pool of `workers`; wall time and the seeds' own work. */
-async function pool(workers: number, n: number): Promise<{ wallS: number; results: SeedResult[] }> {
+/** Runs the trial seeds `queue` on a fresh local pool of `workers`; wall time and the seeds' results. */
+async function pool(workers: number, queue: SeedTask[]): Promise<{ wallS: number; results: SeedResult[] }> {
   const executor = new LocalExecutor(workers);
-  const queue = tasks(n, `w${workers}`);
+  const n = queue.length;
   const results: SeedResult[] = [];
   const t0 = performance.now();
   let running = 0;
@@ -69,8 +73,8 @@ async function pool(workers: number, n: number): Promise<{ wallS: number; result
 }
 
 const load = { before: loadavg().map((x) => r2(x)) };
-const one = await pool(1, tinySeeds);
-const two = await pool(2, tinySeeds);
+const one = await pool(1, tasks(tinySeeds, 'w1'));
+const two = await pool(2, tasks(tinySeeds, 'w2'));
 const work = (rs: readonly SeedResult[]) => rs.reduce((s, r) => s + r.seconds.train + r.seconds.evaluate, 0);
 const startupS = one.results.reduce((s, r) => s + r.seconds.startup, 0);
 const overheadPerSeedS = (one.wallS - work(one.results)) / tinySeeds;
@@ -127,16 +131,51 @@ const figures: BenchFigure[] = [
   ),
 ];
 
+// The same comparison on trial seeds of the driving defaults (seeds 0..N-1, each evaluated on the
+// sweep presets' 10 roads of set 1): what a real sweep's throughput is. Training is deterministic
+// for a seed, so both pools do the same work.
+if (realSeeds > 0) {
+  const presetRoads = evaluationRoadSeeds(10, 1, parseTrainConfig({}, 'defaults').sim);
+  const realTasks = (tag: string): SeedTask[] =>
+    Array.from({ length: realSeeds }, (_, seed) => ({
+      sweepId: tag,
+      trialId: seed,
+      seedIndex: 0,
+      config: { seed },
+      roadSeeds: presetRoads,
+      runDir: join(dir, `${tag}-${seed}`),
+      keepRun: false,
+    }));
+  const realOne = await pool(1, realTasks('real-w1'));
+  const realTwo = await pool(2, realTasks('real-w2'));
+  const perSeed = (rs: readonly SeedResult[]) =>
+    rs
+      .map((r) => r2(r.seconds.train + r.seconds.evaluate))
+      .sort((a, b) => a - b)
+      .join(', ');
+  figures.push(
+    figure(
+      'trial-seed throughput of the driving defaults, 2 local workers / 1',
+      r2(realOne.wallS / realTwo.wallS),
+      'x',
+      { name: 'goal', value: 1.8 },
+      true,
+      `${realSeeds} trial seeds (seeds 0-${realSeeds - 1}, default training + evaluation on 10 roads) each: 1 worker ${r2(realOne.wallS)} s, 2 workers ${r2(realTwo.wallS)} s; train + evaluate per seed, 1 worker: ${perSeed(realOne.results)} s; 2 workers: ${perSeed(realTwo.results)} s`,
+    ),
+  );
+}
+
 let defaultSeed: Record<string, unknown> | null = null;
 if (withDefault) {
   const config = { seed: 0 };
+  const defaultRoads = evaluationRoadSeeds(24, 0, parseTrainConfig(config, 'default config').sim);
   const result = await runTrialSeed(
     {
       sweepId: 'default',
       trialId: 0,
       seedIndex: 0,
       config,
-      roadSeeds: evaluationRoadSeeds(24, 0, parseTrainConfig(config, 'default config').sim),
+      roadSeeds: defaultRoads,
       runDir: join(dir, 'default'),
       keepRun: false,
     },
@@ -152,7 +191,7 @@ if (withDefault) {
   };
   figures.push(
     figure(
-      'one trial seed of the driving defaults (train + evaluate on 5 unseen roads), one core',
+      `one trial seed of the driving defaults (train + evaluate on ${defaultRoads.length} unseen roads), one core`,
       result.seconds.total,
       's',
       { name: 'tiny trial seed (test space)', value: r2(work(one.results) / tinySeeds) },

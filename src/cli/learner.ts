@@ -8,6 +8,7 @@ import { signalExitCode } from '../ros/signals.js';
 import { DEFAULT_LEARNER_ENDPOINTS } from '../transport/endpoint.js';
 import type { LearnerServiceEvent } from '../transport/learner-service.js';
 import type { RunningLearner } from '../transport/learner-runner.js';
+import { lowerPriority } from '../transport/children.js';
 import { curveKeyFingerprint } from '../transport/security.js';
 import { addCommand, takesForeignArguments, type CommandResult, type CommonOptions } from './command.js';
 import { checkDriveSetup, rosArgsOf } from './drive.js';
@@ -97,7 +98,7 @@ export function registerLearner(program: Command): void {
       c
         .option(
           '--params <file>',
-          "the drive node's ROS 2 parameters YAML: config_file, vae_model_dir, the car's scale, checkpoint_dir, learner_endpoints and learner_curve_keys are read from it as the node reads them",
+          "the drive node's ROS 2 parameters YAML: config_file, vae_model_dir, the car's scale, checkpoint_dir, learner_endpoints, learner_curve_keys and learner_nice (this process runs that many nice steps lower) are read from it as the node reads them",
         )
         .option(
           '--endpoints <uplink,downlink>',
@@ -128,6 +129,8 @@ ROS arguments after --ros-args (-p, --params-file, -r __ns:=) select and overrid
       }
       // The parameters as the drive node reads them (the same files, -p rules and checks).
       const { params } = await checkDriveSetup(paramsFile, rosArgsOf(process.argv));
+      // Beside the node on the car's computer, the control loop must win the CPU (as a child learner).
+      lowerPriority(0, params.learner_nice);
       const options = await externalLearnerOptions(params, {
         ...(opts.endpoints !== undefined ? { endpoints: opts.endpoints } : {}),
         ...(opts.curveKeys !== undefined ? { curveKeys: opts.curveKeys } : {}),

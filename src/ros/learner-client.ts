@@ -9,7 +9,7 @@ import type { DdpgLearner } from '../rl/learner.js';
 import type { Learner } from '../rl/types.js';
 import { ActorLink } from '../transport/actor-link.js';
 import { CarLearner, type CarOptimiseMode, type LearnerHealth } from '../transport/car-learner.js';
-import { childExit, childMessage, startChild } from '../transport/children.js';
+import { childExit, childMessage, lowerPriority, startChild } from '../transport/children.js';
 import {
   DEFAULT_LEARNER_ENDPOINTS,
   LOOPBACK_ANY_PORT,
@@ -44,6 +44,7 @@ export interface LearnerClientParams {
   readonly learner_timeout_s: number;
   readonly learner_lost_action: LearnerLostAction;
   readonly learner_optimise: CarOptimiseMode;
+  readonly learner_nice: number;
   readonly checkpoint_dir: string;
 }
 
@@ -210,6 +211,7 @@ export class DriveLearnerClient implements LearnerLinkView {
     const checkpointDir = learnerCheckpointDir(params) ?? (await mkdtemp(join(tmpdir(), 'daydrive-learner-')));
     const options = learnerProcessOptions(params, settings, bindAt, checkpointDir);
     const child = startChild('learner-process', options);
+    lowerPriority(child.pid, params.learner_nice);
     let ready: { endpoints: LinkEndpoints; learningEpisodes: number };
     try {
       ready = await childMessage(child, 'ready', START_TIMEOUT_MS);
@@ -334,6 +336,7 @@ export class DriveLearnerClient implements LearnerLinkView {
       setTimeout(() => {
         if (this.closing || !this.childOptions) return;
         this.child = startChild('learner-process', this.childOptions);
+        lowerPriority(this.child.pid, this.params.learner_nice);
         this.supervise(this.child);
       }, RESTART_DELAY_MS);
     });

@@ -82,6 +82,7 @@ export const driveParamsSchema = z
     learner_timeout_s: z.number().positive().max(60).default(2),
     learner_lost_action: z.enum(LEARNER_LOST_ACTIONS).default('stop'),
     learner_optimise: z.enum(CAR_OPTIMISE_MODES).default('between-episodes'),
+    learner_nice: z.number().int().min(0).max(19).default(10),
   })
   .strict()
   .refine((p) => (p.camera_width_px === 0) === (p.camera_height_px === 0), {
@@ -287,6 +288,11 @@ export const DRIVE_PARAMETERS: Readonly<
     kind: 'string',
     description:
       "'between-episodes' (the paper: the node waits for the learner's optimisation while the driver resets the car; commands are queued) or 'continuous' (the learner optimises while the car drives the next episode, with the weights broadcast meanwhile)",
+  },
+  learner_nice: {
+    kind: 'integer',
+    description:
+      'how many nice steps below the node the learner process runs (0-19; a child-process learner, and `daydrive learner` lowers its own), so the control loop wins the CPU when both want it; 0 = the same priority',
   },
 };
 

@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -22,6 +23,16 @@ export function startChild(entry: ChildEntry, options: unknown): ChildProcess {
     execArgv: process.execArgv,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
+}
+
+/**
+ * Lowers the CPU priority of process `pid` (0: this process) to `niceIncrement` nice steps below
+ * this process's (at most 19): the car's control loop must win the CPU when its learner wants it
+ * too (raising a priority needs privileges; lowering one does not). 0 leaves it equal.
+ */
+export function lowerPriority(pid: number | undefined, niceIncrement: number): void {
+  if (niceIncrement === 0 || pid === undefined) return;
+  setPriority(pid, Math.min(19, getPriority() + niceIncrement));
 }
 
 /** A child's first IPC message of `kind` (rejects if it exits first, or after `timeoutMs`). */

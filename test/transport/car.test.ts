@@ -7,11 +7,12 @@
  * learner_lost_action 'stop'; with 'drive-last-weights' episodes go on), reports it in
  * /diagnostics, and learns again once a learner is back (restarted from its checkpoint); the
  * replay holds every finished episode's transitions, those driven while it was away included.
+ * The learner process runs learner_nice steps below the node, restarted or not.
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { PolicyWeights } from '../../src/rl/types.js';
@@ -32,6 +33,9 @@ test(
     const car = await startCar(dir, { learner_mode: 'child-process', learner_lost_action: 'stop' }, 3000);
     try {
       await until(() => (car.learner().state === 'ok' ? true : undefined), 'the learner to speak', 60_000);
+      // learner_nice (default 10): the learner runs below the control loop's priority, restarted or not.
+      const learnerPriority = Math.min(19, getPriority() + 10);
+      assert.equal(getPriority(car.client.childPid!), learnerPriority);
       const steps1 = await car.episode(12);
       // Mid-optimisation: the learner says it is optimising and has done some updates.
       await until(
@@ -69,6 +73,7 @@ test(
         'the restarted learner',
         120_000,
       );
+      assert.equal(getPriority(car.client.childPid!), learnerPriority);
       // The commands stamped before the new learner's first word (on the node's clock, ms).
       const nodeNowMs = () => Number(car.h.nowNs()) / 1e6;
       const backAtMs = car.learner().okSinceMs! + (nodeNowMs() - Date.now());

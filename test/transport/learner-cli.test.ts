@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { PolicyWeights } from '../../src/rl/types.js';
@@ -44,6 +44,10 @@ class LearnerCli {
     });
     this.child.stderr!.on('data', (chunk: Buffer) => (this.stderr += chunk.toString('utf8')));
     this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
+  }
+
+  get pid(): number {
+    return this.child.pid!;
   }
 
   /** The --json lines. */
@@ -101,6 +105,8 @@ test(
       assert.equal(ready.learningEpisodes, 0);
       assert.equal(ready.curve, false);
       assert.equal(ready.checkpointDir, join(dir, 'checkpoint', 'learner-process'));
+      // learner_nice (default 10): beside the node, the learner runs below the control loop's priority.
+      assert.equal(getPriority(learner.pid), Math.min(19, getPriority() + 10));
       const endpoints = ready.endpoints as string;
       assert.match(endpoints, /^tcp:\/\/127\.0\.0\.1:\d+,tcp:\/\/127\.0\.0\.1:\d+$/);
 
