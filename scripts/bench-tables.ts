@@ -59,10 +59,29 @@ export function renderTable(report: Report, file: string): string {
     '| --- | ---: | --- | ---: |',
     ...report.figures.map(
       (f) =>
-        `| ${f.name} | ${formatNumber(f.value)} ${f.unit} | ${f.comparedTo.name}: ${formatNumber(f.comparedTo.value)} | ${formatNumber(f.ratio)}x (${f.higherIsBetter ? 'higher' : 'lower'} is better) |`,
+        `| ${f.name} | ${formatNumber(f.value)} ${f.unit} | ${f.comparedTo.name}: ${formatNumber(f.comparedTo.value)} | ${ratioCell(f)} |`,
     ),
   ];
   return lines.join('\n');
+}
+
+/**
+ * The ratio as a reader takes it. Of two negative figures (returns that are costs) the smaller
+ * ratio is the better for a higher-is-better figure: -110 against -200 is 0.55x in magnitude,
+ * lower is better.
+ * Of figures of different signs a ratio says nothing.
+ */
+export function ratioCell(f: {
+  value: number;
+  comparedTo: { value: number };
+  ratio: number;
+  higherIsBetter: boolean;
+}): string {
+  const { value } = f;
+  const compared = f.comparedTo.value;
+  if (value * compared <= 0) return 'n/a (signs differ)';
+  if (value < 0) return `${formatNumber(f.ratio)}x in magnitude (${f.higherIsBetter ? 'lower' : 'higher'} is better)`;
+  return `${formatNumber(f.ratio)}x (${f.higherIsBetter ? 'higher' : 'lower'} is better)`;
 }
 
 const MARKER = /<!-- bench-table: ([\w-]+) -->\n[\s\S]*?<!-- \/bench-table: \1 -->/g;

@@ -3,7 +3,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { formatNumber, renderReadme } from '../../scripts/bench-tables.js';
+import { formatNumber, ratioCell, renderReadme } from '../../scripts/bench-tables.js';
 
 /** The README's figure tables come from the benches' JSON reports: rendered, refreshed, and refused when unreadable. */
 
@@ -58,4 +58,15 @@ test('figures keep three significant digits, whole numbers from 100, thousands g
   assert.equal(formatNumber(53.14), '53.1');
   assert.equal(formatNumber(0.000089412), '0.0000894');
   assert.equal(formatNumber(-1.5), '-1.5');
+});
+
+test('the ratio reads the right way round: of two negative returns the smaller magnitude is better; of different signs there is none', () => {
+  const cell = (value: number, compared: number, higherIsBetter: boolean) =>
+    ratioCell({ value, comparedTo: { value: compared }, ratio: value / compared, higherIsBetter });
+  assert.equal(cell(641.4, 500, true), '1.28x (higher is better)');
+  assert.equal(cell(4.2, 5, false), '0.84x (lower is better)');
+  // Pendulum: a return of -110 beats the goal of -200.
+  assert.equal(cell(-110, -200, true), '0.55x in magnitude (lower is better)');
+  assert.equal(cell(-2.47, 90, true), 'n/a (signs differ)');
+  assert.equal(cell(0, 90, true), 'n/a (signs differ)');
 });
