@@ -2,6 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { log } from '../core/logger.js';
 
 /**
  * Starting the learner and actor processes: a module of src/transport run by `node` with the
@@ -32,7 +33,12 @@ export function startChild(entry: ChildEntry, options: unknown): ChildProcess {
  */
 export function lowerPriority(pid: number | undefined, niceIncrement: number): void {
   if (niceIncrement === 0 || pid === undefined) return;
-  setPriority(pid, Math.min(19, getPriority() + niceIncrement));
+  try {
+    setPriority(pid, Math.min(19, getPriority() + niceIncrement));
+  } catch (err) {
+    // A child that has already exited: its supervisor reports that; the priority no longer matters.
+    log.warn({ pid, err: (err as Error).message }, 'could not lower the process priority');
+  }
 }
 
 /** A child's first IPC message of `kind` (rejects if it exits first, or after `timeoutMs`). */
