@@ -2,7 +2,8 @@
  * Pools the trained runs of one `daydrive eval` into one figure per quantity, with the sweep's
  * two-level bootstrap (src/sweep/statistics.ts: seeds, then each drawn seed's roads): the share
  * of drives without a disengagement, metres per disengagement, training episodes (median and
- * pooled), each look's clean share, and the runs below a metres-per-disengagement floor.
+ * pooled; a run that never reached the stop counts its learning episodes, as in the sweep), each
+ * look's clean share, and the runs below a metres-per-disengagement floor.
  *
  *   node --import tsx scripts/pool-evaluation.ts EVAL_DIR/evaluation.json [--floor-m 250]
  */
@@ -27,21 +28,36 @@ const roadSchema = z.object({
 const evaluation = z
   .object({
     routeLengthM: z.number(),
-    rows: z.array(z.object({ method: z.string(), trainingEpisodes: z.number().nullable() })),
+    rows: z.array(
+      z.object({
+        method: z.string(),
+        trainingEpisodes: z.number().nullable(),
+        // Evaluations from before 2026-12-05 lack it; their unsolved runs cannot be counted.
+        learningEpisodes: z.number().nullable().optional(),
+        trainingDistanceM: z.number().nullable(),
+      }),
+    ),
     policies: z.array(z.object({ policy: z.string(), roads: z.array(roadSchema) })),
   })
   .parse(JSON.parse(readFileSync(positionals[0]!, 'utf8')));
 
-/** The trained runs' drives (the random and zero policies have no training episodes). */
+/**
+ * The trained runs' drives (the random and zero policies have no training), those that never
+ * reached the stop included: as in the sweep, such a run counts every learning episode it drove.
+ */
 const trained = evaluation.policies.flatMap((p) => {
   const row = evaluation.rows.find((r) => r.method === p.policy);
-  return row && row.trainingEpisodes !== null ? [{ ...p, trainingEpisodes: row.trainingEpisodes }] : [];
+  if (!row || row.trainingDistanceM === null) return [];
+  const learningEpisodes = row.learningEpisodes ?? row.trainingEpisodes;
+  if (learningEpisodes === null)
+    throw new Error(`${p.policy} did not reach the stop and this evaluation does not say how long it trained`);
+  return [{ ...p, trainingEpisodes: row.trainingEpisodes, learningEpisodes }];
 });
 const runs: SeedResult[] = trained.map((p, i) => ({
   seed: i,
   trainingEpisodes: p.trainingEpisodes,
-  learningEpisodes: p.trainingEpisodes,
-  solved: true,
+  learningEpisodes: p.learningEpisodes,
+  solved: p.trainingEpisodes !== null,
   roads: p.roads.map((r) => ({
     roadSeed: r.routeSeed,
     distanceM: r.distanceM,
@@ -54,8 +70,10 @@ const runs: SeedResult[] = trained.map((p, i) => ({
   worker: '',
 }));
 const score = bootstrapScore(runs);
-const episodes = runs.map((r) => r.trainingEpisodes!).sort((a, b) => a - b);
+// Unsolved runs count at their learning episodes: a lower bound, so the median is one too when any are.
+const episodes = runs.map((r) => r.trainingEpisodes ?? r.learningEpisodes).sort((a, b) => a - b);
 const median = (episodes[(episodes.length - 1) >> 1]! + episodes[episodes.length >> 1]!) / 2;
+const unsolved = trained.filter((p) => p.trainingEpisodes === null).map((p) => p.policy);
 const floorM = Number(values['floor-m']);
 const belowFloor = trained
   .map((p, i) => ({
@@ -77,7 +95,10 @@ const fmt = (i: { estimate: number; low: number; high: number }, digits: number)
 console.log(`${runs.length} runs x ${score.roads / Math.max(1, runs.length)} roads (${score.roads} drives)`);
 console.log(`drives clean: ${fmt(score.cleanShare, 3)}`);
 console.log(`metres per disengagement, pooled: ${fmt(score.metresPerDisengagement, 0)}`);
-console.log(`training episodes: median ${median}, pooled mean ${fmt(score.trainingEpisodes, 1)}`);
+console.log(
+  `training episodes: median ${unsolved.length > 0 ? 'at least ' : ''}${median}, pooled mean ${fmt(score.trainingEpisodes, 1)}`,
+);
+console.log(`runs that did not reach the stop (counted at their learning episodes): ${unsolved.join(', ') || 'none'}`);
 console.log(
   `runs under ${floorM} m per disengagement: ${belowFloor.map((p) => `${p.policy} ${p.metresPerDisengagement} m`).join('; ') || 'none'}`,
 );

@@ -48,6 +48,8 @@ export const EVAL_FILES = { result: 'evaluation.json', looks: 'looks.png', faile
 export interface TableRow {
   readonly method: string;
   readonly trainingEpisodes: number | null;
+  /** Learning episodes the run drove in all (its training episodes when it reached the stop). */
+  readonly learningEpisodes: number | null;
   readonly trainingDistanceM: number | null;
   readonly trainingTimeS: number | null;
   readonly metresPerDisengagement: number;
@@ -105,6 +107,7 @@ function row(method: string, s: RoadSetSummary, training: TrainSummary | null): 
   return {
     method,
     trainingEpisodes: training?.trainingEpisodes ?? null,
+    learningEpisodes: training?.learningEpisodes ?? null,
     trainingDistanceM: training ? training.trainingDistanceM : null,
     trainingTimeS: training ? training.trainingTimeS : null,
     metresPerDisengagement: roundTo(s.metresPerDisengagement.estimate, 1),
@@ -126,6 +129,12 @@ function formatColumns(header: readonly string[], cells: readonly (readonly stri
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)].join('\n');
 }
 
+/** A run's training episodes; one that never reached the stop shows how many it drove. */
+function trainingEpisodesCell(r: TableRow): string {
+  if (r.trainingEpisodes !== null) return String(r.trainingEpisodes);
+  return r.learningEpisodes === null ? '-' : `no stop in ${r.learningEpisodes}`;
+}
+
 /** The table as text, in the paper's columns plus the clean-road share; intervals are bootstrap 95% over roads. */
 export function formatTable(rows: readonly TableRow[]): string {
   const header = [
@@ -139,7 +148,7 @@ export function formatTable(rows: readonly TableRow[]): string {
   ];
   const cells = rows.map((r) => [
     r.method,
-    r.trainingEpisodes === null ? '-' : String(r.trainingEpisodes),
+    trainingEpisodesCell(r),
     r.trainingDistanceM === null ? '-' : r.trainingDistanceM.toFixed(1),
     r.trainingTimeS === null ? '-' : r.trainingTimeS.toFixed(0),
     `${r.cleanRoads}/${r.roads} ${pct(r.cleanShare.estimate)} [${pct(r.cleanShare.lo)}, ${pct(r.cleanShare.hi)}]`,

@@ -24,7 +24,7 @@ import {
   VARIED_ROAD_SEED_BASE,
   seedRange,
 } from '../../src/agent/road-seeds.js';
-import { DEFAULT_EVALUATION_ROADS, evaluationRoads } from '../../src/jobs/evaluation.js';
+import { DEFAULT_EVALUATION_ROADS, evaluationRoads, formatTable, type TableRow } from '../../src/jobs/evaluation.js';
 import { driveJob } from '../../src/jobs/eval-drive.js';
 import { driveInParallel } from '../../src/jobs/eval-parallel.js';
 import { parseTrainConfig } from '../../src/jobs/train-config.js';
@@ -174,4 +174,44 @@ test('baseline cache: keyed by roads and world, written whole, a damaged entry i
   const { writeFile } = await import('node:fs/promises');
   await writeFile(path, (await readFile(path, 'utf8')).slice(0, 20));
   assert.equal(await readBaselines(key, 2, dir), null);
+});
+
+test("the table names a run that never reached the stop and how many learning episodes it drove, not a '-' as for the baselines", () => {
+  const interval = { estimate: 0.5, lo: 0.25, hi: 0.75 };
+  const base = {
+    trainingDistanceM: 500,
+    trainingTimeS: 60,
+    metresPerDisengagement: 100,
+    disengagements: 2,
+    distanceM: 200,
+    roads: 2,
+    cleanRoads: 1,
+    cleanShare: interval,
+    metresPerDisengagementInterval: { estimate: 100, lo: 50, hi: 200 },
+  };
+  const rows: TableRow[] = [
+    {
+      ...base,
+      method: 'zero',
+      trainingEpisodes: null,
+      learningEpisodes: null,
+      trainingDistanceM: null,
+      trainingTimeS: null,
+    },
+    { ...base, method: 'solved', trainingEpisodes: 12, learningEpisodes: 12 },
+    { ...base, method: 'unsolved', trainingEpisodes: null, learningEpisodes: 40 },
+  ];
+  const lines = formatTable(rows).split('\n');
+  assert.match(
+    lines.find((l) => l.startsWith('zero'))!,
+    /^zero\s+-\s+-\s+-/,
+  );
+  assert.match(
+    lines.find((l) => l.startsWith('solved'))!,
+    /^solved\s+12\s/,
+  );
+  assert.match(
+    lines.find((l) => l.startsWith('unsolved'))!,
+    /^unsolved\s+no stop in 40\s/,
+  );
 });
