@@ -72,6 +72,19 @@ async function pool(workers: number, queue: SeedTask[]): Promise<{ wallS: number
   return { wallS, results };
 }
 
+type PoolRun = Awaited<ReturnType<typeof pool>>;
+/** The same trial seeds on 2 workers against 1 (goal: 1.8x on 2 cores). */
+function throughputFigure(what: string, one: PoolRun, two: PoolRun, seeds: string, more = ''): BenchFigure {
+  return figure(
+    `${what}, 2 local workers / 1`,
+    r2(one.wallS / two.wallS),
+    'x',
+    { name: 'goal', value: 1.8 },
+    true,
+    `${seeds} each: 1 worker ${r2(one.wallS)} s, 2 workers ${r2(two.wallS)} s${more}`,
+  );
+}
+
 const load = { before: loadavg().map((x) => r2(x)) };
 const one = await pool(1, tasks(tinySeeds, 'w1'));
 const two = await pool(2, tasks(tinySeeds, 'w2'));
@@ -121,14 +134,7 @@ const figures: BenchFigure[] = [
     false,
     'IPC, sampling, scoring and the sweep record per finished trial seed',
   ),
-  figure(
-    'trial-seed throughput, 2 local workers / 1',
-    r2(one.wallS / two.wallS),
-    'x',
-    { name: 'goal', value: 1.8 },
-    true,
-    `${tinySeeds} tiny trial seeds each: 1 worker ${r2(one.wallS)} s, 2 workers ${r2(two.wallS)} s`,
-  ),
+  throughputFigure('trial-seed throughput', one, two, `${tinySeeds} tiny trial seeds`),
 ];
 
 // The same comparison on trial seeds of the driving defaults (seeds 0..N-1, each evaluated on the
@@ -154,13 +160,12 @@ if (realSeeds > 0) {
       .sort((a, b) => a - b)
       .join(', ');
   figures.push(
-    figure(
-      'trial-seed throughput of the driving defaults, 2 local workers / 1',
-      r2(realOne.wallS / realTwo.wallS),
-      'x',
-      { name: 'goal', value: 1.8 },
-      true,
-      `${realSeeds} trial seeds (seeds 0-${realSeeds - 1}, default training + evaluation on 10 roads) each: 1 worker ${r2(realOne.wallS)} s, 2 workers ${r2(realTwo.wallS)} s; train + evaluate per seed, 1 worker: ${perSeed(realOne.results)} s; 2 workers: ${perSeed(realTwo.results)} s`,
+    throughputFigure(
+      'trial-seed throughput of the driving defaults',
+      realOne,
+      realTwo,
+      `${realSeeds} trial seeds (seeds 0-${realSeeds - 1}, default training + evaluation on 10 roads)`,
+      `; train + evaluate per seed, 1 worker: ${perSeed(realOne.results)} s; 2 workers: ${perSeed(realTwo.results)} s`,
     ),
   );
 }
