@@ -208,7 +208,13 @@ test(
       const steps1 = await car.episode(8); // explore
       await until(waiting, 'the first optimisation', 60_000);
       const before = weights();
-      const learnedBefore = car.learner().learningEpisodes;
+      // The count comes with the learner's heartbeats (every 250 ms), which may trail its 'learned' event.
+      const learnedBefore = 1;
+      await until(
+        () => (car.learner().learningEpisodes === learnedBefore ? true : undefined),
+        'the first count',
+        10_000,
+      );
       await car.episode(8); // train
       await until(waiting, 'the second optimisation', 60_000);
       await until(() => (car.learner().learningEpisodes === learnedBefore + 1 ? true : undefined), 'the count', 10_000);
