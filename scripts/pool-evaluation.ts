@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { roundTo } from '../src/core/math.js';
-import { pooledMetrics, type SeedResult } from '../src/sweep/objective.js';
+import { episodesOf, pooledMetrics, type SeedResult } from '../src/sweep/objective.js';
 import { bootstrapScore } from '../src/sweep/statistics.js';
 
 const { values, positionals } = parseArgs({
@@ -71,7 +71,7 @@ const runs: SeedResult[] = trained.map((p, i) => ({
 }));
 const score = bootstrapScore(runs);
 // Unsolved runs count at their learning episodes: a lower bound, so the median is one too when any are.
-const episodes = runs.map((r) => r.trainingEpisodes ?? r.learningEpisodes).sort((a, b) => a - b);
+const episodes = runs.map(episodesOf).sort((a, b) => a - b);
 const median = (episodes[(episodes.length - 1) >> 1]! + episodes[episodes.length >> 1]!) / 2;
 const unsolved = trained.filter((p) => p.trainingEpisodes === null).map((p) => p.policy);
 const floorM = Number(values['floor-m']);
