@@ -11,6 +11,8 @@
  *    pace (a different frame every 100 ms, as on the vehicle);
  *  - VAE training throughput on wasm (images/s at the default 64x64 input, paper layer sizes,
  *    batch 64) against the goal of 250 images/s, and against the cpu backend in the same run;
+ *  - the network alone on a model input (encodeInputs at batch 1, the simulator's path): the fused
+ *    forward pass (src/vision/encoder-forward.ts) against tfjs-layers' predict(), interleaved;
  *  - input sizes compared (docs/vision.md "Why 64x64"): encode latency and training throughput at
  *    each of SIZES, interleaved step by step so that a change in machine load hits all alike.
  * Run: node --import tsx bench/vision.bench.ts   (VISION_BENCH_QUICK=1 for a short run;
@@ -143,6 +145,39 @@ async function encodeLatency(config: VaeConfig, jpeg: Buffer, iterations: number
 }
 
 /**
+ * Median time of the network alone on one model input (encodeInputs at batch 1, what every
+ * simulator step pays), the fused forward pass against predict() on the same weights, in
+ * interleaved blocks of 50.
+ */
+async function forwardVsPredict(config: VaeConfig, iterations: number) {
+  const model = buildEncoder(config, 1);
+  const encoder = new VaeImageEncoder(model, config);
+  const input = new Float32Array(config.inputWidth * config.inputHeight * 3).map((_, i) => (i % 251) / 250);
+  const shape: [number, number, number, number] = [1, config.inputHeight, config.inputWidth, 3];
+  const run = {
+    fused: async () => void (await encoder.encodeInputs(input, 1)),
+    predict: async () => {
+      const out = tf.tidy(() =>
+        tf.slice(model.predict(tf.tensor4d(input, shape)) as tf.Tensor2D, [0, 0], [1, config.latentSize]),
+      );
+      await out.data();
+      out.dispose();
+    },
+  };
+  const times = { fused: [] as number[], predict: [] as number[] };
+  for (let i = 0; i < 20; i++) for (const v of ['fused', 'predict'] as const) await run[v]();
+  for (let done = 0; done < iterations; done += 50)
+    for (const v of ['fused', 'predict'] as const)
+      for (let i = 0; i < 50; i++) {
+        const t0 = performance.now();
+        await run[v]();
+        times[v].push(performance.now() - t0);
+      }
+  encoder.dispose();
+  return { fused: summary(times.fused), predict: summary(times.predict) };
+}
+
+/**
  * Encode latency at the camera's pace: one frame every 100 ms (the 10 Hz policy), each a
  * different frame of a drive, as the drive node sees them. Between frames the process idles, so
  * caches cool and the GC runs in the gaps: what the vehicle's budget meets, unlike a tight loop.
@@ -244,6 +279,7 @@ const jpeg = frames[19]!;
 const cold = await firstCalls(config, jpeg, false);
 const warmed = await firstCalls(config, jpeg, true);
 const latency = await encodeLatency(config, jpeg, quick ? 50 : 300);
+const network = await forwardVsPredict(config, quick ? 200 : 1000);
 const paced = await pacedLatency(config, frames, quick ? 50 : 300);
 const wasmRate = trainImagesPerSecond(config, 64, quick ? 4 : 20);
 const sizes = await compareSizes(jpeg, quick ? 30 : 150, quick ? 3 : 12);
@@ -304,6 +340,14 @@ await printReport(
       { name: 'two sharp calls', value: latency.twoCalls.p99 },
       false,
       `p50 ${latency.oneCall.p50.toFixed(2)} vs ${latency.twoCalls.p50.toFixed(2)} ms`,
+    ),
+    figure(
+      'encoder network p50 on a model input (encodeInputs, batch 1), fused forward pass vs predict(), same run',
+      network.fused.p50,
+      'ms',
+      { name: "tfjs-layers' predict()", value: network.predict.p50 },
+      false,
+      `p99 ${network.fused.p99.toFixed(3)} vs ${network.predict.p99.toFixed(3)} ms`,
     ),
     figure(
       'machine jitter: p99 of a fixed 3 ms CPU loop, same run',

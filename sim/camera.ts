@@ -47,27 +47,66 @@ function hash2(ix: number, iy: number, seed: number): number {
   return (h >>> 0) / 4294967296;
 }
 
-/** Bilinear value noise in [0, 1) on a unit lattice, smoothstep-interpolated. */
-function valueNoise(x: number, y: number, seed: number): number {
-  const ix = Math.floor(x);
-  const iy = Math.floor(y);
-  let fx = x - ix;
-  let fy = y - iy;
-  fx = fx * fx * (3 - 2 * fx);
-  fy = fy * fy * (3 - 2 * fy);
-  const a = hash2(ix, iy, seed);
-  const b = hash2(ix + 1, iy, seed);
-  const c = hash2(ix, iy + 1, seed);
-  const d = hash2(ix + 1, iy + 1, seed);
-  return a + (b - a) * fx + (c - a) * fy + (a - b - c + d) * fx * fy;
-}
-
 /**
- * Fine texture grain on a unit lattice: interpolated (smooth) where a pixel is smaller than a
- * lattice cell (close to the camera, where blocks would show), a single hash elsewhere (cheap).
+ * Bilinear value noise in [0, 1) on a unit lattice, smoothstep-interpolated, for one seed. It
+ * keeps the corner hashes of the last cell it was asked about: neighbouring samples mostly fall in
+ * the same cell (a cell of the asphalt's patch noise is 2.9 m, several hundred samples near the
+ * camera), and the four hashes were a fifth of a frame. The value is the same expression on the
+ * same corner values, so a frame is bit-identical with or without the cache.
  */
-function grain(x: number, y: number, footprintCells: number, seed: number): number {
-  return footprintCells < 1 ? valueNoise(x, y, seed) : hash2(Math.floor(x), Math.floor(y), seed);
+class LatticeNoise {
+  private seed = 0;
+  private ix = Number.NaN;
+  private iy = Number.NaN;
+  /** Corner hash (ix, iy) and the bilinear coefficients b - a, c - a, a - b - c + d. */
+  private a = 0;
+  private ba = 0;
+  private ca = 0;
+  private abcd = 0;
+
+  /** Switches to `seed` (a new look); the cached cell belongs to the old one. */
+  reseed(seed: number): void {
+    if (seed === this.seed) return;
+    this.seed = seed;
+    this.ix = Number.NaN;
+  }
+
+  private cell(ix: number, iy: number): void {
+    if (ix === this.ix && iy === this.iy) return;
+    const seed = this.seed;
+    const a = hash2(ix, iy, seed);
+    const b = hash2(ix + 1, iy, seed);
+    const c = hash2(ix, iy + 1, seed);
+    const d = hash2(ix + 1, iy + 1, seed);
+    this.ix = ix;
+    this.iy = iy;
+    this.a = a;
+    this.ba = b - a;
+    this.ca = c - a;
+    this.abcd = a - b - c + d;
+  }
+
+  value(x: number, y: number): number {
+    const ix = Math.floor(x);
+    const iy = Math.floor(y);
+    let fx = x - ix;
+    let fy = y - iy;
+    fx = fx * fx * (3 - 2 * fx);
+    fy = fy * fy * (3 - 2 * fy);
+    this.cell(ix, iy);
+    return this.a + this.ba * fx + this.ca * fy + this.abcd * fx * fy;
+  }
+
+  /**
+   * Fine texture grain: interpolated (smooth) where a pixel is smaller than a lattice cell (close
+   * to the camera, where blocks would show), the cell's corner hash elsewhere (cheap).
+   */
+  grain(x: number, y: number, footprintCells: number): number {
+    if (footprintCells < 1) return this.value(x, y);
+    const ix = Math.floor(x);
+    const iy = Math.floor(y);
+    return ix === this.ix && iy === this.iy ? this.a : hash2(ix, iy, this.seed);
+  }
 }
 
 /** 1-D value noise (for the tree line along the azimuth). */
@@ -118,6 +157,12 @@ export class Camera {
   private readonly fog: Float64Array;
   private fogVisibilityM = Number.NaN;
   private readonly proj = newProjection();
+  /** The texture noises, each on its own seed offset from the look's (see draw()). */
+  private readonly vergeNoise = new LatticeNoise();
+  private readonly vergeGrain = new LatticeNoise();
+  private readonly shoulderGrain = new LatticeNoise();
+  private readonly asphaltPatch = new LatticeNoise();
+  private readonly asphaltGrain = new LatticeNoise();
   /** Per sample column: offset of its output pixel within an output row (x 3 channels). */
   private readonly outColOffset: Int32Array;
 
@@ -268,6 +313,21 @@ export class Camera {
     const pxAX = this.sampleAngleXRad;
     const pxAY = this.sampleAngleYRad;
     const proj = this.proj;
+    // The look's colours and amounts as locals: the per-sample code below reads them ~10 times.
+    const [vergeR, vergeG, vergeB] = look.vergeColour;
+    const [shoulderR, shoulderG, shoulderB] = look.shoulderColour;
+    const [asphaltR, asphaltG, asphaltB] = look.asphalt;
+    const [markingR, markingG, markingB] = look.markingColour;
+    const [centreR, centreG, centreB] = look.centreColour;
+    const [hazeR, hazeG, hazeB] = look.haze;
+    const { vergeNoise: vergeNoiseAmount, asphaltPatch: patchAmount, asphaltNoise: asphaltNoiseAmount } = look;
+    const { edgeLines, centreMarking } = look;
+    const { vergeNoise, vergeGrain, shoulderGrain, asphaltPatch, asphaltGrain } = this;
+    vergeNoise.reseed(seed + 1);
+    vergeGrain.reseed(seed + 2);
+    shoulderGrain.reseed(seed + 3);
+    asphaltPatch.reseed(seed + 4);
+    asphaltGrain.reseed(seed + 5);
 
     // Sun direction (world) and how strongly a low sun glares.
     const sunCe = Math.cos(look.sunElevationRad);
@@ -318,7 +378,7 @@ export class Camera {
           const fpL = rangeM * pxAX;
           const fpS = (rangeM * pxAY * norm) / -ru;
           if (rangeM < K.maxRoadRangeM) {
-            road.project(gx, gy, hint, proj, 256, false); // (s, lateral) only: no heading per pixel
+            road.projectLateral(gx, gy, hint, proj, 256); // (s, lateral) only: no heading per pixel
             hint = proj.index;
             if (firstInRow) {
               rowHint = hint;
@@ -340,40 +400,40 @@ export class Camera {
             g = 0;
             b = 0;
           } else {
-            const vn = valueNoise(gx * 0.5, gy * 0.5, seed + 1) - 0.5;
-            const vg = (grain(gx * 12, gy * 12, fpL * 12, seed + 2) - 0.5) * grainFade;
-            const vk = look.vergeNoise * (1.2 * vn + vg);
-            r = look.vergeColour[0] + vk;
-            g = look.vergeColour[1] + vk * 1.1;
-            b = look.vergeColour[2] + vk * 0.8;
+            const vn = vergeNoise.value(gx * 0.5, gy * 0.5) - 0.5;
+            const vg = (vergeGrain.grain(gx * 12, gy * 12, fpL * 12) - 0.5) * grainFade;
+            const vk = vergeNoiseAmount * (1.2 * vn + vg);
+            r = vergeR + vk;
+            g = vergeG + vk * 1.1;
+            b = vergeB + vk * 0.8;
           }
           if (a < shoulderOut + fpL) {
             if (!hidden) {
               const cs = coverage(a, fpL, -1e9, shoulderOut);
-              const sk = (grain(gx * 20, gy * 20, fpL * 20, seed + 3) - 0.5) * 30 * grainFade;
-              r += (look.shoulderColour[0] + sk - r) * cs;
-              g += (look.shoulderColour[1] + sk - g) * cs;
-              b += (look.shoulderColour[2] + sk - b) * cs;
+              const sk = (shoulderGrain.grain(gx * 20, gy * 20, fpL * 20) - 0.5) * 30 * grainFade;
+              r += (shoulderR + sk - r) * cs;
+              g += (shoulderG + sk - g) * cs;
+              b += (shoulderB + sk - b) * cs;
             }
             const ca = coverage(a, fpL, -1e9, halfW);
             if (ca > 0) {
-              const patch = (valueNoise(gx * 0.35, gy * 0.35, seed + 4) - 0.5) * 2 * look.asphaltPatch;
-              const fine = (grain(gx * 16, gy * 16, fpL * 16, seed + 5) - 0.5) * 2 * look.asphaltNoise * grainFade;
+              const patch = (asphaltPatch.value(gx * 0.35, gy * 0.35) - 0.5) * 2 * patchAmount;
+              const fine = (asphaltGrain.grain(gx * 16, gy * 16, fpL * 16) - 0.5) * 2 * asphaltNoiseAmount * grainFade;
               const k = patch + fine;
-              r += (look.asphalt[0] + k - r) * ca;
-              g += (look.asphalt[1] + k - g) * ca;
-              b += (look.asphalt[2] + k - b) * ca;
-              if (look.edgeLines) {
+              r += (asphaltR + k - r) * ca;
+              g += (asphaltG + k - g) * ca;
+              b += (asphaltB + k - b) * ca;
+              if (edgeLines) {
                 const ce = coverage(a, fpL, edgeLo, edgeHi);
                 if (ce > 0) {
-                  r += (look.markingColour[0] - r) * ce;
-                  g += (look.markingColour[1] - g) * ce;
-                  b += (look.markingColour[2] - b) * ce;
+                  r += (markingR - r) * ce;
+                  g += (markingG - g) * ce;
+                  b += (markingB - b) * ce;
                 }
               }
-              if (look.centreMarking !== 'none') {
+              if (centreMarking !== 'none') {
                 let cc = coverage(d, fpL, -mw / 2, mw / 2);
-                if (cc > 0 && look.centreMarking === 'dashed') {
+                if (cc > 0 && centreMarking === 'dashed') {
                   const s = proj.sM;
                   const span = Math.max(fpS, 1e-3);
                   cc *=
@@ -382,9 +442,9 @@ export class Camera {
                     span;
                 }
                 if (cc > 0) {
-                  r += (look.centreColour[0] - r) * cc;
-                  g += (look.centreColour[1] - g) * cc;
-                  b += (look.centreColour[2] - b) * cc;
+                  r += (centreR - r) * cc;
+                  g += (centreG - g) * cc;
+                  b += (centreB - b) * cc;
                 }
               }
             }
@@ -394,9 +454,9 @@ export class Camera {
           b *= sunLight;
           // Haze: Beer-Lambert extinction towards the haze colour.
           const fog = fogTable[pix]!;
-          r += (look.haze[0] - r) * fog;
-          g += (look.haze[1] - g) * fog;
-          b += (look.haze[2] - b) * fog;
+          r += (hazeR - r) * fog;
+          g += (hazeG - g) * fog;
+          b += (hazeB - b) * fog;
         } else {
           // Sky: gradient by elevation, tree line at the horizon.
           const elev = elevTable[pix]!;
