@@ -214,25 +214,34 @@ async function carWindow(learnerParams: Record<string, string | number>): Promis
     await sleep(3000);
     const alone = h.commands().filter((c) => stampMs(c) >= episodeStartMs && c.drive.speed > 0);
     const processingAlone = processing.filter((p) => p.atMs >= aloneFrom).map((p) => p.ms);
-    h.driver(true);
     const continuous = learnerParams.learner_optimise === 'continuous';
     const optimising = () => (client ? client.status().optimising : h.drive.status().optimising);
-    await waitFor(optimising, 'the optimisation');
-    const t0 = performance.now();
-    const fromMs = nodeMs();
-    lastTurn = performance.now();
-    probing = true;
-    h.driver(false);
-    if (continuous) h.ros.call<TriggerResponseMsg>('~/train');
-    await waitFor(() => !optimising(), 'the end of the optimisation');
-    probing = false;
-    const toMs = nodeMs();
-    const windowS = (performance.now() - t0) / 1000;
-    const inWindow = h.commands().filter((c) => stampMs(c) >= fromMs && stampMs(c) <= toMs);
+    /**
+     * The driver takes over (the episode ends, the learner optimises) and hands the car back at
+     * once (`afterHandBack` may start the next episode); the probe's gaps until the learner is done.
+     */
+    const optimisationWindow = async (afterHandBack: () => void = () => undefined) => {
+      h.driver(true);
+      await waitFor(optimising, 'the optimisation');
+      const startedAt = performance.now();
+      const fromMs = nodeMs();
+      gaps = [];
+      lastTurn = performance.now();
+      probing = true;
+      h.driver(false);
+      afterHandBack();
+      await waitFor(() => !optimising(), 'the end of the optimisation');
+      probing = false;
+      return { gaps, startedAt, fromMs, toMs: nodeMs() };
+    };
+    const first = await optimisationWindow(() => {
+      if (continuous) h.ros.call<TriggerResponseMsg>('~/train');
+    });
+    const windowS = (performance.now() - first.startedAt) / 1000;
+    const inWindow = h.commands().filter((c) => stampMs(c) >= first.fromMs && stampMs(c) <= first.toMs);
     const holds = inWindow.filter((c) => c.drive.speed === 0);
     const drives = inWindow.filter((c) => c.drive.speed > 0);
-    const processingWith = processing.filter((p) => p.atMs >= t0).map((p) => p.ms);
-    const firstGaps = gaps;
+    const processingWith = processing.filter((p) => p.atMs >= first.startedAt).map((p) => p.ms);
     // Between episodes: LATER_WINDOWS more train episodes of 3 s, each followed by an optimisation
     // (the first after the start pays the link's first-time costs; these show the steady state).
     const laterGaps: number[] = [];
@@ -240,20 +249,12 @@ async function carWindow(learnerParams: Record<string, string | number>): Promis
       h.ros.call<TriggerResponseMsg>('~/train');
       await waitFor(() => h.drive.status().episode !== null, 'a train episode');
       await sleep(3000);
-      h.driver(true);
-      await waitFor(optimising, 'the optimisation');
-      gaps = [];
-      lastTurn = performance.now();
-      probing = true;
-      h.driver(false);
-      await waitFor(() => !optimising(), 'the end of the optimisation');
-      probing = false;
-      laterGaps.push(...gaps);
+      laterGaps.push(...(await optimisationWindow()).gaps);
     }
     return {
       windowS: round(windowS, 2),
-      stallMaxMs: round(Math.max(0, ...firstGaps), 2),
-      stallP99Ms: p99Of(firstGaps),
+      stallMaxMs: round(Math.max(0, ...first.gaps), 2),
+      stallP99Ms: p99Of(first.gaps),
       laterStallMaxMs: round(Math.max(0, ...laterGaps), 2),
       laterStallP99Ms: p99Of(laterGaps),
       holds: holds.length,

@@ -40,6 +40,13 @@ export interface CarPose extends Pose2D {
   readonly steeringRad: number;
 }
 
+/** A camera pose on a road (DrivingSimEnv.viewpoint): renderAt() draws it again, bit for bit. */
+export interface Viewpoint extends Pose2D {
+  readonly roadSeed: number;
+  /** The road polyline index near the car (where the renderer's projection starts). */
+  readonly hintIndex: number;
+}
+
 export interface DrivingSimEnvOptions {
   /**
    * Render what the model reads (the sky-cropped view at the model input size, supersampled
@@ -90,6 +97,8 @@ export class DrivingSimEnv implements DrivingEnvironment {
   private readonly safety: SafetyDriver;
   private readonly camera: Camera | null;
   private readonly modelInputCamera: Camera | null;
+  /** renderAt's camera, for its last size. */
+  private framesCamera: Camera | null = null;
   private readonly modelInputSpec: ModelInputSpec | null;
   private readonly proj = newProjection();
   private roadValue: Road | null = null;
@@ -254,12 +263,29 @@ export class DrivingSimEnv implements DrivingEnvironment {
   }
 
   /**
-   * Renders the current view at any resolution (a new buffer; the env's own camera settings
-   * otherwise), e.g. 640x480 frames for people while the agent sees 160x120.
+   * Where the camera is now, on which road: enough to render this view later with renderAt()
+   * while the env is on the same road (a frame depends only on road, look and pose).
    */
-  renderAt(widthPx: number, heightPx: number): RgbImage {
-    const cam = Camera.fromConfig(this.config.camera, widthPx, heightPx);
-    return cam.render(this.road, this.appearance, this.vehicle.state, this.proj.index);
+  get viewpoint(): Viewpoint {
+    const s = this.vehicle.state;
+    return { roadSeed: this.roadSeedValue, xM: s.xM, yM: s.yM, yawRad: s.yawRad, hintIndex: this.proj.index };
+  }
+
+  /**
+   * Renders the current view, or an earlier `viewpoint` on the current road, at any resolution (a
+   * new buffer; the env's own camera settings otherwise), e.g. 640x480 frames for people while
+   * the agent sees 160x120.
+   */
+  renderAt(widthPx: number, heightPx: number, at: Viewpoint = this.viewpoint): RgbImage {
+    if (at.roadSeed !== this.roadSeedValue)
+      throw new RangeError(`a viewpoint on road ${at.roadSeed} cannot be rendered on road ${this.roadSeedValue}`);
+    // The camera's per-sample tables cost about as much as a frame: kept for the next call.
+    let cam = this.framesCamera;
+    if (cam?.widthPx !== widthPx || cam.heightPx !== heightPx) {
+      cam = Camera.fromConfig(this.config.camera, widthPx, heightPx);
+      this.framesCamera = cam;
+    }
+    return cam.render(this.road, this.appearance, at, at.hintIndex);
   }
 
   private loadRoad(seed: number): void {

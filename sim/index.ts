@@ -13,8 +13,9 @@
  *   env.resetSync / env.stepSync                   // the same, synchronous (faster in tight loops)
  *
  * Also: env.road (Road: routeLengthM, pointAt, project), env.pose (CarPose), env.drivenPath,
- * env.routeLengthM, env.currentInfo() (info of the reset frame), env.renderAt(w, h) for any resolution; purePursuitForEnv(env) for a scripted
- * driver; topDownMapPng(road, {path, interventions}) and rgbToPng(image) for pictures;
+ * env.routeLengthM, env.currentInfo() (info of the reset frame), env.renderAt(w, h) for any
+ * resolution (env.renderAt(w, h, viewpoint): an earlier env.viewpoint on the same road, the same
+ * frame); purePursuitForEnv(env) for a scripted driver; topDownMapPng(road, {path, interventions}) and rgbToPng(image) for pictures;
  * parseSimConfig / simConfigSchema for configuration (errors name the field).
  */
 export {
@@ -22,6 +23,7 @@ export {
   modelInputWindow,
   type SimDrivingInfo,
   type CarPose,
+  type Viewpoint,
   type DrivingSimEnvOptions,
 } from './driving-env.js';
 export {

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { initBackend } from '../core/backend.js';
 import { ensureDirectory, replaceDirectory, writeFileSafely, writeJsonSafely } from '../core/files.js';
 import { log } from '../core/logger.js';
-import type { ModelInputSpec, RgbImage } from '../core/env.js';
+import type { ModelInputSpec } from '../core/env.js';
 import { createAgentFromSettings, type DrivingAgent, type VehicleScale } from '../agent/index.js';
 import type { DdpgLearner } from '../rl/learner.js';
 import type { Learner } from '../rl/types.js';
@@ -17,7 +17,7 @@ import {
 import { DEFAULT_VAE_MODEL_DIR, loadVaeEncoder } from '../vision/encoder.js';
 import type { ImageEncoder } from '../vision/types.js';
 import { type Algorithm } from '../rl/config.js';
-import { DrivingSimEnv, rgbToPng, topDownMapPng, type MapPoint } from '../../sim/index.js';
+import { DrivingSimEnv, rgbToPng, topDownMapPng, type MapPoint, type Viewpoint } from '../../sim/index.js';
 import { maxSetpointMps } from '../../sim/config.js';
 import {
   readCheckpoint,
@@ -166,9 +166,13 @@ export function summarise(
   };
 }
 
-/** Keeps the frames and the path of the latest test episode, to write when the run ends. */
+/**
+ * Keeps the frames and the path of the latest test episode, to write when the run ends. A frame is
+ * kept as its viewpoint and drawn at write(): only the last test's frames are written, and drawing
+ * every test's was a twentieth of a training run.
+ */
 export class TestDriveRecorder {
-  private frames: RgbImage[] = [];
+  private frames: Viewpoint[] = [];
   private interventions: MapPoint[] = [];
   private path: MapPoint[] = [];
   private step = 0;
@@ -182,9 +186,7 @@ export class TestDriveRecorder {
       this.interventions = [];
       this.step = 0;
     }
-    // Frames for people at the camera's full size (the agent may see only its model input).
-    if (this.step % FRAME_EVERY_STEPS === 0 && this.env.config.camera.render)
-      this.frames.push(this.env.renderAt(this.env.config.camera.widthPx, this.env.config.camera.heightPx));
+    if (this.step % FRAME_EVERY_STEPS === 0 && this.env.config.camera.render) this.frames.push(this.env.viewpoint);
     if (view.info?.intervention) this.interventions.push({ xM: this.env.pose.xM, yM: this.env.pose.yM });
     this.path = [...this.env.drivenPath];
     this.step += 1;
@@ -192,8 +194,11 @@ export class TestDriveRecorder {
 
   async write(dir: string): Promise<number> {
     if (this.path.length === 0) return 0;
+    const { widthPx, heightPx } = this.env.config.camera;
     await replaceDirectory(dir, async (tmp) => {
-      for (const [i, frame] of this.frames.entries()) {
+      for (const [i, at] of this.frames.entries()) {
+        // For people at the camera's full size (the agent may see only its model input).
+        const frame = this.env.renderAt(widthPx, heightPx, at);
         await writeFileSafely(join(tmp, `frame_${String(i).padStart(4, '0')}.png`), await rgbToPng(frame));
       }
       await writeFileSafely(

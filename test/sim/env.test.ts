@@ -132,6 +132,28 @@ test('invalid configuration values name the field', () => {
   assert.equal(c.vehicle.wheelbaseM, 1.7);
 });
 
+test('renderAt draws an earlier viewpoint on the same road bit for bit, and refuses one from another road', () => {
+  const env = new DrivingSimEnv({ camera: { widthPx: 40, heightPx: 30 } });
+  env.resetSync({ seed: 2 });
+  for (let i = 0; i < 20; i++) env.stepSync([0.3, 1]);
+  const then = env.viewpoint;
+  const frameThen = env.renderAt(64, 48);
+  for (let i = 0; i < 20; i++) env.stepSync([-0.3, 1]);
+  assert.notDeepEqual(env.renderAt(64, 48).data, frameThen.data, 'the car has moved');
+  assert.deepEqual(env.renderAt(64, 48, then).data, frameThen.data);
+  assert.deepEqual(
+    env.renderAt(32, 24, then).data,
+    (() => {
+      const other = new DrivingSimEnv({ camera: { widthPx: 40, heightPx: 30 } });
+      other.resetSync({ seed: 2 });
+      for (let i = 0; i < 20; i++) other.stepSync([0.3, 1]);
+      return other.renderAt(32, 24).data;
+    })(),
+  );
+  env.resetSync({ seed: 3 });
+  assert.throws(() => env.renderAt(64, 48, then), /a viewpoint on road 2 cannot be rendered on road 3/);
+});
+
 test('renderAt renders any resolution; observation images are fresh RGB HWC buffers', () => {
   const env = new DrivingSimEnv({ camera: { widthPx: 40, heightPx: 30 } });
   const o1 = env.resetSync({ seed: 2 });
