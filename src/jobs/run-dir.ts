@@ -27,7 +27,7 @@ import { roundTo } from '../core/math.js';
  * The run directory of `daydrive train`:
  *   config.json          the resolved configuration
  *   metrics.jsonl        one EpisodeRecord per line
- *   learning-curve.png   distance per episode, train and test
+ *   learning-curve.png   distance per episode, train and test (at most every 5 s, and at the end)
  *   checkpoint/          agent (learner, replay, noise, task) + progress.json + checksums.json, replaced atomically
  *   final-test/          camera frames of the last test drive and map.png
  *   overview.png         one picture of the run: a camera frame of the final test, its map, the learning curve
@@ -48,6 +48,41 @@ export const RUN_FILES = {
 /** Rewritten whole (atomically) from the records, so a resumed run never carries lines past its checkpoint. */
 export async function writeMetrics(runDir: string, records: readonly EpisodeRecord[]): Promise<void> {
   await writeFileSafely(join(runDir, RUN_FILES.metrics), records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+}
+
+/** How often a running job redraws learning-curve.png at most (a chart costs about 0.1 s of CPU). */
+export const LEARNING_CURVE_PERIOD_MS = 5000;
+
+/**
+ * learning-curve.png of a running job: redrawn after an episode when the last drawing is at least
+ * `periodMs` old, and by flush() at the end. Short simulated episodes come several a second, and a
+ * drawing per episode was a twelfth of a default training run; on a car, where an episode takes
+ * longer than the period, every episode is drawn.
+ */
+export class LearningCurveWriter {
+  private drawnAtMs = -Infinity;
+  private pending: readonly EpisodeRecord[] | null = null;
+
+  constructor(
+    private readonly runDir: string,
+    private readonly title: string,
+    private readonly periodMs = LEARNING_CURVE_PERIOD_MS,
+  ) {}
+
+  /** The records so far; drawn now when the last drawing is old enough, else at a later call. */
+  async update(records: readonly EpisodeRecord[]): Promise<void> {
+    this.pending = records;
+    if (performance.now() - this.drawnAtMs >= this.periodMs) await this.flush();
+  }
+
+  /** Draws the latest records if they have not been drawn. */
+  async flush(): Promise<void> {
+    const records = this.pending;
+    if (records === null) return;
+    this.pending = null;
+    await writeLearningCurve(this.runDir, records, this.title);
+    this.drawnAtMs = performance.now();
+  }
 }
 
 export async function writeLearningCurve(

@@ -23,7 +23,7 @@ import {
   readCheckpoint,
   RUN_FILES,
   writeCheckpoint,
-  writeLearningCurve,
+  LearningCurveWriter,
   writeMetrics,
   writeOverview,
 } from './run-dir.js';
@@ -227,7 +227,10 @@ export async function runTraining(opts: TrainRunOptions): Promise<TrainSummary> 
     const env = simEnvFor(config, 0, agent.modelInput);
     const testEnv = simEnvFor(testWorldConfig(config), 2, agent.modelInput);
     const recorder = new TestDriveRecorder(testEnv);
-    const title = `daydrive train: ${config.algo} from ${config.agent.state}, seed ${config.seed}`;
+    const curve = new LearningCurveWriter(
+      out,
+      `daydrive train: ${config.algo} from ${config.agent.state}, seed ${config.seed}`,
+    );
     let sinceCheckpoint = 0;
     const finalProgress = await trainAgent({
       env,
@@ -241,7 +244,7 @@ export async function runTraining(opts: TrainRunOptions): Promise<TrainSummary> 
         onEpisode: async (record, p) => {
           opts.onEpisode?.(record);
           await writeMetrics(out, p.records);
-          await writeLearningCurve(out, p.records, title);
+          await curve.update(p.records);
           if (++sinceCheckpoint >= config.checkpointEvery) {
             await writeCheckpoint(out, agent, p);
             sinceCheckpoint = 0;
@@ -251,6 +254,7 @@ export async function runTraining(opts: TrainRunOptions): Promise<TrainSummary> 
       },
     });
     await writeCheckpoint(out, agent, finalProgress);
+    await curve.flush();
     await recorder.write(join(out, RUN_FILES.finalTest));
     await writeOverview(out);
     const stopped = opts.shouldStop?.() ?? false;

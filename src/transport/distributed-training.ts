@@ -21,7 +21,7 @@ import {
   readCheckpoint,
   RUN_FILES,
   writeCheckpoint,
-  writeLearningCurve,
+  LearningCurveWriter,
   writeMetrics,
   writeOverview,
 } from '../jobs/run-dir.js';
@@ -208,7 +208,10 @@ export async function runDistributedTraining(opts: DistributedTrainingOptions): 
 
     const testEnv = simEnvFor(testWorldConfig(config), 2);
     const recorder = new TestDriveRecorder(testEnv);
-    const title = `daydrive train --actors ${actors}: ${config.algo} from ${config.agent.state}, seed ${config.seed}`;
+    const curve = new LearningCurveWriter(
+      out,
+      `daydrive train --actors ${actors}: ${config.algo} from ${config.agent.state}, seed ${config.seed}`,
+    );
     const startedAt = performance.now() - progress.elapsedS * 1000;
     const explore = config.agent.exploreEpisodes;
     const schedule = config.schedule;
@@ -223,7 +226,7 @@ export async function runDistributedTraining(opts: DistributedTrainingOptions): 
     const commit = async () => {
       progress = { records, elapsedS: (performance.now() - startedAt) / 1000 };
       await writeMetrics(out, records);
-      await writeLearningCurve(out, records, title);
+      await curve.update(records);
       if (++sinceCheckpoint >= config.checkpointEvery) {
         await writeCheckpoint(out, agent, progress);
         sinceCheckpoint = 0;
@@ -391,6 +394,7 @@ export async function runDistributedTraining(opts: DistributedTrainingOptions): 
     streak = [];
     sinceCheckpoint = config.checkpointEvery;
     await commit();
+    await curve.flush();
     await recorder.write(join(out, RUN_FILES.finalTest));
     await writeOverview(out);
     await Promise.all(
