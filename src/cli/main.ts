@@ -38,9 +38,13 @@ const SUBCOMMANDS: Readonly<Record<string, () => Promise<(parent: Command) => vo
   sweep: async () => (await import('./sweep.js')).registerSweep,
   learner: async () => (await import('./learner.js')).registerLearner,
 };
-// The program has no options that take a value, so the first word that is not an option is the subcommand.
-const named = process.argv.slice(2).find((arg) => !arg.startsWith('-'));
-const needed = named !== undefined && Object.hasOwn(SUBCOMMANDS, named) ? [named] : Object.keys(SUBCOMMANDS);
+// The program has no options that take a value, so the first word that is not an option is the
+// subcommand; `daydrive --version` alone needs none of them.
+const args = process.argv.slice(2);
+const named = args.find((arg) => !arg.startsWith('-'));
+const versionOnly = args.length > 0 && args.every((arg) => arg === '--version' || arg === '-V');
+const needed =
+  named !== undefined && Object.hasOwn(SUBCOMMANDS, named) ? [named] : versionOnly ? [] : Object.keys(SUBCOMMANDS);
 for (const register of await Promise.all(needed.map((name) => SUBCOMMANDS[name]!()))) register(program);
 
 // `npm run daydrive -- ...` runs in the package root: paths the user typed are relative to where
