@@ -1,11 +1,12 @@
 /**
- * Pools the trained runs of one `daydrive eval` into one figure per quantity, with the sweep's
- * two-level bootstrap (src/sweep/statistics.ts: seeds, then each drawn seed's roads): the share
- * of drives without a disengagement, metres per disengagement, training episodes (median and
- * pooled; a run that never reached the stop counts its learning episodes, as in the sweep), each
- * look's clean share, and the runs below a metres-per-disengagement floor.
+ * Pools the trained runs of one `daydrive eval`, or of several on the same roads (seeds 0-9 in
+ * one, 10-19 in another), into one figure per quantity, with the sweep's two-level bootstrap
+ * (src/sweep/statistics.ts: seeds, then each drawn seed's roads): the share of drives without a
+ * disengagement, metres per disengagement, training episodes (median and pooled; a run that never
+ * reached the stop counts its learning episodes, as in the sweep), each look's clean share, and
+ * the runs below a metres-per-disengagement floor.
  *
- *   node --import tsx scripts/pool-evaluation.ts EVAL_DIR/evaluation.json [--floor-m 250]
+ *   node --import tsx scripts/pool-evaluation.ts EVAL_DIR/evaluation.json [EVAL_DIR2/evaluation.json ...] [--floor-m 250]
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -18,41 +19,53 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: { 'floor-m': { type: 'string', default: '250' } },
 });
-if (positionals.length !== 1) throw new Error('usage: pool-evaluation.ts EVAL_DIR/evaluation.json [--floor-m M]');
+if (positionals.length === 0)
+  throw new Error('usage: pool-evaluation.ts EVAL_DIR/evaluation.json [EVAL_DIR2/evaluation.json ...] [--floor-m M]');
 const roadSchema = z.object({
   routeSeed: z.number(),
   distanceM: z.number(),
   disengagements: z.number(),
   look: z.record(z.string(), z.string()),
 });
-const evaluation = z
-  .object({
-    routeLengthM: z.number(),
-    rows: z.array(
-      z.object({
-        method: z.string(),
-        trainingEpisodes: z.number().nullable(),
-        // Evaluations from before 2026-12-05 lack it; their unsolved runs cannot be counted.
-        learningEpisodes: z.number().nullable().optional(),
-        trainingDistanceM: z.number().nullable(),
-      }),
-    ),
-    policies: z.array(z.object({ policy: z.string(), roads: z.array(roadSchema) })),
-  })
-  .parse(JSON.parse(readFileSync(positionals[0]!, 'utf8')));
+const evaluationSchema = z.object({
+  routeLengthM: z.number(),
+  rows: z.array(
+    z.object({
+      method: z.string(),
+      trainingEpisodes: z.number().nullable(),
+      // Evaluations from before 2026-12-05 lack it; their unsolved runs cannot be counted.
+      learningEpisodes: z.number().nullable().optional(),
+      trainingDistanceM: z.number().nullable(),
+    }),
+  ),
+  policies: z.array(z.object({ policy: z.string(), roads: z.array(roadSchema) })),
+});
+const evaluations = positionals.map((file) => ({
+  file,
+  ...evaluationSchema.parse(JSON.parse(readFileSync(file, 'utf8'))),
+}));
+// Pooling is over seeds on one road set: every evaluation must have driven the same routes.
+const roadSetOf = (e: (typeof evaluations)[number]) =>
+  `${e.routeLengthM} m: ${(e.policies[0]?.roads ?? []).map((r) => r.routeSeed).join(',')}`;
+for (const e of evaluations.slice(1))
+  if (roadSetOf(e) !== roadSetOf(evaluations[0]!))
+    throw new Error(`${e.file} drove other roads than ${evaluations[0]!.file}: only evaluations of one road set pool`);
 
 /**
  * The trained runs' drives (the random and zero policies have no training), those that never
  * reached the stop included: as in the sweep, such a run counts every learning episode it drove.
  */
-const trained = evaluation.policies.flatMap((p) => {
-  const row = evaluation.rows.find((r) => r.method === p.policy);
-  if (!row || row.trainingDistanceM === null) return [];
-  const learningEpisodes = row.learningEpisodes ?? row.trainingEpisodes;
-  if (learningEpisodes === null)
-    throw new Error(`${p.policy} did not reach the stop and this evaluation does not say how long it trained`);
-  return [{ ...p, trainingEpisodes: row.trainingEpisodes, learningEpisodes }];
-});
+const trained = evaluations.flatMap((evaluation) =>
+  evaluation.policies.flatMap((p) => {
+    const row = evaluation.rows.find((r) => r.method === p.policy);
+    if (!row || row.trainingDistanceM === null) return [];
+    const learningEpisodes = row.learningEpisodes ?? row.trainingEpisodes;
+    if (learningEpisodes === null)
+      throw new Error(`${p.policy} did not reach the stop and ${evaluation.file} does not say how long it trained`);
+    return [{ ...p, trainingEpisodes: row.trainingEpisodes, learningEpisodes }];
+  }),
+);
+const routeLengthM = evaluations[0]!.routeLengthM;
 const runs: SeedResult[] = trained.map((p, i) => ({
   seed: i,
   trainingEpisodes: p.trainingEpisodes,
@@ -64,7 +77,7 @@ const runs: SeedResult[] = trained.map((p, i) => ({
     disengagements: r.disengagements,
     completed: true,
   })),
-  routeLengthM: evaluation.routeLengthM,
+  routeLengthM,
   seconds: { startup: 0, train: 0, evaluate: 0, total: 0 },
   trainSeconds: { world: 0, agent: 0, optimise: 0 },
   worker: '',
