@@ -62,6 +62,8 @@ export {
   classifyLook,
   lookOfRoad,
   selectBalancedRoads,
+  BalancedRoadSequence,
+  BALANCED_LOOKAHEAD,
   type Look,
   type LookFactor,
 } from './looks.js';

@@ -46,8 +46,11 @@ export function lookOfRoad(seed: number, config: SimConfig): Look {
   return classifyLook(drawAppearance(seed, config.appearance, road.laneCount === 2), config.appearance);
 }
 
-/** Candidates looked at per pick: wide enough to find a rare level (about 1 road in 10) every time. */
-const LOOKAHEAD = 64;
+/**
+ * Candidates looked at per pick: wide enough to find a rare level (about 1 road in 10) every time.
+ * The k-th pick is never beyond candidate k + BALANCED_LOOKAHEAD - 1.
+ */
+export const BALANCED_LOOKAHEAD = 64;
 
 /**
  * `count` road seeds balanced over every level of every look factor: picks are made one at a
@@ -68,11 +71,11 @@ export function selectBalancedRoads(
   const picked: { seed: number; look: Look }[] = [];
   let next = 0;
   for (let k = 0; k < count; k++) {
-    while (pool.length < LOOKAHEAD && next < candidates) {
+    while (pool.length < BALANCED_LOOKAHEAD && next < candidates) {
       const seed = candidate(next++);
       pool.push({ seed, look: lookOf(seed) });
     }
-    if (pool.length === 0) throw new Error(`only ${candidates} candidate roads for ${count} evaluation roads`);
+    if (pool.length === 0) throw new Error(`only ${candidates} candidate roads for ${count} balanced roads`);
     let best = 0;
     let bestScore = -Infinity;
     pool.forEach((c, i) => {
@@ -88,4 +91,38 @@ export function selectBalancedRoads(
     for (const f of factors) counts.set(`${f}:${chosen!.look[f]}`, (counts.get(`${f}:${chosen!.look[f]}`) ?? 0) + 1);
   }
   return picked;
+}
+
+/**
+ * The picks of `selectBalancedRoads` one index at a time, for a caller that does not know how many
+ * it will need (a training run's episodes): the picks are computed in growing blocks and, as the
+ * first k of a larger set are the k-road set, `seedAt(i)` never changes once given.
+ */
+export class BalancedRoadSequence {
+  private picks: number[] = [];
+  private readonly looks = new Map<number, Look>();
+
+  constructor(
+    private readonly candidates: number,
+    private readonly candidate: (i: number) => number,
+    private readonly lookOf: (seed: number) => Look,
+  ) {}
+
+  seedAt(index: number): number {
+    if (!Number.isInteger(index) || index < 0)
+      throw new Error(`balanced road index ${index} is not a whole number >= 0`);
+    if (index >= this.picks.length) {
+      const count = Math.max(16, 2 * this.picks.length, index + 1);
+      this.picks = selectBalancedRoads(count, this.candidates, this.candidate, (seed) => this.cachedLook(seed)).map(
+        (p) => p.seed,
+      );
+    }
+    return this.picks[index]!;
+  }
+
+  private cachedLook(seed: number): Look {
+    let look = this.looks.get(seed);
+    if (!look) this.looks.set(seed, (look = this.lookOf(seed)));
+    return look;
+  }
 }

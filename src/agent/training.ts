@@ -9,7 +9,7 @@ import type {
 import type { UpdateStats } from '../rl/types.js';
 import type { DrivingAgent } from './agent.js';
 import { EpisodeStepper, type DriveController } from './episode.js';
-import { TEST_ROAD_SEED_BASE, VARIED_ROAD_SEED_BASE } from './road-seeds.js';
+import { DRAWN_EPISODE_ROADS, type EpisodeRoads, type RoadLooks } from './episode-roads.js';
 import type { EpisodeMode, TaskCommand } from './task.js';
 
 /**
@@ -34,8 +34,9 @@ export interface TrainingSchedule {
   readonly undoBelowFractionOfBestTest: number | null;
   /**
    * 'route': training episodes continue along the one training route (the paper's protocol);
-   * 'varied': each training episode starts a different road at its beginning (seeds from
-   * VARIED_ROAD_SEED_BASE), so the policy sees more looks than one route has;
+   * 'varied': each training episode starts a different road at its beginning (the run's
+   * EpisodeRoads: by default seeds from VARIED_ROAD_SEED_BASE), so the policy sees more looks than
+   * one route has;
    * 'varied-continued': one road after another, each driven to its end as the paper's route was:
    * after an intervention the next training episode continues where the driver took over, and a
    * new road begins once the current one is complete. Noisy training episodes end within metres,
@@ -47,10 +48,18 @@ export interface TrainingSchedule {
   readonly trainingRoads: TrainingRoads;
   /**
    * 'route': every test drives the training route from its start (the paper's protocol);
-   * 'new': every test drives a road no episode has used (seeds from `TEST_ROAD_SEED_BASE`), so
-   * passing a test means the policy generalises rather than knowing one route.
+   * 'new': every test drives a road no episode has used (the run's EpisodeRoads: by default
+   * seeds from `TEST_ROAD_SEED_BASE`), so passing a test means the policy generalises rather than
+   * knowing one route.
    */
   readonly testRoads: 'route' | 'new';
+  /**
+   * The looks of new training roads and new test roads: 'drawn' as the simulator draws them
+   * (grass verges and edge lines most often), or 'balanced' over every level of every look
+   * factor (src/jobs/episode-roads.ts builds the roads).
+   */
+  readonly trainingRoadLooks: RoadLooks;
+  readonly testRoadLooks: RoadLooks;
 }
 
 export const TRAINING_ROADS = ['route', 'varied', 'varied-continued', 'failed-tests'] as const;
@@ -182,31 +191,32 @@ export async function driveEpisode(
 
 /**
  * Where the next episode starts (a pure function of the schedule and the records): tests on the
- * training route or a new road; training episodes by `schedule.trainingRoads`.
+ * training route or a new road; training episodes by `schedule.trainingRoads`. New roads are
+ * `roads`' choice.
  */
 export function episodeReset(
   mode: EpisodeMode,
   schedule: TrainingSchedule,
   records: readonly EpisodeRecord[],
   where: { readonly routeSeed: number; readonly firstEpisode: boolean; readonly separateTestWorld: boolean },
+  roads: EpisodeRoads = DRAWN_EPISODE_ROADS,
 ): ResetOptions {
-  const newRoad = { seed: VARIED_ROAD_SEED_BASE + records.length };
-  if (mode === 'test')
-    return schedule.testRoads === 'new' ? { seed: TEST_ROAD_SEED_BASE + records.length } : { seed: where.routeSeed };
+  if (mode === 'test') return schedule.testRoads === 'new' ? { seed: roads.test(records) } : { seed: where.routeSeed };
+  const newRoad = (): ResetOptions => ({ seed: roads.training(records) });
   switch (schedule.trainingRoads) {
     case 'failed-tests':
-      return episodeWorld(mode, schedule, records, where) === 'test' ? { continueRoute: true } : newRoad;
+      return episodeWorld(mode, schedule, records, where) === 'test' ? { continueRoute: true } : newRoad();
     case 'route':
       return where.firstEpisode ? { seed: where.routeSeed } : { continueRoute: true };
     case 'varied':
-      return newRoad;
+      return newRoad();
     case 'varied-continued': {
       // Continue the road of the last learning episode unless it was completed (or a test in the
       // same world drove another road since, or the world was rebuilt on resume).
       const last = records.at(-1);
       const lastLearning = records.findLast((r) => r.mode !== 'test');
       const worldKept = !where.firstEpisode && (where.separateTestWorld || last?.mode !== 'test');
-      return worldKept && lastLearning && !lastLearning.routeCompleted ? { continueRoute: true } : newRoad;
+      return worldKept && lastLearning && !lastLearning.routeCompleted ? { continueRoute: true } : newRoad();
     }
   }
 }
@@ -248,6 +258,8 @@ export interface TrainingOptions {
   readonly schedule: TrainingSchedule;
   /** The training route (the paper's one road): tests start at its beginning. */
   readonly routeSeed: number;
+  /** The roads of new training and test episodes (default: drawn, DRAWN_EPISODE_ROADS). */
+  readonly roads?: EpisodeRoads;
   readonly progress?: TrainingProgress;
   readonly hooks?: TrainingHooks;
 }
@@ -276,7 +288,7 @@ export async function trainAgent(opts: TrainingOptions): Promise<TrainingProgres
     }
     const mode = step.effects.find((e) => e.kind === 'start-episode')?.mode ?? 'train';
     const where = { routeSeed: opts.routeSeed, firstEpisode, separateTestWorld: opts.testEnv !== undefined };
-    const reset = episodeReset(mode, schedule, progress.records, where);
+    const reset = episodeReset(mode, schedule, progress.records, where, opts.roads);
     const world = episodeWorld(mode, schedule, progress.records, where) === 'test' ? (opts.testEnv ?? env) : env;
     firstEpisode = false;
     const outcome = await driveEpisode(world, agent, reset, hooks.onStep);

@@ -18,7 +18,7 @@ import {
   type CommonOptions,
 } from './command.js';
 import { hasCheckpoint, recoverCheckpoint, RUN_FILES } from '../jobs/run-dir.js';
-import { parseTrainConfig, type TrainConfig } from '../jobs/train-config.js';
+import { parseRunConfig, parseTrainConfig, type TrainConfig } from '../jobs/train-config.js';
 import { trainConfigFromSweep } from '../sweep/from-sweep.js';
 import { TrainSummary, runTraining } from '../jobs/training.js';
 
@@ -207,7 +207,7 @@ export function registerTrain(program: Command): void {
         const configPath = join(out, RUN_FILES.config);
         if (!(await exists(configPath)))
           throw new UserError(`cannot resume: no checkpoint in ${out} (it holds no run: no ${RUN_FILES.config})`);
-        const runConfig = parseTrainConfig(await readJson(configPath), `run config ${configPath}`);
+        const runConfig = parseRunConfig(await readJson(configPath), `run config ${configPath}`);
         config = await resumedConfig(runConfig, opts, out);
         await recoverCheckpoint(out);
         if (!(await hasCheckpoint(out))) throw new UserError(`cannot resume: no checkpoint in ${out}`);

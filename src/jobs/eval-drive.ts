@@ -15,7 +15,7 @@ import {
 } from '../agent/evaluation.js';
 import type { DrivingAgent } from '../agent/agent.js';
 import { readCheckpoint, RUN_FILES } from './run-dir.js';
-import { parseTrainConfig, type TrainConfig } from './train-config.js';
+import { parseRunConfig, type TrainConfig } from './train-config.js';
 import { buildAgent, loadEncoderFor, simEnvFor } from './training.js';
 
 /**
@@ -69,7 +69,7 @@ export interface DrivenRoads {
 /** A run directory's training config, parsed (errors name the file). */
 export async function readRunConfig(dir: string): Promise<TrainConfig> {
   const path = join(dir, RUN_FILES.config);
-  return parseTrainConfig(await readJson(path), `run config ${path}`);
+  return parseRunConfig(await readJson(path), `run config ${path}`);
 }
 
 /** Each road's own random stream, so a road's result does not depend on which worker drives it or in what order. */

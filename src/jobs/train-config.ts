@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { parseWith } from '../core/config.js';
 import { checkLearnerOverrides, drivingLearningShape } from '../agent/config.js';
 import { TRAINING_ROADS } from '../agent/training.js';
+import { ROAD_LOOKS } from '../agent/episode-roads.js';
 import { roadConfigSchema, simConfigSchema } from '../../sim/config.js';
 
 /**
@@ -30,6 +31,14 @@ export const trainConfigSchema = z
          * three gentle ones in a row passed agents that failed most roads (docs/agent.md, round 6).
          */
         testRoadTightestBendAtMostM: z.number().positive().nullable().default(30),
+        /**
+         * The looks of new training roads and of new test roads: 'drawn' as the simulator draws
+         * them (grass verges 60%, gravel 25%, edge lines 70%), or 'balanced' over every level of
+         * every look factor, as the evaluation roads are (src/jobs/episode-roads.ts). Balanced
+         * training roads drove more unseen roads clean (docs/agent.md, "why these defaults").
+         */
+        trainingRoadLooks: z.enum(ROAD_LOOKS).default('balanced'),
+        testRoadLooks: z.enum(ROAD_LOOKS).default('drawn'),
       })
       .strict()
       .prefault({}),
@@ -56,6 +65,20 @@ function checkTestWorldRoads(
 
 export type TrainConfig = z.output<typeof trainConfigSchema>;
 export type TrainConfigInput = z.input<typeof trainConfigSchema>;
+
+/**
+ * A run's own config.json, parsed as the run was trained: runs written before
+ * `schedule.trainingRoadLooks` existed drew their training roads' looks, so they resume so rather
+ * than with today's default.
+ */
+export function parseRunConfig(raw: unknown, source: string): TrainConfig {
+  const schedule = (raw as { schedule?: unknown } | null)?.schedule;
+  const old = typeof schedule === 'object' && schedule !== null && !('trainingRoadLooks' in schedule);
+  return parseTrainConfig(
+    old ? { ...(raw as object), schedule: { ...schedule, trainingRoadLooks: 'drawn' } } : raw,
+    source,
+  );
+}
 
 export function parseTrainConfig(raw: unknown, source: string): TrainConfig {
   return parseWith(trainConfigSchema, raw ?? {}, source);

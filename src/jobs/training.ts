@@ -28,6 +28,7 @@ import {
   writeOverview,
 } from './run-dir.js';
 import { type TrainConfig } from './train-config.js';
+import { episodeRoadsFor } from './episode-roads.js';
 import { roundTo } from '../core/math.js';
 
 /**
@@ -238,6 +239,7 @@ export async function runTraining(opts: TrainRunOptions): Promise<TrainSummary> 
       agent,
       schedule: config.schedule,
       routeSeed: config.routeSeed,
+      roads: episodeRoadsFor(config, testWorldConfig(config).sim),
       ...(progress ? { progress } : {}),
       hooks: {
         onStep: (view) => recorder.onStep(view),

@@ -12,6 +12,7 @@ import { loadTrainedAgent } from '../jobs/eval-drive.js';
 import { simEnvFor } from '../jobs/training.js';
 import type { RoadOutcome } from './objective.js';
 import { roundTo } from '../core/math.js';
+import { BALANCED_LOOKAHEAD } from '../../sim/index.js';
 
 /**
  * The sweep's only door into `daydrive eval`'s machinery: the per-road results of a trained run
@@ -31,14 +32,15 @@ export function evaluationRoadSeeds(roads: number, seed: number, sim: TrainConfi
 /**
  * Evaluation roads must be disjoint from every road a trial trained or tested on: the training
  * route (routeSeed), the varied training roads (from VARIED_ROAD_SEED_BASE, one per episode) and
- * the test roads (from TEST_ROAD_SEED_BASE, one per episode). Returns the reason when they are not.
+ * the test roads (from TEST_ROAD_SEED_BASE, one per episode; 'balanced' looks skip at most
+ * BALANCED_LOOKAHEAD seeds further). Returns the reason when they are not.
  */
 export function roadOverlap(config: TrainConfig, roadSeeds: readonly number[]): string | null {
   // The whole evaluation range is reserved (src/agent/road-seeds.ts), not only this sweep's roads.
   const evaluation = seedRange('evaluation roads');
   if (inRange(config.routeSeed, evaluation))
     return `the training route ${config.routeSeed} (routeSeed) is in the evaluation roads' range [${evaluation.start}, ${evaluation.end})`;
-  const episodesAtMost = 2 * config.schedule.maxEpisodes + config.schedule.testsToPass + 2;
+  const episodesAtMost = 2 * config.schedule.maxEpisodes + config.schedule.testsToPass + 2 + BALANCED_LOOKAHEAD;
   const used: [number, number, string][] = [
     [config.routeSeed, config.routeSeed, 'the training route (routeSeed)'],
     [VARIED_ROAD_SEED_BASE, VARIED_ROAD_SEED_BASE + episodesAtMost, 'the training roads'],

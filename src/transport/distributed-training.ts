@@ -6,6 +6,7 @@ import { initBackend } from '../core/backend.js';
 import { UserError } from '../core/errors.js';
 import { writeJsonSafely } from '../core/files.js';
 import { log } from '../core/logger.js';
+import { episodeRoadsFor } from '../jobs/episode-roads.js';
 import { driveEpisode, episodeReset, passed, type EpisodeRecord, type TrainingProgress } from '../agent/training.js';
 import {
   buildAgent,
@@ -207,6 +208,7 @@ export async function runDistributedTraining(opts: DistributedTrainingOptions): 
     for (let i = 0; i < actors; i++) startActor(i);
 
     const testEnv = simEnvFor(testWorldConfig(config), 2);
+    const roads = episodeRoadsFor(config, testWorldConfig(config).sim);
     const recorder = new TestDriveRecorder(testEnv);
     const curve = new LearningCurveWriter(
       out,
@@ -295,11 +297,13 @@ export async function runDistributedTraining(opts: DistributedTrainingOptions): 
       const step = agent.command('test');
       if (step.refused) throw new Error(`the task machine refused 'test': ${step.refused}`);
       const all = [...records, ...streak];
-      const reset = episodeReset('test', schedule, all, {
-        routeSeed: config.routeSeed,
-        firstEpisode: false,
-        separateTestWorld: true,
-      });
+      const reset = episodeReset(
+        'test',
+        schedule,
+        all,
+        { routeSeed: config.routeSeed, firstEpisode: false, separateTestWorld: true },
+        roads,
+      );
       const outcome = await driveEpisode(testEnv, agent, reset, async (v) => {
         recorder.onStep(v);
         await yieldEvery.maybe();

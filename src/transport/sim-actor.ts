@@ -2,7 +2,8 @@ import { initBackend } from '../core/backend.js';
 import { log } from '../core/logger.js';
 import { VARIED_ROAD_SEED_BASE } from '../agent/road-seeds.js';
 import { driveEpisode, episodeReset, type EpisodeRecord } from '../agent/training.js';
-import { buildAgent, loadEncoderFor, simEnvFor } from '../jobs/training.js';
+import { buildAgent, loadEncoderFor, simEnvFor, testWorldConfig } from '../jobs/training.js';
+import { episodeRoadsFor } from '../jobs/episode-roads.js';
 import type { TrainConfig } from '../jobs/train-config.js';
 import { ActorLink } from './actor-link.js';
 import { actorNoiseScale, scaledExploration } from './actor-noise.js';
@@ -116,6 +117,12 @@ export async function runSimActor(opts: SimActorOptions): Promise<{ episodes: nu
 
   const env = simEnvFor(config, actorId === 0 ? 0 : 10 + actorId);
   const records: EpisodeRecord[] = [];
+  // New training roads from this actor's own part of the range (and past a resumed run's episodes).
+  const roads = episodeRoadsFor(
+    config,
+    testWorldConfig(config).sim,
+    VARIED_ROAD_SEED_BASE + actorId * ACTOR_ROAD_SEED_STRIDE + offset,
+  );
   const yieldEvery = new EventLoopYield(YIELD_EVERY_MS);
   let sent = 0;
   let steps = 0;
@@ -131,13 +138,8 @@ export async function runSimActor(opts: SimActorOptions): Promise<{ episodes: nu
         firstEpisode: records.length === 0,
         separateTestWorld: true,
       };
-      const reset = episodeReset(mode, config.schedule, records, where);
-      // 'varied' roads: VARIED_ROAD_SEED_BASE + episode, shifted to this actor's own range (and past a resumed run's episodes).
-      const shifted =
-        reset.seed !== undefined && reset.seed >= VARIED_ROAD_SEED_BASE
-          ? { ...reset, seed: reset.seed + actorId * ACTOR_ROAD_SEED_STRIDE + offset }
-          : reset;
-      const outcome = await driveEpisode(env, agent, shifted, () => yieldEvery.maybe());
+      const reset = episodeReset(mode, config.schedule, records, where, roads);
+      const outcome = await driveEpisode(env, agent, reset, () => yieldEvery.maybe());
       if (agent.optimisationDue) await agent.optimise();
       link.sendEpisode({
         mode: outcome.mode,

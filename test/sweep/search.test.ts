@@ -107,7 +107,9 @@ describe('search space', () => {
       'learner.nStep',
       'learner.replay.alpha',
       'learner.replay.beta0',
+      'schedule.testRoadLooks',
       'schedule.testsToPass',
+      'schedule.trainingRoadLooks',
     ]);
   });
 
