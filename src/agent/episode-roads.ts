@@ -30,7 +30,7 @@ export function sequencedRoads(kind: 'training' | 'test', seedAt: (index: number
   return (records) => seedAt(records.filter((r) => (r.mode === 'test') === (kind === 'test')).length);
 }
 
-/** The default: drawn training roads from VARIED_ROAD_SEED_BASE, drawn test roads from TEST_ROAD_SEED_BASE. */
+/** Drawn training roads from VARIED_ROAD_SEED_BASE and test roads from TEST_ROAD_SEED_BASE: episodeReset's roads when given none. */
 export const DRAWN_EPISODE_ROADS: EpisodeRoads = {
   training: drawnRoads(VARIED_ROAD_SEED_BASE),
   test: drawnRoads(TEST_ROAD_SEED_BASE),
