@@ -12,8 +12,11 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { roundTo } from '../src/core/math.js';
+import { exitQuietlyWhenOutputCloses } from '../src/cli/command.js';
 import { episodesOf, pooledMetrics, type SeedResult } from '../src/sweep/objective.js';
 import { bootstrapScore } from '../src/sweep/statistics.js';
+
+exitQuietlyWhenOutputCloses();
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

@@ -120,6 +120,22 @@ export async function runCli(program: Command, args: readonly string[]): Promise
   }
 }
 
+/** Exit status of a program that SIGPIPE ended (128 + 13), as the shell reports it. */
+export const CLOSED_OUTPUT_EXIT_CODE = 141;
+
+/**
+ * A reader that closes the pipe before the output ends (`daydrive eval ... | head`) ends the
+ * command quietly with status 141, as SIGPIPE ends other Unix programs, instead of an EPIPE stack
+ * trace (Node ignores SIGPIPE). Files are written to a new name and renamed, so nothing is left
+ * half-written. Other errors on stdout still throw.
+ */
+export function exitQuietlyWhenOutputCloses(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(CLOSED_OUTPUT_EXIT_CODE);
+  });
+}
+
 /** A system error as a UserError: `cannot <syscall> <path>: <cause> (CODE)`. */
 function systemError(err: NodeJS.ErrnoException & { dest?: string }): UserError {
   const what = err.path

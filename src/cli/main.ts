@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { applyCliContract, reportFailure, runCli, wantsJson } from './command.js';
+import { applyCliContract, exitQuietlyWhenOutputCloses, reportFailure, runCli, wantsJson } from './command.js';
 import { UserError } from '../core/errors.js';
 import { logLevelProblem } from '../core/logger.js';
 import { existsSync, readFileSync } from 'node:fs';
@@ -13,6 +13,8 @@ function packageVersion(): string {
   while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
   return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string }).version;
 }
+
+exitQuietlyWhenOutputCloses();
 
 /**
  * The `daydrive` CLI. Each subcommand lives in its own file under src/cli/ and is added here;

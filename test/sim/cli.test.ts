@@ -2,7 +2,9 @@ import { strict as assert } from 'node:assert';
 import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { test } from 'node:test';
+import { CLOSED_OUTPUT_EXIT_CODE } from '../../src/cli/command.js';
 import { CLI as cli, run, runCli } from '../helpers/cli.js';
 
 test('sim render writes PNG frames, a map and a --json line', async () => {
@@ -114,6 +116,17 @@ test('--help and --version still print to stdout and exit 0', async () => {
   assert.equal(version.code, 0);
   assert.match(version.stdout.trim(), /^\d+\.\d+\.\d+/);
   for (const r of [help, subHelp, version]) assert.equal(r.stderr, '');
+});
+
+test('output closed by its reader (`daydrive ... | head`): exit 141 as after SIGPIPE, no stack trace', async () => {
+  // The reading end is closed before the command writes, so its first write fails with EPIPE.
+  const child = spawn(process.execPath, [...cli, '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.destroy();
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((done) => child.on('close', done));
+  assert.equal(code, CLOSED_OUTPUT_EXIT_CODE, stderr);
+  assert.equal(stderr, '');
 });
 
 test('sim render with a road config that cannot be satisfied: one line naming the settings, exit 2', async () => {
