@@ -50,8 +50,9 @@ const evaluations = positionals.map((file) => ({
 // Pooling is over seeds on one road set: every evaluation must have driven the same routes.
 const roadSetOf = (e: (typeof evaluations)[number]) =>
   `${e.routeLengthM} m: ${(e.policies[0]?.roads ?? []).map((r) => r.routeSeed).join(',')}`;
+const firstRoadSet = roadSetOf(evaluations[0]!);
 for (const e of evaluations.slice(1))
-  if (roadSetOf(e) !== roadSetOf(evaluations[0]!))
+  if (roadSetOf(e) !== firstRoadSet)
     throw new Error(`${e.file} drove other roads than ${evaluations[0]!.file}: only evaluations of one road set pool`);
 
 /**

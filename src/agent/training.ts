@@ -9,7 +9,7 @@ import type {
 import type { UpdateStats } from '../rl/types.js';
 import type { DrivingAgent } from './agent.js';
 import { EpisodeStepper, type DriveController } from './episode.js';
-import { DRAWN_EPISODE_ROADS, type EpisodeRoads, type RoadLooks } from './episode-roads.js';
+import { DRAWN_EPISODE_ROADS, type EpisodeRoads } from './episode-roads.js';
 import type { EpisodeMode, TaskCommand } from './task.js';
 
 /**
@@ -53,13 +53,6 @@ export interface TrainingSchedule {
    * knowing one route.
    */
   readonly testRoads: 'route' | 'new';
-  /**
-   * The looks of new training roads and new test roads: 'drawn' as the simulator draws them
-   * (grass verges and edge lines most often), or 'balanced' over every level of every look
-   * factor (src/jobs/episode-roads.ts builds the roads).
-   */
-  readonly trainingRoadLooks: RoadLooks;
-  readonly testRoadLooks: RoadLooks;
 }
 
 export const TRAINING_ROADS = ['route', 'varied', 'varied-continued', 'failed-tests'] as const;

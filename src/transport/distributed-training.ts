@@ -207,8 +207,9 @@ export async function runDistributedTraining(opts: DistributedTrainingOptions): 
     };
     for (let i = 0; i < actors; i++) startActor(i);
 
-    const testEnv = simEnvFor(testWorldConfig(config), 2);
-    const roads = episodeRoadsFor(config, testWorldConfig(config).sim);
+    const testWorld = testWorldConfig(config);
+    const testEnv = simEnvFor(testWorld, 2);
+    const roads = episodeRoadsFor(config, testWorld.sim);
     const recorder = new TestDriveRecorder(testEnv);
     const curve = new LearningCurveWriter(
       out,

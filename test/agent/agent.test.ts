@@ -195,8 +195,6 @@ test('the simulated driver: explore, train, test every N, undo a worse test, don
     undoBelowFractionOfBestTest: 0.5,
     trainingRoads: 'route',
     testRoads: 'route',
-    trainingRoadLooks: 'drawn',
-    testRoadLooks: 'drawn',
   };
   assert.equal(nextCommand([], schedule, 1), 'train');
   const explore = record('explore', 1, 5);
@@ -225,8 +223,6 @@ test('episode starts: tests on new roads or the route; training on the route con
     undoBelowFractionOfBestTest: null,
     trainingRoads: 'route',
     testRoads: 'new',
-    trainingRoadLooks: 'drawn',
-    testRoadLooks: 'drawn',
   };
   const where = { routeSeed: 7, firstEpisode: false, separateTestWorld: true };
   const stopped = record('train', 2, 30);
