@@ -18,12 +18,18 @@ import { bootstrapScore } from '../src/sweep/statistics.js';
 
 exitQuietlyWhenOutputCloses();
 
+/** Bad input ends the script with one line on stderr and exit code 2, as daydrive's commands do. */
+function fail(message: string): never {
+  process.stderr.write(`pool-evaluation: error: ${message}\n`);
+  process.exit(2);
+}
+
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: { 'floor-m': { type: 'string', default: '250' } },
 });
 if (positionals.length === 0)
-  throw new Error('usage: pool-evaluation.ts EVAL_DIR/evaluation.json [EVAL_DIR2/evaluation.json ...] [--floor-m M]');
+  fail('usage: pool-evaluation.ts EVAL_DIR/evaluation.json [EVAL_DIR2/evaluation.json ...] [--floor-m M]');
 const roadSchema = z.object({
   routeSeed: z.number(),
   distanceM: z.number(),
@@ -43,17 +49,33 @@ const evaluationSchema = z.object({
   ),
   policies: z.array(z.object({ policy: z.string(), roads: z.array(roadSchema) })),
 });
-const evaluations = positionals.map((file) => ({
-  file,
-  ...evaluationSchema.parse(JSON.parse(readFileSync(file, 'utf8'))),
-}));
+const evaluations = positionals.map((file) => {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    fail(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    fail(`${file} is not JSON: give the evaluation.json that daydrive eval wrote`);
+  }
+  const parsed = evaluationSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    fail(`${file} is not a daydrive eval result: field ${issue.path.join('.') || '(top)'}: ${issue.message}`);
+  }
+  return { file, ...parsed.data };
+});
 // Pooling is over seeds on one road set: every evaluation must have driven the same routes.
 const roadSetOf = (e: (typeof evaluations)[number]) =>
   `${e.routeLengthM} m: ${(e.policies[0]?.roads ?? []).map((r) => r.routeSeed).join(',')}`;
 const firstRoadSet = roadSetOf(evaluations[0]!);
 for (const e of evaluations.slice(1))
   if (roadSetOf(e) !== firstRoadSet)
-    throw new Error(`${e.file} drove other roads than ${evaluations[0]!.file}: only evaluations of one road set pool`);
+    fail(`${e.file} drove other roads than ${evaluations[0]!.file}: only evaluations of one road set pool`);
 
 /**
  * The trained runs' drives (the random and zero policies have no training), those that never
@@ -65,7 +87,7 @@ const trained = evaluations.flatMap((evaluation) =>
     if (!row || row.trainingDistanceM === null) return [];
     const learningEpisodes = row.learningEpisodes ?? row.trainingEpisodes;
     if (learningEpisodes === null)
-      throw new Error(`${p.policy} did not reach the stop and ${evaluation.file} does not say how long it trained`);
+      fail(`${p.policy} did not reach the stop and ${evaluation.file} does not say how long it trained`);
     return [{ ...p, trainingEpisodes: row.trainingEpisodes, learningEpisodes }];
   }),
 );

@@ -8,19 +8,20 @@ import {
 import { seedRange, TEST_ROAD_SEED_BASE, VARIED_ROAD_SEED_BASE } from '../agent/road-seeds.js';
 import { BalancedRoadSequence, lookOfRoad } from '../../sim/index.js';
 import type { TrainConfig } from './train-config.js';
+import type { RunWorlds } from './run-worlds.js';
 
 /**
  * The roads of a run's new training and test episodes, by `schedule.trainingRoadLooks` and
  * `schedule.testRoadLooks`: 'drawn' roads take the next seed of their range, 'balanced' ones the
  * next of a sequence balanced over every look (sim/looks.ts), each look judged in the world that
- * drives it (`testSim`: the test world, whose roads have a tight bend).
+ * drives it (`worlds`: src/jobs/run-worlds.ts).
  *
  * `trainingBase` moves the training roads within their range (an actor of `train --actors`
  * drives its own); the candidates end where the range ends.
  */
 export function episodeRoadsFor(
   config: TrainConfig,
-  testSim: TrainConfig['sim'],
+  worlds: RunWorlds,
   trainingBase: number = VARIED_ROAD_SEED_BASE,
 ): EpisodeRoads {
   const { trainingRoadLooks, testRoadLooks } = config.schedule;
@@ -37,7 +38,7 @@ export function episodeRoadsFor(
     return sequencedRoads(kind, (i) => sequence.seedAt(i));
   };
   return {
-    training: picker('training', trainingBase, config.sim, trainingRoadLooks === 'balanced'),
-    test: picker('test', TEST_ROAD_SEED_BASE, testSim, testRoadLooks === 'balanced'),
+    training: picker('training', trainingBase, worlds.training.sim, trainingRoadLooks === 'balanced'),
+    test: picker('test', TEST_ROAD_SEED_BASE, worlds.test.sim, testRoadLooks === 'balanced'),
   };
 }

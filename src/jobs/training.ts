@@ -29,6 +29,7 @@ import {
 } from './run-dir.js';
 import { type TrainConfig } from './train-config.js';
 import { episodeRoadsFor } from './episode-roads.js';
+import { runWorlds } from './run-worlds.js';
 import { roundTo } from '../core/math.js';
 
 /**
@@ -119,14 +120,6 @@ export function simEnvFor(config: TrainConfig, seedOffset = 0, modelInput?: Mode
     { ...config.sim, env: { ...config.sim.env, seed: config.seed + seedOffset } },
     modelInput ? { modelInput } : {},
   );
-}
-
-/** The test world's configuration: the training world's, with the schedule's choice of test roads. */
-export function testWorldConfig(config: TrainConfig): TrainConfig {
-  const tightestBendAtMostM = config.schedule.testRoadTightestBendAtMostM;
-  return tightestBendAtMostM === null
-    ? config
-    : { ...config, sim: { ...config.sim, road: { ...config.sim.road, tightestBendAtMostM } } };
 }
 
 /** The run's result from its records. */
@@ -225,8 +218,9 @@ export async function runTraining(opts: TrainRunOptions): Promise<TrainSummary> 
     }
     // On resume too: the episode budget may have changed (the only setting that can).
     await writeJsonSafely(join(out, RUN_FILES.config), config);
-    const env = simEnvFor(config, 0, agent.modelInput);
-    const testEnv = simEnvFor(testWorldConfig(config), 2, agent.modelInput);
+    const worlds = runWorlds(config);
+    const env = simEnvFor(worlds.training, 0, agent.modelInput);
+    const testEnv = simEnvFor(worlds.test, 2, agent.modelInput);
     const recorder = new TestDriveRecorder(testEnv);
     const curve = new LearningCurveWriter(
       out,
@@ -239,7 +233,7 @@ export async function runTraining(opts: TrainRunOptions): Promise<TrainSummary> 
       agent,
       schedule: config.schedule,
       routeSeed: config.routeSeed,
-      roads: episodeRoadsFor(config, testWorldConfig(config).sim),
+      roads: episodeRoadsFor(config, worlds),
       ...(progress ? { progress } : {}),
       hooks: {
         onStep: (view) => recorder.onStep(view),

@@ -14,9 +14,9 @@ import {
   simEnvFor,
   summarise,
   TestDriveRecorder,
-  testWorldConfig,
   type TrainSummary,
 } from '../jobs/training.js';
+import { runWorlds } from '../jobs/run-worlds.js';
 import type { TrainConfig } from '../jobs/train-config.js';
 import {
   readCheckpoint,
@@ -207,9 +207,9 @@ export async function runDistributedTraining(opts: DistributedTrainingOptions): 
     };
     for (let i = 0; i < actors; i++) startActor(i);
 
-    const testWorld = testWorldConfig(config);
-    const testEnv = simEnvFor(testWorld, 2);
-    const roads = episodeRoadsFor(config, testWorld.sim);
+    const worlds = runWorlds(config);
+    const testEnv = simEnvFor(worlds.test, 2);
+    const roads = episodeRoadsFor(config, worlds);
     const recorder = new TestDriveRecorder(testEnv);
     const curve = new LearningCurveWriter(
       out,

@@ -2,7 +2,8 @@ import { initBackend } from '../core/backend.js';
 import { log } from '../core/logger.js';
 import { VARIED_ROAD_SEED_BASE } from '../agent/road-seeds.js';
 import { driveEpisode, episodeReset, type EpisodeRecord } from '../agent/training.js';
-import { buildAgent, loadEncoderFor, simEnvFor, testWorldConfig } from '../jobs/training.js';
+import { buildAgent, loadEncoderFor, simEnvFor } from '../jobs/training.js';
+import { runWorlds } from '../jobs/run-worlds.js';
 import { episodeRoadsFor } from '../jobs/episode-roads.js';
 import type { TrainConfig } from '../jobs/train-config.js';
 import { ActorLink } from './actor-link.js';
@@ -115,14 +116,11 @@ export async function runSimActor(opts: SimActorOptions): Promise<{ episodes: nu
   await waitFor(() => learner.weightsReceived > 0, "the learner's weights");
   log.info({ actorId, noiseScale }, `actor ${actorId} driving (noise x${noiseScale.toFixed(3)})`);
 
-  const env = simEnvFor(config, actorId === 0 ? 0 : 10 + actorId);
+  const worlds = runWorlds(config);
+  const env = simEnvFor(worlds.training, actorId === 0 ? 0 : 10 + actorId);
   const records: EpisodeRecord[] = [];
   // New training roads from this actor's own part of the range (and past a resumed run's episodes).
-  const roads = episodeRoadsFor(
-    config,
-    testWorldConfig(config).sim,
-    VARIED_ROAD_SEED_BASE + actorId * ACTOR_ROAD_SEED_STRIDE + offset,
-  );
+  const roads = episodeRoadsFor(config, worlds, VARIED_ROAD_SEED_BASE + actorId * ACTOR_ROAD_SEED_STRIDE + offset);
   const yieldEvery = new EventLoopYield(YIELD_EVERY_MS);
   let sent = 0;
   let steps = 0;

@@ -6,7 +6,7 @@ import { inRange, seedRange, TEST_ROAD_SEED_BASE, VARIED_ROAD_SEED_BASE } from '
 import type { EpisodeRecord } from '../../src/agent/training.js';
 import { episodeRoadsFor } from '../../src/jobs/episode-roads.js';
 import { parseRunConfig, parseTrainConfig } from '../../src/jobs/train-config.js';
-import { testWorldConfig } from '../../src/jobs/training.js';
+import { runWorlds } from '../../src/jobs/run-worlds.js';
 
 const record = (mode: EpisodeRecord['mode']): EpisodeRecord =>
   ({ mode, episode: 0, steps: 1, distanceM: 1, intervention: null, routeCompleted: false }) as EpisodeRecord;
@@ -26,8 +26,9 @@ test('drawn roads: the next seed of each range per episode; sequenced roads coun
 
 test("balanced roads: the first six tests (the stop's six in a row) cover each verge and light level twice; training roads cover the rare looks", () => {
   const config = parseTrainConfig({ schedule: { trainingRoadLooks: 'balanced', testRoadLooks: 'balanced' } }, 'test');
-  const testSim = testWorldConfig(config).sim;
-  const roads = episodeRoadsFor(config, testSim);
+  const worlds = runWorlds(config);
+  const testSim = worlds.test.sim;
+  const roads = episodeRoadsFor(config, worlds);
   const records = alternating(48);
   const testSeeds = records.flatMap((r, i) => (r.mode === 'test' ? [roads.test(records.slice(0, i))] : []));
   const trainingSeeds = records.flatMap((r, i) => (r.mode === 'train' ? [roads.training(records.slice(0, i))] : []));
@@ -52,7 +53,7 @@ test("balanced roads: the first six tests (the stop's six in a row) cover each v
     assert.ok(Math.abs(n - trainingSeeds.length / 3) <= 2, `${factor}: ${level} on ${n} of ${trainingSeeds.length}`);
   }
   // A resumed run (a fresh sequence asked for a late index first) drives the same roads.
-  const resumed = episodeRoadsFor(config, testSim);
+  const resumed = episodeRoadsFor(config, worlds);
   assert.equal(resumed.test(records.slice(0, 41)), testSeeds[20]);
   assert.equal(resumed.test(records.slice(0, 1)), testSeeds[0]);
   // The sequence is the balanced selection of the range's first candidates.
@@ -67,15 +68,24 @@ test("balanced roads: the first six tests (the stop's six in a row) cover each v
 
 test('drawn looks keep the roads of runs before balanced looks; an actor moves its drawn training roads by its base', () => {
   const config = parseTrainConfig({ schedule: { trainingRoadLooks: 'drawn' } }, 'test');
-  assert.equal(episodeRoadsFor(config, config.sim), DRAWN_EPISODE_ROADS);
-  const actor = episodeRoadsFor(config, config.sim, VARIED_ROAD_SEED_BASE + 20_000);
+  assert.equal(episodeRoadsFor(config, runWorlds(config)), DRAWN_EPISODE_ROADS);
+  const actor = episodeRoadsFor(config, runWorlds(config), VARIED_ROAD_SEED_BASE + 20_000);
   assert.equal(actor.training(alternating(3)), VARIED_ROAD_SEED_BASE + 20_003);
   assert.equal(actor.test(alternating(3)), TEST_ROAD_SEED_BASE + 3);
 });
 
-test("a run written before the setting existed resumes with the looks it trained with; a new run's default is balanced", () => {
-  assert.equal(parseTrainConfig({}, 'new run').schedule.trainingRoadLooks, 'balanced');
-  assert.equal(parseRunConfig({ schedule: { maxEpisodes: 9 } }, 'old run').schedule.trainingRoadLooks, 'drawn');
+test("a run written before a setting existed resumes with what it trained with; a new run gets today's defaults", () => {
+  const fresh = parseTrainConfig({}, 'new run').schedule;
+  assert.equal(fresh.trainingRoadLooks, 'balanced');
+  assert.equal(fresh.trainingRoadTightestBendAtMostM, 30);
+  const oldest = parseRunConfig({ schedule: { maxEpisodes: 9 } }, 'old run').schedule;
+  assert.equal(oldest.trainingRoadLooks, 'drawn');
+  assert.equal(oldest.trainingRoadTightestBendAtMostM, null);
+  assert.equal(oldest.maxEpisodes, 9);
+  // Written after balanced looks, before tight training bends.
+  const older = parseRunConfig({ schedule: { trainingRoadLooks: 'balanced' } }, 'older run').schedule;
+  assert.equal(older.trainingRoadLooks, 'balanced');
+  assert.equal(older.trainingRoadTightestBendAtMostM, null);
   const written = parseTrainConfig({}, 'new run');
   assert.deepEqual(parseRunConfig(JSON.parse(JSON.stringify(written)), 'new run'), written);
 });

@@ -5,8 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseTrainConfig } from '../../src/jobs/train-config.js';
-import { summarise, testWorldConfig } from '../../src/jobs/training.js';
+import { parseTrainConfig, type TrainConfig } from '../../src/jobs/train-config.js';
+import { DrivingSimEnv } from '../../sim/index.js';
+import { segmentLength } from '../../sim/road.js';
+import { VARIED_ROAD_SEED_BASE } from '../../src/agent/road-seeds.js';
+import { summarise } from '../../src/jobs/training.js';
+import { runWorlds } from '../../src/jobs/run-worlds.js';
 import type { EpisodeRecord } from '../../src/agent/training.js';
 import { CLI as cli, lastJson, run, runCli } from '../helpers/cli.js';
 
@@ -188,7 +192,7 @@ test('daydrive train: a bad config names the field; a damaged checkpoint is refu
   );
   await writeFile(
     config,
-    'agent: { optimisationSteps: 2, exploreEpisodes: 1 }\nschedule: { maxEpisodes: 1, testRoadTightestBendAtMostM: null }\nsim: { road: { routeLengthM: 10 } }\n',
+    'agent: { optimisationSteps: 2, exploreEpisodes: 1 }\nschedule: { maxEpisodes: 1, testRoadTightestBendAtMostM: null, trainingRoadTightestBendAtMostM: null }\nsim: { road: { routeLengthM: 10 } }\n',
   );
   const out = join(root, 'one');
   await run(process.execPath, [...cli, 'train', '--config', config, '--out', out]);
@@ -230,7 +234,7 @@ async function episodesOf(dir: string): Promise<Record<string, unknown>[]> {
 const SHORT = `
 agent: { optimisationSteps: 5, exploreEpisodes: 1 }
 learner: { batchSize: 16 }
-schedule: { maxEpisodes: 2, stopWhenTestCompletesRoute: false, testRoadTightestBendAtMostM: null }
+schedule: { maxEpisodes: 2, stopWhenTestCompletesRoute: false, testRoadTightestBendAtMostM: null, trainingRoadTightestBendAtMostM: null }
 sim: { road: { routeLengthM: 20 } }
 `;
 
@@ -328,13 +332,45 @@ test('daydrive train refuses a non-empty --out that holds no run unless --force,
   }
 });
 
-test("schedule.testRoadTightestBendAtMostM sets the test world's roads only", () => {
+test("schedule.testRoadTightestBendAtMostM and trainingRoadTightestBendAtMostM set their own world's roads, never the evaluation's", () => {
   const config = parseTrainConfig({ schedule: { testRoadTightestBendAtMostM: 40 } }, 'test config');
-  assert.equal(testWorldConfig(config).sim.road.tightestBendAtMostM, 40);
-  assert.equal(config.sim.road.tightestBendAtMostM, null, 'training roads stay any road');
-  assert.equal(testWorldConfig(parseTrainConfig({}, 'test config')).sim.road.tightestBendAtMostM, 30, 'the default');
-  const anyRoad = parseTrainConfig({ schedule: { testRoadTightestBendAtMostM: null } }, 'test config');
-  assert.equal(testWorldConfig(anyRoad), anyRoad);
+  assert.equal(runWorlds(config).test.sim.road.tightestBendAtMostM, 40);
+  assert.equal(config.sim.road.tightestBendAtMostM, null, 'the evaluation world stays any road');
+  const defaults = runWorlds(parseTrainConfig({}, 'test config'));
+  assert.equal(defaults.test.sim.road.tightestBendAtMostM, 30, 'the default');
+  const both = parseTrainConfig(
+    { schedule: { testRoadTightestBendAtMostM: null, trainingRoadTightestBendAtMostM: 25 } },
+    'test config',
+  );
+  assert.equal(runWorlds(both).test, both, 'any test road');
+  assert.equal(runWorlds(both).training.sim.road.tightestBendAtMostM, 25);
+  assert.equal(both.sim.road.tightestBendAtMostM, null);
+  // The training world draws every road with such a bend; the evaluation's world does not.
+  const tightestBendM = (env: DrivingSimEnv, seed: number) => {
+    env.resetSync({ seed });
+    let startM = 0;
+    let tightest = Infinity;
+    for (const s of env.road.segments) {
+      if (startM >= env.road.routeLengthM) break;
+      if (s.kind === 'arc') tightest = Math.min(tightest, s.radiusM);
+      startM += segmentLength(s);
+    }
+    return tightest;
+  };
+  const world = (c: TrainConfig) => new DrivingSimEnv({ ...c.sim, camera: { ...c.sim.camera, render: false } });
+  const seeds = Array.from({ length: 20 }, (_, i) => VARIED_ROAD_SEED_BASE + i);
+  const trainingWorld = world(runWorlds(both).training);
+  for (const seed of seeds) assert.ok(tightestBendM(trainingWorld, seed) <= 25, `training road ${seed}`);
+  const evaluationWorld = world(both);
+  assert.ok(
+    seeds.some((seed) => tightestBendM(evaluationWorld, seed) > 25),
+    'any road in the evaluation world',
+  );
+  // A bend tighter than any the simulator draws is refused, naming the schedule's field.
+  assert.throws(
+    () => parseTrainConfig({ schedule: { trainingRoadTightestBendAtMostM: 5 } }, 'tight.yaml'),
+    /schedule\.trainingRoadTightestBendAtMostM: no bend can be that tight/,
+  );
 });
 
 test("the summary counts learning episodes to the first passed test and to the stop rule's passes in a row", () => {

@@ -59,12 +59,31 @@ test('two evaluations of the same roads pool into one set of runs', async () => 
   assert.match(out, /^runs under 250 m per disengagement: none$/m); // seed 10: 500 m over 2, not under
 });
 
-test('evaluations of different roads are refused with the file named', async () => {
-  await assert.rejects(
-    pool(evaluation('seed 0', 4, 0), evaluation('seed 10', 8, 2, 3)),
-    (e: Error & { stderr: string }) => {
-      assert.match(e.stderr, /evaluation-1\.json drove other roads than .*evaluation-0\.json/);
-      return true;
-    },
+/** The script's one-line error (exit code 2, no stack trace) for these inputs. */
+async function refusal(...evaluations: unknown[]): Promise<string> {
+  try {
+    await pool(...evaluations);
+  } catch (err) {
+    const e = err as Error & { stderr: string; code: number };
+    assert.equal(e.code, 2);
+    assert.equal(e.stderr.trim().split('\n').length, 1, e.stderr);
+    return e.stderr.trim();
+  }
+  assert.fail('the script accepted bad input');
+}
+
+test('evaluations of different roads, and files that are not evaluations, are refused in one line naming the file', async () => {
+  assert.match(
+    await refusal(evaluation('seed 0', 4, 0), evaluation('seed 10', 8, 2, 3)),
+    /^pool-evaluation: error: .*evaluation-1\.json drove other roads than .*evaluation-0\.json/,
   );
+  assert.match(
+    await refusal({ rows: [] }),
+    /^pool-evaluation: error: .*evaluation-0\.json is not a daydrive eval result: field routeLengthM/,
+  );
+  const missing = join(tmpdir(), 'pool-evaluation-none', 'evaluation.json');
+  await assert.rejects(run(process.execPath, ['--import', 'tsx', SCRIPT, missing]), (e: Error & { stderr: string }) => {
+    assert.equal(e.stderr.trim(), `pool-evaluation: error: cannot read ${missing}: ENOENT`);
+    return true;
+  });
 });

@@ -110,6 +110,7 @@ describe('search space', () => {
       'schedule.testRoadLooks',
       'schedule.testsToPass',
       'schedule.trainingRoadLooks',
+      'schedule.trainingRoadTightestBendAtMostM',
     ]);
   });
 
