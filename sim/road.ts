@@ -350,14 +350,19 @@ export function generateRoad(seed: number, cfg: RoadConfig): Road {
 /** Whether the route (its first routeLengthM) has a bend of radius at most cfg.tightestBendAtMostM (always, when null). */
 function hasBendWithin(segments: readonly RoadSegment[], cfg: RoadConfig): boolean {
   const limit = cfg.tightestBendAtMostM;
-  if (limit === null) return true;
+  return limit === null || tightestBendInRouteM(segments, cfg.routeLengthM) <= limit;
+}
+
+/** The smallest radius of the arcs that begin within the first routeLengthM of the road (Infinity: none). */
+export function tightestBendInRouteM(segments: readonly RoadSegment[], routeLengthM: number): number {
+  let tightest = Infinity;
   let startM = 0;
   for (const s of segments) {
-    if (startM >= cfg.routeLengthM) return false;
-    if (s.kind === 'arc' && s.radiusM <= limit) return true;
+    if (startM >= routeLengthM) break;
+    if (s.kind === 'arc') tightest = Math.min(tightest, s.radiusM);
     startM += segmentLength(s);
   }
-  return false;
+  return tightest;
 }
 
 /** A straight road along +x (for tests and demos). */

@@ -35,7 +35,7 @@ export const trainConfigSchema = z
          * New training roads only: each has a bend of at most this radius (sim.road.tightestBendAtMostM
          * of the training world), as the test roads have; null: any road. With any road, the seeds
          * whose tests failed on tight bends trained 29 to 40 episodes; with 30 m, 7 to 21, and the
-         * unseen roads were driven as well (docs/agent.md, "why these defaults").
+         * unseen roads were driven alike (docs/agent.md, "why these defaults").
          */
         trainingRoadTightestBendAtMostM: z.number().positive().nullable().default(30),
         /**

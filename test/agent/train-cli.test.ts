@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseTrainConfig, type TrainConfig } from '../../src/jobs/train-config.js';
 import { DrivingSimEnv } from '../../sim/index.js';
-import { segmentLength } from '../../sim/road.js';
+import { tightestBendInRouteM } from '../../sim/road.js';
 import { VARIED_ROAD_SEED_BASE } from '../../src/agent/road-seeds.js';
 import { summarise } from '../../src/jobs/training.js';
 import { runWorlds } from '../../src/jobs/run-worlds.js';
@@ -348,14 +348,7 @@ test("schedule.testRoadTightestBendAtMostM and trainingRoadTightestBendAtMostM s
   // The training world draws every road with such a bend; the evaluation's world does not.
   const tightestBendM = (env: DrivingSimEnv, seed: number) => {
     env.resetSync({ seed });
-    let startM = 0;
-    let tightest = Infinity;
-    for (const s of env.road.segments) {
-      if (startM >= env.road.routeLengthM) break;
-      if (s.kind === 'arc') tightest = Math.min(tightest, s.radiusM);
-      startM += segmentLength(s);
-    }
-    return tightest;
+    return tightestBendInRouteM(env.road.segments, env.road.routeLengthM);
   };
   const world = (c: TrainConfig) => new DrivingSimEnv({ ...c.sim, camera: { ...c.sim.camera, render: false } });
   const seeds = Array.from({ length: 20 }, (_, i) => VARIED_ROAD_SEED_BASE + i);
