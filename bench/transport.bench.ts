@@ -19,7 +19,9 @@
  *    (1000) updates between episodes (the first after the car's start, then TRANSPORT_BENCH_CAR_WINDOWS
  *    (3) - 1 more after 3 s train episodes), learner_mode in-process against child-process, the
  *    child at its default priority (learner_nice) and at the node's (goal: stall < 5 ms, no gap
- *    over one policy period); and with learner_optimise continuous, the gaps
+ *    over one policy period), beside a bare Node process running the same 1 ms probe in the same
+ *    windows (the machine's own stalls) and the node's garbage collections in them; and with
+ *    learner_optimise continuous, the gaps
  *    between drive commands of an episode driven while the learner optimises, against the same
  *    car's episode without an optimisation alongside (TRANSPORT_BENCH_CAR=0 skips the car).
  * Both ends of the first two share this process and its one event loop, so the figures include
@@ -31,7 +33,8 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { spawn } from 'node:child_process';
+import { constants as perfConstants, performance, PerformanceObserver } from 'node:perf_hooks';
 import * as zmq from 'zeromq';
 import { initBackend } from '../src/core/backend.js';
 import { Rng } from '../src/core/rng.js';
@@ -61,6 +64,60 @@ const round = (x: number, d = 2) => roundTo(x, d);
 const quantile = (xs: number[], q: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? Number.NaN;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Wall-clock ms since the epoch, comparable between processes. */
+const epochMs = () => performance.timeOrigin + performance.now();
+
+/** The longest of `gaps` (ms) within [fromMs, toMs] of epochMs. */
+const longestIn = (gaps: readonly (readonly [number, number])[], fromMs: number, toMs: number) =>
+  gaps.reduce((m, [atMs, ms]) => (atMs >= fromMs && atMs <= toMs ? Math.max(m, ms) : m), 0);
+
+/**
+ * A bare Node process beside the car, doing nothing but the same 1 ms probe: its gaps are the
+ * machine's own stalls (scheduling, the hypervisor) at the same moments, the floor under the node's.
+ */
+class BareProbe {
+  private readonly gaps: [number, number][] = [];
+  private buffered = '';
+
+  private constructor(private readonly child: ReturnType<typeof spawn>) {
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (chunk: string) => {
+      const lines = (this.buffered + chunk).split('\n');
+      this.buffered = lines.pop()!;
+      for (const line of lines) {
+        const [atMs, ms] = line.split(' ').map(Number);
+        if (Number.isFinite(atMs) && Number.isFinite(ms)) this.gaps.push([atMs!, ms!]);
+      }
+    });
+  }
+
+  /** Starts the probe (at this process's priority) and resolves once it runs. */
+  static async start(): Promise<BareProbe> {
+    const source = [
+      "const { performance } = require('node:perf_hooks');",
+      'let last = performance.now();',
+      'setInterval(() => {',
+      '  const t = performance.now();',
+      '  if (t - last > 1.5) process.stdout.write(`${(performance.timeOrigin + t).toFixed(2)} ${(t - last).toFixed(3)}\\n`);',
+      '  last = t;',
+      '}, 1);',
+      "process.stdout.write('0 0\\n');",
+    ].join('\n');
+    const probe = new BareProbe(spawn(process.execPath, ['-e', source], { stdio: ['ignore', 'pipe', 'inherit'] }));
+    while (probe.gaps.length === 0) await sleep(10);
+    return probe;
+  }
+
+  /** The longest gap in [fromMs, toMs] (epochMs). */
+  longestMs(fromMs: number, toMs: number): number {
+    return longestIn(this.gaps, fromMs, toMs);
+  }
+
+  stop(): void {
+    this.child.kill();
+  }
+}
 
 /** Publish -> receive latency of raw ZeroMQ PUB/SUB on loopback, for a message of a 4-byte header and `bytes` of payload (ms). */
 async function rawZeromqBroadcast(
@@ -132,6 +189,16 @@ interface CarWindow {
   readonly optimisationS: number;
   /** The same car held for 3 s before its first episode, nothing optimising: the node's own floor at this load. */
   readonly idleStallMaxMs: number;
+  /** A bare Node process's longest stall in the same windows (first optimisation, later ones, held): the machine's floor. */
+  readonly bareStallMaxMs: number;
+  readonly bareLaterStallMaxMs: number;
+  readonly bareIdleStallMaxMs: number;
+  /** The node's garbage collections of over 1 ms in the optimisation windows: how many, the longest (ms). */
+  readonly gcPausesInWindows: number;
+  readonly gcLongestInWindowsMs: number;
+  /** The collections the node asked for at the driver's takeovers (collect_garbage_on_takeover): how many, the longest (ms). */
+  readonly takeoverCollections: number;
+  readonly takeoverCollectionMaxMs: number;
   readonly idleStallP99Ms: number;
   readonly idleHoldGapMaxMs: number;
 }
@@ -144,7 +211,7 @@ interface CarWindow {
  * window is the part of it driven while the learner optimises. Stalls: the longest time between
  * two turns of a 1 ms probe timer.
  */
-async function carWindow(learnerParams: Record<string, string | number>): Promise<CarWindow> {
+async function carWindow(learnerParams: Record<string, string | number | boolean>): Promise<CarWindow> {
   const dir = await mkdtemp(join(tmpdir(), 'transport-bench-car-'));
   const configFile = join(dir, 'agent.json');
   await writeFile(
@@ -174,6 +241,18 @@ async function carWindow(learnerParams: Record<string, string | number>): Promis
     h.ros.deliver(h.params.camera_topic, compressedMsg(jpeg, h.nowNs()));
     h.ros.deliver(h.params.speed_topic, odometryMsg(1.5, h.nowNs()));
   }, CAMERA_PERIOD_MS);
+  const bare = await BareProbe.start();
+  const gcPauses: [number, number][] = [];
+  const takeoverCollectionsMs: number[] = [];
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      gcPauses.push([performance.timeOrigin + e.startTime + e.duration, e.duration]);
+      const flags = (e as { detail?: { flags?: number } }).detail?.flags ?? 0;
+      if ((flags & perfConstants.NODE_PERFORMANCE_GC_FLAGS_FORCED) !== 0) takeoverCollectionsMs.push(e.duration);
+    }
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
+  const windows: [number, number][] = [];
   let lastTurn = performance.now();
   let gaps: number[] = [];
   let probing = false;
@@ -200,10 +279,12 @@ async function carWindow(learnerParams: Record<string, string | number>): Promis
     // The floor: the car held, no episode, nothing optimising, the camera running.
     await sleep(500);
     const idleFromMs = nodeMs();
+    const idleFromEpochMs = epochMs();
     lastTurn = performance.now();
     probing = true;
     await sleep(3000);
     probing = false;
+    const idleWindow = [idleFromEpochMs, epochMs()] as const;
     const idleGaps = gaps;
     gaps = [];
     const idleHolds = h.commands().filter((c) => stampMs(c) >= idleFromMs && c.drive.speed === 0);
@@ -215,7 +296,9 @@ async function carWindow(learnerParams: Record<string, string | number>): Promis
     const alone = h.commands().filter((c) => stampMs(c) >= episodeStartMs && c.drive.speed > 0);
     const processingAlone = processing.filter((p) => p.atMs >= aloneFrom).map((p) => p.ms);
     const continuous = learnerParams.learner_optimise === 'continuous';
-    const optimising = () => (client ? client.status().optimising : h.drive.status().optimising);
+    // Between episodes the window is the node's: from the episode's end to the learner's `learned`
+    // (it holds the car meanwhile); continuous, the learner's own optimisation, which the node does not wait for.
+    const optimising = () => (client && continuous ? client.status().optimising : h.drive.status().optimising);
     /**
      * The driver takes over (the episode ends, the learner optimises) and hands the car back at
      * once (`afterHandBack` may start the next episode); the probe's gaps until the learner is done.
@@ -225,6 +308,7 @@ async function carWindow(learnerParams: Record<string, string | number>): Promis
       await waitFor(optimising, 'the optimisation');
       const startedAt = performance.now();
       const fromMs = nodeMs();
+      const fromEpochMs = epochMs();
       gaps = [];
       lastTurn = performance.now();
       probing = true;
@@ -232,6 +316,7 @@ async function carWindow(learnerParams: Record<string, string | number>): Promis
       afterHandBack();
       await waitFor(() => !optimising(), 'the end of the optimisation');
       probing = false;
+      windows.push([fromEpochMs, epochMs()]);
       return { gaps, startedAt, fromMs, toMs: nodeMs() };
     };
     const first = await optimisationWindow(() => {
@@ -251,6 +336,9 @@ async function carWindow(learnerParams: Record<string, string | number>): Promis
       await sleep(3000);
       laterGaps.push(...(await optimisationWindow()).gaps);
     }
+    await sleep(100); // the bare probe's last lines
+    const bareMaxMs = (w: readonly [number, number]) => bare.longestMs(w[0], w[1]);
+    const gcInWindows = gcPauses.filter(([atMs, ms]) => ms > 1 && windows.some(([a, b]) => atMs >= a && atMs <= b));
     return {
       windowS: round(windowS, 2),
       stallMaxMs: round(Math.max(0, ...first.gaps), 2),
@@ -268,10 +356,19 @@ async function carWindow(learnerParams: Record<string, string | number>): Promis
       idleStallMaxMs: round(Math.max(0, ...idleGaps), 2),
       idleStallP99Ms: p99Of(idleGaps),
       idleHoldGapMaxMs: round(maxGap(idleHolds), 1),
+      bareStallMaxMs: round(bareMaxMs(windows[0]!), 2),
+      bareLaterStallMaxMs: round(Math.max(0, ...windows.slice(1).map(bareMaxMs)), 2),
+      bareIdleStallMaxMs: round(bareMaxMs(idleWindow), 2),
+      gcPausesInWindows: gcInWindows.length,
+      gcLongestInWindowsMs: round(Math.max(0, ...gcInWindows.map(([, ms]) => ms)), 2),
+      takeoverCollections: takeoverCollectionsMs.length,
+      takeoverCollectionMaxMs: round(Math.max(0, ...takeoverCollectionsMs), 2),
     };
   } finally {
     clearInterval(camera);
     clearInterval(probe);
+    gcObserver.disconnect();
+    bare.stop();
     h.drive.shutdown('bench');
     await h.drive.idle({ optimisation: false });
     await client?.close();
@@ -461,6 +558,10 @@ if (process.env.TRANSPORT_BENCH_CAR !== '0') {
     { name: 'in-process', params: { learner_mode: 'in-process' } },
     { name: 'child-process', params: { learner_mode: 'child-process' } },
     { name: 'child-process, learner_nice 0', params: { learner_mode: 'child-process', learner_nice: 0 } },
+    {
+      name: 'child-process, collect_garbage_on_takeover false',
+      params: { learner_mode: 'child-process', collect_garbage_on_takeover: false },
+    },
     { name: 'child-process, continuous', params: { learner_mode: 'child-process', learner_optimise: 'continuous' } },
   ] as const;
   for (const mode of modes) {
@@ -469,6 +570,9 @@ if (process.env.TRANSPORT_BENCH_CAR !== '0') {
   const inProcess = car['in-process'] as CarWindow;
   const child = car['child-process'] as CarWindow;
   const childSamePriority = car['child-process, learner_nice 0'] as CarWindow;
+  const childV8Collects = car['child-process, collect_garbage_on_takeover false'] as CarWindow;
+  const longestOverall = (w: CarWindow) => Math.max(w.stallMaxMs, w.laterStallMaxMs);
+  const bareOverall = (w: CarWindow) => Math.max(w.bareStallMaxMs, w.bareLaterStallMaxMs);
   const continuous = car['child-process, continuous'] as CarWindow;
   figures.push(
     figure(
@@ -477,7 +581,18 @@ if (process.env.TRANSPORT_BENCH_CAR !== '0') {
       'ms',
       { name: 'learner_mode in-process, same run', value: inProcess.stallMaxMs },
       false,
-      `goal < 5 ms; the car's first optimisation after its start; the learner ${DEFAULT_DRIVE_PARAMS.learner_nice} nice steps below the node (learner_nice); at the same priority (learner_nice 0), same run: max ${childSamePriority.stallMaxMs} ms, p99 ${childSamePriority.stallP99Ms} ms; p99 of the 1 ms probe's gaps ${child.stallP99Ms} ms (in-process ${inProcess.stallP99Ms} ms); the same car held with nothing optimising (its floor at this load): max ${child.idleStallMaxMs} ms, p99 ${child.idleStallP99Ms} ms; the node on the rclnodejs stand-in, 640x480 JPEG at 30 Hz, TD3 with the shipped VAE`,
+      `goal < 5 ms; the car's first optimisation after its start; the learner ${DEFAULT_DRIVE_PARAMS.learner_nice} nice steps below the node (learner_nice); at the same priority (learner_nice 0), same run: max ${childSamePriority.stallMaxMs} ms, p99 ${childSamePriority.stallP99Ms} ms; p99 of the 1 ms probe's gaps ${child.stallP99Ms} ms (in-process ${inProcess.stallP99Ms} ms); the same car held with nothing optimising (its floor at this load): max ${child.idleStallMaxMs} ms, p99 ${child.idleStallP99Ms} ms; a bare Node process's 1 ms probe in the same window: max ${child.bareStallMaxMs} ms (held: ${child.bareIdleStallMaxMs} ms); the node on the rclnodejs stand-in, 640x480 JPEG at 30 Hz, TD3 with the shipped VAE`,
+    ),
+    figure(
+      `the car's control loop: longest event-loop stall over all ${LATER_WINDOWS + 1} optimisations, learner_mode child-process`,
+      longestOverall(child),
+      'ms',
+      {
+        name: 'a bare Node process (nothing but the same 1 ms probe) in the same windows: the machine',
+        value: bareOverall(child),
+      },
+      false,
+      `goal < 5 ms; the node's garbage collections of over 1 ms in these windows: ${child.gcPausesInWindows} (longest ${child.gcLongestInWindowsMs} ms), and ${child.takeoverCollections} full collections at the driver's takeovers before them (longest ${child.takeoverCollectionMaxMs} ms, no command due); the same car with collect_garbage_on_takeover false, same run: longest stall ${longestOverall(childV8Collects)} ms (bare process ${bareOverall(childV8Collects)} ms), ${childV8Collects.gcPausesInWindows} collections of over 1 ms (longest ${childV8Collects.gcLongestInWindowsMs} ms)`,
     ),
     figure(
       `the car's control loop: longest event-loop stall during the next ${LATER_WINDOWS} optimisations (${CAR_UPDATES} updates each, after 3 s train episodes), learner_mode child-process`,
@@ -485,7 +600,7 @@ if (process.env.TRANSPORT_BENCH_CAR !== '0') {
       'ms',
       { name: 'learner_mode in-process, same run', value: inProcess.laterStallMaxMs },
       false,
-      `goal < 5 ms; p99 ${child.laterStallP99Ms} ms (in-process ${inProcess.laterStallP99Ms} ms); at the same priority (learner_nice 0): max ${childSamePriority.laterStallMaxMs} ms, p99 ${childSamePriority.laterStallP99Ms} ms; the first optimisation pays the link's first-time costs (figure above)`,
+      `goal < 5 ms; p99 ${child.laterStallP99Ms} ms (in-process ${inProcess.laterStallP99Ms} ms); at the same priority (learner_nice 0): max ${childSamePriority.laterStallMaxMs} ms, p99 ${childSamePriority.laterStallP99Ms} ms; a bare Node process in the same windows: max ${child.bareLaterStallMaxMs} ms; the first optimisation pays the link's first-time costs (figure above)`,
     ),
     figure(
       "the car: longest gap between speed-0 commands during the learner's optimisation, learner_mode child-process",

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { drivingCommand, forwardRewardM, type DrivingObservation } from '../core/env.js';
 import { oneLine } from '../core/errors.js';
+import { collectGarbage } from '../core/gc.js';
 import { log } from '../core/logger.js';
 import {
   EpisodeStepper,
@@ -66,7 +67,9 @@ import { roundTo } from '../core/math.js';
  *   is due makes the node skip that one (counted for the timer).
  * - The safety driver taking over (Bool true, or an Autoware control mode other than AUTONOMOUS)
  *   ends the episode: from that moment no drive command is sent; the next step records the
- *   terminal transition, ends the episode and starts the optimisation in the background while the
+ *   terminal transition, ends the episode, collects the node's garbage (a full collection while
+ *   the driver still has the car, when no command is due, so that V8 need not start one of its
+ *   own during the optimisation, src/core/gc.ts) and starts the optimisation in the background while the
  *   driver resets the car: the controller's optimise(), whose learner yields to the event loop
  *   every 10 ms (UPDATE_SLICE_MS, src/rl/learner.ts), so frames, the safety driver, task
  *   commands, status and the speed-0 hold keep going meanwhile; shutdown() aborts it. The next
@@ -719,6 +722,11 @@ export class DriveNode {
     };
     this.episodesPub.publish({ data: JSON.stringify(report) });
     log.info(report, `episode ${ep.number} (${ep.mode}) ended by ${endedBy}: ${report.distanceM} m`);
+    if (endedBy === 'driver' && this.params.collect_garbage_on_takeover && this.driverHasControl()) {
+      const pauseMs = collectGarbage();
+      if (pauseMs !== null)
+        log.debug({ pauseMs: roundTo(pauseMs, 2) }, 'garbage collected while the driver has the car');
+    }
     if (this.controller.optimisationDue) this.optimisation = this.optimise().finally(() => (this.optimisation = null));
     this.publishStatus();
   }

@@ -83,6 +83,7 @@ export const driveParamsSchema = z
     learner_lost_action: z.enum(LEARNER_LOST_ACTIONS).default('stop'),
     learner_optimise: z.enum(CAR_OPTIMISE_MODES).default('between-episodes'),
     learner_nice: z.number().int().min(0).max(19).default(10),
+    collect_garbage_on_takeover: z.boolean().default(true),
   })
   .strict()
   .refine((p) => (p.camera_width_px === 0) === (p.camera_height_px === 0), {
@@ -293,6 +294,11 @@ export const DRIVE_PARAMETERS: Readonly<
     kind: 'integer',
     description:
       'how many nice steps below the node the learner process runs (0-19; a child-process learner, and `daydrive learner` lowers its own), so the control loop wins the CPU when both want it; 0 = the same priority',
+  },
+  collect_garbage_on_takeover: {
+    kind: 'bool',
+    description:
+      'a full garbage collection in the node when an episode ends with the safety driver in control (no command is due then), so that V8 need not start a major collection of its own while the node holds the car during the optimisation that follows',
   },
 };
 

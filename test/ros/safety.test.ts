@@ -6,6 +6,7 @@
  * driver has the car, and the older Autoware ControlModeReport type.
  */
 import assert from 'node:assert/strict';
+import { constants as perfConstants, PerformanceObserver } from 'node:perf_hooks';
 import { test } from 'node:test';
 import { isHeartbeatTimeout } from '../../src/ros/heartbeat.js';
 import { CONTROL_MODE, MSG, nsToTimeMsg } from '../../src/ros/messages.js';
@@ -131,6 +132,40 @@ test("safety_driver_true_means 'autonomy-enabled': true hands the car over, fals
   await period(h);
   assert.equal(h.commands().length, sent, 'a command after the driver took over');
   assert.equal(h.episodes().at(-1)?.endedBy, 'driver');
+});
+
+/**
+ * Runs `during` and counts the full collections requested from V8 meanwhile (a PerformanceObserver
+ * on `gc`: the forced flag marks a collection asked for, not one V8 started by itself).
+ */
+async function forcedCollections(during: () => Promise<void>): Promise<number> {
+  let forced = 0;
+  const observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const flags = (e as { detail?: { flags?: number } }).detail?.flags ?? 0;
+      if ((flags & perfConstants.NODE_PERFORMANCE_GC_FLAGS_FORCED) !== 0) forced += 1;
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  try {
+    await during();
+    await new Promise((resolve) => setTimeout(resolve, 50)); // gc entries are delivered asynchronously
+  } finally {
+    observer.disconnect();
+  }
+  return forced;
+}
+
+test('collect_garbage_on_takeover: one full collection when the driver takes over and ends the episode, none while driving, none when false', async () => {
+  for (const collect of [true, false]) {
+    const h = makeHarness(new ScriptedController(() => [0, 1]), { collect_garbage_on_takeover: collect });
+    await startDriving(h);
+    assert.equal(await forcedCollections(() => period(h)), 0, 'a collection while driving');
+    h.driver(true);
+    const forced = await forcedCollections(() => period(h));
+    assert.equal(h.episodes().at(-1)?.endedBy, 'driver');
+    assert.equal(forced, collect ? 1 : 0, `collect_garbage_on_takeover ${collect}`);
+  }
 });
 
 test('shutdown while the driver has the car publishes nothing; while the node has it, a comfortable speed 0', async () => {
