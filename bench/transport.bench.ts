@@ -103,8 +103,10 @@ class BareProbe {
       '  last = t;',
       '}, 1);',
       "process.stdout.write('0 0\\n');",
+      // Gone with the bench, however it ends: its stdin closes.
+      "process.stdin.on('end', () => process.exit(0)).resume();",
     ].join('\n');
-    const probe = new BareProbe(spawn(process.execPath, ['-e', source], { stdio: ['ignore', 'pipe', 'inherit'] }));
+    const probe = new BareProbe(spawn(process.execPath, ['-e', source], { stdio: ['pipe', 'pipe', 'inherit'] }));
     while (probe.gaps.length === 0) await sleep(10);
     return probe;
   }
@@ -189,6 +191,8 @@ interface CarWindow {
   readonly optimisationS: number;
   /** The same car held for 3 s before its first episode, nothing optimising: the node's own floor at this load. */
   readonly idleStallMaxMs: number;
+  readonly idleStallP99Ms: number;
+  readonly idleHoldGapMaxMs: number;
   /** A bare Node process's longest stall in the same windows (first optimisation, later ones, held): the machine's floor. */
   readonly bareStallMaxMs: number;
   readonly bareLaterStallMaxMs: number;
@@ -199,8 +203,6 @@ interface CarWindow {
   /** The collections the node asked for at the driver's takeovers (collect_garbage_on_takeover): how many, the longest (ms). */
   readonly takeoverCollections: number;
   readonly takeoverCollectionMaxMs: number;
-  readonly idleStallP99Ms: number;
-  readonly idleHoldGapMaxMs: number;
 }
 
 /**
