@@ -68,9 +68,9 @@ import { roundTo } from '../core/math.js';
  * - The safety driver taking over (Bool true, or an Autoware control mode other than AUTONOMOUS)
  *   ends the episode: from that moment no drive command is sent; the next step records the
  *   terminal transition, ends the episode, collects the node's garbage (a full collection while
- *   the driver still has the car, when no command is due, so that V8 need not start one of its
- *   own during the optimisation, src/core/gc.ts) and starts the optimisation in the background while the
- *   driver resets the car: the controller's optimise(), whose learner yields to the event loop
+ *   the driver still has the car and no command is due, so that V8 need not start one of its own
+ *   during the optimisation: src/core/gc.ts) and starts the optimisation in the background while
+ *   the driver resets the car: the controller's optimise(), whose learner yields to the event loop
  *   every 10 ms (UPDATE_SLICE_MS, src/rl/learner.ts), so frames, the safety driver, task
  *   commands, status and the speed-0 hold keep going meanwhile; shutdown() aborts it. The next
  *   episode starts on the next task command, once the driver has handed the car back (a command
