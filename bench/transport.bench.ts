@@ -34,7 +34,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { constants as perfConstants, performance, PerformanceObserver } from 'node:perf_hooks';
+import { performance, PerformanceObserver } from 'node:perf_hooks';
 import * as zmq from 'zeromq';
 import { initBackend } from '../src/core/backend.js';
 import { Rng } from '../src/core/rng.js';
@@ -50,7 +50,14 @@ import { DriveLearnerClient } from '../src/ros/learner-client.js';
 import { DEFAULT_DRIVE_PARAMS, parseDriveParams } from '../src/ros/params.js';
 import type { AckermannDriveStampedMsg, TriggerResponseMsg } from '../src/ros/rclnodejs-types.js';
 import { buildDriveAgent } from '../src/ros/run.js';
-import { compressedMsg, jpegBytes, makeHarness, odometryMsg, testImage } from '../test/ros/helpers.js';
+import {
+  compressedMsg,
+  isRequestedCollection,
+  jpegBytes,
+  makeHarness,
+  odometryMsg,
+  testImage,
+} from '../test/ros/helpers.js';
 import { figure, printReport, type BenchFigure } from './report.js';
 import { roundTo } from '../src/core/math.js';
 
@@ -67,10 +74,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Wall-clock ms since the epoch, comparable between processes. */
 const epochMs = () => performance.timeOrigin + performance.now();
-
-/** The longest of `gaps` (ms) within [fromMs, toMs] of epochMs. */
-const longestIn = (gaps: readonly (readonly [number, number])[], fromMs: number, toMs: number) =>
-  gaps.reduce((m, [atMs, ms]) => (atMs >= fromMs && atMs <= toMs ? Math.max(m, ms) : m), 0);
 
 /**
  * A bare Node process beside the car, doing nothing but the same 1 ms probe: its gaps are the
@@ -113,7 +116,7 @@ class BareProbe {
 
   /** The longest gap in [fromMs, toMs] (epochMs). */
   longestMs(fromMs: number, toMs: number): number {
-    return longestIn(this.gaps, fromMs, toMs);
+    return this.gaps.reduce((m, [atMs, ms]) => (atMs >= fromMs && atMs <= toMs ? Math.max(m, ms) : m), 0);
   }
 
   stop(): void {
@@ -249,8 +252,7 @@ async function carWindow(learnerParams: Record<string, string | number | boolean
   const gcObserver = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
       gcPauses.push([performance.timeOrigin + e.startTime + e.duration, e.duration]);
-      const flags = (e as { detail?: { flags?: number } }).detail?.flags ?? 0;
-      if ((flags & perfConstants.NODE_PERFORMANCE_GC_FLAGS_FORCED) !== 0) takeoverCollectionsMs.push(e.duration);
+      if (isRequestedCollection(e)) takeoverCollectionsMs.push(e.duration);
     }
   });
   gcObserver.observe({ entryTypes: ['gc'] });

@@ -8,9 +8,10 @@
  *
  *   node --import tsx scripts/pool-evaluation.ts EVAL_DIR/evaluation.json [EVAL_DIR2/evaluation.json ...] [--floor-m 250]
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { oneLine } from '../src/core/errors.js';
+import { readJson } from '../src/core/files.js';
 import { roundTo } from '../src/core/math.js';
 import { exitQuietlyWhenOutputCloses } from '../src/cli/command.js';
 import { episodesOf, pooledMetrics, type SeedResult } from '../src/sweep/objective.js';
@@ -49,26 +50,22 @@ const evaluationSchema = z.object({
   ),
   policies: z.array(z.object({ policy: z.string(), roads: z.array(roadSchema) })),
 });
-const evaluations = positionals.map((file) => {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    fail(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    fail(`${file} is not JSON: give the evaluation.json that daydrive eval wrote`);
-  }
-  const parsed = evaluationSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    fail(`${file} is not a daydrive eval result: field ${issue.path.join('.') || '(top)'}: ${issue.message}`);
-  }
-  return { file, ...parsed.data };
-});
+const evaluations = await Promise.all(
+  positionals.map(async (file) => {
+    let json: unknown;
+    try {
+      json = await readJson(file);
+    } catch (err) {
+      fail(oneLine(err));
+    }
+    const parsed = evaluationSchema.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      fail(`${file} is not a daydrive eval result: field ${issue.path.join('.') || '(top)'}: ${issue.message}`);
+    }
+    return { file, ...parsed.data };
+  }),
+);
 // Pooling is over seeds on one road set: every evaluation must have driven the same routes.
 const roadSetOf = (e: (typeof evaluations)[number]) =>
   `${e.routeLengthM} m: ${(e.policies[0]?.roads ?? []).map((r) => r.routeSeed).join(',')}`;

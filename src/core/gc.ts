@@ -28,7 +28,7 @@ function fullCollection(): (() => void) | null {
     try {
       setFlagsFromString('--expose-gc');
       const gc: unknown = runInNewContext('gc');
-      gcFunction = typeof gc === 'function' ? () => (gc as () => void)() : null;
+      gcFunction = typeof gc === 'function' ? (gc as () => void) : null;
     } catch {
       gcFunction = null;
     }

@@ -3,6 +3,7 @@
  * controller (the DriveController interface around the real task state machine), and a harness
  * that wires a DriveNode to the rclnodejs stand-in.
  */
+import { constants as perfConstants, type PerformanceEntry } from 'node:perf_hooks';
 import sharp from 'sharp';
 import type { DrivingObservation, RgbImage } from '../../src/core/env.js';
 import {
@@ -164,6 +165,15 @@ export async function jpegBytes(image: RgbImage, quality = 90): Promise<Uint8Arr
     .jpeg({ quality })
     .toBuffer();
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+/**
+ * Whether a `gc` performance entry is a collection asked for (the node's collect_garbage_on_takeover,
+ * `gc()`), not one V8 started by itself: V8 marks those forced.
+ */
+export function isRequestedCollection(entry: PerformanceEntry): boolean {
+  const flags = (entry as { detail?: { flags?: number } }).detail?.flags ?? 0;
+  return (flags & perfConstants.NODE_PERFORMANCE_GC_FLAGS_FORCED) !== 0;
 }
 
 export function compressedMsg(bytes: Uint8Array, stampNs: bigint, format = 'jpeg'): CompressedImageMsg {

@@ -6,12 +6,20 @@
  * driver has the car, and the older Autoware ControlModeReport type.
  */
 import assert from 'node:assert/strict';
-import { constants as perfConstants, PerformanceObserver } from 'node:perf_hooks';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { test } from 'node:test';
 import { isHeartbeatTimeout } from '../../src/ros/heartbeat.js';
 import { CONTROL_MODE, MSG, nsToTimeMsg } from '../../src/ros/messages.js';
 import type { DiagnosticArrayMsg, TriggerResponseMsg } from '../../src/ros/rclnodejs-types.js';
-import { makeHarness, odometryMsg, rawImageMsg, ScriptedController, testImage, type Harness } from './helpers.js';
+import {
+  isRequestedCollection,
+  makeHarness,
+  odometryMsg,
+  rawImageMsg,
+  ScriptedController,
+  testImage,
+  type Harness,
+} from './helpers.js';
 
 const FRAME = testImage(64, 48);
 const PERIOD_MS = 100;
@@ -141,10 +149,7 @@ test("safety_driver_true_means 'autonomy-enabled': true hands the car over, fals
 async function forcedCollections(during: () => Promise<void>): Promise<number> {
   let forced = 0;
   const observer = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) {
-      const flags = (e as { detail?: { flags?: number } }).detail?.flags ?? 0;
-      if ((flags & perfConstants.NODE_PERFORMANCE_GC_FLAGS_FORCED) !== 0) forced += 1;
-    }
+    for (const e of list.getEntries()) if (isRequestedCollection(e)) forced += 1;
   });
   observer.observe({ entryTypes: ['gc'] });
   try {

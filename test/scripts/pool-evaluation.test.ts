@@ -83,7 +83,7 @@ test('evaluations of different roads, and files that are not evaluations, are re
   );
   const missing = join(tmpdir(), 'pool-evaluation-none', 'evaluation.json');
   await assert.rejects(run(process.execPath, ['--import', 'tsx', SCRIPT, missing]), (e: Error & { stderr: string }) => {
-    assert.equal(e.stderr.trim(), `pool-evaluation: error: cannot read ${missing}: ENOENT`);
+    assert.equal(e.stderr.trim(), `pool-evaluation: error: cannot read ${missing}: no such file or directory (ENOENT)`);
     return true;
   });
 });
